@@ -1,0 +1,57 @@
+# Everything a fresh machine needs: Python 3.11 and make. uv is bootstrapped into .tools/.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+DEMO_ACCOUNTS ?= 2000
+DEMO_SEED ?= 42
+BENCH_ARGS ?=
+
+.PHONY: install demo serve test test-fast test-browser lint bench clean
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+## make demo: embedded SQLite, demo world, demo logins, web UI on http://127.0.0.1:8000
+demo: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
+	$(MANAGE) demo_users
+	$(MANAGE) runserver 127.0.0.1:8000
+
+serve: install
+	$(MANAGE) runserver 127.0.0.1:8000
+
+## make test: the whole suite, browser tests included (they skip without /usr/bin/chromium
+## unless REQUIRE_BROWSER=1, as in CI).
+test: install
+	$(PY) -m pytest -q -m "not browser" tests
+	$(PY) -m pytest -q -m browser tests/browser
+
+test-fast: install
+	$(PY) -m pytest -q -m "not browser" tests
+
+test-browser: install
+	$(PY) -m pytest -q -m browser tests/browser
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make bench: performance figures as JSON (PostgreSQL: set DATABASE_URL), e.g. BENCH_ARGS="--events 200000"
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .tools db.sqlite3 db.sqlite3-* staticfiles

@@ -1,0 +1,273 @@
+"""API serializers for the revenue data: explicit fields, normalised natural keys, strict input."""
+
+from django_countries.serializers import CountryFieldMixin
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from campaigns.models import Campaign, Channel
+from revops.api.viewsets import BaseModelSerializer
+
+from ..choices import CLOSED_STAGES, Department, Seniority
+from ..models import Account, Contact, EngagementEvent, Opportunity, Persona, Product, SalesAgent, Technology
+from ..normalize import normalize_domain, normalize_email, normalize_key
+
+
+class DomainField(serializers.CharField):
+    """A domain, normalised before uniqueness is checked (``WWW.Acme.com`` == ``acme.com``)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value in ("", None):
+            return None
+        try:
+            return normalize_domain(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class NormalizedEmailField(serializers.CharField):
+    """An e-mail address, trimmed and lower-cased before uniqueness is checked."""
+
+    def to_internal_value(self, data):
+        try:
+            return normalize_email(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class TechnologySerializer(BaseModelSerializer):
+    class Meta:
+        model = Technology
+        fields = ["id", "name", "category", "created", "updated"]
+        read_only_fields = ["id", "created", "updated"]
+
+
+class AccountSerializer(CountryFieldMixin, BaseModelSerializer):
+    domain = DomainField(required=False, allow_null=True, allow_blank=True, max_length=253)
+    technologies = serializers.SlugRelatedField(
+        slug_field="name", many=True, required=False, queryset=Technology.objects.all()
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "industry",
+            "employee_count",
+            "annual_revenue",
+            "founded_year",
+            "country",
+            "parent",
+            "technologies",
+            "owner",
+            "custom",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+        extra_kwargs = {"annual_revenue": {"min_value": 0}}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # DomainField replaces the model field, so restore its uniqueness check.
+        fields["domain"].validators.append(
+            UniqueValidator(queryset=Account.objects.all(), message="An account with this domain exists.")
+        )
+        return fields
+
+    def validate_custom(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Custom attributes must be a JSON object.")
+        return value
+
+    def validate_parent(self, parent):
+        if parent is None or self.instance is None:
+            return parent
+        node, seen = parent, set()
+        while node is not None and node.pk not in seen:
+            if node.pk == self.instance.pk:
+                raise serializers.ValidationError("An account cannot be its own parent or ancestor.")
+            seen.add(node.pk)
+            node = node.parent
+        return parent
+
+
+class PersonaSerializer(BaseModelSerializer):
+    class Meta:
+        model = Persona
+        fields = [
+            "id",
+            "name",
+            "biography",
+            "demographics",
+            "behaviours",
+            "interests",
+            "needs",
+            "pain_points",
+            "buying_role",
+            "match_titles",
+            "match_seniorities",
+            "match_departments",
+            "required_in_buying_team",
+            "priority",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+
+    @staticmethod
+    def _string_list(value, allowed=None):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise serializers.ValidationError("Must be a list of non-empty strings.")
+        if allowed is not None:
+            unknown = sorted(set(value) - set(allowed))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown: {', '.join(unknown)}. Allowed: {', '.join(allowed)}."
+                )
+        return [v.strip() for v in value]
+
+    def validate_match_titles(self, value):
+        return [v.lower() for v in self._string_list(value)]
+
+    def validate_match_seniorities(self, value):
+        return self._string_list(value, Seniority.values)
+
+    def validate_match_departments(self, value):
+        return self._string_list(value, Department.values)
+
+
+class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
+    email = NormalizedEmailField(max_length=254)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "account",
+            "email",
+            "first_name",
+            "last_name",
+            "title",
+            "seniority",
+            "department",
+            "country",
+            "persona",
+            "lifecycle_stage",
+            "owner",
+            "custom",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["email"].validators.append(
+            UniqueValidator(queryset=Contact.objects.all(), message="A contact with this e-mail exists.")
+        )
+        return fields
+
+    def validate_custom(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Custom attributes must be a JSON object.")
+        return value
+
+
+class ProductSerializer(BaseModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "name", "series", "list_price", "created", "updated"]
+        read_only_fields = ["id", "created", "updated"]
+
+    def validate_list_price(self, value):
+        if value is not None and value < 0:
+            raise serializers.ValidationError("Must not be negative.")
+        return value
+
+    def validate(self, attrs):
+        if "name" in attrs:
+            attrs["key"] = normalize_key(attrs["name"])
+            clash = Product.objects.filter(key=attrs["key"])
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError(
+                    {"name": "A product with this name (ignoring spaces) exists."}
+                )
+        return attrs
+
+
+class SalesAgentSerializer(BaseModelSerializer):
+    class Meta:
+        model = SalesAgent
+        fields = ["id", "name", "manager", "regional_office", "user", "created", "updated"]
+        read_only_fields = ["id", "created", "updated"]
+
+
+class OpportunitySerializer(BaseModelSerializer):
+    channel = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Channel.objects.all(), required=False, allow_null=True
+    )
+    source_campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Opportunity
+        fields = [
+            "id",
+            "external_id",
+            "account",
+            "name",
+            "product",
+            "amount",
+            "stage",
+            "created_date",
+            "engaged_date",
+            "close_date",
+            "channel",
+            "source_campaign",
+            "sales_agent",
+            "owner",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+        extra_kwargs = {"amount": {"min_value": 0}}
+
+    def validate(self, attrs):
+        merged = {
+            f: attrs.get(f, getattr(self.instance, f, None)) for f in ("stage", "engaged_date", "close_date")
+        }
+        if merged["engaged_date"] and merged["close_date"] and merged["close_date"] < merged["engaged_date"]:
+            raise serializers.ValidationError({"close_date": "Must not be before the engage date."})
+        if merged["stage"] in CLOSED_STAGES and not merged["close_date"]:
+            raise serializers.ValidationError({"close_date": "A won or lost opportunity needs a close date."})
+        return attrs
+
+
+class EngagementEventSerializer(BaseModelSerializer):
+    """Read-only: events are written through POST /api/events/batch/."""
+
+    type = serializers.CharField(source="event_type", read_only=True)
+
+    class Meta:
+        model = EngagementEvent
+        fields = [
+            "id",
+            "message_id",
+            "type",
+            "occurred_at",
+            "account",
+            "contact",
+            "source",
+            "campaign",
+            "url",
+            "topic",
+            "properties",
+            "created",
+        ]
+        read_only_fields = fields

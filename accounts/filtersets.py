@@ -1,0 +1,176 @@
+"""One FilterSet per listable model, shared by the HTML lists and the API viewsets."""
+
+import django_filters
+from django.db.models import Q
+from django_countries import countries
+
+from .choices import Department, EventSource, EventType, LifecycleStage, OpportunityStage, Seniority
+from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology
+
+
+class SearchFilter(django_filters.CharFilter):
+    """``q``: a case-insensitive search over several text fields."""
+
+    def __init__(self, *args, fields: tuple[str, ...], **kwargs):
+        self.search_fields = fields
+        kwargs.setdefault("label", "Search")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        value = (value or "").strip()
+        if not value:
+            return qs
+        query = Q()
+        for field in self.search_fields:
+            query |= Q(**{f"{field}__icontains": value})
+        return qs.filter(query)
+
+
+class AccountFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("name", "domain"))
+    industry = django_filters.CharFilter(lookup_expr="iexact")
+    country = django_filters.MultipleChoiceFilter(choices=list(countries))
+    employees_min = django_filters.NumberFilter(
+        field_name="employee_count", lookup_expr="gte", label="Employees ≥"
+    )
+    employees_max = django_filters.NumberFilter(
+        field_name="employee_count", lookup_expr="lte", label="Employees ≤"
+    )
+    revenue_min = django_filters.NumberFilter(
+        field_name="annual_revenue", lookup_expr="gte", label="Revenue ≥"
+    )
+    revenue_max = django_filters.NumberFilter(
+        field_name="annual_revenue", lookup_expr="lte", label="Revenue ≤"
+    )
+    technology = django_filters.ModelMultipleChoiceFilter(
+        field_name="technologies", queryset=Technology.objects.all(), label="Uses technology"
+    )
+    parent = django_filters.NumberFilter(field_name="parent_id", label="Parent account id")
+    has_parent = django_filters.BooleanFilter(
+        field_name="parent", lookup_expr="isnull", exclude=True, label="Has a parent company"
+    )
+    owner = django_filters.NumberFilter(field_name="owner_id")
+
+    class Meta:
+        model = Account
+        fields = [
+            "q",
+            "industry",
+            "country",
+            "employees_min",
+            "employees_max",
+            "revenue_min",
+            "revenue_max",
+            "technology",
+            "parent",
+            "has_parent",
+            "owner",
+        ]
+
+
+class ContactFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("email", "first_name", "last_name", "title"))
+    account = django_filters.NumberFilter(field_name="account_id")
+    account_domain = django_filters.CharFilter(field_name="account__domain", lookup_expr="iexact")
+    seniority = django_filters.MultipleChoiceFilter(choices=Seniority.choices)
+    department = django_filters.MultipleChoiceFilter(choices=Department.choices)
+    lifecycle_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
+    persona = django_filters.ModelChoiceFilter(queryset=Persona.objects.all())
+    has_persona = django_filters.BooleanFilter(
+        field_name="persona", lookup_expr="isnull", exclude=True, label="Mapped to a persona"
+    )
+    country = django_filters.MultipleChoiceFilter(choices=list(countries))
+    owner = django_filters.NumberFilter(field_name="owner_id")
+
+    class Meta:
+        model = Contact
+        fields = [
+            "q",
+            "account",
+            "account_domain",
+            "seniority",
+            "department",
+            "lifecycle_stage",
+            "persona",
+            "has_persona",
+            "country",
+            "owner",
+        ]
+
+
+class PersonaFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("name", "biography"))
+
+    class Meta:
+        model = Persona
+        fields = ["q", "buying_role", "required_in_buying_team"]
+
+
+class OpportunityFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("name", "external_id", "account__name"))
+    account = django_filters.NumberFilter(field_name="account_id")
+    has_account = django_filters.BooleanFilter(
+        field_name="account", lookup_expr="isnull", exclude=True, label="Has an account"
+    )
+    stage = django_filters.MultipleChoiceFilter(choices=OpportunityStage.choices)
+    channel = django_filters.CharFilter(field_name="channel__slug")
+    product = django_filters.NumberFilter(field_name="product_id")
+    sales_agent = django_filters.NumberFilter(field_name="sales_agent_id")
+    source_campaign = django_filters.NumberFilter(field_name="source_campaign_id")
+    created_after = django_filters.DateFilter(
+        field_name="created_date", lookup_expr="gte", label="Opened on or after"
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_date", lookup_expr="lte", label="Opened on or before"
+    )
+    closed_after = django_filters.DateFilter(
+        field_name="close_date", lookup_expr="gte", label="Closed on or after"
+    )
+    closed_before = django_filters.DateFilter(
+        field_name="close_date", lookup_expr="lte", label="Closed on or before"
+    )
+    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte", label="Amount ≥")
+
+    class Meta:
+        model = Opportunity
+        fields = [
+            "q",
+            "account",
+            "has_account",
+            "stage",
+            "channel",
+            "product",
+            "sales_agent",
+            "source_campaign",
+            "created_after",
+            "created_before",
+            "closed_after",
+            "closed_before",
+            "amount_min",
+        ]
+
+
+class EngagementEventFilterSet(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="account_id")
+    contact = django_filters.NumberFilter(field_name="contact_id")
+    event_type = django_filters.MultipleChoiceFilter(choices=EventType.choices)
+    source = django_filters.ChoiceFilter(choices=EventSource.choices)
+    campaign = django_filters.NumberFilter(field_name="campaign_id")
+    occurred_after = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", label="Occurred at or after"
+    )
+    occurred_before = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", label="Occurred before"
+    )
+
+    class Meta:
+        model = EngagementEvent
+        fields = [
+            "account",
+            "contact",
+            "event_type",
+            "source",
+            "campaign",
+            "occurred_after",
+            "occurred_before",
+        ]

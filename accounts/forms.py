@@ -1,0 +1,231 @@
+"""Web forms for accounts and contacts. They validate and normalise; the views write through services."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from typing import Any
+
+from django import forms
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from .models import Account, Contact, Persona, Technology
+from .normalize import normalize_domain, normalize_email
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm that validates but never saves: the view passes ``service_data()`` to a service.
+
+    ModelForm validation writes the cleaned values onto its instance, so it works on a copy: the
+    service gets the row as it was, and the audit log records the true "before".
+    """
+
+    def __init__(self, *args: Any, user=None, instance: models.Model | None = None, **kwargs: Any) -> None:
+        self.user = user
+        self.original = instance
+        super().__init__(*args, instance=copy.copy(instance) if instance is not None else None, **kwargs)
+
+    def service_data(self) -> dict[str, Any]:
+        """The validated values, by model field name, for ``object_create`` / ``object_update``."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.cleaned_data}
+
+    def save(self, commit: bool = True):
+        raise NotImplementedError("Write through revops.services.object_create / object_update.")
+
+    def clean_custom(self) -> dict:
+        value = self.cleaned_data.get("custom")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Custom attributes must be a JSON object, e.g. {"tier": "gold"}.')
+        return value
+
+
+class AccountLookupField(forms.CharField):
+    """An account given by its domain (or id). A drop-down of 100k accounts would be unusable."""
+
+    default_error_messages = {
+        "not_found": "No account has the domain or id “%(value)s”.",
+        "invalid": "“%(value)s” is neither an account id nor a domain.",
+    }
+
+    def __init__(self, *, queryset: models.QuerySet | None = None, **kwargs: Any) -> None:
+        self.queryset = queryset if queryset is not None else Account.objects.none()
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 253)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, Account):
+            return value.domain or str(value.pk)
+        return value
+
+    def clean(self, value) -> Account | None:
+        value = super().clean(value)
+        if isinstance(value, Account):
+            return value
+        text = (value or "").strip()
+        if not text:
+            return None
+        if text.isdigit():
+            lookup = {"pk": int(text)}
+        else:
+            try:
+                lookup = {"domain": normalize_domain(text)}
+            except ValueError as exc:
+                raise forms.ValidationError(self.error_messages["invalid"], params={"value": text}) from exc
+        account = self.queryset.filter(**lookup).first()
+        if account is None:
+            raise forms.ValidationError(self.error_messages["not_found"], params={"value": text})
+        return account
+
+
+class AccountForm(ServiceModelForm):
+    """Create or edit an account's firmographics and technographics."""
+
+    parent = AccountLookupField(
+        label="Parent company", help_text="The parent company's domain (or account id)."
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "name",
+            "domain",
+            "industry",
+            "employee_count",
+            "annual_revenue",
+            "founded_year",
+            "country",
+            "parent",
+            "technologies",
+            "custom",
+        ]
+        labels = {
+            "employee_count": "Employees",
+            "annual_revenue": "Annual revenue (USD)",
+            "founded_year": "Founded",
+            "custom": "Custom attributes (JSON)",
+        }
+        help_texts = {
+            "domain": "e.g. acme.com — stored lower case, without www.",
+            "custom": 'A JSON object, e.g. {"tier": "gold", "crm_id": "0015g00000XYZ"}.',
+        }
+        widgets = {
+            "custom": forms.Textarea(attrs={"rows": 3}),
+            "technologies": forms.SelectMultiple(attrs={"size": 8}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = Account.objects.for_user(self.user)
+        if self.original is not None and self.original.parent_id:
+            self.initial["parent"] = self.original.parent.domain or str(self.original.parent_id)
+        self.fields["technologies"].queryset = Technology.objects.order_by("name")
+        self.fields["technologies"].help_text = "Hold Ctrl (⌘ on a Mac) to choose several."
+        self.fields["domain"].required = False
+        # Our own, clearer messages for negative numbers (clean_employee_count, clean_annual_revenue).
+        for name in ("employee_count", "annual_revenue"):
+            self.fields[name].validators = [
+                v for v in self.fields[name].validators if not isinstance(v, MinValueValidator)
+            ]
+
+    def clean_domain(self) -> str | None:
+        raw = (self.cleaned_data.get("domain") or "").strip()
+        if not raw:
+            return None  # NULL, not "": the domain is unique among the accounts that have one
+        try:
+            domain = normalize_domain(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"“{raw}” is not a valid domain; write it like acme.com.") from exc
+        clash = Account.objects.filter(domain=domain).exclude(pk=self.instance.pk).first()
+        if clash is not None:
+            raise forms.ValidationError(
+                f"{domain} is already the domain of “{clash.name}” (account {clash.pk})."
+            )
+        return domain
+
+    def clean_employee_count(self) -> int | None:
+        value = self.cleaned_data.get("employee_count")
+        if value is not None and value < 0:
+            raise forms.ValidationError("The number of employees cannot be negative.")
+        return value
+
+    def clean_annual_revenue(self):
+        value = self.cleaned_data.get("annual_revenue")
+        if value is not None and value < 0:
+            raise forms.ValidationError("Annual revenue cannot be negative.")
+        return value
+
+    def clean_founded_year(self) -> int | None:
+        value = self.cleaned_data.get("founded_year")
+        this_year = datetime.date.today().year
+        if value is not None and not 1600 <= value <= this_year:
+            raise forms.ValidationError(f"Founded must be a year between 1600 and {this_year}.")
+        return value
+
+    def clean_parent(self) -> Account | None:
+        parent = self.cleaned_data.get("parent")
+        if parent is None or self.instance.pk is None:
+            return parent
+        # Walk up from the new parent: meeting this account means a cycle. Bounded: hierarchies are shallow.
+        node, depth = parent, 0
+        while node is not None and depth < 50:
+            if node.pk == self.instance.pk:
+                if parent.pk == self.instance.pk:
+                    raise forms.ValidationError("An account cannot be its own parent.")
+                raise forms.ValidationError(
+                    f"“{parent.name}” is a subsidiary of this account, so it cannot be its parent."
+                )
+            node = Account.objects.filter(pk=node.parent_id).first() if node.parent_id else None
+            depth += 1
+        return parent
+
+
+class ContactForm(ServiceModelForm):
+    """Create or edit a contact: demographics, account, persona and lifecycle stage."""
+
+    # A plain text field: normalize_email gives the one message for a bad address, here and in imports.
+    email = forms.CharField(label="E-mail", max_length=254)
+    account = AccountLookupField(
+        label="Account", help_text="The company's domain (or account id); empty if none."
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "email",
+            "first_name",
+            "last_name",
+            "title",
+            "seniority",
+            "department",
+            "country",
+            "account",
+            "persona",
+            "lifecycle_stage",
+            "custom",
+        ]
+        labels = {"custom": "Custom attributes (JSON)"}
+        help_texts = {"custom": 'A JSON object, e.g. {"source": "webinar"}.'}
+        widgets = {"custom": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = Account.objects.for_user(self.user)
+        if self.original is not None and self.original.account_id:
+            self.initial["account"] = self.original.account.domain or str(self.original.account_id)
+        self.fields["persona"].queryset = Persona.objects.order_by("priority", "name")
+        self.fields["persona"].empty_label = "— not mapped —"
+
+    def clean_email(self) -> str:
+        raw = self.cleaned_data.get("email") or ""
+        try:
+            email = normalize_email(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"“{raw}” is not a valid e-mail address.") from exc
+        clash = Contact.objects.filter(email=email).exclude(pk=self.instance.pk).first()
+        if clash is not None:
+            raise forms.ValidationError(f"{email} already belongs to another contact (contact {clash.pk}).")
+        return email

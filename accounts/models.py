@@ -1,0 +1,333 @@
+"""The revenue team's world: accounts, contacts, personas, opportunities and engagement events."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+
+from revops.models import BaseModel
+
+from .choices import (
+    BuyingRole,
+    Department,
+    EventSource,
+    EventType,
+    LifecycleStage,
+    OpportunityStage,
+    Seniority,
+)
+
+
+class Technology(BaseModel):
+    """A technology an account uses (technographics), e.g. Salesforce, Snowflake."""
+
+    name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "technologies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(BaseModel):
+    """A company we sell to, with its firmographics and technographics."""
+
+    name = models.CharField(max_length=200, db_index=True)
+    domain = models.CharField(
+        max_length=253, unique=True, null=True, blank=True, help_text="Normalised: lower case, no www."
+    )
+    industry = models.CharField(max_length=100, blank=True, db_index=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, help_text="US dollars a year."
+    )
+    founded_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    country = CountryField(blank=True, db_index=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="subsidiaries"
+    )
+    technologies = models.ManyToManyField(Technology, blank=True, related_name="accounts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_accounts",
+    )
+    custom = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annual_revenue__isnull=True) | Q(annual_revenue__gte=0),
+                name="account_annual_revenue_not_negative",
+            ),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="account_not_own_parent"),
+        ]
+        indexes = [models.Index(fields=["employee_count"], name="account_employees_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Persona(BaseModel):
+    """A buying-committee archetype, and the criteria that map contacts to it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    biography = models.TextField(blank=True)
+    demographics = models.TextField(blank=True)
+    behaviours = models.TextField(blank=True)
+    interests = models.TextField(blank=True)
+    needs = models.TextField(blank=True)
+    pain_points = models.TextField(blank=True)
+    buying_role = models.CharField(max_length=32, choices=BuyingRole.choices, default=BuyingRole.INFLUENCER)
+    match_titles = models.JSONField(
+        default=list, blank=True, help_text='Title keywords, e.g. ["cmo", "head of marketing"].'
+    )
+    match_seniorities = models.JSONField(default=list, blank=True, help_text=f"Any of {Seniority.values}.")
+    match_departments = models.JSONField(default=list, blank=True, help_text=f"Any of {Department.values}.")
+    required_in_buying_team = models.BooleanField(
+        default=False, help_text="A buying team is incomplete without this persona."
+    )
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower wins when several match.")
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(BaseModel):
+    """A person, usually at an account (free-mail sign-ups may have none)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
+    )
+    email = models.EmailField(max_length=254, unique=True, help_text="Normalised to lower case.")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    seniority = models.CharField(max_length=16, choices=Seniority.choices, default=Seniority.UNKNOWN)
+    department = models.CharField(max_length=16, choices=Department.choices, default=Department.OTHER)
+    country = CountryField(blank=True)
+    persona = models.ForeignKey(
+        Persona, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+    )
+    lifecycle_stage = models.CharField(
+        max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.LEAD, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_contacts",
+    )
+    custom = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return f"{full} <{self.email}>" if full else self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Product(BaseModel):
+    """Something we sell, with its list price."""
+
+    name = models.CharField(max_length=100, unique=True)
+    key = models.CharField(
+        max_length=100, unique=True, help_text="Loose matching key: 'GTX Pro' == 'GTXPro'."
+    )
+    series = models.CharField(max_length=100, blank=True)
+    list_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SalesAgent(BaseModel):
+    """A seller as named in the CRM (who may not have a login here), with manager and office."""
+
+    name = models.CharField(max_length=100, unique=True)
+    manager = models.CharField(max_length=100, blank=True)
+    regional_office = models.CharField(max_length=100, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="sales_agent"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Opportunity(BaseModel):
+    """A deal. Real CRM exports have orphans, so the account is optional."""
+
+    external_id = models.CharField(max_length=64, unique=True, null=True, blank=True, help_text="CRM id.")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="opportunities"
+    )
+    name = models.CharField(max_length=200)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
+    )
+    amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    stage = models.CharField(
+        max_length=16, choices=OpportunityStage.choices, default=OpportunityStage.PROSPECTING
+    )
+    created_date = models.DateField(null=True, blank=True, help_text="When it was opened.")
+    engaged_date = models.DateField(null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    channel = models.ForeignKey(
+        "campaigns.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
+    )
+    source_campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities"
+    )
+    sales_agent = models.ForeignKey(
+        SalesAgent, on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opportunities",
+    )
+
+    class Meta:
+        ordering = ["-created_date", "-id"]
+        verbose_name_plural = "opportunities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="opportunity_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(close_date__isnull=True)
+                | Q(engaged_date__isnull=True)
+                | Q(close_date__gte=models.F("engaged_date")),
+                name="opportunity_close_after_engage",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "created_date"], name="opportunity_account_idx"),
+            models.Index(fields=["stage"], name="opportunity_stage_idx"),
+            models.Index(fields=["-created_date", "-id"], name="opportunity_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in (OpportunityStage.WON, OpportunityStage.LOST)
+
+
+class EngagementEvent(BaseModel):
+    """One engagement or intent signal, written once and deduplicated by the client's message id."""
+
+    message_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=32, choices=EventType.choices)
+    occurred_at = models.DateTimeField()
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.FIRST_PARTY)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    url = models.TextField(blank=True)
+    topic = models.CharField(max_length=200, blank=True, help_text="Intent keyword or topic.")
+    properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(account__isnull=False) | Q(contact__isnull=False),
+                name="event_has_account_or_contact",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "occurred_at"], name="event_account_time_idx"),
+            models.Index(fields=["contact", "occurred_at"], name="event_contact_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class AccountActivityDaily(models.Model):
+    """Events folded per account, UTC day, event type and key (intent topic or URL path).
+
+    Anonymous activity resolved to the account counts here too. Features read these, never raw events.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_activity")
+    day = models.DateField()
+    event_type = models.CharField(max_length=32, choices=EventType.choices)
+    key = models.CharField(max_length=200, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    known_count = models.PositiveIntegerField(default=0, help_text="Of which by a known contact.")
+
+    objects = models.Manager()
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name_plural = "account daily activity"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day", "event_type", "key"], name="account_activity_daily_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["day", "event_type"], name="account_activity_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day} {self.event_type} {self.key}: {self.count}"
+
+
+class ContactActivityDaily(models.Model):
+    """Events of one known contact folded per UTC day, event type and key."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="daily_activity")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="contact_daily_activity"
+    )
+    day = models.DateField()
+    event_type = models.CharField(max_length=32, choices=EventType.choices)
+    key = models.CharField(max_length=200, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    objects = models.Manager()
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name_plural = "contact daily activity"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "day", "event_type", "key"], name="contact_activity_daily_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "day"], name="contact_activity_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.day} {self.event_type} {self.key}: {self.count}"

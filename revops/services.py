@@ -1,0 +1,204 @@
+"""Core services: audited generic writes, teams and memberships, API tokens, job runs.
+
+Every write goes through a service, which records a ``ChangeRecord`` in the same transaction.
+"""
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .audit import change_record_create, model_snapshot
+from .authentication import token_hash
+from .choices import ChangeAction, JobStatus, Role, TokenScope
+from .models import ApiToken, JobRun, Membership, Team
+from .permissions import groups_for, role_groups_sync
+
+User = get_user_model()
+
+
+# --- generic audited CRUD, used by API viewsets, UI forms and admin -------------------------
+def _assign(instance: models.Model, data: dict[str, Any]) -> dict[str, Any]:
+    """Set concrete fields on ``instance``; return the many-to-many values to set after saving."""
+    m2m_names = {f.name for f in instance._meta.many_to_many}
+    m2m = {k: v for k, v in data.items() if k in m2m_names}
+    for key, value in data.items():
+        if key not in m2m_names:
+            setattr(instance, key, value)
+    return m2m
+
+
+@transaction.atomic
+def object_create(*, model: type[models.Model], actor, data: dict[str, Any]) -> models.Model:
+    """Create a row from validated data and audit it."""
+    instance = model()
+    m2m = _assign(instance, data)
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    instance.save()
+    for name, values in m2m.items():
+        getattr(instance, name).set(values)
+    change_record_create(
+        actor=actor, action=ChangeAction.CREATE, instance=instance, after=model_snapshot(instance)
+    )
+    return instance
+
+
+@transaction.atomic
+def object_update(*, instance: models.Model, actor, data: dict[str, Any]) -> models.Model:
+    """Update a row from validated data; audit the before and after states (nothing if unchanged)."""
+    before = model_snapshot(instance)
+    m2m = _assign(instance, data)
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    instance.save()
+    for name, values in m2m.items():
+        getattr(instance, name).set(values)
+    after = model_snapshot(instance)
+    if after != before:
+        change_record_create(
+            actor=actor, action=ChangeAction.UPDATE, instance=instance, before=before, after=after
+        )
+    return instance
+
+
+@transaction.atomic
+def object_delete(*, instance: models.Model, actor) -> None:
+    """Delete a row and audit its last state."""
+    before = model_snapshot(instance)
+    change_record_create(actor=actor, action=ChangeAction.DELETE, instance=instance, before=before)
+    instance.delete()
+
+
+# --- teams, memberships, users ---------------------------------------------------------------
+@transaction.atomic
+def team_create(*, actor, name: str, kind: str, description: str = "") -> Team:
+    """Create a team of the given kind."""
+    return object_create(
+        model=Team,
+        actor=actor,
+        data={"name": name, "slug": slugify(name), "kind": kind, "description": description},
+    )
+
+
+def user_groups_sync(*, user) -> None:
+    """Put the user in exactly the role groups their memberships grant; revops admins get admin."""
+    role_groups_sync()
+    memberships = list(Membership.objects.filter(user=user).select_related("team"))
+    wanted = groups_for(memberships)
+    role_groups = Group.objects.filter(name__startswith="Role: ")
+    user.groups.remove(*[g for g in role_groups if g.name not in wanted])
+    user.groups.add(*[g for g in role_groups if g.name in wanted])
+    from .permissions import GROUP_REVOPS
+
+    is_staff = GROUP_REVOPS in wanted or user.is_superuser
+    if user.is_staff != is_staff:
+        User.objects.filter(pk=user.pk).update(is_staff=is_staff)
+        user.is_staff = is_staff
+    # Django caches permissions on the user object.
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(attr, None)
+
+
+@transaction.atomic
+def membership_set(*, actor, user, team: Team, role: str = Role.MEMBER) -> Membership:
+    """Give ``user`` ``role`` in ``team`` (creating or changing the membership)."""
+    membership = Membership.objects.filter(user=user, team=team).first()
+    if membership is None:
+        membership = object_create(
+            model=Membership, actor=actor, data={"user": user, "team": team, "role": role}
+        )
+    elif membership.role != role:
+        membership = object_update(instance=membership, actor=actor, data={"role": role})
+    user_groups_sync(user=user)
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, actor, membership: Membership) -> None:
+    """Remove a user from a team, and the permissions that came with it."""
+    user = membership.user
+    object_delete(instance=membership, actor=actor)
+    user_groups_sync(user=user)
+
+
+# --- API tokens -----------------------------------------------------------------------------
+@transaction.atomic
+def api_token_create(
+    *, actor, user, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; returns it with the plain key, which is shown once and never stored."""
+    unknown = sorted(set(scopes) - set(TokenScope.values))
+    if unknown or not scopes:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(
+            {"scopes": f"Choose one or more of {', '.join(TokenScope.values)}; unknown: {', '.join(unknown)}"}
+        )
+    key = "rvo_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        name=name,
+        user=user,
+        prefix=key[:12],
+        key_hash=token_hash(key),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    change_record_create(actor=actor, action=ChangeAction.CREATE, instance=token, after=model_snapshot(token))
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, actor, token: ApiToken) -> ApiToken:
+    """Revoke a token now; it stops authenticating at once."""
+    if token.revoked_at is None:
+        before = model_snapshot(token)
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated"])
+        change_record_create(
+            actor=actor,
+            action=ChangeAction.REVOKE,
+            instance=token,
+            before=before,
+            after=model_snapshot(token),
+        )
+    return token
+
+
+# --- job runs -------------------------------------------------------------------------------
+def job_run_create(*, kind: str, actor=None, params: dict | None = None, total: int = 0) -> JobRun:
+    """Record a new pending job."""
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return JobRun.objects.create(kind=kind, created_by=user, params=params or {}, total=total)
+
+
+def job_run_start(*, job: JobRun, total: int | None = None) -> None:
+    """Mark a job running (outside any data transaction, so the UI sees it at once)."""
+    job.status, job.started_at = JobStatus.RUNNING, timezone.now()
+    fields = ["status", "started_at", "updated"]
+    if total is not None:
+        job.total = total
+        fields.append("total")
+    job.save(update_fields=fields)
+
+
+def job_run_progress(*, job: JobRun, progress: int, message: str = "") -> None:
+    """Store progress; a plain UPDATE so it works inside or outside a transaction."""
+    job.progress = progress
+    JobRun.objects.filter(pk=job.pk).update(
+        progress=progress, message=message or job.message, updated=timezone.now()
+    )
+
+
+def job_run_finish(*, job: JobRun, ok: bool, message: str = "", result: dict | None = None) -> None:
+    """Mark a job finished, successfully or not, with its result."""
+    job.status = JobStatus.SUCCEEDED if ok else JobStatus.FAILED
+    job.finished_at = timezone.now()
+    job.message = message
+    if ok and job.total:
+        job.progress = job.total
+    job.result = result or {}
+    job.save(update_fields=["status", "finished_at", "message", "result", "progress", "updated"])

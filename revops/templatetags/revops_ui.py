@@ -1,0 +1,221 @@
+"""Formatting helpers for the web UI. They only format what views hand them: no queries here."""
+
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from django import forms, template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from accounts.choices import Department, EventType, LifecycleStage, OpportunityStage, Seniority
+
+register = template.Library()
+
+EMPTY = "—"
+
+_CHOICES = {
+    "seniority": dict(Seniority.choices),
+    "department": dict(Department.choices),
+    "lifecycle_stage": dict(LifecycleStage.choices),
+    "event_type": dict(EventType.choices),
+}
+
+# Bootstrap colour per opportunity stage, lifecycle stage and event type.
+_STAGE_COLOURS = {
+    OpportunityStage.PROSPECTING: "secondary",
+    OpportunityStage.ENGAGING: "info",
+    OpportunityStage.PROPOSAL: "primary",
+    OpportunityStage.NEGOTIATION: "warning",
+    OpportunityStage.WON: "success",
+    OpportunityStage.LOST: "danger",
+}
+_LIFECYCLE_COLOURS = {
+    LifecycleStage.LEAD: "secondary",
+    LifecycleStage.MQL: "info",
+    LifecycleStage.SAL: "primary",
+    LifecycleStage.SQL: "primary",
+    LifecycleStage.OPPORTUNITY: "warning",
+    LifecycleStage.CUSTOMER: "success",
+    LifecycleStage.RECYCLED: "light",
+    LifecycleStage.DISQUALIFIED: "dark",
+}
+# Strong buying signals stand out; passive ones stay grey.
+_EVENT_COLOURS = {
+    EventType.DEMO_REQUEST: "success",
+    EventType.FREE_TRIAL: "success",
+    EventType.MEETING: "success",
+    EventType.FORM_FILL: "primary",
+    EventType.WEBINAR: "primary",
+    EventType.CONTENT_DOWNLOAD: "info",
+    EventType.INTENT: "warning",
+    EventType.EMAIL_CLICK: "info",
+    EventType.AD_CLICK: "info",
+    EventType.EMAIL_OPEN: "secondary",
+    EventType.PAGE_VIEW: "secondary",
+}
+
+
+@register.filter
+def number(value) -> str:
+    """``12345`` → ``12,345``; nothing → an em dash."""
+    if value is None or value == "":
+        return EMPTY
+    return intcomma(int(value))
+
+
+@register.filter
+def money(value) -> str:
+    """Whole US dollars with thousands separators: ``$1,250,000``."""
+    if value is None or value == "":
+        return EMPTY
+    return f"${intcomma(int(Decimal(value).quantize(Decimal(1))))}"
+
+
+@register.filter
+def money_short(value) -> str:
+    """Compact dollars for headline numbers: ``$1.3M``, ``$45k``, ``$900``."""
+    if value is None or value == "":
+        return EMPTY
+    amount = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(amount) >= limit:
+            return f"${amount / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
+    return f"${amount:.0f}"
+
+
+@register.filter
+def compact(value) -> str:
+    """Compact counts: ``1.2M``, ``35k``, ``912``."""
+    if value is None or value == "":
+        return EMPTY
+    amount = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if abs(amount) >= limit:
+            return f"{amount / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
+    return intcomma(int(amount))
+
+
+@register.filter
+def labels(values, kind: str) -> str:
+    """Choice codes stored in a JSON list → their labels: ``["vp", "director"]`` → ``VP, Director``."""
+    if not values:
+        return EMPTY
+    names = _CHOICES.get(kind, {})
+    return ", ".join(str(names.get(v, v)) for v in values)
+
+
+@register.filter
+def label(value: str, kind: str) -> str:
+    """One choice code → its label: ``"page_view"|label:"event_type"`` → ``Page view``."""
+    if value in (None, ""):
+        return EMPTY
+    return str(_CHOICES.get(kind, {}).get(value, value))
+
+
+@register.filter
+def stage_colour(stage: str) -> str:
+    return _STAGE_COLOURS.get(stage, "secondary")
+
+
+@register.filter
+def lifecycle_colour(stage: str) -> str:
+    return _LIFECYCLE_COLOURS.get(stage, "secondary")
+
+
+@register.filter
+def event_colour(event_type: str) -> str:
+    return _EVENT_COLOURS.get(event_type, "secondary")
+
+
+@register.filter
+def url_path(url: str) -> str:
+    """A page URL shown short: its path (``/pricing``), or the text as given if it is not a URL."""
+    if not url:
+        return ""
+    if "://" in url:
+        parts = urlsplit(url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return url
+
+
+@register.filter
+def widget_class(bound_field, size: str = "") -> str:
+    """Render a form field's widget with Bootstrap classes (and ``is-invalid`` when it has errors).
+
+    ``{{ field|widget_class:"sm" }}`` renders the small variant (the filter forms).
+    """
+    widget = bound_field.field.widget
+    small = size == "sm"
+    if isinstance(widget, forms.CheckboxInput):
+        css = "form-check-input"
+    elif isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+        css = ""
+    elif isinstance(widget, forms.Select):
+        css = "form-select form-select-sm" if small else "form-select"
+    else:
+        css = "form-control form-control-sm" if small else "form-control"
+    if bound_field.errors:
+        css += " is-invalid"
+    attrs = {"class": css.strip()}
+    if isinstance(widget, forms.SelectMultiple):
+        # len() of a ModelChoiceIterator would run a COUNT query: only measure plain choice lists.
+        choices = getattr(bound_field.field, "choices", None)
+        attrs["size"] = min(6, max(3, len(choices))) if isinstance(choices, list | tuple) else 6
+        if small:
+            attrs["size"] = min(attrs["size"], 4)
+    if isinstance(widget, forms.DateInput):
+        attrs["placeholder"] = "YYYY-MM-DD"
+    return bound_field.as_widget(attrs=attrs)
+
+
+@register.filter
+def is_checkbox(bound_field) -> bool:
+    return isinstance(bound_field.field.widget, forms.CheckboxInput)
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, column) -> str:
+    """A table header: a link that sorts by ``column`` (toggling the direction), with an arrow if active."""
+    if not column.sort:
+        return format_html(
+            '<th scope="col" class="{}">{}</th>', "text-end" if column.numeric else "", column.label
+        )
+    request = context["request"]
+    current = context.get("sort", "")
+    params = request.GET.copy()
+    params.pop("page", None)
+    if current == column.key:
+        params["sort"], arrow, aria = f"-{column.key}", " ▲", "ascending"
+    elif current == f"-{column.key}":
+        params["sort"], arrow, aria = column.key, " ▼", "descending"
+    else:
+        params["sort"], arrow, aria = column.key, "", "none"
+    return format_html(
+        '<th scope="col" class="{}" aria-sort="{}"><a class="sort-link" href="?{}">{}{}</a></th>',
+        "text-end" if column.numeric else "",
+        aria,
+        params.urlencode(),
+        column.label,
+        arrow,
+    )
+
+
+@register.simple_tag
+def nav_links(nav_items, path: str) -> list[dict]:
+    """The navigation entries with their URLs; the longest URL that prefixes ``path`` is the active one."""
+    links = []
+    for item in nav_items or []:
+        try:
+            href = reverse(item["url_name"])
+        except NoReverseMatch:
+            continue
+        links.append({"label": item["label"], "href": href, "active": False})
+    best = None
+    for link in links:
+        matches = path == link["href"] if link["href"] == "/" else path.startswith(link["href"])
+        if matches and (best is None or len(link["href"]) > len(best["href"])):
+            best = link
+    if best is not None:
+        best["active"] = True
+    return links

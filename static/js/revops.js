@@ -1,0 +1,70 @@
+/* Charts for the RevOps pages. Data comes from json_script blocks: {"label", "labels", "values"}.
+ *   <canvas data-chart="bar|sparkline" data-source="ID-of-json-script">
+ * No inline scripts, so a strict Content-Security-Policy can be added later. */
+(function () {
+  "use strict";
+
+  function readData(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function cssVar(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name);
+    return (value && value.trim()) || fallback;
+  }
+
+  function drawBar(canvas, data) {
+    var colour = cssVar("--bs-primary", "#0d6efd");
+    return new Chart(canvas, {
+      type: "bar",
+      data: {labels: data.labels, datasets: [{label: data.label, data: data.values, backgroundColor: colour, borderRadius: 2}]},
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: {legend: {display: false}},
+        scales: {x: {grid: {display: false}, ticks: {maxRotation: 0, autoSkip: true, maxTicksLimit: 8}},
+                 y: {beginAtZero: true, ticks: {precision: 0}}}
+      }
+    });
+  }
+
+  function drawSparkline(canvas, data) {
+    var colour = cssVar("--bs-primary", "#0d6efd");
+    return new Chart(canvas, {
+      type: "line",
+      data: {labels: data.labels, datasets: [{label: data.label, data: data.values, borderColor: colour,
+        backgroundColor: "rgba(13, 110, 253, 0.12)", fill: true, tension: 0.3, pointRadius: 0, pointHitRadius: 8, borderWidth: 2}]},
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: {legend: {display: false}, tooltip: {displayColors: false}},
+        scales: {x: {display: false}, y: {display: false, beginAtZero: true}}
+      }
+    });
+  }
+
+  function init(root) {
+    if (typeof Chart === "undefined") { return; }
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn) { return; }
+      var data = readData(canvas.dataset.source);
+      if (!data) { return; }
+      (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);
+      canvas.dataset.drawn = "1";
+    });
+  }
+
+  // Filter forms submit only the filters that are set, so list URLs stay short and shareable.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("filter-form")) { return; }
+    form.querySelectorAll("input, select").forEach(function (field) {
+      if (field.type === "hidden" || field.multiple) { return; }
+      if (field.value === "" || (field.tagName === "SELECT" && field.value === "unknown")) { field.disabled = true; }
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
+})();

@@ -1,0 +1,65 @@
+"""Shared fixtures: users in teams with roles, API clients (session and token)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from revops.celery import app as celery_app
+from revops.choices import Role, TeamKind
+from tests.revops.factories import UserFactory, make_member
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tasks run in-process in tests, even with REDIS_URL set; test_worker.py uses a real worker."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def user_in(db):
+    """Factory fixture: ``user_in(TeamKind.SALES, Role.MEMBER)`` → a user with that membership."""
+
+    def make(kind: str = TeamKind.MARKETING, role: str = Role.MEMBER, **user_kwargs):
+        return make_member(kind=kind, role=role, **user_kwargs)
+
+    return make
+
+
+@pytest.fixture
+def member(user_in):
+    return user_in(TeamKind.MARKETING, Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(user_in):
+    return user_in(TeamKind.SALES, Role.VIEWER)
+
+
+@pytest.fixture
+def revops_admin(user_in):
+    return user_in(TeamKind.REVENUE_OPERATIONS, Role.LEAD)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but in no team: no permissions at all."""
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(api_client):
+    """``client_for(user)`` → an APIClient logged in as ``user`` (session auth)."""
+
+    def make(user):
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
