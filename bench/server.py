@@ -1,0 +1,196 @@
+"""A real gunicorn serving the app on 127.0.0.1, and HTTP clients that keep their connections alive."""
+
+import http.client
+import json
+import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) used so far by the gunicorn workers (the master only supervises)."""
+        return sum(_cpu(pid) for pid in _children(self.pid))
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _cpu(pid: int) -> float:
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields and int(fields[1]) == parent:
+                pids.append(int(entry))
+    return pids
+
+
+def database_cpu(url: str) -> dict[int, float]:
+    """CPU used so far by each backend connected to the database of ``url`` (this one excepted)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid: _cpu(pid) for (pid,) in rows}
+
+
+@contextmanager
+def gunicorn(*, env: dict[str, str], workers: int, clients: int) -> Iterator[Server]:
+    """Serve the app with gthread workers (keep-alive) until the block ends."""
+    port = _free_port()
+    threads = max(2, math.ceil(clients / workers))
+    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "revops.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--keep-alive", "75",
+        "--timeout", "300",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(port, process, log.name)
+        yield Server(port=port, pid=process.pid)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # our own session: gunicorn and its workers only
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+        errors = Path(log.name).read_text(errors="replace")
+        if "Traceback" in errors or "Error" in errors:
+            print(f"bench: gunicorn reported errors:\n{errors[-6000:]}", file=sys.stderr)
+        os.unlink(log.name)
+
+
+def _wait_ready(port: int, process: subprocess.Popen, log_path: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited:\n{Path(log_path).read_text()[-4000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/login/")
+            if conn.getresponse().status < 500:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer within {timeout}s:\n{Path(log_path).read_text()[-4000:]}")
+
+
+def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1)]
+
+
+def post_all(*, port: int, path: str, token: str, bodies: Sequence[bytes], clients: int) -> dict:
+    """POST every body from ``clients`` threads, one keep-alive connection each; time it all."""
+    work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    for body in bodies:
+        work.put(body)
+    headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+    latencies: list[float] = []
+    answers: list[dict] = []
+    failures: list[str] = []
+    connects = [0]
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        mine_latency, mine_answers = [], []
+        while True:
+            try:
+                body = work.get_nowait()
+            except queue.Empty:
+                break
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            mine_latency.append(time.perf_counter() - start)
+            if response.status == 200:
+                mine_answers.append(json.loads(data))
+            else:
+                with lock:
+                    failures.append(f"{response.status}: {data[:500].decode(errors='replace')}")
+            if response.will_close:  # the server closed the connection: count it, reconnect
+                conn.close()
+                with lock:
+                    connects[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine_latency)
+            answers.extend(mine_answers)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "seconds": seconds,
+        "batches": len(bodies),
+        "answers": answers,
+        "failures": failures,
+        "reconnects": connects[0],
+        "latency_ms": {
+            "p50": round(1000 * _percentile(latencies, 0.50), 1),
+            "p95": round(1000 * _percentile(latencies, 0.95), 1),
+            "max": round(1000 * (latencies[-1] if latencies else 0), 1),
+        },
+    }
