@@ -1,0 +1,747 @@
+"""What each import kind reads: its fields, their header aliases, and how each cell is parsed.
+
+Pure functions and tables (no database). Headers match case-, space- and punctuation-insensitively
+(``Annual Revenue`` == ``annual_revenue`` == ``annualrevenue``). A parser returns the clean value,
+``None`` for a blank cell, or a ``Corrected`` value when it had to fix a known misspelling (the
+report lists those as warnings); it raises ``ValueError`` with the reason when the cell is wrong.
+"""
+
+import datetime
+import difflib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from django.utils.translation import override
+from django_countries import countries
+
+from accounts.choices import Department, LifecycleStage, OpportunityStage, Seniority
+from accounts.normalize import normalize_domain, normalize_email, normalize_key
+
+CUSTOM = "custom"  # keep the column in the record's ``custom`` JSON (events: in ``properties``)
+IGNORE = "ignore"  # read nothing from the column
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """A parsed value that differs from what the cell said, with a note for the report."""
+
+    value: Any
+    note: str
+
+
+# --- parsers -----------------------------------------------------------------------------------
+def text(max_length: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = " ".join(value.split())
+        if len(value) > max_length:
+            raise ValueError(f"is {len(value)} characters long; at most {max_length} fit")
+        return value
+
+    return parse
+
+
+_NUMBER_RE = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
+
+
+def _number(value: str) -> Decimal:
+    raw = value.strip().replace(" ", "").replace("\u00a0", "")
+    for symbol in ("US$", "$", "€", "£", "USD", "EUR", "GBP"):
+        raw = raw.replace(symbol, "")
+    if not raw or not _NUMBER_RE.match(raw) or raw in {"-", "+", "."}:
+        raise ValueError(f"'{value}' is not a number")
+    return Decimal(raw.replace(",", ""))
+
+
+def integer(*, minimum: int | None = 0, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = _number(value)
+        if number != number.to_integral_value():
+            raise ValueError(f"'{value}' is not a whole number")
+        result = int(number)
+        if minimum is not None and result < minimum:
+            raise ValueError("must not be negative" if minimum == 0 else f"must be at least {minimum}")
+        if maximum is not None and result > maximum:
+            raise ValueError(f"must be at most {maximum}")
+        return result
+
+    return parse
+
+
+def decimal(
+    *, scale: Decimal = Decimal(1), max_digits: int = 18, places: int = 2
+) -> Callable[[str], Decimal]:
+    """A non-negative amount with ``places`` decimals, multiplied by ``scale`` (unit conversion)."""
+    limit = Decimal(10) ** (max_digits - places)
+    quantum = Decimal(1).scaleb(-places)
+
+    def parse(value: str) -> Decimal:
+        try:
+            number = (_number(value) * scale).quantize(quantum)
+        except InvalidOperation as exc:
+            raise ValueError(f"'{value}' is too large") from exc
+        if number < 0:
+            raise ValueError("must not be negative")
+        if number >= limit:
+            raise ValueError(f"'{value}' is too large")
+        return number
+
+    return parse
+
+
+def year(value: str) -> int:
+    result = integer(minimum=1000)(value)
+    if result > datetime.date.today().year + 1:
+        raise ValueError(f"{result} is in the future")
+    return result
+
+
+def date(value: str) -> datetime.date:
+    raw = value.strip()
+    try:
+        if len(raw) > 10 and raw[10] in "T ":
+            return datetime.datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
+        return datetime.date.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date; write dates as YYYY-MM-DD") from None
+
+
+def email(value: str) -> str:
+    return normalize_email(value)
+
+
+def domain(value: str) -> str:
+    return normalize_domain(value)
+
+
+def reference(value: str) -> str:
+    """A name, domain, e-mail or id naming another record; the importer resolves it."""
+    return " ".join(value.split())
+
+
+def json_object(value: str) -> dict:
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise ValueError('must be a JSON object, e.g. {"plan": "pro"}')
+    return data
+
+
+def choice(choices_cls, aliases: dict[str, str] | None = None) -> Callable[[str], str]:
+    """A TextChoices value by value or label, loosely (``Closed Won`` → ``won`` via ``aliases``)."""
+    table = {normalize_key(v): v for v in choices_cls.values}
+    table.update({normalize_key(label): v for v, label in choices_cls.choices})
+    table.update({normalize_key(k): v for k, v in (aliases or {}).items()})
+    allowed = ", ".join(choices_cls.values)
+
+    def parse(value: str) -> str:
+        found = table.get(normalize_key(value))
+        if found is None:
+            raise ValueError(f"'{value}' is not one of: {allowed}")
+        return found
+
+    return parse
+
+
+# Known misspellings and short names. Corrections are listed in the report as warnings; plain
+# synonyms of the official name ("United States") are read silently.
+COUNTRY_SYNONYMS = {
+    "united states": "US",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "america": "US",
+    "united states of america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "south korea": "KR",
+    "republic of korea": "KR",
+    "north korea": "KP",
+    "russia": "RU",
+    "czech republic": "CZ",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "uae": "AE",
+    "vietnam": "VN",
+    "taiwan": "TW",
+    "iran": "IR",
+    "syria": "SY",
+    "laos": "LA",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "ivory coast": "CI",
+    "turkey": "TR",
+}
+COUNTRY_CORRECTIONS = {
+    "philipines": "PH",
+    "phillipines": "PH",
+    "phillippines": "PH",
+    "korea": "KR",  # ambiguous: read as South Korea, and said so
+    "columbia": "CO",
+    "argentinia": "AR",
+    "brasil": "BR",
+    "deutschland": "DE",
+    "espana": "ES",
+    "españa": "ES",
+    "sweeden": "SE",
+    "swizerland": "CH",
+    "switzerland ": "CH",
+    "untied states": "US",
+    "unites states": "US",
+    "singapur": "SG",
+    "luxemburg": "LU",
+}
+
+
+@lru_cache(maxsize=4096)
+def _country_lookup(raw: str) -> tuple[str, str, str]:
+    """(code, correction note, error) for a cell; cached because large files repeat few values."""
+    key = raw.casefold().strip()
+    if key in COUNTRY_CORRECTIONS:
+        code = COUNTRY_CORRECTIONS[key]
+        with override("en"):
+            return code, f"'{raw}' read as {countries.name(code)} ({code})", ""
+    if key in COUNTRY_SYNONYMS:
+        return COUNTRY_SYNONYMS[key], "", ""
+    if len(key) in (2, 3) and key.isalpha():
+        code = countries.alpha2(key)
+        if code:
+            return code, "", ""
+    code = countries.by_name(raw, language="en")
+    if code:
+        return code, "", ""
+    with override("en"):
+        names = {str(name).casefold(): str(name) for _, name in countries}
+    guess = difflib.get_close_matches(key, list(names) + list(COUNTRY_SYNONYMS), n=1, cutoff=0.8)
+    hint = f"; did you mean {names.get(guess[0], guess[0].title())}?" if guess else ""
+    return "", "", f"'{raw}' is not a country we know (use a name or an ISO code like US){hint}"
+
+
+def country(value: str) -> str | Corrected:
+    raw = " ".join(value.split())
+    code, note, error = _country_lookup(raw)
+    if error:
+        raise ValueError(error)
+    return Corrected(code, note) if note else code
+
+
+KNOWN_INDUSTRIES = [
+    "agriculture",
+    "automotive",
+    "biotechnology",
+    "construction",
+    "consulting",
+    "education",
+    "employment",
+    "energy",
+    "entertainment",
+    "finance",
+    "government",
+    "healthcare",
+    "hospitality",
+    "insurance",
+    "logistics",
+    "manufacturing",
+    "marketing",
+    "media",
+    "medical",
+    "non-profit",
+    "pharmaceuticals",
+    "real estate",
+    "retail",
+    "services",
+    "software",
+    "technology",
+    "telecommunications",
+    "transportation",
+    "utilities",
+]
+INDUSTRY_CORRECTIONS = {
+    "technolgy": "technology",
+    "tecnology": "technology",
+    "techology": "technology",
+    "technlogy": "technology",
+    "finanace": "finance",
+    "healtcare": "healthcare",
+    "helthcare": "healthcare",
+    "telecomunications": "telecommunications",
+    "manufacturng": "manufacturing",
+    "sofware": "software",
+    "enterainment": "entertainment",
+}
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True if one insertion, deletion, substitution or adjacent swap turns ``a`` into ``b``."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+@lru_cache(maxsize=4096)
+def _industry_lookup(raw: str) -> tuple[str, str]:
+    key = raw.casefold()
+    if key in INDUSTRY_CORRECTIONS:
+        fixed = INDUSTRY_CORRECTIONS[key]
+        return fixed, f"'{raw}' read as '{fixed}' (spelling)"
+    if key in KNOWN_INDUSTRIES or len(key) < 6:
+        return raw, ""
+    # A single typo in a long known word is a misspelling, not a different industry.
+    for known in KNOWN_INDUSTRIES:
+        if _one_edit_apart(key, known):
+            return known, f"'{raw}' read as '{known}' (spelling)"
+    return raw, ""
+
+
+def industry(value: str) -> str | Corrected:
+    raw = text(100)(value)
+    fixed, note = _industry_lookup(raw)
+    return Corrected(fixed, note) if note else fixed
+
+
+# --- fields per kind -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    """One importable field: its name, what headers mean it, how to parse it."""
+
+    name: str
+    label: str
+    parse: Callable[[str], Any]
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    help: str = ""
+    # Fields that fill the same model field: at most one of a group may be mapped.
+    group: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        return [normalize_key(a) for a in (self.name, *self.aliases)]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """An import kind (accounts, contacts …): its fields and whether unknown columns are kept."""
+
+    name: str
+    label: str
+    fields: tuple[FieldSpec, ...]
+    keeps_custom: bool = False
+    custom_label: str = "custom data"
+    natural_key: str = ""
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+STAGE_ALIASES = {
+    "closed won": "won",
+    "closedwon": "won",
+    "closed lost": "lost",
+    "closedlost": "lost",
+    "qualification": "prospecting",
+    "qualified": "engaging",
+}
+
+KINDS: dict[str, KindSpec] = {
+    "accounts": KindSpec(
+        name="accounts",
+        label="Accounts",
+        keeps_custom=True,
+        natural_key="domain, else name",
+        fields=(
+            FieldSpec(
+                "name",
+                "Name",
+                text(200),
+                ("account", "account_name", "company", "company_name", "organization", "organisation"),
+                required=True,
+            ),
+            FieldSpec(
+                "domain",
+                "Domain",
+                domain,
+                ("website", "web_site", "web", "url", "company_domain", "company_website", "account_domain"),
+            ),
+            FieldSpec("industry", "Industry", industry, ("sector", "vertical")),
+            FieldSpec(
+                "employee_count",
+                "Employees",
+                integer(maximum=2_147_483_647),
+                ("employees", "headcount", "number_of_employees", "num_employees", "employee_total"),
+            ),
+            FieldSpec(
+                "annual_revenue",
+                "Annual revenue (USD)",
+                decimal(),
+                ("revenue", "revenue_usd", "annual_revenue_usd"),
+                group="annual_revenue",
+            ),
+            FieldSpec(
+                "annual_revenue_millions",
+                "Annual revenue (millions of USD)",
+                decimal(scale=Decimal(1_000_000)),
+                ("revenue_millions", "revenue_musd", "revenue_mm", "revenue_m", "annual_revenue_musd"),
+                help="Multiplied by 1,000,000 into annual revenue.",
+                group="annual_revenue",
+            ),
+            FieldSpec(
+                "founded_year",
+                "Founded (year)",
+                year,
+                ("year_established", "founded", "year_founded", "established", "founding_year"),
+            ),
+            FieldSpec(
+                "country",
+                "Country",
+                country,
+                (
+                    "office_location",
+                    "country_code",
+                    "hq_country",
+                    "headquarters_country",
+                    "location",
+                    "hq_location",
+                ),
+            ),
+            FieldSpec(
+                "parent",
+                "Parent account (name or domain)",
+                reference,
+                ("subsidiary_of", "parent_account", "parent_company", "parent_domain", "parent_name"),
+            ),
+        ),
+    ),
+    "contacts": KindSpec(
+        name="contacts",
+        label="Contacts",
+        keeps_custom=True,
+        natural_key="e-mail",
+        fields=(
+            FieldSpec(
+                "email", "E-mail", email, ("e_mail", "email_address", "work_email", "mail"), required=True
+            ),
+            FieldSpec("first_name", "First name", text(100), ("firstname", "given_name", "first")),
+            FieldSpec("last_name", "Last name", text(100), ("lastname", "surname", "family_name", "last")),
+            FieldSpec(
+                "full_name",
+                "Full name",
+                text(201),
+                ("name", "contact_name", "contact"),
+                help="Split into first and last name when those are blank.",
+            ),
+            FieldSpec("title", "Title", text(200), ("job_title", "jobtitle", "position")),
+            FieldSpec(
+                "seniority",
+                "Seniority",
+                choice(Seniority, {"c-suite": "c_level", "cxo": "c_level", "vice president": "vp"}),
+                ("seniority_level", "level"),
+            ),
+            FieldSpec("department", "Department", choice(Department), ("function", "dept")),
+            FieldSpec("country", "Country", country, ("country_code", "location")),
+            FieldSpec(
+                "lifecycle_stage",
+                "Lifecycle stage",
+                choice(LifecycleStage),
+                ("lifecycle", "stage", "lead_stage"),
+            ),
+            FieldSpec("persona", "Persona (name)", reference, ("persona_name",)),
+            FieldSpec(
+                "account",
+                "Account (name or domain)",
+                reference,
+                (
+                    "account_name",
+                    "company",
+                    "company_name",
+                    "organization",
+                    "account_domain",
+                    "company_domain",
+                    "domain",
+                    "website",
+                ),
+            ),
+        ),
+    ),
+    "opportunities": KindSpec(
+        name="opportunities",
+        label="Opportunities",
+        natural_key="external id",
+        fields=(
+            FieldSpec(
+                "external_id",
+                "External id",
+                text(64),
+                ("opportunity_id", "id", "deal_id", "crm_id", "opportunity_external_id"),
+                required=True,
+            ),
+            FieldSpec("name", "Name", text(200), ("opportunity_name", "deal_name", "opportunity", "title")),
+            FieldSpec(
+                "account",
+                "Account (name or domain)",
+                reference,
+                ("account_name", "company", "company_name", "account_domain", "domain"),
+            ),
+            FieldSpec("product", "Product (name)", reference, ("product_name",)),
+            FieldSpec(
+                "stage",
+                "Stage",
+                choice(OpportunityStage, STAGE_ALIASES),
+                ("deal_stage", "opportunity_stage", "status"),
+            ),
+            FieldSpec(
+                "created_date",
+                "Created date",
+                date,
+                ("created", "create_date", "created_at", "open_date", "opened_date"),
+            ),
+            FieldSpec("engaged_date", "Engaged date", date, ("engage_date", "engagement_date", "engaged")),
+            FieldSpec("close_date", "Close date", date, ("closed_date", "closing_date", "closed", "close")),
+            FieldSpec(
+                "amount",
+                "Amount",
+                decimal(max_digits=16),
+                ("close_value", "value", "deal_value", "deal_size", "revenue"),
+            ),
+            FieldSpec(
+                "sales_agent",
+                "Sales agent (name)",
+                reference,
+                ("agent", "sales_rep", "rep", "account_executive", "owner_name"),
+            ),
+            FieldSpec("channel", "Channel (slug or name)", reference, ("pipeline_channel", "source_channel")),
+            FieldSpec("campaign", "Campaign (name)", reference, ("source_campaign", "campaign_name")),
+        ),
+    ),
+    "products": KindSpec(
+        name="products",
+        label="Products",
+        natural_key="name (loosely: 'GTX Pro' = 'GTXPro')",
+        fields=(
+            FieldSpec("name", "Name", text(100), ("product", "product_name"), required=True),
+            FieldSpec("series", "Series", text(100), ("product_series", "product_line", "line", "family")),
+            FieldSpec(
+                "list_price", "List price", decimal(max_digits=14), ("sales_price", "price", "unit_price")
+            ),
+        ),
+    ),
+    "sales_agents": KindSpec(
+        name="sales_agents",
+        label="Sales agents",
+        natural_key="name",
+        fields=(
+            FieldSpec(
+                "name",
+                "Name",
+                text(100),
+                ("sales_agent", "agent", "agent_name", "sales_rep", "rep"),
+                required=True,
+            ),
+            FieldSpec("manager", "Manager", text(100), ("sales_manager", "manager_name")),
+            FieldSpec("regional_office", "Regional office", text(100), ("office", "region", "regional_team")),
+        ),
+    ),
+    "events": KindSpec(
+        name="events",
+        label="Engagement and intent events",
+        keeps_custom=True,
+        custom_label="event properties",
+        natural_key="message id (duplicates are skipped)",
+        fields=(
+            FieldSpec("message_id", "Message id", text(200), ("event_id", "id", "messageid"), required=True),
+            FieldSpec("type", "Event type", text(32), ("event_type", "event", "kind"), required=True),
+            FieldSpec(
+                "occurred_at",
+                "Occurred at (ISO 8601 with time zone)",
+                text(64),
+                ("timestamp", "time", "occurred", "event_time", "datetime", "date"),
+                required=True,
+            ),
+            FieldSpec("account_id", "Account id", text(32), ()),
+            FieldSpec("account_domain", "Account domain", text(253), ("domain", "company_domain", "website")),
+            FieldSpec("contact_id", "Contact id", text(32), ()),
+            FieldSpec("contact_email", "Contact e-mail", text(254), ("email", "e_mail", "email_address")),
+            FieldSpec("source", "Source", text(16), ("event_source",)),
+            FieldSpec("campaign_id", "Campaign id", text(32), ("campaign",)),
+            FieldSpec("url", "URL", text(10_000), ("page", "page_url")),
+            FieldSpec("topic", "Topic", text(200), ("keyword", "intent_topic")),
+            FieldSpec("properties", "Properties (JSON object)", json_object, ("props", "json")),
+        ),
+    ),
+}
+KIND_CHOICES = [(k.name, k.label) for k in KINDS.values()]
+
+
+def normalize_header(header: str) -> str:
+    return normalize_key(header)
+
+
+# --- column mapping ------------------------------------------------------------------------
+@dataclass
+class Column:
+    """What one CSV column feeds: a field, the custom data, or nothing."""
+
+    index: int
+    header: str
+    target: str  # a field name, CUSTOM or IGNORE
+    explicit: bool = False
+
+
+@dataclass
+class ColumnMapping:
+    kind: KindSpec
+    columns: list[Column]
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (column header, reason)
+    notes: list[str] = field(default_factory=list)
+
+    def header_for(self, field_name: str) -> str:
+        for column in self.columns:
+            if column.target == field_name:
+                return column.header
+        return field_name
+
+    def index_for(self, field_name: str) -> int | None:
+        for column in self.columns:
+            if column.target == field_name:
+                return column.index
+        return None
+
+    @property
+    def mapped_fields(self) -> set[str]:
+        return {c.target for c in self.columns if c.target not in (CUSTOM, IGNORE)}
+
+    @property
+    def unknown_headers(self) -> list[str]:
+        return [c.header for c in self.columns if c.target in (CUSTOM, IGNORE) and not c.explicit]
+
+    def as_dict(self) -> dict[str, str]:
+        return {c.header: c.target for c in self.columns}
+
+
+def target_for(kind: KindSpec, name: str) -> str | None:
+    """The field a user-typed target means (a field name or an alias), CUSTOM, IGNORE or None."""
+    key = normalize_key(name)
+    if key in ("", IGNORE, "none", "skip"):
+        return IGNORE
+    if key == CUSTOM:
+        return CUSTOM if kind.keeps_custom else None
+    for spec in kind.fields:
+        if key == normalize_key(spec.name):
+            return spec.name
+    for spec in kind.fields:
+        if key in spec.keys:
+            return spec.name
+    return None
+
+
+def explicit_mapping_parse(pairs: list[str]) -> dict[str, str]:
+    """``["revenue=annual_revenue_millions", "Notes="]`` → ``{header: target}``; raises ValueError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"'{pair}': write --map HEADER=FIELD (FIELD may be '{CUSTOM}' or '{IGNORE}')")
+        header, target = pair.split("=", 1)
+        out[header.strip()] = target.strip() or IGNORE
+    return out
+
+
+def resolve_mapping(
+    kind_name: str, headers: list[str], explicit: dict[str, str] | None = None
+) -> ColumnMapping:
+    """Map each header to a field: the explicit mapping first, then exact field names, then aliases."""
+    kind = KINDS[kind_name]
+    explicit = {normalize_header(h): t for h, t in (explicit or {}).items()}
+    mapping = ColumnMapping(kind=kind, columns=[])
+    leftover = CUSTOM if kind.keeps_custom else IGNORE
+    taken: dict[str, str] = {}  # field → header
+    groups: dict[str, str] = {}  # group → header
+
+    def claim(column: Column, target: str) -> bool:
+        spec = kind.field(target)
+        if target in taken or (spec.group and spec.group in groups):
+            return False
+        taken[target] = column.header
+        if spec.group:
+            groups[spec.group] = column.header
+        column.target = target
+        return True
+
+    columns = [Column(index=i, header=h, target=leftover) for i, h in enumerate(headers)]
+    known_explicit: set[str] = set()
+    for column in columns:
+        key = normalize_header(column.header)
+        if key not in explicit:
+            continue
+        known_explicit.add(key)
+        target = target_for(kind, explicit[key])
+        column.explicit = True
+        if target is None:
+            choices = ", ".join(kind.field_names + ([CUSTOM] if kind.keeps_custom else []) + [IGNORE])
+            mapping.errors.append(
+                (column.header, f"'{explicit[key]}' is not a field of {kind.name}; use one of {choices}")
+            )
+        elif target in (CUSTOM, IGNORE):
+            column.target = target
+        elif not claim(column, target):
+            other = taken.get(target) or groups.get(kind.field(target).group)
+            mapping.errors.append(
+                (column.header, f"both '{other}' and '{column.header}' are mapped to {target}")
+            )
+    for key in set(explicit) - known_explicit:
+        mapping.errors.append((key, f"--map names a column '{key}' that the file does not have"))
+    # Exact field names win over aliases ("name" beats "company" for accounts.name).
+    for exact in (True, False):
+        for column in columns:
+            if column.explicit or column.target not in (CUSTOM, IGNORE):
+                continue
+            key = normalize_header(column.header)
+            for spec in kind.fields:
+                keys = [normalize_key(spec.name)] if exact else spec.keys
+                if key in keys and claim(column, spec.name):
+                    break
+    for spec in kind.fields:
+        if spec.required and spec.name not in taken:
+            names = ", ".join(spec.keys[:6])
+            mapping.errors.append(
+                (
+                    spec.name,
+                    f"required column missing: no column is named like {names} (or map one with {spec.name})",
+                )
+            )
+    for column in columns:
+        if column.target in (CUSTOM, IGNORE) and not column.explicit:
+            where = f"kept in {kind.custom_label}" if column.target == CUSTOM else "not imported"
+            mapping.notes.append(f"Column '{column.header}' matches no field: {where}.")
+    mapping.columns = columns
+    return mapping
