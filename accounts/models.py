@@ -242,18 +242,26 @@ class Opportunity(BaseModel):
 class EngagementEvent(BaseModel):
     """One engagement or intent signal, written once and deduplicated by the client's message id."""
 
-    message_id = models.CharField(max_length=200, unique=True)
+    # Unique through a constraint rather than unique=True: PostgreSQL then skips the extra
+    # varchar_pattern_ops index that nothing here searches by prefix, one index less per insert.
+    message_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     occurred_at = models.DateTimeField()
+    # The composite (fk, occurred_at) indexes below serve every lookup by these keys.
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="events", db_index=False
     )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="events", db_index=False
     )
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.FIRST_PARTY)
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+        "campaigns.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,  # partial index below: most events carry no campaign
     )
     url = models.TextField(blank=True)
     topic = models.CharField(max_length=200, blank=True, help_text="Intent keyword or topic.")
@@ -262,14 +270,22 @@ class EngagementEvent(BaseModel):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["message_id"], name="event_message_id_unique"),
             models.CheckConstraint(
                 condition=Q(account__isnull=False) | Q(contact__isnull=False),
                 name="event_has_account_or_contact",
-            )
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="event_account_time_idx"),
-            models.Index(fields=["contact", "occurred_at"], name="event_contact_time_idx"),
+            # Partial: anonymous events (no contact) and campaign-less ones are most of the
+            # table; leaving them out keeps the indexes small and inserts cheap.
+            models.Index(
+                fields=["contact", "occurred_at"],
+                name="event_contact_time_idx",
+                condition=Q(contact__isnull=False),
+            ),
+            models.Index(fields=["campaign"], name="event_campaign_idx", condition=Q(campaign__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -282,7 +298,9 @@ class AccountActivityDaily(models.Model):
     Anonymous activity resolved to the account counts here too. Features read these, never raw events.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_activity")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="daily_activity", db_index=False
+    )  # the unique constraint leads with it
     day = models.DateField()
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     key = models.CharField(max_length=200, blank=True)
@@ -308,9 +326,17 @@ class AccountActivityDaily(models.Model):
 class ContactActivityDaily(models.Model):
     """Events of one known contact folded per UTC day, event type and key."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="daily_activity")
+    # Both keys lead an index below (the unique constraint, contact_activity_account_idx).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="daily_activity", db_index=False
+    )
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="contact_daily_activity"
+        Account,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="contact_daily_activity",
+        db_index=False,
     )
     day = models.DateField()
     event_type = models.CharField(max_length=32, choices=EventType.choices)
