@@ -25,6 +25,18 @@ BUSINESS_MODELS = [
     ("campaigns", "channel"),
     ("campaigns", "campaign"),
 ]
+# Scoring: what everyone reads; what members edit (drafts, their comments, sales decisions).
+SCORING_READ_MODELS = [
+    ("scoring", m)
+    for m in [
+        "ruleset", "rule", "rulesetcomment", "rulesetapproval", "rulesethistory", "contactscore",
+        "contactscorehistory", "accountrulescore", "lifecycletransition", "notification",
+        "webhookendpoint", "webhookdelivery", "whatifrun",
+    ]
+]  # fmt: skip
+SCORING_MEMBER_EDIT = [
+    ("scoring", m) for m in ["ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun"]
+]
 # What members may create and edit (rollups are derived data: nobody edits them by hand).
 EDITABLE_MODELS = [
     m for m in BUSINESS_MODELS if m[1] not in {"accountactivitydaily", "contactactivitydaily", "channel"}
@@ -42,13 +54,24 @@ def _perms(models: list[tuple[str, str]], actions: list[str]) -> set[str]:
 
 def role_permissions() -> dict[str, set[str]]:
     """The permissions each role group carries, as ``app_label.codename`` strings."""
-    viewer = _perms(BUSINESS_MODELS, ["view"]) | {"revops.view_team", "revops.view_jobrun"}
-    member = viewer | _perms(EDITABLE_MODELS, ["add", "change"]) | {"revops.add_jobrun"}
+    viewer = _perms(BUSINESS_MODELS + SCORING_READ_MODELS, ["view"]) | {
+        "revops.view_team",
+        "revops.view_jobrun",
+    }
+    member = (
+        viewer
+        | _perms(EDITABLE_MODELS + SCORING_MEMBER_EDIT, ["add", "change"])
+        | {"revops.add_jobrun", "scoring.change_notification"}
+    )
     lead = (
         member
         | _perms(EDITABLE_MODELS, ["delete"])
         | _perms([("campaigns", "channel")], ["add", "change"])
         | {"revops.view_membership", "revops.view_apitoken", "revops.add_apitoken", "revops.change_apitoken"}
+        # Leads approve and publish versions (the services also check marketing/sales and
+        # four eyes) and manage their team's webhooks.
+        | {"scoring.approve_ruleset", "scoring.publish_ruleset", "scoring.delete_rule"}
+        | _perms([("scoring", "webhookendpoint")], ["add", "change", "delete"])
     )
     revops_admin = (
         lead
@@ -58,6 +81,7 @@ def role_permissions() -> dict[str, set[str]]:
             ["add", "change", "delete", "view"],
         )
         | {"revops.view_changerecord", "revops.view_jobrun", "revops.change_jobrun"}
+        | {"scoring.rescore_contacts"}
     )
     return {GROUP_VIEWER: viewer, GROUP_MEMBER: member, GROUP_LEAD: lead, GROUP_REVOPS: revops_admin}
 

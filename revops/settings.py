@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_countries",
+    "django_celery_beat",
     "revops",
     "accounts",
     "campaigns",
@@ -124,6 +125,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# `celery beat` reads its schedule from the database (editable in Django admin); the entries below
+# are the defaults it installs there.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "scoring-outbox-drain": {"task": "scoring.tasks.outbox_drain_task", "schedule": 10.0},
+    "webhook-deliveries": {"task": "scoring.tasks.webhook_deliveries_task", "schedule": 30.0},
+    "rulesets-publish-due": {"task": "scoring.tasks.rulesets_publish_due_task", "schedule": 60.0},
+}
+# Scores of contacts touched by events or edits are refreshed by a task within about a second.
+SCORING_INCREMENTAL = env.bool("SCORING_INCREMENTAL", default=True)
 
 # --- Auth -----------------------------------------------------------------------------------
 LOGIN_URL = "/login/"  # not /accounts/login/: /accounts/ belongs to the accounts app

@@ -1,8 +1,450 @@
-"""Scores, rules and models arrive in later issues; the demo generator's ground truth lives here now."""
+"""Scores and the rules that decide them.
 
+A ``Ruleset`` is one version of the lifecycle contract between marketing and sales: its ``Rule`` rows
+(fit and engagement points) together with the MQL definition, exclusions, fast-track actions and the
+SQL checklist. Only drafts change; a published version is immutable and every score, transition and
+webhook records the version that produced it.
+"""
+
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
+from accounts.choices import EventType, LifecycleStage
 from revops.models import BaseModel
+
+DEFAULT_SQL_CHECKLIST = [
+    "One-to-one conversation held",
+    "Role confirmed (decision maker or strong influencer)",
+    "Company size fits the ICP",
+    "Buying intent and timeline confirmed",
+]
+DEFAULT_REQUIRED_FIELDS = ["email", "first_name", "last_name", "account"]
+DEFAULT_FAST_TRACK = [EventType.DEMO_REQUEST.value, EventType.FREE_TRIAL.value]
+# Titles of people who are not buyers: students, interns, job seekers.
+DEFAULT_EXCLUDED_TITLES = (
+    r"\b(student|intern|internship|mba candidate|job seeker|looking for (a )?(new )?(job|work|opportunit\w*)"
+    r"|unemployed|graduate)\b"
+)
+
+
+class RulesetStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class Ruleset(BaseModel):
+    """One version of the scoring rules and lifecycle definitions."""
+
+    number = models.PositiveIntegerField(unique=True, help_text="Version number, 1, 2, 3 …")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    based_on = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived"
+    )
+    status = models.CharField(max_length=16, choices=RulesetStatus.choices, default=RulesetStatus.DRAFT)
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Bumped by every edit; the ETag that guards concurrent editing."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    publish_at = models.DateTimeField(null=True, blank=True, help_text="Scheduled publication.")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True, help_text="Last time it went live.")
+
+    # --- the lifecycle definitions -----------------------------------------------------------
+    sal_enabled = models.BooleanField(default=True, verbose_name="SAL stage enabled")
+    required_fields = models.JSONField(
+        default=list, blank=True, help_text="Contact fields an MQL must have, e.g. email, account."
+    )
+    mql_fit_min = models.FloatField(default=20, verbose_name="MQL: minimum fit points")
+    mql_engagement_min = models.FloatField(default=30, verbose_name="MQL: minimum engagement points")
+    recycle_engagement_below = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="An MQL whose engagement decays below this is recycled (default: half the MQL minimum).",
+    )
+    fit_grade_a_min = models.FloatField(default=40, verbose_name="Fit grade A from")
+    fit_grade_b_min = models.FloatField(default=20, verbose_name="Fit grade B from")
+    engagement_grade_1_min = models.FloatField(default=60, verbose_name="Engagement grade 1 from")
+    engagement_grade_2_min = models.FloatField(default=30, verbose_name="Engagement grade 2 from")
+    exclude_free_mail = models.BooleanField(default=True, help_text="Disqualify free-mail addresses.")
+    excluded_title_pattern = models.CharField(
+        max_length=500, blank=True, help_text="Regular expression on titles: students, job seekers."
+    )
+    excluded_industries = models.JSONField(default=list, blank=True)
+    excluded_countries = models.JSONField(default=list, blank=True, help_text="ISO country codes.")
+    competitor_domains = models.JSONField(default=list, blank=True)
+    fast_track_event_types = models.JSONField(
+        default=list, blank=True, help_text="Actions that go straight to SAL (demo request, free trial)."
+    )
+    sql_checklist = models.JSONField(default=list, blank=True, help_text="What sales confirms for an SQL.")
+
+    class Meta:
+        ordering = ["-number"]
+        permissions = [
+            ("approve_ruleset", "Can approve a proposed ruleset version"),
+            ("publish_ruleset", "Can publish or roll back ruleset versions"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="published"), name="ruleset_one_published"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number} {self.name}"
+
+    @property
+    def etag(self) -> str:
+        return f'"ruleset-{self.pk}-r{self.revision}"'
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == RulesetStatus.DRAFT
+
+    @property
+    def recycle_below(self) -> float:
+        if self.recycle_engagement_below is not None:
+            return self.recycle_engagement_below
+        return self.mql_engagement_min / 2
+
+
+class RuleKind(models.TextChoices):
+    FIT = "fit", "Fit"
+    ENGAGEMENT = "engagement", "Engagement"
+
+
+class RuleOperator(models.TextChoices):
+    EQUALS = "equals", "equals"
+    IN = "in", "is one of"
+    CONTAINS = "contains", "contains"
+    RANGE = "range", "is between"
+    REGEX = "regex", "matches"
+    EMAIL_DOMAIN = "email_domain", "e-mail domain is one of"
+
+
+class Rule(BaseModel):
+    """Points for a fit attribute or an engagement behaviour."""
+
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=RuleKind.choices)
+    # fit: a contact field, ``account.<field>``, ``custom.<key>`` or ``account.custom.<key>``
+    field = models.CharField(max_length=200, blank=True)
+    operator = models.CharField(max_length=16, choices=RuleOperator.choices, blank=True)
+    value = models.JSONField(null=True, blank=True, help_text="A value, a list, or {min, max} for a range.")
+    # engagement: which events count
+    event_type = models.CharField(max_length=32, choices=EventType.choices, blank=True)
+    url_pattern = models.CharField(
+        max_length=500, blank=True, help_text="Regular expression on the URL path."
+    )
+    topic = models.CharField(max_length=200, blank=True, help_text="Intent topic (exact, any case).")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    min_count = models.PositiveIntegerField(default=1, help_text="Fires from this many events in the window.")
+    window_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: all history.")
+    points = models.FloatField(help_text="Negative allowed (careers page).")
+    repeatable = models.BooleanField(default=False, help_text="Points for every matching event.")
+    cap = models.FloatField(null=True, blank=True, help_text="At most this many points (in absolute value).")
+    half_life_days = models.FloatField(
+        null=True, blank=True, help_text="Decay: an event this many days old counts half."
+    )
+
+    class Meta:
+        ordering = ["ruleset", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points:+g})"
+
+
+class RulesetComment(BaseModel):
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"comment by {self.author} on {self.ruleset_id}"
+
+
+class RulesetApproval(BaseModel):
+    """A lead's approval of a proposed version, on behalf of their team (marketing or sales)."""
+
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    team_kind = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["ruleset", "user"], name="ruleset_approval_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} approved {self.ruleset_id} for {self.team_kind}"
+
+
+class RulesetHistory(models.Model):
+    """What happened to a version, in order: created, edited, proposed, approved, published …"""
+
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "ruleset history"
+
+    def __str__(self) -> str:
+        return f"{self.ruleset_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- scores ---------------------------------------------------------------------------------------
+class ContactScore(models.Model):
+    """A contact's current rules score under the version that made it."""
+
+    contact = models.OneToOneField(
+        "accounts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="rule_score"
+    )
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    fit = models.FloatField(default=0)
+    engagement = models.FloatField(default=0)
+    fit_grade = models.CharField(max_length=1, default="C")
+    engagement_grade = models.CharField(max_length=1, default="3")
+    excluded = models.CharField(max_length=200, blank=True, help_text="Why disqualified, if so.")
+    fast_track = models.CharField(max_length=32, blank=True, help_text="The fast-track action seen, if any.")
+    explanation = models.JSONField(default=list, blank=True, help_text="[[rule id, name, points], …]")
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        permissions = [("rescore_contacts", "Can start a full rescore")]
+        indexes = [models.Index(fields=["fit_grade", "engagement_grade"], name="contact_score_grid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.grade} ({self.fit:g}/{self.engagement:g})"
+
+    @property
+    def grade(self) -> str:
+        return f"{self.fit_grade}{self.engagement_grade}"
+
+
+class ContactScoreHistory(models.Model):
+    """Every change of a contact's score, so any past score can be shown and reproduced."""
+
+    contact = models.ForeignKey(
+        "accounts.Contact", on_delete=models.CASCADE, related_name="score_history", db_index=False
+    )
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    as_of = models.DateField(help_text="The day whose data the score used.")
+    scored_at = models.DateTimeField()
+    fit = models.FloatField()
+    engagement = models.FloatField()
+    fit_grade = models.CharField(max_length=1)
+    engagement_grade = models.CharField(max_length=1)
+    excluded = models.CharField(max_length=200, blank=True)
+    explanation = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-scored_at", "-id"]
+        verbose_name_plural = "contact score history"
+        indexes = [models.Index(fields=["contact", "scored_at"], name="contact_score_hist_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} @ {self.as_of}: {self.fit_grade}{self.engagement_grade}"
+
+
+class AccountRuleScore(models.Model):
+    """Contacts' rules scores rolled up to their account, with anonymous activity resolved to it."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="rule_score"
+    )
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    fit = models.FloatField(default=0)
+    engagement = models.FloatField(default=0)
+    anonymous_engagement = models.FloatField(default=0)
+    fit_grade = models.CharField(max_length=1, default="C")
+    engagement_grade = models.CharField(max_length=1, default="3")
+    explanation = models.JSONField(default=list, blank=True)
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.fit_grade}{self.engagement_grade}"
+
+
+class LifecycleTransition(models.Model):
+    """A contact moving between lifecycle stages: from, to, when, who or which rule, which version, why."""
+
+    contact = models.ForeignKey("accounts.Contact", on_delete=models.CASCADE, related_name="transitions")
+    from_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
+    to_stage = models.CharField(max_length=16, choices=LifecycleStage.choices)
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rule = models.CharField(max_length=200, blank=True, help_text="The rule that moved it, if automatic.")
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    checklist = models.JSONField(default=dict, blank=True, help_text="SQL checklist answers.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["to_stage", "at"], name="transition_stage_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.from_stage} → {self.to_stage}"
+
+
+class WhatIfRun(BaseModel):
+    """A draft replayed over past days against a baseline version (normally the published one)."""
+
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="whatif_runs")
+    baseline = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="+")
+    days = models.PositiveIntegerField(default=90)
+    status = models.CharField(max_length=16, default="pending")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"what-if v{self.ruleset_id} vs {self.baseline_id} over {self.days} days"
+
+
+# --- reacting to changes --------------------------------------------------------------------------
+class ScoringOutbox(models.Model):
+    """Who changed and needs rescoring; written in the same transaction as the change, drained by a task."""
+
+    created = models.DateTimeField(auto_now_add=True)
+    contact_ids = models.JSONField(default=list)
+    account_ids = models.JSONField(default=list)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], name="outbox_pending_idx", condition=Q(processed_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk}: {len(self.contact_ids)} contacts, {len(self.account_ids)} accounts"
+
+
+class Notification(BaseModel):
+    """An in-app notice to a team: a contact became an MQL or an SQL, a version awaits approval …"""
+
+    team = models.ForeignKey("revops.Team", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    title = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    contact = models.ForeignKey(
+        "accounts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class WebhookEndpoint(BaseModel):
+    """A team's CRM (or any receiver) that hears about lifecycle changes."""
+
+    team = models.ForeignKey("revops.Team", on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100, help_text="Shared secret for the HMAC-SHA256 signature.")
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty: every event type.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.name}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class WebhookDelivery(BaseModel):
+    """One event for one endpoint, retried with back-off until delivered or given up."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_due_idx",
+                condition=Q(status__in=["pending", "retrying"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: when, the answer, how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
 
 
 class DemoGroundTruth(BaseModel):
