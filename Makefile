@@ -27,6 +27,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 demo: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
+	$(MANAGE) rescore
 	$(MANAGE) demo_users
 	$(MANAGE) runserver 127.0.0.1:8000
 

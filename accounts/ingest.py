@@ -29,18 +29,10 @@ from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction
 
 from .choices import EventSource, EventType
+from .freemail import FREE_MAIL_DOMAINS
 from .models import Account, AccountActivityDaily, Contact, ContactActivityDaily, EngagementEvent
 from .normalize import activity_key, email_domain, normalize_domain, normalize_email
-
-# Consumer mailbox providers: an e-mail there says nothing about the company the person works for.
-FREE_MAIL_DOMAINS = frozenset(
-    {
-        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "outlook.com",
-        "hotmail.com", "hotmail.co.uk", "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com",
-        "proton.me", "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.ru",
-        "yandex.com", "mail.ru", "qq.com", "163.com", "126.com", "zoho.com", "fastmail.com", "hey.com",
-    }
-)  # fmt: skip
+from .signals import events_ingested
 
 FIELDS = frozenset(
     {
@@ -666,6 +658,12 @@ def events_ingest(
             created = _events_write_postgres(events, now, nested)
         else:
             created = _events_write_sqlite(events, now)
+        if created:
+            events_ingested.send(
+                sender=EngagementEvent,
+                contact_ids={e.contact_id for e in events if e.contact_id is not None},
+                account_ids={e.account_id for e in events if e.account_id is not None},
+            )
         result = IngestResult(
             received=len(items),
             created=created,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -29,6 +30,14 @@ def channel_select(form, name: str = "channel") -> None:
         )
         form.fields[name].widget = forms.Select(choices=choices)
         form.fields[name].label = "Channel"
+
+
+def _related_or_none(obj, name: str):
+    """A reverse one-to-one loaded by ``select_related`` (no query), or ``None`` when there is none."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
 
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -70,7 +79,7 @@ class AccountDetailView(ObjectDetailView):
 
     model = Account
     template_name = "accounts/account_detail.html"
-    select_related = ("parent", "owner")
+    select_related = ("parent", "owner", "rule_score__ruleset")
     prefetch_related = ("technologies",)
     edit_url_name = "accounts:account_update"
 
@@ -102,6 +111,14 @@ class AccountDetailView(ObjectDetailView):
         }
         opps = context["opportunities"]
         context["open_pipeline"] = sum((o.amount or 0) for o in opps if o.stage in OPEN_STAGES)
+        # The contacts' rules scores rolled up to the account (scoring), loaded with the account.
+        score = (
+            _related_or_none(account, "rule_score")
+            if user.has_perm("scoring.view_accountrulescore")
+            else None
+        )
+        context["rule_score"] = score
+        context["score_explanation"] = selectors.explanation_rows(score.explanation) if score else []
         return context
 
 
@@ -160,7 +177,7 @@ class ContactDetailView(ObjectDetailView):
 
     model = Contact
     template_name = "accounts/contact_detail.html"
-    select_related = ("account", "persona", "owner")
+    select_related = ("account", "persona", "owner", "rule_score__ruleset")
     edit_url_name = "accounts:contact_update"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -169,6 +186,14 @@ class ContactDetailView(ObjectDetailView):
         context["activity"] = selectors.contact_activity_summary(contact=contact)
         context["recent_events"] = selectors.contact_recent_events(contact=contact)
         context["custom_items"] = sorted((contact.custom or {}).items())
+        # Rules score and lifecycle (scoring): the score came with the contact, the rest is bounded.
+        score = _related_or_none(contact, "rule_score")
+        user = self.request.user
+        if not user.has_perm("scoring.view_contactscore"):
+            score = None
+        context["rule_score"] = score
+        context["score_explanation"] = selectors.explanation_rows(score.explanation) if score else []
+        context["scoring"] = selectors.contact_scoring(contact=contact, user=user)
         return context
 
 

@@ -1,7 +1,7 @@
-"""``python -m bench [--only ingest] [--output FILE] [section options]``: benchmarks, as JSON.
+"""``python -m bench [--only ingest,rescore] [--output FILE] [section options]``: benchmarks, as JSON.
 
 A small dispatcher: each section is a module with ``add_arguments(group)`` and ``run(args) -> dict``;
-add later ones (rescoring, training) to ``SECTIONS``.
+add later ones (training) to ``SECTIONS``. See docs/benchmarks.md.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from .db import DEFAULT_DATABASE_URL, database_url
 
 SECTIONS = {
     "ingest": "bench.ingest",
+    "rescore": "bench.rescore",
 }
 
 

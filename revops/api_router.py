@@ -7,6 +7,9 @@ from accounts.api import views as accounts_views
 from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
 from revops.api import views as revops_views
+from scoring.api import views as scoring_views
+from scoring.api import webhooks as webhooks_views
+from scoring.api import whatif as whatif_views
 
 router = DefaultRouter()
 router.register("accounts", accounts_views.AccountViewSet)
@@ -21,8 +24,19 @@ router.register("channels", campaigns_views.ChannelViewSet)
 router.register("campaigns", campaigns_views.CampaignViewSet)
 router.register("teams", revops_views.TeamViewSet)
 router.register("tokens", revops_views.ApiTokenViewSet)
+router.register("jobs", revops_views.JobRunViewSet)
+router.register("webhooks", webhooks_views.WebhookEndpointViewSet)
+router.register("webhook-deliveries", webhooks_views.WebhookDeliveryViewSet)
+router.register("notifications", webhooks_views.NotificationViewSet)
+router.register("rulesets", scoring_views.RulesetViewSet)
+router.register("lifecycle/transitions", scoring_views.LifecycleTransitionViewSet)
+router.register("lifecycle/contacts", scoring_views.LifecycleDecisionViewSet, basename="lifecycle-contact")
+router.register("contact-scores", scoring_views.ContactScoreViewSet)
+router.register("whatif", whatif_views.WhatIfRunViewSet)
 
 urlpatterns = [
     path("events/batch/", EventBatchView.as_view(), name="events-batch"),
+    path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
+    path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
     *router.urls,
 ]

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "revops.context_processors.navigation",
+                "scoring.context_processors.notifications",
             ],
         },
     },
@@ -196,6 +197,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field called "stage"/"status"/"event_type": name their enums once.
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleStageEnum": "accounts.choices.LifecycleStage",
+        "EventTypeEnum": "accounts.choices.EventType",
+        "RulesetStatusEnum": "scoring.models.RulesetStatus",
+        "OpportunityStageEnum": "accounts.choices.OpportunityStage",
+        "DeliveryStatusEnum": "scoring.models.DeliveryStatus",
+        "JobStatusEnum": "revops.choices.JobStatus",
+    },
 }
 
 LOGGING = {

@@ -14,6 +14,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("import/", include("revops.imports.urls")),
+    path("scoring/", include("scoring.urls")),
+    # /notifications/ and /webhooks/
+    path("", include("scoring.urls_webhooks")),
     path("admin/", admin.site.urls),
     path("api/", include("revops.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -9,6 +9,12 @@ from tests.revops.factories import UserFactory, make_member
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Creating a user hashes its password: the production hasher costs ~0.8 s a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process in tests, even with REDIS_URL set; test_worker.py uses a real worker."""
     previous = celery_app.conf.task_always_eager

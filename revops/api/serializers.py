@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from ..choices import TokenScope
-from ..models import ApiToken, Membership, Team
+from ..models import ApiToken, JobRun, Membership, Team
 from .viewsets import BaseModelSerializer
 
 
@@ -61,4 +61,16 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = JobRun
+        fields = [
+            "id", "kind", "status", "progress", "total", "percent", "message", "params", "result",
+            "created_by", "created", "started_at", "finished_at",
+        ]  # fmt: skip
         read_only_fields = fields

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import services
-from ..models import ApiToken, Team
+from ..models import ApiToken, JobRun, Team
 from . import serializers
 from .viewsets import BaseModelViewSet
 
@@ -76,3 +76,11 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if self.action in {"create", "revoke"}:
             self.required_permissions = ["revops.add_apitoken", "revops.change_apitoken"]
         return super().get_permissions()
+
+
+class JobRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Long jobs (imports, rescores) with their progress: poll ``/api/jobs/{id}/`` after starting one."""
+
+    queryset = JobRun.objects.select_related("created_by").order_by("-created", "-id")
+    serializer_class = serializers.JobRunSerializer
+    filterset_fields = ["kind", "status"]

@@ -448,6 +448,19 @@ def score_account(
     )
 
 
+class _Explain:
+    """Per-rule points kept beside a result frame, to explain rows on demand.
+
+    Lives in ``frame.attrs``; pandas deep-copies attrs into every derived frame, so copying returns
+    the same object (it is never mutated)."""
+
+    def __init__(self, **arrays):
+        self.__dict__.update(arrays)
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 # --- the whole population at once ----------------------------------------------------------------------
 ACTIVITY_COLUMNS = ["entity", "day", "event_type", "key", "count"]
 CAMPAIGN_COLUMNS = [*ACTIVITY_COLUMNS, "campaign_id"]
@@ -652,12 +665,10 @@ def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def evaluate(
-    spec: RulesetSpec, population: Population, *, as_of: datetime.date
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score every contact and account of ``population`` as of ``as_of``.
+def evaluate_contacts(spec: RulesetSpec, population: Population, *, as_of: datetime.date) -> pd.DataFrame:
+    """Score every contact of ``population`` as of ``as_of``.
 
-    Returns (contacts, accounts) frames; contacts have ``contact_id, account_id, fit, engagement,
+    Returns a frame with ``contact_id, account_id, fit, engagement,
     fit_grade, engagement_grade, excluded, missing, mql, fast_track, fast_track_day`` and a
     ``points`` matrix (rules × contacts) kept in ``frame.attrs`` to build explanations on demand.
     """
@@ -707,14 +718,27 @@ def evaluate(
             "fast_track_day": ft_day,
         }
     )
-    result.attrs["rules"] = [r for r, _ in columns]
-    result.attrs["points"] = np.vstack([p for _, p in columns]) if columns else np.zeros((0, n))
-    return result, _evaluate_accounts(spec, population, result, t)
+    result.attrs["explain"] = _Explain(
+        rules=[r for r, _ in columns],
+        points=np.vstack([p for _, p in columns]) if columns else np.zeros((0, n)),
+    )
+    return result
 
 
-def _evaluate_accounts(
-    spec: RulesetSpec, population: Population, contacts: pd.DataFrame, t: int
+def evaluate(
+    spec: RulesetSpec, population: Population, *, as_of: datetime.date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contacts, then their accounts (see ``evaluate_contacts`` and ``evaluate_accounts``)."""
+    contacts = evaluate_contacts(spec, population, as_of=as_of)
+    return contacts, evaluate_accounts(spec, population, contacts, as_of=as_of)
+
+
+def evaluate_accounts(
+    spec: RulesetSpec, population: Population, contacts: pd.DataFrame, *, as_of: datetime.date
 ) -> pd.DataFrame:
+    """Roll contacts' scores (``contact_id, account_id, fit, engagement, excluded``, sorted by contact id)
+    up to ``population.accounts``, adding the account's own fit and its anonymous engagement."""
+    t = day_ordinal(as_of)
     accounts = population.accounts
     m = len(accounts)
     positions = pd.Index(accounts["account_id"].to_numpy(dtype=np.int64))
@@ -724,10 +748,11 @@ def _evaluate_accounts(
     own_fit = _round(own_fit)
     plain, campaign = _engagement_sources(population, spec, positions, t, anonymous=True)
     anonymous = np.zeros(m)
+    anonymous_points = []
     for rule in spec.engagement_rules:
-        anonymous = anonymous + _engagement_points(
-            rule, campaign if rule.campaign_id is not None else plain, m
-        )
+        points = _engagement_points(rule, campaign if rule.campaign_id is not None else plain, m)
+        anonymous = anonymous + points
+        anonymous_points.append(points)
     anonymous = _round(anonymous)
 
     counted = contacts[(contacts["excluded"] == "") & contacts["account_id"].notna()]
@@ -737,8 +762,18 @@ def _evaluate_accounts(
     known = np.zeros(m)
     np.add.at(known, pos, counted["engagement"].to_numpy()[inside])
     best = own_fit.copy()
-    np.maximum.at(best, pos, counted["fit"].to_numpy()[inside])
-    return pd.DataFrame(
+    fits = counted["fit"].to_numpy()[inside]
+    np.maximum.at(best, pos, fits)
+    # The best-fitting contact: the first (by id) reaching the best fit, if that beats the account's own.
+    best_contact = np.full(m, -1, dtype=np.int64)
+    reaching = (fits == best[pos]) & (fits > own_fit[pos])
+    if reaching.any():
+        firsts = pd.DataFrame(
+            {"pos": pos[reaching], "id": counted["contact_id"].to_numpy()[inside][reaching]}
+        )
+        firsts = firsts.drop_duplicates("pos")  # rows are in contact-id order
+        best_contact[firsts["pos"].to_numpy()] = firsts["id"].to_numpy()
+    frame = pd.DataFrame(
         {
             "account_id": positions.to_numpy(),
             "fit": best,
@@ -752,11 +787,38 @@ def _evaluate_accounts(
                 "1",
                 np.where(_round(known + anonymous) >= spec.engagement_2, "2", "3"),
             ),
+            "best_contact": best_contact,
         }
     )
+    frame.attrs["explain"] = _Explain(
+        rules=spec.engagement_rules,
+        points=np.vstack(anonymous_points) if anonymous_points else np.zeros((0, m)),
+        counted=frame["contacts_counted"].to_numpy(),
+        known=frame["known_engagement"].to_numpy(),
+        best=best_contact,
+        fit=best,
+    )
+    return frame
+
+
+def account_explanation_for(result: pd.DataFrame, j: int) -> list:
+    """What made the account's score (row ``j``), in the order ``score_account`` gives it."""
+    explain = result.attrs["explain"]
+    rules, points = explain.rules, explain.points
+    out = [
+        [r.id, f"{r.name} (anonymous)", float(points[k, j])]
+        for k, r in enumerate(rules)
+        if points[k, j] != 0.0
+    ]
+    if explain.counted[j]:
+        out.append([None, f"Engagement of {int(explain.counted[j])} known contacts", float(explain.known[j])])
+    if explain.best[j] >= 0:
+        out.append([None, f"Best-fitting contact #{int(explain.best[j])}", float(explain.fit[j])])
+    return out
 
 
 def explanation_for(result: pd.DataFrame, i: int) -> list:
     """The rules that fired for the contact in row ``i``: [[rule id, name, points], …] in rule order."""
-    rules, points = result.attrs["rules"], result.attrs["points"]
+    explain = result.attrs["explain"]
+    rules, points = explain.rules, explain.points
     return [[r.id, r.name, float(points[k, i])] for k, r in enumerate(rules) if points[k, i] != 0.0]

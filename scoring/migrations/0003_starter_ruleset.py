@@ -58,6 +58,14 @@ def create(apps, schema_editor):
         status="published",
         published_at=timezone.now(),
         required_fields=["email", "first_name", "last_name", "account"],
+        # Engagement from one person is modest even in a buying cycle (the team shares the research):
+        # 15 points is about one pricing visit and a comparison guide in the last fortnight.
+        mql_fit_min=20,
+        mql_engagement_min=15,
+        fit_grade_a_min=40,
+        fit_grade_b_min=20,
+        engagement_grade_1_min=40,
+        engagement_grade_2_min=15,
         excluded_title_pattern=TITLES,
         excluded_industries=["Government", "Non-profit"],
         fast_track_event_types=["demo_request", "free_trial"],

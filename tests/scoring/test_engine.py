@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from scoring.engine.rules import (
     Population,
-    RuleSpec,
     RulesetSpec,
+    RuleSpec,
+    account_explanation_for,
     day_ordinal,
     empty_activity,
     evaluate,
@@ -106,13 +107,16 @@ def test_negative_points_window_min_count_and_future_rows():
 
 def test_fit_operators_exclusions_and_mql():
     rules = [
-        RuleSpec(id=1, name="Senior", kind="fit", points=15, field="seniority", operator="in", value=["vp", "c_level"]),
+        RuleSpec(id=1, name="Senior", kind="fit", points=15, field="seniority", operator="in",
+                 value=["vp", "c_level"]),
         RuleSpec(id=2, name="Size", kind="fit", points=10, field="account.employee_count", operator="range",
                  value={"min": 200, "max": 5000}),
         RuleSpec(id=3, name="CRM", kind="fit", points=5, field="account.technologies", operator="equals",
                  value="HubSpot CRM"),
-        RuleSpec(id=4, name="Tier", kind="fit", points=3, field="custom.tier", operator="regex", value="^gold"),
-        RuleSpec(id=5, name="Domain", kind="fit", points=2, field="email", operator="email_domain", value=["acme.com"]),
+        RuleSpec(id=4, name="Tier", kind="fit", points=3, field="custom.tier", operator="regex",
+                 value="^gold"),
+        RuleSpec(id=5, name="Domain", kind="fit", points=2, field="email", operator="email_domain",
+                 value=["acme.com"]),
         RuleSpec(id=6, name="Demo", kind="engagement", points=30, event_type="demo_request"),
     ]  # fmt: skip
     contacts = [
@@ -161,9 +165,11 @@ def fit_rules(draw, rule_id):
     operator = draw(st.sampled_from(["equals", "in", "contains", "range", "regex", "email_domain"]))
     value = {
         "equals": st.sampled_from(["vp", "VP ", "software", "200", "hubspot crm", "gold"]),
-        "in": st.lists(st.sampled_from(["vp", "sales", "us", "software", "acme.com", "Snowflake"]), max_size=3),
+        "in": st.lists(st.sampled_from(["vp", "sales", "us", "software", "acme.com", "Snowflake"]),
+                       max_size=3),
         "contains": st.sampled_from(["stud", "sales", "o", "soft"]),
-        "range": st.fixed_dictionaries({"min": st.sampled_from([None, 0, 100, 200]), "max": st.sampled_from([None, 1000, 5000])}),
+        "range": st.fixed_dictionaries({"min": st.sampled_from([None, 0, 100, 200]),
+                                        "max": st.sampled_from([None, 1000, 5000])}),
         "regex": st.sampled_from(["^v", "sales|market", "^gold", "oft"]),
         "email_domain": st.lists(st.sampled_from(["acme.com", "gmail.com", "rival.io"]), max_size=2),
     }[operator]  # fmt: skip
@@ -203,7 +209,8 @@ def worlds(draw):
         mql_fit_min=draw(st.sampled_from([0, 10, 20])),
         mql_engagement_min=draw(st.sampled_from([0, 5, 15])),
         fit_a=30, fit_b=10, engagement_1=30, engagement_2=10,
-        required_fields=tuple(draw(st.lists(st.sampled_from(["email", "title", "account", "custom.tier"]), max_size=2, unique=True))),
+        required_fields=tuple(draw(st.lists(st.sampled_from(["email", "title", "account", "custom.tier"]),
+                                            max_size=2, unique=True))),
         excluded_title_pattern=draw(st.sampled_from(["", "student|looking for"])),
         excluded_industries=frozenset(draw(st.sampled_from([set(), {"government"}]))),
         excluded_countries=frozenset(draw(st.sampled_from([set(), {"FR"}]))),
@@ -299,6 +306,7 @@ def test_vectorised_and_scalar_engines_agree(world):
             row["anonymous_engagement"],
         )
         assert (one.fit_grade, one.engagement_grade) == (row["fit_grade"], row["engagement_grade"])
+        assert one.explanation == account_explanation_for(accounts, j)
 
 
 def test_empty_population():

@@ -1,0 +1,404 @@
+"""API serializers for versions of the rules, their workflow, lifecycle decisions and scores.
+
+Outputs are explicit and read-only; inputs of the actions are small strict serializers. A version's
+document (definition fields and rules) is validated by ``scoring.workflow`` itself, so the write
+serializers here describe the contract in the OpenAPI schema and are not run on edits.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.choices import EventType
+from revops.api.viewsets import StrictFieldsMixin
+
+from ..models import (
+    ContactScore,
+    ContactScoreHistory,
+    LifecycleTransition,
+    Rule,
+    RuleKind,
+    RuleOperator,
+    Ruleset,
+    RulesetApproval,
+    RulesetComment,
+    RulesetHistory,
+)
+from ..selectors import DEFINITION_FIELDS, RULE_FIELDS
+
+
+# --- versions ---------------------------------------------------------------------------------------
+class RuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rule
+        fields = ["id", "position", *RULE_FIELDS]
+        read_only_fields = fields
+
+
+class RulesetApprovalSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = RulesetApproval
+        fields = ["user", "username", "team_kind", "created"]
+        read_only_fields = fields
+
+
+_VERSION_FIELDS = [
+    "id",
+    "number",
+    "name",
+    "status",
+    "revision",
+    "etag",
+    "based_on",
+    "created_by",
+    "proposed_by",
+    "proposed_at",
+    "publish_at",
+    "published_by",
+    "published_at",
+    "created",
+    "updated",
+]
+
+
+class RulesetListSerializer(serializers.ModelSerializer):
+    """A version in lists: its identity and state, without the rules."""
+
+    etag = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Ruleset
+        fields = _VERSION_FIELDS
+        read_only_fields = fields
+
+
+class RulesetSerializer(serializers.ModelSerializer):
+    """The whole document of a version: state, definition fields, rules (in order) and approvals."""
+
+    etag = serializers.CharField(read_only=True, help_text="Send it back in If-Match to edit the draft.")
+    rules = serializers.SerializerMethodField()
+    approvals = RulesetApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Ruleset
+        fields = [*_VERSION_FIELDS, *[f for f in DEFINITION_FIELDS if f != "name"], "rules", "approvals"]
+        read_only_fields = fields
+
+    def get_rules(self, obj) -> list[dict[str, Any]]:
+        rules = sorted(obj.rules.all(), key=lambda r: (r.position, r.pk))
+        return RuleSerializer(rules, many=True).data
+
+
+class RulesetCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    based_on = serializers.PrimaryKeyRelatedField(
+        queryset=Ruleset.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The version to copy; default: the published one.",
+    )
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="Default: the copied version's name."
+    )
+
+
+class RuleWriteSerializer(serializers.Serializer):
+    """One rule of an edit (documentation; ``scoring.workflow.rule_clean`` checks it)."""
+
+    id = serializers.IntegerField(required=False, help_text="Keep it to change a rule in place.")
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=RuleKind.choices)
+    field = serializers.CharField(
+        required=False,
+        help_text="Fit rules: a contact field, account.<field>, custom.<key> or account.custom.<key>.",
+    )
+    operator = serializers.ChoiceField(choices=RuleOperator.choices, required=False)
+    value = serializers.JSONField(
+        required=False, help_text="A value; a list for in/email_domain; {min, max} for range."
+    )
+    event_type = serializers.ChoiceField(choices=EventType.choices, required=False, allow_blank=True)
+    url_pattern = serializers.CharField(required=False, allow_blank=True)
+    topic = serializers.CharField(required=False, allow_blank=True)
+    campaign = serializers.IntegerField(required=False, allow_null=True)
+    min_count = serializers.IntegerField(required=False, min_value=1)
+    window_days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    points = serializers.FloatField()
+    repeatable = serializers.BooleanField(required=False)
+    cap = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    half_life_days = serializers.FloatField(required=False, allow_null=True)
+
+
+class RulesetWriteSerializer(serializers.Serializer):
+    """An edit of a draft (documentation): any definition fields, and ``rules`` = the full new list."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    sal_enabled = serializers.BooleanField(required=False)
+    required_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    mql_fit_min = serializers.FloatField(required=False)
+    mql_engagement_min = serializers.FloatField(required=False)
+    recycle_engagement_below = serializers.FloatField(required=False, allow_null=True)
+    fit_grade_a_min = serializers.FloatField(required=False)
+    fit_grade_b_min = serializers.FloatField(required=False)
+    engagement_grade_1_min = serializers.FloatField(required=False)
+    engagement_grade_2_min = serializers.FloatField(required=False)
+    exclude_free_mail = serializers.BooleanField(required=False)
+    excluded_title_pattern = serializers.CharField(required=False, allow_blank=True)
+    excluded_industries = serializers.ListField(child=serializers.CharField(), required=False)
+    excluded_countries = serializers.ListField(child=serializers.CharField(), required=False)
+    competitor_domains = serializers.ListField(child=serializers.CharField(), required=False)
+    fast_track_event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices), required=False
+    )
+    sql_checklist = serializers.ListField(child=serializers.CharField(), required=False)
+    rules = RuleWriteSerializer(many=True, required=False, help_text="Required with PUT.")
+
+
+class RulesetChangeSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    actor = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    settings = serializers.ListField(child=serializers.DictField())
+    rules = serializers.DictField()
+
+
+class RulesetConflictSerializer(serializers.Serializer):
+    """412: the draft changed since the client read it."""
+
+    detail = serializers.CharField()
+    your_revision = serializers.IntegerField(allow_null=True)
+    current_revision = serializers.IntegerField()
+    changes_since_yours = RulesetChangeSerializer(many=True)
+    current = RulesetSerializer()
+
+
+class RulesetRejectSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why: it goes to the history and the comments.")
+
+
+class RulesetPublishSerializer(StrictFieldsMixin, serializers.Serializer):
+    at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="A future time schedules publication; empty: now."
+    )
+
+
+class SettingChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class RuleChangeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    changes = serializers.ListField(child=serializers.DictField())
+
+
+class RulesDiffSerializer(serializers.Serializer):
+    added = serializers.ListField(child=serializers.DictField())
+    removed = serializers.ListField(child=serializers.DictField())
+    changed = RuleChangeSerializer(many=True)
+
+
+class RulesetDiffSerializer(serializers.Serializer):
+    old = serializers.IntegerField(help_text="Id of the version compared against.")
+    new = serializers.IntegerField()
+    settings = SettingChangeSerializer(many=True)
+    rules = RulesDiffSerializer()
+
+
+class RulesetCommentSerializer(serializers.ModelSerializer):
+    author_username = serializers.CharField(source="author.username", read_only=True, default=None)
+
+    class Meta:
+        model = RulesetComment
+        fields = ["id", "ruleset", "author", "author_username", "body", "created"]
+        read_only_fields = fields
+
+
+class RulesetCommentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class RulesetHistorySerializer(serializers.ModelSerializer):
+    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+
+    class Meta:
+        model = RulesetHistory
+        fields = ["id", "at", "actor", "actor_username", "action", "detail"]
+        read_only_fields = fields
+
+
+# --- lifecycle --------------------------------------------------------------------------------------
+class LifecycleTransitionSerializer(serializers.ModelSerializer):
+    contact_email = serializers.CharField(source="contact.email", read_only=True)
+    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+    ruleset_number = serializers.IntegerField(source="ruleset.number", read_only=True, default=None)
+
+    class Meta:
+        model = LifecycleTransition
+        fields = [
+            "id",
+            "contact",
+            "contact_email",
+            "from_stage",
+            "to_stage",
+            "at",
+            "actor",
+            "actor_username",
+            "rule",
+            "ruleset",
+            "ruleset_number",
+            "reason",
+            "checklist",
+        ]
+        read_only_fields = fields
+
+
+class LifecycleAcceptSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class LifecycleRejectSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+    disqualify = serializers.BooleanField(
+        required=False, default=False, help_text="Out for good (DISQUALIFIED) instead of RECYCLED."
+    )
+
+
+class LifecycleQualifySerializer(StrictFieldsMixin, serializers.Serializer):
+    checklist = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Every item of the published version's SQL checklist, confirmed: {item: true}.",
+    )
+    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class LifecycleReasonSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class FunnelQuerySerializer(serializers.Serializer):
+    since = serializers.DateField(required=False, help_text="Default: 90 days before until.")
+    until = serializers.DateField(required=False, help_text="Default: today.")
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"since": "Must not be after until."})
+        return attrs
+
+
+class FunnelStepSerializer(serializers.Serializer):
+    # "from" is a keyword: declared below.
+    label = serializers.CharField()
+    direct_only = serializers.BooleanField(help_text="Only direct moves count (mql → sql with SAL skipped).")
+    entered = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    median_days = serializers.FloatField(allow_null=True)
+    mean_days = serializers.FloatField(allow_null=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField()
+        fields["to"] = serializers.CharField()
+        return fields
+
+
+class FunnelExitSerializer(serializers.Serializer):
+    transitions = serializers.IntegerField()
+    contacts = serializers.IntegerField()
+
+
+class FunnelSerializer(serializers.Serializer):
+    since = serializers.DateField()
+    until = serializers.DateField()
+    steps = FunnelStepSerializer(many=True)
+    recycled = FunnelExitSerializer()
+    disqualified = FunnelExitSerializer()
+    reopened = FunnelExitSerializer()
+
+
+# --- scores -----------------------------------------------------------------------------------------
+def explanation_items(explanation: Any) -> list[dict[str, Any]]:
+    """``[[rule id, name, points], …]`` as ``[{rule, name, points}]`` (dicts pass through)."""
+    items = []
+    for entry in explanation or []:
+        if isinstance(entry, dict):
+            items.append(entry)
+        elif isinstance(entry, list | tuple):
+            padded = [*entry, None, None, None][:3]
+            items.append({"rule": padded[0], "name": padded[1], "points": padded[2]})
+    return items
+
+
+class ExplanationItemSerializer(serializers.Serializer):
+    rule = serializers.JSONField(help_text="The rule's id (or a key such as 'excluded').")
+    name = serializers.CharField()
+    points = serializers.FloatField(allow_null=True)
+
+
+class ContactScoreSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(source="contact.email", read_only=True)
+    lifecycle_stage = serializers.CharField(source="contact.lifecycle_stage", read_only=True)
+    ruleset_number = serializers.IntegerField(source="ruleset.number", read_only=True)
+    grade = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ContactScore
+        fields = [
+            "contact",
+            "email",
+            "lifecycle_stage",
+            "ruleset",
+            "ruleset_number",
+            "fit",
+            "engagement",
+            "fit_grade",
+            "engagement_grade",
+            "grade",
+            "excluded",
+            "fast_track",
+            "scored_at",
+        ]
+        read_only_fields = fields
+
+
+class ContactScoreDetailSerializer(ContactScoreSerializer):
+    """A score with why: the points each rule gave."""
+
+    explanation = serializers.SerializerMethodField()
+
+    class Meta(ContactScoreSerializer.Meta):
+        fields = [*ContactScoreSerializer.Meta.fields, "explanation"]
+        read_only_fields = fields
+
+    def get_explanation(self, obj) -> list[dict[str, Any]]:
+        return ExplanationItemSerializer(explanation_items(obj.explanation), many=True).data
+
+
+class ContactScoreHistorySerializer(serializers.ModelSerializer):
+    ruleset_number = serializers.IntegerField(source="ruleset.number", read_only=True)
+    explanation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactScoreHistory
+        fields = [
+            "id",
+            "contact",
+            "ruleset",
+            "ruleset_number",
+            "as_of",
+            "scored_at",
+            "fit",
+            "engagement",
+            "fit_grade",
+            "engagement_grade",
+            "excluded",
+            "explanation",
+        ]
+        read_only_fields = fields
+
+    def get_explanation(self, obj) -> list[dict[str, Any]]:
+        return ExplanationItemSerializer(explanation_items(obj.explanation), many=True).data

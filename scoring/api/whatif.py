@@ -1,0 +1,84 @@
+"""What-if runs and full rescores over the API."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from revops.api.viewsets import StrictFieldsMixin
+from revops.permissions import RolePermission
+
+from ..models import Ruleset, WhatIfRun
+from ..rescore import rescore_all_schedule
+from ..whatif import MAX_DAYS, whatif_run_start
+
+
+class WhatIfRunSerializer(serializers.ModelSerializer):
+    ruleset = serializers.PrimaryKeyRelatedField(read_only=True)
+    baseline = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = WhatIfRun
+        fields = ["id", "ruleset", "baseline", "days", "status", "error", "result", "created", "updated"]
+        read_only_fields = fields
+
+
+class WhatIfStartSerializer(StrictFieldsMixin, serializers.Serializer):
+    ruleset = serializers.PrimaryKeyRelatedField(queryset=Ruleset.objects.all())
+    baseline = serializers.PrimaryKeyRelatedField(
+        queryset=Ruleset.objects.all(), required=False, allow_null=True
+    )
+    days = serializers.IntegerField(min_value=7, max_value=MAX_DAYS, default=90)
+
+
+class WhatIfRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Replay a version (usually a draft) over the last N days against another (default: published).
+
+    ``POST`` starts a run (202); ``GET /api/whatif/{id}/`` shows its status and, when done, the result:
+    MQLs/SALs per week for both versions, totals with what actually happened next (SQL, opportunity,
+    won), by channel and by segment, and who newly qualifies or drops out.
+    """
+
+    queryset = WhatIfRun.objects.select_related("ruleset", "baseline").order_by("-created", "-id")
+    serializer_class = WhatIfRunSerializer
+    permission_classes = [RolePermission]
+    filterset_fields = ["ruleset", "status"]
+
+    def get_serializer_class(self):
+        return WhatIfStartSerializer if self.action == "create" else WhatIfRunSerializer
+
+    @extend_schema(request=WhatIfStartSerializer, responses={202: WhatIfRunSerializer})
+    def create(self, request, *args, **kwargs):
+        form = WhatIfStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            run = whatif_run_start(
+                ruleset=form.validated_data["ruleset"],
+                baseline=form.validated_data.get("baseline"),
+                days=form.validated_data["days"],
+                user=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        run.refresh_from_db()
+        return Response(WhatIfRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RescoreView(APIView):
+    """Start a full rescore of every contact and account with the published rules (202 + job id)."""
+
+    permission_classes = [RolePermission]
+    required_permissions = ["scoring.rescore_contacts"]
+
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("RescoreStarted", {"job": serializers.IntegerField(),
+                                                              "status": serializers.CharField()})},
+    )  # fmt: skip
+    def post(self, request):
+        job = rescore_all_schedule(user=request.user, reason="API request")
+        job.refresh_from_db()
+        return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,220 @@
+"""Sales decisions on a contact's lifecycle stage: accept, reject, qualify, recycle, reopen.
+
+Each decision checks the contact's current stage under a row lock, writes a ``LifecycleTransition``
+(actor, published version, reason, SQL checklist), moves ``Contact.lifecycle_stage`` and audits both
+in one transaction; the teams hear about it (notifications, webhooks) once it commits.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import LifecycleStage
+from accounts.models import Contact
+from revops.audit import change_record_create, model_snapshot
+from revops.choices import ChangeAction, Role, TeamKind
+from revops.models import Membership
+
+from .exceptions import WorkflowError
+from .models import LifecycleTransition, Ruleset
+from .selectors import published_ruleset
+
+# Who decides: sales, BDR/SDR and revenue operations (members and leads).
+DECIDER_TEAMS = [TeamKind.SALES, TeamKind.BDR, TeamKind.REVENUE_OPERATIONS]
+RECYCLABLE_STAGES = [LifecycleStage.MQL, LifecycleStage.SAL, LifecycleStage.SQL, LifecycleStage.OPPORTUNITY]
+
+
+def can_decide(user) -> bool:
+    """Whether ``user`` may accept, reject, qualify, recycle and reopen contacts."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        user.has_perm("scoring.add_lifecycletransition")
+        and Membership.objects.filter(
+            user=user, team__kind__in=DECIDER_TEAMS, role__in=[Role.MEMBER, Role.LEAD]
+        ).exists()
+    )
+
+
+def _require_decider(user) -> None:
+    if not can_decide(user):
+        raise PermissionDenied(
+            "Only members and leads of a sales, BDR/SDR or revenue-operations team decide on leads."
+        )
+
+
+def _label(stage: str) -> str:
+    return LifecycleStage(stage).label
+
+
+def _lock(contact: Contact) -> Contact:
+    return Contact.objects.select_for_update().get(pk=contact.pk)
+
+
+def _require_stage(contact: Contact, allowed: list[str], action: str) -> None:
+    if contact.lifecycle_stage not in allowed:
+        labels = [_label(s) for s in allowed]
+        choices = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+        raise WorkflowError(
+            f"{contact} is {_label(contact.lifecycle_stage)}: only {choices} contacts can be {action}."
+        )
+
+
+def _reason(reason: str, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ValidationError({"reason": ["Say why: sales and marketing both read it."]})
+    return reason
+
+
+def _notify(transition: LifecycleTransition) -> None:
+    from scoring.notifications import stage_change_notify
+
+    stage_change_notify(transitions=[transition])
+
+
+def _transition(
+    contact: Contact,
+    *,
+    original: Contact,
+    user,
+    to_stage: str,
+    ruleset: Ruleset | None,
+    reason: str,
+    checklist: dict[str, bool] | None = None,
+) -> LifecycleTransition:
+    """Write the transition, move the contact, audit both, and notify after commit."""
+    transition = LifecycleTransition.objects.create(
+        contact=contact,
+        from_stage=contact.lifecycle_stage,
+        to_stage=to_stage,
+        at=timezone.now(),
+        actor=user,
+        ruleset=ruleset,
+        reason=reason,
+        checklist=checklist or {},
+    )
+    change_record_create(
+        actor=user, action=ChangeAction.CREATE, instance=transition, after=model_snapshot(transition)
+    )
+    before = model_snapshot(contact)
+    contact.lifecycle_stage = to_stage
+    contact.save(update_fields=["lifecycle_stage", "updated"])
+    change_record_create(
+        actor=user, action=ChangeAction.UPDATE, instance=contact, before=before, after=model_snapshot(contact)
+    )
+    original.lifecycle_stage, original.updated = contact.lifecycle_stage, contact.updated
+    transaction.on_commit(lambda: _notify(transition))
+    return transition
+
+
+@transaction.atomic
+def contact_accept(*, contact: Contact, user, reason: str = "") -> LifecycleTransition:
+    """Sales accepts an MQL: MQL → SAL (only when the published version keeps the SAL stage)."""
+    _require_decider(user)
+    locked = _lock(contact)
+    _require_stage(locked, [LifecycleStage.MQL], "accepted")
+    ruleset = published_ruleset()
+    if ruleset is None or not ruleset.sal_enabled:
+        version = f"v{ruleset.number}" if ruleset else "The current version"
+        raise WorkflowError(f"{version} has no SAL stage: qualify the MQL as an SQL directly, or reject it.")
+    return _transition(
+        locked,
+        original=contact,
+        user=user,
+        to_stage=LifecycleStage.SAL,
+        ruleset=ruleset,
+        reason=_reason(reason, required=False),
+    )
+
+
+@transaction.atomic
+def contact_reject(*, contact: Contact, user, reason: str, disqualify: bool = False) -> LifecycleTransition:
+    """Sales rejects an MQL or SAL: back to marketing (RECYCLED) or out for good (DISQUALIFIED)."""
+    _require_decider(user)
+    reason = _reason(reason, required=True)
+    locked = _lock(contact)
+    _require_stage(locked, [LifecycleStage.MQL, LifecycleStage.SAL], "rejected")
+    return _transition(
+        locked,
+        original=contact,
+        user=user,
+        to_stage=LifecycleStage.DISQUALIFIED if disqualify else LifecycleStage.RECYCLED,
+        ruleset=published_ruleset(),
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def contact_qualify(
+    *, contact: Contact, user, checklist: dict[str, bool], reason: str = ""
+) -> LifecycleTransition:
+    """Sales qualifies: SAL → SQL (MQL → SQL when SAL is off), every SQL checklist item confirmed."""
+    _require_decider(user)
+    locked = _lock(contact)
+    ruleset = published_ruleset()
+    sal_enabled = ruleset.sal_enabled if ruleset is not None else True
+    allowed = [LifecycleStage.SAL] if sal_enabled else [LifecycleStage.SAL, LifecycleStage.MQL]
+    if locked.lifecycle_stage == LifecycleStage.MQL and sal_enabled:
+        raise WorkflowError(
+            f"{locked} is MQL: accept it as SAL first (the published version keeps the SAL stage)."
+        )
+    _require_stage(locked, allowed, "qualified")
+    items = list(ruleset.sql_checklist) if ruleset is not None else []
+    if not isinstance(checklist, dict):
+        raise ValidationError({"checklist": ["Answer the checklist as item: true/false."]})
+    unknown = [key for key in checklist if key not in items]
+    if unknown:
+        raise ValidationError({"checklist": [f"Not on the SQL checklist: {'; '.join(map(str, unknown))}."]})
+    unconfirmed = [item for item in items if checklist.get(item) is not True]
+    if unconfirmed:
+        raise ValidationError(
+            {"checklist": [f"Confirm every item of the SQL checklist: {'; '.join(unconfirmed)}."]}
+        )
+    return _transition(
+        locked,
+        original=contact,
+        user=user,
+        to_stage=LifecycleStage.SQL,
+        ruleset=ruleset,
+        reason=_reason(reason, required=False),
+        checklist={item: True for item in items},
+    )
+
+
+@transaction.atomic
+def contact_recycle(*, contact: Contact, user, reason: str) -> LifecycleTransition:
+    """Not now: an MQL, SAL, SQL or opportunity contact goes back to marketing's nurture (RECYCLED)."""
+    _require_decider(user)
+    reason = _reason(reason, required=True)
+    locked = _lock(contact)
+    _require_stage(locked, RECYCLABLE_STAGES, "recycled")
+    return _transition(
+        locked,
+        original=contact,
+        user=user,
+        to_stage=LifecycleStage.RECYCLED,
+        ruleset=published_ruleset(),
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def contact_reopen(*, contact: Contact, user, reason: str) -> LifecycleTransition:
+    """A disqualified contact gets another chance: DISQUALIFIED → LEAD."""
+    _require_decider(user)
+    reason = _reason(reason, required=True)
+    locked = _lock(contact)
+    _require_stage(locked, [LifecycleStage.DISQUALIFIED], "reopened")
+    return _transition(
+        locked,
+        original=contact,
+        user=user,
+        to_stage=LifecycleStage.LEAD,
+        ruleset=published_ruleset(),
+        reason=reason,
+    )

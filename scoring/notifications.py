@@ -1,0 +1,294 @@
+"""In-app notifications to teams, and the lifecycle events that also go out as webhooks.
+
+``stage_change_notify`` is what the lifecycle code calls with the transitions it just wrote: contacts
+that became MQL (or were fast-tracked to SAL from lead or recycled) and contacts that became SQL make
+a ``Notification`` for each owning team and a ``WebhookDelivery`` for each subscribed endpoint of those
+teams. Read marks are per team: whoever of the team marks a notification read marks it for the team.
+
+This module holds the notification services (writes), selectors (reads scoped to the user's teams)
+and the FilterSet shared by the API and the page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.choices import LifecycleStage
+from accounts.models import Contact
+from revops.audit import change_record_create
+from revops.choices import ChangeAction, TeamKind
+from revops.models import Membership, Team
+
+from . import webhooks
+from .models import ContactScore, LifecycleTransition, Notification, Ruleset, WebhookDelivery, WebhookEndpoint
+
+# More than this many notifications for one team from one call: one summary per event type instead.
+SUMMARY_THRESHOLD = 20
+# Ids per IN (…) lookup when loading thousands of contacts.
+ID_CHUNK = 5000
+UNREAD_CAP = 100
+
+_MQL_FROM_FAST_TRACK = {LifecycleStage.LEAD, LifecycleStage.RECYCLED}
+_LABELS = {webhooks.EVENT_MQL: "MQL", webhooks.EVENT_SQL: "SQL"}
+# Who hears about a contact with no owner in a team (marketing hears about every MQL anyway).
+_FALLBACK_KINDS = {
+    webhooks.EVENT_MQL: (TeamKind.SALES, TeamKind.BDR),
+    webhooks.EVENT_SQL: (TeamKind.SALES,),
+}
+
+
+def lifecycle_event_type(transition: LifecycleTransition) -> str | None:
+    """``contact.mql``, ``contact.sql`` or ``None`` (a transition nobody is told about)."""
+    if transition.from_stage == transition.to_stage:
+        return None
+    if transition.to_stage == LifecycleStage.MQL:
+        return webhooks.EVENT_MQL
+    if transition.to_stage == LifecycleStage.SAL and transition.from_stage in _MQL_FROM_FAST_TRACK:
+        return webhooks.EVENT_MQL  # a fast-track crosses the MQL threshold on its way
+    if transition.to_stage == LifecycleStage.SQL:
+        return webhooks.EVENT_SQL
+    return None
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
+def _round(value: float) -> float:
+    return round(float(value), 2)
+
+
+def stage_change_notify(*, transitions: list[LifecycleTransition]) -> None:
+    """Notify the owning teams of contacts that became MQL or SQL, and queue their webhooks.
+
+    Owning teams: the teams of the contact's owner; with no owner in a team, every sales and BDR/SDR
+    team for an MQL and every sales team for an SQL. Marketing teams hear about every MQL. A team with
+    more than ``SUMMARY_THRESHOLD`` notifications from one call gets one summary per event type
+    ("1,234 contacts became MQL") instead; webhooks stay one per contact and endpoint.
+
+    Built for batch rescores: a fixed number of queries (per ``ID_CHUNK`` contacts) and bulk inserts;
+    the deliveries are sent by a task after commit. Nothing is audited here: the transitions are the
+    record, and notifications and deliveries are derived from them.
+    """
+    events = [(t, event_type) for t in transitions if (event_type := lifecycle_event_type(t))]
+    if events:
+        _notify(events)
+
+
+@transaction.atomic
+def _notify(events: list[tuple[LifecycleTransition, str]]) -> None:
+    contact_ids = sorted({t.contact_id for t, _ in events})
+    contacts: dict[int, dict[str, Any]] = {}
+    scores: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(contact_ids):
+        for row in Contact.objects.filter(pk__in=chunk).values(
+            "id", "email", "first_name", "last_name", "title", "account_id", "account__domain", "owner_id"
+        ):
+            contacts[row["id"]] = row
+        for contact_id, fit, engagement, fit_grade, engagement_grade in ContactScore.objects.filter(
+            contact_id__in=chunk
+        ).values_list("contact_id", "fit", "engagement", "fit_grade", "engagement_grade"):
+            scores[contact_id] = {
+                "fit": _round(fit),
+                "engagement": _round(engagement),
+                "grade": f"{fit_grade}{engagement_grade}",
+            }
+
+    ruleset_ids = {t.ruleset_id for t, _ in events if t.ruleset_id}
+    versions = (
+        dict(Ruleset.objects.filter(pk__in=ruleset_ids).values_list("id", "number")) if ruleset_ids else {}
+    )
+    actor_ids = {t.actor_id for t, _ in events if t.actor_id}
+    usernames = (
+        dict(get_user_model().objects.filter(pk__in=actor_ids).values_list("id", "username"))
+        if actor_ids
+        else {}
+    )
+    owner_ids = {c["owner_id"] for c in contacts.values() if c["owner_id"]}
+    owner_teams: dict[int, set[int]] = defaultdict(set)
+    if owner_ids:
+        for user_id, team_id in Membership.objects.filter(user_id__in=owner_ids).values_list(
+            "user_id", "team_id"
+        ):
+            owner_teams[user_id].add(team_id)
+    teams_by_kind: dict[str, list[int]] = defaultdict(list)
+    for team_id, kind in Team.objects.values_list("id", "kind"):
+        teams_by_kind[kind].append(team_id)
+
+    def owning_teams(event_type: str, owner_id: int | None) -> set[int]:
+        team_ids = set(owner_teams.get(owner_id, ())) if owner_id else set()
+        if not team_ids:
+            team_ids = {t for kind in _FALLBACK_KINDS[event_type] for t in teams_by_kind[kind]}
+        if event_type == webhooks.EVENT_MQL:
+            team_ids.update(teams_by_kind[TeamKind.MARKETING])
+        return team_ids
+
+    per_team: dict[int, list[tuple[str, LifecycleTransition, dict]]] = defaultdict(list)
+    outgoing: list[tuple[uuid.UUID, str, dict, set[int]]] = []
+    for transition, event_type in events:
+        contact = contacts.get(transition.contact_id)
+        if contact is None:  # deleted meanwhile
+            continue
+        team_ids = owning_teams(event_type, contact["owner_id"])
+        for team_id in team_ids:
+            per_team[team_id].append((event_type, transition, contact))
+        event_id = uuid.uuid4()
+        data: dict[str, Any] = {
+            "contact": {
+                "id": contact["id"],
+                "email": contact["email"],
+                "first_name": contact["first_name"],
+                "last_name": contact["last_name"],
+                "title": contact["title"],
+                "account_id": contact["account_id"],
+                "account_domain": contact["account__domain"],
+                "lifecycle_stage": transition.to_stage,
+            },
+            "transition": {
+                "from": transition.from_stage,
+                "to": transition.to_stage,
+                "at": webhooks.iso(transition.at),
+                "rule": transition.rule,
+                "reason": transition.reason,
+                "ruleset_version": versions.get(transition.ruleset_id),
+                "actor": usernames.get(transition.actor_id),
+            },
+        }
+        if contact["id"] in scores:
+            data["scores"] = scores[contact["id"]]
+        payload = webhooks.event_envelope(
+            event_id=event_id, event_type=event_type, occurred_at=transition.at, data=data
+        )
+        outgoing.append((event_id, event_type, payload, team_ids))
+
+    Notification.objects.bulk_create(_notifications(per_team), batch_size=1000)
+
+    all_team_ids = set(per_team)
+    endpoints_by_team: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
+    if all_team_ids:
+        for endpoint_id, team_id, event_types in WebhookEndpoint.objects.filter(
+            active=True, team_id__in=all_team_ids
+        ).values_list("id", "team_id", "event_types"):
+            endpoints_by_team[team_id].append((endpoint_id, event_types or []))
+    deliveries = [
+        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type, payload=payload)
+        for event_id, event_type, payload, team_ids in outgoing
+        for team_id in team_ids
+        for endpoint_id, subscribed in endpoints_by_team.get(team_id, ())
+        if not subscribed or event_type in subscribed
+    ]
+    webhooks.deliveries_bulk_create(deliveries=deliveries)
+
+
+def _contact_name(contact: dict[str, Any]) -> str:
+    return f"{contact['first_name']} {contact['last_name']}".strip() or contact["email"]
+
+
+def _notifications(per_team: dict[int, list[tuple[str, LifecycleTransition, dict]]]) -> list[Notification]:
+    contacts_url = reverse("accounts:contact_list")
+    notes: list[Notification] = []
+    for team_id, items in per_team.items():
+        if len(items) > SUMMARY_THRESHOLD:
+            by_type: dict[str, list[LifecycleTransition]] = defaultdict(list)
+            for event_type, transition, _ in items:
+                by_type[event_type].append(transition)
+            for event_type, group in sorted(by_type.items()):
+                stages = sorted({t.to_stage for t in group})
+                query = "&".join(f"lifecycle_stage={stage}" for stage in stages)
+                noun = "contact" if len(group) == 1 else "contacts"
+                notes.append(
+                    Notification(
+                        team_id=team_id,
+                        kind=f"{event_type}.summary",
+                        title=f"{len(group):,} {noun} became {_LABELS[event_type]}",
+                        url=f"{contacts_url}?{query}",
+                    )
+                )
+            continue
+        for event_type, transition, contact in items:
+            fast_track = " (fast-tracked to SAL)" if transition.to_stage == LifecycleStage.SAL else ""
+            domain = f" at {contact['account__domain']}" if contact["account__domain"] else ""
+            notes.append(
+                Notification(
+                    team_id=team_id,
+                    kind=event_type,
+                    title=f"{_contact_name(contact)}{domain} became {_LABELS[event_type]}{fast_track}"[:300],
+                    url=reverse("accounts:contact_detail", kwargs={"pk": contact["id"]}),
+                    contact_id=contact["id"],
+                )
+            )
+    return notes
+
+
+# --- selectors -------------------------------------------------------------------------------------
+def notification_list(*, user) -> models.QuerySet:
+    """Notifications of the user's teams, newest first (every team's for a superuser)."""
+    queryset = Notification.objects.for_user(user).select_related("team")
+    team_ids = webhooks.team_ids_for(user=user)
+    return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+
+def notification_unread_count(*, user, cap: int = UNREAD_CAP) -> int:
+    """Unread notifications of the user's teams, counted up to ``cap`` (one bounded COUNT)."""
+    queryset = notification_list(user=user).filter(read_at__isnull=True).order_by()
+    return queryset.values("id")[:cap].count()
+
+
+class NotificationFilterSet(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(method="filter_unread", label="Unread")
+    kind = django_filters.CharFilter()
+
+    class Meta:
+        model = Notification
+        fields = ["team", "kind", "unread"]
+
+    def filter_unread(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(read_at__isnull=value)
+
+
+# --- services --------------------------------------------------------------------------------------
+@transaction.atomic
+def notification_mark_read(*, actor, notification: Notification) -> Notification:
+    """Mark one notification read (for its whole team); a no-op if it already is."""
+    if notification.read_at is not None:
+        return notification
+    now = timezone.now()
+    if Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=now):
+        notification.read_at = now
+        change_record_create(
+            actor=actor,
+            action=ChangeAction.UPDATE,
+            instance=notification,
+            before={"read_at": None},
+            after={"read_at": webhooks.iso(now)},
+        )
+    else:  # someone in the team was quicker
+        notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
+@transaction.atomic
+def notification_mark_all_read(*, actor) -> int:
+    """Mark every unread notification of the actor's teams read; one audit row with the count."""
+    marked = notification_list(user=actor).filter(read_at__isnull=True).update(read_at=timezone.now())
+    if marked:
+        change_record_create(
+            actor=actor,
+            action=ChangeAction.UPDATE,
+            model=Notification,
+            object_repr=f"{marked} notifications marked read",
+            after={"marked_read": marked},
+        )
+    return marked

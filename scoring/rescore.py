@@ -1,0 +1,550 @@
+"""Rescoring: the whole population in chunks (vectorised engine) or a few contacts at once (one-record
+engine), written back set-based with only changed rows touched, then the automatic lifecycle moves.
+
+Phase 1 scores contacts by id range; phase 2 rolls the stored contact scores up to accounts by id
+range (adding their anonymous activity). The incremental path does both for what an event or an edit
+touched, reading the same data through the same loaders (``scoring.population``).
+"""
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Contact
+from revops.bulk import bulk_insert, is_postgres
+from revops.models import JobRun
+from revops.services import job_run_create, job_run_finish, job_run_progress, job_run_start
+
+from .engine import lifecycle as lifecycle_engine
+from .engine.rules import (
+    RulesetSpec,
+    account_explanation_for,
+    evaluate_accounts,
+    evaluate_contacts,
+    explanation_for,
+    score_account,
+    score_contact,
+)
+from .models import (
+    AccountRuleScore,
+    ContactScore,
+    ContactScoreHistory,
+    LifecycleTransition,
+    Ruleset,
+    RulesetStatus,
+    ScoringOutbox,
+)
+from .population import (
+    _in,
+    _t,
+    account_population,
+    contacts_by_ids,
+    contacts_by_range,
+    lifecycle_context,
+    spec_for,
+)
+
+log = logging.getLogger(__name__)
+
+CONTACT_CHUNK = getattr(settings, "SCORING_CONTACT_CHUNK", 100_000)
+ACCOUNT_CHUNK = getattr(settings, "SCORING_ACCOUNT_CHUNK", 50_000)
+SCORE_FIELDS = ["ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade", "excluded", "fast_track"]
+ACCOUNT_FIELDS = ["ruleset_id", "fit", "engagement", "anonymous_engagement", "fit_grade", "engagement_grade"]
+
+
+class NoPublishedRuleset(Exception):
+    pass
+
+
+def published() -> Ruleset:
+    ruleset = Ruleset.objects.filter(status=RulesetStatus.PUBLISHED).first()
+    if ruleset is None:
+        raise NoPublishedRuleset("No published ruleset: publish a version before scoring.")
+    return ruleset
+
+
+def today() -> datetime.date:
+    return timezone.now().astimezone(datetime.UTC).date()
+
+
+# --- writing scores -------------------------------------------------------------------------------------
+def _current(table: str, key: str, fields: list[str], where: str, params: list) -> pd.DataFrame:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key}, {', '.join(fields)} FROM {table} WHERE {where}", params)
+        rows = cursor.fetchall()
+    return pd.DataFrame.from_records(rows, columns=[key, *fields])
+
+
+def _changed(new: pd.DataFrame, current: pd.DataFrame, key: str, fields: list[str]) -> np.ndarray:
+    """Rows of ``new`` whose ``fields`` differ from the stored ones (or that have none)."""
+    if current.empty:
+        return np.ones(len(new), dtype=bool)
+    merged = new[[key, *fields]].merge(current, on=key, how="left", suffixes=("", "_old"), indicator=True)
+    differs = merged["_merge"].to_numpy() == "left_only"
+    for f in fields:
+        differs |= merged[f].to_numpy() != merged[f"{f}_old"].to_numpy()
+    return differs
+
+
+def _upsert(model, key: str, columns: list[str], rows: list[tuple]) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE for ``rows``: COPY through a staging table on PostgreSQL."""
+    table = _t(model)
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    updates = ", ".join(
+        f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}"
+        for c in columns
+        if c != key
+    )
+    with connection.cursor() as cursor:
+        if is_postgres():
+            stage = f"stage_{model._meta.db_table}"
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+            cursor.execute(f"TRUNCATE {stage}")
+            bulk_insert(stage, columns, rows)
+            cursor.execute(
+                f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+            )
+            return
+        sql = (
+            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates.replace('EXCLUDED.', 'excluded.')}"
+        )
+        cursor.executemany(sql, [tuple(_sqlite(v) for v in row) for row in rows])
+
+
+def _sqlite(value):
+    import json
+
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def contact_scores_write(
+    *, ruleset_id: int, result: pd.DataFrame, explain: Callable[[int], list], as_of: datetime.date,
+    now: datetime.datetime, where: str, params: list,
+) -> int:  # fmt: skip
+    """Write the scores of ``result`` that changed (and their history rows); returns how many."""
+    if result.empty:
+        return 0
+    result = result.assign(ruleset_id=ruleset_id)
+    current = _current(_t(ContactScore), "contact_id", SCORE_FIELDS, where, params)
+    changed = np.flatnonzero(_changed(result, current, "contact_id", SCORE_FIELDS))
+    if not len(changed):
+        return 0
+    columns = ["contact_id", *SCORE_FIELDS, "explanation", "scored_at"]
+    rows = []
+    history = []
+    values_of = result[["contact_id", *SCORE_FIELDS]].iloc[changed].itertuples(index=False, name=None)
+    for i, values in zip(changed.tolist(), values_of, strict=True):
+        explanation = explain(i)
+        values = [_py(v) for v in values]
+        rows.append((*values, explanation, now))
+        history.append(
+            (
+                values[0],
+                ruleset_id,
+                as_of,
+                now,
+                values[2],
+                values[3],
+                values[4],
+                values[5],
+                values[6],
+                explanation,
+            )
+        )
+    _upsert(ContactScore, "contact_id", columns, rows)
+    bulk_insert(
+        ContactScoreHistory._meta.db_table,
+        ["contact_id", "ruleset_id", "as_of", "scored_at", "fit", "engagement", "fit_grade",
+         "engagement_grade",
+         "excluded", "explanation"],
+        history,
+    )  # fmt: skip
+    return len(rows)
+
+
+def account_scores_write(
+    *, ruleset_id: int, result: pd.DataFrame, explain: Callable[[int], list], now: datetime.datetime,
+    where: str, params: list,
+) -> int:  # fmt: skip
+    if result.empty:
+        return 0
+    result = result.assign(ruleset_id=ruleset_id)
+    current = _current(_t(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
+    changed = np.flatnonzero(_changed(result, current, "account_id", ACCOUNT_FIELDS))
+    if not len(changed):
+        return 0
+    values_of = result[["account_id", *ACCOUNT_FIELDS]].iloc[changed].itertuples(index=False, name=None)
+    rows = [
+        (*[_py(v) for v in values], explain(i), now)
+        for i, values in zip(changed.tolist(), values_of, strict=True)
+    ]
+    _upsert(AccountRuleScore, "account_id", ["account_id", *ACCOUNT_FIELDS, "explanation", "scored_at"], rows)
+    return len(rows)
+
+
+def _py(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- lifecycle ----------------------------------------------------------------------------------------------
+def lifecycle_apply(
+    *, spec: RulesetSpec, contacts: pd.DataFrame, result: pd.DataFrame, now: datetime.datetime
+) -> list[LifecycleTransition]:
+    """Decide the automatic moves, apply them (compare-and-set on the stage, so a person's decision
+    taken meanwhile wins) and record the transitions; notify on MQL/SQL crossings."""
+    if result.empty:
+        return []
+    context = lifecycle_context(
+        result["contact_id"].to_numpy(), result["account_id"].to_numpy(), contacts["created"].tolist()
+    )
+    to, rule, reason = lifecycle_engine.decide(
+        spec,
+        stage=contacts["lifecycle_stage"].to_numpy(dtype=object),
+        excluded=result["excluded"].to_numpy(dtype=object),
+        mql=result["mql"].to_numpy(),
+        fit=result["fit"].to_numpy(),
+        engagement=result["engagement"].to_numpy(),
+        fast_track=result["fast_track"].to_numpy(dtype=object),
+        fast_track_day=result["fast_track_day"].to_numpy(dtype=np.int64),
+        **context,
+    )
+    moving = np.flatnonzero(to != "")
+    if not len(moving):
+        return []
+    ids = result["contact_id"].to_numpy()
+    stages = contacts["lifecycle_stage"].to_numpy(dtype=object)
+    moves = {int(ids[i]): (stages[i], to[i], rule[i], reason[i]) for i in moving}
+    applied = _stages_set(moves, now)
+    transitions = LifecycleTransition.objects.bulk_create(
+        [
+            LifecycleTransition(
+                contact_id=cid,
+                from_stage=moves[cid][0],
+                to_stage=moves[cid][1],
+                at=now,
+                rule=moves[cid][2],
+                ruleset_id=spec.id,
+                reason=moves[cid][3],
+            )  # fmt: skip
+            for cid in sorted(applied)
+        ]
+    )
+    if transitions:
+        from .notifications import stage_change_notify
+
+        stage_change_notify(transitions=transitions)
+    return transitions
+
+
+def _stages_set(moves: dict[int, tuple], now: datetime.datetime) -> set[int]:
+    """Set each contact's stage where it still is what the decision saw; return those changed."""
+    table = _t(Contact)
+    with connection.cursor() as cursor:
+        if is_postgres():
+            ids = list(moves)
+            cursor.execute(
+                f"UPDATE {table} c SET lifecycle_stage = s.to_stage, updated = %s "
+                f"FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS s(id, from_stage, to_stage) "
+                f"WHERE c.id = s.id AND c.lifecycle_stage = s.from_stage RETURNING c.id",
+                [now, ids, [moves[i][0] for i in ids], [moves[i][1] for i in ids]],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        applied = set()
+        for cid, (old, new, *_rest) in moves.items():
+            cursor.execute(
+                f"UPDATE {table} SET lifecycle_stage = %s, updated = %s "
+                "WHERE id = %s AND lifecycle_stage = %s",
+                [new, now, cid, old],
+            )
+            if cursor.rowcount:
+                applied.add(cid)
+        return applied
+
+
+# --- the batch path -----------------------------------------------------------------------------------------
+def _bounds(model) -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {_t(model)}")
+        low, high = cursor.fetchone()
+    return (low or 0, high or -1)
+
+
+def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int, high: int, now) -> dict:
+    """Score contacts with ``low <= id < high`` (vectorised) and write what changed. Idempotent."""
+    population = contacts_by_range(spec, as_of, low, high)
+    result = evaluate_contacts(spec, population, as_of=as_of)
+    with transaction.atomic():
+        written = contact_scores_write(
+            ruleset_id=spec.id, result=result, explain=lambda i: explanation_for(result, i), as_of=as_of,
+            now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
+        )  # fmt: skip
+        moved = lifecycle_apply(spec=spec, contacts=population.contacts, result=result, now=now)
+    return {"contacts": len(result), "written": written, "moved": len(moved), "mql": int(result["mql"].sum())}
+
+
+def accounts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int, high: int, now) -> dict:
+    """Roll stored contact scores up to accounts with ``low <= id < high``. Idempotent."""
+    population, scores = account_population(spec, as_of, where="a.id >= %s AND a.id < %s", params=[low, high])
+    result = evaluate_accounts(spec, population, scores, as_of=as_of)
+    with transaction.atomic():
+        written = account_scores_write(
+            ruleset_id=spec.id, result=result, explain=lambda j: account_explanation_for(result, j), now=now,
+            where="account_id >= %s AND account_id < %s", params=[low, high],
+        )  # fmt: skip
+    return {"accounts": len(result), "written": written}
+
+
+def rescore_all(
+    *, ruleset: Ruleset | None = None, as_of: datetime.date | None = None, job: JobRun | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:  # fmt: skip
+    """Rescore every contact and account under ``ruleset`` (default: the published one)."""
+    ruleset = ruleset or published()
+    spec = spec_for(ruleset)
+    as_of = as_of or today()
+    now = timezone.now()
+    c_low, c_high = _bounds(Contact)
+    from accounts.models import Account
+
+    a_low, a_high = _bounds(Account)
+    contact_chunks = list(range(c_low, c_high + 1, CONTACT_CHUNK))
+    account_chunks = list(range(a_low, a_high + 1, ACCOUNT_CHUNK))
+    total = len(contact_chunks) + len(account_chunks)
+    totals = {
+        "contacts": 0,
+        "contacts_written": 0,
+        "moved": 0,
+        "mql": 0,
+        "accounts": 0,
+        "accounts_written": 0,
+    }
+    done = 0
+    for low in contact_chunks:
+        stats = contacts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=low + CONTACT_CHUNK, now=now)
+        totals["contacts"] += stats["contacts"]
+        totals["contacts_written"] += stats["written"]
+        totals["moved"] += stats["moved"]
+        totals["mql"] += stats["mql"]
+        done += 1
+        _report(job, progress, done, total, totals)
+    for low in account_chunks:
+        stats = accounts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=low + ACCOUNT_CHUNK, now=now)
+        totals["accounts"] += stats["accounts"]
+        totals["accounts_written"] += stats["written"]
+        done += 1
+        _report(job, progress, done, total, totals)
+    totals.update(ruleset=ruleset.number, as_of=as_of.isoformat())
+    return totals
+
+
+def _report(job, progress, done, total, totals) -> None:
+    if job is not None:
+        job_run_progress(job=job, progress=done, message=f"{totals['contacts']:,} contacts scored")
+    if progress is not None:
+        progress(done, total)
+
+
+def rescore_all_schedule(*, user=None, reason: str = "") -> JobRun:
+    """Start a full rescore as a Celery task (in-process in the embedded mode); progress on the JobRun."""
+    job = job_run_create(kind="rescore", actor=user, params={"reason": reason})
+    transaction.on_commit(lambda: rescore_all_task.delay(job.pk))
+    return job
+
+
+@shared_task(name="scoring.tasks.rescore_all_task")
+def rescore_all_task(job_id: int) -> dict:
+    job = JobRun.objects.get(pk=job_id)
+    if job.finished_at is not None:  # a redelivered message: the job is done
+        return job.result
+    job_run_start(job=job)
+    try:
+        result = rescore_all(job=job)
+    except NoPublishedRuleset as exc:
+        job_run_finish(job=job, ok=False, message=str(exc))
+        return {}
+    except Exception as exc:
+        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")
+        raise
+    job_run_finish(job=job, ok=True, message=f"{result['contacts']:,} contacts rescored", result=result)
+    return result
+
+
+# --- the incremental path -----------------------------------------------------------------------------------
+def rescore_contacts(
+    *, contact_ids: Iterable[int] = (), account_ids: Iterable[int] = (), as_of: datetime.date | None = None
+) -> dict:
+    """Rescore these contacts and accounts (and the other contacts of those accounts) one record at a
+    time, with the published rules. The same numbers as the batch path, by construction and by test."""
+    ruleset = published()
+    spec = spec_for(ruleset)
+    as_of = as_of or today()
+    now = timezone.now()
+    account_ids = {int(a) for a in account_ids}
+    contact_ids = {int(c) for c in contact_ids}
+    if contact_ids:
+        clause, params = _in("id", contact_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT account_id FROM {_t(Contact)} WHERE {clause} AND account_id IS NOT NULL",
+                params,
+            )
+            account_ids |= {row[0] for row in cursor.fetchall()}
+    if account_ids:
+        clause, params = _in("account_id", account_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {_t(Contact)} WHERE {clause}", params)
+            contact_ids |= {row[0] for row in cursor.fetchall()}
+    population = contacts_by_ids(spec, as_of, contact_ids)
+    result, explanations = _scalar_contacts(spec, population, as_of)
+    id_clause, id_params = _in("contact_id", sorted(contact_ids))
+    with transaction.atomic():
+        written = contact_scores_write(
+            ruleset_id=spec.id, result=result, explain=lambda i: explanations[i], as_of=as_of, now=now,
+            where=id_clause, params=id_params,
+        )  # fmt: skip
+        moved = lifecycle_apply(spec=spec, contacts=population.contacts, result=result, now=now)
+        accounts_written = 0
+        if account_ids:
+            a_clause, a_params = _in("a.id", sorted(account_ids))
+            acc_population, scores = account_population(spec, as_of, where=a_clause, params=a_params)
+            acc_result, acc_explanations = _scalar_accounts(spec, acc_population, scores, as_of)
+            s_clause, s_params = _in("account_id", sorted(account_ids))
+            accounts_written = account_scores_write(
+                ruleset_id=spec.id, result=acc_result, explain=lambda j: acc_explanations[j], now=now,
+                where=s_clause, params=s_params,
+            )  # fmt: skip
+    return {
+        "contacts": len(result), "written": written, "moved": len(moved), "accounts": len(account_ids),
+        "accounts_written": accounts_written,
+    }  # fmt: skip
+
+
+def _rows_by_entity(frame: pd.DataFrame, campaign: bool = False) -> dict[int, list[tuple]]:
+    cols = ["day", "event_type", "key", "count"] + (["campaign_id"] if campaign else [])
+    out: dict[int, list[tuple]] = {}
+    if frame is None or frame.empty:
+        return out
+    for entity, *values in frame[["entity", *cols]].itertuples(index=False, name=None):
+        out.setdefault(int(entity), []).append(tuple(values))
+    return out
+
+
+def _scalar_contacts(spec, population, as_of) -> tuple[pd.DataFrame, list[list]]:
+    activity = _rows_by_entity(population.activity)
+    campaign = _rows_by_entity(population.campaign_activity, campaign=True)
+    rows, explanations = [], []
+    for record in population.contacts.to_dict("records"):
+        cid = int(record["contact_id"])
+        one = score_contact(spec, record, activity.get(cid, ()), campaign.get(cid, ()), as_of=as_of)
+        rows.append(
+            {
+                "contact_id": cid, "account_id": record["account_id"], "fit": one.fit,
+                "engagement": one.engagement, "fit_grade": one.fit_grade,
+                "engagement_grade": one.engagement_grade, "excluded": one.excluded,
+                "missing": one.missing, "mql": one.mql, "fast_track": one.fast_track,
+                "fast_track_day": one.fast_track_day if one.fast_track_day is not None else -1,
+            }
+        )  # fmt: skip
+        explanations.append(one.explanation)
+    columns = ["contact_id", "account_id", "fit", "engagement", "fit_grade", "engagement_grade", "excluded",
+               "missing", "mql", "fast_track", "fast_track_day"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns), explanations
+
+
+def _scalar_accounts(spec, population, scores: pd.DataFrame, as_of) -> tuple[pd.DataFrame, list[list]]:
+    from .engine.rules import ContactResult
+
+    anonymous = _rows_by_entity(population.anonymous)
+    anonymous_campaign = _rows_by_entity(population.anonymous_campaign, campaign=True)
+    members: dict[int, list] = {}
+    for cid, account_id, fit, engagement, excluded in scores.itertuples(index=False, name=None):
+        members.setdefault(int(account_id), []).append(
+            ContactResult(cid, fit, engagement, "", "", excluded, "", False, "", None)
+        )
+    rows, explanations = [], []
+    for record in population.accounts.to_dict("records"):
+        aid = int(record["account_id"])
+        one = score_account(
+            spec,
+            record,
+            members.get(aid, []),
+            anonymous.get(aid, ()),
+            anonymous_campaign.get(aid, ()),
+            as_of=as_of,
+        )
+        rows.append(
+            {"account_id": aid, "fit": one.fit, "engagement": one.engagement,
+             "anonymous_engagement": one.anonymous_engagement, "fit_grade": one.fit_grade,
+             "engagement_grade": one.engagement_grade}
+        )  # fmt: skip
+        explanations.append(one.explanation)
+    columns = ["account_id", "fit", "engagement", "anonymous_engagement", "fit_grade", "engagement_grade"]
+    return pd.DataFrame(rows, columns=columns), explanations
+
+
+# --- the outbox: who changed -----------------------------------------------------------------------
+DRAIN_KEY = "scoring:outbox:scheduled"
+
+
+def outbox_enqueue(*, contact_ids: Iterable[int] = (), account_ids: Iterable[int] = ()) -> None:
+    """Record, in the caller's transaction, that these need rescoring; schedule a drain after commit
+    (debounced: one scheduled drain at a time picks up everything pending)."""
+    if not getattr(settings, "SCORING_INCREMENTAL", True):
+        return
+    contacts = sorted({int(c) for c in contact_ids if c is not None})
+    accounts = sorted({int(a) for a in account_ids if a is not None})
+    if not contacts and not accounts:
+        return
+    ScoringOutbox.objects.create(contact_ids=contacts, account_ids=accounts)
+    transaction.on_commit(_drain_schedule)
+
+
+def _drain_schedule() -> None:
+    from revops.celery import app
+
+    if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):  # in-process: drain now, nothing to debounce
+        outbox_drain_task.delay()
+
+
+def outbox_drain(*, limit: int = 500) -> int:
+    """Rescore what pending outbox rows name, then mark them processed; returns rows processed."""
+    processed = 0
+    while True:
+        with transaction.atomic():
+            rows = ScoringOutbox.objects.filter(processed_at__isnull=True).order_by("id")
+            if is_postgres():
+                rows = rows.select_for_update(skip_locked=True)
+            rows = list(rows[:limit])
+            if not rows:
+                return processed
+            contacts = {c for r in rows for c in r.contact_ids}
+            accounts = {a for r in rows for a in r.account_ids}
+            try:
+                with transaction.atomic():
+                    rescore_contacts(contact_ids=contacts, account_ids=accounts)
+            except NoPublishedRuleset:
+                pass  # nothing to score with; the rows are done
+            except Exception:
+                # Leave the rows pending (the periodic drain retries them); never break the writer.
+                log.exception("rescoring outbox rows %s failed", [r.pk for r in rows])
+                return processed
+            ScoringOutbox.objects.filter(pk__in=[r.pk for r in rows]).update(processed_at=timezone.now())
+            processed += len(rows)
+
+
+@shared_task(name="scoring.tasks.outbox_drain_task")
+def outbox_drain_task() -> int:
+    cache.delete(DRAIN_KEY)  # events arriving from now on schedule another drain
+    return outbox_drain()

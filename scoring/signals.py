@@ -1,0 +1,32 @@
+"""What makes a contact or an account need rescoring: new events, or an edit of its fields.
+
+Each writes an outbox row in the same transaction as the change; a task drains the outbox after
+commit (``scoring.rescore.outbox_drain``), so a rolled-back change never rescores anything.
+"""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from accounts.models import Account, Contact
+from accounts.signals import events_ingested
+
+from .rescore import outbox_enqueue
+
+
+@receiver(events_ingested, dispatch_uid="scoring-events-ingested")
+def _events_ingested(sender, *, contact_ids, account_ids, **kwargs):
+    outbox_enqueue(contact_ids=contact_ids, account_ids=account_ids)
+
+
+@receiver(post_save, sender=Contact, dispatch_uid="scoring-contact-saved")
+def _contact_saved(sender, instance, raw=False, update_fields=None, **kwargs):
+    if raw or (update_fields is not None and set(update_fields) <= {"lifecycle_stage", "updated"}):
+        return  # fixtures, or a stage move (which the scores do not depend on)
+    outbox_enqueue(contact_ids=[instance.pk])
+
+
+@receiver(post_save, sender=Account, dispatch_uid="scoring-account-saved")
+def _account_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    outbox_enqueue(account_ids=[instance.pk])

@@ -1,0 +1,273 @@
+"""What-if: replay a draft over the last N days against the published version.
+
+Both versions score every contact as of the end of each week of the window (the vectorised engine,
+point-in-time on activity). A contact "qualifies" in the first week it crosses into the MQL definition
+(or takes a fast-track action), as the live system would have moved it. What then actually happened
+to those contacts — SQL, an opportunity at their account, a win — comes from the recorded history.
+
+Limits, said plainly: contact and account *fields* are today's values (fields keep no history), and
+SQL is a people's decision, so "SQLs produced" counts qualified contacts that sales did qualify.
+"""
+
+import datetime
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from celery import shared_task
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from accounts.models import Contact, EngagementEvent, Opportunity
+from campaigns.models import Campaign, Channel
+
+from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
+from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
+from .population import _as_date, _t, campaign_activity, contact_activity, contacts_frame, spec_for
+from .rescore import today
+
+log = logging.getLogger(__name__)
+MAX_DAYS = 365
+LIST_LIMIT = 100
+SIZE_BANDS = [(0, "1–49"), (50, "50–199"), (200, "200–999"), (1000, "1,000–4,999"), (5000, "5,000+")]
+
+
+def _size_band(employees: float) -> str:
+    if employees is None or np.isnan(employees):
+        return "size unknown"
+    label = SIZE_BANDS[0][1]
+    for low, name in SIZE_BANDS:
+        if employees >= low:
+            label = name
+    return label
+
+
+def _qualifications(spec, population, weeks: list[datetime.date], start: datetime.date) -> pd.DataFrame:
+    """Per contact: the first week (date) it crossed into MQL or was fast-tracked, or NaT."""
+    n = len(population.contacts)
+    first = np.full(n, None, dtype=object)
+    kind = np.full(n, "", dtype=object)
+    before = evaluate_contacts(spec, population, as_of=start)
+    was = before["mql"].to_numpy()
+    previous_end = day_ordinal(start)
+    for week_end in weeks:
+        scores = evaluate_contacts(spec, population, as_of=week_end)
+        now = scores["mql"].to_numpy()
+        ft_day = scores["fast_track_day"].to_numpy()
+        fast = (
+            (scores["fast_track"].to_numpy() != "")
+            & (ft_day > previous_end)
+            & (scores["excluded"].to_numpy() == "")
+        )
+        crossing = (now & ~was) | fast
+        fresh = crossing & (first == None)  # noqa: E711  (object array: elementwise)
+        first[fresh] = week_end
+        kind[fresh & fast] = "sal" if spec.sal_enabled else "mql"
+        kind[fresh & ~fast] = "mql"
+        was = now
+        previous_end = day_ordinal(week_end)
+    frame = pd.DataFrame(
+        {"contact_id": population.contacts["contact_id"].to_numpy(), "week": first, "kind": kind,
+         "fit": scores["fit"].to_numpy() if n else [],
+         "engagement": scores["engagement"].to_numpy() if n else []}
+    )  # fmt: skip
+    return frame[frame["week"].notna()]
+
+
+def _outcomes(contacts: pd.DataFrame, qualified: pd.DataFrame) -> pd.DataFrame:
+    """For qualified contacts: did they reach SQL, did their account open an opportunity / win, after?"""
+    if qualified.empty:
+        return qualified.assign(sql=False, opportunity=False, won=False, channel="", segment="")
+    ids = qualified["contact_id"].astype(int).tolist()
+    info = contacts.set_index("contact_id").loc[ids]
+    sql_days: dict[int, datetime.date] = {}
+    for cid, at in LifecycleTransition.objects.filter(contact_id__in=ids, to_stage="sql").values_list(
+        "contact_id", "at"
+    ):
+        sql_days[cid] = min(sql_days.get(cid, _as_date(at)), _as_date(at))
+    current = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "lifecycle_stage"))
+    accounts = sorted({int(a) for a in info["account_id"].dropna()})
+    opps: dict[int, list] = {}
+    for account_id, created, stage, channel in Opportunity.objects.filter(
+        account_id__in=accounts
+    ).values_list("account_id", "created_date", "stage", "channel__name"):
+        if created:
+            opps.setdefault(account_id, []).append((created, stage, channel))
+    channels = _contact_channels(ids)
+    sql, opportunity, won, channel_of, segment = [], [], [], [], []
+    for cid, week in zip(ids, qualified["week"], strict=True):
+        account = info.loc[cid, "account_id"]
+        later = (
+            sorted(o for o in opps.get(int(account), []) if o[0] >= week - datetime.timedelta(days=7))
+            if not pd.isna(account)
+            else []
+        )
+        sql.append(cid in sql_days and sql_days[cid] >= week - datetime.timedelta(days=7)
+                   or current.get(cid) in {"sql", "opportunity", "customer"} and bool(later))  # fmt: skip
+        opportunity.append(bool(later))
+        won.append(any(o[1] == "won" for o in later))
+        channel_of.append(channels.get(cid) or (later[0][2] if later and later[0][2] else "No campaign"))
+        segment.append(
+            f"{info.loc[cid, 'account.industry'] or 'Unknown industry'} · "
+            f"{_size_band(info.loc[cid, 'account.employee_count'])}"
+        )
+    return qualified.assign(sql=sql, opportunity=opportunity, won=won, channel=channel_of, segment=segment)
+
+
+def _contact_channels(ids: list[int]) -> dict[int, str]:
+    """The channel of the campaign that last touched each contact (events carrying a campaign)."""
+    if not ids:
+        return {}
+    out: dict[int, tuple] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT e.contact_id, MAX(e.occurred_at), ch.name FROM {_t(EngagementEvent)} e "
+                f"JOIN {_t(Campaign)} c ON c.id = e.campaign_id "
+                f"JOIN {_t(Channel)} ch ON ch.id = c.channel_id "
+                f"WHERE e.campaign_id IS NOT NULL AND e.contact_id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"GROUP BY e.contact_id, ch.name",
+                chunk,
+            )
+            for cid, when, name in cursor.fetchall():
+                if cid not in out or str(when) > str(out[cid][0]):
+                    out[cid] = (when, name)
+    return {cid: name for cid, (_when, name) in out.items()}
+
+
+def _totals(frame: pd.DataFrame) -> dict:
+    return {
+        "mql": int(len(frame)),
+        "sal": int((frame["kind"] == "sal").sum()) if len(frame) else 0,
+        "sql": int(frame["sql"].sum()) if len(frame) else 0,
+        "opportunity": int(frame["opportunity"].sum()) if len(frame) else 0,
+        "won": int(frame["won"].sum()) if len(frame) else 0,
+    }
+
+
+def _breakdown(draft: pd.DataFrame, baseline: pd.DataFrame, column: str) -> list[dict]:
+    keys = sorted(set(draft[column]) | set(baseline[column])) if len(draft) or len(baseline) else []
+    rows = [
+        {
+            column: key,
+            "draft": _totals(draft[draft[column] == key]),
+            "baseline": _totals(baseline[baseline[column] == key]),
+        }
+        for key in keys
+    ]
+    return sorted(rows, key=lambda r: -(r["draft"]["mql"] + r["baseline"]["mql"]))
+
+
+def _people(frame: pd.DataFrame, contacts: pd.DataFrame) -> list[dict]:
+    if frame.empty:
+        return []
+    top = (
+        frame.assign(total=frame["fit"] + frame["engagement"])
+        .sort_values("total", ascending=False)
+        .head(LIST_LIMIT)
+    )
+    info = contacts.set_index("contact_id")
+    out = []
+    for row in top.itertuples(index=False):
+        person = info.loc[row.contact_id]
+        outcome = (
+            "won" if row.won else "opportunity" if row.opportunity else "SQL" if row.sql else "no progress"
+        )
+        out.append(
+            {"contact_id": int(row.contact_id), "email": person["email"],
+             "name": f"{person['first_name'] or ''} {person['last_name'] or ''}".strip(),
+             "account": person["account.name"] or "", "fit": float(row.fit),
+             "engagement": float(row.engagement),
+             "week": row.week.isoformat(), "outcome": outcome}
+        )  # fmt: skip
+    return out
+
+
+def whatif_compute(
+    *, ruleset: Ruleset, baseline: Ruleset, days: int = 90, as_of: datetime.date | None = None
+) -> dict:
+    """The comparison (see the module docstring) as a JSON-ready dict."""
+    as_of = as_of or today()
+    start = as_of - datetime.timedelta(days=days)
+    weeks = sorted({as_of - datetime.timedelta(days=7 * k) for k in range(0, (days + 6) // 7)})
+    weeks = [w for w in weeks if w > start]
+    specs = {"draft": spec_for(ruleset), "baseline": spec_for(baseline)}
+    # One load serves both versions and every week: the union of their rules tells which fields and
+    # how much history; activity reaches back the window plus the longest lookback.
+    both = replace(
+        specs["draft"],
+        rules=specs["draft"].rules + specs["baseline"].rules,
+        fast_track_days=max(specs["draft"].fast_track_days, specs["baseline"].fast_track_days),
+    )
+    contacts = contacts_frame(both)
+    population = Population(
+        contacts=contacts,
+        accounts=pd.DataFrame({"account_id": pd.Series(dtype="int64")}),
+        activity=contact_activity(both, as_of, where="1 = 1", params=[], extra_days=days),
+        anonymous=empty_activity(),
+        campaign_activity=campaign_activity(
+            both, as_of, entity="contact_id", where="1 = 1", params=[], extra_days=days
+        ),
+        anonymous_campaign=empty_activity(True),
+    )
+    frames = {}
+    for name, spec in specs.items():
+        qualified = _qualifications(spec, population, weeks, start)
+        frames[name] = _outcomes(contacts, qualified)
+    by_week = []
+    for week in weeks:
+        by_week.append(
+            {"week": week.isoformat(),
+             **{name: {"mql": int((f["week"] == week).sum()),
+                       "sal": int(((f["week"] == week) & (f["kind"] == "sal")).sum())}
+                for name, f in frames.items()}}
+        )  # fmt: skip
+    draft_ids, base_ids = set(frames["draft"]["contact_id"]), set(frames["baseline"]["contact_id"])
+    newly = frames["draft"][frames["draft"]["contact_id"].isin(draft_ids - base_ids)]
+    dropped = frames["baseline"][frames["baseline"]["contact_id"].isin(base_ids - draft_ids)]
+    return {
+        "days": days,
+        "as_of": as_of.isoformat(),
+        "ruleset": {"id": ruleset.pk, "number": ruleset.number, "name": ruleset.name},
+        "baseline": {"id": baseline.pk, "number": baseline.number, "name": baseline.name},
+        "contacts": len(contacts),
+        "weeks": by_week,
+        "totals": {name: _totals(f) for name, f in frames.items()},
+        "by_channel": _breakdown(frames["draft"], frames["baseline"], "channel"),
+        "by_segment": _breakdown(frames["draft"], frames["baseline"], "segment"),
+        "newly_qualified": _people(newly, contacts),
+        "newly_qualified_count": len(newly),
+        "dropped": _people(dropped, contacts),
+        "dropped_count": len(dropped),
+    }
+
+
+def whatif_run_start(*, ruleset: Ruleset, user, days: int = 90, baseline: Ruleset | None = None) -> WhatIfRun:
+    """Queue a what-if run (in-process in the embedded mode); its result lands on the run."""
+    if not isinstance(days, int) or not 7 <= days <= MAX_DAYS:
+        raise ValidationError({"days": f"Choose between 7 and {MAX_DAYS} days."})
+    if baseline is None:
+        baseline = Ruleset.objects.filter(status=RulesetStatus.PUBLISHED).first()
+        if baseline is None:
+            raise ValidationError({"baseline": "There is no published version to compare with; choose one."})
+    run = WhatIfRun.objects.create(ruleset=ruleset, baseline=baseline, days=days, requested_by=user)
+    transaction.on_commit(lambda: whatif_task.delay(run.pk))
+    return run
+
+
+@shared_task(name="scoring.tasks.whatif_task")
+def whatif_task(run_id: int) -> str:
+    run = WhatIfRun.objects.select_related("ruleset", "baseline").get(pk=run_id)
+    if run.status == "succeeded":
+        return run.status
+    WhatIfRun.objects.filter(pk=run.pk).update(status="running")
+    try:
+        result = whatif_compute(ruleset=run.ruleset, baseline=run.baseline, days=run.days)
+    except Exception as exc:
+        log.exception("what-if %s failed", run.pk)
+        WhatIfRun.objects.filter(pk=run.pk).update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    WhatIfRun.objects.filter(pk=run.pk).update(status="succeeded", result=result, error="")
+    return "succeeded"

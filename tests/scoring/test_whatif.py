@@ -1,0 +1,143 @@
+"""What-if replays, the rescore command and the rescore/what-if/jobs API."""
+
+import datetime
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from accounts.choices import Seniority
+from accounts.ingest import events_ingest
+from revops.choices import Role, TeamKind, TokenScope
+from revops.models import JobRun
+from revops.services import api_token_create
+from scoring.models import ContactScore, Rule, Ruleset, RulesetStatus, WhatIfRun
+from scoring.whatif import whatif_compute
+from tests.accounts.factories import AccountFactory, ContactFactory, OpportunityFactory
+from tests.revops.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(email, weeks_ago, n, url="/pricing", start=0):
+    base = timezone.now() - datetime.timedelta(weeks=weeks_ago)
+    return [
+        {"message_id": f"{email}-{weeks_ago}-{start + i}", "type": "page_view", "url": url,
+         "occurred_at": (base - datetime.timedelta(hours=i)).isoformat(), "contact_email": email}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def history():
+    """Three fitting contacts with pricing interest at different times; one account opens an opportunity."""
+    acme = AccountFactory(domain="acme.com", industry="Software", employee_count=800)
+    beta = AccountFactory(domain="beta.io", industry="Software", employee_count=400)
+    hot = ContactFactory(account=acme, email="hot@acme.com", seniority=Seniority.VP, department="marketing")
+    warm = ContactFactory(account=beta, email="warm@beta.io", seniority=Seniority.VP, department="marketing")
+    cold = ContactFactory(account=beta, email="cold@beta.io", seniority=Seniority.VP, department="marketing")
+    items = _events("hot@acme.com", 6, 3) + _events("warm@beta.io", 3, 1) + _events("cold@beta.io", 20, 1)
+    events_ingest(actor=UserFactory(), items=items)
+    OpportunityFactory(account=acme, created_date=timezone.now().date() - datetime.timedelta(weeks=4))
+    published = Ruleset.objects.get(status=RulesetStatus.PUBLISHED)
+    draft = Ruleset.objects.create(
+        number=2, name="Lower bar", based_on=published, mql_fit_min=20, mql_engagement_min=8,
+        required_fields=published.required_fields, excluded_title_pattern=published.excluded_title_pattern,
+        fast_track_event_types=published.fast_track_event_types,
+    )  # fmt: skip
+    for rule in published.rules.all():
+        rule.pk, rule.ruleset = None, draft
+        rule.save()
+    return {"hot": hot, "warm": warm, "cold": cold, "draft": draft, "published": published}
+
+
+def test_whatif_counts_who_would_qualify_and_what_happened_next(history):
+    result = whatif_compute(ruleset=history["draft"], baseline=history["published"], days=90)
+    # published (engagement ≥ 15): only "hot" (3 pricing visits, 30 points at the time) qualifies
+    assert result["totals"]["baseline"]["mql"] == 1
+    # the draft (≥ 8) also takes "warm" (one visit, 10 points); "cold" was before the window's reach
+    assert result["totals"]["draft"]["mql"] == 2
+    assert result["newly_qualified_count"] == 1 and result["dropped_count"] == 0
+    assert result["newly_qualified"][0]["email"] == "warm@beta.io"
+    assert result["newly_qualified"][0]["outcome"] == "no progress"
+    assert result["totals"]["baseline"]["opportunity"] == 1  # hot's account opened one after qualifying
+    assert sum(w["baseline"]["mql"] for w in result["weeks"]) == 1
+    assert len(result["weeks"]) == 13
+    segments = {row["segment"] for row in result["by_segment"]}
+    assert segments == {"Software · 200–999"}
+    json.dumps(result)  # stored as JSON
+
+
+def test_whatif_api_starts_a_run_and_returns_the_result(
+    history, client_for, user_in, django_capture_on_commit_callbacks
+):
+    member = user_in(TeamKind.MARKETING, Role.MEMBER)
+    client = client_for(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/whatif/", {"ruleset": history["draft"].pk, "days": 60}, format="json")
+    assert response.status_code == 202, response.content
+    run = client.get(f"/api/whatif/{response.json()['id']}/").json()
+    assert run["status"] == "succeeded" and run["result"]["days"] == 60
+    assert run["result"]["baseline"]["number"] == 1
+
+
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"ruleset": 0}, "ruleset"),
+        ({"days": 3}, "days"),
+        ({"days": 1000}, "days"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_whatif_api_rejects_bad_input_and_writes_nothing(history, client_for, user_in, payload, field):
+    client = client_for(user_in(TeamKind.MARKETING, Role.MEMBER))
+    response = client.post("/api/whatif/", {"ruleset": history["draft"].pk, **payload}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not WhatIfRun.objects.exists()
+
+
+def test_whatif_api_denied_paths(history, client_for, user_in, outsider, api_client):
+    viewer = client_for(user_in(TeamKind.SALES, Role.VIEWER))
+    assert viewer.post("/api/whatif/", {"ruleset": history["draft"].pk}, format="json").status_code == 403
+    assert viewer.get("/api/whatif/").status_code == 200
+    assert client_for(outsider).get("/api/whatif/").status_code == 403
+    assert api_client.get("/api/whatif/").status_code in (401, 403)
+    member = user_in(TeamKind.MARKETING, Role.MEMBER)
+    _token, key = api_token_create(actor=member, user=member, name="ro", scopes=[TokenScope.READ])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api_client.post("/api/whatif/", {"ruleset": history["draft"].pk}, format="json").status_code == 403
+    assert not WhatIfRun.objects.exists()
+
+
+def test_rescore_api_is_for_revenue_operations(
+    history, client_for, user_in, django_capture_on_commit_callbacks
+):
+    member = client_for(user_in(TeamKind.MARKETING, Role.LEAD))
+    assert member.post("/api/rescore/").status_code == 403
+    admin = client_for(user_in(TeamKind.REVENUE_OPERATIONS, Role.LEAD))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post("/api/rescore/")
+    assert response.status_code == 202
+    job = admin.get(f"/api/jobs/{response.json()['job']}/").json()
+    assert job["status"] == "succeeded" and job["result"]["contacts"] == 3
+    assert ContactScore.objects.count() == 3
+
+
+def test_rescore_command(history, capsys):
+    call_command("rescore", "--json", verbosity=0)
+    out = json.loads(capsys.readouterr().out)
+    assert out["contacts"] == 3 and out["ruleset"] == 1
+    call_command("rescore", "--contacts", str(history["hot"].pk), "--json")
+    assert json.loads(capsys.readouterr().out)["written"] == 0  # nothing changed since
+    call_command("rescore", "--ruleset", "2", "--json")
+    assert set(ContactScore.objects.values_list("ruleset__number", flat=True)) == {2}
+    with pytest.raises(CommandError, match="no version 7"):
+        call_command("rescore", "--ruleset", "7")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("rescore", "--as-of", "yesterday")
+    Ruleset.objects.update(status=RulesetStatus.SUPERSEDED)
+    with pytest.raises(CommandError, match="No published ruleset"):
+        call_command("rescore")
+    assert JobRun.objects.count() == 0 and Rule.objects.filter(ruleset=history["draft"]).count() == 20
