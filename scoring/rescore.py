@@ -514,7 +514,9 @@ def outbox_enqueue(*, contact_ids: Iterable[int] = (), account_ids: Iterable[int
 def _drain_schedule() -> None:
     from revops.celery import app
 
-    if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):  # in-process: drain now, nothing to debounce
+    # In-process (eager) there is nothing to debounce; otherwise one queued drain at a time (beat sweeps
+    # every 10 s in case a queued one is lost).
+    if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
         outbox_drain_task.delay()
 
 
