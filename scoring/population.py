@@ -321,80 +321,104 @@ def contacts_by_ids(spec: RulesetSpec, as_of: datetime.date, ids) -> Population:
 
 
 def account_population(
-    spec: RulesetSpec, as_of: datetime.date, *, where: str, params: list
+    spec: RulesetSpec,
+    as_of: datetime.date,
+    *,
+    ids=None,
+    low: int | None = None,
+    high: int | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> tuple[Population, pd.DataFrame]:
-    """Accounts (``where`` on alias ``a``, also applied to ``r.account_id``/``e.account_id`` through
-    the same placeholder list), their anonymous activity, and their contacts' stored scores."""
-    accounts = accounts_frame(spec, where=where, params=params)
-    ids = accounts["account_id"].tolist()
-    r_clause, r_params = _in("r.account_id", ids)
-    e_clause, e_params = _in("e.account_id", ids)
-    s_clause, s_params = _in("c.account_id", ids)
+    """Accounts (these ``ids``, or ``low <= id < high``), their anonymous activity, and their contacts'
+    scores: ``scores`` if the caller has them (``contact_id, account_id, fit, engagement, excluded``
+    sorted by contact id), else the stored ones."""
+    if ids is not None:
+        ids = sorted({int(i) for i in ids})
+        (a, ap), (r, rp), (e, ep), (c, cp) = (
+            _in(column, ids) for column in ("a.id", "r.account_id", "e.account_id", "c.account_id")
+        )
+    else:
+        columns = ("a.id", "r.account_id", "e.account_id", "c.account_id")
+        a, r, e, c = (f"{column} >= %s AND {column} < %s" for column in columns)
+        ap = rp = ep = cp = [low, high]
     population = Population(
         contacts=pd.DataFrame(),
-        accounts=accounts,
+        accounts=accounts_frame(spec, where=a, params=ap),
         activity=empty_activity(),
-        anonymous=anonymous_activity(spec, as_of, where=r_clause, params=r_params),
+        anonymous=anonymous_activity(spec, as_of, where=r, params=rp),
         campaign_activity=empty_activity(True),
-        anonymous_campaign=campaign_activity(
-            spec, as_of, entity="account_id", where=e_clause, params=e_params
-        ),
+        anonymous_campaign=campaign_activity(spec, as_of, entity="account_id", where=e, params=ep),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.contact_id, c.account_id, s.fit, s.engagement, s.excluded "
-            f"FROM {_t(ContactScore)} s JOIN {_t(Contact)} c ON c.id = s.contact_id "
-            f"WHERE {s_clause} ORDER BY s.contact_id",
-            s_params,
+    if scores is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT s.contact_id, c.account_id, s.fit, s.engagement, s.excluded "
+                f"FROM {_t(ContactScore)} s JOIN {_t(Contact)} c ON c.id = s.contact_id "
+                f"WHERE {c} ORDER BY s.contact_id",
+                cp,
+            )
+            rows = cursor.fetchall()
+        scores = pd.DataFrame.from_records(
+            rows, columns=["contact_id", "account_id", "fit", "engagement", "excluded"]
         )
-        rows = cursor.fetchall()
-    scores = pd.DataFrame.from_records(
-        rows, columns=["contact_id", "account_id", "fit", "engagement", "excluded"]
-    )
-    scores["account_id"] = scores["account_id"].astype("float64")
+        scores["account_id"] = scores["account_id"].astype("float64")
     return population, scores
 
 
-def lifecycle_context(contact_ids: np.ndarray, account_ids: np.ndarray, created) -> dict[str, np.ndarray]:
+def lifecycle_context(
+    contact_ids: np.ndarray, account_ids: np.ndarray, created, *, where: str = "", params: list | None = None
+) -> dict[str, np.ndarray]:
     """Per contact: the day of its last move (or creation), and its account's latest opportunity opened
-    and won (day ordinals, -1 for none)."""
-    ids = [int(i) for i in contact_ids]
-    since = np.array([day_ordinal(_as_date(c)) for c in created], dtype=np.int64)
-    if ids:
-        clause, params = _in("t.contact_id", ids)
+    and won (day ordinals, -1 for none). ``where`` on alias ``t`` selects the contacts' transitions
+    (default: by id)."""
+    ids = np.asarray(contact_ids, dtype=np.int64)
+    since = _days(created)
+    if len(ids):
+        if not where:
+            where, params = _in("t.contact_id", ids.tolist())
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT t.contact_id, MAX(t.at) FROM {_t(LifecycleTransition)} t "
-                f"WHERE {clause} GROUP BY t.contact_id",
-                params,
+                f"WHERE {where} GROUP BY t.contact_id",
+                params or [],
             )
-            last = {cid: day_ordinal(_as_date(at)) for cid, at in cursor.fetchall()}
-        position = {cid: i for i, cid in enumerate(ids)}
-        for cid, day in last.items():
-            since[position[cid]] = day
+            rows = cursor.fetchall()
+        if rows:
+            moved_ids = np.array([r[0] for r in rows], dtype=np.int64)
+            positions = pd.Index(ids).get_indexer(moved_ids)
+            inside = positions >= 0
+            since[positions[inside]] = _days([r[1] for r in rows])[inside]
     accounts = sorted({int(a) for a in account_ids if not pd.isna(a)})
     opened: dict[int, int] = {}
     won: dict[int, int] = {}
     if accounts:
-        clause, params = _in("o.account_id", accounts)
+        clause, clause_params = _in("o.account_id", accounts)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT o.account_id, MAX(o.created_date), "
                 "MAX(CASE WHEN o.stage = 'won' THEN o.close_date END) "
                 f"FROM {_t(Opportunity)} o WHERE {clause} GROUP BY o.account_id",
-                params,
+                clause_params,
             )
             for account_id, created_max, won_max in cursor.fetchall():
                 if created_max:
                     opened[account_id] = day_ordinal(_as_date(created_max))
                 if won_max:
                     won[account_id] = day_ordinal(_as_date(won_max))
-    acc = [None if pd.isna(a) else int(a) for a in account_ids]
+    acc = pd.Series(account_ids, dtype="float64")
     return {
         "since": since,
-        "opportunity_day": np.array([opened.get(a, -1) if a else -1 for a in acc], dtype=np.int64),
-        "won_day": np.array([won.get(a, -1) if a else -1 for a in acc], dtype=np.int64),
+        "opportunity_day": acc.map(opened).fillna(-1).to_numpy(dtype=np.int64),
+        "won_day": acc.map(won).fillna(-1).to_numpy(dtype=np.int64),
     }
+
+
+def _days(values) -> np.ndarray:
+    """Timestamps (aware datetimes or ISO text) → UTC day ordinals, vectorised."""
+    stamps = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="ISO8601")
+    return (
+        stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    )
 
 
 def _as_date(value) -> datetime.date:

@@ -7,6 +7,7 @@ touched, reading the same data through the same loaders (``scoring.population``)
 """
 
 import datetime
+import json
 import logging
 from collections.abc import Callable, Iterable
 
@@ -29,7 +30,6 @@ from .engine.rules import (
     account_explanation_for,
     evaluate_accounts,
     evaluate_contacts,
-    explanation_for,
     score_account,
     score_contact,
 )
@@ -94,42 +94,71 @@ def _changed(new: pd.DataFrame, current: pd.DataFrame, key: str, fields: list[st
     return differs
 
 
-def _upsert(model, key: str, columns: list[str], rows: list[tuple]) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE for ``rows``: COPY through a staging table on PostgreSQL."""
+def _copy_frame(table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to ``table``: one COPY of pandas-written CSV on PostgreSQL (no per-value Python),
+    batched INSERTs on SQLite. Text columns are never NULL (empty means empty)."""
+    if is_postgres():
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(c) for c in frame.columns)
+        text = [quote(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+        options = f"FORMAT csv, FORCE_NOT_NULL ({', '.join(text)})" if text else "FORMAT csv"
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({options})") as copy,
+        ):
+            copy.write(frame.to_csv(index=False, header=False))
+        return
+    bulk_insert(table.strip('"'), list(frame.columns), _python_rows(frame))
+
+
+def _python_rows(frame: pd.DataFrame) -> list[list]:
+    return frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+
+
+def _upsert(model, key: str, frame: pd.DataFrame) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE for the rows of ``frame`` (COPY into a staging table first
+    on PostgreSQL)."""
     table = _t(model)
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    updates = ", ".join(
-        f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}"
-        for c in columns
-        if c != key
-    )
+    quote = connection.ops.quote_name
+    quoted = ", ".join(quote(c) for c in frame.columns)
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in frame.columns if c != key)
     with connection.cursor() as cursor:
         if is_postgres():
             stage = f"stage_{model._meta.db_table}"
             cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
             cursor.execute(f"TRUNCATE {stage}")
-            bulk_insert(stage, columns, rows)
+            _copy_frame(stage, frame)
             cursor.execute(
                 f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
             )
             return
         sql = (
-            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(frame.columns))}) "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates.replace('EXCLUDED.', 'excluded.')}"
         )
-        cursor.executemany(sql, [tuple(_sqlite(v) for v in row) for row in rows])
+        cursor.executemany(sql, _python_rows(frame))
 
 
-def _sqlite(value):
-    import json
-
-    return json.dumps(value) if isinstance(value, list | dict) else value
+def explanations_json(result: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """``explanation_for`` of many rows at once, as JSON text, built per rule rather than per row."""
+    explain = result.attrs["explain"]
+    points = explain.points[:, rows]
+    pieces = np.full(len(rows), "", dtype=object)
+    for k, rule in enumerate(explain.rules):
+        fired = points[k] != 0.0
+        if not fired.any():
+            continue
+        prefix = f"[{json.dumps(rule.id)},{json.dumps(rule.name)},"
+        fragments = prefix + pd.Series(points[k][fired].astype(str), dtype=object) + "]"
+        before = pieces[fired]
+        pieces[fired] = np.where(before == "", fragments.to_numpy(), before + "," + fragments.to_numpy())
+    return ("[" + pd.Series(pieces, dtype=object) + "]").tolist()
 
 
 def contact_scores_write(
-    *, ruleset_id: int, result: pd.DataFrame, explain: Callable[[int], list], as_of: datetime.date,
-    now: datetime.datetime, where: str, params: list,
+    *, ruleset_id: int, result: pd.DataFrame, explain_json: Callable[[np.ndarray], list[str]],
+    as_of: datetime.date, now: datetime.datetime, where: str, params: list,
 ) -> int:  # fmt: skip
     """Write the scores of ``result`` that changed (and their history rows); returns how many."""
     if result.empty:
@@ -139,37 +168,14 @@ def contact_scores_write(
     changed = np.flatnonzero(_changed(result, current, "contact_id", SCORE_FIELDS))
     if not len(changed):
         return 0
-    columns = ["contact_id", *SCORE_FIELDS, "explanation", "scored_at"]
-    rows = []
-    history = []
-    values_of = result[["contact_id", *SCORE_FIELDS]].iloc[changed].itertuples(index=False, name=None)
-    for i, values in zip(changed.tolist(), values_of, strict=True):
-        explanation = explain(i)
-        values = [_py(v) for v in values]
-        rows.append((*values, explanation, now))
-        history.append(
-            (
-                values[0],
-                ruleset_id,
-                as_of,
-                now,
-                values[2],
-                values[3],
-                values[4],
-                values[5],
-                values[6],
-                explanation,
-            )
-        )
-    _upsert(ContactScore, "contact_id", columns, rows)
-    bulk_insert(
-        ContactScoreHistory._meta.db_table,
-        ["contact_id", "ruleset_id", "as_of", "scored_at", "fit", "engagement", "fit_grade",
-         "engagement_grade",
-         "excluded", "explanation"],
-        history,
-    )  # fmt: skip
-    return len(rows)
+    out = result.iloc[changed][["contact_id", *SCORE_FIELDS]].reset_index(drop=True)
+    out["explanation"] = explain_json(changed)
+    out["scored_at"] = now.isoformat()
+    _upsert(ContactScore, "contact_id", out)
+    history = out[["contact_id", "ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade",
+                   "excluded", "explanation", "scored_at"]].assign(as_of=as_of.isoformat())  # fmt: skip
+    _copy_frame(_t(ContactScoreHistory), history)
+    return len(out)
 
 
 def account_scores_write(
@@ -183,32 +189,26 @@ def account_scores_write(
     changed = np.flatnonzero(_changed(result, current, "account_id", ACCOUNT_FIELDS))
     if not len(changed):
         return 0
-    values_of = result[["account_id", *ACCOUNT_FIELDS]].iloc[changed].itertuples(index=False, name=None)
-    rows = [
-        (*[_py(v) for v in values], explain(i), now)
-        for i, values in zip(changed.tolist(), values_of, strict=True)
-    ]
-    _upsert(AccountRuleScore, "account_id", ["account_id", *ACCOUNT_FIELDS, "explanation", "scored_at"], rows)
-    return len(rows)
-
-
-def _py(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    out = result.iloc[changed][["account_id", *ACCOUNT_FIELDS]].reset_index(drop=True)
+    out["explanation"] = [json.dumps(explain(i)) for i in changed.tolist()]
+    out["scored_at"] = now.isoformat()
+    _upsert(AccountRuleScore, "account_id", out)
+    return len(out)
 
 
 # --- lifecycle ----------------------------------------------------------------------------------------------
 def lifecycle_apply(
-    *, spec: RulesetSpec, contacts: pd.DataFrame, result: pd.DataFrame, now: datetime.datetime
-) -> list[LifecycleTransition]:
+    *, spec: RulesetSpec, contacts: pd.DataFrame, result: pd.DataFrame, now: datetime.datetime,
+    transitions_where: str = "", transitions_params: list | None = None,
+) -> list[LifecycleTransition]:  # fmt: skip
     """Decide the automatic moves, apply them (compare-and-set on the stage, so a person's decision
     taken meanwhile wins) and record the transitions; notify on MQL/SQL crossings."""
     if result.empty:
         return []
     context = lifecycle_context(
-        result["contact_id"].to_numpy(), result["account_id"].to_numpy(), contacts["created"].tolist()
-    )
+        result["contact_id"].to_numpy(), result["account_id"].to_numpy(), contacts["created"].tolist(),
+        where=transitions_where, params=transitions_params,
+    )  # fmt: skip
     to, rule, reason = lifecycle_engine.decide(
         spec,
         stage=contacts["lifecycle_stage"].to_numpy(dtype=object),
@@ -287,16 +287,27 @@ def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int,
     result = evaluate_contacts(spec, population, as_of=as_of)
     with transaction.atomic():
         written = contact_scores_write(
-            ruleset_id=spec.id, result=result, explain=lambda i: explanation_for(result, i), as_of=as_of,
-            now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
+            ruleset_id=spec.id, result=result, explain_json=lambda rows: explanations_json(result, rows),
+            as_of=as_of, now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
         )  # fmt: skip
-        moved = lifecycle_apply(spec=spec, contacts=population.contacts, result=result, now=now)
-    return {"contacts": len(result), "written": written, "moved": len(moved), "mql": int(result["mql"].sum())}
+        moved = lifecycle_apply(
+            spec=spec, contacts=population.contacts, result=result, now=now,
+            transitions_where="t.contact_id >= %s AND t.contact_id < %s", transitions_params=[low, high],
+        )  # fmt: skip
+    return {
+        "contacts": len(result), "written": written, "moved": len(moved), "mql": int(result["mql"].sum()),
+        "scores": result[["contact_id", "account_id", "fit", "engagement", "excluded"]],
+    }  # fmt: skip
 
 
-def accounts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int, high: int, now) -> dict:
-    """Roll stored contact scores up to accounts with ``low <= id < high``. Idempotent."""
-    population, scores = account_population(spec, as_of, where="a.id >= %s AND a.id < %s", params=[low, high])
+def accounts_chunk_rescore(
+    *, spec: RulesetSpec, as_of: datetime.date, low: int, high: int, now, scores: pd.DataFrame | None = None
+) -> dict:
+    """Roll contact scores (``scores``, or the stored ones) up to accounts with ``low <= id < high``.
+    Idempotent."""
+    if scores is not None:
+        scores = scores[(scores["account_id"] >= low) & (scores["account_id"] < high)]
+    population, scores = account_population(spec, as_of, low=low, high=high, scores=scores)
     result = evaluate_accounts(spec, population, scores, as_of=as_of)
     with transaction.atomic():
         written = account_scores_write(
@@ -331,16 +342,24 @@ def rescore_all(
         "accounts_written": 0,
     }
     done = 0
+    # What phase 1 computed feeds phase 2 directly (the same values it stored).
+    computed = []
     for low in contact_chunks:
         stats = contacts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=low + CONTACT_CHUNK, now=now)
+        computed.append(stats["scores"])
         totals["contacts"] += stats["contacts"]
         totals["contacts_written"] += stats["written"]
         totals["moved"] += stats["moved"]
         totals["mql"] += stats["mql"]
         done += 1
         _report(job, progress, done, total, totals)
+    scores = pd.concat(computed, ignore_index=True) if computed else None
+    if scores is not None:
+        scores = scores[scores["account_id"].notna()]
     for low in account_chunks:
-        stats = accounts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=low + ACCOUNT_CHUNK, now=now)
+        stats = accounts_chunk_rescore(
+            spec=spec, as_of=as_of, low=low, high=low + ACCOUNT_CHUNK, now=now, scores=scores
+        )
         totals["accounts"] += stats["accounts"]
         totals["accounts_written"] += stats["written"]
         done += 1
@@ -411,14 +430,13 @@ def rescore_contacts(
     id_clause, id_params = _in("contact_id", sorted(contact_ids))
     with transaction.atomic():
         written = contact_scores_write(
-            ruleset_id=spec.id, result=result, explain=lambda i: explanations[i], as_of=as_of, now=now,
-            where=id_clause, params=id_params,
+            ruleset_id=spec.id, result=result, as_of=as_of, now=now, where=id_clause, params=id_params,
+            explain_json=lambda rows: [json.dumps(explanations[i]) for i in rows.tolist()],
         )  # fmt: skip
         moved = lifecycle_apply(spec=spec, contacts=population.contacts, result=result, now=now)
         accounts_written = 0
         if account_ids:
-            a_clause, a_params = _in("a.id", sorted(account_ids))
-            acc_population, scores = account_population(spec, as_of, where=a_clause, params=a_params)
+            acc_population, scores = account_population(spec, as_of, ids=account_ids)
             acc_result, acc_explanations = _scalar_accounts(spec, acc_population, scores, as_of)
             s_clause, s_params = _in("account_id", sorted(account_ids))
             accounts_written = account_scores_write(

@@ -502,26 +502,26 @@ def empty_activity(campaign: bool = False) -> pd.DataFrame:
 
 
 def _gather(values: Iterable[Any], predicate: Callable[[Any], bool]) -> np.ndarray:
-    """Evaluate ``predicate`` once per distinct value; gather the answers back for every row."""
-    values = list(values) if not isinstance(values, pd.Series) else values.tolist()
-    keyed = [_hashable(v) for v in values]
-    codes, uniques = pd.factorize(pd.Series(keyed, dtype=object), use_na_sentinel=True)
+    """Evaluate ``predicate`` once per distinct value; gather the answers back for every row.
+
+    ``values``: a Series of plain (hashable) values, or a list (already ``_hashable``)."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     answers = np.array([predicate(u) for u in uniques] + [predicate(None)], dtype=bool)
     return answers[codes]  # code -1 (missing) takes the last answer: predicate(None)
 
 
-def _column(frame: pd.DataFrame, path: str) -> list:
-    if path.startswith("account.custom."):
-        key = path[len("account.custom.") :]
-        source = frame["account.custom"] if "account.custom" in frame else [None] * len(frame)
-        return [(d or {}).get(key) if isinstance(d, dict) else None for d in source]
-    if path.startswith("custom."):
-        key = path[len("custom.") :]
-        source = frame["custom"] if "custom" in frame else [None] * len(frame)
-        return [(d or {}).get(key) if isinstance(d, dict) else None for d in source]
+def _column(frame: pd.DataFrame, path: str) -> pd.Series | list:
+    """A rule's field for every row: the column itself, or custom values made hashable."""
+    for prefix, column in (("account.custom.", "account.custom"), ("custom.", "custom")):
+        if path.startswith(prefix):
+            key = path[len(prefix) :]
+            source = frame[column] if column in frame else [None] * len(frame)
+            return [_hashable(d.get(key)) if isinstance(d, dict) else None for d in source]
     if path not in frame:
         return [None] * len(frame)
-    return frame[path].tolist()
+    return frame[path]
 
 
 def _fit_points(spec: RulesetSpec, frame: pd.DataFrame) -> list[tuple[RuleSpec, np.ndarray]]:
@@ -613,43 +613,46 @@ def _fast_track(spec: RulesetSpec, index: _ActivityIndex, n: int, t: int) -> tup
 
 
 def _exclusions(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
-    """``exclusion_reason`` for every row, evaluated once per distinct combination of its inputs."""
+    """``exclusion_reason`` for every row: each test once per distinct value, combined in its order."""
     n = len(frame)
     if not n:
         return np.empty(0, dtype=object)
 
-    def col(name):
-        return frame[name].tolist() if name in frame else [None] * n
+    def raw(name) -> pd.Series:
+        values = frame[name].to_numpy(dtype=object) if name in frame else [None] * n
+        return pd.Series(values, dtype=object)
 
-    def domain(email):
-        text = _text(email) or ""
-        return _email_domain(text) if "@" in text else ""
+    def text(name) -> pd.Series:
+        return raw(name).map(lambda v: _text(v) or "").astype(object)
 
-    keys = list(
-        zip(
-            [domain(e) for e in col("email")], col("title"), col("country"), col("account.industry"),
-            col("account.country"), col("account.domain"), strict=True,
-        )
-    )  # fmt: skip
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
-    answers = np.array(
-        [
-            exclusion_reason(
-                spec,
-                {
-                    "email": f"x@{k[0]}" if k[0] else None,
-                    "title": k[1],
-                    "country": k[2],
-                    "account.industry": k[3],
-                    "account.country": k[4],
-                    "account.domain": k[5],
-                },
-            )  # fmt: skip
-            for k in uniques
-        ],
-        dtype=object,
-    )
-    return answers[codes]
+    email = text("email")
+    domain = email.map(lambda e: _email_domain(e) if "@" in e else "")
+    account_domain = text("account.domain")
+    industry, country, account_country = text("account.industry"), text("country"), text("account.country")
+    title = raw("title")
+    pattern = _regex(spec.excluded_title_pattern) if spec.excluded_title_pattern else None
+    conditions = [
+        (domain.isin(spec.competitor_domains) | account_domain.isin(spec.competitor_domains))
+        & bool(spec.competitor_domains),
+        domain.isin(spec.free_mail_domains) & spec.exclude_free_mail,
+        _gather(title, lambda t: bool(pattern and _text(t) and pattern.search(_text(t)))),
+        (industry != "") & industry.isin(spec.excluded_industries),
+        (country != "") & country.str.upper().isin(spec.excluded_countries),
+        (account_country != "") & account_country.str.upper().isin(spec.excluded_countries),
+    ]
+    reasons = [
+        pd.Series(["competitor"] * n, dtype=object),
+        "free-mail address (" + domain + ")",
+        "title excluded (" + title.astype(str) + ")",
+        "industry outside the ICP (" + raw("account.industry").astype(str) + ")",
+        "country outside the ICP (" + country.str.upper() + ")",
+        "country outside the ICP (" + account_country.str.upper() + ")",
+    ]
+    return np.select(
+        [np.asarray(c, dtype=bool) for c in conditions],
+        [r.to_numpy(dtype=object) for r in reasons],
+        default="",
+    ).astype(object)
 
 
 def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
