@@ -568,3 +568,46 @@ def outbox_drain(*, limit: int = 500) -> int:
 def outbox_drain_task() -> int:
     cache.delete(DRAIN_KEY)  # events arriving from now on schedule another drain
     return outbox_drain()
+
+
+# --- the past ------------------------------------------------------------------------------------------
+def contact_score_as_of(*, contact_id: int, day: datetime.date) -> dict | None:
+    """The score a contact had on ``day`` (the last change scored on or before it) and the same score
+    recomputed now from the data known then, with the version that produced it.
+
+    The two agree unless the contact's or account's fields were edited since (fields keep no history).
+    """
+    row = (
+        ContactScoreHistory.objects.filter(contact_id=contact_id, as_of__lte=day)
+        .select_related("ruleset")
+        .order_by("-as_of", "-scored_at", "-id")
+        .first()
+    )
+    if row is None:
+        return None
+    spec = spec_for(row.ruleset)
+    population = contacts_by_ids(spec, row.as_of, [contact_id])
+    result, explanations = _scalar_contacts(spec, population, row.as_of)
+    recomputed = result.iloc[0] if len(result) else None
+    stored = {
+        "fit": row.fit, "engagement": row.engagement, "grade": f"{row.fit_grade}{row.engagement_grade}",
+        "excluded": row.excluded, "explanation": row.explanation,
+    }  # fmt: skip
+    reproduced = None
+    if recomputed is not None:
+        reproduced = {
+            "fit": float(recomputed["fit"]), "engagement": float(recomputed["engagement"]),
+            "grade": f"{recomputed['fit_grade']}{recomputed['engagement_grade']}",
+            "excluded": recomputed["excluded"], "explanation": explanations[0],
+        }  # fmt: skip
+    return {
+        "contact_id": contact_id,
+        "day": day.isoformat(),
+        "as_of": row.as_of.isoformat(),
+        "scored_at": row.scored_at.isoformat(),
+        "ruleset": {"id": row.ruleset_id, "number": row.ruleset.number},
+        "stored": stored,
+        "reproduced": reproduced,
+        "matches": reproduced is not None
+        and all(stored[k] == reproduced[k] for k in ("fit", "engagement", "grade", "excluded")),
+    }

@@ -512,7 +512,7 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return ("-scored_at", "-id") if self.action == "history" else ("-pk",)
 
     def get_permissions(self):
-        if self.action == "history":
+        if self.action in ("history", "as_of"):
             self.required_permissions = ["scoring.view_contactscorehistory"]
         return super().get_permissions()
 
@@ -522,6 +522,26 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             if self.action == "retrieve"
             else super().get_serializer_class()
         )
+
+    @extend_schema(
+        summary="A contact's score as of a past day, stored and reproduced with the version that made it",
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], url_path="as-of", filterset_class=None)
+    def as_of(self, request, contact_id=None):
+        contact = get_object_or_404(Contact.objects.for_user(request.user), pk=contact_id)
+        try:
+            day = datetime.date.fromisoformat(request.query_params.get("date", ""))
+        except ValueError:
+            raise exceptions.ValidationError({"date": ["Give the day as YYYY-MM-DD."]}) from None
+        from ..rescore import contact_score_as_of
+
+        answer = contact_score_as_of(contact_id=contact.pk, day=day)
+        if answer is None:
+            raise exceptions.NotFound(f"Contact {contact.pk} had no score on or before {day}.")
+        return Response(answer)
 
     @extend_schema(
         summary="Every past score of a contact, newest first",

@@ -193,3 +193,23 @@ def test_an_ingested_event_rescores_its_contact_through_the_outbox():
     buyer.refresh_from_db()
     assert buyer.lifecycle_stage == LifecycleStage.SAL
     assert AccountActivityDaily.objects.filter(account=acme).exists()
+
+
+def test_a_past_score_is_reproduced_with_the_version_that_made_it(world, client_for, viewer):
+    rescore_all(as_of=TODAY - datetime.timedelta(days=10))  # before most of the pricing visits
+    rescore_all()
+    contact = world["buyer"]
+    past = client_for(viewer).get(
+        f"/api/contact-scores/{contact.pk}/as-of/", {"date": (TODAY - datetime.timedelta(days=5)).isoformat()}
+    )
+    assert past.status_code == 200, past.content
+    body = past.json()
+    assert (
+        body["as_of"] == (TODAY - datetime.timedelta(days=10)).isoformat() and body["ruleset"]["number"] == 1
+    )
+    assert body["matches"] and body["stored"]["engagement"] == body["reproduced"]["engagement"]
+    assert body["stored"]["engagement"] < ContactScore.objects.get(contact=contact).engagement
+    client = client_for(viewer)
+    assert client.get(f"/api/contact-scores/{contact.pk}/as-of/", {"date": "soon"}).status_code == 400
+    early = (TODAY - datetime.timedelta(days=400)).isoformat()
+    assert client.get(f"/api/contact-scores/{contact.pk}/as-of/", {"date": early}).status_code == 404
