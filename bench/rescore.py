@@ -77,6 +77,12 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         help=f"Redis (broker and cache) for the worker and this process (default {DEFAULT_REDIS_URL})",
     )
     group.add_argument(
+        "--rescore-processes",
+        type=int,
+        default=2,
+        help="local processes for the headline full rescore (the single-process run is reported too)",
+    )
+    group.add_argument(
         "--rescore-profile",
         metavar="FILE",
         help="also profile one more full rescore (cProfile) to FILE; top functions in the JSON",
@@ -323,7 +329,7 @@ def _rss_mb(field: str) -> float | None:
     return None
 
 
-def _full_rescore(url: str, as_of: datetime.date) -> dict:
+def _full_rescore(url: str, as_of: datetime.date, processes: int = 1) -> dict:
     from scoring.rescore import rescore_all
 
     phases = _Phases()
@@ -333,13 +339,14 @@ def _full_rescore(url: str, as_of: datetime.date) -> dict:
     cpu, db_cpu = time.process_time(), database_cpu(url)
     with phases.active():
         started = time.perf_counter()
-        totals = rescore_all(as_of=as_of)
+        totals = rescore_all(as_of=as_of, processes=processes)
         seconds = time.perf_counter() - started
     db_after = database_cpu(url)
     cpu = time.process_time() - cpu
     from scoring.models import ContactScoreHistory
 
     return {
+        "processes": processes,
         "seconds": round(seconds, 2),
         "contacts_per_s": round(totals["contacts"] / seconds) if seconds else None,
         "contacts": totals["contacts"],
@@ -349,7 +356,8 @@ def _full_rescore(url: str, as_of: datetime.date) -> dict:
         "mql": totals["mql"],
         "accounts": totals["accounts"],
         "accounts_written": totals["accounts_written"],
-        "breakdown_s": phases.breakdown(seconds),
+        # With several processes the steps run in the children: only the single-process run has them.
+        **({"breakdown_s": phases.breakdown(seconds)} if processes == 1 else {}),
         "cpu_s": {
             "python": round(cpu, 2),
             "database": round(sum(v - db_cpu.get(pid, 0.0) for pid, v in db_after.items()), 2),
@@ -709,8 +717,13 @@ def run(args: argparse.Namespace) -> dict:
     _reset(marker)
 
     print(f"bench: full rescore of {len(ids):,} contacts …", file=sys.stderr, flush=True)
-    full = _full_rescore(url, as_of)
+    full = single = _full_rescore(url, as_of)
     agree = _agreement(base["results"])
+    if args.rescore_processes > 1:
+        print(f"bench: full rescore in {args.rescore_processes} processes …", file=sys.stderr, flush=True)
+        _reset(marker)
+        full = _full_rescore(url, as_of, args.rescore_processes)
+        agree = min(agree, _agreement(base["results"]))
     print("bench: full rescore again, nothing changed …", file=sys.stderr, flush=True)
     second = _second_run(as_of)
     profile = None
@@ -746,6 +759,7 @@ def run(args: argparse.Namespace) -> dict:
             "reset": reset,
         },
         "full_rescore": full,
+        "full_rescore_single_process": single,
         "second_run_unchanged": second,
         "baseline": {
             "method": "per contact: ORM get (account, persona), technologies, rollups in the rules' window, "

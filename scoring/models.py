@@ -225,10 +225,16 @@ class RulesetHistory(models.Model):
 class ContactScore(models.Model):
     """A contact's current rules score under the version that made it."""
 
+    # Derived rows written a million at a time: no database-level foreign keys (their checks cost a
+    # rescore as much as the writes); Django's on_delete still cascades and protects.
     contact = models.OneToOneField(
-        "accounts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="rule_score"
+        "accounts.Contact",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="rule_score",
+        db_constraint=False,
     )
-    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     fit = models.FloatField(default=0)
     engagement = models.FloatField(default=0)
     fit_grade = models.CharField(max_length=1, default="C")
@@ -254,9 +260,13 @@ class ContactScoreHistory(models.Model):
     """Every change of a contact's score, so any past score can be shown and reproduced."""
 
     contact = models.ForeignKey(
-        "accounts.Contact", on_delete=models.CASCADE, related_name="score_history", db_index=False
+        "accounts.Contact",
+        on_delete=models.CASCADE,
+        related_name="score_history",
+        db_index=False,
+        db_constraint=False,  # derived rows: see ContactScore
     )
-    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     as_of = models.DateField(help_text="The day whose data the score used.")
     scored_at = models.DateTimeField()
     fit = models.FloatField()
@@ -279,9 +289,13 @@ class AccountRuleScore(models.Model):
     """Contacts' rules scores rolled up to their account, with anonymous activity resolved to it."""
 
     account = models.OneToOneField(
-        "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="rule_score"
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="rule_score",
+        db_constraint=False,  # derived rows: see ContactScore
     )
-    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+")
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     fit = models.FloatField(default=0)
     engagement = models.FloatField(default=0)
     anonymous_engagement = models.FloatField(default=0)

@@ -5,6 +5,7 @@ these functions so that they see exactly the same data in the same order.
 """
 
 import datetime
+import io
 import json
 from collections import defaultdict
 
@@ -113,7 +114,7 @@ def _uses(spec: RulesetSpec, prefix: str) -> bool:
 
 CONTACT_COLUMNS = [
     "contact_id", "account_id", "email", "first_name", "last_name", "title", "seniority", "department",
-    "country", "persona", "custom", "lifecycle_stage", "created",
+    "country", "persona", "custom", "lifecycle_stage", "created_day",
     "account.industry", "account.employee_count", "account.annual_revenue", "account.country",
     "account.domain", "account.name", "account.custom",
 ]  # fmt: skip
@@ -125,7 +126,7 @@ def contacts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
     account_custom = _uses(spec, "account.custom.")
     sql = f"""
         SELECT c.id, c.account_id, c.email, c.first_name, c.last_name, c.title, c.seniority, c.department,
-               c.country, p.name, {"c.custom" if custom else "NULL"}, c.lifecycle_stage, c.created,
+               c.country, p.name, {"c.custom" if custom else "NULL"}, c.lifecycle_stage, {_created_day_sql()},
                a.industry, a.employee_count, a.annual_revenue, a.country, a.domain, a.name,
                {"a.custom" if account_custom else "NULL"}
         FROM {_t(Contact)} c
@@ -134,11 +135,17 @@ def contacts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
         {"WHERE " + where if where else ""}
         ORDER BY c.id
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        rows = cursor.fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=CONTACT_COLUMNS, coerce_float=True)
+    if is_postgres():
+        frame = _copy_out(
+            sql, params or [], CONTACT_COLUMNS, numeric={"contact_id", "account_id", "created_day"}
+        )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params or [])
+            rows = cursor.fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=CONTACT_COLUMNS, coerce_float=True)
     frame["account_id"] = frame["account_id"].astype("float64")
+    frame["created_day"] = frame["created_day"].astype("int64")
     for column in ("account.employee_count", "account.annual_revenue"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     if custom:
@@ -146,6 +153,36 @@ def contacts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
     if account_custom:
         frame["account.custom"] = [_json(v) for v in frame["account.custom"]]
     _technologies(spec, frame)
+    return frame
+
+
+def _created_day_sql() -> str:
+    if is_postgres():
+        return "((c.created AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
+    return "CAST(julianday(c.created) - 2440587.5 AS INTEGER)"
+
+
+def _copy_out(sql: str, params: list, columns: list[str], numeric: set[str]) -> pd.DataFrame:
+    """Run a SELECT through ``COPY … TO STDOUT`` and parse it with pandas' C reader: several times
+    faster than fetching a million rows as Python tuples. Empty text reads as empty (not missing)."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        query = cursor.cursor.mogrify(sql, params) if params else sql
+        with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    text = {c: object for c in columns if c not in numeric}
+    frame = pd.read_csv(
+        buffer,
+        names=columns,
+        header=None,
+        dtype=text,
+        keep_default_na=False,
+        na_values={c: [""] for c in numeric},
+    )
+    for c in text:
+        frame[c] = frame[c].astype(object)
     return frame
 
 
@@ -366,13 +403,18 @@ def account_population(
 
 
 def lifecycle_context(
-    contact_ids: np.ndarray, account_ids: np.ndarray, created, *, where: str = "", params: list | None = None
+    contact_ids: np.ndarray,
+    account_ids: np.ndarray,
+    created_days,
+    *,
+    where: str = "",
+    params: list | None = None,
 ) -> dict[str, np.ndarray]:
     """Per contact: the day of its last move (or creation), and its account's latest opportunity opened
     and won (day ordinals, -1 for none). ``where`` on alias ``t`` selects the contacts' transitions
     (default: by id)."""
     ids = np.asarray(contact_ids, dtype=np.int64)
-    since = _days(created)
+    since = np.asarray(created_days, dtype=np.int64).copy()  # creation days, then the last moves
     if len(ids):
         if not where:
             where, params = _in("t.contact_id", ids.tolist())

@@ -16,7 +16,7 @@ import pandas as pd
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Contact
@@ -171,11 +171,29 @@ def contact_scores_write(
     out = result.iloc[changed][["contact_id", *SCORE_FIELDS]].reset_index(drop=True)
     out["explanation"] = explain_json(changed)
     out["scored_at"] = now.isoformat()
-    _upsert(ContactScore, "contact_id", out)
+    fresh = ~out["contact_id"].isin(current["contact_id"]) if len(current) else np.ones(len(out), dtype=bool)
+    _insert_or_upsert(ContactScore, "contact_id", out, np.asarray(fresh, dtype=bool))
+    # History keeps the numbers; a past explanation is reproduced on demand (``contact_score_as_of``),
+    # which halves what a full rescore writes.
     history = out[["contact_id", "ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade",
-                   "excluded", "explanation", "scored_at"]].assign(as_of=as_of.isoformat())  # fmt: skip
+                   "excluded", "scored_at"]].assign(as_of=as_of.isoformat(), explanation="[]")  # fmt: skip
     _copy_frame(_t(ContactScoreHistory), history)
     return len(out)
+
+
+def _insert_or_upsert(model, key: str, frame: pd.DataFrame, fresh: np.ndarray) -> None:
+    """Rows with no stored score yet go straight in with COPY; the others through the upsert. Should a
+    concurrent writer have inserted one of the fresh keys meanwhile, all go through the upsert."""
+    if is_postgres() and fresh.any():
+        try:
+            with transaction.atomic():
+                _copy_frame(_t(model), frame[fresh])
+        except IntegrityError:
+            _upsert(model, key, frame)
+            return
+        frame = frame[~fresh]
+    if len(frame):
+        _upsert(model, key, frame)
 
 
 def account_scores_write(
@@ -206,7 +224,7 @@ def lifecycle_apply(
     if result.empty:
         return []
     context = lifecycle_context(
-        result["contact_id"].to_numpy(), result["account_id"].to_numpy(), contacts["created"].tolist(),
+        result["contact_id"].to_numpy(), result["account_id"].to_numpy(), contacts["created_day"].to_numpy(),
         where=transitions_where, params=transitions_params,
     )  # fmt: skip
     to, rule, reason = lifecycle_engine.decide(
@@ -273,6 +291,14 @@ def _stages_set(moves: dict[int, tuple], now: datetime.datetime) -> set[int]:
         return applied
 
 
+def _derived_data_commit() -> None:
+    """Scores are derived data that a rerun recreates: their transactions need not wait for the WAL
+    flush (a crash loses at most the last moments of scoring, never consistency)."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 # --- the batch path -----------------------------------------------------------------------------------------
 def _bounds(model) -> tuple[int, int]:
     with connection.cursor() as cursor:
@@ -286,6 +312,7 @@ def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int,
     population = contacts_by_range(spec, as_of, low, high)
     result = evaluate_contacts(spec, population, as_of=as_of)
     with transaction.atomic():
+        _derived_data_commit()
         written = contact_scores_write(
             ruleset_id=spec.id, result=result, explain_json=lambda rows: explanations_json(result, rows),
             as_of=as_of, now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
@@ -310,6 +337,7 @@ def accounts_chunk_rescore(
     population, scores = account_population(spec, as_of, low=low, high=high, scores=scores)
     result = evaluate_accounts(spec, population, scores, as_of=as_of)
     with transaction.atomic():
+        _derived_data_commit()
         written = account_scores_write(
             ruleset_id=spec.id, result=result, explain=lambda j: account_explanation_for(result, j), now=now,
             where="account_id >= %s AND account_id < %s", params=[low, high],
@@ -319,19 +347,22 @@ def accounts_chunk_rescore(
 
 def rescore_all(
     *, ruleset: Ruleset | None = None, as_of: datetime.date | None = None, job: JobRun | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, processes: int = 1,
 ) -> dict:  # fmt: skip
-    """Rescore every contact and account under ``ruleset`` (default: the published one)."""
+    """Rescore every contact and account under ``ruleset`` (default: the published one).
+
+    ``processes`` > 1 spreads the chunks over that many local processes (PostgreSQL only): one chunk's
+    Python then overlaps another's database work. Across machines the same chunks are Celery tasks."""
     ruleset = ruleset or published()
     spec = spec_for(ruleset)
     as_of = as_of or today()
     now = timezone.now()
-    c_low, c_high = _bounds(Contact)
     from accounts.models import Account
 
+    c_low, c_high = _bounds(Contact)
     a_low, a_high = _bounds(Account)
-    contact_chunks = list(range(c_low, c_high + 1, CONTACT_CHUNK))
-    account_chunks = list(range(a_low, a_high + 1, ACCOUNT_CHUNK))
+    contact_chunks = [(low, low + CONTACT_CHUNK) for low in range(c_low, c_high + 1, CONTACT_CHUNK)]
+    account_chunks = [(low, low + ACCOUNT_CHUNK) for low in range(a_low, a_high + 1, ACCOUNT_CHUNK)]
     total = len(contact_chunks) + len(account_chunks)
     totals = {
         "contacts": 0,
@@ -342,30 +373,55 @@ def rescore_all(
         "accounts_written": 0,
     }
     done = 0
+    run = _runner(processes if is_postgres() else 1)
     # What phase 1 computed feeds phase 2 directly (the same values it stored).
     computed = []
-    for low in contact_chunks:
-        stats = contacts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=low + CONTACT_CHUNK, now=now)
+    for stats in run(contacts_chunk_rescore, [dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now)
+                                              for lo, hi in contact_chunks]):  # fmt: skip
         computed.append(stats["scores"])
-        totals["contacts"] += stats["contacts"]
+        for key in ("contacts", "moved", "mql"):
+            totals[key] += stats[key]
         totals["contacts_written"] += stats["written"]
-        totals["moved"] += stats["moved"]
-        totals["mql"] += stats["mql"]
         done += 1
         _report(job, progress, done, total, totals)
-    scores = pd.concat(computed, ignore_index=True) if computed else None
+    scores = pd.concat(computed, ignore_index=True).sort_values("contact_id") if computed else None
     if scores is not None:
         scores = scores[scores["account_id"].notna()]
-    for low in account_chunks:
-        stats = accounts_chunk_rescore(
-            spec=spec, as_of=as_of, low=low, high=low + ACCOUNT_CHUNK, now=now, scores=scores
-        )
+    account_jobs = []
+    for lo, hi in account_chunks:
+        part = None if scores is None else scores[(scores["account_id"] >= lo) & (scores["account_id"] < hi)]
+        account_jobs.append(dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now, scores=part))
+    for stats in run(accounts_chunk_rescore, account_jobs):
         totals["accounts"] += stats["accounts"]
         totals["accounts_written"] += stats["written"]
         done += 1
         _report(job, progress, done, total, totals)
     totals.update(ruleset=ruleset.number, as_of=as_of.isoformat())
     return totals
+
+
+def _call(function, kwargs):
+    return function(**kwargs)
+
+
+def _runner(processes: int):
+    """``run(function, list of kwargs)`` → results as they finish: in this process, or in a pool."""
+    if processes <= 1:
+        return lambda function, jobs: (function(**kwargs) for kwargs in jobs)
+
+    def run(function, jobs):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from django.db import connections
+
+        connections.close_all()  # children open their own connections
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+
+    return run
 
 
 def _report(job, progress, done, total, totals) -> None:
@@ -591,7 +647,7 @@ def contact_score_as_of(*, contact_id: int, day: datetime.date) -> dict | None:
     recomputed = result.iloc[0] if len(result) else None
     stored = {
         "fit": row.fit, "engagement": row.engagement, "grade": f"{row.fit_grade}{row.engagement_grade}",
-        "excluded": row.excluded, "explanation": row.explanation,
+        "excluded": row.excluded,
     }  # fmt: skip
     reproduced = None
     if recomputed is not None:

@@ -379,8 +379,9 @@ class ContactScoreDetailSerializer(ContactScoreSerializer):
 
 
 class ContactScoreHistorySerializer(serializers.ModelSerializer):
+    """A past score's numbers; its explanation is reproduced by ``/api/contact-scores/{id}/as-of/``."""
+
     ruleset_number = serializers.IntegerField(source="ruleset.number", read_only=True)
-    explanation = serializers.SerializerMethodField()
 
     class Meta:
         model = ContactScoreHistory
@@ -396,9 +397,5 @@ class ContactScoreHistorySerializer(serializers.ModelSerializer):
             "fit_grade",
             "engagement_grade",
             "excluded",
-            "explanation",
         ]
         read_only_fields = fields
-
-    def get_explanation(self, obj) -> list[dict[str, Any]]:
-        return ExplanationItemSerializer(explanation_items(obj.explanation), many=True).data

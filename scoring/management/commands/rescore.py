@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", help="score as of this day, YYYY-MM-DD (default: today)")
         parser.add_argument("--contacts", type=int, nargs="+", help="only these contact ids")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        parser.add_argument(
+            "--processes", type=int, default=1, help="spread the chunks over this many local processes"
+        )
 
     def handle(self, *args, ruleset=None, as_of=None, contacts=None, **options):
         as_json = options["json"]
@@ -47,7 +50,9 @@ class Command(BaseCommand):
                         bar.total = total
                         bar.update(done - bar.n)
 
-                    result = rescore_all(ruleset=version, as_of=day, progress=progress)
+                    result = rescore_all(
+                        ruleset=version, as_of=day, progress=progress, processes=max(1, options["processes"])
+                    )
         except NoPublishedRuleset as exc:
             raise CommandError(str(exc)) from exc
         result["seconds"] = round(time.perf_counter() - started, 2)

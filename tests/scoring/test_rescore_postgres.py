@@ -1,0 +1,66 @@
+"""A full rescore spread over processes writes exactly what the single-process run writes (PostgreSQL)."""
+
+import datetime
+import os
+
+import pytest
+from django.utils import timezone
+
+from accounts.choices import Seniority
+from accounts.ingest import events_ingest
+from scoring import rescore
+from scoring.models import AccountRuleScore, ContactScore, LifecycleTransition
+from tests.accounts.factories import AccountFactory, ContactFactory
+from tests.revops.factories import UserFactory
+from tests.scoring.factories_ui import starter_ruleset
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+        reason="needs PostgreSQL (DATABASE_URL)",
+    ),
+    pytest.mark.django_db(transaction=True),  # the worker processes must see the data: committed
+]
+
+
+def _snapshot():
+    contacts = sorted(ContactScore.objects.values_list("contact_id", "fit", "engagement", "explanation"))
+    accounts = sorted(AccountRuleScore.objects.values_list("account_id", "fit", "engagement", "explanation"))
+    moves = sorted(LifecycleTransition.objects.values_list("contact_id", "from_stage", "to_stage", "rule"))
+    return contacts, accounts, moves
+
+
+def test_processes_write_what_one_process_writes(monkeypatch):
+    starter_ruleset()
+    monkeypatch.setattr(rescore, "CONTACT_CHUNK", 7)  # several chunks of each kind
+    monkeypatch.setattr(rescore, "ACCOUNT_CHUNK", 3)
+    items = []
+    for a in range(8):
+        account = AccountFactory(domain=f"firm{a}.com", industry="Software", employee_count=300 + a)
+        for c in range(4):
+            email = f"p{c}@firm{a}.com"
+            ContactFactory(account=account, email=email, seniority=Seniority.VP, department="marketing")
+            when = timezone.now() - datetime.timedelta(days=a + c)
+            items += [
+                {"message_id": f"{email}-{k}", "type": "page_view", "url": "/pricing",
+                 "occurred_at": (when - datetime.timedelta(hours=k)).isoformat(), "contact_email": email}
+                for k in range(a % 3 + 1)
+            ]  # fmt: skip
+    events_ingest(actor=UserFactory(), items=items)
+    _reset()  # what the outbox drained on commit
+    rescore.rescore_all()
+    single = _snapshot()
+    _reset()
+    stats = rescore.rescore_all(processes=2)
+    assert stats["contacts"] == 32 and stats["accounts"] == 8
+    assert _snapshot() == single
+    assert len(single[0]) == 32 and len(single[1]) == 8
+
+
+def _reset():
+    from accounts.models import Contact
+
+    for model in (ContactScore, AccountRuleScore, LifecycleTransition):
+        model.objects.all().delete()
+    Contact.objects.update(lifecycle_stage="lead")
