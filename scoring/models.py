@@ -485,3 +485,46 @@ class DemoGroundTruth(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.account_id} @ {self.as_of}: {self.propensity:.3f}"
+
+
+# --- machine-learned scores -----------------------------------------------------------------------
+class ScoringModelStatus(models.TextChoices):
+    CHAMPION = "champion", "Champion"
+    CHALLENGER = "challenger", "Challenger"
+    RETIRED = "retired", "Retired"
+
+
+class ScoringModel(BaseModel):
+    """One trained version of a learned score: what it used, how it did in the backtest, its artefact."""
+
+    kind = models.CharField(max_length=32, default="in_market")
+    version = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ScoringModelStatus.choices, default=ScoringModelStatus.CHALLENGER
+    )
+    features = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    train_start = models.DateField(null=True, blank=True, help_text="First snapshot date trained on.")
+    train_end = models.DateField(null=True, blank=True, help_text="Last snapshot date trained on.")
+    horizon_days = models.PositiveSmallIntegerField(default=90)
+    metrics = models.JSONField(default=dict, blank=True, help_text="The backtest report.")
+    artefact_path = models.CharField(max_length=500, blank=True)
+    artefact_sha256 = models.CharField(max_length=64, blank=True)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    trained_at = models.DateTimeField()
+    promoted_at = models.DateTimeField(null=True, blank=True, help_text="Last time it became champion.")
+    reason = models.TextField(blank=True, help_text="Why it is champion or challenger.")
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="scoring_model_version_unique"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(status="champion"), name="scoring_model_one_champion"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version} ({self.status})"
