@@ -623,10 +623,15 @@ def _exclusions(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
         return pd.Series(values, dtype=object)
 
     def text(name) -> pd.Series:
-        return raw(name).map(lambda v: _text(v) or "").astype(object)
+        """``_text(v) or ""`` per row, computed once per distinct value."""
+        codes, uniques = pd.factorize(raw(name), use_na_sentinel=True)
+        answers = np.array([_text(u) or "" for u in uniques] + [""], dtype=object)
+        return pd.Series(answers[codes], dtype=object)
 
-    email = text("email")
-    domain = email.map(lambda e: _email_domain(e) if "@" in e else "")
+    # E-mails are nearly all distinct: normalise them with vectorised string methods instead.
+    email = raw("email").fillna("").astype(str).str.strip().str.lower()
+    at = email.str.contains("@", regex=False)
+    domain = pd.Series(np.where(at, email.str.rsplit("@", n=1).str[-1], ""), dtype=object)
     account_domain = text("account.domain")
     industry, country, account_country = text("account.industry"), text("country"), text("account.country")
     title = raw("title")
@@ -663,7 +668,14 @@ def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
         if name == "account":
             absent = frame["account_id"].isna().to_numpy() if n else np.zeros(0, dtype=bool)
         else:
-            absent = _gather(_column(frame, name), lambda v: _text(v) is None)
+            column = _column(frame, name)
+            if isinstance(column, pd.Series) and pd.api.types.is_numeric_dtype(column.dtype):
+                absent = column.isna().to_numpy()
+            elif isinstance(column, pd.Series):  # text: missing or blank (what ``_text`` calls None)
+                values = column.astype(object)
+                absent = (values.isna() | values.astype(str).str.strip().eq("")).to_numpy()
+            else:
+                absent = _gather(column, lambda v: _text(v) is None)
         out = np.where(absent, np.where(out == "", name, out + "," + name), out)
     return out
 

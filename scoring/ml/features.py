@@ -26,6 +26,7 @@ NONE_DAYS = 9999  # "days since" when there was none
 RESEARCH_KEY = re.compile(r"pricing|compare|/vs|case-stud|/customers|roi|/demo|trial|/integrations|/product")
 HIGH_INTENT_TYPES = ("demo_request", "free_trial", "meeting")
 SENIOR = ("c_level", "vp", "director")
+TOP_KEYS = 40
 
 
 def _t(model) -> str:
@@ -99,6 +100,11 @@ class Source:
             activity["event_type"].to_numpy(dtype=object) != EventType.INTENT
         )
         self.activity = activity
+        # The most frequent intent topics and research pages, each a feature: which ones signal a
+        # purchase is learnt, not configured.
+        tops = activity[(activity["event_type"] == EventType.INTENT) | activity["research"]]
+        tops = tops.groupby(["event_type", "key"])["count"].sum().sort_values(ascending=False, kind="stable")
+        self.top_keys = [(str(e), str(k)) for e, k in tops.index[:TOP_KEYS]]
         c_clause, c_params = _in("r.account_id", ids)
         contact_activity = _fetch(
             f"SELECT r.account_id, r.contact_id, r.day, c.persona_id, c.seniority, c.department, "
@@ -156,6 +162,14 @@ def _last_by(index: pd.Index, account_ids: np.ndarray, days: np.ndarray, t: int)
     return np.where(np.isfinite(out), t - out, NONE_DAYS)
 
 
+def _first_by(index: pd.Index, account_ids: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
+    out = np.full(len(index), np.inf)
+    pos = index.get_indexer(account_ids)
+    ok = pos >= 0
+    np.minimum.at(out, pos[ok], days[ok].astype(float))
+    return np.where(np.isfinite(out), t - out, NONE_DAYS)
+
+
 def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.DataFrame:
     t = _ordinal(as_of)
     accounts = source.accounts
@@ -210,6 +224,18 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
             cols[f"{name}_trend_30d"] = (cols[f"{name}_30d"] - previous) / (previous + 1.0)
             cols[f"{name}_surge_7d"] = (cols[f"{name}_7d"] / 7.0) / (cols[f"{name}_90d"] / 90.0 + 0.1)
             cols[f"{name}_days_since"] = _last_by(index, ids[mask], act["day"].to_numpy()[mask], t)
+            # When the current burst started, and what happened before it (a past cycle, cooling).
+            inside = mask & (age < 90)
+            cols[f"{name}_first_in_90d"] = _first_by(index, ids[inside], act["day"].to_numpy()[inside], t)
+            earlier = mask & (age >= 90)
+            cols[f"{name}_90_180d"] = _sum_by(index, ids[earlier], count[earlier])
+            for week in range(4):
+                this_week = mask & (age >= 7 * week) & (age < 7 * (week + 1))
+                cols[f"{name}_week_{week}"] = _sum_by(index, ids[this_week], count[this_week])
+    keys = act["key"].astype(object).fillna("").to_numpy(dtype=object)
+    for e, k in source.top_keys:
+        chosen = (event_type == e) & (keys == k) & (age < 30)
+        cols[f"key__{_slug(e)}__{_slug(k)}_30d"] = _sum_by(index, ids[chosen], count[chosen])
     for w in (30, 90):
         cols[f"known_{w}d"] = _sum_by(index, ids[age < w], known[age < w])
         recent = act[age < w]
