@@ -33,12 +33,12 @@ from . import features as F
 
 MODELS = ("xgboost", "logistic_regression", "naive_bayes", "rules", "ground_truth")
 XGB_PARAMS = {
-    "n_estimators": 400,
-    "max_depth": 4,
-    "learning_rate": 0.05,
+    "n_estimators": 800,
+    "max_depth": 3,
+    "learning_rate": 0.03,
     "subsample": 0.8,
-    "colsample_bytree": 0.7,
-    "min_child_weight": 5,
+    "colsample_bytree": 0.5,
+    "min_child_weight": 10,
     "reg_lambda": 1.0,
     "tree_method": "hist",
     "n_jobs": 2,
@@ -327,6 +327,7 @@ def run(
         "horizon_days": horizon_days,
         "snapshot_dates": [d.isoformat() for d in dates],
         "features": columns,
+        "top_keys": frame.attrs.get("top_keys", []),
         "folds": folds_out,
         "models": report_models,
         "leakage_warnings": warnings or [],

@@ -68,7 +68,7 @@ def _slug(text: str) -> str:
 class Source:
     """What the features need, read once for the days ``(low, high]`` and reused for every snapshot."""
 
-    def __init__(self, *, low: datetime.date, high: datetime.date, account_ids=None):
+    def __init__(self, *, low: datetime.date, high: datetime.date, account_ids=None, top_keys=None):
         self.low, self.high = low, high
         ids = None if account_ids is None else sorted({int(i) for i in account_ids})
         a_clause, a_params = _in("a.id", ids)
@@ -104,7 +104,11 @@ class Source:
         # purchase is learnt, not configured.
         tops = activity[(activity["event_type"] == EventType.INTENT) | activity["research"]]
         tops = tops.groupby(["event_type", "key"])["count"].sum().sort_values(ascending=False, kind="stable")
-        self.top_keys = [(str(e), str(k)) for e, k in tops.index[:TOP_KEYS]]
+        self.top_keys = (
+            [(str(e), str(k)) for e, k in tops.index[:TOP_KEYS]]
+            if top_keys is None
+            else [(str(e), str(k)) for e, k in top_keys]
+        )
         c_clause, c_params = _in("r.account_id", ids)
         contact_activity = _fetch(
             f"SELECT r.account_id, r.contact_id, r.day, c.persona_id, c.seniority, c.department, "
@@ -286,6 +290,7 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
     )
 
     frame = pd.DataFrame(cols, index=index).astype("float64")
+    frame.attrs["top_keys"] = [list(pair) for pair in source.top_keys]
     newest = [act["day"].max() if len(act) else None, ca["day"].max() if len(ca) else None]
     newest += [opps["created"].max() if len(opps) else None]
     newest = [int(d) for d in newest if d is not None and not pd.isna(d)]
@@ -303,9 +308,14 @@ def open_at(source: Source, as_of: datetime.date) -> set[int]:
     return set(opps[(opps["created"].to_numpy() <= t) & ~closed]["account_id"].astype(int).tolist())
 
 
-def account_features(*, as_of: datetime.date, account_ids=None) -> pd.DataFrame:
-    """Features of accounts (all, or these) as of the end of ``as_of``, from data dated on or before it."""
-    source = Source(low=as_of - datetime.timedelta(days=LOOKBACK), high=as_of, account_ids=account_ids)
+def account_features(*, as_of: datetime.date, account_ids=None, top_keys=None) -> pd.DataFrame:
+    """Features of accounts (all, or these) as of the end of ``as_of``, from data dated on or before it.
+
+    ``top_keys`` (``[[event_type, key], …]``, as a trained model recorded them) fixes the per-key columns;
+    without it they are the most frequent keys of the period read."""
+    source = Source(
+        low=as_of - datetime.timedelta(days=LOOKBACK), high=as_of, account_ids=account_ids, top_keys=top_keys
+    )
     return _features(source, as_of)
 
 
@@ -342,6 +352,7 @@ def snapshots(
     horizon_days: int = 90,
     account_ids=None,
     with_labels: bool = True,
+    top_keys=None,
 ) -> pd.DataFrame:
     """Rows (``as_of``, ``account_id``, features…, ``label``) for each snapshot date, leaving out accounts
     with an opportunity open at the snapshot (they are not "about to open" one)."""
@@ -350,7 +361,12 @@ def snapshots(
     dates = sorted(dates)
     if not dates:
         return pd.DataFrame(columns=["as_of", "account_id", "label"])
-    source = Source(low=dates[0] - datetime.timedelta(days=LOOKBACK), high=dates[-1], account_ids=account_ids)
+    source = Source(
+        low=dates[0] - datetime.timedelta(days=LOOKBACK),
+        high=dates[-1],
+        account_ids=account_ids,
+        top_keys=top_keys,
+    )
     frames = []
     for as_of in dates:
         features = _features(source, as_of)
@@ -363,4 +379,6 @@ def snapshots(
             y = labels(as_of=as_of, horizon_days=horizon_days, account_ids=account_ids)
             frame["label"] = y.reindex(frame["account_id"]).fillna(0).astype(np.int64).to_numpy()
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["top_keys"] = [list(pair) for pair in source.top_keys]
+    return out

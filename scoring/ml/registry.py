@@ -112,6 +112,7 @@ def model_train(
             current.save(update_fields=["status", "reason", "updated"])
             _audit(user, "update", current, before)
         booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}
+        booster_params["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
         created = ScoringModel.objects.create(
             kind=KIND,
             version=version,

@@ -131,8 +131,11 @@ def test_snapshots_leave_out_accounts_with_an_open_opportunity(world):
     assert at[AS_OF] == {quiet.pk}  # acme's deal is open at as_of
     label = rows.set_index(["as_of", "account_id"])["label"]
     assert label[(AS_OF, quiet.pk)] == 1 and label[(datetime.date(2026, 4, 30), acme.pk)] == 1
-    # Snapshots give the same features as one account_features call for that date.
-    single = F.account_features(as_of=AS_OF).loc[[quiet.pk]]
+    # Snapshots give the same features as one account_features call for that date, given the same
+    # per-key columns (a trained model records them).
+    assert rows.attrs["top_keys"]
+    single = F.account_features(as_of=AS_OF, top_keys=rows.attrs["top_keys"]).loc[[quiet.pk]]
+    assert list(single.columns) == [c for c in rows.columns if c not in ("as_of", "account_id", "label")]
     from_snapshots = rows[rows["as_of"] == AS_OF].set_index("account_id")[single.columns]
     pd.testing.assert_frame_equal(from_snapshots, single, check_names=False)
 

@@ -48,6 +48,7 @@ def test_first_model_is_champion_with_its_artefact_and_checksum(demo, backtest_a
     assert model.train_start < model.train_end and model.horizon_days == 90
     assert model.params["max_depth"] == B.XGB_PARAMS["max_depth"] and model.trained_by == revops_admin
     assert model.metrics["models"]["xgboost"]["roc_auc"] == 0.80
+    assert model.params["top_keys"] and all(len(pair) == 2 for pair in model.params["top_keys"])
     assert ChangeRecord.objects.filter(action="create", object_id=str(model.pk)).exists()
 
 
