@@ -488,6 +488,13 @@ class DemoGroundTruth(BaseModel):
 
 
 # --- machine-learned scores -----------------------------------------------------------------------
+class ScoringModelKind(models.TextChoices):
+    IN_MARKET = "in_market", "In market (account)"
+    ACCOUNT_FIT = "account_fit", "Account profile fit (look-alike)"
+    PERSONA_FIT = "persona_fit", "Contact profile fit (buying-team look-alike)"
+    LEAD_CONVERSION = "lead_conversion", "Lead conversion (from a CRM export)"
+
+
 class ScoringModelStatus(models.TextChoices):
     CHAMPION = "champion", "Champion"
     CHALLENGER = "challenger", "Challenger"
@@ -497,7 +504,7 @@ class ScoringModelStatus(models.TextChoices):
 class ScoringModel(BaseModel):
     """One trained version of a learned score: what it used, how it did in the backtest, its artefact."""
 
-    kind = models.CharField(max_length=32, default="in_market")
+    kind = models.CharField(max_length=32, choices=ScoringModelKind.choices, default=ScoringModelKind.IN_MARKET)
     version = models.PositiveIntegerField()
     status = models.CharField(
         max_length=16, choices=ScoringModelStatus.choices, default=ScoringModelStatus.CHALLENGER
@@ -516,9 +523,12 @@ class ScoringModel(BaseModel):
     trained_at = models.DateTimeField()
     promoted_at = models.DateTimeField(null=True, blank=True, help_text="Last time it became champion.")
     reason = models.TextField(blank=True, help_text="Why it is champion or challenger.")
+    # The booster itself lives in the database, so every worker on every machine loads the same bytes.
+    artefact = models.BinaryField(editable=False, default=b"")
 
     class Meta:
         ordering = ["kind", "-version"]
+        permissions = [("promote_scoringmodel", "Can promote or roll back a scoring model")]
         constraints = [
             models.UniqueConstraint(fields=["kind", "version"], name="scoring_model_version_unique"),
             models.UniqueConstraint(
@@ -528,3 +538,251 @@ class ScoringModel(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version} ({self.status})"
+
+    def artefact_load(self):
+        """The trained booster, from the bytes stored with the version (checked against its checksum)."""
+        import hashlib
+
+        from xgboost import Booster
+
+        data = bytes(self.artefact or b"")
+        if not data:
+            raise ValueError(f"{self} has no stored artefact")
+        if hashlib.sha256(data).hexdigest() != self.artefact_sha256:
+            raise ValueError(f"{self}: artefact checksum mismatch")
+        booster = Booster()
+        booster.load_model(bytearray(data))
+        return booster
+
+
+# --- qualified accounts and buying stages ----------------------------------------------------------
+class PolicyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class BuyingStage(models.TextChoices):
+    TARGET = "target", "Target"
+    AWARENESS = "awareness", "Awareness"
+    CONSIDERATION = "consideration", "Consideration"
+    DECISION = "decision", "Decision"
+    PURCHASE = "purchase", "Purchase"
+
+
+BUYING_STAGE_ORDER = [s.value for s in BuyingStage]
+
+
+class Band(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class QualificationPolicy(BaseModel):
+    """One version of what "fits", "in market", "qualified" and each buying stage mean.
+
+    Only drafts change; publishing one archives the previous published version, and rolling back is
+    publishing an earlier version again. Every account score and stage transition names its version.
+    """
+
+    number = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    # Profile fit (0–100) = (1 − w) × look-alike model + w × ICP rules fit (scaled to 0–100).
+    icp_weight = models.FloatField(
+        default=0.5, help_text="Weight of the ICP criteria (rules fit) in the account profile fit, 0 to 1."
+    )
+    icp_fit_full = models.FloatField(
+        default=60, help_text="Rules fit points that count as a perfect ICP match (100)."
+    )
+    fit_high_min = models.FloatField(default=65, help_text="Profile fit from which the fit band is high.")
+    fit_medium_min = models.FloatField(default=40, help_text="Profile fit from which the fit band is medium.")
+    in_market_high_min = models.FloatField(
+        default=0.30, help_text="In-market probability from which the band is high."
+    )
+    in_market_medium_min = models.FloatField(
+        default=0.12, help_text="In-market probability from which the band is medium."
+    )
+    qualified_fit_band = models.CharField(
+        max_length=8, choices=[(Band.HIGH, "High"), (Band.MEDIUM, "Medium or high")], default=Band.MEDIUM,
+        help_text="A qualified account fits at least this well …",
+    )  # fmt: skip
+    qualified_in_market_band = models.CharField(
+        max_length=8, choices=[(Band.HIGH, "High"), (Band.MEDIUM, "Medium or high")], default=Band.HIGH,
+        help_text="… and is at least this much in market.",
+    )  # fmt: skip
+    # Stages: entry thresholds on the in-market probability, or behaviour that shows the stage.
+    awareness_min = models.FloatField(default=0.06, help_text="In market from which an account is aware.")
+    consideration_min = models.FloatField(default=0.15)
+    decision_min = models.FloatField(default=0.30)
+    purchase_min = models.FloatField(default=0.50)
+    hysteresis = models.FloatField(
+        default=0.03, help_text="An account leaves a stage only when this far below its entry threshold."
+    )
+    min_days_in_stage = models.PositiveSmallIntegerField(
+        default=7, help_text="Days an account stays in a stage before it may move (an opportunity is immediate)."
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name_plural = "qualification policies"
+        permissions = [("publish_qualificationpolicy", "Can publish a qualification policy")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="published"), name="one_published_policy"
+            ),
+            models.CheckConstraint(
+                condition=Q(icp_weight__gte=0) & Q(icp_weight__lte=1), name="policy_icp_weight_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(fit_medium_min__lte=models.F("fit_high_min")), name="policy_fit_bands_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(in_market_medium_min__lte=models.F("in_market_high_min")),
+                name="policy_in_market_bands_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(awareness_min__lte=models.F("consideration_min"))
+                & Q(consideration_min__lte=models.F("decision_min"))
+                & Q(decision_min__lte=models.F("purchase_min")),
+                name="policy_stage_thresholds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number} {self.name} ({self.status})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == PolicyStatus.DRAFT
+
+
+class AccountModelScore(models.Model):
+    """An account's current learned scores: profile fit, in market, qualified, buying stage — with the
+    model and policy versions that made them and the top contributions (XGBoost's SHAP values)."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="model_score",
+        db_constraint=False,  # derived rows: see ContactScore
+    )  # fmt: skip
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    fit_model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    policy = models.ForeignKey(
+        QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    as_of = models.DateField(help_text="The day whose data the scores used.")
+    profile_fit = models.FloatField(default=0, help_text="0 to 100.")
+    fit_band = models.CharField(max_length=8, choices=Band.choices, default=Band.LOW)
+    in_market = models.FloatField(default=0, help_text="Probability of opening an opportunity in the horizon.")
+    in_market_band = models.CharField(max_length=8, choices=Band.choices, default=Band.LOW)
+    qualified = models.BooleanField(default=False)
+    stage = models.CharField(max_length=16, choices=BuyingStage.choices, default=BuyingStage.TARGET)
+    stage_since = models.DateTimeField()
+    contributions = models.JSONField(
+        default=list, blank=True, help_text="[[feature, value, contribution], …], largest first."
+    )
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        permissions = [("rescore_accounts", "Can start account rescoring and model training")]
+        indexes = [
+            models.Index(fields=["-in_market"], name="account_model_in_market_idx"),
+            models.Index(fields=["stage"], name="account_model_stage_idx"),
+            models.Index(fields=["qualified"], condition=Q(qualified=True), name="account_model_qualified_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: fit {self.profile_fit:.0f}, in market {self.in_market:.2f}, {self.stage}"
+
+
+class AccountModelScoreHistory(models.Model):
+    """Every change of an account's learned scores (numbers only; explanations are recomputed on demand
+    from the model version and the point-in-time features)."""
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="model_score_history", db_constraint=False
+    )
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    policy = models.ForeignKey(
+        QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    as_of = models.DateField()
+    scored_at = models.DateTimeField()
+    profile_fit = models.FloatField()
+    in_market = models.FloatField()
+    qualified = models.BooleanField()
+    stage = models.CharField(max_length=16, choices=BuyingStage.choices)
+
+    class Meta:
+        ordering = ["account", "-scored_at", "-id"]
+        indexes = [models.Index(fields=["account", "scored_at"], name="account_model_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.as_of}: {self.in_market:.2f}"
+
+
+class BuyingStageTransition(models.Model):
+    """An account moving between buying stages, with the evidence, the versions and when."""
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="stage_transitions", db_constraint=False
+    )
+    from_stage = models.CharField(max_length=16, choices=BuyingStage.choices, blank=True)
+    to_stage = models.CharField(max_length=16, choices=BuyingStage.choices)
+    at = models.DateTimeField(db_index=True)
+    in_market = models.FloatField()
+    reason = models.TextField()
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    policy = models.ForeignKey(
+        QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="stage_transition_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.from_stage or '—'} → {self.to_stage} at {self.at:%Y-%m-%d}"
+
+
+class ContactModelScore(models.Model):
+    """A contact's learned scores: persona fit (looks like past buying-team members), engagement
+    compared with previous buyers, and — when a lead-conversion model was trained — its probability."""
+
+    contact = models.OneToOneField(
+        "accounts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="model_score",
+        db_constraint=False,
+    )  # fmt: skip
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    persona_fit = models.FloatField(default=0, help_text="0 to 100.")
+    engagement_vs_buyers = models.FloatField(
+        default=0, help_text="Percentile of the contact's 90-day engagement among past buying-team members."
+    )
+    conversion_model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    conversion = models.FloatField(null=True, blank=True, help_text="Lead-conversion probability, if trained.")
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: persona fit {self.persona_fit:.0f}"
