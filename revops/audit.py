@@ -22,6 +22,9 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if isinstance(value, dict):
         return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, bytes | bytearray | memoryview):
+        # Binary payloads (model artefacts) are recorded by size; their checksum lives beside them.
+        return f"<{len(value)} bytes>"
     if hasattr(value, "code") and type(value).__name__ == "Country":
         return value.code
     return value

@@ -125,6 +125,7 @@ def model_train(
             metrics=report,
             artefact_path=str(path),
             artefact_sha256=sha256_of(path),
+            artefact=path.read_bytes(),
             trained_by=user if getattr(user, "is_authenticated", False) else None,
             trained_at=now,
             promoted_at=now if status == ScoringModelStatus.CHAMPION else None,
