@@ -45,12 +45,22 @@ def _ordinal(day: datetime.date) -> int:
 
 
 def _in(column: str, ids) -> tuple[str, list]:
+    """A SQL condition for ``column`` in ``ids``: all (None), an id range (``range``), or a list."""
     if ids is None:
         return "1 = 1", []
+    if isinstance(ids, range) and ids.step == 1:
+        return f"{column} >= %s AND {column} < %s", [ids.start, ids.stop]
     ids = [int(i) for i in ids]
     if not ids:
         return "1 = 0", []
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _ids(account_ids):
+    """None (every account), an id ``range`` as it is, or the distinct ids sorted."""
+    if account_ids is None or (isinstance(account_ids, range) and account_ids.step == 1):
+        return account_ids
+    return sorted({int(i) for i in account_ids})
 
 
 def _fetch(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
@@ -70,7 +80,7 @@ class Source:
 
     def __init__(self, *, low: datetime.date, high: datetime.date, account_ids=None, top_keys=None):
         self.low, self.high = low, high
-        ids = None if account_ids is None else sorted({int(i) for i in account_ids})
+        ids = _ids(account_ids)
         a_clause, a_params = _in("a.id", ids)
         self.accounts = _fetch(
             f"SELECT a.id, a.industry, a.employee_count, a.annual_revenue, a.founded_year, a.country "
@@ -321,7 +331,7 @@ def account_features(*, as_of: datetime.date, account_ids=None, top_keys=None) -
 
 def labels(*, as_of: datetime.date, horizon_days: int = 90, account_ids=None) -> pd.Series:
     """1 if the account opens an opportunity created in ``(as_of, as_of + horizon]``, for every account."""
-    ids = None if account_ids is None else sorted({int(i) for i in account_ids})
+    ids = _ids(account_ids)
     a_clause, a_params = _in("a.id", ids)
     accounts = _fetch(f"SELECT a.id FROM {_t(Account)} a WHERE {a_clause}", a_params, ["account_id"])
     opened = _fetch(
