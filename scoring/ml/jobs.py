@@ -1,0 +1,124 @@
+"""Training and backtests as jobs: a ``JobRun`` the UI and the API follow, a Celery task that does the work.
+
+Both tasks are idempotent per job: a redelivered message for a finished job returns its result; a job
+whose worker died mid-way (``running`` with no finish) simply runs again — training writes nothing until
+the final transaction that registers the version, and a backtest writes only its job row.
+"""
+
+import datetime
+
+from celery import shared_task
+from django.db import transaction
+
+from revops.models import JobRun
+from revops.services import job_run_create, job_run_finish, job_run_progress, job_run_start
+
+TRAIN_KIND = "train"
+BACKTEST_KIND = "backtest"
+
+
+def _day(value: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if value else None
+
+
+def model_train_schedule(
+    *, user=None, horizon_days: int = 90, margin: float = 0.005, folds: int = 3, as_of=None, reason: str = ""
+) -> JobRun:
+    """Queue a retrain of the in-market model (and the look-alike fit models); progress on the job."""
+    params = {
+        "horizon_days": int(horizon_days),
+        "margin": float(margin),
+        "folds": int(folds),
+        "as_of": as_of.isoformat() if as_of else None,
+        "reason": reason,
+    }
+    job = job_run_create(kind=TRAIN_KIND, actor=user, params=params, total=3)
+    transaction.on_commit(lambda: model_train_task.delay(job.pk))
+    return job
+
+
+def backtest_schedule(*, user=None, as_of=None, horizon_days: int = 90, folds: int = 3) -> JobRun:
+    """Queue a backtest report (no model registered); the report is the job's result."""
+    params = {"as_of": as_of.isoformat() if as_of else None, "horizon_days": int(horizon_days), "folds": int(folds)}
+    job = job_run_create(kind=BACKTEST_KIND, actor=user, params=params)
+    transaction.on_commit(lambda: backtest_task.delay(job.pk))
+    return job
+
+
+def _runnable(job_id: int) -> JobRun | None:
+    job = JobRun.objects.get(pk=job_id)
+    return None if job.finished_at is not None else job
+
+
+@shared_task(name="scoring.tasks.model_train_task")
+def model_train_task(job_id: int | None = None) -> dict:
+    """Train (a job's parameters, or the defaults when beat calls it without a job)."""
+    from . import registry
+
+    if job_id is None:  # the periodic retrain: make a job of it so it shows in the UI
+        job = job_run_create(kind=TRAIN_KIND, params={"reason": "scheduled retrain"}, total=3)
+    else:
+        job = _runnable(job_id)
+        if job is None:
+            return JobRun.objects.get(pk=job_id).result
+    job_run_start(job=job)
+    params = job.params or {}
+    say = lambda message: job_run_progress(job=job, progress=job.progress, message=message)  # noqa: E731
+    result: dict = {}
+    try:
+        model = registry.model_train(
+            user=job.created_by,
+            as_of=_day(params.get("as_of")),
+            horizon_days=params.get("horizon_days", 90),
+            margin=params.get("margin", 0.005),
+            folds=params.get("folds", 3),
+            progress=say,
+        )
+        result["in_market"] = {"id": model.pk, "version": model.version, "status": model.status}
+        job_run_progress(job=job, progress=1, message=f"in-market v{model.version}: {model.status}")
+        for kind, train in _fit_trainers():
+            fitted = train(as_of=_day(params.get("as_of")), user=job.created_by, margin=params.get("margin", 0.005))
+            result[kind] = {"id": fitted.pk, "version": fitted.version, "status": fitted.status}
+            job_run_progress(job=job, progress=job.progress + 1, message=f"{kind} v{fitted.version}: {fitted.status}")
+    except registry.RegistryError as exc:
+        job_run_finish(job=job, ok=False, message=str(exc), result=result)
+        return result
+    except Exception as exc:
+        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}", result=result)
+        raise
+    job_run_finish(job=job, ok=True, message=f"in-market v{model.version}: {model.reason}", result=result)
+    return result
+
+
+def _fit_trainers():
+    """The look-alike fit models trained with the in-market model (when their module is present)."""
+    try:
+        from . import lookalike
+    except ImportError:  # pragma: no cover - the module ships with the app
+        return []
+    return [("account_fit", lookalike.train_account_fit), ("persona_fit", lookalike.train_persona_fit)]
+
+
+@shared_task(name="scoring.tasks.backtest_task")
+def backtest_task(job_id: int) -> dict:
+    from . import backtest
+
+    job = _runnable(job_id)
+    if job is None:
+        return JobRun.objects.get(pk=job_id).result
+    job_run_start(job=job)
+    params = job.params or {}
+    try:
+        report = backtest.run(
+            as_of=_day(params.get("as_of")),
+            horizon_days=params.get("horizon_days", 90),
+            folds=params.get("folds", 3),
+            progress=lambda message: job_run_progress(job=job, progress=0, message=message),
+        )
+    except Exception as exc:
+        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")
+        raise
+    auc = (report["models"].get("xgboost") or {}).get("roc_auc")
+    message = f"xgboost ROC AUC {auc:.3f}" if auc is not None else "no test fold had both outcomes"
+    job_run_finish(job=job, ok=True, message=message, result=report)
+    return report
