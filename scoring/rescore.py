@@ -432,28 +432,11 @@ def _report(job, progress, done, total, totals) -> None:
 
 
 def rescore_all_schedule(*, user=None, reason: str = "") -> JobRun:
-    """Start a full rescore as a Celery task (in-process in the embedded mode); progress on the JobRun."""
-    job = job_run_create(kind="rescore", actor=user, params={"reason": reason})
-    transaction.on_commit(lambda: rescore_all_task.delay(job.pk))
-    return job
+    """Start a full rescore (rules, then learned scores) as chunk tasks over the Celery workers
+    (in-process in the embedded mode); progress on the JobRun. See ``scoring.pipeline``."""
+    from .pipeline import full_rescore_schedule
 
-
-@shared_task(name="scoring.tasks.rescore_all_task")
-def rescore_all_task(job_id: int) -> dict:
-    job = JobRun.objects.get(pk=job_id)
-    if job.finished_at is not None:  # a redelivered message: the job is done
-        return job.result
-    job_run_start(job=job)
-    try:
-        result = rescore_all(job=job)
-    except NoPublishedRuleset as exc:
-        job_run_finish(job=job, ok=False, message=str(exc))
-        return {}
-    except Exception as exc:
-        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")
-        raise
-    job_run_finish(job=job, ok=True, message=f"{result['contacts']:,} contacts rescored", result=result)
-    return result
+    return full_rescore_schedule(user=user, reason=reason)
 
 
 # --- the incremental path -----------------------------------------------------------------------------------
@@ -501,7 +484,7 @@ def rescore_contacts(
             )  # fmt: skip
     return {
         "contacts": len(result), "written": written, "moved": len(moved), "accounts": len(account_ids),
-        "accounts_written": accounts_written,
+        "accounts_written": accounts_written, "account_ids": sorted(account_ids),
     }  # fmt: skip
 
 
@@ -609,7 +592,10 @@ def outbox_drain(*, limit: int = 500) -> int:
             accounts = {a for r in rows for a in r.account_ids}
             try:
                 with transaction.atomic():
-                    rescore_contacts(contact_ids=contacts, account_ids=accounts)
+                    done = rescore_contacts(contact_ids=contacts, account_ids=accounts)
+                    from .predictions import accounts_rescore
+
+                    accounts_rescore(account_ids=done["account_ids"])
             except NoPublishedRuleset:
                 pass  # nothing to score with; the rows are done
             except Exception:

@@ -1,14 +1,20 @@
 """Celery tasks of the scoring app. Autodiscovery imports this module; each task lives beside the code
 it runs and carries an explicit ``scoring.tasks.*`` name (the names the beat schedule uses)."""
 
-from .rescore import outbox_drain_task, rescore_all_task
+from .ml.jobs import backtest_task, model_train_task
+from .pipeline import full_rescore_resume_task, full_rescore_task, rescore_chunk_task
+from .rescore import outbox_drain_task
 from .webhooks import webhook_deliver_task, webhook_deliveries_task
 from .whatif import whatif_task
 from .workflow import rulesets_publish_due_task
 
 __all__ = [
+    "backtest_task",
+    "full_rescore_resume_task",
+    "full_rescore_task",
+    "model_train_task",
     "outbox_drain_task",
-    "rescore_all_task",
+    "rescore_chunk_task",
     "rulesets_publish_due_task",
     "webhook_deliver_task",
     "webhook_deliveries_task",

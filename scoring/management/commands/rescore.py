@@ -8,25 +8,31 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from scoring.models import Ruleset
+from scoring.pipeline import full_rescore_local
+from scoring.predictions import accounts_rescore
 from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts
 
 
 class Command(BaseCommand):
     help = (
-        "Rescore contacts and accounts with the published rules (or --ruleset N), vectorised and in "
-        "chunks; only changed scores are written. --contacts rescores just those, one at a time."
+        "Rescore contacts and accounts with the published rules (or --ruleset N), then their learned "
+        "scores (in market, profile fit, qualified, buying stage; persona fit) with the champion models, "
+        "vectorised and in chunks; only changed scores are written. --contacts / --accounts rescore "
+        "just those."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--ruleset", type=int, help="version number to score with (default: published)")
         parser.add_argument("--as-of", help="score as of this day, YYYY-MM-DD (default: today)")
         parser.add_argument("--contacts", type=int, nargs="+", help="only these contact ids")
+        parser.add_argument("--accounts", type=int, nargs="+", help="only these account ids (learned scores)")
+        parser.add_argument("--rules-only", action="store_true", help="skip the learned scores")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument(
             "--processes", type=int, default=1, help="spread the chunks over this many local processes"
         )
 
-    def handle(self, *args, ruleset=None, as_of=None, contacts=None, **options):
+    def handle(self, *args, ruleset=None, as_of=None, contacts=None, accounts=None, **options):
         as_json = options["json"]
         try:
             day = datetime.date.fromisoformat(as_of) if as_of else None
@@ -39,10 +45,12 @@ class Command(BaseCommand):
                 raise CommandError(f"--ruleset: there is no version {ruleset}")
         started = time.perf_counter()
         try:
-            if contacts:
+            if contacts or accounts:
                 if version is not None:
-                    raise CommandError("--contacts scores with the published version; drop --ruleset")
-                result = rescore_contacts(contact_ids=contacts, as_of=day)
+                    raise CommandError("--contacts/--accounts score with the published version; drop --ruleset")
+                result = rescore_contacts(contact_ids=contacts or (), account_ids=accounts or (), as_of=day)
+                if not options["rules_only"]:
+                    result["learned"] = accounts_rescore(account_ids=result.pop("account_ids"), as_of=day)
             else:
                 with tqdm(total=0, unit="chunk", disable=options["verbosity"] == 0 or as_json) as bar:
 
@@ -50,9 +58,13 @@ class Command(BaseCommand):
                         bar.total = total
                         bar.update(done - bar.n)
 
-                    result = rescore_all(
-                        ruleset=version, as_of=day, progress=progress, processes=max(1, options["processes"])
-                    )
+                    processes = max(1, options["processes"])
+                    result = rescore_all(ruleset=version, as_of=day, progress=progress, processes=processes)
+                    if not options["rules_only"]:
+                        bar.reset()
+                        result["learned"] = full_rescore_local(
+                            rules=False, as_of=day, processes=processes, progress=progress
+                        )
         except NoPublishedRuleset as exc:
             raise CommandError(str(exc)) from exc
         result["seconds"] = round(time.perf_counter() - started, 2)

@@ -1,0 +1,253 @@
+"""The full rescore as phases of chunks: rules for contacts → rules for accounts → learned account scores
+and learned contact scores. The same chunk functions run in this process (the ``rescore`` command, with
+``--processes``) or as Celery tasks spread over every worker (the UI, the API, the nightly schedule).
+
+A Celery job is one ``JobRun``: its ``params`` fix the versions and the day (every chunk scores with the
+same ones), its ``result["done"]`` records finished chunks. Each chunk is one task and one transaction:
+
+* run a chunk twice (a redelivered message) and the second run finds it done, or rewrites nothing —
+  chunks write only changed rows;
+* kill a worker mid-chunk and its transaction rolls back; with ``acks_late`` the broker redelivers the
+  message, and ``full_rescore_resume`` (beat, every few minutes) re-sends the chunks of a job that has
+  made no progress for a while — so a job always finishes, never half-written.
+
+The last chunk of a phase (the one that sees every chunk of it done, under a row lock) sends the next
+phase; the last chunk of the last phase finishes the job.
+"""
+
+import datetime
+import logging
+from collections.abc import Callable
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, Contact
+from revops.bulk import is_postgres
+from revops.models import JobRun, JobStatus
+from revops.services import job_run_create, job_run_finish, job_run_start
+
+from . import predictions
+from .models import ScoringModel, ScoringModelKind, ScoringModelStatus
+from .population import spec_for
+from .rescore import (
+    ACCOUNT_CHUNK,
+    CONTACT_CHUNK,
+    NoPublishedRuleset,
+    _bounds,
+    _runner,
+    accounts_chunk_rescore,
+    contacts_chunk_rescore,
+    published,
+    today,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = "rescore"
+MODEL_ACCOUNT_CHUNK = getattr(settings, "SCORING_MODEL_ACCOUNT_CHUNK", 25_000)
+STALE_AFTER = datetime.timedelta(minutes=getattr(settings, "SCORING_JOB_STALE_MINUTES", 10))
+
+
+def _ranges(model, size: int) -> list[list[int]]:
+    low, high = _bounds(model)
+    return [[lo, lo + size] for lo in range(low, high + 1, size)] if high >= low else []
+
+
+def plan(*, models: bool = True, rules: bool = True, as_of: datetime.date | None = None) -> dict:
+    """The versions, the day and the chunks of a full rescore, as JSON-able job parameters."""
+    params: dict = {"as_of": (as_of or today()).isoformat(), "now": timezone.now().isoformat(), "phases": []}
+    if rules:
+        params["ruleset_id"] = published().pk
+        params["phases"] += [
+            ["contacts", _ranges(Contact, CONTACT_CHUNK)],
+            ["accounts", _ranges(Account, ACCOUNT_CHUNK)],
+        ]
+    if models:
+        try:
+            scorer = predictions.Scorer.current()
+        except predictions.NothingToScore as exc:
+            params["models_skipped"] = str(exc)
+        else:
+            params["scorer"] = scorer.ids()
+            params["phases"].append(["account_models", _ranges(Account, MODEL_ACCOUNT_CHUNK)])
+        persona = ScoringModel.objects.filter(
+            kind=ScoringModelKind.PERSONA_FIT, status=ScoringModelStatus.CHAMPION
+        ).first()
+        if persona is not None:
+            params["persona_model_id"] = persona.pk
+            params["phases"].append(["contact_models", _ranges(Contact, CONTACT_CHUNK)])
+    return params
+
+
+def chunk_run(params: dict, phase: str, index: int) -> dict:
+    """Run one chunk of a plan; returns small JSON-able statistics."""
+    low, high = next(chunks for name, chunks in params["phases"] if name == phase)[index]
+    as_of = datetime.date.fromisoformat(params["as_of"])
+    now = datetime.datetime.fromisoformat(params["now"])
+    if phase in ("contacts", "accounts"):
+        from .models import Ruleset
+
+        spec = spec_for(Ruleset.objects.get(pk=params["ruleset_id"]))
+        if phase == "contacts":
+            stats = contacts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=high, now=now)
+            stats.pop("scores", None)
+            return stats
+        return accounts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=high, now=now)
+    if phase == "account_models":
+        scorer = predictions.Scorer.of(**params["scorer"])
+        return predictions.accounts_chunk_score(scorer=scorer, ids=range(low, high), as_of=as_of, now=now)
+    if phase == "contact_models":
+        from .ml.lookalike import contacts_chunk_score
+
+        model = ScoringModel.objects.defer("metrics").get(pk=params["persona_model_id"])
+        stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now, model=model)
+        return {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
+    raise ValueError(f"unknown phase {phase!r}")
+
+
+def _total(params: dict) -> int:
+    return sum(len(chunks) for _name, chunks in params["phases"])
+
+
+def _totals(done: dict) -> dict:
+    out: dict[str, float] = {}
+    for key, stats in done.items():
+        phase = key.split(":")[0]
+        for name, value in stats.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f"{phase}_{name}"] = out.get(f"{phase}_{name}", 0) + value
+    return out
+
+
+# --- in this process (the command) ----------------------------------------------------------------------------
+def full_rescore_local(
+    *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None, processes: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:  # fmt: skip
+    """The phases, here (chunks over ``processes`` local processes on PostgreSQL)."""
+    params = plan(models=models, rules=rules, as_of=as_of)
+    total, done = _total(params), {}
+    run = _runner(processes if is_postgres() else 1)
+    for phase, chunks in params["phases"]:
+        jobs = [dict(params=params, phase=phase, index=i) for i in range(len(chunks))]
+        for k, stats in enumerate(run(_chunk_call, jobs)):
+            done[f"{phase}:{k}"] = stats
+            if progress:
+                progress(len(done), total)
+    out = _totals(done)
+    out.update(as_of=params["as_of"], chunks=total)
+    if "models_skipped" in params:
+        out["models_skipped"] = params["models_skipped"]
+    return out
+
+
+def _chunk_call(params, phase, index):
+    return chunk_run(params, phase, index)
+
+
+# --- across workers (Celery) --------------------------------------------------------------------------------
+def full_rescore_schedule(*, user=None, reason: str = "", models: bool = True) -> JobRun:
+    """Start a full rescore as chunk tasks over the workers; progress on the returned ``JobRun``."""
+    try:
+        params = plan(models=models)
+    except NoPublishedRuleset as exc:
+        job = job_run_create(kind=KIND, actor=user, params={"reason": reason})
+        job_run_finish(job=job, ok=False, message=str(exc))
+        return job
+    params["reason"] = reason
+    job = job_run_create(kind=KIND, actor=user, params=params, total=_total(params))
+    transaction.on_commit(lambda: _phase_send(job.pk, 0))
+    return job
+
+
+def _phase_send(job_id: int, number: int, only_missing: bool = False) -> None:
+    job = JobRun.objects.get(pk=job_id)
+    if job.started_at is None:
+        job_run_start(job=job)
+    phases = job.params["phases"]
+    while number < len(phases) and not phases[number][1]:
+        number += 1  # nothing to do in an empty phase
+    if number >= len(phases):
+        _finish(job_id)
+        return
+    name, chunks = phases[number]
+    done = (job.result or {}).get("done", {})
+    for index in range(len(chunks)):
+        if only_missing and f"{name}:{index}" in done:
+            continue
+        rescore_chunk_task.delay(job_id, name, index)
+
+
+def _finish(job_id: int) -> None:
+    job = JobRun.objects.get(pk=job_id)
+    if job.finished_at is not None:
+        return
+    totals = _totals((job.result or {}).get("done", {}))
+    message = f"{int(totals.get('contacts_contacts', 0)):,} contacts and {int(totals.get('accounts_accounts', 0)):,} accounts rescored"
+    if "account_models_accounts" in totals:
+        message += f"; {int(totals.get('account_models_qualified', 0)):,} accounts qualified"
+    job_run_finish(job=job, ok=True, message=message, result={**(job.result or {}), "totals": totals})
+
+
+@shared_task(name="scoring.tasks.rescore_chunk_task", acks_late=True, reject_on_worker_lost=True)
+def rescore_chunk_task(job_id: int, phase: str, index: int) -> dict:
+    job = JobRun.objects.get(pk=job_id)
+    key = f"{phase}:{index}"
+    if job.finished_at is not None or key in (job.result or {}).get("done", {}):
+        return {"skipped": key}  # a redelivered or re-sent chunk that is done
+    try:
+        stats = chunk_run(job.params, phase, index)
+    except Exception as exc:
+        log.exception("rescore job %s chunk %s failed", job_id, key)
+        job_run_finish(job=job, ok=False, message=f"chunk {key}: {type(exc).__name__}: {exc}")
+        raise
+    names = [name for name, _chunks in job.params["phases"]]
+    with transaction.atomic():
+        job = JobRun.objects.select_for_update().get(pk=job_id)
+        result = job.result or {}
+        done = result.setdefault("done", {})
+        if key in done or job.finished_at is not None:
+            return {"skipped": key}
+        done[key] = stats
+        job.result, job.progress = result, len(done)
+        job.message = f"{phase}: chunk {index + 1} done ({len(done)}/{job.total})"
+        job.save(update_fields=["result", "progress", "message", "updated"])
+        chunks = job.params["phases"][names.index(phase)][1]
+        phase_done = all(f"{phase}:{i}" in done for i in range(len(chunks)))
+    if phase_done:
+        transaction.on_commit(lambda: _phase_send(job_id, names.index(phase) + 1))
+    return stats
+
+
+def full_rescore_resume(*, stale_after: datetime.timedelta = STALE_AFTER) -> list[int]:
+    """Re-send the missing chunks of rescore jobs that have made no progress for ``stale_after``."""
+    cutoff = timezone.now() - stale_after
+    resumed = []
+    for job in JobRun.objects.filter(kind=KIND, status=JobStatus.RUNNING, finished_at__isnull=True, updated__lte=cutoff):
+        if "phases" not in (job.params or {}):
+            continue
+        done = (job.result or {}).get("done", {})
+        for number, (name, chunks) in enumerate(job.params["phases"]):
+            if not all(f"{name}:{i}" in done for i in range(len(chunks))):
+                JobRun.objects.filter(pk=job.pk).update(updated=timezone.now())
+                _phase_send(job.pk, number, only_missing=True)
+                resumed.append(job.pk)
+                break
+        else:
+            _finish(job.pk)
+            resumed.append(job.pk)
+    return resumed
+
+
+@shared_task(name="scoring.tasks.full_rescore_resume_task")
+def full_rescore_resume_task() -> list[int]:
+    return full_rescore_resume()
+
+
+@shared_task(name="scoring.tasks.full_rescore_task")
+def full_rescore_task() -> int:
+    """The scheduled (beat) full rescore."""
+    return full_rescore_schedule(reason="scheduled").pk

@@ -1,0 +1,339 @@
+"""Learned account scores: in market (the champion XGBoost model), profile fit, qualified, buying stage.
+
+For a chunk of accounts (an id range, or a few ids for the incremental path):
+
+1. point-in-time features as of the day (``scoring.ml.features``), with the columns the model learnt;
+2. the in-market probability; XGBoost's own SHAP contributions (``pred_contribs``) are computed only
+   for the rows whose probability changed, and their top five stored with the score;
+3. profile fit = (1 − w) × the look-alike model + w × the ICP criteria (the published rules' account fit,
+   scaled to 0–100), bands and the qualified flag from the published ``QualificationPolicy``;
+4. the buying stage (``scoring.engine.stages``), with hysteresis and a minimum time in stage;
+5. write-back of changed rows only (COPY + upsert), a history row per change, a transition per move.
+
+Everything a chunk writes commits in one transaction: run it twice and the second writes nothing; kill
+it half-way and nothing of it is left.
+"""
+
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.choices import CLOSED_STAGES
+from accounts.models import Account, Opportunity
+
+from .engine import stages as stage_engine
+from .ml import features as F
+from .ml.words import describe, sentence
+from .models import (
+    AccountModelScore,
+    AccountModelScoreHistory,
+    AccountRuleScore,
+    Band,
+    BuyingStageTransition,
+    PolicyStatus,
+    QualificationPolicy,
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
+from .population import _in, _t
+from .rescore import _changed, _copy_frame, _current, _derived_data_commit, _insert_or_upsert, today
+
+log = logging.getLogger(__name__)
+
+TOP_CONTRIBUTIONS = 5
+FIELDS = ["model_id", "fit_model_id", "policy_id", "profile_fit", "fit_band", "in_market", "in_market_band",
+          "qualified", "stage"]  # fmt: skip
+BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
+_BOOSTERS: dict[tuple[int, str], object] = {}
+
+
+class NothingToScore(Exception):
+    """No in-market champion or no published qualification policy yet."""
+
+
+def _booster(model: ScoringModel):
+    """The model's booster, loaded once per process (keyed by id and checksum)."""
+    key = (model.pk, model.artefact_sha256)
+    if key not in _BOOSTERS:
+        if len(_BOOSTERS) > 8:
+            _BOOSTERS.clear()
+        _BOOSTERS[key] = model.artefact_load()
+    return _BOOSTERS[key]
+
+
+@dataclass
+class Scorer:
+    """The versions that score now: in-market and fit champions, the published policy."""
+
+    in_market: ScoringModel
+    fit_model: ScoringModel | None
+    policy: QualificationPolicy
+
+    @classmethod
+    def current(cls) -> "Scorer":
+        champions = {
+            m.kind: m
+            for m in ScoringModel.objects.filter(status=ScoringModelStatus.CHAMPION).defer("metrics")
+        }
+        in_market = champions.get(ScoringModelKind.IN_MARKET)
+        if in_market is None:
+            raise NothingToScore("No in-market champion model: run `manage.py train` first.")
+        policy = QualificationPolicy.objects.filter(status=PolicyStatus.PUBLISHED).first()
+        if policy is None:
+            raise NothingToScore("No published qualification policy.")
+        return cls(in_market=in_market, fit_model=champions.get(ScoringModelKind.ACCOUNT_FIT), policy=policy)
+
+    @classmethod
+    def of(cls, *, model_id: int, fit_model_id: int | None, policy_id: int) -> "Scorer":
+        """The same versions again (a chunk of a job started earlier scores with the job's versions)."""
+        return cls(
+            in_market=ScoringModel.objects.defer("metrics").get(pk=model_id),
+            fit_model=ScoringModel.objects.defer("metrics").get(pk=fit_model_id) if fit_model_id else None,
+            policy=QualificationPolicy.objects.get(pk=policy_id),
+        )
+
+    def ids(self) -> dict:
+        return {
+            "model_id": self.in_market.pk,
+            "fit_model_id": self.fit_model.pk if self.fit_model else None,
+            "policy_id": self.policy.pk,
+        }
+
+
+# --- the maths ---------------------------------------------------------------------------------------------
+def _matrix(model: ScoringModel, frame: pd.DataFrame):
+    from xgboost import DMatrix
+
+    x = frame.reindex(columns=model.features, fill_value=0.0).to_numpy(dtype=np.float32)
+    return DMatrix(x, feature_names=list(model.features))
+
+
+def in_market_predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
+    return _booster(model).predict(_matrix(model, frame))
+
+
+def in_market_contributions(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
+    """SHAP contributions (log-odds), one column per feature plus the bias last."""
+    return _booster(model).predict(_matrix(model, frame), pred_contribs=True)
+
+
+def top_contributions(model: ScoringModel, frame: pd.DataFrame, contributions: np.ndarray) -> list[list]:
+    """Per row: ``[[feature, value, contribution], …]`` of the largest absolute contributions."""
+    names = list(model.features)
+    shap = contributions[:, :-1]
+    k = min(TOP_CONTRIBUTIONS, shap.shape[1])
+    order = np.argsort(-np.abs(shap), axis=1, kind="stable")[:, :k]
+    values = frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
+    rows = np.arange(len(shap))[:, None]
+    chosen_values = np.round(values[rows, order], 4).tolist()
+    chosen_shap = np.round(shap[rows, order].astype(float), 4).tolist()
+    return [
+        [[names[j], v, c] for j, v, c in zip(cols, vals, cons, strict=True) if c != 0.0]
+        for cols, vals, cons in zip(order.tolist(), chosen_values, chosen_shap, strict=True)
+    ]
+
+
+def bands(values: np.ndarray, high: float, medium: float) -> np.ndarray:
+    return np.where(values >= high, Band.HIGH.value, np.where(values >= medium, Band.MEDIUM.value, Band.LOW.value))
+
+
+def qualified(policy: QualificationPolicy, fit_band: np.ndarray, in_market_band: np.ndarray) -> np.ndarray:
+    rank = np.vectorize(lambda b: BAND_RANK[b], otypes=[np.int64])
+    if not len(fit_band):
+        return np.zeros(0, dtype=bool)
+    return (rank(fit_band) >= BAND_RANK[policy.qualified_fit_band]) & (
+        rank(in_market_band) >= BAND_RANK[policy.qualified_in_market_band]
+    )
+
+
+def profile_fit(scorer: Scorer, frame: pd.DataFrame, rules_fit: np.ndarray) -> np.ndarray:
+    """0–100: the look-alike model's and the ICP criteria's views, weighted by the policy."""
+    policy = scorer.policy
+    icp = np.clip(np.asarray(rules_fit, dtype=float) / max(policy.icp_fit_full, 1e-9), 0.0, 1.0)
+    if scorer.fit_model is None:
+        return np.round(100.0 * icp, 2)
+    from .ml.lookalike import account_fit_predict
+
+    lookalike = np.clip(np.asarray(account_fit_predict(scorer.fit_model, frame), dtype=float), 0.0, 1.0)
+    w = policy.icp_weight
+    return np.round(100.0 * ((1.0 - w) * lookalike + w * icp), 2)
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+def _ids_clause(column: str, ids) -> tuple[str, list]:
+    if isinstance(ids, range):
+        return f"{column} >= %s AND {column} < %s", [ids.start, ids.stop]
+    return _in(column, sorted({int(i) for i in ids}))
+
+
+def _rules_fit(ids) -> pd.Series:
+    clause, params = _ids_clause("account_id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT account_id, fit FROM {_t(AccountRuleScore)} WHERE {clause}", params)
+        rows = cursor.fetchall()
+    return pd.Series({int(a): float(f) for a, f in rows}, dtype=float)
+
+
+def _open_opportunities(ids, as_of: datetime.date) -> set[int]:
+    clause, params = _ids_clause("account_id", ids)
+    closed = ", ".join(["%s"] * len(CLOSED_STAGES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT account_id FROM {_t(Opportunity)} WHERE {clause} AND account_id IS NOT NULL "
+            f"AND created_date <= %s AND stage NOT IN ({closed})",
+            [*params, as_of, *[str(s) for s in CLOSED_STAGES]],
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _stored(ids) -> pd.DataFrame:
+    clause, params = _ids_clause("account_id", ids)
+    current = _current(_t(AccountModelScore), "account_id", [*FIELDS, "stage_since"], clause, params)
+    if len(current):
+        current["stage_since"] = pd.to_datetime(current["stage_since"], utc=True, format="ISO8601")
+    return current
+
+
+# --- one chunk ---------------------------------------------------------------------------------------------
+def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: datetime.datetime) -> dict:
+    """Score the accounts ``ids`` (an id ``range`` or a collection) and write what changed. Idempotent."""
+    top_keys = (scorer.in_market.params or {}).get("top_keys")
+    frame = F.account_features(as_of=as_of, account_ids=ids, top_keys=top_keys)
+    if frame.empty:
+        return {"accounts": 0, "written": 0, "moved": 0, "qualified": 0}
+    account_ids = frame.index.to_numpy(dtype=np.int64)
+    p = np.round(in_market_predict(scorer.in_market, frame).astype(float), 4)
+    rules_fit = _rules_fit(ids).reindex(account_ids).fillna(0.0).to_numpy()
+    fit = profile_fit(scorer, frame, rules_fit)
+    policy = scorer.policy
+    fit_band = bands(fit, policy.fit_high_min, policy.fit_medium_min)
+    in_market_band = bands(p, policy.in_market_high_min, policy.in_market_medium_min)
+
+    stored = _stored(ids)
+    before = stored.set_index("account_id").reindex(account_ids) if len(stored) else None
+    current_stage = (
+        before["stage"].fillna("").to_numpy(dtype=object) if before is not None else np.full(len(frame), "", dtype=object)
+    )  # fmt: skip
+    since = before["stage_since"] if before is not None else pd.Series(pd.NaT, index=account_ids, dtype="datetime64[ns, UTC]")
+    days_in_stage = ((pd.Timestamp(now) - since).dt.total_seconds() / 86400.0).fillna(0.0).to_numpy()
+    opened = np.isin(account_ids, list(_open_opportunities(ids, as_of)))
+    col = lambda name: frame[name].to_numpy() if name in frame else np.zeros(len(frame))  # noqa: E731
+    stage, reason = stage_engine.decide(
+        stage_engine.StagePolicy.of(policy), current=current_stage, days_in_stage=days_in_stage, p=p,
+        activity_30d=col("all_30d"), research_30d=col("research_30d"),
+        engaged_people_30d=col("engaged_contacts_30d"), high_intent_30d=col("high_intent_30d"),
+        open_opportunity=opened,
+    )  # fmt: skip
+    new = pd.DataFrame(
+        {
+            "account_id": account_ids, **scorer.ids(), "profile_fit": fit, "fit_band": fit_band, "in_market": p,
+            "in_market_band": in_market_band, "qualified": qualified(policy, fit_band, in_market_band),
+            "stage": stage,
+        }
+    )  # fmt: skip
+    changed = np.flatnonzero(_changed(new, stored, "account_id", FIELDS))
+    moved = np.flatnonzero(reason != "")
+    if not len(changed):
+        return {"accounts": len(new), "written": 0, "moved": 0, "qualified": int(new["qualified"].sum())}
+
+    out = new.iloc[changed].reset_index(drop=True)
+    moved_now = reason[changed] != ""
+    old_since = since.to_numpy()[changed]
+    out["stage_since"] = [
+        now.isoformat() if m or pd.isna(s) else pd.Timestamp(s).isoformat() for m, s in zip(moved_now, old_since, strict=True)
+    ]  # fmt: skip
+    # Explanations only where the probability (or the model) changed; the rest keep theirs.
+    p_changed = np.ones(len(changed), dtype=bool)
+    if before is not None:
+        old = before.iloc[changed]
+        p_changed = (old["in_market"].to_numpy() != p[changed]) | (old["model_id"].to_numpy() != scorer.in_market.pk)
+    out["contributions"] = _contributions_json(scorer, frame.iloc[changed], p_changed, out["account_id"])
+    out["as_of"] = as_of.isoformat()
+    out["scored_at"] = now.isoformat()
+    out["qualified"] = out["qualified"].astype(bool)
+    fresh = ~out["account_id"].isin(stored["account_id"]) if len(stored) else np.ones(len(out), dtype=bool)
+    with transaction.atomic():
+        _derived_data_commit()
+        _insert_or_upsert(AccountModelScore, "account_id", out, np.asarray(fresh, dtype=bool))
+        history = out[["account_id", "model_id", "policy_id", "as_of", "scored_at", "profile_fit", "in_market",
+                       "qualified", "stage"]]  # fmt: skip
+        _copy_frame(_t(AccountModelScoreHistory), history)
+        if len(moved):
+            transitions = pd.DataFrame(
+                {
+                    "account_id": account_ids[moved], "from_stage": current_stage[moved], "to_stage": stage[moved],
+                    "at": now.isoformat(), "in_market": p[moved], "reason": reason[moved],
+                    "model_id": scorer.in_market.pk, "policy_id": policy.pk,
+                }
+            )  # fmt: skip
+            _copy_frame(_t(BuyingStageTransition), transitions)
+    return {"accounts": len(new), "written": len(out), "moved": len(moved), "qualified": int(new["qualified"].sum())}
+
+
+def _contributions_json(scorer: Scorer, frame: pd.DataFrame, recompute: np.ndarray, account_ids) -> list[str]:
+    """Top contributions as JSON text: recomputed where asked, the stored ones elsewhere."""
+    out = np.full(len(frame), "[]", dtype=object)
+    where = np.flatnonzero(recompute)
+    if len(where):
+        sub = frame.iloc[where]
+        tops = top_contributions(scorer.in_market, sub, in_market_contributions(scorer.in_market, sub))
+        out[where] = [json.dumps(t) for t in tops]
+    keep = np.flatnonzero(~recompute)
+    if len(keep):
+        ids = [int(a) for a in np.asarray(account_ids)[keep]]
+        stored = dict(AccountModelScore.objects.filter(account_id__in=ids).values_list("account_id", "contributions"))
+        out[keep] = [json.dumps(stored.get(a, [])) for a in ids]
+    return out.tolist()
+
+
+# --- the whole population and the incremental path ---------------------------------------------------------
+def account_chunks(size: int) -> list[tuple[int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {_t(Account)}")
+        low, high = cursor.fetchone()
+    if low is None:
+        return []
+    return [(lo, lo + size) for lo in range(low, high + 1, size)]
+
+
+def accounts_rescore(*, account_ids, as_of: datetime.date | None = None) -> dict:
+    """Rescore these accounts now with the current versions (the incremental path)."""
+    ids = sorted({int(a) for a in account_ids if a is not None})
+    if not ids:
+        return {"accounts": 0, "written": 0, "moved": 0}
+    try:
+        scorer = Scorer.current()
+    except NothingToScore:
+        return {"accounts": 0, "written": 0, "moved": 0, "skipped": "no champion model or policy"}
+    return accounts_chunk_score(scorer=scorer, ids=ids, as_of=as_of or today(), now=timezone.now())
+
+
+def accounts_rescore_schedule(*, user=None, reason: str = ""):
+    """Start a full rescore (rules, then learned scores) over the workers; returns its ``JobRun``."""
+    from .pipeline import full_rescore_schedule
+
+    return full_rescore_schedule(user=user, reason=reason)
+
+
+# --- reading an explanation back ------------------------------------------------------------------------------
+def account_explanation(score: AccountModelScore) -> list[dict]:
+    """The stored top contributions, in words."""
+    out = []
+    for feature, value, contribution in score.contributions or []:
+        out.append(
+            {
+                "feature": feature,
+                "value": value,
+                "contribution": contribution,
+                "words": sentence(feature, value, contribution),
+                "description": describe(feature, value),
+            }
+        )
+    return out
