@@ -32,10 +32,14 @@ SCORING_READ_MODELS = [
         "ruleset", "rule", "rulesetcomment", "rulesetapproval", "rulesethistory", "contactscore",
         "contactscorehistory", "accountrulescore", "lifecycletransition", "notification",
         "webhookendpoint", "webhookdelivery", "whatifrun",
+        # learned scores, their models and the qualification policy versions
+        "scoringmodel", "qualificationpolicy", "accountmodelscore", "accountmodelscorehistory",
+        "buyingstagetransition", "contactmodelscore",
     ]
 ]  # fmt: skip
 SCORING_MEMBER_EDIT = [
-    ("scoring", m) for m in ["ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun"]
+    ("scoring", m)
+    for m in ["ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun", "qualificationpolicy"]
 ]
 # What members may create and edit (rollups are derived data: nobody edits them by hand).
 EDITABLE_MODELS = [
@@ -71,6 +75,8 @@ def role_permissions() -> dict[str, set[str]]:
         # Leads approve and publish versions (the services also check marketing/sales and
         # four eyes) and manage their team's webhooks.
         | {"scoring.approve_ruleset", "scoring.publish_ruleset", "scoring.delete_rule"}
+        # Policies too (``scoring.policy`` lets only marketing and sales leads use it).
+        | {"scoring.publish_qualificationpolicy"}
         | _perms([("scoring", "webhookendpoint")], ["add", "change", "delete"])
     )
     revops_admin = (
@@ -82,6 +88,10 @@ def role_permissions() -> dict[str, set[str]]:
         )
         | {"revops.view_changerecord", "revops.view_jobrun", "revops.change_jobrun"}
         | {"scoring.rescore_contacts"}
+        # Learned scores: rescore and retrain, promote or roll back models, own the policy versions.
+        | {"scoring.rescore_accounts", "scoring.promote_scoringmodel"}
+        | _perms([("scoring", "qualificationpolicy")], ["add", "change", "delete"])
+        | {"scoring.publish_qualificationpolicy"}
     )
     return {GROUP_VIEWER: viewer, GROUP_MEMBER: member, GROUP_LEAD: lead, GROUP_REVOPS: revops_admin}
 
