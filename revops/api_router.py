@@ -7,6 +7,7 @@ from accounts.api import views as accounts_views
 from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
 from revops.api import views as revops_views
+from scoring.api import learned as learned_views
 from scoring.api import views as scoring_views
 from scoring.api import webhooks as webhooks_views
 from scoring.api import whatif as whatif_views
@@ -33,10 +34,17 @@ router.register("lifecycle/transitions", scoring_views.LifecycleTransitionViewSe
 router.register("lifecycle/contacts", scoring_views.LifecycleDecisionViewSet, basename="lifecycle-contact")
 router.register("contact-scores", scoring_views.ContactScoreViewSet)
 router.register("whatif", whatif_views.WhatIfRunViewSet)
+router.register("account-scores", learned_views.AccountModelScoreViewSet)
+router.register("stage-transitions", learned_views.BuyingStageTransitionViewSet)
+router.register("contact-model-scores", learned_views.ContactModelScoreViewSet)
+router.register("models", learned_views.ScoringModelViewSet)
+router.register("backtests", learned_views.BacktestViewSet, basename="backtest")
+router.register("policies", learned_views.QualificationPolicyViewSet)
 
 urlpatterns = [
     path("events/batch/", EventBatchView.as_view(), name="events-batch"),
     path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
+    path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
     path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
     *router.urls,
 ]

@@ -1,0 +1,150 @@
+"""FilterSets for the learned scores, their models and policy versions (shared by the API and HTML lists),
+and the querysets that read them without loading model artefacts.
+
+A ``ScoringModel`` row carries its booster (megabytes) and its backtest report: lists and joins defer
+both, so that a page of a hundred scores never pulls a model's bytes.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django.db.models import FloatField, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.filtersets import SearchFilter
+from revops.choices import JobStatus
+from revops.models import JobRun
+
+from .models import (
+    AccountModelScore,
+    Band,
+    BuyingStage,
+    BuyingStageTransition,
+    ContactModelScore,
+    PolicyStatus,
+    QualificationPolicy,
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
+
+# The heavy columns of a model version: never needed to show a score or a list of versions.
+HEAVY_MODEL_FIELDS = ("artefact", "metrics", "features", "params")
+
+
+def without_heavy_model_fields(qs: QuerySet, *relations: str) -> QuerySet:
+    """``qs`` joined to its ``ScoringModel`` relations (e.g. "model") without their heavy columns."""
+    if not relations:
+        return qs
+    qs = qs.select_related(*relations)
+    return qs.defer(*[f"{relation}__{name}" for relation in relations for name in HEAVY_MODEL_FIELDS])
+
+
+def scoring_model_list(*, user) -> QuerySet[ScoringModel]:
+    """Versions ``user`` may see, without artefact and report, with the headline backtest figures."""
+    return (
+        ScoringModel.objects.for_user(user)
+        .defer("artefact", "metrics")
+        .annotate(
+            roc_auc=Cast(KT("metrics__models__xgboost__roc_auc"), FloatField()),
+            pr_auc=Cast(KT("metrics__models__xgboost__pr_auc"), FloatField()),
+        )
+    )
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class AccountModelScoreFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("account__name", "account__domain"))
+    stage = django_filters.MultipleChoiceFilter(choices=BuyingStage.choices)
+    qualified = django_filters.BooleanFilter()
+    fit_band = django_filters.MultipleChoiceFilter(choices=Band.choices)
+    in_market_band = django_filters.MultipleChoiceFilter(choices=Band.choices)
+    in_market_min = django_filters.NumberFilter(
+        field_name="in_market", lookup_expr="gte", label="In market ≥ (probability, 0 to 1)"
+    )
+    profile_fit_min = django_filters.NumberFilter(
+        field_name="profile_fit", lookup_expr="gte", label="Profile fit ≥ (0 to 100)"
+    )
+    account = django_filters.NumberFilter(field_name="account_id")
+    model = django_filters.NumberFilter(field_name="model_id", label="In-market model version id")
+    policy = django_filters.NumberFilter(field_name="policy_id")
+
+    class Meta:
+        model = AccountModelScore
+        fields = [
+            "q",
+            "stage",
+            "qualified",
+            "fit_band",
+            "in_market_band",
+            "in_market_min",
+            "profile_fit_min",
+            "account",
+            "model",
+            "policy",
+        ]
+
+
+class BuyingStageTransitionFilterSet(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="account_id")
+    from_stage = django_filters.MultipleChoiceFilter(choices=BuyingStage.choices)
+    to_stage = django_filters.MultipleChoiceFilter(choices=BuyingStage.choices)
+    since = django_filters.DateFilter(method="filter_since", label="On or after (date)")
+    until = django_filters.DateFilter(method="filter_until", label="On or before (date)")
+    policy = django_filters.NumberFilter(field_name="policy_id")
+
+    class Meta:
+        model = BuyingStageTransition
+        fields = ["account", "from_stage", "to_stage", "since", "until", "policy"]
+
+    def filter_since(self, qs, name, value):
+        return qs.filter(at__gte=_day_start(value)) if value else qs
+
+    def filter_until(self, qs, name, value):
+        return qs.filter(at__lt=_day_start(value + datetime.timedelta(days=1))) if value else qs
+
+
+class ContactModelScoreFilterSet(django_filters.FilterSet):
+    contact = django_filters.NumberFilter(field_name="contact_id")
+    account = django_filters.NumberFilter(field_name="contact__account_id")
+    persona_fit_min = django_filters.NumberFilter(
+        field_name="persona_fit", lookup_expr="gte", label="Persona fit ≥ (0 to 100)"
+    )
+
+    class Meta:
+        model = ContactModelScore
+        fields = ["contact", "account", "persona_fit_min"]
+
+
+class ScoringModelFilterSet(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=ScoringModelKind.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ScoringModelStatus.choices)
+
+    class Meta:
+        model = ScoringModel
+        fields = ["kind", "status"]
+
+
+class QualificationPolicyFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=PolicyStatus.choices)
+
+    class Meta:
+        model = QualificationPolicy
+        fields = ["status"]
+
+
+class BacktestFilterSet(django_filters.FilterSet):
+    """Backtest jobs (``JobRun`` rows of kind "backtest")."""
+
+    status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
+
+    class Meta:
+        model = JobRun
+        fields = ["status"]
