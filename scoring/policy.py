@@ -173,12 +173,14 @@ def policy_data_clean(*, policy: QualificationPolicy, data: dict[str, Any]) -> d
             else:
                 cleaned[key] = number
 
-    merged = {**policy_settings(policy), **cleaned}
+    current = policy_settings(policy)
+    merged = {**current, **cleaned}
+    changed = {key for key, value in cleaned.items() if current[key] != value}
     for lower, upper in _ORDERED:
         if lower in errors or upper in errors or merged[lower] <= merged[upper]:
             continue
-        # Blame the value that is being changed (the lower one when both are).
-        if upper in cleaned and lower not in cleaned:
+        # Blame the value that is being changed (the lower one when both are, or neither).
+        if upper in changed and lower not in changed:
             fail(upper, f"Must be at least {lower} ({merged[lower]:g}).")
         else:
             fail(lower, f"Must be at most {upper} ({merged[upper]:g}).")

@@ -141,6 +141,14 @@ def test_bad_values_are_refused_by_field_and_change_nothing(marketer, draft, dat
     assert audit_of(draft) == ["create"]
 
 
+def test_with_every_value_sent_the_error_names_the_one_that_changed(marketer, draft):
+    """Forms and PUT send the whole policy: the ordering error goes to the field the user changed."""
+    data = {**policies.policy_settings(draft), "consideration_min": 0.01}
+    with pytest.raises(ValidationError) as caught:
+        policies.policy_update(policy=draft, user=marketer, data=data)
+    assert list(caught.value.message_dict) == ["consideration_min"]
+
+
 def test_thresholds_moved_together_stay_valid(marketer, draft):
     policies.policy_update(
         policy=draft,
