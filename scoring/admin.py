@@ -607,3 +607,4 @@ class AccountRuleScoreAdmin(ReadOnlyAdmin):
 # The webhook and notification admin lives in its own module (written separately); load it if present.
 if importlib.util.find_spec("scoring.admin_webhooks") is not None:
     from . import admin_webhooks  # noqa: E402,F401
+from . import admin_learned  # noqa: E402,F401  (policy and model versions, learned scores)

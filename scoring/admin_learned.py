@@ -1,0 +1,425 @@
+"""Admin for the learned scores (imported by ``scoring.admin``): policy versions through their services,
+model versions and scores read-only.
+
+A qualification policy is edited only as a draft (``scoring.policy.policy_update``) and published by an
+action (``policy_publish``, which also restores an archived version). Model versions are promoted and
+rolled back by actions through the registry; their artefact bytes are never loaded by these pages.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import FloatField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from . import policy as policies
+from .admin import SERVICE_ERRORS, ReadOnlyAdmin, ServiceSavedAdmin, _failed, error_text
+from .filtersets_learned import HEAVY_MODEL_FIELDS, without_heavy_model_fields
+from .models import (
+    AccountModelScore,
+    AccountModelScoreHistory,
+    BuyingStageTransition,
+    ContactModelScore,
+    QualificationPolicy,
+    ScoringModel,
+)
+
+
+def _one(model_admin, request, queryset):
+    """The single selected row of an action that acts on one version, or None (and say so)."""
+    if queryset.count() != 1:
+        model_admin.message_user(request, "Select exactly one version.", level=messages.ERROR)
+        return None
+    return queryset.get()
+
+
+# --- qualification policy versions -------------------------------------------------------------------
+class PolicyAddForm(forms.ModelForm):
+    """A new draft: which version to copy (default: the published one) and, optionally, a name."""
+
+    based_on = forms.ModelChoiceField(
+        queryset=QualificationPolicy.objects.all(),
+        required=False,
+        help_text="Copy this version's values. Empty: the published version.",
+    )
+
+    class Meta:
+        model = QualificationPolicy
+        fields = ["name"]
+        help_texts = {"name": "Empty: the copied version's name."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+
+
+class PolicyAdminForm(forms.ModelForm):
+    """A draft's values, checked by the service's rules (ranges, bands and stages in order)."""
+
+    class Meta:
+        model = QualificationPolicy
+        fields = policies.POLICY_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        data = {name: cleaned[name] for name in policies.POLICY_FIELDS if name in cleaned}
+        try:
+            policies.policy_data_clean(policy=self.instance, data=data)
+        except ValidationError as exc:
+            for field, messages_ in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return cleaned
+
+
+@admin.register(QualificationPolicy)
+class QualificationPolicyAdmin(ServiceSavedAdmin):
+    list_display = [
+        "number",
+        "name",
+        "status",
+        "icp_weight",
+        "fit_medium_min",
+        "fit_high_min",
+        "in_market_medium_min",
+        "in_market_high_min",
+        "published_at",
+    ]
+    list_display_links = ["number", "name"]
+    list_filter = ["status"]
+    search_fields = ["name", "description"]
+    form = PolicyAdminForm
+    readonly_fields = ["number", "status", "created_by", "published_by", "published_at", "created", "updated"]
+    fieldsets = [
+        (None, {"fields": ["number", "name", "description", "status"]}),
+        (
+            "Profile fit",
+            {"fields": ["icp_weight", "icp_fit_full", ("fit_medium_min", "fit_high_min")]},
+        ),
+        ("In market", {"fields": [("in_market_medium_min", "in_market_high_min")]}),
+        ("Qualified account", {"fields": ["qualified_fit_band", "qualified_in_market_band"]}),
+        (
+            "Buying stages",
+            {
+                "fields": [
+                    ("awareness_min", "consideration_min", "decision_min", "purchase_min"),
+                    "hysteresis",
+                    "min_days_in_stage",
+                ]
+            },
+        ),
+        ("Versions", {"fields": ["created_by", "published_by", "published_at", "created", "updated"]}),
+    ]
+    actions = ["publish_selected"]
+
+    # --- read-only unless a draft ---------------------------------------------------------------
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_publish_permission(self, request):
+        return policies.can_publish_policies(request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PolicyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["based_on", "name"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    # --- saving through the services --------------------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                data = {name: form.cleaned_data[name] for name in policies.POLICY_FIELDS}
+                saved = policies.policy_update(policy=obj, user=request.user, data=data)
+            else:
+                saved = policies.policy_draft_create(
+                    user=request.user,
+                    based_on=form.cleaned_data.get("based_on"),
+                    name=form.cleaned_data.get("name") or None,
+                )
+        except SERVICE_ERRORS as exc:
+            _failed(request, self, exc)
+            return
+        for field in QualificationPolicy._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        pass  # no relations; the service audited the change
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "_scoring_admin_failed", False):
+            return HttpResponseRedirect(reverse("admin:scoring_qualificationpolicy_changelist"))
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_scoring_admin_failed", False):
+            return HttpResponseRedirect(reverse("admin:scoring_qualificationpolicy_change", args=[obj.pk]))
+        return super().response_change(request, obj)
+
+    def delete_model(self, request, obj):
+        policies.policy_delete(policy=obj, user=request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for policy in queryset:
+            policies.policy_delete(policy=policy, user=request.user)
+
+    @admin.action(
+        description="Publish the selected version (or restore an archived one)", permissions=["publish"]
+    )
+    def publish_selected(self, request, queryset):
+        policy = _one(self, request, queryset)
+        if policy is None:
+            return
+        try:
+            policies.policy_publish(policy=policy, user=request.user)
+        except SERVICE_ERRORS as exc:
+            self.message_user(request, f"v{policy.number}: {error_text(exc)}", level=messages.ERROR)
+        else:
+            self.message_user(request, f"Policy v{policy.number} published.", messages.SUCCESS)
+
+
+# --- model versions ----------------------------------------------------------------------------------
+_SUMMARY_METRICS = [
+    ("roc_auc", "ROC AUC"),
+    ("pr_auc", "PR AUC"),
+    ("top_decile_lift", "Lift (top 10%)"),
+    ("top_decile_capture", "Capture (top 10%)"),
+    ("brier", "Brier"),
+]
+
+
+def _figure(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+@admin.register(ScoringModel)
+class ScoringModelAdmin(ReadOnlyAdmin):
+    """Versions in the registry: read-only, with promote and roll back as audited actions."""
+
+    list_display = [
+        "kind",
+        "version",
+        "status",
+        "roc_auc",
+        "pr_auc",
+        "horizon_days",
+        "train_start",
+        "train_end",
+        "trained_at",
+        "promoted_at",
+    ]
+    list_display_links = ["kind", "version"]
+    list_filter = ["kind", "status"]
+    search_fields = ["reason"]
+    fields = [
+        "kind",
+        "version",
+        "status",
+        "reason",
+        "backtest",
+        "leakage_warnings",
+        ("train_start", "train_end", "horizon_days"),
+        ("trained_at", "trained_by", "promoted_at"),
+        "feature_count",
+        "params",
+        "artefact_sha256",
+    ]
+    readonly_fields = ["backtest", "leakage_warnings", "feature_count"]
+    actions = ["promote_selected", "rollback_kind"]
+
+    def get_queryset(self, request):
+        # The report loads lazily on the change page only; the artefact never does.
+        return (
+            super()
+            .get_queryset(request)
+            .defer(*HEAVY_MODEL_FIELDS)
+            .annotate(
+                roc_auc=Cast(KT("metrics__models__xgboost__roc_auc"), FloatField()),
+                pr_auc=Cast(KT("metrics__models__xgboost__pr_auc"), FloatField()),
+            )
+        )
+
+    def has_promote_permission(self, request):
+        return request.user.has_perm("scoring.promote_scoringmodel")
+
+    @admin.display(description="ROC AUC", ordering="roc_auc")
+    def roc_auc(self, obj) -> str:
+        return _figure(obj.roc_auc)
+
+    @admin.display(description="PR AUC", ordering="pr_auc")
+    def pr_auc(self, obj) -> str:
+        return _figure(obj.pr_auc)
+
+    @admin.display(description="Features")
+    def feature_count(self, obj) -> int:
+        return len(obj.features or [])
+
+    @admin.display(description="Backtest (pooled over the test folds)")
+    def backtest(self, obj) -> str:
+        models = (obj.metrics or {}).get("models") or {}
+        if not models:
+            return "No backtest report."
+        header = format_html_join("", "<th>{}</th>", ((label,) for _, label in _SUMMARY_METRICS))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td>{}</tr>",
+            (
+                (
+                    name,
+                    format_html_join(
+                        "", "<td>{}</td>", ((_figure(figures.get(key)),) for key, _ in _SUMMARY_METRICS)
+                    ),
+                )
+                for name, figures in models.items()
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>model</th>{}</tr></thead><tbody>{}</tbody></table>", header, rows
+        )
+
+    @admin.display(description="Leakage warnings")
+    def leakage_warnings(self, obj) -> str:
+        warnings = (obj.metrics or {}).get("leakage_warnings") or []
+        if not warnings:
+            return "None."
+        return format_html_join(
+            ", ", "{} (AUC {})", ((w.get("feature"), _figure(w.get("auc"))) for w in warnings)
+        )
+
+    @admin.action(description="Promote the selected version to champion", permissions=["promote"])
+    def promote_selected(self, request, queryset):
+        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
+
+        model = _one(self, request, queryset)
+        if model is None:
+            return
+        try:
+            registry.model_promote(model=model, user=request.user, reason="Promoted in admin.")
+        except (*SERVICE_ERRORS, registry.RegistryError) as exc:
+            self.message_user(request, f"{model}: {error_text(exc)}", level=messages.ERROR)
+        else:
+            self.message_user(request, f"{model.kind} v{model.version} is the champion.", messages.SUCCESS)
+
+    @admin.action(description="Roll back the selected kind to its previous champion", permissions=["promote"])
+    def rollback_kind(self, request, queryset):
+        from .ml import registry
+
+        for kind in sorted(set(queryset.values_list("kind", flat=True))):
+            try:
+                champion = registry.model_rollback(
+                    user=request.user, kind=kind, reason="Rolled back in admin."
+                )
+            except (*SERVICE_ERRORS, registry.RegistryError) as exc:
+                self.message_user(request, f"{kind}: {error_text(exc)}", level=messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{kind}: v{champion.version} is the champion again.", messages.SUCCESS
+                )
+
+
+# --- scores and transitions (derived data) ----------------------------------------------------------
+class LearnedScoreAdmin(ReadOnlyAdmin):
+    """Read-only rows that name model versions: joined to them without their heavy columns."""
+
+    model_relations: tuple[str, ...] = ("model",)
+    list_select_related: list[str] = []
+
+    def get_queryset(self, request):
+        # The changelist adds list_select_related only to a queryset without any: join them here.
+        qs = super().get_queryset(request).select_related(*self.list_select_related)
+        return without_heavy_model_fields(qs, *self.model_relations)
+
+    @admin.display(description="Model", ordering="model__version")
+    def model_version(self, obj) -> str:
+        return f"v{obj.model.version}" if obj.model_id else "—"
+
+
+@admin.register(AccountModelScore)
+class AccountModelScoreAdmin(LearnedScoreAdmin):
+    list_display = [
+        "account",
+        "stage",
+        "qualified",
+        "profile_fit",
+        "fit_band",
+        "in_market",
+        "in_market_band",
+        "model_version",
+        "policy",
+        "scored_at",
+    ]
+    list_filter = ["stage", "qualified", "fit_band", "in_market_band", "policy"]
+    search_fields = ["account__name", "account__domain"]
+    list_select_related = ["account", "policy"]
+    ordering = ["-in_market"]
+
+
+@admin.register(AccountModelScoreHistory)
+class AccountModelScoreHistoryAdmin(LearnedScoreAdmin):
+    list_display = [
+        "account",
+        "as_of",
+        "stage",
+        "qualified",
+        "profile_fit",
+        "in_market",
+        "model_version",
+        "scored_at",
+    ]
+    list_filter = ["stage", "qualified"]
+    search_fields = ["account__name", "account__domain"]
+    list_select_related = ["account"]
+
+
+@admin.register(BuyingStageTransition)
+class BuyingStageTransitionAdmin(LearnedScoreAdmin):
+    list_display = [
+        "account",
+        "from_stage",
+        "to_stage",
+        "at",
+        "in_market",
+        "model_version",
+        "policy",
+        "reason",
+    ]
+    list_filter = ["to_stage", "from_stage"]
+    search_fields = ["account__name", "account__domain"]
+    list_select_related = ["account", "policy"]
+
+
+@admin.register(ContactModelScore)
+class ContactModelScoreAdmin(LearnedScoreAdmin):
+    model_relations = ("model", "conversion_model")
+    list_display = [
+        "contact",
+        "account",
+        "persona_fit",
+        "engagement_vs_buyers",
+        "conversion",
+        "model_version",
+        "scored_at",
+    ]
+    list_filter = [("conversion", admin.EmptyFieldListFilter)]
+    search_fields = ["contact__email", "contact__account__name"]
+    list_select_related = ["contact__account"]
+
+    @admin.display(description="Account", ordering="contact__account__name")
+    def account(self, obj):
+        return obj.contact.account
