@@ -238,7 +238,8 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
             "stage": stage,
         }
     )  # fmt: skip
-    changed = np.flatnonzero(_changed(new, stored, "account_id", FIELDS))
+    new["fit_model_id"] = new["fit_model_id"].astype("Int64")  # NULL without a fit model
+    changed = np.flatnonzero(_changed(_comparable(new), _comparable(stored), "account_id", FIELDS))
     moved = np.flatnonzero(reason != "")
     if not len(changed):
         return {"accounts": len(new), "written": 0, "moved": 0, "qualified": int(new["qualified"].sum())}
@@ -275,6 +276,16 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
             )  # fmt: skip
             _copy_frame(_t(BuyingStageTransition), transitions)
     return {"accounts": len(new), "written": len(out), "moved": len(moved), "qualified": int(new["qualified"].sum())}
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable version ids as plain integers (−1 for none), so that stored and new rows compare."""
+    if frame.empty:
+        return frame
+    out = frame.copy()
+    for column in ("model_id", "fit_model_id"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").fillna(-1).astype(np.int64)
+    return out
 
 
 def _contributions_json(scorer: Scorer, frame: pd.DataFrame, recompute: np.ndarray, account_ids) -> list[str]:

@@ -1,0 +1,190 @@
+"""Learned account scores end to end on a small demo world: the champion's probability and its SHAP
+explanation, profile fit and the qualified flag under the published policy, buying stages, write-back
+of changed rows only, the full rescore as chunk tasks (eager here; a real worker in
+test_worker_pipeline), resuming a stalled job, the command and the incremental path."""
+
+import datetime
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from revops.models import JobRun
+from scoring import pipeline, predictions
+from scoring.ml import features as F
+from scoring.ml.backtest import data_end
+from scoring.models import (
+    AccountModelScore,
+    AccountModelScoreHistory,
+    BuyingStageTransition,
+    PolicyStatus,
+    QualificationPolicy,
+)
+from tests.scoring.ml_factories import champion_in_market
+
+
+@pytest.fixture
+def world(db, settings):
+    settings.SCORING_INCREMENTAL = False
+    call_command("seed_demo", accounts=150, seed=11, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("rescore", rules_only=True, verbosity=0, stdout=io.StringIO())
+    as_of = data_end()
+    model = champion_in_market(as_of=as_of)
+    return {"as_of": as_of, "model": model}
+
+
+def score_all(world, now=None):
+    scorer = predictions.Scorer.current()
+    return predictions.accounts_chunk_score(
+        scorer=scorer, ids=range(0, 10**12), as_of=world["as_of"], now=now or timezone.now()
+    )
+
+
+def test_every_account_gets_the_champions_probability_and_a_faithful_explanation(world):
+    stats = score_all(world)
+    assert stats["accounts"] == stats["written"] == AccountModelScore.objects.count() == 150
+    policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    frame = F.account_features(
+        as_of=world["as_of"], account_ids=None, top_keys=world["model"].params["top_keys"]
+    )
+    expected = predictions.in_market_predict(world["model"], frame)
+    stored = dict(AccountModelScore.objects.values_list("account_id", "in_market"))
+    assert np.allclose([stored[a] for a in frame.index], expected, atol=1e-4)
+    # SHAP additivity: contributions plus the bias give the model's log-odds.
+    contributions = predictions.in_market_contributions(world["model"], frame)
+    logit = np.log(expected / (1 - expected))
+    assert np.allclose(contributions.sum(axis=1), logit, atol=1e-3)
+    top = AccountModelScore.objects.order_by("-in_market").first()
+    assert top.model_id == world["model"].pk and top.policy_id == policy.pk
+    explanation = predictions.account_explanation(top)
+    assert 1 <= len(explanation) <= predictions.TOP_CONTRIBUTIONS
+    sizes = [abs(e["contribution"]) for e in explanation]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation)
+
+
+def test_bands_and_qualified_follow_the_published_policy(world):
+    score_all(world)
+    policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    for row in AccountModelScore.objects.all():
+        assert row.fit_band == ("high" if row.profile_fit >= policy.fit_high_min else
+                                "medium" if row.profile_fit >= policy.fit_medium_min else "low")  # fmt: skip
+        assert row.in_market_band == ("high" if row.in_market >= policy.in_market_high_min else
+                                      "medium" if row.in_market >= policy.in_market_medium_min else "low")  # fmt: skip
+        assert row.qualified == (row.fit_band != "low" and row.in_market_band == "high")
+    # A new version with a lower bar qualifies more accounts, and every row names it.
+    before = AccountModelScore.objects.filter(qualified=True).count()
+    policy.status = PolicyStatus.ARCHIVED
+    policy.save()
+    looser = QualificationPolicy.objects.create(
+        number=2, name="looser", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0, in_market_medium_min=0.0,
+        qualified_fit_band="medium",
+    )  # fmt: skip
+    score_all(world)
+    assert AccountModelScore.objects.filter(qualified=True).count() >= before
+    assert set(AccountModelScore.objects.values_list("policy_id", flat=True)) == {looser.pk}
+
+
+def test_a_second_run_writes_nothing_and_history_keeps_every_change(world):
+    now = timezone.now()
+    score_all(world, now)
+    history, transitions = AccountModelScoreHistory.objects.count(), BuyingStageTransition.objects.count()
+    assert history == 150 and transitions == 150  # first placement of every account is a transition
+    assert score_all(world, now + datetime.timedelta(hours=1))["written"] == 0
+    assert AccountModelScoreHistory.objects.count() == history
+    assert BuyingStageTransition.objects.count() == transitions
+    first = BuyingStageTransition.objects.order_by("id").first()
+    assert first.from_stage == "" and first.reason and first.model_id == world["model"].pk
+
+
+def test_stages_wait_the_minimum_time_then_move_with_a_reason(world):
+    now = timezone.now()
+    score_all(world, now)
+    target = AccountModelScore.objects.order_by("in_market").first()
+    # Pretend it was in decision; a day later it may not move, eight days later it regresses.
+    AccountModelScore.objects.filter(pk=target.pk).update(stage="decision", stage_since=now)
+    score_all(world, now + datetime.timedelta(days=1))
+    assert AccountModelScore.objects.get(pk=target.pk).stage == "decision"
+    score_all(world, now + datetime.timedelta(days=8))
+    moved = AccountModelScore.objects.get(pk=target.pk)
+    assert moved.stage != "decision"
+    last = BuyingStageTransition.objects.filter(account_id=target.pk).order_by("-at", "-id").first()
+    assert last.from_stage == "decision" and last.to_stage == moved.stage and "fell below" in last.reason
+    assert moved.stage_since == now + datetime.timedelta(days=8)
+
+
+def test_full_rescore_job_runs_every_phase_in_chunks(world, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(pipeline, "MODEL_ACCOUNT_CHUNK", 40)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = pipeline.full_rescore_schedule(reason="test")  # eager: the chunks run now, phase after phase
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.message
+    phases = dict(job.params["phases"])
+    assert len(phases["account_models"]) >= 4 and job.progress == job.total
+    assert AccountModelScore.objects.count() == 150
+    assert "accounts qualified" in job.message
+    # A redelivered chunk of a finished job does nothing.
+    assert pipeline.rescore_chunk_task(job.pk, "account_models", 0) == {"skipped": "account_models:0"}
+
+
+def test_a_stalled_job_resumes_its_missing_chunks(world, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(pipeline, "MODEL_ACCOUNT_CHUNK", 50)
+    sent = []
+    monkeypatch.setattr(pipeline.rescore_chunk_task, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = pipeline.full_rescore_schedule(reason="test")
+    assert [s[1] for s in sent] == ["contacts"] * len(dict(job.params["phases"])["contacts"])
+    monkeypatch.undo()
+    # The worker that took the messages died; nothing was done. Resume re-sends and the job finishes.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.full_rescore_resume(stale_after=datetime.timedelta(0)) == [job.pk]
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.progress == job.total
+    assert AccountModelScore.objects.count() == 150
+
+
+def test_the_command_rescores_learned_scores_and_single_accounts(world):
+    out = io.StringIO()
+    call_command("rescore", json=True, stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["learned"]["account_models_accounts"] == 150
+    account_id = AccountModelScore.objects.values_list("account_id", flat=True).first()
+    out = io.StringIO()
+    call_command("rescore", accounts=[account_id], json=True, stdout=out)
+    assert json.loads(out.getvalue())["learned"]["accounts"] == 1
+
+
+def test_without_a_champion_the_learned_phases_are_skipped_with_the_reason(db, django_capture_on_commit_callbacks):
+    call_command("seed_demo", accounts=20, seed=3, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    with django_capture_on_commit_callbacks(execute=True):
+        job = pipeline.full_rescore_schedule()
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    assert "No in-market champion" in job.params["models_skipped"]
+    assert predictions.accounts_rescore(account_ids=[1])["skipped"]
+
+
+def test_events_rescore_the_touched_accounts_learned_scores(world, settings, revops_admin,
+                                                           django_capture_on_commit_callbacks):
+    score_all(world)
+    settings.SCORING_INCREMENTAL = True
+    row = AccountModelScore.objects.select_related("account").order_by("in_market").first()
+    contact = row.account.contacts.first()
+    before = AccountModelScoreHistory.objects.filter(account_id=row.pk).count()
+    from accounts.ingest import events_ingest
+
+    moment = timezone.now() - datetime.timedelta(minutes=5)
+    events = [
+        {"message_id": f"m-{k}", "type": "demo_request", "contact_id": contact.pk,
+         "occurred_at": (moment + datetime.timedelta(seconds=k)).isoformat(), "url": "https://example.com/demo"}
+        for k in range(3)
+    ]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest(items=events, actor=revops_admin)
+    after = AccountModelScore.objects.get(pk=row.pk)
+    assert after.scored_at > row.scored_at and after.in_market != row.in_market
+    assert AccountModelScoreHistory.objects.filter(account_id=row.pk).count() == before + 1
+    assert not JobRun.objects.filter(kind=pipeline.KIND).exists()  # no full rescore: just this account
