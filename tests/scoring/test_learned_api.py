@@ -4,6 +4,8 @@ retraining and rescoring, policy versions — each read, each write, who may, an
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from revops import services
@@ -265,6 +267,25 @@ def test_models_list_without_report_or_artefact(client_for, viewer):
     assert detail["metrics"]["models"]["xgboost"]["roc_auc"] == 0.81 and detail["features"]
     assert detail["artefact_sha256"] == champion.artefact_sha256
     assert_no_artefact(detail)
+
+
+def test_lists_never_read_the_artefact_column(client_for, viewer):
+    model = ScoringModelFactory()
+    AccountModelScoreFactory(model=model)
+    BuyingStageTransitionFactory(model=model)
+    ContactModelScoreFactory(model=model)
+    client = client_for(viewer)
+    for url in [
+        "/api/models/",
+        "/api/account-scores/",
+        "/api/stage-transitions/",
+        "/api/contact-model-scores/",
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        reads = [q["sql"] for q in queries.captured_queries if "scoring_scoringmodel" in q["sql"]]
+        assert reads, url  # the version is read (joined) …
+        assert not [sql for sql in reads if '"artefact"' in sql], url  # … without its bytes
 
 
 def test_model_backtest_report(client_for, viewer):
