@@ -27,6 +27,8 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 demo: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
+	$(MANAGE) rescore --rules-only
+	$(MANAGE) train --if-none
 	$(MANAGE) rescore
 	$(MANAGE) demo_users
 	$(MANAGE) runserver 127.0.0.1:8000

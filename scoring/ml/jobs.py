@@ -63,10 +63,12 @@ def model_train_task(job_id: int | None = None) -> dict:
             return JobRun.objects.get(pk=job_id).result
     job_run_start(job=job)
     params = job.params or {}
-    say = lambda message: job_run_progress(job=job, progress=job.progress, message=message)  # noqa: E731
-    result: dict = {}
+
+    def say(message: str, step: int | None = None) -> None:
+        job_run_progress(job=job, progress=job.progress if step is None else step, message=message)
+
     try:
-        model = registry.model_train(
+        result = models_train_all(
             user=job.created_by,
             as_of=_day(params.get("as_of")),
             horizon_days=params.get("horizon_days", 90),
@@ -74,20 +76,43 @@ def model_train_task(job_id: int | None = None) -> dict:
             folds=params.get("folds", 3),
             progress=say,
         )
-        result["in_market"] = {"id": model.pk, "version": model.version, "status": model.status}
-        job_run_progress(job=job, progress=1, message=f"in-market v{model.version}: {model.status}")
-        for kind, train in _fit_trainers():
-            fitted = train(as_of=_day(params.get("as_of")), user=job.created_by, margin=params.get("margin", 0.005))
-            result[kind] = {"id": fitted.pk, "version": fitted.version, "status": fitted.status}
-            job_run_progress(job=job, progress=job.progress + 1, message=f"{kind} v{fitted.version}: {fitted.status}")
     except registry.RegistryError as exc:
-        job_run_finish(job=job, ok=False, message=str(exc), result=result)
-        return result
+        job_run_finish(job=job, ok=False, message=str(exc))
+        return {}
     except Exception as exc:
-        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}", result=result)
+        job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")
         raise
-    job_run_finish(job=job, ok=True, message=f"in-market v{model.version}: {model.reason}", result=result)
+    job_run_finish(job=job, ok=True, message=result["in_market"]["reason"], result=result)
     return result
+
+
+def models_train_all(
+    *, user=None, as_of=None, horizon_days: int = 90, margin: float = 0.005, folds: int = 3, progress=None
+) -> dict:
+    """Train the in-market model (backtested) and the look-alike fit models; register each version.
+
+    ``progress(message, step)`` hears what is going on (step 1..3 as each model is registered)."""
+    from . import registry
+
+    say = progress or (lambda message, step=None: None)
+    model = registry.model_train(
+        user=user, as_of=as_of, horizon_days=horizon_days, margin=margin, folds=folds,
+        progress=lambda message: say(f"in market: {message}"),
+    )  # fmt: skip
+    result = {"in_market": _summary(model)}
+    say(f"in-market v{model.version}: {model.status}", 1)
+    for step, (kind, train) in enumerate(_fit_trainers(), start=2):
+        say(f"{kind}: training …")
+        fitted = train(as_of=as_of, user=user, margin=margin)
+        result[kind] = _summary(fitted)
+        say(f"{kind} v{fitted.version}: {fitted.status}", step)
+    return result
+
+
+def _summary(model) -> dict:
+    auc = ((model.metrics or {}).get("models", {}).get("xgboost") or {}).get("roc_auc")
+    return {"id": model.pk, "kind": model.kind, "version": model.version, "status": model.status,
+            "reason": model.reason, "roc_auc": auc}  # fmt: skip
 
 
 def _fit_trainers():

@@ -5,14 +5,17 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml.registry import RegistryError, model_train
+from scoring.ml.jobs import models_train_all
+from scoring.ml.registry import RegistryError, champion
+from scoring.models import ScoringModel
 
 from .backtest import parse_day, table
 
 
 class Command(BaseCommand):
     help = (
-        "Train a new in-market model version; it becomes champion only if its backtest beats the champion's."
+        "Train a new in-market model version (backtested) and the look-alike fit models; each becomes "
+        "champion only if it beats its champion by the margin."
     )
 
     def add_arguments(self, parser):
@@ -20,18 +23,25 @@ class Command(BaseCommand):
         parser.add_argument("--horizon", type=int, default=90, help="days of the prediction window")
         parser.add_argument("--folds", type=int, default=3, help="backtest test snapshots")
         parser.add_argument("--margin", type=float, default=0.005, help="ROC AUC a challenger must gain")
-        parser.add_argument("--json", action="store_true", help="print the registered version as JSON")
+        parser.add_argument("--json", action="store_true", help="print the registered versions as JSON")
+        parser.add_argument(
+            "--if-none", action="store_true", help="do nothing when an in-market champion exists (make demo)"
+        )
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of")
         quiet = options["verbosity"] == 0
+        current = champion()
+        if options["if_none"] and current is not None:
+            self.stdout.write(f"{current} is the champion: nothing to train (drop --if-none to retrain).")
+            return
 
-        def progress(message: str) -> None:
+        def progress(message: str, step: int | None = None) -> None:
             if not quiet:
                 print(message, file=sys.stderr, flush=True)
 
         try:
-            model = model_train(
+            result = models_train_all(
                 as_of=as_of,
                 horizon_days=options["horizon"],
                 margin=options["margin"],
@@ -40,6 +50,7 @@ class Command(BaseCommand):
             )
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
+        model = ScoringModel.objects.get(pk=result["in_market"]["id"])
         summary = {
             "kind": model.kind,
             "version": model.version,
@@ -51,9 +62,13 @@ class Command(BaseCommand):
             "artefact": model.artefact_path,
             "sha256": model.artefact_sha256,
             "backtest": {name: values.get("roc_auc") for name, values in model.metrics["models"].items()},
+            "fit_models": {kind: value for kind, value in result.items() if kind != "in_market"},
         }
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2))
-        else:
-            self.stdout.write(f"{model}: {model.reason}")
-            self.stdout.write(table(model.metrics))
+            return
+        self.stdout.write(f"{model}: {model.reason}")
+        self.stdout.write(table(model.metrics))
+        for kind, value in summary["fit_models"].items():
+            auc = "n/a" if value["roc_auc"] is None else f"{value['roc_auc']:.3f}"
+            self.stdout.write(f"{kind} v{value['version']} ({value['status']}, cross-validated ROC AUC {auc}): {value['reason']}")
