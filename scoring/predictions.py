@@ -348,3 +348,45 @@ def account_explanation(score: AccountModelScore) -> list[dict]:
             }
         )
     return out
+
+
+def account_score_as_of(*, account_id: int, day: datetime.date) -> dict | None:
+    """The learned score an account had on ``day`` (its last change on or before it) and the same score
+    recomputed now with the model version that made it, from the data known then, with its explanation.
+
+    The two agree unless the account's firmographics were edited since (fields keep no history)."""
+    row = (
+        AccountModelScoreHistory.objects.filter(account_id=account_id, as_of__lte=day)
+        .select_related("policy")
+        .order_by("-as_of", "-scored_at", "-id")
+        .first()
+    )
+    if row is None:
+        return None
+    stored = {"in_market": row.in_market, "profile_fit": row.profile_fit, "qualified": row.qualified, "stage": row.stage}
+    reproduced, model = None, None
+    if row.model_id is not None:
+        model = ScoringModel.objects.defer("metrics").get(pk=row.model_id)
+        frame = F.account_features(
+            as_of=row.as_of, account_ids=[account_id], top_keys=(model.params or {}).get("top_keys")
+        )
+        if len(frame):
+            p = round(float(in_market_predict(model, frame)[0]), 4)
+            top = top_contributions(model, frame, in_market_contributions(model, frame))[0]
+            reproduced = {
+                "in_market": p,
+                "explanation": [
+                    {"feature": f, "value": v, "contribution": c, "words": sentence(f, v, c)} for f, v, c in top
+                ],
+            }
+    return {
+        "account_id": account_id,
+        "day": day.isoformat(),
+        "as_of": row.as_of.isoformat(),
+        "scored_at": row.scored_at.isoformat(),
+        "model": None if model is None else {"id": model.pk, "kind": model.kind, "version": model.version},
+        "policy": {"id": row.policy_id, "number": row.policy.number},
+        "stored": stored,
+        "reproduced": reproduced,
+        "matches": reproduced is not None and abs(reproduced["in_market"] - row.in_market) < 1e-4,
+    }

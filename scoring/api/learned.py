@@ -399,7 +399,7 @@ class AccountModelScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return ("-in_market", "-pk")
 
     def get_permissions(self):
-        if self.action == "history":
+        if self.action in ("history", "as_of"):
             self.required_permissions = ["scoring.view_accountmodelscorehistory"]
         elif self.action == "transitions":
             self.required_permissions = ["scoring.view_buyingstagetransition"]
@@ -433,6 +433,26 @@ class AccountModelScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(AccountModelScoreHistorySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="An account's learned score as of a past day, stored and reproduced with the model that made it",
+        parameters=[_ACCOUNT_ID, OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], url_path="as-of", filterset_class=None)
+    def as_of(self, request, account_id=None):
+        account = self._account(account_id)
+        try:
+            day = datetime.date.fromisoformat(request.query_params.get("date", ""))
+        except ValueError:
+            raise exceptions.ValidationError({"date": ["Give the day as YYYY-MM-DD."]}) from None
+        from ..predictions import account_score_as_of
+
+        answer = account_score_as_of(account_id=account.pk, day=day)
+        if answer is None:
+            raise exceptions.NotFound(f"Account {account.pk} had no learned score on or before {day}.")
+        return Response(answer)
 
     @extend_schema(
         summary="An account's buying-stage transitions, newest first",

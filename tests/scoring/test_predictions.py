@@ -188,3 +188,20 @@ def test_events_rescore_the_touched_accounts_learned_scores(world, settings, rev
     assert after.scored_at > row.scored_at and after.in_market != row.in_market
     assert AccountModelScoreHistory.objects.filter(account_id=row.pk).count() == before + 1
     assert not JobRun.objects.filter(kind=pipeline.KIND).exists()  # no full rescore: just this account
+
+
+def test_a_past_score_is_reproduced_with_the_model_that_made_it(world, client_for, viewer, outsider):
+    score_all(world)
+    row = AccountModelScore.objects.order_by("-in_market").first()
+    client = client_for(viewer)
+    response = client.get(f"/api/account-scores/{row.pk}/as-of/", {"date": world["as_of"].isoformat()})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["matches"] and body["model"]["version"] == world["model"].version
+    assert body["reproduced"]["in_market"] == pytest.approx(row.in_market, abs=1e-4)
+    assert body["reproduced"]["explanation"][0]["words"]
+    earlier = (world["as_of"] - datetime.timedelta(days=400)).isoformat()
+    assert client.get(f"/api/account-scores/{row.pk}/as-of/", {"date": earlier}).status_code == 404
+    assert client.get(f"/api/account-scores/{row.pk}/as-of/", {"date": "soon"}).status_code == 400
+    denied = client_for(outsider).get(f"/api/account-scores/{row.pk}/as-of/", {"date": earlier})
+    assert denied.status_code == 403
