@@ -230,6 +230,85 @@ def _notifications(per_team: dict[int, list[tuple[str, LifecycleTransition, dict
     return notes
 
 
+def account_qualified_notify(*, account_ids: list[int], at) -> None:
+    """Accounts that just became qualified: a notification for the owner's teams (else sales and
+    BDR/SDR) and an ``account.qualified`` webhook, with the scores, versions and top reasons."""
+    from accounts.models import Account
+
+    from .models import AccountModelScore
+    from .predictions import account_explanation
+
+    if not account_ids:
+        return
+    teams_by_kind: dict[str, list[int]] = defaultdict(list)
+    for team_id, kind in Team.objects.values_list("id", "kind"):
+        teams_by_kind[kind].append(team_id)
+    fallback = set(teams_by_kind[TeamKind.SALES]) | set(teams_by_kind[TeamKind.BDR])
+    per_team: dict[int, list[tuple[Account, AccountModelScore]]] = defaultdict(list)
+    outgoing = []
+    for chunk in _chunks(sorted(account_ids)):
+        scores = AccountModelScore.objects.filter(account_id__in=chunk).select_related("account", "policy", "model")
+        scores = scores.defer("model__metrics", "model__artefact")
+        owners = {s.account.owner_id for s in scores if s.account.owner_id}
+        owner_teams: dict[int, set[int]] = defaultdict(set)
+        for user_id, team_id in Membership.objects.filter(user_id__in=owners).values_list("user_id", "team_id"):
+            owner_teams[user_id].add(team_id)
+        for score in scores:
+            account = score.account
+            team_ids = owner_teams.get(account.owner_id) or fallback
+            for team_id in team_ids:
+                per_team[team_id].append((account, score))
+            event_id = uuid.uuid4()
+            data = {
+                "account": {"id": account.pk, "name": account.name, "domain": account.domain},
+                "scores": {
+                    "profile_fit": _round(score.profile_fit), "fit_band": score.fit_band,
+                    "in_market": round(score.in_market, 4), "in_market_band": score.in_market_band,
+                    "stage": score.stage,
+                },
+                "model_version": score.model.version if score.model else None,
+                "policy_version": score.policy.number,
+                "reasons": [e["words"] for e in account_explanation(score)],
+            }  # fmt: skip
+            payload = webhooks.event_envelope(
+                event_id=event_id, event_type=webhooks.EVENT_QUALIFIED, occurred_at=at, data=data
+            )
+            outgoing.append((event_id, payload, set(team_ids)))
+    notes = []
+    accounts_url = reverse("scoring:inmarket_list")
+    for team_id, items in per_team.items():
+        if len(items) > SUMMARY_THRESHOLD:
+            noun = "account" if len(items) == 1 else "accounts"
+            notes.append(Notification(team_id=team_id, kind=f"{webhooks.EVENT_QUALIFIED}.summary",
+                                      title=f"{len(items):,} {noun} became qualified",
+                                      url=f"{accounts_url}?qualified=true"))  # fmt: skip
+            continue
+        for account, score in items:
+            notes.append(
+                Notification(
+                    team_id=team_id, kind=webhooks.EVENT_QUALIFIED,
+                    title=f"{account.name} became a qualified account (in market {score.in_market:.0%}, "
+                          f"{score.stage})"[:300],
+                    url=reverse("accounts:account_detail", kwargs={"pk": account.pk}),
+                )
+            )  # fmt: skip
+    Notification.objects.bulk_create(notes, batch_size=1000)
+    endpoints_by_team: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
+    for endpoint_id, team_id, event_types in WebhookEndpoint.objects.filter(
+        active=True, team_id__in=set(per_team)
+    ).values_list("id", "team_id", "event_types"):
+        endpoints_by_team[team_id].append((endpoint_id, event_types or []))
+    deliveries = [
+        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=webhooks.EVENT_QUALIFIED,
+                        payload=payload)  # fmt: skip
+        for event_id, payload, team_ids in outgoing
+        for team_id in team_ids
+        for endpoint_id, subscribed in endpoints_by_team.get(team_id, ())
+        if not subscribed or webhooks.EVENT_QUALIFIED in subscribed
+    ]
+    webhooks.deliveries_bulk_create(deliveries=deliveries)
+
+
 # --- selectors -------------------------------------------------------------------------------------
 def notification_list(*, user) -> models.QuerySet:
     """Notifications of the user's teams, newest first (every team's for a superuser)."""

@@ -275,6 +275,16 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
                 }
             )  # fmt: skip
             _copy_frame(_t(BuyingStageTransition), transitions)
+        # Newly qualified (a scored account that was not qualified before): sales hears of it. The
+        # very first scoring of an account sets the baseline and notifies nobody.
+        if before is not None:
+            was = before["qualified"].to_numpy()
+            was_scored = before["stage"].notna().to_numpy()
+            newly = new["qualified"].to_numpy() & was_scored & ~np.asarray(pd.Series(was).fillna(False), dtype=bool)
+            if newly.any():
+                from .notifications import account_qualified_notify
+
+                account_qualified_notify(account_ids=account_ids[newly].tolist(), at=now)
     return {"accounts": len(new), "written": len(out), "moved": len(moved), "qualified": int(new["qualified"].sum())}
 
 

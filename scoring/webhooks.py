@@ -59,10 +59,12 @@ logger = logging.getLogger(__name__)
 # Event types an endpoint can subscribe to (an empty list means all of them). ``ping`` is always sent.
 EVENT_MQL = "contact.mql"
 EVENT_SQL = "contact.sql"
+EVENT_QUALIFIED = "account.qualified"
 EVENT_PING = "ping"
 EVENT_TYPES = {
     EVENT_MQL: "A contact became an MQL (fast-track to SAL included)",
     EVENT_SQL: "A contact became an SQL",
+    EVENT_QUALIFIED: "An account became qualified (fits and is in market)",
 }
 EVENT_TYPE_CHOICES = list(EVENT_TYPES.items())
 

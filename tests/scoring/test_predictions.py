@@ -205,3 +205,33 @@ def test_a_past_score_is_reproduced_with_the_model_that_made_it(world, client_fo
     assert client.get(f"/api/account-scores/{row.pk}/as-of/", {"date": "soon"}).status_code == 400
     denied = client_for(outsider).get(f"/api/account-scores/{row.pk}/as-of/", {"date": earlier})
     assert denied.status_code == 403
+
+
+def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, user_in):
+    from revops.choices import Role, TeamKind
+    from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
+
+    seller = user_in(TeamKind.SALES, Role.LEAD)
+    team = seller.memberships.first().team
+    WebhookEndpoint.objects.create(team=team, name="crm", url="https://crm.example.com/hook", secret="s" * 32,
+                                   event_types=["account.qualified"])  # fmt: skip
+    now = timezone.now()
+    score_all(world, now)
+    assert not Notification.objects.filter(kind__startswith="account.qualified").exists()  # the baseline
+    # Lower the bar: accounts that were not qualified become so.
+    policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    policy.status = PolicyStatus.ARCHIVED
+    policy.save()
+    QualificationPolicy.objects.create(number=2, name="looser", status=PolicyStatus.PUBLISHED,
+                                       in_market_high_min=0.0, in_market_medium_min=0.0)  # fmt: skip
+    newly = AccountModelScore.objects.filter(qualified=False, fit_band__in=["medium", "high"]).count()
+    assert newly > 0
+    score_all(world, now + datetime.timedelta(hours=1))
+    notes = Notification.objects.filter(team=team, kind__startswith="account.qualified")
+    assert notes.exists()
+    if newly <= 20:
+        assert notes.count() == newly and "became a qualified account" in notes.first().title
+    deliveries = WebhookDelivery.objects.filter(event_type="account.qualified")
+    assert deliveries.count() == newly
+    data = deliveries.first().payload["data"]
+    assert data["scores"]["in_market"] >= 0 and data["policy_version"] == 2 and data["reasons"]
