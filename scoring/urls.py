@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -21,4 +21,5 @@ urlpatterns = [
     path("rescore/<int:pk>/status/", views.RescoreStatusView.as_view(), name="rescore_status"),
     path("contacts/<int:pk>/<slug:action>/", views.ContactLifecycleView.as_view(), name="contact_lifecycle"),
     path("charts.js", views.charts_script, name="charts_js"),
+    path("", include("scoring.urls_learned")),  # models, in-market accounts, an account's learned scores
 ]

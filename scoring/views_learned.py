@@ -1,0 +1,898 @@
+"""The learned-score pages: model versions and their backtest reports, retraining and backtests as jobs,
+promote and roll back, the in-market accounts list, and the learned scores section of an account page.
+
+Thin views: reads are a few bounded queries (a model version's artefact bytes are never loaded), writes
+call one service each — ``scoring.ml.jobs`` (retrain, backtest), ``scoring.ml.registry`` (promote, roll
+back, both audited there) and ``scoring.predictions`` (rescore accounts). The views check the role's
+Django permission first, so a user without it gets a 403 before any service runs.
+
+The backtest report (``scoring.ml.backtest.run`` or the look-alike models' cross-validation) is turned
+into tables and chart data here, tolerating reports written before a figure existed: a missing curve
+shows a note instead of a chart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.models import Account
+from revops.choices import JobStatus
+from revops.models import JobRun
+from revops.views import Column, ObjectListView
+
+from .filtersets_learned import (
+    AccountModelScoreFilterSet,
+    ScoringModelFilterSet,
+    scoring_model_list,
+    without_heavy_model_fields,
+)
+from .ml import jobs as ml_jobs
+from .ml.words import sentence
+from .models import (
+    AccountModelScore,
+    AccountModelScoreHistory,
+    Band,
+    BuyingStage,
+    BuyingStageTransition,
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
+
+# Jobs shown on the models page and followed on the job page (the full rescore is ``pipeline.KIND``).
+RESCORE_KIND = "rescore"
+JOB_KINDS = (ml_jobs.TRAIN_KIND, ml_jobs.BACKTEST_KIND, RESCORE_KIND)
+RECENT_JOBS = 8
+MAX_HISTORY_POINTS = 365
+MAX_TRANSITIONS = 50
+
+MODEL_ORDER = ("xgboost", "logistic_regression", "naive_bayes", "rules", "ground_truth")
+SHORT_LABELS = {"logistic_regression": "Logistic", "ground_truth": "Ground truth"}
+MODEL_LABELS = {
+    "xgboost": "XGBoost",
+    "logistic_regression": "Logistic regression",
+    "naive_bayes": "Naive Bayes",
+    "rules": "Rules score",
+    "ground_truth": "Ground truth (demo)",
+}
+# Colour index in the charts' palette (primary, secondary, success, warning, info, danger).
+MODEL_COLOURS = {"xgboost": 0, "logistic_regression": 4, "naive_bayes": 3, "rules": 1, "ground_truth": 2}
+STAGE_COLOURS = {
+    BuyingStage.TARGET: "secondary",
+    BuyingStage.AWARENESS: "info",
+    BuyingStage.CONSIDERATION: "primary",
+    BuyingStage.DECISION: "warning",
+    BuyingStage.PURCHASE: "success",
+}
+BAND_COLOURS = {Band.HIGH: "success", Band.MEDIUM: "warning", Band.LOW: "secondary"}
+STATUS_COLOURS = {
+    ScoringModelStatus.CHAMPION: "success",
+    ScoringModelStatus.CHALLENGER: "info",
+    ScoringModelStatus.RETIRED: "secondary",
+}
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or ``None`` for anything else (missing figures, NaN, text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _numbers(values: Any) -> list[float | None] | None:
+    if not isinstance(values, list | tuple) or not values:
+        return None
+    return [_number(v) for v in values]
+
+
+# --- forms ------------------------------------------------------------------------------------------------
+class TrainForm(forms.Form):
+    """Retrain now: the same bounds as the API's ``ModelTrainSerializer``."""
+
+    reason = forms.CharField(max_length=500, required=False, label="Why")
+    horizon_days = forms.IntegerField(min_value=7, max_value=365, initial=90, label="Horizon (days)")
+    folds = forms.IntegerField(min_value=1, max_value=12, initial=3, label="Backtest folds")
+    margin = forms.FloatField(
+        min_value=0, max_value=1, initial=0.005, label="Margin to beat the champion (ROC AUC)"
+    )
+
+
+class BacktestForm(forms.Form):
+    horizon_days = forms.IntegerField(min_value=7, max_value=365, initial=90, label="Horizon (days)")
+    folds = forms.IntegerField(min_value=1, max_value=12, initial=3, label="Folds")
+
+
+class RegistryReasonForm(forms.Form):
+    """Promote and roll back are manual overrides of the registry: the reason goes to the audit log."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why: the reason is kept with the version and in the audit log."},
+    )
+
+
+def _with_defaults(form_class: type[forms.Form], data) -> dict[str, Any]:
+    """The submitted values, with each field's initial value where nothing was given (a bare button)."""
+    values = {
+        name: field.initial for name, field in form_class.base_fields.items() if field.initial is not None
+    }
+    values.update({name: value for name, value in data.items() if value not in ("", None)})
+    return values
+
+
+def _form_errors(form: forms.Form) -> str:
+    """Every error on one line, each after its field's label."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+    return " ".join(parts)
+
+
+# --- the backtest report as tables and charts ------------------------------------------------------------
+METRIC_COLUMNS = [
+    # (key, label, format, higher is better)
+    ("roc_auc", "ROC AUC", "decimal", True),
+    ("pr_auc", "PR AUC", "decimal", True),
+    ("top_decile_lift", "Top-decile lift", "times", True),
+    ("top_decile_capture", "Top-decile capture", "percent", True),
+    ("precision_at_100", "Precision at 100", "percent", True),
+    ("brier", "Brier", "decimal", False),
+]
+
+
+def _format(value: float | None, how: str) -> str:
+    if value is None:
+        return "—"
+    if how == "percent":
+        return f"{value:.1%}"
+    if how == "times":
+        return f"×{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _ordered_models(models: dict) -> list[str]:
+    known = [m for m in MODEL_ORDER if m in models]
+    return known + sorted(m for m in models if m not in MODEL_ORDER)
+
+
+def _label(name: str) -> str:
+    return MODEL_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def comparison_rows(models: dict) -> list[dict]:
+    """One row per compared model; the best real model (not the ground truth) of each column marked."""
+    names = [n for n in _ordered_models(models) if isinstance(models.get(n), dict)]
+    best: dict[str, float] = {}
+    for key, _, _, higher in METRIC_COLUMNS:
+        values = [_number(models[n].get(key)) for n in names if n != "ground_truth"]
+        values = [v for v in values if v is not None]
+        if len(values) > 1:
+            best[key] = max(values) if higher else min(values)
+    rows = []
+    for name in names:
+        figures = models[name]
+        cells = []
+        for key, _, how, _ in METRIC_COLUMNS:
+            value = _number(figures.get(key))
+            cells.append(
+                {
+                    "key": key,
+                    "text": _format(value, how),
+                    "best": name != "ground_truth" and value is not None and best.get(key) == value,
+                }
+            )
+        rows.append(
+            {
+                "name": name,
+                "label": _label(name),
+                "cells": cells,
+                "rows": figures.get("rows"),
+                "positives": figures.get("positives"),
+                "ceiling": name == "ground_truth",
+            }
+        )
+    return rows
+
+
+def fold_rows(folds: list) -> tuple[list[str], list[dict]]:
+    """The per-fold table: which dates (or which fold) and every model's ROC AUC and top-decile lift."""
+    names: list[str] = []
+    for fold in folds:
+        for name in _ordered_models((fold or {}).get("models") or {}):
+            if name not in names:
+                names.append(name)
+    names = [n for n in _ordered_models(dict.fromkeys(names))]
+    rows = []
+    for index, fold in enumerate(folds, start=1):
+        if not isinstance(fold, dict):
+            continue
+        models = fold.get("models") or {}
+        train = fold.get("train_dates") or []
+        test = fold.get("test_dates") or []
+        first = next((m for m in models.values() if isinstance(m, dict)), {})
+        rows.append(
+            {
+                "label": ", ".join(test) if test else f"Fold {fold.get('fold', index)}",
+                "train": f"{train[0]} … {train[-1]}" if train else "",
+                "validation": ", ".join(fold.get("validation_dates") or []),
+                "train_rows": fold.get("train_rows"),
+                "test_rows": fold.get("test_rows", first.get("rows")),
+                "positives": first.get("positives"),
+                "cells": [
+                    {
+                        "auc": _format(_number((models.get(n) or {}).get("roc_auc")), "decimal"),
+                        "lift": _format(_number((models.get(n) or {}).get("top_decile_lift")), "times"),
+                    }
+                    for n in names
+                ],
+            }
+        )
+    return [SHORT_LABELS.get(n) or _label(n) for n in names], rows
+
+
+def _first(figures: dict, *keys: str) -> Any:
+    for key in keys:
+        if figures.get(key) is not None:
+            return figures[key]
+    return None
+
+
+def _xy(curve: Any, x_keys: tuple[str, ...], y_keys: tuple[str, ...]) -> list[dict] | None:
+    """Points ``[{x, y}]`` from ``{x_key: [...], y_key: [...]}``, ``[[x, y], …]`` or ``[{x_key, y_key}]``."""
+    points: list[dict] = []
+    if isinstance(curve, dict):
+        xs = _numbers(_first(curve, *x_keys))
+        ys = _numbers(_first(curve, *y_keys))
+        if xs and ys:
+            points = [
+                {"x": x, "y": y} for x, y in zip(xs, ys, strict=False) if x is not None and y is not None
+            ]
+    elif isinstance(curve, list | tuple):
+        for item in curve:
+            if isinstance(item, list | tuple) and len(item) >= 2:
+                x, y = _number(item[0]), _number(item[1])
+            elif isinstance(item, dict):
+                x, y = _number(_first(item, *x_keys)), _number(_first(item, *y_keys))
+            else:
+                continue
+            if x is not None and y is not None:
+                points.append({"x": x, "y": y})
+    return points or None
+
+
+def _by_decile(figures: dict, what: str) -> list[float | None] | None:
+    """Ten values, top decile first, of ``what`` ("lift" or "capture"), wherever the report keeps them."""
+    direct = _first(figures, f"{what}_by_decile", f"decile_{what}", f"{what}_curve")
+    if isinstance(direct, list):
+        return _numbers(direct)
+    if isinstance(direct, dict):
+        return _numbers(_first(direct, "values", what, "y"))
+    deciles = _first(figures, "deciles", "by_decile", "lift_table", "gains")
+    keys = {"lift": ("lift",), "capture": ("cumulative_capture", "capture", "gain", "cumulative_gain")}[what]
+    if isinstance(deciles, dict):
+        return _numbers(_first(deciles, *keys))
+    if isinstance(deciles, list) and deciles and isinstance(deciles[0], dict):
+        return [_number(_first(row, *keys)) for row in deciles] or None
+    return None
+
+
+def _histogram(figures: dict) -> dict | None:
+    """``{labels, positives, negatives}`` as shares of each class, from the report's score histogram."""
+    hist = _first(figures, "score_histogram", "histogram", "score_distribution", "distribution")
+    if not isinstance(hist, dict):
+        return None
+    positives = _numbers(_first(hist, "positives", "positive", "pos"))
+    negatives = _numbers(_first(hist, "negatives", "negative", "neg"))
+    if not positives or not negatives or len(positives) != len(negatives):
+        return None
+    edges = _numbers(_first(hist, "edges", "bin_edges", "bins"))
+    if edges and len(edges) == len(positives) + 1 and None not in edges:
+        labels = [f"{lo:.2g}–{hi:.2g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    elif edges and len(edges) == len(positives) and None not in edges:
+        labels = [f"{lo:.2g}" for lo in edges]
+    else:
+        labels = [str(i + 1) for i in range(len(positives))]
+
+    def shares(values: list[float | None]) -> list[float]:
+        numbers = [v or 0.0 for v in values]
+        total = sum(numbers)
+        # Already shares (sum to about one) or counts: either way, show each class's share per bin.
+        return [round(v / total, 4) if total else 0.0 for v in numbers]
+
+    return {"labels": labels, "positives": shares(positives), "negatives": shares(negatives)}
+
+
+def _series(name: str, **extra: Any) -> dict:
+    return {
+        "label": _label(name),
+        "colour": MODEL_COLOURS.get(name, 5),
+        "dashed": name == "ground_truth",
+        **extra,
+    }
+
+
+def report_charts(models: dict) -> dict[str, dict | None]:
+    """Chart data for the curves the report holds; ``None`` for a chart it has nothing for."""
+    names = [n for n in _ordered_models(models) if isinstance(models.get(n), dict)]
+    roc, calibration, lift, capture = [], [], [], []
+    for name in names:
+        figures = models[name]
+        points = _xy(
+            _first(figures, "roc_curve", "roc"),
+            ("fpr", "x", "false_positive_rate"),
+            ("tpr", "y", "true_positive_rate"),
+        )
+        if points:
+            roc.append(_series(name, points=points))
+        calib = figures.get("calibration")
+        points = _xy(calib, ("predicted", "mean_predicted", "x"), ("observed", "fraction_positive", "y"))
+        if points:
+            calibration.append(_series(name, points=points))
+        values = _by_decile(figures, "lift")
+        if values:
+            lift.append(_series(name, values=values))
+        values = _by_decile(figures, "capture")
+        if values:
+            capture.append(_series(name, values=values))
+    ranked = "Accounts ranked by score (top 10%, 20%, …)"
+
+    def deciles(series: list[dict]) -> list[str]:
+        return [f"{i * 10}%" for i in range(1, 1 + max(len(s["values"]) for s in series))]
+
+    charts: dict[str, Any] = {"roc": None, "calibration": None, "lift": None, "capture": None}
+    if roc:
+        charts["roc"] = {"kind": "xy", "series": roc, "diagonal": True, "x_max": 1, "y_max": 1,
+                         "x_title": "False positive rate", "y_title": "True positive rate"}  # fmt: skip
+    if calibration:
+        charts["calibration"] = {"kind": "xy", "series": calibration, "diagonal": True, "x_max": 1,
+                                 "y_max": 1, "markers": True, "x_title": "Predicted probability",
+                                 "y_title": "Observed share that opened an opportunity"}  # fmt: skip
+    if lift:
+        charts["lift"] = {"kind": "bar", "series": lift, "labels": deciles(lift), "x_title": ranked,
+                          "y_title": "Lift over the base rate"}  # fmt: skip
+    if capture:
+        charts["capture"] = {"kind": "line", "series": capture, "labels": deciles(capture), "x_title": ranked,
+                             "y_title": "Share of all positives captured", "y_max": 1, "percent": True,
+                             "diagonal": True}  # fmt: skip
+    distributions = []
+    for name in names:
+        hist = _histogram(models[name])
+        if hist:
+            distributions.append(
+                {
+                    "name": name,
+                    "label": _label(name),
+                    "id": f"chart-distribution-{name}",
+                    "chart": {
+                        "kind": "bar",
+                        "labels": hist["labels"],
+                        "x_title": "Score",
+                        "y_title": "Share of the class",
+                        "percent": True,
+                        "series": [
+                            {"label": "Opened an opportunity", "values": hist["positives"], "colour": 2},
+                            {"label": "Did not", "values": hist["negatives"], "colour": 1},
+                        ],
+                    },
+                }
+            )
+    charts["distributions"] = distributions or None
+    return charts
+
+
+def report_context(report: dict | None, *, prefix: str = "report") -> dict[str, Any]:
+    """Everything the report include shows: tables, chart data, warnings, notes (all optional)."""
+    report = report if isinstance(report, dict) else {}
+    models = report.get("models") if isinstance(report.get("models"), dict) else {}
+    fold_labels, folds = fold_rows(report.get("folds") if isinstance(report.get("folds"), list) else [])
+    primary = models.get("xgboost") if isinstance(models.get("xgboost"), dict) else {}
+    warnings = [w for w in report.get("leakage_warnings") or [] if isinstance(w, dict)]
+    notes = report.get("notes") if isinstance(report.get("notes"), dict) else {}
+    return {
+        "prefix": prefix,
+        "has_report": bool(models),
+        "metric_columns": [label for _, label, _, _ in METRIC_COLUMNS],
+        "comparison": comparison_rows(models),
+        "fold_labels": fold_labels,
+        "folds": folds,
+        "charts": report_charts(models),
+        "warnings": warnings,
+        "notes": [(_label(k), v) for k, v in notes.items() if isinstance(v, str)],
+        "validation": "cross-validated" if report.get("validation") == "cross_validation" else "time-based",
+        "as_of": report.get("as_of"),
+        "horizon_days": report.get("horizon_days"),
+        "snapshot_dates": report.get("snapshot_dates") or [],
+        "rows": primary.get("rows", report.get("rows")),
+        "positives": primary.get("positives", report.get("positives")),
+        "base_rate": _format(_number(primary.get("base_rate")), "percent"),
+        "seconds": (report.get("seconds") or {}).get("total")
+        if isinstance(report.get("seconds"), dict)
+        else report.get("seconds"),
+    }
+
+
+# --- model versions ---------------------------------------------------------------------------------------
+def _recent_jobs(user) -> list[JobRun]:
+    return list(
+        JobRun.objects.for_user(user)
+        .filter(kind__in=JOB_KINDS)
+        .select_related("created_by")
+        .defer("result", "params")
+        .order_by("-created", "-id")[:RECENT_JOBS]
+    )
+
+
+class ScoringModelListView(ObjectListView):
+    """Every trained version (champion, challengers, retired) with its headline backtest figures."""
+
+    model = ScoringModel
+    filterset_class = ScoringModelFilterSet
+    template_name = "scoring/learned/model_list.html"
+    columns = [
+        Column("version", "Version", ("kind", "version")),
+        Column("status", "Status", ("status",)),
+        Column("roc_auc", "Backtest ROC AUC", ("roc_auc",), numeric=True),
+        Column("pr_auc", "PR AUC", ("pr_auc",), numeric=True),
+        Column("window", "Training window", ("train_end",)),
+        Column("trained", "Trained", ("trained_at",)),
+        Column("reason", "Reason"),
+    ]
+    default_sort = "-trained"
+    primary_filters = ["kind", "status"]
+
+    def get_permission_required(self) -> tuple[str, ...]:
+        return ("scoring.view_scoringmodel",)
+
+    def get_queryset(self) -> QuerySet:
+        return scoring_model_list(user=self.request.user).select_related("trained_by")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        champions = {
+            m.kind: m
+            for m in ScoringModel.objects.for_user(user)
+            .filter(status=ScoringModelStatus.CHAMPION)
+            .only("id", "kind", "version", "promoted_at", "trained_at")
+        }
+        context.update(
+            {
+                "champions": [(label, champions.get(kind)) for kind, label in ScoringModelKind.choices],
+                "status_colours": STATUS_COLOURS,
+                "can_train": user.has_perm("scoring.rescore_accounts"),
+                "train_form": TrainForm(),
+                "backtest_form": BacktestForm(),
+                "jobs": _recent_jobs(user) if user.has_perm("revops.view_jobrun") else [],
+            }
+        )
+        return context
+
+
+class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
+    """One version: its backtest report as charts and tables, features, parameters, window, checksum."""
+
+    permission_required = "scoring.view_scoringmodel"
+    template_name = "scoring/learned/model_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        model = get_object_or_404(
+            ScoringModel.objects.for_user(user).defer("artefact").select_related("trained_by"),
+            pk=self.kwargs["pk"],
+        )
+        can_promote = user.has_perm("scoring.promote_scoringmodel")
+        champion = model.status == ScoringModelStatus.CHAMPION
+        # A roll back needs an earlier champion of the same kind to give the place back to.
+        can_roll_back = (
+            can_promote
+            and champion
+            and ScoringModel.objects.filter(
+                kind=model.kind, status=ScoringModelStatus.RETIRED, promoted_at__isnull=False
+            )
+            .exclude(pk=model.pk)
+            .exists()
+        )
+        current = (
+            None
+            if champion
+            else ScoringModel.objects.filter(kind=model.kind, status=ScoringModelStatus.CHAMPION)
+            .only("id", "version")
+            .first()
+        )
+        params = model.params if isinstance(model.params, dict) else {}
+        context.update(
+            {
+                "model": model,
+                "object": model,
+                "status_colour": STATUS_COLOURS.get(model.status, "secondary"),
+                "champion": current,
+                "can_promote": can_promote and not champion,
+                "can_roll_back": can_roll_back,
+                "reason_form": RegistryReasonForm(),
+                "features": list(model.features or []),
+                # Long lists (the fit models' score quantiles, the top keys) stay out of the table.
+                "params": sorted(
+                    (key, value)
+                    for key, value in params.items()
+                    if not (isinstance(value, list | dict) and len(value) > 12)
+                ),
+                "params_omitted": sorted(
+                    key for key, value in params.items() if isinstance(value, list | dict) and len(value) > 12
+                ),
+                **report_context(model.metrics),
+            }
+        )
+        return context
+
+
+class ModelTrainView(PermissionRequiredMixin, View):
+    """Retrain now: queue ``model_train_task`` and follow its job."""
+
+    permission_required = "scoring.rescore_accounts"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = TrainForm(_with_defaults(TrainForm, request.POST))
+        if not form.is_valid():
+            messages.error(request, f"Nothing was started. {_form_errors(form)}")
+            return redirect("scoring:model_list")
+        data = form.cleaned_data
+        job = ml_jobs.model_train_schedule(
+            user=request.user,
+            horizon_days=data["horizon_days"],
+            folds=data["folds"],
+            margin=data["margin"],
+            reason=data["reason"] or "Started from the models page",
+        )
+        return redirect("scoring:model_job", pk=job.pk)
+
+
+class BacktestStartView(PermissionRequiredMixin, View):
+    """Run a backtest of the in-market model and its baselines (registers nothing)."""
+
+    permission_required = "scoring.rescore_accounts"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = BacktestForm(_with_defaults(BacktestForm, request.POST))
+        if not form.is_valid():
+            messages.error(request, f"Nothing was started. {_form_errors(form)}")
+            return redirect("scoring:model_list")
+        job = ml_jobs.backtest_schedule(
+            user=request.user,
+            horizon_days=form.cleaned_data["horizon_days"],
+            folds=form.cleaned_data["folds"],
+        )
+        return redirect("scoring:model_job", pk=job.pk)
+
+
+class ModelPromoteView(PermissionRequiredMixin, View):
+    """Make this version the champion of its kind by hand (audited by the registry)."""
+
+    permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
+
+        model = get_object_or_404(
+            ScoringModel.objects.for_user(request.user).defer("artefact", "metrics"), pk=pk
+        )
+        form = RegistryReasonForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors.get("reason", ["Check the reason."])))
+            return redirect("scoring:model_detail", pk=pk)
+        if model.status == ScoringModelStatus.CHAMPION:
+            messages.info(request, f"v{model.version} is already the champion.")
+            return redirect("scoring:model_detail", pk=pk)
+        try:
+            registry.model_promote(model=model, user=request.user, reason=form.cleaned_data["reason"])
+        except registry.RegistryError as exc:
+            messages.error(request, str(exc))
+            return redirect("scoring:model_detail", pk=pk)
+        messages.success(
+            request,
+            f"v{model.version} is the {model.get_kind_display().lower()} champion now. "
+            "Rescore the accounts for the scores to follow.",
+        )
+        return redirect("scoring:model_detail", pk=pk)
+
+
+class ModelRollbackView(PermissionRequiredMixin, View):
+    """Give the champion's place back to the previous champion of the same kind (audited)."""
+
+    permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from .ml import registry
+
+        model = get_object_or_404(
+            ScoringModel.objects.for_user(request.user).defer("artefact", "metrics"), pk=pk
+        )
+        form = RegistryReasonForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors.get("reason", ["Check the reason."])))
+            return redirect("scoring:model_detail", pk=pk)
+        # The page may be stale: only the current champion can be rolled back.
+        if model.status != ScoringModelStatus.CHAMPION:
+            messages.error(
+                request, f"v{model.version} is not the champion any more: nothing was rolled back."
+            )
+            return redirect("scoring:model_detail", pk=pk)
+        try:
+            previous = registry.model_rollback(
+                user=request.user, kind=model.kind, reason=form.cleaned_data["reason"]
+            )
+        except registry.RegistryError as exc:
+            messages.error(request, str(exc))
+            return redirect("scoring:model_detail", pk=pk)
+        messages.success(
+            request, f"Rolled back: v{previous.version} is the champion again, v{model.version} a challenger."
+        )
+        return redirect("scoring:model_detail", pk=previous.pk)
+
+
+# --- jobs: retrain, backtest, rescore ----------------------------------------------------------------------
+class ModelJobMixin(PermissionRequiredMixin):
+    permission_required = ("scoring.view_scoringmodel", "revops.view_jobrun")
+
+    def get_job(self, pk: int) -> JobRun:
+        return get_object_or_404(
+            JobRun.objects.for_user(self.request.user)
+            .filter(kind__in=JOB_KINDS)
+            .select_related("created_by"),
+            pk=pk,
+        )
+
+
+def _job_context(job: JobRun) -> dict[str, Any]:
+    result = job.result if isinstance(job.result, dict) else {}
+    trained = []
+    if job.kind == ml_jobs.TRAIN_KIND:
+        labels = dict(ScoringModelKind.choices)
+        for kind, entry in result.items():
+            if isinstance(entry, dict) and entry.get("id"):
+                trained.append({"kind": labels.get(kind, kind), **entry})
+    return {
+        "job": job,
+        "job_title": {
+            ml_jobs.TRAIN_KIND: "Retraining the models",
+            ml_jobs.BACKTEST_KIND: "Backtest of the in-market model",
+            RESCORE_KIND: "Rescoring every contact and account",
+        }.get(job.kind, job.kind),
+        "trained": trained,
+    }
+
+
+class ModelJobView(ModelJobMixin, View):
+    """A retrain, backtest or rescore job: progress refreshed by htmx; then its outcome (a backtest's
+    report as charts, the versions a retrain registered)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = self.get_job(pk)
+        context = _job_context(job)
+        if job.kind == ml_jobs.BACKTEST_KIND and job.status == JobStatus.SUCCEEDED:
+            context.update(report_context(job.result))
+        return render(request, "scoring/learned/job.html", context)
+
+
+class ModelJobStatusView(ModelJobMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = self.get_job(pk)
+        response = render(request, "scoring/learned/includes/job_progress.html", _job_context(job))
+        # The fragment has no trigger once the job is finished; the page reloads to show the outcome.
+        if job.finished_at is not None and _is_htmx(request):
+            response["HX-Refresh"] = "true"
+        return response
+
+
+# --- in-market accounts -----------------------------------------------------------------------------------
+class InMarketListView(ObjectListView):
+    """Accounts by their learned scores: in market first, with stage counts over the same filters."""
+
+    model = AccountModelScore
+    filterset_class = AccountModelScoreFilterSet
+    template_name = "scoring/learned/inmarket_list.html"
+    columns = [
+        Column("account", "Account", ("account__name",)),
+        Column("in_market", "In market", ("in_market",), numeric=True),
+        Column("fit", "Profile fit", ("profile_fit",), numeric=True),
+        Column("qualified", "Qualified"),
+        Column("stage", "Buying stage"),
+        Column("reason", "Top reason"),
+    ]
+    default_sort = "-in_market"
+    primary_filters = ["q", "stage", "qualified", "fit_band", "in_market_band", "in_market_min"]
+    filter_labels = {
+        "q": "Account name or domain",
+        "stage": "Buying stage",
+        "fit_band": "Fit band",
+        "in_market_band": "In-market band",
+        "in_market_min": "In market at least (0 to 1)",
+        "profile_fit_min": "Profile fit at least (0 to 100)",
+        "model": "In-market model (version id)",
+        "policy": "Policy (version id)",
+        "account": "Account id",
+    }
+
+    def get_permission_required(self) -> tuple[str, ...]:
+        return ("scoring.view_accountmodelscore", "accounts.view_account")
+
+    def get_queryset(self) -> QuerySet:
+        qs = AccountModelScore.objects.select_related("account")
+        # Scores follow the scoping of the accounts they are about (all rows or none today).
+        return qs.none() if Account.objects.for_user(self.request.user).query.is_empty() else qs
+
+    def customize_filter_form(self, form) -> None:
+        super().customize_filter_form(form)
+        if "in_market_min" in form.fields:
+            form.fields["in_market_min"].widget.attrs.update({"step": "0.01", "placeholder": "e.g. 0.3"})
+        if "q" in form.fields:
+            form.fields["q"].widget.attrs.setdefault("placeholder", "Search")
+
+    def decorate_rows(self, rows: list[AccountModelScore]) -> None:
+        for score in rows:
+            _decorate(score)
+            top = (score.contributions or [None])[0]
+            score.top_reason = _reason(top)
+
+    def stage_counts(self) -> dict[str, Any]:
+        """Accounts per buying stage under every filter but the stage itself (one grouped query)."""
+        data = self.request.GET.copy()
+        data.pop("stage", None)
+        filterset = self.filterset_class(data, queryset=self.get_queryset(), request=self.request)
+        counts: dict[str, int] = {}
+        if filterset.is_valid():
+            counts = dict(
+                filterset.qs.order_by().values_list("stage").annotate(n=Count("pk")).values_list("stage", "n")
+            )
+        total = sum(counts.values())
+        chosen = set(self.request.GET.getlist("stage"))
+        stages = [
+            {
+                "value": value,
+                "label": label,
+                "count": counts.get(value, 0),
+                "percent": round(100 * counts.get(value, 0) / total, 1) if total else 0,
+                "colour": STAGE_COLOURS.get(value, "secondary"),
+                "active": value in chosen,
+            }
+            for value, label in BuyingStage.choices
+        ]
+        return {"stages": stages, "total": total}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            {
+                **self.stage_counts(),
+                "can_rescore": self.request.user.has_perm("scoring.rescore_accounts"),
+            }
+        )
+        return context
+
+
+def _reason(contribution: Any) -> dict | None:
+    """A stored ``[feature, value, contribution]`` in words, or ``None``."""
+    if not isinstance(contribution, list | tuple) or len(contribution) < 3:
+        return None
+    feature, value, weight = contribution[:3]
+    try:
+        return {"words": sentence(str(feature), float(value), float(weight)), "positive": float(weight) > 0}
+    except (TypeError, ValueError):
+        return None
+
+
+def _decorate(score: AccountModelScore) -> AccountModelScore:
+    score.in_market_percent = round(100 * (score.in_market or 0), 1)
+    score.stage_colour = STAGE_COLOURS.get(score.stage, "secondary")
+    score.fit_colour = BAND_COLOURS.get(score.fit_band, "secondary")
+    score.in_market_colour = BAND_COLOURS.get(score.in_market_band, "secondary")
+    return score
+
+
+class AccountsRescoreView(PermissionRequiredMixin, View):
+    """Rescore every account (rules, then learned scores) over the workers, and follow the job."""
+
+    permission_required = "scoring.rescore_accounts"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from .predictions import accounts_rescore_schedule  # NumPy and pandas: loaded only when needed
+
+        reason = (request.POST.get("reason") or "").strip()[:500]
+        job = accounts_rescore_schedule(user=request.user, reason=reason or "Started from the in-market page")
+        return redirect("scoring:model_job", pk=job.pk)
+
+
+# --- an account's learned scores (a section of the account page) ------------------------------------------
+class AccountScoresView(PermissionRequiredMixin, View):
+    """The account page's "Scores" section: fit, in market, qualified, stage, versions, the explanation in
+    words, the history chart and the stage transitions. htmx loads it into the account page; opened
+    directly, it is a page of its own."""
+
+    permission_required = ("accounts.view_account", "scoring.view_accountmodelscore")
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        user = request.user
+        account = get_object_or_404(Account.objects.for_user(user).only("id", "name", "domain"), pk=pk)
+        score = (
+            without_heavy_model_fields(
+                AccountModelScore.objects.select_related("policy"), "model", "fit_model"
+            )
+            .filter(account_id=account.pk)
+            .first()
+        )
+        context: dict[str, Any] = {
+            "account": account,
+            "score": score,
+            "history_chart": None,
+            "transitions": None,
+        }
+        if score is not None:
+            from .predictions import account_explanation  # NumPy and pandas: loaded only when needed
+
+            _decorate(score)
+            context["explanation"] = [
+                {**item, "positive": (item.get("contribution") or 0) > 0}
+                for item in account_explanation(score)
+            ]
+        if user.has_perm("scoring.view_accountmodelscorehistory"):
+            context["history_chart"] = _history_chart(account.pk)
+        if user.has_perm("scoring.view_buyingstagetransition"):
+            transitions = list(
+                without_heavy_model_fields(BuyingStageTransition.objects.select_related("policy"), "model")
+                .filter(account_id=account.pk)
+                .order_by("-at", "-id")[:MAX_TRANSITIONS]
+            )
+            for transition in transitions:
+                transition.to_colour = STAGE_COLOURS.get(transition.to_stage, "secondary")
+                transition.in_market_percent = round(100 * transition.in_market, 1)
+            context["transitions"] = transitions
+        context["stage_colours"] = STAGE_COLOURS
+        template = (
+            "scoring/learned/includes/account_scores.html"
+            if _is_htmx(request)
+            else "scoring/learned/account_scores.html"
+        )
+        return render(request, template, context)
+
+
+def _history_chart(account_id: int) -> dict | None:
+    """In-market probability and profile fit over time (the newest points, oldest first)."""
+    rows = list(
+        AccountModelScoreHistory.objects.filter(account_id=account_id)
+        .order_by("-scored_at", "-id")
+        .values_list("scored_at", "in_market", "profile_fit")[:MAX_HISTORY_POINTS]
+    )
+    if not rows:
+        return None
+    rows.reverse()
+    local = timezone.get_current_timezone()
+    return {
+        "kind": "line",
+        "labels": [at.astimezone(local).strftime("%d %b %Y") for at, _, _ in rows],
+        "y_title": "In market",
+        "y2_title": "Profile fit (0–100)",
+        "percent": True,
+        "series": [
+            {"label": "In market", "values": [round(p, 4) for _, p, _ in rows], "colour": 0},
+            {"label": "Profile fit", "values": [round(f, 1) for _, _, f in rows], "colour": 2, "axis": "y2"},
+        ],
+        "points": len(rows),
+    }
