@@ -1,0 +1,197 @@
+"""The learned-score pages in a real browser: from the navigation to a model's backtest report whose
+charts draw, a backtest job followed by htmx until its report appears, promoting a challenger, and from
+the in-market accounts (filtered by stage) to an account page whose Scores section explains itself."""
+
+import datetime
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from revops.choices import JobStatus
+from scoring.models import ScoringModelStatus
+from tests.scoring.factories_learned import (
+    AccountModelScoreFactory,
+    AccountModelScoreHistoryFactory,
+    BacktestJobFactory,
+    BuyingStageTransitionFactory,
+    ScoringModelFactory,
+)
+from tests.scoring.test_learned_views import champion_with_history, realistic_report
+
+REPORT_CHARTS = [
+    "#report-roc",
+    "#report-calibration",
+    "#report-lift",
+    "#report-capture",
+    "#chart-distribution-xgboost",
+]
+
+
+@pytest.fixture
+def js_errors(page):
+    """Uncaught exceptions, console errors and failed requests (but the browser's own favicon probe)."""
+    errors: list[str] = []
+
+    def on_console(msg):
+        # A failed request logs "Failed to load resource" without its URL: the response handler says which.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(f"console: {msg.text}")
+
+    def on_response(response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            errors.append(f"{response.status} {response.url}")
+
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", on_console)
+    page.on("response", on_response)
+    return errors
+
+
+def open_scoring_menu(page, entry: str):
+    nav = page.get_by_role("navigation", name="Main navigation")
+    nav.get_by_role("button", name="Scoring").or_(nav.get_by_role("link", name="Scoring", exact=True)).click()
+    nav.get_by_role("link", name=entry, exact=True).click()
+
+
+def expect_drawn(page, selector: str):
+    """A canvas that Chart.js drew (the script marks it), with a size."""
+    canvas = page.locator(selector)
+    expect(canvas).to_have_attribute("data-drawn", "1")
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100, selector
+
+
+def test_models_page_to_a_report_whose_charts_draw(page, login, viewer, js_errors):
+    champion = champion_with_history()
+    login(viewer)
+    open_scoring_menu(page, "Models")
+    expect(page).to_have_url(re.compile(r"/scoring/models/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Models")
+    expect(page.locator("#model-table tbody tr")).to_have_count(2)
+    # A viewer reads; retraining is for those who may.
+    expect(page.get_by_role("button", name="Retrain now")).to_have_count(0)
+    page.locator(f'tr[data-model="{champion.pk}"] a').first.click()
+    expect(page).to_have_url(re.compile(rf"/scoring/models/{champion.pk}/$"))
+    expect(page.locator("#leakage-warnings")).to_contain_text("opportunities_open")
+    expect(page.locator("#comparison-table tbody tr")).to_have_count(5)
+    expect(page.locator('#comparison-table tr[data-model="ground_truth"]')).to_contain_text("Ground truth")
+    for selector in REPORT_CHARTS:
+        expect_drawn(page, selector)
+    # The baselines' distributions are folded away; opened, they draw at full size.
+    page.get_by_text("Score distributions of the other models").click()
+    expect_drawn(page, "#chart-distribution-naive_bayes")
+    expect(page.locator("#fold-table tbody tr")).to_have_count(3)
+    expect(page.locator("#artefact-checksum")).to_have_text(champion.artefact_sha256)
+    page.screenshot(path="/tmp/ui-model-detail.png", full_page=True)
+    assert js_errors == []
+
+
+def test_a_backtest_job_is_followed_until_its_report_appears(page, login, viewer, js_errors):
+    job = BacktestJobFactory(status=JobStatus.PENDING, finished_at=None, result={})
+    login(viewer)
+    page.goto(f"/scoring/models/jobs/{job.pk}/")
+    expect(page.locator("#job-progress")).to_have_attribute("data-finished", "false")
+    expect(page.locator("#job-phase")).to_contain_text("waiting for a worker")
+    # The worker finishes: htmx's next poll reloads the page, which shows the report.
+    job.status, job.finished_at, job.result = JobStatus.SUCCEEDED, timezone.now(), realistic_report()
+    job.message = "xgboost ROC AUC 0.820"
+    job.save()
+    expect(page.locator("#job-progress")).to_have_attribute("data-finished", "true")
+    expect(page.locator("#job-phase")).to_contain_text("xgboost ROC AUC 0.820")
+    expect(page.locator("#comparison-table")).to_be_visible()
+    for selector in REPORT_CHARTS:
+        expect_drawn(page, selector)
+    assert js_errors == []
+
+
+def test_admin_promotes_a_challenger_with_a_reason(page, login, revops_admin, js_errors):
+    champion = champion_with_history()
+    challenger = ScoringModelFactory(
+        metrics=realistic_report(curves=False), reason="Does not beat the champion."
+    )
+    login(revops_admin)
+    page.goto(f"/scoring/models/{challenger.pk}/")
+    # The older report has no curves: the cards say so, the calibration chart still draws.
+    expect(page.locator("#report-roc-card")).to_contain_text("no ROC points")
+    expect_drawn(page, "#report-calibration")
+    page.get_by_role("button", name="Promote to champion").click()
+    page.get_by_label("Reason for promoting").fill("Better on the last quarter")
+    page.locator("#promote-form").get_by_role("button", name="Promote").click()
+    expect(page.locator(".alert-success")).to_contain_text(
+        f"v{challenger.version} is the in market (account) champion now"
+    )
+    expect(page.locator("h1 .model-status")).to_have_text("Champion")
+    champion.refresh_from_db()
+    assert champion.status == ScoringModelStatus.RETIRED
+    assert js_errors == []
+
+
+def test_in_market_accounts_filtered_by_stage_to_an_account_and_its_scores(page, login, viewer, js_errors):
+    model = champion_with_history()
+    stages = [
+        ("Acme Analytics", 0.62, "purchase"),
+        ("Globex", 0.41, "decision"),
+        ("Initech", 0.36, "decision"),
+        ("Umbrella", 0.08, "awareness"),
+    ]
+    scores = {}
+    for name, p, stage in stages:
+        scores[name] = AccountModelScoreFactory(
+            account__name=name, model=model, in_market=p, stage=stage,
+            contributions=[["research_30d", 7.0, 0.61], ["log_employees", 3.0, -0.2]],
+        )  # fmt: skip
+    globex = scores["Globex"].account
+    for days, p in ((40, 0.1), (20, 0.22), (5, 0.41)):
+        AccountModelScoreHistoryFactory(
+            account=globex,
+            in_market=p,
+            profile_fit=55 + days / 4,
+            scored_at=timezone.now() - datetime.timedelta(days=days),
+        )
+    BuyingStageTransitionFactory(account=globex, model=model, reason="in market 0.41 ≥ 0.30 (decision)")
+    login(viewer)
+    open_scoring_menu(page, "In-market accounts")
+    expect(page).to_have_url(re.compile(r"/scoring/in-market/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("In-market accounts")
+    rows = page.locator("#inmarket-table tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("Acme Analytics")
+    expect(page.locator('#stage-counts a[data-stage="decision"] .stage-count')).to_have_text("2")
+    # Filter by stage with the form.
+    page.locator("#id_stage").select_option("decision")
+    page.locator("#filter-form").get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"stage=decision"))
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Globex")
+    expect(rows.nth(1)).to_contain_text("Initech")
+    page.screenshot(path="/tmp/ui-inmarket.png", full_page=True)
+    rows.first.get_by_role("link", name="Globex").click()
+    expect(page).to_have_url(re.compile(rf"/accounts/{globex.pk}/"))
+    scores_card = page.locator("#learned-scores")
+    expect(scores_card).to_have_attribute("data-loaded", "true")
+    expect(scores_card.locator("#score-in-market")).to_have_text("41.0%")
+    expect(scores_card.locator("#score-stage")).to_have_text("Decision")
+    explanation = scores_card.locator("#score-explanation li")
+    expect(explanation).to_have_count(2)
+    expect(explanation.first).to_contain_text(
+        "research-page visits (pricing, comparisons, case studies) in the last 30 days: 7"
+    )
+    expect(explanation.first).to_have_class(re.compile("text-success"))
+    expect(explanation.nth(1)).to_have_class(re.compile("text-danger"))
+    expect_drawn(page, "#score-history-chart")
+    expect(scores_card.locator("#stage-transitions")).to_contain_text("in market 0.41 ≥ 0.30 (decision)")
+    page.screenshot(path="/tmp/ui-account-scores.png", full_page=True)
+    assert js_errors == []
+
+
+def test_an_account_without_a_learned_score_says_so(page, login, viewer, js_errors):
+    from tests.accounts.factories import AccountFactory
+
+    account = AccountFactory(name="Brand new")
+    login(viewer)
+    page.goto(f"/accounts/{account.pk}/")
+    expect(page.locator("#learned-scores")).to_contain_text("Not scored yet")
+    expect(page.locator("#firmographics")).to_be_visible()
+    assert js_errors == []
