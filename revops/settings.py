@@ -126,14 +126,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-# `celery beat` reads its schedule from the database (editable in Django admin); the entries below
-# are the defaults it installs there.
+# A message a worker has taken but not acknowledged (tasks ack late: when they finish) goes back to the
+# Redis queue after this many seconds, so the chunk a killed worker was running runs again. It must
+# exceed the longest task, or a task still running is delivered a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# `celery beat` reads its schedule from the database, editable in Django admin ("Periodic tasks").
+# The default entries are rows created once by the migration scoring/0008_beat_schedule. Nothing goes
+# here: DatabaseScheduler writes every entry of this setting over its row each time beat starts,
+# which would undo edits made in admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    "scoring-outbox-drain": {"task": "scoring.tasks.outbox_drain_task", "schedule": 10.0},
-    "webhook-deliveries": {"task": "scoring.tasks.webhook_deliveries_task", "schedule": 30.0},
-    "rulesets-publish-due": {"task": "scoring.tasks.rulesets_publish_due_task", "schedule": 60.0},
-}
+CELERY_BEAT_SCHEDULE: dict = {}
 # Scores of contacts touched by events or edits are refreshed by a task within about a second.
 SCORING_INCREMENTAL = env.bool("SCORING_INCREMENTAL", default=True)
 
