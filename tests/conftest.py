@@ -7,6 +7,9 @@ from revops.celery import app as celery_app
 from revops.choices import Role, TeamKind
 from tests.revops.factories import UserFactory, make_member
 
+# Real Celery workers (``celery_workers``, ``celery_worker_process``) for the tests marked ``worker``.
+pytest_plugins = ["tests.workers"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
