@@ -207,6 +207,12 @@ SPECTACULAR_SETTINGS = {
         "OpportunityStageEnum": "accounts.choices.OpportunityStage",
         "DeliveryStatusEnum": "scoring.models.DeliveryStatus",
         "JobStatusEnum": "revops.choices.JobStatus",
+        "BuyingStageEnum": "scoring.models.BuyingStage",
+        "BandEnum": "scoring.models.Band",
+        "QualifyingBandEnum": [("high", "High"), ("medium", "Medium or high")],
+        "ScoringModelKindEnum": "scoring.models.ScoringModelKind",
+        "ScoringModelStatusEnum": "scoring.models.ScoringModelStatus",
+        "PolicyStatusEnum": "scoring.models.PolicyStatus",
     },
 }
 
