@@ -196,8 +196,13 @@ def _finish(job_id: int) -> None:
 def rescore_chunk_task(job_id: int, phase: str, index: int) -> dict:
     job = JobRun.objects.get(pk=job_id)
     key = f"{phase}:{index}"
-    if job.finished_at is not None or key in (job.result or {}).get("done", {}):
-        return {"skipped": key}  # a redelivered or re-sent chunk that is done
+    if job.finished_at is not None:
+        return {"skipped": key}
+    if key in (job.result or {}).get("done", {}):
+        # A redelivered chunk that is done. Its worker may have died before sending the next phase:
+        # send that phase's missing chunks again (chunks that run twice find themselves done).
+        _next_phase_ensure(job, phase)
+        return {"skipped": key}
     try:
         stats = chunk_run(job.params, phase, index)
     except Exception as exc:
@@ -220,6 +225,14 @@ def rescore_chunk_task(job_id: int, phase: str, index: int) -> dict:
     if phase_done:
         transaction.on_commit(lambda: _phase_send(job_id, names.index(phase) + 1))
     return stats
+
+
+def _next_phase_ensure(job: JobRun, phase: str) -> None:
+    names = [name for name, _chunks in job.params["phases"]]
+    done = (job.result or {}).get("done", {})
+    number = names.index(phase)
+    if all(f"{phase}:{i}" in done for i in range(len(job.params["phases"][number][1]))):
+        _phase_send(job.pk, number + 1, only_missing=True)
 
 
 def full_rescore_resume(*, stale_after: datetime.timedelta = STALE_AFTER) -> list[int]:
