@@ -1,7 +1,9 @@
-"""The model registry: train a version, keep it as champion or challenger, promote, roll back — audited.
+"""The model registry: register a version, keep it as champion or challenger, promote, roll back — audited.
 
-A retrained model replaces the champion only if its backtest ROC AUC beats the champion's by the margin;
-otherwise it stays a challenger, with the reason written down.
+Every learned score (``ScoringModelKind``: in market, account fit, persona fit, lead conversion) goes
+through ``model_register``: a retrained model replaces the champion of its kind only if its primary
+backtest metric (ROC AUC of the XGBoost model by default) beats the champion's by the margin; otherwise
+it stays a challenger, with the reason written down. Kinds never compete with each other.
 """
 
 import datetime
@@ -14,13 +16,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from revops.audit import change_record_create, model_snapshot
-from scoring.models import ScoringModel, ScoringModelStatus
+from scoring.models import ScoringModel, ScoringModelKind, ScoringModelStatus
 
 from . import backtest as B
 from . import features as F
 
-KIND = "in_market"
+KIND = ScoringModelKind.IN_MARKET.value
 PRIMARY_MODEL = "xgboost"
+PRIMARY_METRIC_PATH = ("models", PRIMARY_MODEL, "roc_auc")
 
 
 class RegistryError(Exception):
@@ -35,13 +38,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _auc(model: ScoringModel | None) -> float | None:
-    if model is None:
-        return None
-    return ((model.metrics or {}).get("models", {}).get(PRIMARY_MODEL) or {}).get("roc_auc")
-
-
 def champion(kind: str = KIND) -> ScoringModel | None:
+    """The champion of ``kind`` (the version that scores), if any."""
     return ScoringModel.objects.filter(kind=kind, status=ScoringModelStatus.CHAMPION).first()
 
 
@@ -49,6 +47,122 @@ def _audit(actor, action: str, instance: ScoringModel, before: dict | None) -> N
     change_record_create(
         actor=actor, action=action, instance=instance, before=before, after=model_snapshot(instance)
     )
+
+
+def _metric_at(metrics: dict | None, path: tuple[str, ...]) -> float | None:
+    value = metrics or {}
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _path(primary_metric_path) -> tuple[str, ...]:
+    if isinstance(primary_metric_path, str):
+        return tuple(primary_metric_path.split("."))
+    return tuple(primary_metric_path)
+
+
+def model_register(
+    *,
+    kind: str,
+    artefact: bytes,
+    features: list[str],
+    params: dict,
+    metrics: dict,
+    primary_metric_path: tuple[str, ...] | str = PRIMARY_METRIC_PATH,
+    train_start: datetime.date | None = None,
+    train_end: datetime.date | None = None,
+    horizon_days: int = 90,
+    user=None,
+    margin: float = 0.005,
+) -> ScoringModel:
+    """Register a trained version of a learned score of ``kind``: the next version number, its artefact
+    (an XGBoost booster's bytes; also written under ``MEDIA_ROOT/models`` for inspection) with its
+    SHA-256, features, parameters, training window and report — all audited.
+
+    It becomes champion if it is the first of its kind or if its primary metric (``primary_metric_path``
+    into ``metrics``, e.g. ``("models", "xgboost", "roc_auc")``; higher is better) beats the champion's
+    by ``margin``; the champion it replaces retires. Otherwise it stays a challenger, with the reason."""
+    if kind not in ScoringModelKind.values:
+        raise RegistryError(f"unknown model kind {kind!r} (one of {', '.join(ScoringModelKind.values)})")
+    path_keys = _path(primary_metric_path)
+    data = bytes(artefact)
+    if not data:
+        raise RegistryError("refusing to register a model without its artefact")
+    with transaction.atomic():
+        current = ScoringModel.objects.select_for_update().filter(
+            kind=kind, status=ScoringModelStatus.CHAMPION
+        )
+        current = current.first()
+        version = (ScoringModel.objects.filter(kind=kind).aggregate(v=Max("version"))["v"] or 0) + 1
+        folder = Path(settings.MEDIA_ROOT) / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{kind}_v{version}.json"
+        path.write_bytes(data)
+        name, label = ".".join(path_keys), _label(path_keys, metrics)
+        new_value = _metric_at(metrics, path_keys)
+        old_value = None if current is None else _metric_at(current.metrics, path_keys)
+        if current is None:
+            status, reason = ScoringModelStatus.CHAMPION, "First model: champion by default."
+        elif new_value is not None and old_value is not None and new_value >= old_value + margin:
+            status = ScoringModelStatus.CHAMPION
+            reason = (
+                f"{label} {new_value:.4f} beats champion v{current.version} ({old_value:.4f}) "
+                f"by at least {margin}."
+            )
+        else:
+            status = ScoringModelStatus.CHALLENGER
+            shown = "n/a" if new_value is None else f"{new_value:.4f}"
+            old_shown = "n/a" if old_value is None else f"{old_value:.4f}"
+            reason = (
+                f"{label} {shown} does not beat champion v{current.version} "
+                f"({old_shown}) by the margin {margin}."
+            )
+            if new_value is None or old_value is None:
+                reason += f" (no comparable {name} in both reports)"
+        now = timezone.now()
+        if status == ScoringModelStatus.CHAMPION and current is not None:
+            before = model_snapshot(current)
+            current.status = ScoringModelStatus.RETIRED
+            current.reason = f"Replaced by v{version}."
+            current.save(update_fields=["status", "reason", "updated"])
+            _audit(user, "update", current, before)
+        created = ScoringModel.objects.create(
+            kind=kind,
+            version=version,
+            status=status,
+            features=list(features),
+            params=params,
+            train_start=train_start,
+            train_end=train_end,
+            horizon_days=horizon_days,
+            metrics=metrics,
+            artefact_path=str(path),
+            artefact_sha256=hashlib.sha256(data).hexdigest(),
+            artefact=data,
+            trained_by=user if getattr(user, "is_authenticated", False) else None,
+            trained_at=now,
+            promoted_at=now if status == ScoringModelStatus.CHAMPION else None,
+            reason=reason,
+        )
+        _audit(user, "create", created, None)
+    return created
+
+
+def _label(path_keys: tuple[str, ...], metrics: dict) -> str:
+    """How the reason names the metric: "Backtest ROC AUC", "Cross-validated ROC AUC", …"""
+    how = "Cross-validated" if (metrics or {}).get("validation") == "cross_validation" else "Backtest"
+    what = "ROC AUC" if path_keys and path_keys[-1] == "roc_auc" else ".".join(path_keys)
+    return f"{how} {what}"
+
+
+def booster_bytes(booster) -> bytes:
+    """An XGBoost booster (or sklearn wrapper) as the JSON bytes ``ScoringModel.artefact_load`` reads."""
+    if hasattr(booster, "get_booster"):
+        booster = booster.get_booster()
+    return bytes(booster.save_raw(raw_format="json"))
 
 
 def model_train(
@@ -77,66 +191,20 @@ def model_train(
     train = frame[frame["as_of"].isin(dates[:-1])]
     validation = frame[frame["as_of"] == dates[-1]]
     model = B.fit_xgboost(train, validation, columns, params)
-
-    with transaction.atomic():
-        current = ScoringModel.objects.select_for_update().filter(
-            kind=KIND, status=ScoringModelStatus.CHAMPION
-        )
-        current = current.first()
-        version = (ScoringModel.objects.filter(kind=KIND).aggregate(v=Max("version"))["v"] or 0) + 1
-        folder = Path(settings.MEDIA_ROOT) / "models"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{KIND}_v{version}.json"
-        model.get_booster().save_model(str(path))
-        new_auc, old_auc = _auc_of(report), _auc(current)
-        if current is None:
-            status, reason = ScoringModelStatus.CHAMPION, "First model: champion by default."
-        elif new_auc is not None and old_auc is not None and new_auc >= old_auc + margin:
-            status = ScoringModelStatus.CHAMPION
-            reason = (
-                f"Backtest ROC AUC {new_auc:.4f} beats champion v{current.version} ({old_auc:.4f}) "
-                f"by at least {margin}."
-            )
-        else:
-            status = ScoringModelStatus.CHALLENGER
-            shown = "n/a" if new_auc is None else f"{new_auc:.4f}"
-            reason = (
-                f"Backtest ROC AUC {shown} does not beat champion v{current.version} "
-                f"({old_auc if old_auc is None else round(old_auc, 4)}) by the margin {margin}."
-            )
-        now = timezone.now()
-        if status == ScoringModelStatus.CHAMPION and current is not None:
-            before = model_snapshot(current)
-            current.status = ScoringModelStatus.RETIRED
-            current.reason = f"Replaced by v{version}."
-            current.save(update_fields=["status", "reason", "updated"])
-            _audit(user, "update", current, before)
-        booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}
-        booster_params["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
-        created = ScoringModel.objects.create(
-            kind=KIND,
-            version=version,
-            status=status,
-            features=columns,
-            params=booster_params,
-            train_start=dates[0],
-            train_end=dates[-1],
-            horizon_days=horizon_days,
-            metrics=report,
-            artefact_path=str(path),
-            artefact_sha256=sha256_of(path),
-            artefact=path.read_bytes(),
-            trained_by=user if getattr(user, "is_authenticated", False) else None,
-            trained_at=now,
-            promoted_at=now if status == ScoringModelStatus.CHAMPION else None,
-            reason=reason,
-        )
-        _audit(user, "create", created, None)
-    return created
-
-
-def _auc_of(report: dict) -> float | None:
-    return (report.get("models", {}).get(PRIMARY_MODEL) or {}).get("roc_auc")
+    booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}
+    booster_params["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
+    return model_register(
+        kind=KIND,
+        artefact=booster_bytes(model),
+        features=columns,
+        params=booster_params,
+        metrics=report,
+        train_start=dates[0],
+        train_end=dates[-1],
+        horizon_days=horizon_days,
+        user=user,
+        margin=margin,
+    )
 
 
 @transaction.atomic

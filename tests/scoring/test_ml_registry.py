@@ -89,3 +89,125 @@ def test_train_command_registers_a_version(demo, backtest_auc):
     summary = json.loads(out.getvalue())
     assert summary["version"] == 1 and summary["status"] == "champion"
     assert summary["sha256"] == R.sha256_of(Path(summary["artefact"]))
+
+
+# --- the generic registry: every kind, its own champion -------------------------------------------------
+def booster_bytes(seed: int = 0) -> bytes:
+    """A real (tiny) XGBoost booster's bytes, different for each seed."""
+    import numpy as np
+    from xgboost import XGBClassifier
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((40, 3))
+    y = (x[:, 0] + rng.random(40) * 0.2 > 0.6).astype(int)
+    model = XGBClassifier(n_estimators=3, max_depth=2, n_jobs=1).fit(x, y)
+    return R.booster_bytes(model)
+
+
+def register(kind: str, auc: float, user=None, margin: float = 0.005, seed: int = 0, **extra) -> ScoringModel:
+    metrics = {"models": {"xgboost": {"roc_auc": auc}}, "validation": "cross_validation"}
+    return R.model_register(
+        kind=kind,
+        artefact=booster_bytes(seed),
+        features=["f0", "f1", "f2"],
+        params={"n_estimators": 3},
+        metrics=metrics,
+        user=user,
+        margin=margin,
+        **extra,
+    )
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_register_stores_the_artefact_with_its_checksum_and_audits(db, media, revops_admin):
+    import hashlib
+
+    model = register("account_fit", 0.7, user=revops_admin)
+    assert (model.kind, model.version, model.status) == ("account_fit", 1, ScoringModelStatus.CHAMPION)
+    assert model.reason == "First model: champion by default." and model.trained_by == revops_admin
+    stored = ScoringModel.objects.get(pk=model.pk)
+    assert bytes(stored.artefact) == booster_bytes(0)
+    assert stored.artefact_sha256 == hashlib.sha256(booster_bytes(0)).hexdigest()
+    assert Path(stored.artefact_path) == media / "models" / "account_fit_v1.json"
+    assert R.sha256_of(Path(stored.artefact_path)) == stored.artefact_sha256
+    assert stored.artefact_load().num_features() == 3
+    record = ChangeRecord.objects.get(action="create", object_id=str(model.pk), object_repr=str(model))
+    assert record.actor == revops_admin and record.after["artefact"].endswith("bytes>")
+    stored.artefact = b"{}" + bytes(stored.artefact)[2:]  # tampered with
+    with pytest.raises(ValueError, match="checksum"):
+        stored.artefact_load()
+
+
+def test_each_kind_has_its_own_champion_and_margin(db, media):
+    in_market = register("in_market", 0.90)
+    fit = register("account_fit", 0.60)  # much worse, but it competes only with its own kind
+    assert in_market.status == fit.status == ScoringModelStatus.CHAMPION
+    close = register("account_fit", 0.603, margin=0.005)
+    assert close.status == ScoringModelStatus.CHALLENGER and close.version == 2
+    assert (
+        "Cross-validated ROC AUC 0.6030 does not beat champion v1 (0.6000) by the margin 0.005"
+        in close.reason
+    )
+    better = register("account_fit", 0.62, margin=0.005)
+    assert better.status == ScoringModelStatus.CHAMPION and "beats champion v1" in better.reason
+    assert R.champion("account_fit") == better and R.champion() == in_market
+    assert dict(ScoringModel.objects.filter(kind="account_fit").values_list("version", "status")) == {
+        1: "retired",
+        2: "challenger",
+        3: "champion",
+    }
+    assert ScoringModel.objects.get(pk=fit.pk).reason == "Replaced by v3."
+    assert ScoringModel.objects.get(pk=in_market.pk).status == ScoringModelStatus.CHAMPION
+
+
+def test_a_report_without_the_metric_never_replaces_the_champion(db, media):
+    register("persona_fit", 0.8)
+    other = R.model_register(
+        kind="persona_fit",
+        artefact=booster_bytes(1),
+        features=["f0", "f1", "f2"],
+        params={},
+        metrics={"models": {"xgboost": {"roc_auc": None}}},
+    )
+    assert other.status == ScoringModelStatus.CHALLENGER and "n/a" in other.reason
+    custom = R.model_register(
+        kind="persona_fit",
+        artefact=booster_bytes(2),
+        features=["f0", "f1", "f2"],
+        params={},
+        metrics={"models": {"xgboost": {"roc_auc": 0.5, "pr_auc": 0.9}}},
+        primary_metric_path="models.xgboost.pr_auc",
+    )
+    assert custom.status == ScoringModelStatus.CHALLENGER  # the champion's report has no pr_auc to beat
+
+
+def test_register_refuses_an_unknown_kind_or_no_artefact(db, media):
+    with pytest.raises(R.RegistryError, match="unknown model kind"):
+        R.model_register(kind="mystery", artefact=booster_bytes(), features=[], params={}, metrics={})
+    with pytest.raises(R.RegistryError, match="artefact"):
+        R.model_register(kind="account_fit", artefact=b"", features=[], params={}, metrics={})
+    assert not ScoringModel.objects.exists()
+
+
+def test_promote_and_roll_back_work_per_kind(db, media, revops_admin):
+    market = register("in_market", 0.8)
+    first = register("persona_fit", 0.8)
+    second = register("persona_fit", 0.7)
+    assert second.status == ScoringModelStatus.CHALLENGER
+    audited = ChangeRecord.objects.count()
+    R.model_promote(model=second, user=revops_admin, reason="Sales prefer it")
+    assert R.champion("persona_fit") == second and R.champion("in_market") == market
+    assert ScoringModel.objects.get(pk=second.pk).reason == "Sales prefer it"
+    assert ChangeRecord.objects.count() == audited + 2
+    with pytest.raises(R.RegistryError):
+        R.model_rollback(user=revops_admin, kind="in_market")  # nothing earlier in that kind
+    back = R.model_rollback(user=revops_admin, kind="persona_fit")
+    assert back == first and R.champion("persona_fit") == first
+    assert ScoringModel.objects.get(pk=second.pk).status == ScoringModelStatus.CHALLENGER
+    assert ScoringModel.objects.get(pk=market.pk).status == ScoringModelStatus.CHAMPION
+    assert ChangeRecord.objects.count() == audited + 4
