@@ -336,6 +336,25 @@ def accounts_rescore(*, account_ids, as_of: datetime.date | None = None) -> dict
     return accounts_chunk_score(scorer=scorer, ids=ids, as_of=as_of or today(), now=timezone.now())
 
 
+def contacts_model_rescore(*, contact_ids, as_of: datetime.date | None = None, span: int = 20_000) -> dict:
+    """Persona fit and engagement vs buyers of these contacts now (the incremental path): one chunk over
+    their id span when it is narrow (a company's contacts usually are), else one per contact."""
+    from .ml.lookalike import contacts_chunk_score
+
+    ids = sorted({int(c) for c in contact_ids if c is not None})
+    if not ids:
+        return {"contacts": 0, "written": 0}
+    as_of, now = as_of or today(), timezone.now()
+    spans = [(ids[0], ids[-1] + 1)] if ids[-1] - ids[0] < span else [(c, c + 1) for c in ids]
+    written = 0
+    for low, high in spans:
+        stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now)
+        if "skipped" in stats:
+            return stats
+        written += stats["written"]
+    return {"contacts": len(ids), "written": written}
+
+
 def accounts_rescore_schedule(*, user=None, reason: str = ""):
     """Start a full rescore (rules, then learned scores) over the workers; returns its ``JobRun``."""
     from .pipeline import full_rescore_schedule

@@ -593,9 +593,10 @@ def outbox_drain(*, limit: int = 500) -> int:
             try:
                 with transaction.atomic():
                     done = rescore_contacts(contact_ids=contacts, account_ids=accounts)
-                    from .predictions import accounts_rescore
+                    from .predictions import accounts_rescore, contacts_model_rescore
 
                     accounts_rescore(account_ids=done["account_ids"])
+                    contacts_model_rescore(contact_ids=contacts)
             except NoPublishedRuleset:
                 pass  # nothing to score with; the rows are done
             except Exception:

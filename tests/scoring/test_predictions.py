@@ -235,3 +235,23 @@ def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, u
     assert deliveries.count() == newly
     data = deliveries.first().payload["data"]
     assert data["scores"]["in_market"] >= 0 and data["policy_version"] == 2 and data["reasons"]
+
+
+def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(world, settings, revops_admin,
+                                                                          django_capture_on_commit_callbacks):
+    from accounts.ingest import events_ingest
+    from accounts.models import Contact
+    from scoring.ml.lookalike import train_persona_fit
+    from scoring.models import ContactModelScore
+
+    train_persona_fit(as_of=world["as_of"])
+    settings.SCORING_INCREMENTAL = True
+    contact = Contact.objects.filter(account__isnull=False).order_by("id").first()
+    assert not ContactModelScore.objects.filter(pk=contact.pk).exists()
+    moment = timezone.now() - datetime.timedelta(minutes=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest(items=[{"message_id": "p-1", "type": "page_view", "contact_id": contact.pk,
+                              "occurred_at": moment.isoformat(), "url": "https://example.com/pricing"}],
+                      actor=revops_admin)  # fmt: skip
+    row = ContactModelScore.objects.get(pk=contact.pk)
+    assert 0 <= row.persona_fit <= 100 and 0 <= row.engagement_vs_buyers <= 100 and row.model_id

@@ -70,5 +70,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{model}: {model.reason}")
         self.stdout.write(table(model.metrics))
         for kind, value in summary["fit_models"].items():
+            if "skipped" in value:
+                self.stdout.write(f"{kind}: not trained — {value['skipped']}")
+                continue
             auc = "n/a" if value["roc_auc"] is None else f"{value['roc_auc']:.3f}"
             self.stdout.write(f"{kind} v{value['version']} ({value['status']}, cross-validated ROC AUC {auc}): {value['reason']}")
