@@ -66,6 +66,32 @@ class ServiceSavedAdmin(AuditedModelAdmin):
             return super().log_change(request, obj, message)
         return None
 
+    # A refused save stays where it was asked (the list after an add, the object after a change).
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "_scoring_admin_failed", False):
+            meta = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_scoring_admin_failed", False):
+            meta = self.model._meta
+            url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            return HttpResponseRedirect(url)
+        return super().response_change(request, obj)
+
+    # Deletes go through the service too (``service_delete``, when the admin allows deleting).
+    def service_delete(self, obj, user) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.service_delete(obj, request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(obj, request.user)
+
 
 @admin.register(DemoGroundTruth)
 class DemoGroundTruthAdmin(admin.ModelAdmin):
@@ -349,23 +375,8 @@ class RulesetAdmin(ServiceSavedAdmin):
         # The inline formsets were not saved by the admin (the service replaced the rules).
         return super().construct_change_message(request, form, [], add)
 
-    def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_scoring_admin_failed", False):
-            return HttpResponseRedirect(reverse("admin:scoring_ruleset_changelist"))
-        return super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request, obj):
-        if getattr(request, "_scoring_admin_failed", False):
-            return HttpResponseRedirect(reverse("admin:scoring_ruleset_change", args=[obj.pk]))
-        return super().response_change(request, obj)
-
-    def delete_model(self, request, obj):
-        workflow.ruleset_draft_delete(ruleset=obj, user=request.user)
-
-    @transaction.atomic
-    def delete_queryset(self, request, queryset):
-        for ruleset in queryset:
-            workflow.ruleset_draft_delete(ruleset=ruleset, user=request.user)
+    def service_delete(self, obj, user) -> None:
+        workflow.ruleset_draft_delete(ruleset=obj, user=user)
 
     # --- workflow actions ------------------------------------------------------------------------
     def _each(self, request, queryset, service, done: str) -> None:

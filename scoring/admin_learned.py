@@ -9,12 +9,9 @@ rolled back by actions through the registry; their artefact bytes are never load
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import FloatField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import policy as policies
@@ -161,23 +158,8 @@ class QualificationPolicyAdmin(ServiceSavedAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # no relations; the service audited the change
 
-    def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_scoring_admin_failed", False):
-            return HttpResponseRedirect(reverse("admin:scoring_qualificationpolicy_changelist"))
-        return super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request, obj):
-        if getattr(request, "_scoring_admin_failed", False):
-            return HttpResponseRedirect(reverse("admin:scoring_qualificationpolicy_change", args=[obj.pk]))
-        return super().response_change(request, obj)
-
-    def delete_model(self, request, obj):
-        policies.policy_delete(policy=obj, user=request.user)
-
-    @transaction.atomic
-    def delete_queryset(self, request, queryset):
-        for policy in queryset:
-            policies.policy_delete(policy=policy, user=request.user)
+    def service_delete(self, obj, user) -> None:
+        policies.policy_delete(policy=obj, user=user)
 
     @admin.action(
         description="Publish the selected version (or restore an archived one)", permissions=["publish"]
