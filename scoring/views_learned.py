@@ -8,7 +8,11 @@ Django permission first, so a user without it gets a 403 before any service runs
 
 The backtest report (``scoring.ml.backtest.run`` or the look-alike models' cross-validation) is turned
 into tables and chart data here, tolerating reports written before a figure existed: a missing curve
-shows a note instead of a chart.
+shows a note instead of a chart. Per compared model (``report["models"][name]``) the curves are read from
+``roc_curve`` / ``roc`` (``{fpr, tpr}`` lists or ``[[fpr, tpr], …]``), ``calibration`` (``{predicted,
+observed}``), ``lift_by_decile`` / ``capture_by_decile`` (ten values, top decile first) or ``deciles``
+(``{lift, cumulative_capture}`` lists, or one ``{lift, capture}`` row per decile), and ``score_histogram``
+/ ``histogram`` (``{edges, positives, negatives}``, counts or shares).
 """
 
 from __future__ import annotations
