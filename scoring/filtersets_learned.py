@@ -67,10 +67,18 @@ class AccountModelScoreFilterSet(django_filters.FilterSet):
     fit_band = django_filters.MultipleChoiceFilter(choices=Band.choices)
     in_market_band = django_filters.MultipleChoiceFilter(choices=Band.choices)
     in_market_min = django_filters.NumberFilter(
-        field_name="in_market", lookup_expr="gte", label="In market ≥ (probability, 0 to 1)"
+        field_name="in_market",
+        lookup_expr="gte",
+        label="In market ≥ (probability, 0 to 1)",
+        min_value=0,
+        max_value=1,
     )
     profile_fit_min = django_filters.NumberFilter(
-        field_name="profile_fit", lookup_expr="gte", label="Profile fit ≥ (0 to 100)"
+        field_name="profile_fit",
+        lookup_expr="gte",
+        label="Profile fit ≥ (0 to 100)",
+        min_value=0,
+        max_value=100,
     )
     account = django_filters.NumberFilter(field_name="account_id")
     model = django_filters.NumberFilter(field_name="model_id", label="In-market model version id")
@@ -115,7 +123,11 @@ class ContactModelScoreFilterSet(django_filters.FilterSet):
     contact = django_filters.NumberFilter(field_name="contact_id")
     account = django_filters.NumberFilter(field_name="contact__account_id")
     persona_fit_min = django_filters.NumberFilter(
-        field_name="persona_fit", lookup_expr="gte", label="Persona fit ≥ (0 to 100)"
+        field_name="persona_fit",
+        lookup_expr="gte",
+        label="Persona fit ≥ (0 to 100)",
+        min_value=0,
+        max_value=100,
     )
 
     class Meta:

@@ -83,6 +83,8 @@ def test_anonymous_and_outsiders_are_refused_viewers_read(api_client, client_for
     [
         "/api/account-scores/?stage=nowhere",
         "/api/account-scores/?in_market_min=lots",
+        "/api/account-scores/?in_market_min=30",  # a percentage where a probability belongs
+        "/api/account-scores/?profile_fit_min=-1",
         "/api/account-scores/?fit_band=huge",
         "/api/stage-transitions/?since=yesterday",
         "/api/stage-transitions/?to_stage=nowhere",
