@@ -72,3 +72,14 @@ def client_for(api_client):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _ingest_stage_forgotten():
+    """Ingestion remembers, per connection, that its temporary staging table exists once a transaction
+    that created it commits. A test that runs on-commit callbacks inside its rolled-back transaction
+    (``django_capture_on_commit_callbacks(execute=True)``) would leave that memory wrong."""
+    yield
+    from accounts import ingest
+
+    ingest._staged.clear()
