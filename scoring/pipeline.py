@@ -122,6 +122,22 @@ def _totals(done: dict) -> dict:
     return out
 
 
+# The headline figures under the same names as the rules-only rescore (``rescore.rescore_all``) reports them.
+_SUMMARY = {
+    "contacts": "contacts_contacts",
+    "contacts_written": "contacts_written",
+    "moved": "contacts_moved",
+    "mql": "contacts_mql",
+    "accounts": "accounts_accounts",
+    "accounts_written": "accounts_written",
+    "qualified": "account_models_qualified",
+}
+
+
+def _summary(totals: dict) -> dict:
+    return {name: int(totals[key]) for name, key in _SUMMARY.items() if key in totals}
+
+
 # --- in this process (the command) ----------------------------------------------------------------------------
 def full_rescore_local(
     *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None, processes: int = 1,
@@ -186,10 +202,12 @@ def _finish(job_id: int) -> None:
     if job.finished_at is not None:
         return
     totals = _totals((job.result or {}).get("done", {}))
-    message = f"{int(totals.get('contacts_contacts', 0)):,} contacts and {int(totals.get('accounts_accounts', 0)):,} accounts rescored"
+    summary = _summary(totals)
+    message = f"{summary.get('contacts', 0):,} contacts and {summary.get('accounts', 0):,} accounts rescored"
     if "account_models_accounts" in totals:
-        message += f"; {int(totals.get('account_models_qualified', 0)):,} accounts qualified"
-    job_run_finish(job=job, ok=True, message=message, result={**(job.result or {}), "totals": totals})
+        message += f"; {summary.get('qualified', 0):,} accounts qualified"
+    result = {**(job.result or {}), **summary, "totals": totals}
+    job_run_finish(job=job, ok=True, message=message, result=result)
 
 
 @shared_task(name="scoring.tasks.rescore_chunk_task", acks_late=True, reject_on_worker_lost=True)
