@@ -504,7 +504,9 @@ class ScoringModelStatus(models.TextChoices):
 class ScoringModel(BaseModel):
     """One trained version of a learned score: what it used, how it did in the backtest, its artefact."""
 
-    kind = models.CharField(max_length=32, choices=ScoringModelKind.choices, default=ScoringModelKind.IN_MARKET)
+    kind = models.CharField(
+        max_length=32, choices=ScoringModelKind.choices, default=ScoringModelKind.IN_MARKET
+    )
     version = models.PositiveIntegerField()
     status = models.CharField(
         max_length=16, choices=ScoringModelStatus.choices, default=ScoringModelStatus.CHALLENGER
@@ -630,7 +632,8 @@ class QualificationPolicy(BaseModel):
         default=0.03, help_text="An account leaves a stage only when this far below its entry threshold."
     )
     min_days_in_stage = models.PositiveSmallIntegerField(
-        default=7, help_text="Days an account stays in a stage before it may move (an opportunity is immediate)."
+        default=7,
+        help_text="Days an account stays in a stage before it may move (an opportunity is immediate).",
     )
 
     class Meta:
@@ -687,7 +690,9 @@ class AccountModelScore(models.Model):
     as_of = models.DateField(help_text="The day whose data the scores used.")
     profile_fit = models.FloatField(default=0, help_text="0 to 100.")
     fit_band = models.CharField(max_length=8, choices=Band.choices, default=Band.LOW)
-    in_market = models.FloatField(default=0, help_text="Probability of opening an opportunity in the horizon.")
+    in_market = models.FloatField(
+        default=0, help_text="Probability of opening an opportunity in the horizon."
+    )
     in_market_band = models.CharField(max_length=8, choices=Band.choices, default=Band.LOW)
     qualified = models.BooleanField(default=False)
     stage = models.CharField(max_length=16, choices=BuyingStage.choices, default=BuyingStage.TARGET)
@@ -702,7 +707,9 @@ class AccountModelScore(models.Model):
         indexes = [
             models.Index(fields=["-in_market"], name="account_model_in_market_idx"),
             models.Index(fields=["stage"], name="account_model_stage_idx"),
-            models.Index(fields=["qualified"], condition=Q(qualified=True), name="account_model_qualified_idx"),
+            models.Index(
+                fields=["qualified"], condition=Q(qualified=True), name="account_model_qualified_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -781,7 +788,9 @@ class ContactModelScore(models.Model):
     conversion_model = models.ForeignKey(
         ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
     )
-    conversion = models.FloatField(null=True, blank=True, help_text="Lead-conversion probability, if trained.")
+    conversion = models.FloatField(
+        null=True, blank=True, help_text="Lead-conversion probability, if trained."
+    )
     scored_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -247,11 +247,15 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
     per_team: dict[int, list[tuple[Account, AccountModelScore]]] = defaultdict(list)
     outgoing = []
     for chunk in _chunks(sorted(account_ids)):
-        scores = AccountModelScore.objects.filter(account_id__in=chunk).select_related("account", "policy", "model")
+        scores = AccountModelScore.objects.filter(account_id__in=chunk).select_related(
+            "account", "policy", "model"
+        )
         scores = scores.defer("model__metrics", "model__artefact")
         owners = {s.account.owner_id for s in scores if s.account.owner_id}
         owner_teams: dict[int, set[int]] = defaultdict(set)
-        for user_id, team_id in Membership.objects.filter(user_id__in=owners).values_list("user_id", "team_id"):
+        for user_id, team_id in Membership.objects.filter(user_id__in=owners).values_list(
+            "user_id", "team_id"
+        ):
             owner_teams[user_id].add(team_id)
         for score in scores:
             account = score.account
@@ -299,8 +303,9 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
     ).values_list("id", "team_id", "event_types"):
         endpoints_by_team[team_id].append((endpoint_id, event_types or []))
     deliveries = [
-        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=webhooks.EVENT_QUALIFIED,
-                        payload=payload)  # fmt: skip
+        WebhookDelivery(
+            endpoint_id=endpoint_id, event_id=event_id, event_type=webhooks.EVENT_QUALIFIED, payload=payload
+        )  # fmt: skip
         for event_id, payload, team_ids in outgoing
         for team_id in team_ids
         for endpoint_id, subscribed in endpoints_by_team.get(team_id, ())

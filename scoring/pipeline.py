@@ -138,7 +138,7 @@ def _summary(totals: dict) -> dict:
     return {name: int(totals[key]) for name, key in _SUMMARY.items() if key in totals}
 
 
-# --- in this process (the command) ----------------------------------------------------------------------------
+# --- in this process (the command) --------------------------------------------------------------------------
 def full_rescore_local(
     *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None, processes: int = 1,
     progress: Callable[[int, int], None] | None = None,
@@ -257,7 +257,9 @@ def full_rescore_resume(*, stale_after: datetime.timedelta = STALE_AFTER) -> lis
     """Re-send the missing chunks of rescore jobs that have made no progress for ``stale_after``."""
     cutoff = timezone.now() - stale_after
     resumed = []
-    for job in JobRun.objects.filter(kind=KIND, status=JobStatus.RUNNING, finished_at__isnull=True, updated__lte=cutoff):
+    for job in JobRun.objects.filter(
+        kind=KIND, status=JobStatus.RUNNING, finished_at__isnull=True, updated__lte=cutoff
+    ):
         if "phases" not in (job.params or {}):
             continue
         done = (job.result or {}).get("done", {})

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 TOP_CONTRIBUTIONS = 5
 FIELDS = ["model_id", "fit_model_id", "policy_id", "profile_fit", "fit_band", "in_market", "in_market_band",
           "qualified", "stage"]  # fmt: skip
+HISTORY_FIELDS = ["account_id", "model_id", "policy_id", "as_of", "scored_at", "profile_fit", "in_market",
+                  "qualified", "stage"]  # fmt: skip
 BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
 _BOOSTERS: dict[tuple[int, str], object] = {}
 
@@ -141,7 +143,9 @@ def top_contributions(model: ScoringModel, frame: pd.DataFrame, contributions: n
 
 
 def bands(values: np.ndarray, high: float, medium: float) -> np.ndarray:
-    return np.where(values >= high, Band.HIGH.value, np.where(values >= medium, Band.MEDIUM.value, Band.LOW.value))
+    return np.where(
+        values >= high, Band.HIGH.value, np.where(values >= medium, Band.MEDIUM.value, Band.LOW.value)
+    )
 
 
 def qualified(policy: QualificationPolicy, fit_band: np.ndarray, in_market_band: np.ndarray) -> np.ndarray:
@@ -218,10 +222,14 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
 
     stored = _stored(ids)
     before = stored.set_index("account_id").reindex(account_ids) if len(stored) else None
-    current_stage = (
-        before["stage"].fillna("").to_numpy(dtype=object) if before is not None else np.full(len(frame), "", dtype=object)
-    )  # fmt: skip
-    since = before["stage_since"] if before is not None else pd.Series(pd.NaT, index=account_ids, dtype="datetime64[ns, UTC]")
+    current_stage = np.full(len(frame), "", dtype=object)
+    if before is not None:
+        current_stage = before["stage"].fillna("").to_numpy(dtype=object)
+    since = (
+        before["stage_since"]
+        if before is not None
+        else pd.Series(pd.NaT, index=account_ids, dtype="datetime64[ns, UTC]")
+    )
     days_in_stage = ((pd.Timestamp(now) - since).dt.total_seconds() / 86400.0).fillna(0.0).to_numpy()
     opened = np.isin(account_ids, list(_open_opportunities(ids, as_of)))
     col = lambda name: frame[name].to_numpy() if name in frame else np.zeros(len(frame))  # noqa: E731
@@ -233,9 +241,9 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
     )  # fmt: skip
     new = pd.DataFrame(
         {
-            "account_id": account_ids, **scorer.ids(), "profile_fit": fit, "fit_band": fit_band, "in_market": p,
-            "in_market_band": in_market_band, "qualified": qualified(policy, fit_band, in_market_band),
-            "stage": stage,
+            "account_id": account_ids, **scorer.ids(), "profile_fit": fit, "fit_band": fit_band,
+            "in_market": p, "in_market_band": in_market_band,
+            "qualified": qualified(policy, fit_band, in_market_band), "stage": stage,
         }
     )  # fmt: skip
     new["fit_model_id"] = new["fit_model_id"].astype("Int64")  # NULL without a fit model
@@ -248,13 +256,16 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
     moved_now = reason[changed] != ""
     old_since = since.to_numpy()[changed]
     out["stage_since"] = [
-        now.isoformat() if m or pd.isna(s) else pd.Timestamp(s).isoformat() for m, s in zip(moved_now, old_since, strict=True)
-    ]  # fmt: skip
+        now.isoformat() if m or pd.isna(s) else pd.Timestamp(s).isoformat()
+        for m, s in zip(moved_now, old_since, strict=True)
+    ]
     # Explanations only where the probability (or the model) changed; the rest keep theirs.
     p_changed = np.ones(len(changed), dtype=bool)
     if before is not None:
         old = before.iloc[changed]
-        p_changed = (old["in_market"].to_numpy() != p[changed]) | (old["model_id"].to_numpy() != scorer.in_market.pk)
+        p_changed = (old["in_market"].to_numpy() != p[changed]) | (
+            old["model_id"].to_numpy() != scorer.in_market.pk
+        )
     out["contributions"] = _contributions_json(scorer, frame.iloc[changed], p_changed, out["account_id"])
     out["as_of"] = as_of.isoformat()
     out["scored_at"] = now.isoformat()
@@ -263,15 +274,14 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
     with transaction.atomic():
         _derived_data_commit()
         _insert_or_upsert(AccountModelScore, "account_id", out, np.asarray(fresh, dtype=bool))
-        history = out[["account_id", "model_id", "policy_id", "as_of", "scored_at", "profile_fit", "in_market",
-                       "qualified", "stage"]]  # fmt: skip
+        history = out[HISTORY_FIELDS]
         _copy_frame(_t(AccountModelScoreHistory), history)
         if len(moved):
             transitions = pd.DataFrame(
                 {
-                    "account_id": account_ids[moved], "from_stage": current_stage[moved], "to_stage": stage[moved],
-                    "at": now.isoformat(), "in_market": p[moved], "reason": reason[moved],
-                    "model_id": scorer.in_market.pk, "policy_id": policy.pk,
+                    "account_id": account_ids[moved], "from_stage": current_stage[moved],
+                    "to_stage": stage[moved], "at": now.isoformat(), "in_market": p[moved],
+                    "reason": reason[moved], "model_id": scorer.in_market.pk, "policy_id": policy.pk,
                 }
             )  # fmt: skip
             _copy_frame(_t(BuyingStageTransition), transitions)
@@ -280,12 +290,21 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
         if before is not None:
             was = before["qualified"].to_numpy()
             was_scored = before["stage"].notna().to_numpy()
-            newly = new["qualified"].to_numpy() & was_scored & ~np.asarray(pd.Series(was).fillna(False), dtype=bool)
+            newly = (
+                new["qualified"].to_numpy()
+                & was_scored
+                & ~np.asarray(pd.Series(was).fillna(False), dtype=bool)
+            )
             if newly.any():
                 from .notifications import account_qualified_notify
 
                 account_qualified_notify(account_ids=account_ids[newly].tolist(), at=now)
-    return {"accounts": len(new), "written": len(out), "moved": len(moved), "qualified": int(new["qualified"].sum())}
+    return {
+        "accounts": len(new),
+        "written": len(out),
+        "moved": len(moved),
+        "qualified": int(new["qualified"].sum()),
+    }
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +328,9 @@ def _contributions_json(scorer: Scorer, frame: pd.DataFrame, recompute: np.ndarr
     keep = np.flatnonzero(~recompute)
     if len(keep):
         ids = [int(a) for a in np.asarray(account_ids)[keep]]
-        stored = dict(AccountModelScore.objects.filter(account_id__in=ids).values_list("account_id", "contributions"))
+        stored = dict(
+            AccountModelScore.objects.filter(account_id__in=ids).values_list("account_id", "contributions")
+        )
         out[keep] = [json.dumps(stored.get(a, [])) for a in ids]
     return out.tolist()
 
@@ -362,7 +383,7 @@ def accounts_rescore_schedule(*, user=None, reason: str = ""):
     return full_rescore_schedule(user=user, reason=reason)
 
 
-# --- reading an explanation back ------------------------------------------------------------------------------
+# --- reading an explanation back ----------------------------------------------------------------------------
 def account_explanation(score: AccountModelScore) -> list[dict]:
     """The stored top contributions, in words."""
     out = []
@@ -392,7 +413,12 @@ def account_score_as_of(*, account_id: int, day: datetime.date) -> dict | None:
     )
     if row is None:
         return None
-    stored = {"in_market": row.in_market, "profile_fit": row.profile_fit, "qualified": row.qualified, "stage": row.stage}
+    stored = {
+        "in_market": row.in_market,
+        "profile_fit": row.profile_fit,
+        "qualified": row.qualified,
+        "stage": row.stage,
+    }
     reproduced, model = None, None
     if row.model_id is not None:
         model = ScoringModel.objects.defer("metrics").get(pk=row.model_id)
@@ -405,7 +431,8 @@ def account_score_as_of(*, account_id: int, day: datetime.date) -> dict | None:
             reproduced = {
                 "in_market": p,
                 "explanation": [
-                    {"feature": f, "value": v, "contribution": c, "words": sentence(f, v, c)} for f, v, c in top
+                    {"feature": f, "value": v, "contribution": c, "words": sentence(f, v, c)}
+                    for f, v, c in top
                 ],
             }
     return {

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import Contact
 from revops.bulk import bulk_insert, is_postgres
 from revops.models import JobRun
-from revops.services import job_run_create, job_run_finish, job_run_progress, job_run_start
+from revops.services import job_run_progress
 
 from .engine import lifecycle as lifecycle_engine
 from .engine.rules import (

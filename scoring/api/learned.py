@@ -435,7 +435,9 @@ class AccountModelScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return self.get_paginated_response(AccountModelScoreHistorySerializer(page, many=True).data)
 
     @extend_schema(
-        summary="An account's learned score as of a past day, stored and reproduced with the model that made it",
+        summary=(
+            "An account's learned score as of a past day, stored and reproduced with the model that made it"
+        ),
         parameters=[_ACCOUNT_ID, OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
         filters=False,

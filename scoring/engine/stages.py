@@ -24,7 +24,10 @@ STAGES = ("target", "awareness", "consideration", "decision", "purchase")
 LEVEL = {name: level for level, name in enumerate(STAGES)}
 BEHAVIOUR_WORDS = {
     1: "engagement or intent in the last 30 days",
-    2: "{research} research-page visits (pricing, comparisons, case studies) and {people} people engaged in 30 days",
+    2: (
+        "{research} research-page visits (pricing, comparisons, case studies) "
+        "and {people} people engaged in 30 days"
+    ),
     3: "a demo request, trial or meeting in the last 30 days",
     4: "an opportunity is open",
 }
@@ -132,7 +135,10 @@ def _reason(
     # regressed
     entry = policy.thresholds[old - 1]
     text = "the opportunity is no longer open; " if old == 4 else ""
-    text += f"{shown} fell below the {STAGES[old]} threshold ({entry:.0%}) less {policy.hysteresis:.0%} hysteresis"
+    text += (
+        f"{shown} fell below the {STAGES[old]} threshold ({entry:.0%}) "
+        f"less {policy.hysteresis:.0%} hysteresis"
+    )
     if new > 0:
         text += f"; still {STAGES[new]}: " + (
             BEHAVIOUR_WORDS[behaviour].format(**evidence) if behaviour >= new else

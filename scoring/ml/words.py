@@ -93,5 +93,5 @@ def describe(feature: str, value: float) -> str:
 
 
 def sentence(feature: str, value: float, contribution: float) -> str:
-    """"<feature in words>: +0.12" (the contribution in log-odds, XGBoost's SHAP value)."""
+    """ "<feature in words>: +0.12" (the contribution in log-odds, XGBoost's SHAP value)."""
     return f"{describe(feature, value)}: {contribution:+.2f}"

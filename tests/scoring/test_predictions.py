@@ -63,25 +63,31 @@ def test_every_account_gets_the_champions_probability_and_a_faithful_explanation
     assert 1 <= len(explanation) <= predictions.TOP_CONTRIBUTIONS
     sizes = [abs(e["contribution"]) for e in explanation]
     assert sizes == sorted(sizes, reverse=True)
-    assert all(e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation)
+    assert all(
+        e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation
+    )
+
+
+def band(value, high_min, medium_min):
+    return "high" if value >= high_min else "medium" if value >= medium_min else "low"
 
 
 def test_bands_and_qualified_follow_the_published_policy(world):
     score_all(world)
     policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
     for row in AccountModelScore.objects.all():
-        assert row.fit_band == ("high" if row.profile_fit >= policy.fit_high_min else
-                                "medium" if row.profile_fit >= policy.fit_medium_min else "low")  # fmt: skip
-        assert row.in_market_band == ("high" if row.in_market >= policy.in_market_high_min else
-                                      "medium" if row.in_market >= policy.in_market_medium_min else "low")  # fmt: skip
+        assert row.fit_band == band(row.profile_fit, policy.fit_high_min, policy.fit_medium_min)
+        assert row.in_market_band == band(
+            row.in_market, policy.in_market_high_min, policy.in_market_medium_min
+        )
         assert row.qualified == (row.fit_band != "low" and row.in_market_band == "high")
     # A new version with a lower bar qualifies more accounts, and every row names it.
     before = AccountModelScore.objects.filter(qualified=True).count()
     policy.status = PolicyStatus.ARCHIVED
     policy.save()
     looser = QualificationPolicy.objects.create(
-        number=2, name="looser", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0, in_market_medium_min=0.0,
-        qualified_fit_band="medium",
+        number=2, name="looser", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0,
+        in_market_medium_min=0.0, qualified_fit_band="medium",
     )  # fmt: skip
     score_all(world)
     assert AccountModelScore.objects.filter(qualified=True).count() >= before
@@ -157,7 +163,9 @@ def test_the_command_rescores_learned_scores_and_single_accounts(world):
     assert json.loads(out.getvalue())["learned"]["accounts"] == 1
 
 
-def test_without_a_champion_the_learned_phases_are_skipped_with_the_reason(db, django_capture_on_commit_callbacks):
+def test_without_a_champion_the_learned_phases_are_skipped_with_the_reason(
+    db, django_capture_on_commit_callbacks
+):
     call_command("seed_demo", accounts=20, seed=3, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
     with django_capture_on_commit_callbacks(execute=True):
         job = pipeline.full_rescore_schedule()
@@ -167,8 +175,9 @@ def test_without_a_champion_the_learned_phases_are_skipped_with_the_reason(db, d
     assert predictions.accounts_rescore(account_ids=[1])["skipped"]
 
 
-def test_events_rescore_the_touched_accounts_learned_scores(world, settings, revops_admin,
-                                                           django_capture_on_commit_callbacks):
+def test_events_rescore_the_touched_accounts_learned_scores(
+    world, settings, revops_admin, django_capture_on_commit_callbacks
+):
     score_all(world)
     settings.SCORING_INCREMENTAL = True
     row = AccountModelScore.objects.select_related("account").order_by("in_market").first()
@@ -237,8 +246,9 @@ def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, u
     assert data["scores"]["in_market"] >= 0 and data["policy_version"] == 2 and data["reasons"]
 
 
-def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(world, settings, revops_admin,
-                                                                          django_capture_on_commit_callbacks):
+def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(
+    world, settings, revops_admin, django_capture_on_commit_callbacks
+):
     from accounts.ingest import events_ingest
     from accounts.models import Contact
     from scoring.ml.lookalike import train_persona_fit

@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 from scoring.engine.stages import LEVEL, STAGES, StagePolicy, behaviour_level, decide, probability_level
 
 POLICY = StagePolicy(
-    awareness_min=0.05, consideration_min=0.15, decision_min=0.30, purchase_min=0.50, hysteresis=0.03, min_days=7
+    awareness_min=0.05,
+    consideration_min=0.15,
+    decision_min=0.30,
+    purchase_min=0.50,
+    hysteresis=0.03,
+    min_days=7,
 )
 
 
@@ -26,7 +31,11 @@ def test_first_placement_takes_the_stronger_evidence_with_its_reason():
     assert one(p=0.01) == ("target", one(p=0.01)[1])
     assert "below the awareness threshold" in one(p=0.01)[1]
     stage, reason = one(p=0.35)
-    assert stage == "decision" and reason.startswith("first scored") and "≥ the decision threshold (30%)" in reason
+    assert (
+        stage == "decision"
+        and reason.startswith("first scored")
+        and "≥ the decision threshold (30%)" in reason
+    )
     stage, reason = one(p=0.02, research=3, people=2, activity=5)
     assert stage == "consideration" and "3 research-page visits" in reason and "2 people" in reason
     assert one(p=0.02, high=1)[0] == "decision"
@@ -64,8 +73,8 @@ def test_levels():
 
 accounts = st.lists(
     st.tuples(
-        st.sampled_from(["", *STAGES]), st.floats(0, 60), st.floats(0, 1), st.integers(0, 5), st.integers(0, 5),
-        st.integers(0, 5), st.integers(0, 2), st.booleans(),
+        st.sampled_from(["", *STAGES]), st.floats(0, 60), st.floats(0, 1), st.integers(0, 5),
+        st.integers(0, 5), st.integers(0, 5), st.integers(0, 2), st.booleans(),
     ),
     min_size=1, max_size=40,
 )  # fmt: skip

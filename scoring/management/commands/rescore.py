@@ -47,7 +47,9 @@ class Command(BaseCommand):
         try:
             if contacts or accounts:
                 if version is not None:
-                    raise CommandError("--contacts/--accounts score with the published version; drop --ruleset")
+                    raise CommandError(
+                        "--contacts/--accounts score with the published version; drop --ruleset"
+                    )
                 result = rescore_contacts(contact_ids=contacts or (), account_ids=accounts or (), as_of=day)
                 if not options["rules_only"]:
                     result["learned"] = accounts_rescore(account_ids=result.pop("account_ids"), as_of=day)
