@@ -25,7 +25,7 @@ from revops.services import object_delete
 
 from .exceptions import WorkflowError
 from .models import Band, PolicyStatus, QualificationPolicy
-from .workflow import _integer, _number
+from .workflow import _integer, _number, version_text_clean
 
 # What an editor changes, in the order forms show it.
 POLICY_FIELDS = [
@@ -142,18 +142,12 @@ def policy_data_clean(*, policy: QualificationPolicy, data: dict[str, Any]) -> d
             fail(key, "Read-only: it changes by creating and publishing versions, not by editing.")
         elif key not in POLICY_FIELDS:
             fail(key, "Unknown field.")
-        elif key == "name":
-            if not isinstance(value, str) or not value.strip():
-                fail(key, "A name is required.")
-            elif len(value.strip()) > 200:
-                fail(key, "At most 200 characters.")
+        elif key in ("name", "description"):
+            text, error = version_text_clean(key, value)
+            if error:
+                fail(key, error)
             else:
-                cleaned[key] = value.strip()
-        elif key == "description":
-            if not isinstance(value, str):
-                fail(key, "Text is required.")
-            else:
-                cleaned[key] = value.strip()
+                cleaned[key] = text
         elif key in ("qualified_fit_band", "qualified_in_market_band"):
             if value not in _QUALIFYING_BANDS:
                 fail(key, "Choose high or medium (medium means medium or high).")

@@ -250,6 +250,18 @@ def _string_list(value: Any, *, label: str = "value") -> list[str]:
     return [v.strip() for v in value]
 
 
+def version_text_clean(key: str, value: Any) -> tuple[str, str | None]:
+    """A version's ``name`` (required, at most 200 characters) or ``description``: (cleaned, error)."""
+    if not isinstance(value, str):
+        return "", "A name is required." if key == "name" else "Text is required."
+    text = value.strip()
+    if key == "name" and not text:
+        return "", "A name is required."
+    if key == "name" and len(text) > 200:
+        return "", "At most 200 characters."
+    return text, None
+
+
 def ruleset_data_clean(*, ruleset: Ruleset, data: dict[str, Any]) -> dict[str, Any]:
     """Check and normalise changes to a version's definition fields; ``ValidationError`` by field."""
     errors: dict[str, list[str]] = {}
@@ -265,18 +277,12 @@ def ruleset_data_clean(*, ruleset: Ruleset, data: dict[str, Any]) -> dict[str, A
             fail(key, "Read-only: it changes through the workflow, not by editing.")
         elif key not in DEFINITION_FIELDS:
             fail(key, "Unknown field.")
-        elif key == "name":
-            if not isinstance(value, str) or not value.strip():
-                fail(key, "A name is required.")
-            elif len(value.strip()) > 200:
-                fail(key, "At most 200 characters.")
+        elif key in ("name", "description"):
+            text, error = version_text_clean(key, value)
+            if error:
+                fail(key, error)
             else:
-                cleaned[key] = value.strip()
-        elif key == "description":
-            if not isinstance(value, str):
-                fail(key, "Text is required.")
-            else:
-                cleaned[key] = value.strip()
+                cleaned[key] = text
         elif key in _BOOLEAN_FIELDS:
             if not isinstance(value, bool):
                 fail(key, "Must be true or false.")
