@@ -1,5 +1,6 @@
 """What makes a contact or an account need rescoring: new events, or an edit of its fields.
 
+Imports of accounts, contacts and opportunities (bulk writes, no ``post_save``) say whom they wrote.
 Each writes an outbox row in the same transaction as the change; a task drains the outbox after
 commit (``scoring.rescore.outbox_drain``), so a rolled-back change never rescores anything.
 """
@@ -8,13 +9,18 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import Account, Contact
-from accounts.signals import events_ingested
+from accounts.signals import events_ingested, records_imported
 
 from .rescore import outbox_enqueue
 
 
 @receiver(events_ingested, dispatch_uid="scoring-events-ingested")
 def _events_ingested(sender, *, contact_ids, account_ids, **kwargs):
+    outbox_enqueue(contact_ids=contact_ids, account_ids=account_ids)
+
+
+@receiver(records_imported, dispatch_uid="scoring-records-imported")
+def _records_imported(sender, *, contact_ids, account_ids, **kwargs):
     outbox_enqueue(contact_ids=contact_ids, account_ids=account_ids)
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, Opportunity, Persona, Product, SalesAgent
 from accounts.normalize import normalize_domain, normalize_key
+from accounts.signals import records_imported
 from campaigns.models import Campaign, Channel
 from revops.bulk import bulk_insert, is_postgres
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 INVALID = object()  # a cell that failed to parse (its error is already recorded)
 WRITE_BATCH = 1000
+WRITTEN = ("created", "updated")
 
 
 def name_key(value: str) -> str:
@@ -192,6 +194,16 @@ class NameIndex:
 
 
 # --- the importers ---------------------------------------------------------------------------
+def _account_ids(rows: list[tuple[Plan, int | None, str]], current: dict[int, dict]) -> set[int]:
+    """The accounts of the rows written, before and after (a row moved to another account touches both)."""
+    ids = set()
+    for plan, pk, _status in rows:
+        ids.add({**plan.soft, **plan.values}.get("account_id"))
+        ids.add((current.get(pk) or {}).get("account_id"))
+    ids.discard(None)
+    return ids
+
+
 class Importer:
     """Base importer: cell parsing with errors and warnings, and the set-based upsert."""
 
@@ -289,6 +301,10 @@ class Importer:
         """A stored row updated with a file row: (field, reason) if the result would be invalid."""
         return None
 
+    def written(self, rows: list[tuple[Plan, int | None, str]], current: dict[int, dict]) -> None:
+        """After a write: ``(plan, pk or None, "created"|"updated")`` of each row written, and the stored
+        rows as they were before. Importers whose rows feed the scores tell scoring which to redo."""
+
     # -- set-based upsert
     def upsert(
         self, plans: list[Plan], *, write: bool
@@ -341,6 +357,9 @@ class Importer:
             else:
                 rows_insert(self.model, creates)
             rows_update(self.model, fields, updates)
+            written = [(p, pk, s) for p, pk, s in zip(plans, ids, statuses, strict=True) if s in WRITTEN]
+            if written:
+                self.written(written, current)
         report = self.ctx.report
         report.created += statuses.count("created")
         report.updated += statuses.count("updated")
@@ -572,6 +591,9 @@ class AccountImporter(Importer):
                 f"millions, map it with {header}=annual_revenue_millions."
             )
 
+    def written(self, rows, current) -> None:
+        records_imported.send(sender=Account, contact_ids=set(), account_ids={pk for _p, pk, _s in rows})
+
     def write(self, items: list[AccountItem], *, write: bool) -> None:
         plans = [Plan(row=i.row, pk=i.pk, values=i.values) for i in items]
         ids, statuses, _ = self.upsert(plans, write=write)
@@ -764,6 +786,10 @@ class OpportunityImporter(Importer):
         plans = [Plan(row=i.row, pk=existing.get(i.key), values=i.values, soft=i.soft) for i in items]
         self.upsert(plans, write=write)
 
+    def written(self, rows, current) -> None:
+        # An opportunity changes its account's in-market features and, while open, its buying stage.
+        records_imported.send(sender=Opportunity, contact_ids=set(), account_ids=_account_ids(rows, current))
+
 
 class ContactImporter(Importer):
     """Contacts, upserted by e-mail; the account by name or domain, else by the e-mail's domain."""
@@ -831,6 +857,16 @@ class ContactImporter(Importer):
             self.ctx.report.extra.get("accounts_matched_by_email_domain", 0) + matched
         )
         self.upsert(plans, write=write)
+
+    def written(self, rows, current) -> None:
+        contact_ids = {pk for _p, pk, _s in rows if pk is not None}
+        emails = [{**p.soft, **p.values}["email"] for p, pk, _s in rows if pk is None]  # created by COPY
+        for start in range(0, len(emails), WRITE_BATCH):
+            chunk = emails[start : start + WRITE_BATCH]
+            contact_ids.update(Contact.objects.filter(email__in=chunk).values_list("id", flat=True))
+        records_imported.send(
+            sender=Contact, contact_ids=contact_ids, account_ids=_account_ids(rows, current)
+        )
 
 
 IMPORTERS: dict[str, type[Importer]] = {
