@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Scores of contacts touched by events or edits are refreshed by a task within about a second.
 SCORING_INCREMENTAL = env.bool("SCORING_INCREMENTAL", default=True)
+# Webhooks go to public addresses only: a URL on loopback, a private or link-local network (cloud
+# metadata services live there) is refused, so that an endpoint cannot probe the server's own network.
+# A deployment whose receivers are internal turns this on.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Auth -----------------------------------------------------------------------------------
 LOGIN_URL = "/login/"  # not /accounts/login/: /accounts/ belongs to the accounts app

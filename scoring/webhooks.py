@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterable
@@ -42,6 +45,7 @@ from typing import Any
 
 import django_filters
 from celery import shared_task
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
@@ -273,7 +277,45 @@ def _endpoint_clean(endpoint: WebhookEndpoint) -> None:
         _URL_VALIDATOR(endpoint.url)
     except ValidationError:
         raise ValidationError({"url": "Enter a valid http:// or https:// URL."}) from None
+    refusal = destination_refusal(endpoint.url, resolve=False)
+    if refusal:
+        raise ValidationError({"url": refusal})
     endpoint.full_clean(validate_unique=False, validate_constraints=False)
+
+
+def _not_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def destination_refusal(url: str, *, resolve: bool) -> str | None:
+    """Why webhooks may not go to ``url`` (None when they may): a host on loopback, a private, link-local
+    or reserved network, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``. ``resolve`` looks the name up (at
+    sending time); without it only literal addresses and ``localhost`` are judged (when saving)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return None
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    why = (
+        f"{host} is not a public address: webhooks go to public hosts only "
+        "(WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 allows internal receivers)."
+    )
+    if host == "localhost" or host.endswith(".localhost"):
+        return why
+    try:
+        return why if _not_public(host) else None
+    except ValueError:
+        pass  # a name, not an address
+    if not resolve:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"{host} does not resolve: {exc}"
+    if any(_not_public(info[4][0]) for info in infos):
+        return f"{host} resolves to an address that is not public: webhooks go to public hosts only."
+    return None
 
 
 def secret_generate() -> str:
@@ -517,7 +559,11 @@ def delivery_attempt(*, delivery: WebhookDelivery, now: datetime) -> str:
     timestamp = int(time.time())
     headers = request_headers(delivery=delivery, secret=endpoint.secret, timestamp=timestamp, body=body)
     started = time.monotonic()
-    status_code, error = http_post(url=endpoint.url, body=body, headers=headers)
+    refusal = destination_refusal(endpoint.url, resolve=True)
+    if refusal:
+        status_code, error = None, refusal[:MAX_ERROR_CHARS]
+    else:
+        status_code, error = http_post(url=endpoint.url, body=body, headers=headers)
     duration_ms = int((time.monotonic() - started) * 1000)
 
     attempts = delivery.attempts + 1

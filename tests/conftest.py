@@ -18,6 +18,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _webhooks_to_local_receivers(settings):
+    """Tests receive webhooks on 127.0.0.1 (and name hosts that do not resolve offline);
+    tests/scoring/test_webhook_destinations.py checks the refusal of such hosts with this off."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process in tests, even with REDIS_URL set; test_worker.py uses a real worker."""
     previous = celery_app.conf.task_always_eager

@@ -1,0 +1,97 @@
+"""Webhooks go to public hosts only (unless a deployment allows internal receivers): an endpoint on
+loopback, a private or link-local network is refused when saved, and a name that resolves there is
+refused when sending, so an endpoint cannot be used to probe the server's own network."""
+
+import socket
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from revops.choices import TeamKind
+from scoring import webhooks
+from scoring.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
+from tests.revops.factories import TeamFactory
+from tests.scoring.test_webhooks import Receiver, make_delivery, make_endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _public_only(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+
+
+@pytest.fixture
+def team():
+    return TeamFactory(kind=TeamKind.SALES)
+
+
+def _resolves_to(monkeypatch, address: str):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    def fake(host, *args, **kwargs):
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443))]
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fake)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://api.localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://172.16.5.4/hook",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+def test_an_internal_address_is_refused_when_saved_and_nothing_is_created(team, url):
+    with pytest.raises(ValidationError) as raised:
+        make_endpoint(team, url)
+    assert "not a public address" in str(raised.value.message_dict["url"])
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_public_hosts_are_accepted_without_a_lookup_when_saved(team, monkeypatch):
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", lambda *a, **k: pytest.fail("no lookup on save"))
+    assert make_endpoint(team, "https://crm.example.com/hook").pk
+    assert make_endpoint(team, "https://93.184.216.34/hook").pk
+
+
+def test_a_name_resolving_to_a_private_address_is_not_sent_to(team, monkeypatch, settings):
+    with Receiver() as receiver:
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # saved while allowed (or a name that moved since)
+        endpoint = make_endpoint(team, receiver.url.replace("127.0.0.1", "hooks.example.com"))
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        _resolves_to(monkeypatch, "10.0.0.7")
+        delivery = make_delivery(endpoint)
+        status = webhooks.delivery_attempt(delivery=delivery, now=timezone.now())
+        assert status == DeliveryStatus.RETRYING and receiver.requests == []
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.status_code is None and "not public" in attempt.error
+
+
+def test_allowed_internal_receivers_get_their_webhooks(team, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    with Receiver() as receiver:
+        endpoint = make_endpoint(team, receiver.url)
+        status = webhooks.delivery_attempt(delivery=make_delivery(endpoint), now=timezone.now())
+        assert status == DeliveryStatus.DELIVERED and len(receiver.requests) == 1
+
+
+def test_the_refusal_reads_as_an_error_in_the_api(team, client_for, user_in):
+    from revops.choices import Role
+
+    lead = client_for(user_in(TeamKind.SALES, Role.LEAD))
+    response = lead.post(
+        "/api/webhooks/", {"team": team.pk, "name": "CRM", "url": "http://169.254.169.254/x"}, format="json"
+    )
+    assert response.status_code == 400 and "not a public address" in str(response.json()["url"])
+    assert not WebhookEndpoint.objects.exists()
