@@ -22,7 +22,7 @@ import pandas as pd
 from django.db.models import Max
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 from sklearn.naive_bayes import BernoulliNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -46,6 +46,8 @@ XGB_PARAMS = {
 }
 EARLY_STOPPING_ROUNDS = 30
 LEAKY_AUC = 0.95
+ROC_POINTS = 100  # the ROC curve kept in a report, at most
+HISTOGRAM_BINS = 20
 META = ("as_of", "account_id", "label")
 
 
@@ -203,7 +205,55 @@ def ground_truth(as_of: datetime.date, horizon_days: int) -> pd.Series | None:
 
 
 # --- metrics -------------------------------------------------------------------------------------------
-def metrics(y: np.ndarray, score: np.ndarray, *, probability: bool = True) -> dict:
+def _roc_points(y: np.ndarray, score: np.ndarray) -> dict:
+    """``{fpr, tpr}``, at most ``ROC_POINTS`` points spread evenly along the curve (both ends kept)."""
+    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=True)
+    if len(fpr) > ROC_POINTS:
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(fpr), np.diff(tpr)))])
+        keep = np.searchsorted(along, np.linspace(0.0, along[-1], ROC_POINTS))
+        keep = np.unique(np.concatenate([[0], keep.clip(0, len(fpr) - 1), [len(fpr) - 1]]))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": fpr.round(4).tolist(), "tpr": tpr.round(4).tolist()}
+
+
+def _deciles(y: np.ndarray, order: np.ndarray, base: float, positives: int) -> dict:
+    """Per tenth of the rows ranked by score (top first): its lift over the base rate, and the share of
+    all positives in it and above (the gains curve). The first tenth is the top decile of ``metrics``."""
+    n = len(y)
+    bounds = [int(np.ceil(n * k / 10)) for k in range(11)]
+    ranked = y[order]
+    lift, capture = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        lift.append(round(float(ranked[lo:hi].mean() / base), 4) if hi > lo and base else None)
+        capture.append(round(float(ranked[:hi].sum() / positives), 4) if positives else None)
+    return {"lift": lift, "cumulative_capture": capture}
+
+
+def _score_histogram(y: np.ndarray, score: np.ndarray, *, probability: bool) -> dict:
+    """Counts of positives and negatives in ``HISTOGRAM_BINS`` equal bins: over 0..1 for a probability,
+    over the scores' own range otherwise (a points total)."""
+    if probability:
+        low, high = 0.0, 1.0
+        score = np.clip(score, 0.0, 1.0)
+    else:
+        low, high = float(np.min(score)), float(np.max(score))
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    positives, _ = np.histogram(score[y == 1], bins=edges)
+    negatives, _ = np.histogram(score[y == 0], bins=edges)
+    return {
+        "edges": [float(f"{e:.6g}") for e in edges],
+        "positives": positives.astype(int).tolist(),
+        "negatives": negatives.astype(int).tolist(),
+    }
+
+
+def metrics(y: np.ndarray, score: np.ndarray, *, probability: bool = True, curves: bool = True) -> dict:
+    """Ranking and calibration figures of ``score`` against the outcome ``y``; with ``curves`` also the
+    chart data the model page draws: ``roc_curve`` (``{fpr, tpr}``, downsampled), ``deciles`` (``{lift,
+    cumulative_capture}``, ten values, top decile first) and ``score_histogram`` (``{edges, positives,
+    negatives}``, counts)."""
     y = np.asarray(y, dtype=np.int64)
     score = np.asarray(score, dtype=np.float64)
     n, positives = len(y), int(y.sum())
@@ -232,6 +282,10 @@ def metrics(y: np.ndarray, score: np.ndarray, *, probability: bool = True) -> di
                 "predicted": predicted.round(4).tolist(),
                 "observed": true.round(4).tolist(),
             }
+    if curves:
+        out["roc_curve"] = _roc_points(y, score) if 0 < positives < n else None
+        out["deciles"] = _deciles(y, order, base, positives) if n else None
+        out["score_histogram"] = _score_histogram(y, score, probability=probability) if n else None
     return out
 
 
@@ -264,7 +318,8 @@ def run(
     params: dict | None = None,
     progress=None,
 ) -> dict:
-    """The whole report: per model, metrics pooled over the test folds and per fold; the split; warnings."""
+    """The whole report: per model, metrics pooled over the test folds (with the chart curves) and per fold
+    (figures only, to keep the report small); the split; warnings."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     as_of = as_of or data_end()
@@ -310,7 +365,7 @@ def run(
             "validation_dates": [d.isoformat() for d in split["validation"]],
             "test_dates": [d.isoformat() for d in split["test"]],
             "train_rows": len(both),
-            "models": {m: metrics(y, s, probability=m != "rules") for m, s in scores.items()},
+            "models": {m: metrics(y, s, probability=m != "rules", curves=False) for m, s in scores.items()},
         }
         folds_out.append(fold)
         pooled_y.append(y)
@@ -335,6 +390,7 @@ def run(
             "naive_bayes": "BernoulliNB on binarised features (counts > 0, others above the training median)",
             "rules": "fit + engagement of the published ruleset as of each test date; not a probability",
             "ground_truth": "the demo generator's true propensity for the same window (demo data only)",
+            "curves": "ROC, lift and capture by decile and score histograms are pooled over the test folds",
         },
         "seconds": {"features": round(feature_time, 2), "total": round(time.monotonic() - started, 2)},
     }

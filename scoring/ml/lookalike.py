@@ -156,7 +156,7 @@ def cross_validate(
                 "train_rows": len(train),
                 "test_rows": len(test),
                 "trees": trees[-1],
-                "models": {m: B.metrics(y[test_rows], s) for m, s in scores.items()},
+                "models": {m: B.metrics(y[test_rows], s, curves=False) for m, s in scores.items()},
             }
         )
     report = {

@@ -4,6 +4,7 @@ see and do what, what each page shows, bad input, and bounded query counts."""
 
 import datetime
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from revops.choices import JobStatus
 from revops.models import ChangeRecord, JobRun
+from scoring.ml import backtest as B
 from scoring.models import Band, BuyingStage, ScoringModel, ScoringModelKind, ScoringModelStatus
 from tests.accounts.factories import AccountFactory
 from tests.revops.factories import UserFactory
@@ -311,6 +313,42 @@ def test_an_old_report_without_curves_still_renders(client, viewer, models):
     assert "no ROC points" in html and "no lift by decile" in html and "no score histograms" in html
     assert 'id="report-calibration"' in html  # calibration was always in the report
     assert 'id="comparison-table"' in html
+
+
+def test_model_page_draws_the_curves_backtest_metrics_records(client, viewer):
+    """The report keys ``backtest.metrics`` writes are the ones the charts read: every chart has data."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 0.08).astype(int)
+    report = realistic_report(curves=False)
+    for name in MODELS:
+        score = np.clip(0.08 + 0.2 * y * QUALITY[name] + rng.normal(0, 0.1, len(y)), 0, 1)
+        if name == "rules":
+            score = np.round(score * 120)
+        report["models"][name] = B.metrics(y, score, probability=name != "rules")
+    model = ScoringModelFactory(metrics=report)
+    response = logged_in(client, viewer).get(reverse("scoring:model_detail", kwargs={"pk": model.pk}))
+    html = response.content.decode()
+    charts = response.context["charts"]
+    for chart in ("roc", "lift", "capture"):
+        assert f'id="report-{chart}-data"' in html, chart
+        assert charts[chart]["series"][-1]["dashed"]  # the ground truth, last
+        assert len(charts[chart]["series"]) == 5, chart
+    assert all(2 < len(s["points"]) <= B.ROC_POINTS + 2 for s in charts["roc"]["series"])
+    assert charts["lift"]["labels"] == [f"{i}0%" for i in range(1, 11)]
+    assert all(len(s["values"]) == 10 for s in charts["lift"]["series"] + charts["capture"]["series"])
+    assert all(s["values"][-1] == 1.0 for s in charts["capture"]["series"])
+    distributions = {d["name"]: d for d in charts["distributions"]}
+    assert set(distributions) == set(MODELS)
+    for name, distribution in distributions.items():
+        assert f'id="chart-distribution-{name}-data"' in html, name
+        positives, negatives = distribution["chart"]["series"]
+        assert len(distribution["chart"]["labels"]) == len(positives["values"]) == B.HISTOGRAM_BINS
+        assert sum(positives["values"]) == pytest.approx(1, abs=0.01)
+        assert sum(negatives["values"]) == pytest.approx(1, abs=0.01)
+    assert distributions["xgboost"]["chart"]["labels"][0] == "0–0.05"
+    # A points total is binned over its own range, not 0..1.
+    assert report["models"]["rules"]["score_histogram"]["edges"][-1] > 1
+    assert "no ROC points" not in html and "no score histograms" not in html
 
 
 def test_a_version_without_report_or_with_a_cross_validated_one_renders(client, viewer):

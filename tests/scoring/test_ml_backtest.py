@@ -35,6 +35,25 @@ def test_report_compares_every_model_on_a_time_ordered_split(demo):
         else:
             assert 0 <= values["brier"] <= 1
             assert len(values["calibration"]["predicted"]) == len(values["calibration"]["observed"]) <= 10
+        # The curves the model page draws, pooled over the test folds.
+        roc = values["roc_curve"]
+        assert 2 <= len(roc["fpr"]) == len(roc["tpr"]) <= B.ROC_POINTS + 2
+        assert roc["fpr"][0] == roc["tpr"][0] == 0 and roc["fpr"][-1] == roc["tpr"][-1] == 1
+        assert roc["fpr"] == sorted(roc["fpr"]) and roc["tpr"] == sorted(roc["tpr"])
+        assert len(values["deciles"]["lift"]) == len(values["deciles"]["cumulative_capture"]) == 10
+        assert values["deciles"]["lift"][0] == pytest.approx(values["top_decile_lift"], abs=1e-4)
+        assert values["deciles"]["cumulative_capture"][-1] == 1.0
+        hist = values["score_histogram"]
+        assert (
+            len(hist["edges"])
+            == B.HISTOGRAM_BINS + 1
+            == len(hist["positives"]) + 1
+            == len(hist["negatives"]) + 1
+        )
+        assert sum(hist["positives"]) == values["positives"]
+        assert sum(hist["positives"]) + sum(hist["negatives"]) == values["rows"]
+        if name != "rules":
+            assert (hist["edges"][0], hist["edges"][-1]) == (0.0, 1.0)
     assert len(report["folds"]) == 2
     horizon = datetime.timedelta(days=report["horizon_days"])
     for fold in report["folds"]:
@@ -44,6 +63,7 @@ def test_report_compares_every_model_on_a_time_ordered_split(demo):
         assert max(seen) + horizon <= test  # no training label window reaches into the test period
         assert fold["validation_dates"][0] > fold["train_dates"][-1]
         assert set(fold["models"]) == set(B.MODELS)
+        assert "roc_curve" not in fold["models"]["xgboost"]  # folds keep the figures, not the curves
     tests = [f["test_dates"][0] for f in report["folds"]]
     assert tests == sorted(tests)
     # Better than a random ranking, and the ground truth is the ceiling it is measured against.
@@ -72,6 +92,35 @@ def test_metrics_on_a_known_ranking():
     assert perfect["precision_at_100"] == pytest.approx(0.1)
     constant = B.metrics(y, np.full(100, 0.1))
     assert constant["roc_auc"] == 0.5 and constant["brier"] == pytest.approx(0.09)
+
+
+def test_metrics_carry_the_curves_the_model_page_draws():
+    rng = np.random.default_rng(0)
+    y = (rng.random(5000) < 0.1).astype(int)
+    score = np.clip(0.1 + 0.3 * y + rng.normal(0, 0.2, 5000), 0, 1)
+    figures = B.metrics(y, score)
+    roc = figures["roc_curve"]
+    assert len(roc["fpr"]) == len(roc["tpr"]) <= B.ROC_POINTS + 2  # downsampled from thousands
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(figures["roc_auc"], abs=0.01)
+    deciles = figures["deciles"]
+    assert deciles["lift"][0] == pytest.approx(figures["top_decile_lift"], abs=1e-4)
+    assert deciles["cumulative_capture"][0] == pytest.approx(figures["top_decile_capture"], abs=1e-4)
+    assert deciles["lift"][0] > deciles["lift"][-1]
+    assert deciles["cumulative_capture"] == sorted(deciles["cumulative_capture"])
+    assert deciles["cumulative_capture"][-1] == 1.0
+    hist = figures["score_histogram"]
+    assert hist["edges"] == pytest.approx(np.linspace(0, 1, B.HISTOGRAM_BINS + 1))
+    assert sum(hist["positives"]) == y.sum() and sum(hist["negatives"]) == len(y) - y.sum()
+    # A points total is binned over its own range.
+    points = B.metrics(y, score * 150 + 20, probability=False)["score_histogram"]
+    assert points["edges"][0] == pytest.approx(score.min() * 150 + 20)
+    assert points["edges"][-1] == pytest.approx(score.max() * 150 + 20)
+    assert sum(points["positives"]) == y.sum()
+    # Figures only, when asked (per fold).
+    assert "roc_curve" not in B.metrics(y, score, curves=False)
+    # One class only: no ROC, but deciles and histogram still describe the scores.
+    single = B.metrics(np.zeros(50, dtype=int), np.linspace(0, 1, 50))
+    assert single["roc_curve"] is None and len(single["score_histogram"]["negatives"]) == B.HISTOGRAM_BINS
 
 
 def test_splits_roll_the_origin_forward():
