@@ -2,6 +2,8 @@
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench"
@@ -59,3 +61,18 @@ def django_ready(url: str) -> None:
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
     _ready_url = url
+
+
+@contextmanager
+def queries_counted() -> Iterator[list[int]]:
+    """Count the SQL statements run inside the block: ``with queries_counted() as n: …; n[0]``."""
+    from django.db import connection
+
+    counter = [0]
+
+    def count(execute, sql, params, many, context):
+        counter[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        yield counter

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import db as bench_db
-from .db import database_recreate, django_ready, server_environment
+from .db import database_recreate, django_ready, queries_counted, server_environment
 from .server import _percentile, database_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -432,7 +432,6 @@ def _profile_row(where: tuple, numbers: tuple) -> dict:
 # --- the baseline: one contact at a time through the ORM ------------------------------------------------
 def _baseline(spec, as_of: datetime.date, ids: list[int]) -> dict:
     """What a plain Django implementation would do per contact; same rules, same engine semantics."""
-    from django.db import connection
     from django.utils import timezone
 
     from accounts.models import Contact, ContactActivityDaily, EngagementEvent
@@ -444,14 +443,8 @@ def _baseline(spec, as_of: datetime.date, ids: list[int]) -> dict:
     first = as_of - datetime.timedelta(days=lookback) if lookback is not None else None
     campaign_ids = sorted(spec.campaign_ids)
     end = datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
-    queries = [0]
-
-    def count(execute, sql, params, many, context):
-        queries[0] += 1
-        return execute(sql, params, many, context)
-
     results: dict[int, tuple] = {}
-    with connection.execute_wrapper(count):
+    with queries_counted() as queries:
         started = time.perf_counter()
         for cid in ids:
             contact = Contact.objects.select_related("account", "persona").get(pk=cid)
