@@ -1,7 +1,7 @@
 """``python -m bench [--only ingest,rescore] [--output FILE] [section options]``: benchmarks, as JSON.
 
 A small dispatcher: each section is a module with ``add_arguments(group)`` and ``run(args) -> dict``;
-add later ones (training) to ``SECTIONS``. See docs/benchmarks.md.
+add later ones to ``SECTIONS``. See docs/benchmarks.md.
 """
 
 import argparse
@@ -17,6 +17,7 @@ from .db import DEFAULT_DATABASE_URL, database_url
 SECTIONS = {
     "ingest": "bench.ingest",
     "rescore": "bench.rescore",
+    "train": "bench.train",
 }
 
 
