@@ -119,6 +119,14 @@ class Source:
             if top_keys is None
             else [(str(e), str(k)) for e, k in top_keys]
         )
+        # Each row's position in ``top_keys`` (-1: none), found once for every snapshot to compare ints.
+        activity["top_key"] = (
+            pd.MultiIndex.from_tuples(self.top_keys, names=["event_type", "key"]).get_indexer(
+                pd.MultiIndex.from_arrays([activity["event_type"].astype(object), pd.Series(keys)])
+            )
+            if self.top_keys and len(activity)
+            else np.full(len(activity), -1)
+        )
         c_clause, c_params = _in("r.account_id", ids)
         contact_activity = _fetch(
             f"SELECT r.account_id, r.contact_id, r.day, c.persona_id, c.seniority, c.department, "
@@ -156,16 +164,19 @@ class Source:
 def _sum_by(index: pd.Index, account_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     pos = index.get_indexer(account_ids)
     ok = pos >= 0
-    out = np.zeros(len(index))
-    np.add.at(out, pos[ok], values[ok])
-    return out
+    return np.bincount(pos[ok], weights=np.asarray(values, dtype=float)[ok], minlength=len(index))
 
 
 def _nunique_by(index: pd.Index, frame: pd.DataFrame, column: str) -> np.ndarray:
     if frame.empty:
         return np.zeros(len(index))
-    counts = frame.dropna(subset=[column]).groupby("account_id")[column].nunique()
-    return counts.reindex(index, fill_value=0).to_numpy(dtype=float)
+    # Distinct (account, value) pairs as one int each, counted per account: no groupby per call.
+    pos = index.get_indexer(frame["account_id"].to_numpy())
+    ok = (pos >= 0) & frame[column].notna().to_numpy()
+    codes, uniques = pd.factorize(frame[column].to_numpy()[ok])
+    width = max(1, len(uniques))
+    pairs = pd.unique(pos[ok].astype(np.int64) * width + codes)
+    return np.bincount(pairs // width, minlength=len(index)).astype(float)
 
 
 def _last_by(index: pd.Index, account_ids: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
@@ -206,8 +217,11 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
     techs = source.technologies
     techs = techs[techs["account_id"].isin(index)]
     cols["technologies"] = _sum_by(index, techs["account_id"].to_numpy(), np.ones(len(techs)))
+    tech_ids = techs["account_id"].to_numpy()
+    tech_codes, tech_names = pd.factorize(techs["technology"].to_numpy(dtype=object))
+    tech_code = {name: n for n, name in enumerate(tech_names)}
     for name in sorted(set(source.technologies["technology"].tolist())):
-        chosen = techs[techs["technology"] == name]["account_id"].to_numpy()
+        chosen = tech_ids[tech_codes == tech_code.get(name, -2)]
         cols[f"tech__{_slug(name)}"] = index.isin(chosen).astype(float)
 
     # engagement and intent: windows, trends, surges, recency
@@ -217,17 +231,20 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
     ids = act["account_id"].to_numpy()
     count = act["count"].to_numpy(dtype=float)
     known = act["known_count"].to_numpy(dtype=float)
-    event_type = act["event_type"].to_numpy(dtype=object)
+    # Each type's rows by one int comparison (types coded once), not a string comparison per group.
+    type_codes, type_names = pd.factorize(act["event_type"].to_numpy(dtype=object))
+    of_type = {str(name): type_codes == n for n, name in enumerate(type_names)}
+    none = np.zeros(len(act), dtype=bool)
     groups = {
         "all": np.ones(len(act), dtype=bool),
-        "intent": event_type == EventType.INTENT,
-        "first_party": event_type != EventType.INTENT,
+        "intent": of_type.get(str(EventType.INTENT), none),
+        "first_party": ~of_type.get(str(EventType.INTENT), none),
         "research": act["research"].to_numpy(dtype=bool),
-        "high_intent": np.isin(event_type, HIGH_INTENT_TYPES),
+        "high_intent": np.logical_or.reduce([none] + [of_type.get(t, none) for t in HIGH_INTENT_TYPES]),
     }
     for value in EventType.values:
         if value != EventType.INTENT:
-            groups[value] = event_type == value
+            groups[value] = of_type.get(str(value), none)
     for name, mask in groups.items():
         for w in WINDOWS:
             cols[f"{name}_{w}d"] = _sum_by(index, ids[mask & (age < w)], count[mask & (age < w)])
@@ -246,9 +263,9 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
             for week in range(4):
                 this_week = mask & (age >= 7 * week) & (age < 7 * (week + 1))
                 cols[f"{name}_week_{week}"] = _sum_by(index, ids[this_week], count[this_week])
-    keys = act["key"].astype(object).fillna("").to_numpy(dtype=object)
-    for e, k in source.top_keys:
-        chosen = (event_type == e) & (keys == k) & (age < 30)
+    top_key = act["top_key"].to_numpy()
+    for n, (e, k) in enumerate(source.top_keys):
+        chosen = (top_key == n) & (age < 30)
         cols[f"key__{_slug(e)}__{_slug(k)}_30d"] = _sum_by(index, ids[chosen], count[chosen])
     for w in (30, 90):
         cols[f"known_{w}d"] = _sum_by(index, ids[age < w], known[age < w])
