@@ -17,6 +17,7 @@ from .db import DEFAULT_DATABASE_URL, database_url
 SECTIONS = {
     "ingest": "bench.ingest",
     "rescore": "bench.rescore",
+    "learned": "bench.learned",
     "train": "bench.train",
 }
 
