@@ -447,6 +447,20 @@ def _profile(path: str, dates: list[datetime.date]) -> dict:
     }
 
 
+def _estimate(ours: dict) -> dict:
+    """A capped run's figures scaled to the product's most trees (``XGB_PARAMS["n_estimators"]`` in
+    both fits, as when early stopping never stops): an upper bound of its fit, from the same rounds."""
+    from scoring.ml import backtest as B
+
+    trees = B.XGB_PARAMS["n_estimators"]
+    fit = sum(f["seconds"] / f["rounds"] * trees for f in ours["fits"] if f["rounds"])
+    return {
+        "trees": trees,
+        "fit_seconds": round(fit, 1),
+        "train_seconds": round(ours["steps_s"]["features"] + fit + ours["steps_s"]["register"], 1),
+    }
+
+
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     url = _database_url(args)
@@ -512,6 +526,7 @@ def run(args: argparse.Namespace) -> dict:
         # Only the product's own parameters can meet it: a capped run is a measurement, not the product.
         "meets_target": not params and ours["seconds"] <= TARGET_SECONDS and ours["rows"] >= TARGET_ROWS,
         **({"not_the_product_parameters": params} if params else {}),
+        **({"product_max_trees_estimate": _estimate(ours)} if params else {}),
         **({"load_warning": f"load average {load:.1f} during training"} if load > HIGH_LOAD else {}),
     }
     if profile:
