@@ -39,7 +39,11 @@ def model_train_schedule(
 
 def backtest_schedule(*, user=None, as_of=None, horizon_days: int = 90, folds: int = 3) -> JobRun:
     """Queue a backtest report (no model registered); the report is the job's result."""
-    params = {"as_of": as_of.isoformat() if as_of else None, "horizon_days": int(horizon_days), "folds": int(folds)}
+    params = {
+        "as_of": as_of.isoformat() if as_of else None,
+        "horizon_days": int(horizon_days),
+        "folds": int(folds),
+    }
     job = job_run_create(kind=BACKTEST_KIND, actor=user, params=params)
     transaction.on_commit(lambda: backtest_task.delay(job.pk))
     return job

@@ -74,4 +74,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"{kind}: not trained — {value['skipped']}")
                 continue
             auc = "n/a" if value["roc_auc"] is None else f"{value['roc_auc']:.3f}"
-            self.stdout.write(f"{kind} v{value['version']} ({value['status']}, cross-validated ROC AUC {auc}): {value['reason']}")
+            status = f"{value['status']}, cross-validated ROC AUC {auc}"
+            self.stdout.write(f"{kind} v{value['version']} ({status}): {value['reason']}")
