@@ -461,35 +461,12 @@ def _pipeline_main(job: dict) -> None:
 
 def _profile(path: str, as_of: datetime.date) -> dict:
     """One more learned rescore (one process, from empty learned tables) under cProfile."""
-    import cProfile
-    import pstats
-
     from scoring.pipeline import full_rescore_local
 
     _clear_learned()
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    profiler.enable()
-    full_rescore_local(rules=False, models=True, as_of=as_of, processes=1)
-    profiler.disable()
-    seconds = time.perf_counter() - started
-    profiler.dump_stats(path)
-    stats = pstats.Stats(profiler, stream=sys.stderr)
-    stats.sort_stats("cumulative").print_stats(40)
-    stats.sort_stats("tottime").print_stats(25)
-    own = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:12]
-    project = [
-        item
-        for item in stats.stats.items()
-        if str(world.ROOT) in item[0][0] and "/.venv/" not in item[0][0] and "/bench/" not in item[0][0]
-    ]
-    project.sort(key=lambda item: item[1][3], reverse=True)
-    return {
-        "file": path,
-        "seconds_profiled": round(seconds, 2),
-        "top_tottime": [world._profile_row(*item) for item in own],
-        "top_cumtime_project": [world._profile_row(*item) for item in project[:15]],
-    }
+    return world.profiled(
+        path, lambda: full_rescore_local(rules=False, models=True, as_of=as_of, processes=1)
+    )
 
 
 # --- the baseline: one account at a time through the ORM ------------------------------------------------

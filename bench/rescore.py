@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -384,34 +384,42 @@ def _second_run(as_of: datetime.date) -> dict:
     }
 
 
-def _profile(as_of: datetime.date, path: str) -> dict:
-    """One more full rescore (from a reset world) under cProfile; the top functions by own time."""
+def profiled(path: str, call: Callable[[], object]) -> dict:
+    """Run ``call`` under cProfile: statistics to ``path`` and stderr, the top functions into a dict
+    (by own time, and the project's by cumulative time)."""
     import cProfile
     import pstats
-
-    from scoring.rescore import rescore_all
 
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    rescore_all(as_of=as_of)
+    call()
     profiler.disable()
     seconds = time.perf_counter() - started
     profiler.dump_stats(path)
     stats = pstats.Stats(profiler, stream=sys.stderr)
-    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
     stats.sort_stats("tottime").print_stats(25)
-    own = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:10]
+    own = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:12]
     project = [
-        item for item in stats.stats.items() if str(ROOT) in item[0][0] and "/.venv/" not in item[0][0]
+        item
+        for item in stats.stats.items()
+        if str(ROOT) in item[0][0] and "/.venv/" not in item[0][0] and "/bench/" not in item[0][0]
     ]
     project.sort(key=lambda item: item[1][3], reverse=True)
     return {
         "file": path,
         "seconds_profiled": round(seconds, 2),
         "top_tottime": [_profile_row(*item) for item in own],
-        "top_cumtime_project": [_profile_row(*item) for item in project[:12]],
+        "top_cumtime_project": [_profile_row(*item) for item in project[:15]],
     }
+
+
+def _profile(as_of: datetime.date, path: str) -> dict:
+    """One more full rescore (from a reset world) under cProfile."""
+    from scoring.rescore import rescore_all
+
+    return profiled(path, lambda: rescore_all(as_of=as_of))
 
 
 def _profile_row(where: tuple, numbers: tuple) -> dict:

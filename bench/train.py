@@ -414,37 +414,15 @@ def _baseline_fit(frame, columns: list[str], fits: list[dict], sample: int, tree
 
 def _profile(path: str, dates: list[datetime.date]) -> dict:
     """Features + fit once more under cProfile."""
-    import cProfile
-    import pstats
-
     from scoring.ml import backtest as B
     from scoring.ml import features as F
 
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    profiler.enable()
-    frame = F.snapshots(dates=dates, horizon_days=HORIZON_DAYS)
-    columns = B.feature_columns(frame)
-    B.fit_xgboost(frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]], columns)
-    profiler.disable()
-    seconds = time.perf_counter() - started
-    profiler.dump_stats(path)
-    stats = pstats.Stats(profiler, stream=sys.stderr)
-    stats.sort_stats("cumulative").print_stats(40)
-    stats.sort_stats("tottime").print_stats(25)
-    own = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:12]
-    project = [
-        item
-        for item in stats.stats.items()
-        if str(world.ROOT) in item[0][0] and "/.venv/" not in item[0][0] and "/bench/" not in item[0][0]
-    ]
-    project.sort(key=lambda item: item[1][3], reverse=True)
-    return {
-        "file": path,
-        "seconds_profiled": round(seconds, 2),
-        "top_tottime": [world._profile_row(*item) for item in own],
-        "top_cumtime_project": [world._profile_row(*item) for item in project[:15]],
-    }
+    def train() -> None:
+        frame = F.snapshots(dates=dates, horizon_days=HORIZON_DAYS)
+        columns = B.feature_columns(frame)
+        B.fit_xgboost(frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]], columns)
+
+    return world.profiled(path, train)
 
 
 def _estimate(ours: dict) -> dict:
