@@ -112,8 +112,11 @@ def _subprocess(args: argparse.Namespace, url: str) -> dict:
 
 
 def _reseed(args: argparse.Namespace) -> bool:
-    # When the rescore section runs too, it has just reseeded the shared world: not a second time.
-    return bool(args.reseed) and "rescore" not in _sections(args)
+    # When the rescore section runs too (it does without --only), it has just reseeded the shared world:
+    # not a second time.
+    if not args.reseed or not args.only:
+        return False
+    return "rescore" not in _sections(args)
 
 
 # --- the world and the champions ------------------------------------------------------------------------
