@@ -122,18 +122,13 @@ def _reseed(args: argparse.Namespace) -> bool:
 # --- the world and the champions ------------------------------------------------------------------------
 def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     """The rescore section's world of ``--learned-accounts``, reused or seeded by its helpers."""
-    reseed = _reseed(args)
-    marker = world._marker(url)
-    if marker and not reseed and marker.get("accounts") != args.learned_accounts:
-        raise SystemExit(
-            f"{url} holds a world of {marker['accounts']:,} accounts, not {args.learned_accounts:,}: "
-            "give a world of another size a database of its own (--learned-database-url …bench…), "
-            "or --reseed to replace it."
-        )
-    wanted = SimpleNamespace(
-        rescore_accounts=args.learned_accounts, rescore_seed=args.rescore_seed, reseed=reseed
+    return world.kept_world(
+        url,
+        accounts=args.learned_accounts,
+        seed=args.rescore_seed,
+        reseed=_reseed(args),
+        flag="--learned-database-url",
     )
-    return world._world(wanted, url)
 
 
 def _clear_learned() -> None:

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import db as bench_db
 from .db import database_recreate, django_ready, queries_counted, server_environment
@@ -218,6 +219,19 @@ def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
             [MARKER_KEY, json.dumps(marker)],
         )
     return marker, False
+
+
+def kept_world(url: str, *, accounts: int, seed: int, reseed: bool, flag: str) -> tuple[dict, bool]:
+    """The rescore section's world of ``accounts`` in ``url`` for another section, reused or seeded;
+    a kept world of another size is refused rather than dropped (``flag`` names the database option)."""
+    marker = _marker(url)
+    if marker and not reseed and marker.get("accounts") != accounts:
+        raise SystemExit(
+            f"{url} holds a world of {marker['accounts']:,} accounts, not {accounts:,}: "
+            f"give a world of another size a database of its own ({flag} …bench…), "
+            "or --reseed to replace it."
+        )
+    return _world(SimpleNamespace(rescore_accounts=accounts, rescore_seed=seed, reseed=reseed), url)
 
 
 def _reset(marker: dict) -> dict:

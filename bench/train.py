@@ -126,18 +126,13 @@ def _subprocess(args: argparse.Namespace, url: str) -> dict:
 # --- the world and the snapshot dates -------------------------------------------------------------------
 def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     """The rescore section's world of ``--train-accounts``, reused or seeded by its helpers."""
-    reseed = _reseed(args)
-    marker = world._marker(url)
-    if marker and not reseed and marker.get("accounts") != args.train_accounts:
-        raise SystemExit(
-            f"{url} holds a world of {marker['accounts']:,} accounts, not {args.train_accounts:,}: "
-            "give a world of another size a database of its own (--train-database-url …bench…), "
-            "or --reseed to replace it."
-        )
-    wanted = SimpleNamespace(
-        rescore_accounts=args.train_accounts, rescore_seed=args.rescore_seed, reseed=reseed
+    return world.kept_world(
+        url,
+        accounts=args.train_accounts,
+        seed=args.rescore_seed,
+        reseed=_reseed(args),
+        flag="--train-database-url",
     )
-    return world._world(wanted, url)
 
 
 def _eligible(day: datetime.date) -> int:
