@@ -33,7 +33,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 
 from . import db as bench_db
 from . import rescore as world
@@ -84,19 +83,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    chosen = args.learned_database_url or args.rescore_database_url
-    return world._database_url(SimpleNamespace(rescore_database_url=chosen))  # env, default, 'bench' check
-
-
-def _sections(args: argparse.Namespace) -> list[str]:
-    return [s.strip() for s in args.only.split(",")] if args.only else []
+def _reseed(args: argparse.Namespace) -> bool:
+    return world.reseeds_here(args, earlier={"rescore"})
 
 
 # --- running in a process of its own --------------------------------------------------------------------
 def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    """Another section already pointed Django at its database: run this one in a fresh process."""
-    argv = [sys.executable, "-m", "bench", "--only", "learned", "--learned-database-url", url]
+    argv = ["--learned-database-url", url]
     argv += ["--learned-accounts", str(args.learned_accounts), "--rescore-seed", str(args.rescore_seed)]
     argv += ["--learned-baseline-sample", str(args.learned_baseline_sample)]
     argv += ["--learned-processes", str(args.learned_processes)]
@@ -105,18 +98,7 @@ def _subprocess(args: argparse.Namespace, url: str) -> dict:
     argv += ["--learned-retrain"] if args.learned_retrain else []
     argv += ["--learned-profile", args.learned_profile] if args.learned_profile else []
     argv += ["--reseed"] if _reseed(args) else []
-    done = subprocess.run(argv, cwd=world.ROOT, stdout=subprocess.PIPE, text=True)
-    if done.returncode:
-        raise SystemExit(f"the learned section failed in its own process (exit {done.returncode})")
-    return json.loads(done.stdout)["learned"]
-
-
-def _reseed(args: argparse.Namespace) -> bool:
-    # When the rescore section runs too (it does without --only), it has just reseeded the shared world:
-    # not a second time.
-    if not args.reseed or not args.only:
-        return False
-    return "rescore" not in _sections(args)
+    return world.in_own_process("learned", argv)
 
 
 # --- the world and the champions ------------------------------------------------------------------------
@@ -590,7 +572,7 @@ def _agreement(results: dict[int, tuple]) -> dict:
 
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
-    url = _database_url(args)
+    url = world.shared_database_url(args, args.learned_database_url)
     if bench_db._ready_url not in (None, url):
         return _subprocess(args, url)
     started = time.perf_counter()

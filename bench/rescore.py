@@ -101,20 +101,38 @@ def _database_url(args: argparse.Namespace) -> str:
     return url
 
 
+def shared_database_url(args: argparse.Namespace, own: str | None) -> str:
+    """A section that works on this section's world: its own flag, else this section's database."""
+    return _database_url(SimpleNamespace(rescore_database_url=own or args.rescore_database_url))
+
+
+def reseeds_here(args: argparse.Namespace, *, earlier: set[str]) -> bool:
+    """Whether --reseed falls to this section: not when a section of ``earlier`` runs too (all of them
+    do without --only) — it has just reseeded the shared world."""
+    if not args.reseed or not args.only:
+        return False
+    return not earlier & {s.strip() for s in args.only.split(",")}
+
+
 # --- running in a process of its own --------------------------------------------------------------------
+def in_own_process(section: str, argv: list[str]) -> dict:
+    """Another section already pointed Django at its database: run ``section`` in a fresh process."""
+    command = [sys.executable, "-m", "bench", "--only", section, *argv]
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise SystemExit(f"the {section} section failed in its own process (exit {done.returncode})")
+    return json.loads(done.stdout)[section]
+
+
 def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    """Another section already pointed Django at its database: run this one in a fresh process."""
-    argv = [sys.executable, "-m", "bench", "--only", "rescore", "--rescore-database-url", url]
+    argv = ["--rescore-database-url", url]
     argv += ["--rescore-accounts", str(args.rescore_accounts), "--rescore-seed", str(args.rescore_seed)]
     argv += ["--rescore-baseline-sample", str(args.rescore_baseline_sample)]
     argv += ["--rescore-latency-events", str(args.rescore_latency_events)]
     argv += ["--rescore-redis-url", args.rescore_redis_url]
     argv += ["--reseed"] if args.reseed else []
     argv += ["--rescore-profile", args.rescore_profile] if args.rescore_profile else []
-    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if done.returncode:
-        raise SystemExit(f"the rescore section failed in its own process (exit {done.returncode})")
-    return json.loads(done.stdout)["rescore"]
+    return in_own_process("rescore", argv)
 
 
 # --- the world ------------------------------------------------------------------------------------------

@@ -25,17 +25,14 @@ Training as of the world's last day, on the newest labelled snapshot dates (``la
 
 import argparse
 import datetime
-import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 from . import db as bench_db
 from . import rescore as world
@@ -93,23 +90,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    chosen = args.train_database_url or args.rescore_database_url
-    return world._database_url(SimpleNamespace(rescore_database_url=chosen))  # env, default, 'bench' check
-
-
 def _reseed(args: argparse.Namespace) -> bool:
-    # The rescore or learned section, when it runs too (all sections run without --only), has already
-    # reseeded the shared world: not a second time.
-    if not args.reseed or not args.only:
-        return False
-    return not {"rescore", "learned"} & {s.strip() for s in args.only.split(",")}
+    return world.reseeds_here(args, earlier={"rescore", "learned"})
 
 
 # --- running in a process of its own --------------------------------------------------------------------
 def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    """Another section already pointed Django at its database: run this one in a fresh process."""
-    argv = [sys.executable, "-m", "bench", "--only", "train", "--train-database-url", url]
+    argv = ["--train-database-url", url]
     argv += ["--train-accounts", str(args.train_accounts), "--rescore-seed", str(args.rescore_seed)]
     argv += ["--train-rows", str(args.train_rows), "--train-baseline-rows", str(args.train_baseline_rows)]
     argv += ["--train-baseline-fit-rows", str(args.train_baseline_fit_rows)]
@@ -117,10 +104,7 @@ def _subprocess(args: argparse.Namespace, url: str) -> dict:
     argv += ["--train-max-trees", str(args.train_max_trees)] if args.train_max_trees else []
     argv += ["--train-profile", args.train_profile] if args.train_profile else []
     argv += ["--reseed"] if _reseed(args) else []
-    done = subprocess.run(argv, cwd=world.ROOT, stdout=subprocess.PIPE, text=True)
-    if done.returncode:
-        raise SystemExit(f"the train section failed in its own process (exit {done.returncode})")
-    return json.loads(done.stdout)["train"]
+    return world.in_own_process("train", argv)
 
 
 # --- the world and the snapshot dates -------------------------------------------------------------------
@@ -436,7 +420,7 @@ def _estimate(ours: dict) -> dict:
 
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
-    url = _database_url(args)
+    url = world.shared_database_url(args, args.train_database_url)
     if bench_db._ready_url not in (None, url):
         return _subprocess(args, url)
     started = time.perf_counter()
