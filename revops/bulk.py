@@ -75,3 +75,52 @@ def csv_buffer(rows: Iterable[Sequence[Any]]) -> io.StringIO:
         writer.writerow(["" if v is None else _copy_text(v) for v in row])
     buf.seek(0)
     return buf
+
+
+def frame_read(sql: str, params: Sequence[Any], columns: dict[str, str]):
+    """A query's rows as a pandas DataFrame with ``columns`` (name → ``"int"``, ``"float"``, ``"str"``
+    or ``"bool"``, in the query's order; a nullable integer is ``"float"``, NULL being NaN).
+
+    On PostgreSQL the rows travel as ``COPY (query) TO STDOUT`` CSV and are parsed by pandas' C reader:
+    for the million-row reads of the feature builder that is several times faster than ``fetchall``
+    and building the frame from Python tuples. CSV cannot tell NULL from every text value, so each text
+    column comes with an ``IS NULL`` flag. Elsewhere, ``fetchall``."""
+    import pandas as pd
+
+    names = list(columns)
+    if not is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+    quote = connection.ops.quote_name
+    texts = [name for name, kind in columns.items() if kind == "str"]
+    flags = [f"{name}__is_null" for name in texts]
+    selected = [f"q.{quote(name)}" for name in names] + [f"q.{quote(name)} IS NULL" for name in texts]
+    query = f"SELECT {', '.join(selected)} FROM ({sql}) AS q ({', '.join(quote(n) for n in names)})"
+    buffer = io.BytesIO()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            buffer.write(block)
+    if not buffer.tell():
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    buffer.seek(0)
+    dtypes = {"int": "int64", "float": "float64", "str": object}  # booleans: "t"/"f", NULL NaN
+    frame = pd.read_csv(
+        buffer,
+        names=names + flags,
+        header=None,
+        dtype={name: dtypes[kind] for name, kind in columns.items() if kind in dtypes},
+        keep_default_na=False,
+        # An empty unquoted field is NULL for the other types; for text, "" is a value (its flag says).
+        na_values={name: [""] for name, kind in columns.items() if kind != "str"},
+        true_values=["t"],
+        false_values=["f"],
+    )
+    for name, flag in zip(texts, flags, strict=True):
+        nulls = frame[flag].to_numpy(dtype=bool)
+        if nulls.any():
+            frame[name] = frame[name].where(~nulls, None)
+    return frame.drop(columns=flags)

@@ -11,6 +11,7 @@ have no history in the database); everything dated is point in time.
 
 import datetime
 import re
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from django.db import connection
 
 from accounts.choices import CLOSED_STAGES, EventType, OpportunityStage
 from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, Opportunity, Persona
+from revops.bulk import frame_read
 
 WINDOWS = (7, 30, 90)
 LOOKBACK = 180  # days of activity read per snapshot (windows, trends, recency)
@@ -70,11 +72,47 @@ def _fetch(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def _day_number(column: str) -> str:
+    """SQL for a date column as days since 1970-01-01 (what ``_ordinals`` gives), per database."""
+    if connection.vendor == "postgresql":
+        return f"({column} - DATE '1970-01-01')"
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "blank"
 
 
 # --- reading -------------------------------------------------------------------------------------------
+class _Dated:
+    """Dated rows as numpy arrays sorted by day, so that every window of a snapshot is a slice (a view,
+    found by binary search) instead of a filtered copy: ``pos`` is the row's account position in
+    ``Source.index``; the other arrays are the columns the features count."""
+
+    def __init__(self, frame: pd.DataFrame, index: pd.Index, **columns: np.ndarray):
+        day = frame["day"].to_numpy(dtype=np.int64)
+        pos = index.get_indexer(frame["account_id"].to_numpy())
+        keep = np.flatnonzero(pos >= 0)
+        order = keep[np.argsort(day[keep], kind="stable")]
+        self.day = day[order]
+        self.pos = pos[order].astype(np.int64)
+        self.columns = {name: np.asarray(values)[order] for name, values in columns.items()}
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def between(self, t: int, younger: int, older: int) -> slice:
+        """Rows aged ``younger <= age < older`` days at day ``t`` (age = t - day)."""
+        low, high = np.searchsorted(self.day, [t - older, t - younger], side="right")
+        return slice(int(low), int(high))
+
+
+def _codes(values) -> tuple[np.ndarray, list]:
+    """Integer codes of ``values`` (-1 for missing) and the distinct values they stand for."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object).to_numpy(dtype=object))
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
 class Source:
     """What the features need, read once for the days ``(low, high]`` and reused for every snapshot."""
 
@@ -88,6 +126,7 @@ class Source:
             a_params,
             ["account_id", "industry", "employee_count", "annual_revenue", "founded_year", "country"],
         )
+        self.index = pd.Index(self.accounts["account_id"].to_numpy(dtype=np.int64), name="account_id")
         through = Account.technologies.through
         t_clause, t_params = _in("x.account_id", ids)
         self.technologies = _fetch(
@@ -97,48 +136,63 @@ class Source:
             ["account_id", "technology"],
         )
         r_clause, r_params = _in("r.account_id", ids)
-        activity = _fetch(
-            f"SELECT r.account_id, r.day, r.event_type, r.key, r.count, r.known_count "
+        activity = frame_read(
+            f"SELECT r.account_id, {_day_number('r.day')}, r.event_type, r.key, r.count, r.known_count "
             f"FROM {_t(AccountActivityDaily)} r WHERE r.day > %s AND r.day <= %s AND {r_clause}",
             [low, high, *r_params],
-            ["account_id", "day", "event_type", "key", "count", "known_count"],
-        )
-        activity["day"] = _ordinals(activity["day"].tolist())
-        keys = activity["key"].astype(object).fillna("").to_numpy(dtype=object)
-        research_keys = {k for k in set(keys.tolist()) if RESEARCH_KEY.search(k)}
-        activity["research"] = pd.Series(keys).isin(research_keys).to_numpy() & (
-            activity["event_type"].to_numpy(dtype=object) != EventType.INTENT
-        )
-        self.activity = activity
+            {"account_id": "int", "day": "int", "event_type": "str", "key": "str", "count": "float",
+             "known_count": "float"},
+        )  # fmt: skip
+        types, self.type_names = _codes(activity["event_type"])
+        keys, self.key_names = _codes(activity["key"])
+        research_keys = {n for n, k in enumerate(self.key_names) if RESEARCH_KEY.search(k)}
+        intent = self.type_names.index(EventType.INTENT) if EventType.INTENT in self.type_names else -2
+        research = np.isin(keys, list(research_keys)) & (types != intent)
         # The most frequent intent topics and research pages, each a feature: which ones signal a
         # purchase is learnt, not configured.
-        tops = activity[(activity["event_type"] == EventType.INTENT) | activity["research"]]
-        tops = tops.groupby(["event_type", "key"])["count"].sum().sort_values(ascending=False, kind="stable")
+        counts = activity["count"].to_numpy(dtype=float)
+        chosen = ((types == intent) | research) & (keys >= 0)
+        tops = pd.Series(counts[chosen]).groupby([types[chosen], keys[chosen]]).sum().reset_index()
+        tops.columns = ["type", "key", "count"]
+        tops["type"] = np.asarray(self.type_names, dtype=object)[tops["type"].to_numpy()]
+        tops["key"] = np.asarray(self.key_names, dtype=object)[tops["key"].to_numpy()]
+        tops = tops.sort_values(["count", "type", "key"], ascending=[False, True, True], kind="stable")
         self.top_keys = (
-            [(str(e), str(k)) for e, k in tops.index[:TOP_KEYS]]
+            list(zip(tops["type"][:TOP_KEYS], tops["key"][:TOP_KEYS], strict=True))
             if top_keys is None
             else [(str(e), str(k)) for e, k in top_keys]
         )
         # Each row's position in ``top_keys`` (-1: none), found once for every snapshot to compare ints.
-        activity["top_key"] = (
-            pd.MultiIndex.from_tuples(self.top_keys, names=["event_type", "key"]).get_indexer(
-                pd.MultiIndex.from_arrays([activity["event_type"].astype(object), pd.Series(keys)])
-            )
-            if self.top_keys and len(activity)
-            else np.full(len(activity), -1)
-        )
+        type_code = {name: c for c, name in enumerate(self.type_names)}
+        key_code = {name: c for c, name in enumerate(self.key_names)}
+        code_of = np.full((len(self.type_names) + 1, len(self.key_names) + 1), -1, dtype=np.int64)
+        for n, (e, k) in enumerate(self.top_keys):
+            if e in type_code and k in key_code:
+                code_of[type_code[e], key_code[k]] = n
+        self.activity = _Dated(
+            activity, self.index, type=types, key=keys, research=research, top_key=code_of[types, keys],
+            count=counts, known=activity["known_count"].to_numpy(dtype=float),
+        )  # fmt: skip
         c_clause, c_params = _in("r.account_id", ids)
-        contact_activity = _fetch(
-            f"SELECT r.account_id, r.contact_id, r.day, c.persona_id, c.seniority, c.department, "
-            f"p.required_in_buying_team, r.count "
+        contact_activity = frame_read(
+            f"SELECT r.account_id, r.contact_id, {_day_number('r.day')}, c.persona_id, c.seniority, "
+            f"c.department, p.required_in_buying_team "
             f"FROM {_t(ContactActivityDaily)} r JOIN {_t(Contact)} c ON c.id = r.contact_id "
             f"LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id "
             f"WHERE r.account_id IS NOT NULL AND r.day > %s AND r.day <= %s AND {c_clause}",
             [low, high, *c_params],
-            ["account_id", "contact_id", "day", "persona", "seniority", "department", "required", "count"],
-        )
-        contact_activity["day"] = _ordinals(contact_activity["day"].tolist())
-        self.contact_activity = contact_activity
+            {"account_id": "int", "contact_id": "int", "day": "int", "persona": "float", "seniority": "str",
+             "department": "str", "required": "bool"},
+        )  # fmt: skip
+        seniority = contact_activity["seniority"].astype(object).to_numpy(dtype=object)
+        self.contact_activity = _Dated(
+            contact_activity, self.index,
+            contact=contact_activity["contact_id"].to_numpy(dtype=np.int64),
+            persona=_codes(contact_activity["persona"])[0],
+            senior=np.isin(seniority, list(SENIOR)),
+            department=_codes(contact_activity["department"])[0],
+            required=contact_activity["required"].astype(object).fillna(False).to_numpy(dtype=bool),
+        )  # fmt: skip
         self.personas = _fetch(
             f"SELECT id, required_in_buying_team FROM {_t(Persona)}", [], ["id", "required"]
         )
@@ -159,140 +213,155 @@ class Source:
         )
         self.opportunities = opps
 
+    @cached_property
+    def static(self) -> dict[str, np.ndarray]:
+        """The columns that do not change with the snapshot date, computed once."""
+        return _static(self)
+
 
 # --- features ------------------------------------------------------------------------------------------
-def _sum_by(index: pd.Index, account_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    pos = index.get_indexer(account_ids)
-    ok = pos >= 0
-    return np.bincount(pos[ok], weights=np.asarray(values, dtype=float)[ok], minlength=len(index))
+def _sum_by(n: int, pos: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """Per account position (``n`` of them): the sum of ``values`` (or the number of rows)."""
+    return np.bincount(pos, weights=values, minlength=n).astype(float)
 
 
-def _nunique_by(index: pd.Index, frame: pd.DataFrame, column: str) -> np.ndarray:
-    if frame.empty:
-        return np.zeros(len(index))
-    # Distinct (account, value) pairs as one int each, counted per account: no groupby per call.
-    pos = index.get_indexer(frame["account_id"].to_numpy())
-    ok = (pos >= 0) & frame[column].notna().to_numpy()
-    codes, uniques = pd.factorize(frame[column].to_numpy()[ok])
-    width = max(1, len(uniques))
-    pairs = pd.unique(pos[ok].astype(np.int64) * width + codes)
-    return np.bincount(pairs // width, minlength=len(index)).astype(float)
+def _nunique_by(n: int, pos: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per account position: how many distinct ``values`` (integer codes; -1 is missing, not counted)."""
+    ok = values >= 0
+    pos, values = pos[ok], values[ok]
+    if not len(pos):
+        return np.zeros(n)
+    width = int(values.max()) + 1
+    # Distinct (account, value) pairs as one int each, counted per account.
+    pairs = pd.unique(pos * width + values)
+    return np.bincount(pairs // width, minlength=n).astype(float)
 
 
-def _last_by(index: pd.Index, account_ids: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
-    out = np.full(len(index), -np.inf)
-    pos = index.get_indexer(account_ids)
-    ok = pos >= 0
-    np.maximum.at(out, pos[ok], days[ok].astype(float))
+def _last_by(n: int, pos: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
+    out = np.full(n, -np.inf)
+    np.maximum.at(out, pos, days.astype(float))
     return np.where(np.isfinite(out), t - out, NONE_DAYS)
 
 
-def _first_by(index: pd.Index, account_ids: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
-    out = np.full(len(index), np.inf)
-    pos = index.get_indexer(account_ids)
-    ok = pos >= 0
-    np.minimum.at(out, pos[ok], days[ok].astype(float))
+def _first_by(n: int, pos: np.ndarray, days: np.ndarray, t: int) -> np.ndarray:
+    out = np.full(n, np.inf)
+    np.minimum.at(out, pos, days.astype(float))
     return np.where(np.isfinite(out), t - out, NONE_DAYS)
 
 
-def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.DataFrame:
-    t = _ordinal(as_of)
-    accounts = source.accounts
-    if account_ids is not None:
-        accounts = accounts[accounts["account_id"].isin([int(i) for i in account_ids])]
-    index = pd.Index(accounts["account_id"].to_numpy(dtype=np.int64), name="account_id")
+def _static(source: Source) -> dict[str, np.ndarray]:
+    """The columns that do not depend on the snapshot date (firmographics, technographics but the age)."""
+    accounts, index = source.accounts, source.index
     cols: dict[str, np.ndarray] = {}
-
-    # firmographics and technographics
     employees = pd.to_numeric(accounts["employee_count"], errors="coerce").to_numpy(dtype=float)
     revenue = pd.to_numeric(accounts["annual_revenue"].astype(object), errors="coerce").to_numpy(dtype=float)
-    founded = pd.to_numeric(accounts["founded_year"], errors="coerce").to_numpy(dtype=float)
     cols["log_employees"] = np.log1p(employees)
     cols["log_revenue"] = np.log1p(revenue)
-    cols["company_age"] = as_of.year - founded
     for column in ("industry", "country"):
         values = accounts[column].astype(object).fillna("").to_numpy(dtype=object)
-        for value in sorted(set(source.accounts[column].astype(object).fillna("").tolist())):
+        for value in sorted(set(values.tolist())):
             cols[f"{column}__{_slug(value)}"] = (values == value).astype(float)
     techs = source.technologies
-    techs = techs[techs["account_id"].isin(index)]
-    cols["technologies"] = _sum_by(index, techs["account_id"].to_numpy(), np.ones(len(techs)))
-    tech_ids = techs["account_id"].to_numpy()
-    tech_codes, tech_names = pd.factorize(techs["technology"].to_numpy(dtype=object))
-    tech_code = {name: n for n, name in enumerate(tech_names)}
-    for name in sorted(set(source.technologies["technology"].tolist())):
-        chosen = tech_ids[tech_codes == tech_code.get(name, -2)]
-        cols[f"tech__{_slug(name)}"] = index.isin(chosen).astype(float)
+    tech_pos = index.get_indexer(techs["account_id"].to_numpy())
+    known = tech_pos >= 0
+    cols["technologies"] = _sum_by(len(index), tech_pos[known])
+    names = techs["technology"].astype(object).to_numpy(dtype=object)
+    for name in sorted(set(names.tolist())):
+        column = np.zeros(len(index))
+        column[tech_pos[known & (names == name)]] = 1.0
+        cols[f"tech__{_slug(name)}"] = column
+    return cols
 
-    # engagement and intent: windows, trends, surges, recency
+
+def _features(source: Source, as_of: datetime.date) -> pd.DataFrame:
+    t = _ordinal(as_of)
+    index, n = source.index, len(source.index)
+    static = source.static
+    cols = {name: static[name] for name in ("log_employees", "log_revenue")}
+    founded = pd.to_numeric(source.accounts["founded_year"], errors="coerce").to_numpy(dtype=float)
+    cols["company_age"] = as_of.year - founded
+    cols.update((k, v) for k, v in static.items() if k not in cols)
+
+    # engagement and intent: windows, trends, surges, recency — every window a slice of the day-sorted rows
     act = source.activity
-    act = act[(act["day"] <= t) & (act["day"] > t - LOOKBACK)]
-    age = t - act["day"].to_numpy()
-    ids = act["account_id"].to_numpy()
-    count = act["count"].to_numpy(dtype=float)
-    known = act["known_count"].to_numpy(dtype=float)
-    # Each type's rows by one int comparison (types coded once), not a string comparison per group.
-    type_codes, type_names = pd.factorize(act["event_type"].to_numpy(dtype=object))
-    of_type = {str(name): type_codes == n for n, name in enumerate(type_names)}
-    none = np.zeros(len(act), dtype=bool)
+    window = act.between(t, 0, LOOKBACK)
+    day, pos = act.day[window], act.pos[window]
+    count, known = act.columns["count"][window], act.columns["known"][window]
+    types, keys = act.columns["type"][window], act.columns["key"][window]
+    research = act.columns["research"][window]
+    start = window.start
+
+    def part(younger: int, older: int) -> slice:  # a slice of the window's arrays
+        s = act.between(t, younger, older)
+        return slice(s.start - start, s.stop - start)
+
+    code = {name: c for c, name in enumerate(source.type_names)}
+    of_type = {name: types == c for name, c in code.items()}
+    none = np.zeros(len(day), dtype=bool)
+    intent = of_type.get(str(EventType.INTENT), none)
     groups = {
-        "all": np.ones(len(act), dtype=bool),
-        "intent": of_type.get(str(EventType.INTENT), none),
-        "first_party": ~of_type.get(str(EventType.INTENT), none),
-        "research": act["research"].to_numpy(dtype=bool),
-        "high_intent": np.logical_or.reduce([none] + [of_type.get(t, none) for t in HIGH_INTENT_TYPES]),
+        "all": None,
+        "intent": intent,
+        "first_party": ~intent,
+        "research": research,
+        "high_intent": np.logical_or.reduce([none] + [of_type.get(x, none) for x in HIGH_INTENT_TYPES]),
     }
     for value in EventType.values:
         if value != EventType.INTENT:
             groups[value] = of_type.get(str(value), none)
+
+    def total(mask, s: slice) -> np.ndarray:
+        if mask is None:
+            return _sum_by(n, pos[s], count[s])
+        m = mask[s]
+        return _sum_by(n, pos[s][m], count[s][m])
+
     for name, mask in groups.items():
         for w in WINDOWS:
-            cols[f"{name}_{w}d"] = _sum_by(index, ids[mask & (age < w)], count[mask & (age < w)])
+            cols[f"{name}_{w}d"] = total(mask, part(0, w))
         if name in ("all", "intent", "first_party", "research"):
-            previous = _sum_by(
-                index, ids[mask & (age >= 30) & (age < 60)], count[mask & (age >= 30) & (age < 60)]
-            )
+            previous = total(mask, part(30, 60))
             cols[f"{name}_trend_30d"] = (cols[f"{name}_30d"] - previous) / (previous + 1.0)
             cols[f"{name}_surge_7d"] = (cols[f"{name}_7d"] / 7.0) / (cols[f"{name}_90d"] / 90.0 + 0.1)
-            cols[f"{name}_days_since"] = _last_by(index, ids[mask], act["day"].to_numpy()[mask], t)
+            every = slice(None) if mask is None else mask
+            cols[f"{name}_days_since"] = _last_by(n, pos[every], day[every], t)
             # When the current burst started, and what happened before it (a past cycle, cooling).
-            inside = mask & (age < 90)
-            cols[f"{name}_first_in_90d"] = _first_by(index, ids[inside], act["day"].to_numpy()[inside], t)
-            earlier = mask & (age >= 90)
-            cols[f"{name}_90_180d"] = _sum_by(index, ids[earlier], count[earlier])
+            inside = part(0, 90)
+            m = slice(None) if mask is None else mask[inside]
+            cols[f"{name}_first_in_90d"] = _first_by(n, pos[inside][m], day[inside][m], t)
+            cols[f"{name}_90_180d"] = total(mask, part(90, LOOKBACK))
             for week in range(4):
-                this_week = mask & (age >= 7 * week) & (age < 7 * (week + 1))
-                cols[f"{name}_week_{week}"] = _sum_by(index, ids[this_week], count[this_week])
-    top_key = act["top_key"].to_numpy()
-    for n, (e, k) in enumerate(source.top_keys):
-        chosen = (top_key == n) & (age < 30)
-        cols[f"key__{_slug(e)}__{_slug(k)}_30d"] = _sum_by(index, ids[chosen], count[chosen])
+                cols[f"{name}_week_{week}"] = total(mask, part(7 * week, 7 * (week + 1)))
+    last30 = part(0, 30)
+    top_key = act.columns["top_key"][window][last30]
+    for k, (e, key) in enumerate(source.top_keys):
+        chosen = top_key == k
+        cols[f"key__{_slug(e)}__{_slug(key)}_30d"] = _sum_by(n, pos[last30][chosen], count[last30][chosen])
     for w in (30, 90):
-        cols[f"known_{w}d"] = _sum_by(index, ids[age < w], known[age < w])
-        recent = act[age < w]
-        cols[f"active_days_{w}d"] = _nunique_by(index, recent, "day")
-        cols[f"intent_topics_{w}d"] = _nunique_by(
-            index, recent[recent["event_type"] == EventType.INTENT], "key"
-        )
-        cols[f"research_pages_{w}d"] = _nunique_by(index, recent[recent["research"]], "key")
+        s = part(0, w)
+        cols[f"known_{w}d"] = _sum_by(n, pos[s], known[s])
+        cols[f"active_days_{w}d"] = _nunique_by(n, pos[s], day[s] - day[s].min() if len(day[s]) else day[s])
+        m = intent[s]
+        cols[f"intent_topics_{w}d"] = _nunique_by(n, pos[s][m], keys[s][m])
+        m = research[s]
+        cols[f"research_pages_{w}d"] = _nunique_by(n, pos[s][m], keys[s][m])
 
     # the engaged buying team
     ca = source.contact_activity
-    ca = ca[(ca["day"] <= t) & (ca["day"] > t - LOOKBACK)]
     n_personas = max(1, len(source.personas))
     n_required = int(source.personas["required"].astype(bool).sum()) if len(source.personas) else 0
     for w in (30, 90):
-        recent = ca[t - ca["day"] < w]
-        cols[f"engaged_contacts_{w}d"] = _nunique_by(index, recent, "contact_id")
-        cols[f"engaged_senior_{w}d"] = _nunique_by(
-            index, recent[recent["seniority"].isin(SENIOR)], "contact_id"
-        )
-        cols[f"engaged_departments_{w}d"] = _nunique_by(index, recent, "department")
-        personas = _nunique_by(index, recent, "persona")
-        cols[f"persona_coverage_{w}d"] = personas / n_personas
-        required = _nunique_by(index, recent[recent["required"].fillna(False).astype(bool)], "persona")
+        s = ca.between(t, 0, w)
+        c_pos = ca.pos[s]
+        contact, persona = ca.columns["contact"][s], ca.columns["persona"][s]
+        senior, required = ca.columns["senior"][s], ca.columns["required"][s]
+        cols[f"engaged_contacts_{w}d"] = _nunique_by(n, c_pos, contact)
+        cols[f"engaged_senior_{w}d"] = _nunique_by(n, c_pos[senior], contact[senior])
+        cols[f"engaged_departments_{w}d"] = _nunique_by(n, c_pos, ca.columns["department"][s])
+        cols[f"persona_coverage_{w}d"] = _nunique_by(n, c_pos, persona) / n_personas
+        required_personas = _nunique_by(n, c_pos[required], persona[required])
         cols[f"required_persona_coverage_{w}d"] = (
-            required / n_required if n_required else np.zeros(len(index))
+            required_personas / n_required if n_required else np.zeros(n)
         )
     cols["engaged_contacts_trend_30d"] = (
         cols["engaged_contacts_30d"] - (cols["engaged_contacts_90d"] - cols["engaged_contacts_30d"]) / 2.0
@@ -305,22 +374,24 @@ def _features(source: Source, as_of: datetime.date, account_ids=None) -> pd.Data
     stage = opps["stage"].to_numpy(dtype=object)
     won = closed_by_then & (stage == OpportunityStage.WON)
     lost = closed_by_then & (stage == OpportunityStage.LOST)
-    o_ids = opps["account_id"].to_numpy()
-    cols["opportunities"] = _sum_by(index, o_ids, np.ones(len(opps)))
-    cols["opportunities_won"] = _sum_by(index, o_ids[won], np.ones(int(won.sum())))
-    cols["opportunities_lost"] = _sum_by(index, o_ids[lost], np.ones(int(lost.sum())))
+    o_pos = index.get_indexer(opps["account_id"].to_numpy())
+    mine = o_pos >= 0
+    created, closed = opps["created"].to_numpy()[mine], opps["closed"].to_numpy()[mine]
+    won, lost, closed_by_then, o_pos = won[mine], lost[mine], closed_by_then[mine], o_pos[mine]
+    cols["opportunities"] = _sum_by(n, o_pos)
+    cols["opportunities_won"] = _sum_by(n, o_pos[won])
+    cols["opportunities_lost"] = _sum_by(n, o_pos[lost])
     cols["customer"] = (cols["opportunities_won"] > 0).astype(float)
-    cols["days_since_opportunity"] = _last_by(index, o_ids, opps["created"].to_numpy(), t)
-    cols["days_since_won"] = _last_by(index, o_ids[won], opps["closed"].to_numpy()[won], t)
-    cols["days_since_closed"] = _last_by(
-        index, o_ids[closed_by_then], opps["closed"].to_numpy()[closed_by_then], t
-    )
+    cols["days_since_opportunity"] = _last_by(n, o_pos, created, t)
+    cols["days_since_won"] = _last_by(n, o_pos[won], closed[won], t)
+    cols["days_since_closed"] = _last_by(n, o_pos[closed_by_then], closed[closed_by_then], t)
 
     frame = pd.DataFrame(cols, index=index).astype("float64")
     frame.attrs["top_keys"] = [list(pair) for pair in source.top_keys]
-    newest = [act["day"].max() if len(act) else None, ca["day"].max() if len(ca) else None]
-    newest += [opps["created"].max() if len(opps) else None]
-    newest = [int(d) for d in newest if d is not None and not pd.isna(d)]
+    newest = [int(day[-1])] if len(day) else []
+    c_window = ca.between(t, 0, LOOKBACK)
+    newest += [int(ca.day[c_window.stop - 1])] if c_window.stop > c_window.start else []
+    newest += [int(created.max())] if len(created) else []
     frame.attrs["data_through"] = (
         datetime.date.fromordinal(max(newest) + datetime.date(1970, 1, 1).toordinal()) if newest else None
     )
