@@ -455,12 +455,12 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
     model and policy functions (same semantics): nothing batched, every write through the ORM."""
     import numpy as np
     from django.utils import timezone
-    from xgboost import DMatrix
 
     from accounts.choices import CLOSED_STAGES
     from accounts.models import Opportunity
     from scoring import predictions as P
     from scoring.engine import stages as stage_engine
+    from scoring.ml import backtest as B
     from scoring.ml import features as F
     from scoring.models import (
         AccountModelScore,
@@ -480,8 +480,10 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
         started = time.perf_counter()
         for aid in ids:
             frame = F.account_features(as_of=as_of, account_ids=[aid], top_keys=top_keys)
-            matrix = DMatrix(
-                frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=np.float32), feature_names=names
+            matrix = B.dmatrix(
+                frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=np.float32),
+                params=model.params,
+                feature_names=names,
             )
             p = float(np.round(np.float64(booster.predict(matrix)[0]), 4))  # as the pipeline rounds
             contributions = booster.predict(matrix, pred_contribs=True)[0][:-1]

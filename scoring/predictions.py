@@ -28,6 +28,7 @@ from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
 
 from .engine import stages as stage_engine
+from .ml import backtest as B
 from .ml import features as F
 from .ml.words import describe, sentence
 from .models import (
@@ -111,10 +112,8 @@ class Scorer:
 
 # --- the maths ---------------------------------------------------------------------------------------------
 def _matrix(model: ScoringModel, frame: pd.DataFrame):
-    from xgboost import DMatrix
-
     x = frame.reindex(columns=model.features, fill_value=0.0).to_numpy(dtype=np.float32)
-    return DMatrix(x, feature_names=list(model.features))
+    return B.dmatrix(x, params=model.params, feature_names=list(model.features))
 
 
 def in_market_predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:

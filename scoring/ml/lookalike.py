@@ -217,12 +217,10 @@ def booster_of(model: ScoringModel):
 
 def _predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
     """Probabilities from the stored booster, the frame's columns aligned to ``model.features``."""
-    from xgboost import DMatrix
-
     if not len(frame):
         return np.zeros(0)
     x = frame.reindex(columns=list(model.features), fill_value=0.0).astype(np.float64)
-    return booster_of(model).predict(DMatrix(x, feature_names=list(model.features)))
+    return booster_of(model).predict(B.dmatrix(x, params=model.params, feature_names=list(model.features)))
 
 
 # --- account profile fit ---------------------------------------------------------------------------------

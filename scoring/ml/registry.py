@@ -188,9 +188,7 @@ def model_train(
     )
     columns = B.feature_columns(frame)
     say("training the final model …")
-    train = frame[frame["as_of"].isin(dates[:-1])]
-    validation = frame[frame["as_of"] == dates[-1]]
-    model = B.fit_xgboost(train, validation, columns, params)
+    model = final_fit(frame, dates, columns, params, trees=report.get("xgboost_trees"))
     booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}
     booster_params["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
     return model_register(
@@ -205,6 +203,18 @@ def model_train(
         user=user,
         margin=margin,
     )
+
+
+def final_fit(
+    frame, dates: list[datetime.date], columns: list[str], params: dict | None, *, trees: int | None
+):
+    """The model to register: one fit on every snapshot with the number of trees the backtest's early
+    stopping chose (``trees``); without a backtest, early stopping on the newest date, then a refit."""
+    if trees:
+        return B.fit_xgboost(frame, None, columns, {**(params or {}), "n_estimators": int(trees)})
+    train = frame[frame["as_of"].isin(dates[:-1])]
+    validation = frame[frame["as_of"] == dates[-1]]
+    return B.fit_xgboost(train, validation, columns, params)
 
 
 @transaction.atomic

@@ -71,6 +71,9 @@ def test_report_compares_every_model_on_a_time_ordered_split(demo):
     assert report["models"]["xgboost"]["top_decile_lift"] > 1.5
     assert report["models"]["ground_truth"]["roc_auc"] > 0.6
     assert report["leakage_warnings"] == []
+    trees = sorted(f["xgboost_trees"] for f in report["folds"])
+    assert all(1 <= t <= B.XGB_PARAMS["n_estimators"] for t in trees)
+    assert report["xgboost_trees"] == int(sum(trees) / 2)  # the median of the two folds' choices
     json.dumps(report)  # serialisable as it stands
 
 
@@ -139,3 +142,21 @@ def test_backtest_command_prints_the_report_as_json(demo):
     report = json.loads(out.getvalue())
     assert report["kind"] == "in_market" and len(report["folds"]) == 1
     assert set(report["models"]) == set(B.MODELS)
+
+
+def test_a_model_scores_dense_rows_as_it_was_trained_on_sparse_ones(demo):
+    """Training drops the zeros (XGBoost's missing value); scoring a dense matrix must say so too."""
+    dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)
+    frame = F.snapshots(dates=dates[-3:], horizon_days=90)
+    columns = B.feature_columns(frame)
+    sparse = B.sparse_input(frame, columns)
+    assert sparse.nnz == int(np.count_nonzero(np.nan_to_num(frame[columns].to_numpy())))
+    model = B.fit_xgboost(frame, None, columns, {"n_estimators": 40})
+    booster = model.get_booster()
+    assert booster.feature_names == columns
+    x = frame[columns].to_numpy(dtype=np.float32)
+    trained = model.predict_proba(sparse)[:, 1]
+    scored = booster.predict(B.dmatrix(x, params=B.XGB_PARAMS, feature_names=columns))
+    np.testing.assert_allclose(scored, trained, rtol=1e-6)
+    # A matrix that took zeros for values would score other numbers: the setting matters.
+    assert not np.allclose(booster.predict(B.dmatrix(x, params={}, feature_names=columns)), trained)

@@ -23,10 +23,15 @@ def demo(db, settings, tmp_path):
 @pytest.fixture
 def backtest_auc(monkeypatch):
     """The backtest reports the AUC the test asks for (the real one is covered by test_ml_backtest)."""
-    box = {"auc": 0.80}
+    box = {"auc": 0.80, "trees": None}
 
     def run(**kwargs):
-        return {"models": {"xgboost": {"roc_auc": box["auc"]}}, "folds": [], "leakage_warnings": []}
+        return {
+            "models": {"xgboost": {"roc_auc": box["auc"]}},
+            "folds": [],
+            "leakage_warnings": [],
+            "xgboost_trees": box["trees"],
+        }
 
     monkeypatch.setattr(B, "run", run)
     return box
@@ -50,6 +55,18 @@ def test_first_model_is_champion_with_its_artefact_and_checksum(demo, backtest_a
     assert model.metrics["models"]["xgboost"]["roc_auc"] == 0.80
     assert model.params["top_keys"] and all(len(pair) == 2 for pair in model.params["top_keys"])
     assert ChangeRecord.objects.filter(action="create", object_id=str(model.pk)).exists()
+
+
+def test_the_final_model_has_as_many_trees_as_the_backtest_chose(demo, backtest_auc, revops_admin):
+    backtest_auc["trees"] = 7
+    model = R.model_train(user=revops_admin)
+    assert model.params["n_estimators"] == 7
+    assert model.artefact_load().num_boosted_rounds() == 7
+    # Without a fold to choose from, early stopping on the newest date chooses (at most the cap).
+    backtest_auc["trees"] = None
+    again = R.model_train(user=revops_admin)
+    assert 1 <= again.params["n_estimators"] <= B.XGB_PARAMS["n_estimators"]
+    assert again.artefact_load().num_boosted_rounds() == again.params["n_estimators"]
 
 
 def test_a_retrained_model_must_beat_the_champion_by_the_margin(demo, backtest_auc, revops_admin):
