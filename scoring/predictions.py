@@ -67,7 +67,7 @@ def _booster(model: ScoringModel):
     if key not in _BOOSTERS:
         if len(_BOOSTERS) > 8:
             _BOOSTERS.clear()
-        _BOOSTERS[key] = model.artefact_load()
+        _BOOSTERS[key] = B.loaded(model.artefact_load())
     return _BOOSTERS[key]
 
 
@@ -125,14 +125,29 @@ def in_market_contributions(model: ScoringModel, frame: pd.DataFrame) -> np.ndar
     return _booster(model).predict(_matrix(model, frame), pred_contribs=True)
 
 
+def largest_first(magnitude: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of the ``k`` largest values, largest first and the lower column first among
+    equals — what a stable sort of every column gives, by a partition instead (SHAP of every feature
+    of 100,000 accounts: sorting them all is most of the explanation time)."""
+    if k >= magnitude.shape[1]:
+        return np.argsort(-magnitude, axis=1, kind="stable")
+    kth = -np.partition(-magnitude, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th largest value
+    above, tied = magnitude > kth, magnitude == kth
+    room = k - above.sum(axis=1, keepdims=True)  # places left for values equal to the k-th
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    top = np.nonzero(chosen)[1].reshape(len(magnitude), k)  # column order within each row
+    rows = np.arange(len(magnitude))[:, None]
+    return top[rows, np.argsort(-magnitude[rows, top], axis=1, kind="stable")]
+
+
 def top_contributions(model: ScoringModel, frame: pd.DataFrame, contributions: np.ndarray) -> list[list]:
     """Per row: ``[[feature, value, contribution], …]`` of the largest absolute contributions."""
     names = list(model.features)
     shap = contributions[:, :-1]
     k = min(TOP_CONTRIBUTIONS, shap.shape[1])
-    order = np.argsort(-np.abs(shap), axis=1, kind="stable")[:, :k]
-    values = frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
     rows = np.arange(len(shap))[:, None]
+    order = largest_first(np.abs(shap), k)
+    values = frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
     chosen_values = np.round(values[rows, order], 4).tolist()
     chosen_shap = np.round(shap[rows, order].astype(float), 4).tolist()
     return [

@@ -9,6 +9,7 @@ touched, reading the same data through the same loaders (``scoring.population``)
 import datetime
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -404,6 +405,14 @@ def _call(function, kwargs):
     return function(**kwargs)
 
 
+def _share_cores(processes: int) -> None:
+    """In a pool process: XGBoost (prediction, SHAP) uses its share of the cores, not all of them — the
+    pool's processes already run side by side, and more threads than cores only spin and switch."""
+    from .ml import backtest
+
+    backtest.XGB_THREADS = max(1, (os.cpu_count() or 1) // processes)
+
+
 def _runner(processes: int):
     """``run(function, list of kwargs)`` → results as they finish: in this process, or in a pool."""
     if processes <= 1:
@@ -416,7 +425,12 @@ def _runner(processes: int):
         from django.db import connections
 
         connections.close_all()  # children open their own connections
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_share_cores,
+            initargs=(processes,),
+        ) as pool:
             futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
             for future in as_completed(futures):
                 yield future.result()

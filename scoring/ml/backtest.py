@@ -15,6 +15,7 @@ Models compared:
 """
 
 import datetime
+import os
 import time
 
 import numpy as np
@@ -127,6 +128,19 @@ def sparse_input(frame: pd.DataFrame, columns: list[str]):
 
     x = frame[columns].to_numpy(dtype=np.float32)
     return sparse.csr_matrix(np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf))
+
+
+# Threads a stored booster predicts with (None: XGBoost's default, every core). A process of a pool sets
+# its share: the command's (``rescore._share_cores``) here, a Celery worker's in ``REVOPS_XGB_THREADS``.
+XGB_THREADS: int | None = None
+
+
+def loaded(booster):
+    """A booster loaded to score with, on this process's share of the cores."""
+    threads = XGB_THREADS or int(os.environ.get("REVOPS_XGB_THREADS") or 0)
+    if threads:
+        booster.set_param({"nthread": threads})
+    return booster
 
 
 def dmatrix(x, *, params: dict | None, feature_names: list[str]):

@@ -211,7 +211,7 @@ def booster_of(model: ScoringModel):
     if booster is None:
         if len(_BOOSTERS) > 16:
             _BOOSTERS.clear()
-        booster = _BOOSTERS[key] = model.artefact_load()
+        booster = _BOOSTERS[key] = B.loaded(model.artefact_load())
     return booster
 
 

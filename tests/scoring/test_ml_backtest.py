@@ -160,3 +160,20 @@ def test_a_model_scores_dense_rows_as_it_was_trained_on_sparse_ones(demo):
     np.testing.assert_allclose(scored, trained, rtol=1e-6)
     # A matrix that took zeros for values would score other numbers: the setting matters.
     assert not np.allclose(booster.predict(B.dmatrix(x, params={}, feature_names=columns)), trained)
+
+
+def test_a_pool_process_predicts_on_its_share_of_the_cores(monkeypatch):
+    import os
+
+    import xgboost
+
+    from revops.celery import _share_cores
+
+    monkeypatch.delenv("REVOPS_XGB_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    _share_cores(options={"concurrency": 4})  # a worker of four processes on eight cores: two each
+    assert os.environ["REVOPS_XGB_THREADS"] == "2"
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    booster = xgboost.train({"nthread": 8}, xgboost.DMatrix(x, label=np.arange(20) % 2), 2)
+    config = json.loads(B.loaded(booster).save_config())
+    assert config["learner"]["generic_param"]["nthread"] == "2"

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from revops.models import JobRun
 from scoring import pipeline, predictions
@@ -265,3 +268,18 @@ def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(
                       actor=revops_admin)  # fmt: skip
     row = ContactModelScore.objects.get(pk=contact.pk)
     assert 0 <= row.persona_fit <= 100 and 0 <= row.engagement_vs_buyers <= 100 and row.model_id
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12),
+        elements=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0]),  # few values: many ties at every boundary
+    ),
+    st.integers(min_value=1, max_value=14),
+)
+def test_largest_first_agrees_with_a_stable_sort_of_every_column(magnitude, k):
+    k = min(k, magnitude.shape[1])
+    expected = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(predictions.largest_first(magnitude, k)[:, :k], expected)
