@@ -668,7 +668,13 @@ def run(args: argparse.Namespace) -> dict:
         "targets": {
             "full_rescore_seconds": TARGET_SECONDS,
             "speedup": TARGET_SPEEDUP,
+            # The whole nightly pipeline: the rules scores of every contact and account again, then the
+            # learned scores.
             "full_rescore_seconds_met": full["seconds"] <= TARGET_SECONDS,
+            # The learned rescore alone (features, prediction, SHAP, write-back of every account and
+            # contact), in as many processes as the headline.
+            "learned_rescore_seconds": learned["seconds"],
+            "learned_rescore_seconds_met": learned["seconds"] <= TARGET_SECONDS,
             "speedup_met": bool(speedup and speedup >= TARGET_SPEEDUP),
         },
     }
