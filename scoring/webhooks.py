@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
@@ -294,28 +295,35 @@ def destination_refusal(url: str, *, resolve: bool) -> str | None:
     """Why webhooks may not go to ``url`` (None when they may): a host on loopback, a private, link-local
     or reserved network, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``. ``resolve`` looks the name up (at
     sending time); without it only literal addresses and ``localhost`` are judged (when saving)."""
+    return destination_checked(url, resolve=resolve)[0]
+
+
+def destination_checked(url: str, *, resolve: bool) -> tuple[str | None, str | None]:
+    """``(refusal, address)``: why not (as ``destination_refusal``), else the address that passed the
+    check when the name was looked up — the one to connect to, so that the name cannot resolve
+    elsewhere between the check and the connection (DNS rebinding). None: connect as usual."""
     if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
-        return None
+        return None, None
     host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
     why = (
         f"{host} is not a public address: webhooks go to public hosts only "
         "(WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 allows internal receivers)."
     )
     if host == "localhost" or host.endswith(".localhost"):
-        return why
+        return why, None
     try:
-        return why if _not_public(host) else None
+        return (why, None) if _not_public(host) else (None, None)  # a literal address: nothing to resolve
     except ValueError:
         pass  # a name, not an address
     if not resolve:
-        return None
+        return None, None
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
-        return f"{host} does not resolve: {exc}"
-    if any(_not_public(info[4][0]) for info in infos):
-        return f"{host} resolves to an address that is not public: webhooks go to public hosts only."
-    return None
+        return f"{host} does not resolve: {exc}", None
+    if not infos or any(_not_public(info[4][0]) for info in infos):
+        return f"{host} resolves to an address that is not public: webhooks go to public hosts only.", None
+    return None, infos[0][4][0]
 
 
 def secret_generate() -> str:
@@ -500,11 +508,56 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def http_post(*, url: str, body: bytes, headers: dict[str, str], timeout: float | None = None):
-    """POST ``body`` (``TIMEOUT_SECONDS`` at most); returns ``(status code or None, error text)``."""
+def _pinned(connection_class, address: str):
+    """``connection_class`` connecting to ``address`` whatever its host resolves to now; the host name
+    still goes in the ``Host`` header and, over TLS, in SNI and the certificate check."""
+
+    def connection(host, **kwargs):
+        conn = connection_class(host, **kwargs)
+
+        def create(target, *args, **kw):
+            return socket.create_connection((address, target[1]), *args, **kw)
+
+        conn._create_connection = create
+        return conn
+
+    return connection
+
+
+class _PinnedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req):
+        return self.do_open(_pinned(http.client.HTTPConnection, self.address), req)
+
+
+class _PinnedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def https_open(self, req):
+        return self.do_open(_pinned(http.client.HTTPSConnection, self.address), req, context=self._context)
+
+
+def http_post(
+    *,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float | None = None,
+    address: str | None = None,
+):
+    """POST ``body`` (``TIMEOUT_SECONDS`` at most) — to ``address`` when given (a checked address of the
+    URL's host); returns ``(status code or None, error text)``."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    opener = _OPENER
+    if address:
+        opener = urllib.request.build_opener(_NoRedirect, _PinnedHTTP(address), _PinnedHTTPS(address))
     try:
-        with _OPENER.open(request, timeout=timeout or TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=timeout or TIMEOUT_SECONDS) as response:
             response.read(MAX_ERROR_CHARS)
             return response.status, ""
     except urllib.error.HTTPError as exc:
@@ -559,11 +612,11 @@ def delivery_attempt(*, delivery: WebhookDelivery, now: datetime) -> str:
     timestamp = int(time.time())
     headers = request_headers(delivery=delivery, secret=endpoint.secret, timestamp=timestamp, body=body)
     started = time.monotonic()
-    refusal = destination_refusal(endpoint.url, resolve=True)
+    refusal, address = destination_checked(endpoint.url, resolve=True)
     if refusal:
         status_code, error = None, refusal[:MAX_ERROR_CHARS]
     else:
-        status_code, error = http_post(url=endpoint.url, body=body, headers=headers)
+        status_code, error = http_post(url=endpoint.url, body=body, headers=headers, address=address)
     duration_ms = int((time.monotonic() - started) * 1000)
 
     attempts = delivery.attempts + 1

@@ -95,3 +95,41 @@ def test_the_refusal_reads_as_an_error_in_the_api(team, client_for, user_in):
     )
     assert response.status_code == 400 and "not a public address" in str(response.json()["url"])
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_the_checked_address_is_the_one_connected_to(team, monkeypatch, settings):
+    """DNS rebinding: the name resolves to a public address for the check, then to loopback. The
+    connection goes to the checked address; the loopback receiver never hears of it."""
+    with Receiver() as receiver:
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+        endpoint = make_endpoint(team, receiver.url.replace("127.0.0.1", "hooks.example.com"))
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        answers = iter(["93.184.216.34"])
+
+        def rebinding(host, *args, **kwargs):
+            address = next(answers, "127.0.0.1")  # public once, loopback afterwards
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 80))]
+
+        connected = []
+
+        def create_connection(target, *args, **kwargs):
+            connected.append(target)
+            raise ConnectionRefusedError("refused (test)")
+
+        monkeypatch.setattr(webhooks.socket, "getaddrinfo", rebinding)
+        monkeypatch.setattr(webhooks.socket, "create_connection", create_connection)
+        delivery = make_delivery(endpoint)
+        status = webhooks.delivery_attempt(delivery=delivery, now=timezone.now())
+        assert status == DeliveryStatus.RETRYING and receiver.requests == []
+    assert connected == [("93.184.216.34", receiver.server.server_address[1])]
+    assert "refused (test)" in WebhookAttempt.objects.get(delivery=delivery).error
+
+
+def test_a_pinned_post_keeps_the_host_name_in_the_request():
+    with Receiver() as receiver:
+        port = receiver.server.server_address[1]
+        status, error = webhooks.http_post(
+            url=f"http://hooks.example.com:{port}/hooks/revops", body=b"{}", headers={}, address="127.0.0.1"
+        )
+    assert (status, error) == (200, "")
+    assert receiver.requests[0]["headers"]["Host"] == f"hooks.example.com:{port}"
