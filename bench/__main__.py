@@ -19,6 +19,7 @@ SECTIONS = {
     "rescore": "bench.rescore",
     "learned": "bench.learned",
     "train": "bench.train",
+    "auc": "bench.auc",
 }
 
 
