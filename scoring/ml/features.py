@@ -35,13 +35,6 @@ def _t(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _ordinals(values) -> np.ndarray:
-    """Dates (``date`` objects or ISO text, as the database gives them) → day ordinals."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy(dtype="datetime64[D]").astype(np.int64)
-
-
 def _ordinal(day: datetime.date) -> int:
     return int(np.datetime64(day, "D").astype(np.int64))
 
@@ -65,15 +58,8 @@ def _ids(account_ids):
     return sorted({int(i) for i in account_ids})
 
 
-def _fetch(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return pd.DataFrame.from_records(rows, columns=columns)
-
-
 def _day_number(column: str) -> str:
-    """SQL for a date column as days since 1970-01-01 (what ``_ordinals`` gives), per database."""
+    """SQL for a date column as days since 1970-01-01 (``_ordinal`` of a date), per database."""
     if connection.vendor == "postgresql":
         return f"({column} - DATE '1970-01-01')"
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
@@ -120,20 +106,21 @@ class Source:
         self.low, self.high = low, high
         ids = _ids(account_ids)
         a_clause, a_params = _in("a.id", ids)
-        self.accounts = _fetch(
+        self.accounts = frame_read(
             f"SELECT a.id, a.industry, a.employee_count, a.annual_revenue, a.founded_year, a.country "
             f"FROM {_t(Account)} a WHERE {a_clause} ORDER BY a.id",
             a_params,
-            ["account_id", "industry", "employee_count", "annual_revenue", "founded_year", "country"],
-        )
+            {"account_id": "int", "industry": "str", "employee_count": "float", "annual_revenue": "float",
+             "founded_year": "float", "country": "str"},
+        )  # fmt: skip
         self.index = pd.Index(self.accounts["account_id"].to_numpy(dtype=np.int64), name="account_id")
         through = Account.technologies.through
         t_clause, t_params = _in("x.account_id", ids)
-        self.technologies = _fetch(
+        self.technologies = frame_read(
             f"SELECT x.account_id, t.name FROM {_t(through)} x "
             f"JOIN accounts_technology t ON t.id = x.technology_id WHERE {t_clause}",
             t_params,
-            ["account_id", "technology"],
+            {"account_id": "int", "technology": "str"},
         )
         r_clause, r_params = _in("r.account_id", ids)
         activity = frame_read(
@@ -193,24 +180,28 @@ class Source:
             department=_codes(contact_activity["department"])[0],
             required=contact_activity["required"].astype(object).fillna(False).to_numpy(dtype=bool),
         )  # fmt: skip
-        self.personas = _fetch(
-            f"SELECT id, required_in_buying_team FROM {_t(Persona)}", [], ["id", "required"]
+        self.personas = frame_read(
+            f"SELECT id, required_in_buying_team FROM {_t(Persona)}", [], {"id": "int", "required": "bool"}
         )
         o_clause, o_params = _in("o.account_id", ids)
         # All opportunities up to ``high`` (their history matters however old); the close only counts
         # for a snapshot once it is on or before the snapshot date.
-        opps = _fetch(
-            f"SELECT o.account_id, o.created_date, o.close_date, o.stage FROM {_t(Opportunity)} o "
-            f"WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL AND o.created_date <= %s "
-            f"AND {o_clause}",
+        opps = frame_read(
+            f"SELECT o.account_id, {_day_number('o.created_date')}, {_day_number('o.close_date')}, o.stage "
+            f"FROM {_t(Opportunity)} o WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL "
+            f"AND o.created_date <= %s AND {o_clause}",
             [high, *o_params],
-            ["account_id", "created", "closed", "stage"],
+            {
+                "account_id": "int",
+                "created": "int",
+                "closed": "float",
+                "stage": "str",
+            },  # closed: NULL if open
         )
-        opps["created"] = _ordinals(opps["created"].tolist())
-        closed = opps["closed"].astype(object)
-        opps["closed"] = np.where(
-            closed.isna(), np.iinfo(np.int64).max, _ordinals(closed.fillna("2999-12-31").tolist())
-        )
+        opps["created"] = opps["created"].to_numpy(dtype=np.int64)
+        closed = pd.to_numeric(opps["closed"]).to_numpy(dtype=float)
+        never = np.full(len(closed), np.iinfo(np.int64).max, dtype=np.int64)  # still open: never closed
+        opps["closed"] = np.where(np.isnan(closed), never, np.nan_to_num(closed).astype(np.int64))
         self.opportunities = opps
 
     @cached_property
@@ -421,12 +412,14 @@ def labels(*, as_of: datetime.date, horizon_days: int = 90, account_ids=None) ->
     """1 if the account opens an opportunity created in ``(as_of, as_of + horizon]``, for every account."""
     ids = _ids(account_ids)
     a_clause, a_params = _in("a.id", ids)
-    accounts = _fetch(f"SELECT a.id FROM {_t(Account)} a WHERE {a_clause}", a_params, ["account_id"])
-    opened = _fetch(
+    accounts = frame_read(
+        f"SELECT a.id FROM {_t(Account)} a WHERE {a_clause}", a_params, {"account_id": "int"}
+    )
+    opened = frame_read(
         f"SELECT DISTINCT o.account_id FROM {_t(Opportunity)} o "
         f"WHERE o.account_id IS NOT NULL AND o.created_date > %s AND o.created_date <= %s",
         [as_of, as_of + datetime.timedelta(days=horizon_days)],
-        ["account_id"],
+        {"account_id": "int"},
     )
     index = pd.Index(accounts["account_id"].astype(np.int64).sort_values(), name="account_id")
     return pd.Series(index.isin(opened["account_id"]).astype(np.int64), index=index, name="label")
