@@ -49,13 +49,6 @@ def _url(args: argparse.Namespace) -> str:
     return world.shared_database_url(args, args.auc_database_url or DEFAULT_URL)
 
 
-def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    argv = ["--auc-database-url", url, "--auc-accounts", str(args.auc_accounts)]
-    argv += ["--auc-seed", str(args.auc_seed), "--auc-folds", str(args.auc_folds)]
-    argv += ["--auc-end-date", args.auc_end_date.isoformat()] if args.auc_end_date else []
-    return world.in_own_process("auc", argv)
-
-
 def _ceiling(frame, dates: list[datetime.date], folds: int) -> dict:
     """The observable ceiling (see the module's docstring), pooled over the backtest's test folds."""
     import numpy as np
@@ -92,7 +85,9 @@ def _ceiling(frame, dates: list[datetime.date], folds: int) -> dict:
 def run(args: argparse.Namespace) -> dict:
     url = _url(args)
     if bench_db._ready_url not in (None, url):
-        return _subprocess(args, url)
+        return world.in_own_process(
+            "auc", args, own=("auc_",), url_flag="--auc-database-url", url=url, reseed=False
+        )
     end = args.auc_end_date or datetime.datetime.now(datetime.UTC).date()
     bench_db.database_recreate(url)
     bench_db.django_ready(url)

@@ -87,20 +87,6 @@ def _reseed(args: argparse.Namespace) -> bool:
     return world.reseeds_here(args, earlier={"rescore"})
 
 
-# --- running in a process of its own --------------------------------------------------------------------
-def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    argv = ["--learned-database-url", url]
-    argv += ["--learned-accounts", str(args.learned_accounts), "--rescore-seed", str(args.rescore_seed)]
-    argv += ["--learned-baseline-sample", str(args.learned_baseline_sample)]
-    argv += ["--learned-processes", str(args.learned_processes)]
-    argv += ["--learned-train-accounts", str(args.learned_train_accounts)]
-    argv += ["--learned-train-snapshots", str(args.learned_train_snapshots)]
-    argv += ["--learned-retrain"] if args.learned_retrain else []
-    argv += ["--learned-profile", args.learned_profile] if args.learned_profile else []
-    argv += ["--reseed"] if _reseed(args) else []
-    return world.in_own_process("learned", argv)
-
-
 # --- the world and the champions ------------------------------------------------------------------------
 def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     """The rescore section's world of ``--learned-accounts``, reused or seeded by its helpers."""
@@ -471,7 +457,7 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
 
     scorer = P.Scorer.current()
     model, policy = scorer.in_market, scorer.policy
-    booster = P._booster(model)  # loaded once, as any app would
+    booster = B.booster_of(model)  # loaded once, as any app would
     names = list(model.features)
     top_keys = (model.params or {}).get("top_keys")
     stage_policy = stage_engine.StagePolicy.of(policy)
@@ -576,7 +562,10 @@ def _agreement(results: dict[int, tuple]) -> dict:
 def run(args: argparse.Namespace) -> dict:
     url = world.shared_database_url(args, args.learned_database_url)
     if bench_db._ready_url not in (None, url):
-        return _subprocess(args, url)
+        return world.in_own_process(
+            "learned", args, own=("learned_", "rescore_seed"), url_flag="--learned-database-url", url=url,
+            reseed=_reseed(args),
+        )  # fmt: skip
     started = time.perf_counter()
     marker, reused = _world(args, url)
     world_s = time.perf_counter() - started

@@ -115,24 +115,24 @@ def reseeds_here(args: argparse.Namespace, *, earlier: set[str]) -> bool:
 
 
 # --- running in a process of its own --------------------------------------------------------------------
-def in_own_process(section: str, argv: list[str]) -> dict:
-    """Another section already pointed Django at its database: run ``section`` in a fresh process."""
+def in_own_process(
+    section: str, args: argparse.Namespace, *, own: tuple[str, ...], url_flag: str, url: str, reseed: bool
+) -> dict:
+    """Another section already pointed Django at its database: run ``section`` in a fresh process, with
+    every option whose name starts with one of ``own`` as given (defaults included), ``url_flag url``,
+    and ``--reseed`` when this section is the one to reseed."""
+    skip = url_flag.lstrip("-").replace("-", "_")
+    argv = [url_flag, url, *(["--reseed"] if reseed else [])]
+    for name, value in sorted(vars(args).items()):
+        if name == skip or not name.startswith(own) or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]  # str(date) is ISO
     command = [sys.executable, "-m", "bench", "--only", section, *argv]
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if done.returncode:
         raise SystemExit(f"the {section} section failed in its own process (exit {done.returncode})")
     return json.loads(done.stdout)[section]
-
-
-def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    argv = ["--rescore-database-url", url]
-    argv += ["--rescore-accounts", str(args.rescore_accounts), "--rescore-seed", str(args.rescore_seed)]
-    argv += ["--rescore-baseline-sample", str(args.rescore_baseline_sample)]
-    argv += ["--rescore-latency-events", str(args.rescore_latency_events)]
-    argv += ["--rescore-redis-url", args.rescore_redis_url]
-    argv += ["--reseed"] if args.reseed else []
-    argv += ["--rescore-profile", args.rescore_profile] if args.rescore_profile else []
-    return in_own_process("rescore", argv)
 
 
 # --- the world ------------------------------------------------------------------------------------------
@@ -722,7 +722,9 @@ def _latency(url: str, redis_url: str, events: int, seed: int) -> dict:
 def run(args: argparse.Namespace) -> dict:
     url = _database_url(args)
     if bench_db._ready_url not in (None, url):
-        return _subprocess(args, url)
+        return in_own_process(
+            "rescore", args, own=("rescore_",), url_flag="--rescore-database-url", url=url, reseed=args.reseed
+        )
     # This process enqueues the outbox drains: the same Redis (broker and cache) as the worker's.
     os.environ["REDIS_URL"] = args.rescore_redis_url
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"

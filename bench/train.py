@@ -102,20 +102,6 @@ def _reseed(args: argparse.Namespace) -> bool:
     return world.reseeds_here(args, earlier={"rescore", "learned"})
 
 
-# --- running in a process of its own --------------------------------------------------------------------
-def _subprocess(args: argparse.Namespace, url: str) -> dict:
-    argv = ["--train-database-url", url]
-    argv += ["--train-accounts", str(args.train_accounts), "--rescore-seed", str(args.rescore_seed)]
-    argv += ["--train-rows", str(args.train_rows), "--train-baseline-rows", str(args.train_baseline_rows)]
-    argv += ["--train-baseline-fit-rows", str(args.train_baseline_fit_rows)]
-    argv += ["--train-baseline-trees", str(args.train_baseline_trees)]
-    argv += ["--train-max-trees", str(args.train_max_trees)] if args.train_max_trees else []
-    argv += ["--train-trees", str(args.train_trees)] if args.train_trees else []
-    argv += ["--train-profile", args.train_profile] if args.train_profile else []
-    argv += ["--reseed"] if _reseed(args) else []
-    return world.in_own_process("train", argv)
-
-
 # --- the world and the snapshot dates -------------------------------------------------------------------
 def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     """The rescore section's world of ``--train-accounts``, reused or seeded by its helpers."""
@@ -454,7 +440,10 @@ def _estimate(ours: dict) -> dict:
 def run(args: argparse.Namespace) -> dict:
     url = world.shared_database_url(args, args.train_database_url)
     if bench_db._ready_url not in (None, url):
-        return _subprocess(args, url)
+        return world.in_own_process(
+            "train", args, own=("train_", "rescore_seed"), url_flag="--train-database-url", url=url,
+            reseed=_reseed(args),
+        )  # fmt: skip
     started = time.perf_counter()
     marker, reused = _world(args, url)
     as_of = datetime.date.fromisoformat(marker["end_date"]) - datetime.timedelta(days=1)

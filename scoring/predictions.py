@@ -54,21 +54,10 @@ FIELDS = ["model_id", "fit_model_id", "policy_id", "profile_fit", "fit_band", "i
 HISTORY_FIELDS = ["account_id", "model_id", "policy_id", "as_of", "scored_at", "profile_fit", "in_market",
                   "qualified", "stage"]  # fmt: skip
 BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
-_BOOSTERS: dict[tuple[int, str], object] = {}
 
 
 class NothingToScore(Exception):
     """No in-market champion or no published qualification policy yet."""
-
-
-def _booster(model: ScoringModel):
-    """The model's booster, loaded once per process (keyed by id and checksum)."""
-    key = (model.pk, model.artefact_sha256)
-    if key not in _BOOSTERS:
-        if len(_BOOSTERS) > 8:
-            _BOOSTERS.clear()
-        _BOOSTERS[key] = B.loaded(model.artefact_load())
-    return _BOOSTERS[key]
 
 
 @dataclass
@@ -117,12 +106,12 @@ def _matrix(model: ScoringModel, frame: pd.DataFrame):
 
 
 def in_market_predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
-    return _booster(model).predict(_matrix(model, frame))
+    return B.booster_of(model).predict(_matrix(model, frame))
 
 
 def in_market_contributions(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
     """SHAP contributions (log-odds), one column per feature plus the bias last."""
-    return _booster(model).predict(_matrix(model, frame), pred_contribs=True)
+    return B.booster_of(model).predict(_matrix(model, frame), pred_contribs=True)
 
 
 def largest_first(magnitude: np.ndarray, k: int) -> np.ndarray:

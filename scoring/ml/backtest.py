@@ -143,6 +143,20 @@ def loaded(booster):
     return booster
 
 
+_BOOSTERS: dict[tuple[int, str], object] = {}
+
+
+def booster_of(model):
+    """A stored model's booster (``ScoringModel``), loaded once per version and checksum in this process."""
+    key = (model.pk, model.artefact_sha256)
+    booster = _BOOSTERS.get(key)
+    if booster is None:
+        if len(_BOOSTERS) > 16:
+            _BOOSTERS.clear()
+        booster = _BOOSTERS[key] = loaded(model.artefact_load())
+    return booster
+
+
 def dmatrix(x, *, params: dict | None, feature_names: list[str]):
     """A dense matrix to score with a stored model: missing values as the model was trained with them
     (``params["missing"]``; models trained before it have none: NaN)."""

@@ -201,26 +201,12 @@ def _check_classes(y: np.ndarray, folds: int, what: str) -> None:
         )
 
 
-_BOOSTERS: dict[tuple[int, str], object] = {}
-
-
-def booster_of(model: ScoringModel):
-    """The model's booster, loaded once per version and checksum in this process."""
-    key = (model.pk, model.artefact_sha256)
-    booster = _BOOSTERS.get(key)
-    if booster is None:
-        if len(_BOOSTERS) > 16:
-            _BOOSTERS.clear()
-        booster = _BOOSTERS[key] = B.loaded(model.artefact_load())
-    return booster
-
-
 def _predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
     """Probabilities from the stored booster, the frame's columns aligned to ``model.features``."""
     if not len(frame):
         return np.zeros(0)
     x = frame.reindex(columns=list(model.features), fill_value=0.0).astype(np.float64)
-    return booster_of(model).predict(B.dmatrix(x, params=model.params, feature_names=list(model.features)))
+    return B.booster_of(model).predict(B.dmatrix(x, params=model.params, feature_names=list(model.features)))
 
 
 # --- account profile fit ---------------------------------------------------------------------------------
