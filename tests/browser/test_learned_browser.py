@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from revops.choices import JobStatus
 from scoring.models import ScoringModelStatus
-from tests.scoring.factories_learned import (
+from tests.scoring.factories import (
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
     BacktestJobFactory,

@@ -17,7 +17,7 @@ from scoring.models import LifecycleTransition, Ruleset, RulesetStatus
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.browser.conftest import PASSWORD
 from tests.revops.factories import make_member
-from tests.scoring.factories_ui import ContactScoreFactory, starter_ruleset
+from tests.scoring.factories import ContactScoreFactory, starter_ruleset
 
 
 @pytest.fixture

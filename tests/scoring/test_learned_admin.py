@@ -12,8 +12,7 @@ from revops.models import ChangeRecord
 from scoring import policy as policies
 from scoring.models import PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
 from tests.revops.factories import UserFactory
-from tests.scoring.factories import stub_callable
-from tests.scoring.factories_learned import (
+from tests.scoring.factories import (
     ARTEFACT,
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
@@ -21,6 +20,7 @@ from tests.scoring.factories_learned import (
     ContactModelScoreFactory,
     ScoringModelFactory,
     starter_policy,
+    stub_callable,
 )
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,7 @@ from revops.models import ChangeRecord, JobRun
 from scoring import policy as policies
 from scoring.models import PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
 from tests.accounts.factories import AccountFactory, ContactFactory
-from tests.scoring.factories import stub_callable
-from tests.scoring.factories_learned import (
+from tests.scoring.factories import (
     ARTEFACT,
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
@@ -24,6 +23,7 @@ from tests.scoring.factories_learned import (
     ContactModelScoreFactory,
     ScoringModelFactory,
     starter_policy,
+    stub_callable,
 )
 
 pytestmark = pytest.mark.django_db

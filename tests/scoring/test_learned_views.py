@@ -16,7 +16,7 @@ from scoring.ml import backtest as B
 from scoring.models import Band, BuyingStage, ScoringModel, ScoringModelKind, ScoringModelStatus
 from tests.accounts.factories import AccountFactory
 from tests.revops.factories import UserFactory
-from tests.scoring.factories_learned import (
+from tests.scoring.factories import (
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
     BacktestJobFactory,

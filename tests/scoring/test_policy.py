@@ -11,8 +11,7 @@ from revops.permissions import GROUP_LEAD, GROUP_MEMBER, GROUP_REVOPS, GROUP_VIE
 from scoring import policy as policies
 from scoring.exceptions import WorkflowError
 from scoring.models import PolicyStatus, QualificationPolicy
-from tests.scoring.factories import stub_callable
-from tests.scoring.factories_learned import starter_policy
+from tests.scoring.factories import starter_policy, stub_callable
 
 pytestmark = pytest.mark.django_db
 

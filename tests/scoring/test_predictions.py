@@ -26,7 +26,7 @@ from scoring.models import (
     PolicyStatus,
     QualificationPolicy,
 )
-from tests.scoring.ml_factories import champion_in_market
+from tests.scoring.factories import champion_in_market
 
 
 @pytest.fixture

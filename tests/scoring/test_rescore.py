@@ -22,7 +22,7 @@ from scoring.population import spec_for
 from scoring.rescore import outbox_drain, rescore_all, rescore_contacts
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import UserFactory
-from tests.scoring.factories_ui import starter_ruleset
+from tests.scoring.factories import starter_ruleset
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.now().date()

@@ -12,7 +12,7 @@ from scoring import rescore
 from scoring.models import AccountRuleScore, ContactScore, LifecycleTransition
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import UserFactory
-from tests.scoring.factories_ui import starter_ruleset
+from tests.scoring.factories import starter_ruleset
 
 pytestmark = [
     pytest.mark.postgres,

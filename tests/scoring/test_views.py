@@ -25,7 +25,7 @@ from scoring.models import (
 )
 from scoring.selectors import published_ruleset
 from tests.accounts.factories import AccountFactory, ContactFactory
-from tests.scoring.factories_ui import (
+from tests.scoring.factories import (
     AccountRuleScoreFactory,
     ContactScoreFactory,
     ContactScoreHistoryFactory,

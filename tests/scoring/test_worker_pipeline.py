@@ -39,8 +39,7 @@ from scoring.models import (
     ScoringModelStatus,
 )
 from tests.revops.factories import UserFactory
-from tests.scoring.factories_learned import starter_policy
-from tests.scoring.factories_ui import starter_ruleset
+from tests.scoring.factories import starter_policy, starter_ruleset
 from tests.workers import unacked_count, wait_for
 
 pytestmark = pytest.mark.worker
