@@ -8,6 +8,8 @@ it stays a challenger, with the reason written down. Kinds never compete with ea
 
 import datetime
 import hashlib
+import logging
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -20,6 +22,8 @@ from scoring.models import ScoringModel, ScoringModelKind, ScoringModelStatus
 
 from . import backtest as B
 from . import features as F
+
+log = logging.getLogger(__name__)
 
 KIND = ScoringModelKind.IN_MARKET.value
 PRIMARY_MODEL = "xgboost"
@@ -97,10 +101,10 @@ def model_register(
         )
         current = current.first()
         version = (ScoringModel.objects.filter(kind=kind).aggregate(v=Max("version"))["v"] or 0) + 1
-        folder = Path(settings.MEDIA_ROOT) / "models"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{kind}_v{version}.json"
-        path.write_bytes(data)
+        path = Path(settings.MEDIA_ROOT) / "models" / f"{kind}_v{version}.json"
+        # The copy for inspection once the version exists: a registration rolled back leaves no file
+        # behind (nor overwrites the file of a version that another registration numbered the same).
+        transaction.on_commit(partial(_artefact_file_write, path, data))
         name, label = ".".join(path_keys), _label(path_keys, metrics)
         new_value = _metric_at(metrics, path_keys)
         old_value = None if current is None else _metric_at(current.metrics, path_keys)
@@ -149,6 +153,16 @@ def model_register(
         )
         _audit(user, "create", created, None)
     return created
+
+
+def _artefact_file_write(path: Path, data: bytes) -> None:
+    """The artefact's copy under ``MEDIA_ROOT/models``; the stored bytes are what scoring loads, so a
+    file that cannot be written is logged, not fatal."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError:
+        log.exception("could not write the model artefact copy %s", path)
 
 
 def _label(path_keys: tuple[str, ...], metrics: dict) -> str:

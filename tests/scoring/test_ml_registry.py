@@ -41,8 +41,11 @@ def statuses() -> dict[int, str]:
     return dict(ScoringModel.objects.values_list("version", "status"))
 
 
-def test_first_model_is_champion_with_its_artefact_and_checksum(demo, backtest_auc, revops_admin, tmp_path):
-    model = R.model_train(user=revops_admin)
+def test_first_model_is_champion_with_its_artefact_and_checksum(
+    demo, backtest_auc, revops_admin, tmp_path, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        model = R.model_train(user=revops_admin)
     assert model.version == 1 and model.status == ScoringModelStatus.CHAMPION
     path = Path(model.artefact_path)
     assert path == tmp_path / "models" / "in_market_v1.json"
@@ -100,9 +103,10 @@ def test_promote_and_roll_back_by_hand_are_audited(demo, backtest_auc, revops_ad
         R.model_rollback(user=revops_admin)  # v1 has no earlier champion
 
 
-def test_train_command_registers_a_version(demo, backtest_auc):
+def test_train_command_registers_a_version(demo, backtest_auc, django_capture_on_commit_callbacks):
     out = io.StringIO()
-    call_command("train", "--json", verbosity=0, stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("train", "--json", verbosity=0, stdout=out)
     summary = json.loads(out.getvalue())
     assert summary["version"] == 1 and summary["status"] == "champion"
     assert summary["sha256"] == R.sha256_of(Path(summary["artefact"]))
@@ -141,10 +145,13 @@ def media(settings, tmp_path):
     return tmp_path
 
 
-def test_register_stores_the_artefact_with_its_checksum_and_audits(db, media, revops_admin):
+def test_register_stores_the_artefact_with_its_checksum_and_audits(
+    db, media, revops_admin, django_capture_on_commit_callbacks
+):
     import hashlib
 
-    model = register("account_fit", 0.7, user=revops_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        model = register("account_fit", 0.7, user=revops_admin)
     assert (model.kind, model.version, model.status) == ("account_fit", 1, ScoringModelStatus.CHAMPION)
     assert model.reason == "First model: champion by default." and model.trained_by == revops_admin
     stored = ScoringModel.objects.get(pk=model.pk)
@@ -158,6 +165,22 @@ def test_register_stores_the_artefact_with_its_checksum_and_audits(db, media, re
     stored.artefact = b"{}" + bytes(stored.artefact)[2:]  # tampered with
     with pytest.raises(ValueError, match="checksum"):
         stored.artefact_load()
+
+
+def test_a_registration_rolled_back_leaves_no_artefact_file(db, media, django_capture_on_commit_callbacks):
+    """The copy under MEDIA_ROOT is written once the version exists: a rollback (here the caller's
+    transaction) leaves nothing behind, and the file of version 1 that stays is the committed one's."""
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = register("account_fit", 0.7)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            rolled_back = register("account_fit", 0.9, seed=1)
+            raise RuntimeError("the caller fails after registering")
+    assert callbacks == [] and not ScoringModel.objects.filter(pk=rolled_back.pk).exists()
+    assert sorted(p.name for p in (media / "models").iterdir()) == ["account_fit_v1.json"]
+    assert R.sha256_of(Path(kept.artefact_path)) == kept.artefact_sha256
 
 
 def test_each_kind_has_its_own_champion_and_margin(db, media):
