@@ -158,7 +158,8 @@ def _dates(as_of: datetime.date, rows: int) -> tuple[list[datetime.date], int]:
 # --- measuring ------------------------------------------------------------------------------------------
 class _Steps:
     """Seconds inside ``snapshots`` (read the period once, features and labels per date) and per
-    boosting call (``backtest._boost``: rows, rounds, seconds — the sparse matrix included) while active."""
+    boosting call (``backtest._boost``: rows, rounds, seconds — the histogram index included, the sparse
+    matrix built before it not) while active."""
 
     WRAPPED = {"_features": "features_per_date", "labels": "labels", "open_at": "open_opportunities"}
 
@@ -177,14 +178,14 @@ class _Steps:
         return timed
 
     def _fit(self, function):
-        def fit(train, columns, params, validation=None):
+        def fit(x, y, params, validation=None):
             started = time.perf_counter()
-            out = function(train, columns, params, validation)
+            out = function(x, y, params, validation)
             seconds, rounds = time.perf_counter() - started, int(out.num_boosted_rounds())
             self.fits.append(
                 {
-                    "rows": len(train),
-                    "columns": len(columns),
+                    "rows": x.shape[0],
+                    "columns": x.shape[1],
                     "rounds": rounds,
                     "early_stopping": validation is not None,
                     "seconds": round(seconds, 2),

@@ -119,15 +119,18 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _signed_log(x):
-    return np.sign(x) * np.log1p(np.abs(x))
+    """sign(x) · log(1 + |x|), into one new array (no temporaries the size of a million-row matrix)."""
+    out = np.abs(x, dtype=np.float64)
+    np.log1p(out, out=out)
+    return np.copysign(out, x, out=out)
 
 
 def sparse_input(frame: pd.DataFrame, columns: list[str]):
     """``frame[columns]`` as a float32 CSR matrix without its zeros and NaN (both are missing)."""
     from scipy import sparse
 
-    x = frame[columns].to_numpy(dtype=np.float32)
-    return sparse.csr_matrix(np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    x = frame[columns].to_numpy(dtype=np.float32, copy=True)  # ours: NaN becomes zero in place
+    return sparse.csr_matrix(np.nan_to_num(x, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf))
 
 
 # Threads a stored booster predicts with (None: XGBoost's default, every core). A process of a pool sets
@@ -198,19 +201,18 @@ class Boosted:
         return np.column_stack([1.0 - p, p])
 
 
-def _boost(train: pd.DataFrame, columns: list[str], params: dict, validation: pd.DataFrame | None = None):
-    """``xgboost.train`` on the sparse matrix (the histogram index built once, ``QuantileDMatrix``); with
-    ``validation``, early stopping on its log loss. XGBoost's own API: its scikit-learn wrapper scores
-    the validation rows through the histogram index each round, several times slower."""
+def _boost(x, y: np.ndarray, params: dict, validation: tuple | None = None):
+    """``xgboost.train`` on the sparse matrix ``x`` (``sparse_input``; the histogram index built once,
+    ``QuantileDMatrix``); with ``validation`` (its matrix and labels), early stopping on its log loss.
+    XGBoost's own API: its scikit-learn wrapper scores the validation rows through the histogram index
+    each round, several times slower."""
     import xgboost
 
     missing = params.get("missing", np.nan)
-    data = xgboost.QuantileDMatrix(sparse_input(train, columns), train["label"].to_numpy(), missing=missing)
+    data = xgboost.QuantileDMatrix(x, y, missing=missing)
     extra = {}
     if validation is not None:
-        check = xgboost.DMatrix(
-            sparse_input(validation, columns), validation["label"].to_numpy(), missing=missing
-        )
+        check = xgboost.DMatrix(validation[0], validation[1], missing=missing)
         extra = {"evals": [(check, "validation")], "early_stopping_rounds": EARLY_STOPPING_ROUNDS}
     return xgboost.train(
         _booster_params(params),
@@ -221,30 +223,45 @@ def _boost(train: pd.DataFrame, columns: list[str], params: dict, validation: pd
     )
 
 
+def _stopped_at(booster) -> int:
+    return int(booster.best_iteration) + 1
+
+
 def early_stopping_trees(
     train: pd.DataFrame, validation: pd.DataFrame, columns: list[str], params=None
 ) -> int:
     """How many trees (at most ``n_estimators``) to boost: trained on ``train``, stopped when the log loss
     on ``validation`` has not improved for ``EARLY_STOPPING_ROUNDS`` rounds."""
-    booster = _boost(train, columns, {**XGB_PARAMS, **(params or {})}, validation)
-    return int(booster.best_iteration) + 1
+    params = {**XGB_PARAMS, **(params or {})}
+    check = (sparse_input(validation, columns), validation["label"].to_numpy())
+    return _stopped_at(_boost(sparse_input(train, columns), train["label"].to_numpy(), params, check))
 
 
 def fit_xgboost(train: pd.DataFrame, validation: pd.DataFrame | None, columns: list[str], params=None):
     """XGBoost on ``train``; with a ``validation`` set of both classes, the number of trees is chosen by
-    early stopping on it, then the model is refit on both with that many trees."""
+    early stopping on it, then the model is refit on both with that many trees. Each part becomes a
+    sparse matrix once; the refit stacks them (no concatenated copy of the frames)."""
+    from scipy import sparse
+
     params = {**XGB_PARAMS, **(params or {})}
+    x, y = sparse_input(train, columns), train["label"].to_numpy()
     if validation is not None and len(validation) and validation["label"].nunique() == 2:
-        params["n_estimators"] = early_stopping_trees(train, validation, columns, params)
-        train = pd.concat([train, validation], ignore_index=True)
-    return Boosted(_boost(train, columns, params), columns=columns, params=params)
+        x_check, y_check = sparse_input(validation, columns), validation["label"].to_numpy()
+        params["n_estimators"] = _stopped_at(_boost(x, y, params, (x_check, y_check)))
+        x, y = sparse.vstack([x, x_check], format="csr"), np.concatenate([y, y_check])
+        del x_check
+    return Boosted(_boost(x, y, params), columns=columns, params=params)
 
 
-def fit_logistic(train: pd.DataFrame, columns: list[str]):
+def fit_logistic(x: np.ndarray, y: np.ndarray):
+    """The logistic-regression baseline: signed log, standardised, L2 (C = 0.5)."""
     model = make_pipeline(
-        FunctionTransformer(_signed_log), StandardScaler(), LogisticRegression(max_iter=2000, C=0.5)
+        # The scaler works in place on the transformer's new array, never on the caller's.
+        FunctionTransformer(_signed_log),
+        StandardScaler(copy=False),
+        LogisticRegression(max_iter=2000, C=0.5),
     )
-    return model.fit(train[columns].to_numpy(), train["label"].to_numpy())
+    return model.fit(x, y)
 
 
 class BinarisedNB:
@@ -444,18 +461,22 @@ def run(
         test = frame[frame["as_of"].isin(split["test"])]
         if train["label"].nunique() < 2 or test.empty:
             continue
-        if warnings is None:
-            warnings = leakage_warnings(pd.concat([train, validation]), columns)
+        # The baselines learn from the training and validation rows together (XGBoost stops early on
+        # the latter): one matrix of both for the two of them, once XGBoost no longer needs the frames
+        # (at a million rows each copy is about 2 GB).
+        xgb = fit_xgboost(train, validation, columns, params)
         both = pd.concat([train, validation], ignore_index=True)
+        del train, validation
+        if warnings is None:
+            warnings = leakage_warnings(both, columns)
+        x_both, y_both = both[columns].to_numpy(), both["label"].to_numpy()
+        del both
         x_test = test[columns].to_numpy()
         y = test["label"].to_numpy()
-        xgb = fit_xgboost(train, validation, columns, params)
         scores = {
             "xgboost": xgb.predict_proba(test[columns])[:, 1],
-            "logistic_regression": fit_logistic(both, columns).predict_proba(x_test)[:, 1],
-            "naive_bayes": BinarisedNB()
-            .fit(both[columns].to_numpy(), both["label"].to_numpy())
-            .predict_proba(x_test)[:, 1],
+            "logistic_regression": fit_logistic(x_both, y_both).predict_proba(x_test)[:, 1],
+            "naive_bayes": BinarisedNB().fit(x_both, y_both).predict_proba(x_test)[:, 1],
             "rules": rules_scores(split["test"][0], test["account_id"])
             .reindex(test["account_id"].to_numpy())
             .fillna(0.0)
@@ -468,7 +489,7 @@ def run(
             "train_dates": [d.isoformat() for d in split["train"]],
             "validation_dates": [d.isoformat() for d in split["validation"]],
             "test_dates": [d.isoformat() for d in split["test"]],
-            "train_rows": len(both),
+            "train_rows": len(y_both),
             "xgboost_trees": int(xgb.n_estimators),
             "models": {m: metrics(y, s, probability=m != "rules", curves=False) for m, s in scores.items()},
         }

@@ -141,12 +141,11 @@ def cross_validate(
         trees.append(int(xgb.n_estimators))
         filled_train, filled_test = _fill_missing(train, test, columns)
         x_train, x_test = filled_train[columns].to_numpy(), filled_test[columns].to_numpy()
+        y_train = train["label"].to_numpy()
         scores = {
             "xgboost": xgb.predict_proba(test[columns])[:, 1],
-            "logistic_regression": B.fit_logistic(filled_train, columns).predict_proba(x_test)[:, 1],
-            "naive_bayes": B.BinarisedNB()
-            .fit(x_train, train["label"].to_numpy())
-            .predict_proba(x_test)[:, 1],
+            "logistic_regression": B.fit_logistic(x_train, y_train).predict_proba(x_test)[:, 1],
+            "naive_bayes": B.BinarisedNB().fit(x_train, y_train).predict_proba(x_test)[:, 1],
         }
         for name, score in scores.items():
             out_of_fold[name][test_rows] = score

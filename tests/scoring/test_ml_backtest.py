@@ -8,6 +8,9 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from scoring.ml import backtest as B
 from scoring.ml import features as F
@@ -160,6 +163,42 @@ def test_a_model_scores_dense_rows_as_it_was_trained_on_sparse_ones(demo):
     np.testing.assert_allclose(scored, trained, rtol=1e-6)
     # A matrix that took zeros for values would score other numbers: the setting matters.
     assert not np.allclose(booster.predict(B.dmatrix(x, params={}, feature_names=columns)), trained)
+
+
+def test_the_refit_on_stacked_parts_is_the_refit_on_the_concatenated_rows(demo):
+    """``fit_xgboost`` stops early on the validation rows, then refits on training + validation rows by
+    stacking the two sparse matrices it already built: the same model as the concatenated frame gives."""
+    import pandas as pd
+
+    dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)[-4:]
+    frame = F.snapshots(dates=dates, horizon_days=90)
+    columns = B.feature_columns(frame)
+    train, validation = frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]]
+    params = {**B.XGB_PARAMS, "n_estimators": 60}
+    model = B.fit_xgboost(train, validation, columns, params)
+    trees = B.early_stopping_trees(train, validation, columns, params)
+    both = pd.concat([train, validation], ignore_index=True)
+    x_both, y_both = B.sparse_input(both, columns), both["label"].to_numpy()
+    plain = B._boost(x_both, y_both, {**params, "n_estimators": trees})
+    assert model.n_estimators == trees == plain.num_boosted_rounds()
+    plain.feature_names = columns
+    x = B.dmatrix(frame[columns].to_numpy(dtype=np.float32), params=params, feature_names=columns)
+    np.testing.assert_array_equal(model.get_booster().predict(x), plain.predict(x))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.integers(1, 40),
+        elements=st.floats(min_value=-1e12, max_value=1e12) | st.just(np.nan) | st.just(-0.0),
+    )
+)
+def test_the_signed_log_is_sign_times_log1p_of_the_magnitude(x):
+    expected = np.sign(x) * np.log1p(np.abs(x))
+    out = B._signed_log(x)
+    assert out is not x and out.dtype == np.float64
+    np.testing.assert_array_equal(out, expected)  # NaN where x is NaN; 0 and -0 compare equal
 
 
 def test_a_pool_process_predicts_on_its_share_of_the_cores(monkeypatch):
