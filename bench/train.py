@@ -95,7 +95,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="also time the whole training of the train command (model_train: features on every labelled "
         "date, the backtest of XGBoost and its baselines, the final fit, registration; rolled back) — "
-        "about 12 minutes and 11 GB at 100,000 accounts",
+        "about 9 minutes and 8 GB at 100,000 accounts",
     )
     group.add_argument(
         "--train-profile",
