@@ -65,6 +65,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--learned-processes", type=int, default=2, help="full_rescore_local(processes=…) of the headline"
     )
     group.add_argument(
+        "--learned-repeats",
+        type=int,
+        default=3,
+        help="runs of the learned rescore and of the whole pipeline, each from empty score tables: the "
+        "median run is reported (run to run they vary by ~15 s: autovacuum, checkpoints)",
+    )
+    group.add_argument(
         "--learned-train-accounts",
         type=int,
         default=25_000,
@@ -417,6 +424,18 @@ def _pipeline_process(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _median_run(repeats: int, prepare, run) -> dict:
+    """``run()`` ``repeats`` times, each after ``prepare()``: the median run's figures, with every run's
+    seconds in ``runs_s``."""
+    runs = []
+    for _ in range(repeats):
+        prepare()
+        runs.append(run())
+    runs_s = [r["seconds"] for r in runs]
+    median = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+    return {**median, "runs_s": runs_s}
+
+
 def _pipeline_main(job: dict) -> None:
     """The other end of ``_pipeline_process``."""
     bench_db.django_ready(job["url"])
@@ -597,15 +616,23 @@ def run(args: argparse.Namespace) -> dict:
     print("bench: learned phases in one process (with a breakdown) …", file=sys.stderr, flush=True)
     _clear_learned()
     learned_single = learned = _pipeline_process(url, as_of, rules=False, processes=1, steps=True)
+    repeats = max(1, args.learned_repeats)
     if processes > 1:
-        print(f"bench: learned phases in {processes} processes …", file=sys.stderr, flush=True)
-        _clear_learned()
-        learned = _pipeline_process(url, as_of, rules=False, processes=processes)
+        print(f"bench: learned phases in {processes} processes, {repeats}× …", file=sys.stderr, flush=True)
+        learned = _median_run(
+            repeats, _clear_learned, lambda: _pipeline_process(url, as_of, rules=False, processes=processes)
+        )
 
-    print(f"bench: full pipeline (rules + learned) in {processes} processes …", file=sys.stderr, flush=True)
-    world._reset(marker)
-    _clear_learned()
-    full = _pipeline_process(url, as_of, rules=True, processes=processes)
+    print(
+        f"bench: full pipeline (rules + learned) in {processes} processes, {repeats}× …",
+        file=sys.stderr,
+        flush=True,
+    )
+    full = _median_run(
+        repeats,
+        lambda: (world._reset(marker), _clear_learned()),
+        lambda: _pipeline_process(url, as_of, rules=True, processes=processes),
+    )
     agree = _agreement(base["results"])
     print("bench: full pipeline again, nothing changed …", file=sys.stderr, flush=True)
     second = _pipeline_process(url, as_of, rules=True, processes=processes)
