@@ -20,6 +20,5 @@ urlpatterns = [
     path("rescore/<int:pk>/", views.RescoreProgressView.as_view(), name="rescore_progress"),
     path("rescore/<int:pk>/status/", views.RescoreStatusView.as_view(), name="rescore_status"),
     path("contacts/<int:pk>/<slug:action>/", views.ContactLifecycleView.as_view(), name="contact_lifecycle"),
-    path("charts.js", views.charts_script, name="charts_js"),
     path("", include("scoring.urls_learned")),  # models, in-market accounts, an account's learned scores
 ]

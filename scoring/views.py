@@ -979,11 +979,3 @@ class ContactLifecycleView(PermissionRequiredMixin, View):
             return None, "Give a reason: it is kept with the lifecycle change."
         service = lifecycle.contact_recycle if action == "recycle" else lifecycle.contact_reopen
         return (lambda: service(contact=contact, user=user, reason=reason)), ""
-
-
-# --- the charts' script ---------------------------------------------------------------------------
-def charts_script(request: HttpRequest) -> HttpResponse:
-    """The small script that draws the scoring charts from ``json_script`` data (no inline scripts)."""
-    response = render(request, "scoring/scoring_charts.js", content_type="text/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=3600"
-    return response

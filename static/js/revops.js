@@ -14,6 +14,33 @@
     return (value && value.trim()) || fallback;
   }
 
+  // Series colours of every chart, from the theme.
+  function palette() {
+    return [
+      cssVar("--bs-primary", "#0d6efd"),
+      cssVar("--bs-secondary", "#6c757d"),
+      cssVar("--bs-success", "#198754"),
+      cssVar("--bs-warning", "#ffc107"),
+      cssVar("--bs-info", "#0dcaf0"),
+      cssVar("--bs-danger", "#dc3545")
+    ];
+  }
+
+  // Draw each canvas under root that matches selector, once, with draw(canvas, data of its data-source).
+  function drawAll(root, selector, draw) {
+    if (typeof Chart === "undefined") { return; }
+    (root || document).querySelectorAll(selector).forEach(function (canvas) {
+      if (canvas.dataset.drawn) { return; }
+      var data = readData(canvas.dataset.source);
+      if (!data) { return; }
+      draw(canvas, data);
+      canvas.dataset.drawn = "1";
+    });
+  }
+
+  // For the pages' own chart scripts (static/scoring/*.js), loaded after this one.
+  window.RevOps = {cssVar: cssVar, palette: palette, drawAll: drawAll};
+
   function drawBar(canvas, data) {
     var colour = cssVar("--bs-primary", "#0d6efd");
     return new Chart(canvas, {
@@ -45,13 +72,8 @@
   }
 
   function init(root) {
-    if (typeof Chart === "undefined") { return; }
-    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
-      if (canvas.dataset.drawn) { return; }
-      var data = readData(canvas.dataset.source);
-      if (!data) { return; }
+    drawAll(root, "canvas[data-chart]", function (canvas, data) {
       (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);
-      canvas.dataset.drawn = "1";
     });
   }
 

@@ -8,21 +8,7 @@
 (function () {
   "use strict";
 
-  function cssVar(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name);
-    return (value && value.trim()) || fallback;
-  }
-
-  function palette() {
-    return [
-      cssVar("--bs-primary", "#0d6efd"),
-      cssVar("--bs-secondary", "#6c757d"),
-      cssVar("--bs-success", "#198754"),
-      cssVar("--bs-warning", "#ffc107"),
-      cssVar("--bs-info", "#0dcaf0"),
-      cssVar("--bs-danger", "#dc3545")
-    ];
-  }
+  var cssVar = window.RevOps.cssVar, palette = window.RevOps.palette;  // static/js/revops.js
 
   function colourOf(set, index, colours) {
     return colours[(set.colour === undefined || set.colour === null ? index : set.colour) % colours.length];
@@ -100,14 +86,7 @@
   }
 
   function init(root) {
-    if (typeof Chart === "undefined") { return; }
-    (root || document).querySelectorAll("canvas[data-learned-chart]").forEach(function (canvas) {
-      if (canvas.dataset.drawn) { return; }
-      var node = document.getElementById(canvas.dataset.source);
-      if (!node) { return; }
-      draw(canvas, JSON.parse(node.textContent));
-      canvas.dataset.drawn = "1";
-    });
+    window.RevOps.drawAll(root, "canvas[data-learned-chart]", draw);
   }
 
   if (document.readyState === "loading") {

@@ -174,10 +174,13 @@ def test_a_registration_rolled_back_leaves_no_artefact_file(db, media, django_ca
 
     with django_capture_on_commit_callbacks(execute=True):
         kept = register("account_fit", 0.7)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            rolled_back = register("account_fit", 0.9, seed=1)
-            raise RuntimeError("the caller fails after registering")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        rolled_back = register("account_fit", 0.9, seed=1)
+        raise RuntimeError("the caller fails after registering")
     assert callbacks == [] and not ScoringModel.objects.filter(pk=rolled_back.pk).exists()
     assert sorted(p.name for p in (media / "models").iterdir()) == ["account_fit_v1.json"]
     assert R.sha256_of(Path(kept.artefact_path)) == kept.artefact_sha256

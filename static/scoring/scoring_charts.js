@@ -1,25 +1,11 @@
 /* Charts of the scoring pages (what-if, lifecycle funnel), drawn from json_script data:
  *   <canvas data-scoring-chart="bar" data-source="ID">  with  {"labels": [...], "datasets": [
  *     {"label", "values", "type": "bar"|"line", "colour": index, "dashed": bool}]}
- * Served by scoring.views.charts_script so that the pages need no inline script. */
+ * A static file, so that the pages need no inline script. */
 (function () {
   "use strict";
 
-  function cssVar(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name);
-    return (value && value.trim()) || fallback;
-  }
-
-  function palette() {
-    return [
-      cssVar("--bs-primary", "#0d6efd"),
-      cssVar("--bs-secondary", "#6c757d"),
-      cssVar("--bs-success", "#198754"),
-      cssVar("--bs-warning", "#ffc107"),
-      cssVar("--bs-info", "#0dcaf0"),
-      cssVar("--bs-danger", "#dc3545")
-    ];
-  }
+  var palette = window.RevOps.palette;  // static/js/revops.js
 
   function draw(canvas, data) {
     var colours = palette();
@@ -54,14 +40,7 @@
   }
 
   function init(root) {
-    if (typeof Chart === "undefined") { return; }
-    root.querySelectorAll("canvas[data-scoring-chart]").forEach(function (canvas) {
-      if (canvas.dataset.drawn) { return; }
-      var node = document.getElementById(canvas.dataset.source);
-      if (!node) { return; }
-      draw(canvas, JSON.parse(node.textContent));
-      canvas.dataset.drawn = "1";
-    });
+    window.RevOps.drawAll(root, "canvas[data-scoring-chart]", draw);
   }
 
   if (document.readyState === "loading") {
