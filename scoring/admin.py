@@ -122,6 +122,50 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def selected_one(model_admin, request, queryset):
+    """The single selected row of an action that acts on one version, or None (and say so)."""
+    if queryset.count() != 1:
+        model_admin.message_user(request, "Select exactly one version.", level=messages.ERROR)
+        return None
+    return queryset.get()
+
+
+class DraftVersionAdmin(ServiceSavedAdmin):
+    """A versioned definition (rulesets, qualification policies): only drafts change; a new one is a copy
+    of a version (``add_form``: based on, name), made and saved by the services."""
+
+    add_form: type[forms.ModelForm]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["based_on", "name"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    @staticmethod
+    def adopt(obj, saved) -> None:
+        """The admin's object becomes the version the service saved (for the log entry and redirect)."""
+        for field in type(saved)._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+
 # --- versions ---------------------------------------------------------------------------------------
 class RuleInlineFormSet(BaseInlineFormSet):
     """Checks the whole list of rules with the service's rules, errors next to each row."""
@@ -242,12 +286,13 @@ class RulesetAdminForm(forms.ModelForm):
 
 
 @admin.register(Ruleset)
-class RulesetAdmin(ServiceSavedAdmin):
+class RulesetAdmin(DraftVersionAdmin):
     list_display = ["number", "name", "status", "revision", "based_on", "published_at", "publish_at"]
     list_display_links = ["number", "name"]
     list_filter = ["status"]
     search_fields = ["name", "description"]
     form = RulesetAdminForm
+    add_form = RulesetAddForm
     readonly_fields = [
         "number",
         "status",
@@ -302,15 +347,9 @@ class RulesetAdmin(ServiceSavedAdmin):
     inlines = [RuleInline, RulesetApprovalInline, RulesetCommentInline, RulesetHistoryInline]
     actions = ["propose_selected", "approve_selected", "publish_now", "rollback_to"]
 
-    # --- read-only unless a draft ---------------------------------------------------------------
+    # --- permissions (only drafts change: DraftVersionAdmin) -------------------------------------
     def has_add_permission(self, request):
         return super().has_add_permission(request) and workflow.can_edit_rulesets(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
 
     def has_propose_permission(self, request):
         return workflow.can_edit_rulesets(request.user)
@@ -320,22 +359,6 @@ class RulesetAdmin(ServiceSavedAdmin):
 
     def has_publish_permission(self, request):
         return request.user.has_perm("scoring.publish_ruleset")
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = RulesetAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["based_on", "name"]})]
-        return super().get_fieldsets(request, obj)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else super().get_readonly_fields(request, obj)
-
-    def get_inlines(self, request, obj):
-        return [] if obj is None else super().get_inlines(request, obj)
 
     # --- saving through the services --------------------------------------------------------------
     def save_model(self, request, obj, form, change):
@@ -350,9 +373,7 @@ class RulesetAdmin(ServiceSavedAdmin):
         except SERVICE_ERRORS as exc:
             _failed(request, self, exc)
             return
-        for field in Ruleset._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(draft, field.attname))
-        obj._state.adding = False
+        self.adopt(obj, draft)
 
     def save_related(self, request, form, formsets, change):
         if not change or getattr(request, "_scoring_admin_failed", False):
@@ -393,12 +414,6 @@ class RulesetAdmin(ServiceSavedAdmin):
                     messages.SUCCESS,
                 )
 
-    def _one(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version.", level=messages.ERROR)
-            return None
-        return queryset.get()
-
     @admin.action(description="Propose the selected drafts for approval", permissions=["propose"])
     def propose_selected(self, request, queryset):
         self._each(
@@ -413,7 +428,7 @@ class RulesetAdmin(ServiceSavedAdmin):
 
     @admin.action(description="Publish the selected version now", permissions=["publish"])
     def publish_now(self, request, queryset):
-        ruleset = self._one(request, queryset)
+        ruleset = selected_one(self, request, queryset)
         if ruleset is not None:
             self._each(
                 request,
@@ -424,7 +439,7 @@ class RulesetAdmin(ServiceSavedAdmin):
 
     @admin.action(description="Roll back to the selected version", permissions=["publish"])
     def rollback_to(self, request, queryset):
-        ruleset = self._one(request, queryset)
+        ruleset = selected_one(self, request, queryset)
         if ruleset is not None:
             self._each(
                 request,

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 from django.utils.html import format_html, format_html_join
 
 from . import policy as policies
-from .admin import SERVICE_ERRORS, ReadOnlyAdmin, ServiceSavedAdmin, _failed, error_text
+from .admin import SERVICE_ERRORS, DraftVersionAdmin, ReadOnlyAdmin, _failed, error_text, selected_one
 from .filtersets_learned import HEAVY_MODEL_FIELDS, without_heavy_model_fields
 from .models import (
     AccountModelScore,
@@ -25,14 +25,6 @@ from .models import (
     QualificationPolicy,
     ScoringModel,
 )
-
-
-def _one(model_admin, request, queryset):
-    """The single selected row of an action that acts on one version, or None (and say so)."""
-    if queryset.count() != 1:
-        model_admin.message_user(request, "Select exactly one version.", level=messages.ERROR)
-        return None
-    return queryset.get()
 
 
 # --- qualification policy versions -------------------------------------------------------------------
@@ -74,7 +66,7 @@ class PolicyAdminForm(forms.ModelForm):
 
 
 @admin.register(QualificationPolicy)
-class QualificationPolicyAdmin(ServiceSavedAdmin):
+class QualificationPolicyAdmin(DraftVersionAdmin):
     list_display = [
         "number",
         "name",
@@ -90,6 +82,7 @@ class QualificationPolicyAdmin(ServiceSavedAdmin):
     list_filter = ["status"]
     search_fields = ["name", "description"]
     form = PolicyAdminForm
+    add_form = PolicyAddForm
     readonly_fields = ["number", "status", "created_by", "published_by", "published_at", "created", "updated"]
     fieldsets = [
         (None, {"fields": ["number", "name", "description", "status"]}),
@@ -113,28 +106,9 @@ class QualificationPolicyAdmin(ServiceSavedAdmin):
     ]
     actions = ["publish_selected"]
 
-    # --- read-only unless a draft ---------------------------------------------------------------
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
-
+    # --- permissions (only drafts change: DraftVersionAdmin) -------------------------------------
     def has_publish_permission(self, request):
         return policies.can_publish_policies(request.user)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = PolicyAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["based_on", "name"]})]
-        return super().get_fieldsets(request, obj)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else super().get_readonly_fields(request, obj)
 
     # --- saving through the services --------------------------------------------------------------
     def save_model(self, request, obj, form, change):
@@ -151,9 +125,7 @@ class QualificationPolicyAdmin(ServiceSavedAdmin):
         except SERVICE_ERRORS as exc:
             _failed(request, self, exc)
             return
-        for field in QualificationPolicy._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
+        self.adopt(obj, saved)
 
     def save_related(self, request, form, formsets, change):
         pass  # no relations; the service audited the change
@@ -165,7 +137,7 @@ class QualificationPolicyAdmin(ServiceSavedAdmin):
         description="Publish the selected version (or restore an archived one)", permissions=["publish"]
     )
     def publish_selected(self, request, queryset):
-        policy = _one(self, request, queryset)
+        policy = selected_one(self, request, queryset)
         if policy is None:
             return
         try:
@@ -288,7 +260,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
     def promote_selected(self, request, queryset):
         from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
 
-        model = _one(self, request, queryset)
+        model = selected_one(self, request, queryset)
         if model is None:
             return
         try:
