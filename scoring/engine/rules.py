@@ -612,52 +612,83 @@ def _fast_track(spec: RulesetSpec, index: _ActivityIndex, n: int, t: int) -> tup
     return kinds, days
 
 
+def _isin(values: np.ndarray, options) -> np.ndarray:
+    """Membership of each value (a hash lookup, as pandas does it)."""
+    return pd.Series(values, dtype=object, copy=False).isin(list(options)).to_numpy()
+
+
 def _exclusions(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
-    """``exclusion_reason`` for every row: each test once per distinct value, combined in its order."""
+    """``exclusion_reason`` for every row: each test once per distinct value, the first that holds
+    wins (the scalar order), and its reason text built only for the rows it excludes."""
     n = len(frame)
     if not n:
         return np.empty(0, dtype=object)
 
-    def raw(name) -> pd.Series:
-        values = frame[name].to_numpy(dtype=object) if name in frame else [None] * n
-        return pd.Series(values, dtype=object)
+    def raw(name) -> np.ndarray:
+        return frame[name].to_numpy(dtype=object) if name in frame else np.full(n, None, dtype=object)
 
-    def text(name) -> pd.Series:
-        """``_text(v) or ""`` per row, computed once per distinct value."""
-        codes, uniques = pd.factorize(raw(name), use_na_sentinel=True)
-        answers = np.array([_text(u) or "" for u in uniques] + [""], dtype=object)
-        return pd.Series(answers[codes], dtype=object)
+    def text(name, upper: bool = False) -> np.ndarray:
+        """``_text(v) or ""`` per row (upper-cased), computed once per distinct value."""
+        codes, uniques = pd.factorize(pd.Series(raw(name), dtype=object), use_na_sentinel=True)
+        answers = [_text(u) or "" for u in uniques] + [""]
+        return np.array([a.upper() for a in answers] if upper else answers, dtype=object)[codes]
 
-    # E-mails are nearly all distinct: normalise them with vectorised string methods instead.
-    email = raw("email").fillna("").astype(str).str.strip().str.lower()
-    at = email.str.contains("@", regex=False)
-    domain = pd.Series(np.where(at, email.str.rsplit("@", n=1).str[-1], ""), dtype=object)
+    # E-mails are nearly all distinct: one pass of plain string methods (what ``_text`` does to text).
+    domain = np.array(
+        [
+            e.rpartition("@")[2] if "@" in e else ""
+            for e in (v.strip().lower() if isinstance(v, str) else _text(v) or "" for v in raw("email"))
+        ],
+        dtype=object,
+    )
     account_domain = text("account.domain")
-    industry, country, account_country = text("account.industry"), text("country"), text("account.country")
+    industry, country, account_country = (
+        text("account.industry"),
+        text("country", True),
+        text("account.country", True),
+    )
     title = raw("title")
     pattern = _regex(spec.excluded_title_pattern) if spec.excluded_title_pattern else None
-    conditions = [
-        (domain.isin(spec.competitor_domains) | account_domain.isin(spec.competitor_domains))
-        & bool(spec.competitor_domains),
-        domain.isin(spec.free_mail_domains) & spec.exclude_free_mail,
-        _gather(title, lambda t: bool(pattern and _text(t) and pattern.search(_text(t)))),
-        (industry != "") & industry.isin(spec.excluded_industries),
-        (country != "") & country.str.upper().isin(spec.excluded_countries),
-        (account_country != "") & account_country.str.upper().isin(spec.excluded_countries),
+    competitors, free_mail = list(spec.competitor_domains), list(spec.free_mail_domains)
+    tests = [  # (excluded rows, their reasons)
+        (
+            (_isin(domain, competitors) | _isin(account_domain, competitors)) & bool(competitors),
+            lambda rows: np.full(len(rows), "competitor", dtype=object),
+        ),
+        (
+            _isin(domain, free_mail) & spec.exclude_free_mail,
+            lambda rows: "free-mail address (" + domain[rows] + ")",
+        ),
+        (
+            _gather(
+                pd.Series(title, dtype=object),
+                lambda t: bool(pattern and _text(t) and pattern.search(_text(t))),
+            ),
+            lambda rows: np.array([f"title excluded ({t})" for t in title[rows]], dtype=object),
+        ),
+        (
+            (industry != "") & _isin(industry, list(spec.excluded_industries)),
+            lambda rows: np.array(
+                [f"industry outside the ICP ({v})" for v in raw("account.industry")[rows]], dtype=object
+            ),
+        ),
+        (
+            (country != "") & _isin(country, list(spec.excluded_countries)),
+            lambda rows: "country outside the ICP (" + country[rows] + ")",
+        ),
+        (
+            (account_country != "") & _isin(account_country, list(spec.excluded_countries)),
+            lambda rows: "country outside the ICP (" + account_country[rows] + ")",
+        ),
     ]
-    reasons = [
-        pd.Series(["competitor"] * n, dtype=object),
-        "free-mail address (" + domain + ")",
-        "title excluded (" + title.astype(str) + ")",
-        "industry outside the ICP (" + raw("account.industry").astype(str) + ")",
-        "country outside the ICP (" + country.str.upper() + ")",
-        "country outside the ICP (" + account_country.str.upper() + ")",
-    ]
-    return np.select(
-        [np.asarray(c, dtype=bool) for c in conditions],
-        [r.to_numpy(dtype=object) for r in reasons],
-        default="",
-    ).astype(object)
+    out = np.full(n, "", dtype=object)
+    open_ = np.ones(n, dtype=bool)  # not excluded by an earlier test
+    for excluded, reasons in tests:
+        rows = np.flatnonzero(np.asarray(excluded, dtype=bool) & open_)
+        if len(rows):
+            out[rows] = reasons(rows)
+            open_[rows] = False
+    return out
 
 
 def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
