@@ -242,13 +242,10 @@ def _register(model, frame, columns: list[str], dates: list[datetime.date]) -> t
 
     params = {**B.XGB_PARAMS, "n_estimators": int(model.n_estimators)}
     params["top_keys"] = frame.attrs.get("top_keys", [])
-    artefact: list[bytes] = []
-
-    def register():
-        artefact.append(booster_bytes(model))
-        return model_register(
+    registered, seconds = _rolled_back(
+        lambda: model_register(
             kind=KIND,
-            artefact=artefact[0],
+            artefact=booster_bytes(model),
             features=columns,
             params=params,
             metrics={"bench": "train section, rolled back"},
@@ -256,9 +253,8 @@ def _register(model, frame, columns: list[str], dates: list[datetime.date]) -> t
             train_end=dates[-1],
             horizon_days=HORIZON_DAYS,
         )
-
-    _registered, seconds = _rolled_back(register)
-    return seconds, len(artefact[0])
+    )
+    return seconds, len(registered.artefact)
 
 
 def _command(as_of: datetime.date) -> dict:

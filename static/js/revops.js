@@ -38,8 +38,20 @@
     });
   }
 
+  // Draw the page's charts of selector now (or once the page is parsed) and after every htmx swap: an
+  // outerHTML swap replaces the event's target, so look at the whole page (drawn canvases are skipped).
+  function charts(selector, draw) {
+    var all = function () { drawAll(document, selector, draw); };
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", all);
+    } else {
+      all();
+    }
+    document.addEventListener("htmx:afterSettle", all);
+  }
+
   // For the pages' own chart scripts (static/scoring/*.js), loaded after this one.
-  window.RevOps = {cssVar: cssVar, palette: palette, drawAll: drawAll};
+  window.RevOps = {cssVar: cssVar, palette: palette, charts: charts};
 
   function drawBar(canvas, data) {
     var colour = cssVar("--bs-primary", "#0d6efd");
@@ -71,11 +83,6 @@
     });
   }
 
-  function init(root) {
-    drawAll(root, "canvas[data-chart]", function (canvas, data) {
-      (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);
-    });
-  }
 
   // Filter forms submit only the filters that are set, so list URLs stay short and shareable.
   document.addEventListener("submit", function (event) {
@@ -87,6 +94,7 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
+  charts("canvas[data-chart]", function (canvas, data) {
+    (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);
+  });
 })();

@@ -85,15 +85,5 @@
     });
   }
 
-  function init(root) {
-    window.RevOps.drawAll(root, "canvas[data-learned-chart]", draw);
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { init(document); });
-  } else {
-    init(document);
-  }
-  // An outerHTML swap replaces the event's target, so look at the whole page (drawn canvases are skipped).
-  document.addEventListener("htmx:afterSettle", function () { init(document); });
+  window.RevOps.charts("canvas[data-learned-chart]", draw);
 })();

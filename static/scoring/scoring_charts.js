@@ -39,14 +39,5 @@
     });
   }
 
-  function init(root) {
-    window.RevOps.drawAll(root, "canvas[data-scoring-chart]", draw);
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { init(document); });
-  } else {
-    init(document);
-  }
-  document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
+  window.RevOps.charts("canvas[data-scoring-chart]", draw);
 })();
