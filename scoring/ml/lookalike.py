@@ -44,7 +44,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
-from revops.bulk import is_postgres
+from revops.bulk import frame_read, is_postgres
 from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind
 
 from . import backtest as B
@@ -584,14 +584,17 @@ def engagement_vs_buyers(model: ScoringModel, counts) -> np.ndarray:
 
 
 # --- scoring contacts ------------------------------------------------------------------------------------
-CHUNK_COLUMNS = ["contact_id", "persona", "seniority", "department", "title", "engagement"]
+CHUNK_KINDS = {
+    "contact_id": "int", "persona": "text", "seniority": "text", "department": "text", "title": "text",
+    "engagement": "float",
+}  # fmt: skip
 
 
 def _chunk_contacts(low: int, high: int, as_of: datetime.date, days: int) -> pd.DataFrame:
     """Contacts with ``low <= id < high`` and their activity count in the ``days`` up to ``as_of``
     (summed in SQL): one query."""
     sql = f"""
-        SELECT c.id, COALESCE(p.name, ''), c.seniority, c.department, c.title, COALESCE(s.n, 0)
+        SELECT c.id, p.name, c.seniority, c.department, c.title, COALESCE(s.n, 0)
         FROM {_t(Contact)} c
         LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id
         LEFT JOIN (
@@ -603,12 +606,7 @@ def _chunk_contacts(low: int, high: int, as_of: datetime.date, days: int) -> pd.
         ORDER BY c.id
     """
     params = [low, high, as_of - datetime.timedelta(days=days), as_of, low, high]
-    if is_postgres():
-        from scoring.population import _copy_out
-
-        frame = _copy_out(sql, params, CHUNK_COLUMNS, numeric={"contact_id", "engagement"})
-    else:
-        frame = _fetch(sql, params, CHUNK_COLUMNS)
+    frame = frame_read(sql, params, CHUNK_KINDS)
     return frame.astype({"contact_id": np.int64, "engagement": np.float64})
 
 

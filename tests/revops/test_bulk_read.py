@@ -52,3 +52,18 @@ def test_the_rows_are_those_the_query_returns(db):
 def test_no_rows_is_an_empty_frame_with_the_columns(db):
     frame = frame_read(SQL, [10**9], COLUMNS)
     assert frame.empty and list(frame.columns) == list(COLUMNS)
+
+
+def test_text_columns_read_null_and_empty_alike(db):
+    """``"text"``: NULL (no persona) and "" (no department) both read as "", on every backend."""
+    account = AccountFactory()
+    people = [
+        ContactFactory(account=account, persona=PersonaFactory(name="Buyer"), department=""),
+        ContactFactory(account=account, persona=None, department="Sales"),
+    ]
+    kinds = {**COLUMNS, "department": "text", "name": "text"}
+    frame = frame_read(SQL, [people[0].pk], kinds)
+    assert frame["department"].tolist() == ["", "Sales"]
+    assert frame["name"].tolist() == ["Buyer", ""]
+    assert frame["title"].tolist() == [p.title for p in people]  # "str" beside "text" as before
+    assert frame_read(SQL, [10**9], kinds).empty
