@@ -12,7 +12,13 @@ from revops import services
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord, JobRun
 from scoring import policy as policies
-from scoring.models import PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
+from scoring.models import (
+    AccountModelScore,
+    PolicyStatus,
+    QualificationPolicy,
+    ScoringModel,
+    ScoringModelStatus,
+)
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.scoring.factories import (
     ARTEFACT,
@@ -134,7 +140,11 @@ def test_account_scores_list_filters_and_orders(client_for, viewer):
     assert ids(f"model={model.pk}") == [hot.pk]
     assert ids(f"q={warm.account.name}") == [warm.pk]
     assert ids("ordering=-profile_fit") == [warm.pk, hot.pk, cold.pk]
-    assert ids("ordering=scored_at") == [hot.pk, warm.pk, cold.pk]
+    # Scored in another order than the default's: oldest first, then newest first.
+    AccountModelScore.objects.filter(pk=cold.pk).update(scored_at=hot.scored_at - datetime.timedelta(days=2))
+    AccountModelScore.objects.filter(pk=warm.pk).update(scored_at=hot.scored_at - datetime.timedelta(days=1))
+    assert ids("ordering=scored_at") == [cold.pk, warm.pk, hot.pk]
+    assert ids("ordering=-scored_at") == [hot.pk, warm.pk, cold.pk]
 
 
 def test_account_scores_paginate(client_for, viewer):

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity
@@ -93,8 +94,21 @@ def test_the_command_trains_reports_registers_and_scores_contacts(db, tmp_path):
     assert report["contacts"] == {"email_column": "Email", "matched": 3, "written": 3}
     rows = {s.contact_id: s for s in ContactModelScore.objects.all()}
     assert set(rows) == {c.pk for c in known} and bystander.pk not in rows
-    for contact in known:
-        assert rows[contact.pk].conversion_model_id == model.pk and 0 <= rows[contact.pk].conversion <= 1
+    # Each contact gets the final model's probability for its own export row (the booster straight from
+    # the artefact, on the export encoded as the model was).
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model.artefact))
+    encoded = LD.prepare(LD.read_export(path), target="converted", id_column="lead_id").frame
+    matrix = xgboost.DMatrix(
+        encoded[list(model.features)].to_numpy(dtype=np.float32),
+        missing=model.params.get("missing", np.nan),
+        feature_names=list(model.features),
+    )
+    expected = booster.predict(matrix)
+    assert len(set(np.round(expected[:3], 3))) == 3  # three different probabilities: a mix-up shows
+    for i, contact in enumerate(known):
+        assert rows[contact.pk].conversion_model_id == model.pk
+        assert rows[contact.pk].conversion == pytest.approx(float(expected[i]), abs=1e-5)
     assert rows[known[0].pk].model_id is None and rows[known[0].pk].persona_fit == 0
     assert (rows[scored.pk].persona_fit, rows[scored.pk].engagement_vs_buyers) == (55, 12)  # left alone
 

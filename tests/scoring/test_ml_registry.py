@@ -254,3 +254,22 @@ def test_promote_and_roll_back_work_per_kind(db, media, revops_admin):
     assert ScoringModel.objects.get(pk=second.pk).status == ScoringModelStatus.CHALLENGER
     assert ScoringModel.objects.get(pk=market.pk).status == ScoringModelStatus.CHAMPION
     assert ChangeRecord.objects.count() == audited + 4
+
+
+def test_a_custom_primary_metric_decides_which_version_is_champion(db, media):
+    def with_metrics(seed, roc_auc, pr_auc):
+        return R.model_register(
+            kind="persona_fit", artefact=booster_bytes(seed), features=["f0", "f1", "f2"], params={},
+            metrics={"models": {"xgboost": {"roc_auc": roc_auc, "pr_auc": pr_auc}}},
+            primary_metric_path="models.xgboost.pr_auc",
+        )  # fmt: skip
+
+    first = with_metrics(0, roc_auc=0.8, pr_auc=0.3)
+    # Worse ROC AUC, better PR AUC: PR AUC is the metric asked for, so it wins.
+    better = with_metrics(1, roc_auc=0.5, pr_auc=0.9)
+    assert better.status == ScoringModelStatus.CHAMPION and "pr_auc" in better.reason
+    assert ScoringModel.objects.get(pk=first.pk).status == ScoringModelStatus.RETIRED
+    # Better ROC AUC, worse PR AUC: it stays a challenger, saying which metric it lost on.
+    worse = with_metrics(2, roc_auc=0.95, pr_auc=0.2)
+    assert worse.status == ScoringModelStatus.CHALLENGER and "pr_auc" in worse.reason
+    assert R.champion("persona_fit") == better

@@ -8,7 +8,9 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+import xgboost
 from django.core.management import call_command
 from django.utils import timezone
 from hypothesis import given, settings
@@ -18,10 +20,12 @@ from hypothesis.extra import numpy as hnp
 from revops.models import JobRun
 from scoring import pipeline, predictions
 from scoring.ml import features as F
+from scoring.ml import lookalike as L
 from scoring.ml.backtest import data_end
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
+    AccountRuleScore,
     BuyingStageTransition,
     PolicyStatus,
     QualificationPolicy,
@@ -46,6 +50,20 @@ def score_all(world, now=None):
     )
 
 
+def independent_booster(model):
+    """The champion's artefact loaded straight into XGBoost: predictions that owe nothing to the code under
+    test. The frame's columns are picked by name, in the model's feature order."""
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model.artefact))
+
+    def matrix(frame):
+        return xgboost.DMatrix(
+            frame[list(model.features)].to_numpy(dtype=np.float32), feature_names=model.features
+        )
+
+    return booster, matrix
+
+
 def test_every_account_gets_the_champions_probability_and_a_faithful_explanation(world):
     stats = score_all(world)
     assert stats["accounts"] == stats["written"] == AccountModelScore.objects.count() == 150
@@ -53,19 +71,25 @@ def test_every_account_gets_the_champions_probability_and_a_faithful_explanation
     frame = F.account_features(
         as_of=world["as_of"], account_ids=None, top_keys=world["model"].params["top_keys"]
     )
-    expected = predictions.in_market_predict(world["model"], frame)
+    booster, matrix = independent_booster(world["model"])
+    expected = booster.predict(matrix(frame))
+    assert expected.std() > 0.01  # the accounts differ, so a wrong column order shows
     stored = dict(AccountModelScore.objects.values_list("account_id", "in_market"))
     assert np.allclose([stored[a] for a in frame.index], expected, atol=1e-4)
-    # SHAP additivity: contributions plus the bias give the model's log-odds.
-    contributions = predictions.in_market_contributions(world["model"], frame)
-    logit = np.log(expected / (1 - expected))
-    assert np.allclose(contributions.sum(axis=1), logit, atol=1e-3)
+    contributions = booster.predict(matrix(frame), pred_contribs=True)[:, :-1]
     top = AccountModelScore.objects.order_by("-in_market").first()
     assert top.model_id == world["model"].pk and top.policy_id == policy.pk
+    # The stored explanation is the row's largest SHAP values, each with the feature's value, largest first.
+    row = contributions[list(frame.index).index(top.account_id)]
+    largest = np.argsort(-np.abs(row), kind="stable")[: predictions.TOP_CONTRIBUTIONS]
+    names = list(world["model"].features)
+    assert [[f, pytest.approx(v, abs=1e-4), pytest.approx(c, abs=1e-3)] for f, v, c in top.contributions] == [
+        [names[j], frame.loc[top.account_id, names[j]], row[j]]
+        for j in largest
+        if round(float(row[j]), 4) != 0
+    ]
     explanation = predictions.account_explanation(top)
-    assert 1 <= len(explanation) <= predictions.TOP_CONTRIBUTIONS
-    sizes = [abs(e["contribution"]) for e in explanation]
-    assert sizes == sorted(sizes, reverse=True)
+    assert [e["feature"] for e in explanation] == [f for f, _, _ in top.contributions]
     assert all(
         e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation
     )
@@ -75,26 +99,65 @@ def band(value, high_min, medium_min):
     return "high" if value >= high_min else "medium" if value >= medium_min else "low"
 
 
+RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+def icp_share(policy, rules_fit: float) -> float:
+    return min(max(rules_fit / policy.icp_fit_full, 0.0), 1.0)
+
+
 def test_bands_and_qualified_follow_the_published_policy(world):
     score_all(world)
     policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    rules_fit = dict(AccountRuleScore.objects.values_list("account_id", "fit"))
     for row in AccountModelScore.objects.all():
+        # No look-alike champion: profile fit is the ICP criteria's share alone.
+        assert row.profile_fit == pytest.approx(
+            round(100 * icp_share(policy, rules_fit.get(row.account_id, 0)), 2)
+        )
         assert row.fit_band == band(row.profile_fit, policy.fit_high_min, policy.fit_medium_min)
         assert row.in_market_band == band(
             row.in_market, policy.in_market_high_min, policy.in_market_medium_min
         )
-        assert row.qualified == (row.fit_band != "low" and row.in_market_band == "high")
-    # A new version with a lower bar qualifies more accounts, and every row names it.
-    before = AccountModelScore.objects.filter(qualified=True).count()
+        assert row.qualified == (
+            RANK[row.fit_band] >= RANK[policy.qualified_fit_band]
+            and RANK[row.in_market_band] >= RANK[policy.qualified_in_market_band]
+        )
+    # A new version: every account is in market, only high fit qualifies — exactly the high-fit accounts
+    # do, and every row names the version.
     policy.status = PolicyStatus.ARCHIVED
     policy.save()
-    looser = QualificationPolicy.objects.create(
-        number=2, name="looser", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0,
-        in_market_medium_min=0.0, qualified_fit_band="medium",
+    stricter = QualificationPolicy.objects.create(
+        number=2, name="high fit only", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0,
+        in_market_medium_min=0.0, qualified_fit_band="high", qualified_in_market_band="high",
     )  # fmt: skip
     score_all(world)
-    assert AccountModelScore.objects.filter(qualified=True).count() >= before
-    assert set(AccountModelScore.objects.values_list("policy_id", flat=True)) == {looser.pk}
+    rows = list(AccountModelScore.objects.all())
+    high_fit = {r.account_id for r in rows if r.fit_band == "high"}
+    assert 0 < len(high_fit) < len(rows)
+    assert {r.account_id for r in rows if r.qualified} == high_fit
+    assert {r.in_market_band for r in rows} == {"high"}
+    assert {r.policy_id for r in rows} == {stricter.pk}
+
+
+def test_profile_fit_blends_the_lookalike_model_and_the_icp_criteria_by_the_policys_weight(world):
+    fit_model = L.train_account_fit(as_of=world["as_of"])
+    policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    policy.icp_weight = 0.3
+    policy.save()
+    score_all(world)
+    frame = L.account_fit_frame(as_of=world["as_of"])
+    lookalike = dict(zip(frame.index, L.account_fit_predict(fit_model, frame), strict=True))
+    rules_fit = dict(AccountRuleScore.objects.values_list("account_id", "fit"))
+    rows = list(AccountModelScore.objects.all())
+    assert len(rows) == 150 and {r.fit_model_id for r in rows} == {fit_model.pk}
+    for row in rows:
+        icp = icp_share(policy, rules_fit.get(row.account_id, 0))
+        assert row.profile_fit == pytest.approx(round(100 * (0.7 * lookalike[row.account_id] + 0.3 * icp), 2))
+    assert (
+        len({round(r.profile_fit - 30 * icp_share(policy, rules_fit.get(r.account_id, 0)), 2) for r in rows})
+        > 10
+    )
 
 
 def test_a_second_run_writes_nothing_and_history_keeps_every_change(world):
@@ -205,11 +268,14 @@ def test_events_rescore_the_touched_accounts_learned_scores(
 def test_a_past_score_is_reproduced_with_the_model_that_made_it(world, client_for, viewer, outsider):
     score_all(world)
     row = AccountModelScore.objects.order_by("-in_market").first()
+    # A newer, different champion since: the past score is reproduced with version 1, not with it.
+    newer = champion_in_market(as_of=world["as_of"], trees=3)
+    assert newer.version == 2 and newer.status == "champion"
     client = client_for(viewer)
     response = client.get(f"/api/account-scores/{row.pk}/as-of/", {"date": world["as_of"].isoformat()})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["matches"] and body["model"]["version"] == world["model"].version
+    assert body["matches"] and body["model"]["version"] == world["model"].version == 1
     assert body["reproduced"]["in_market"] == pytest.approx(row.in_market, abs=1e-4)
     assert body["reproduced"]["explanation"][0]["words"]
     earlier = (world["as_of"] - datetime.timedelta(days=400)).isoformat()
@@ -220,8 +286,10 @@ def test_a_past_score_is_reproduced_with_the_model_that_made_it(world, client_fo
 
 
 def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, user_in):
+    from accounts.models import Account
     from revops.choices import Role, TeamKind
     from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
+    from scoring.notifications import SUMMARY_THRESHOLD
 
     seller = user_in(TeamKind.SALES, Role.LEAD)
     team = seller.memberships.first().team
@@ -236,30 +304,48 @@ def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, u
     policy.save()
     QualificationPolicy.objects.create(number=2, name="looser", status=PolicyStatus.PUBLISHED,
                                        in_market_high_min=0.0, in_market_medium_min=0.0)  # fmt: skip
-    newly = AccountModelScore.objects.filter(qualified=False, fit_band__in=["medium", "high"]).count()
-    assert newly > 0
+    newly = set(
+        AccountModelScore.objects.filter(qualified=False, fit_band__in=["medium", "high"]).values_list(
+            "account_id", flat=True
+        )
+    )
+    assert len(newly) > SUMMARY_THRESHOLD  # so the team gets one summary, not one note per account
+    assert not Account.objects.filter(pk__in=newly, owner__isnull=False).exists()  # all go to sales teams
     score_all(world, now + datetime.timedelta(hours=1))
+    assert set(AccountModelScore.objects.filter(qualified=True).values_list("account_id", flat=True)) >= newly
     notes = Notification.objects.filter(team=team, kind__startswith="account.qualified")
-    assert notes.exists()
-    if newly <= 20:
-        assert notes.count() == newly and "became a qualified account" in notes.first().title
+    assert [(n.kind, n.title) for n in notes] == [
+        ("account.qualified.summary", f"{len(newly):,} accounts became qualified")
+    ]
     deliveries = WebhookDelivery.objects.filter(event_type="account.qualified")
-    assert deliveries.count() == newly
-    data = deliveries.first().payload["data"]
-    assert data["scores"]["in_market"] >= 0 and data["policy_version"] == 2 and data["reasons"]
+    payloads = {d.payload["data"]["account"]["id"]: d.payload["data"] for d in deliveries}
+    assert deliveries.count() == len(payloads) and set(payloads) == newly
+    stored = dict(
+        AccountModelScore.objects.filter(account_id__in=newly).values_list("account_id", "in_market")
+    )
+    for account_id, data in payloads.items():
+        assert data["scores"]["in_market"] == round(stored[account_id], 4)
+        assert data["policy_version"] == 2 and data["reasons"]
 
 
 def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(
     world, settings, revops_admin, django_capture_on_commit_callbacks
 ):
+    from django.db.models import Sum
+
     from accounts.ingest import events_ingest
-    from accounts.models import Contact
-    from scoring.ml.lookalike import train_persona_fit
+    from accounts.models import Contact, ContactActivityDaily
     from scoring.models import ContactModelScore
 
-    train_persona_fit(as_of=world["as_of"])
+    model = L.train_persona_fit(as_of=world["as_of"])
     settings.SCORING_INCREMENTAL = True
-    contact = Contact.objects.filter(account__isnull=False).order_by("id").first()
+    # Someone with no activity yet: this event is all the engagement there is.
+    contact = (
+        Contact.objects.filter(account__isnull=False)
+        .exclude(pk__in=ContactActivityDaily.objects.values("contact_id"))
+        .order_by("id")
+        .first()
+    )
     assert not ContactModelScore.objects.filter(pk=contact.pk).exists()
     moment = timezone.now() - datetime.timedelta(minutes=5)
     with django_capture_on_commit_callbacks(execute=True):
@@ -267,7 +353,23 @@ def test_events_refresh_the_contacts_persona_fit_and_engagement_vs_buyers(
                               "occurred_at": moment.isoformat(), "url": "https://example.com/pricing"}],
                       actor=revops_admin)  # fmt: skip
     row = ContactModelScore.objects.get(pk=contact.pk)
-    assert 0 <= row.persona_fit <= 100 and 0 <= row.engagement_vs_buyers <= 100 and row.model_id
+    # Scored today, with the event counted: the model's percentiles of this person's profile and activity.
+    days = model.params.get("engagement_window_days", L.TEAM_WINDOW_DAYS)
+    today = predictions.today()
+    activity = ContactActivityDaily.objects.filter(
+        contact=contact, day__gt=today - datetime.timedelta(days=days), day__lte=today
+    ).aggregate(n=Sum("count"))["n"]
+    assert activity == 1
+    profile = pd.DataFrame(
+        {"persona": [contact.persona.name if contact.persona else ""], "seniority": [contact.seniority],
+         "department": [contact.department], "title": [contact.title]}
+    )  # fmt: skip
+    assert row.model_id == model.pk
+    assert row.persona_fit == pytest.approx(round(float(L.persona_fit_predict(model, profile)[0]), 2))
+    assert row.engagement_vs_buyers == pytest.approx(
+        round(float(L.engagement_vs_buyers(model, [activity])[0]), 2)
+    )
+    assert row.engagement_vs_buyers > 0
 
 
 @settings(max_examples=200, deadline=None)
