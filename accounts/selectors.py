@@ -8,12 +8,14 @@ of activity comes from the daily rollups.
 from __future__ import annotations
 
 import datetime
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, models
 from django.db.models import Count, Max, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage
@@ -559,5 +561,21 @@ def explanation_rows(explanation) -> list[dict]:
     kinds = dict(Rule.objects.filter(pk__in=ids).values_list("pk", "kind")) if ids else {}
     for row in rows:
         row["kind"] = kinds.get(row["rule_id"], "")
+    _name_best_contact(rows)
     rows.sort(key=lambda row: -abs(row["points"]))
     return rows
+
+
+BEST_CONTACT = re.compile(r"^Best-fitting contact #(\d+)$")
+
+
+def _name_best_contact(rows: list[dict]) -> None:
+    """An account's "Best-fitting contact #12" (as the engine stores it) named, with a link to the contact."""
+    for row in rows:
+        match = BEST_CONTACT.match(row["name"])
+        if match:
+            contact = Contact.objects.filter(pk=int(match[1])).first()
+            if contact is not None:
+                row["name"] = f"Best-fitting contact: {contact.full_name or contact.email or contact.pk}"
+                row["url"] = reverse("accounts:contact_detail", kwargs={"pk": contact.pk})
+            row["kind"] = row["kind"] or "fit"

@@ -67,6 +67,7 @@ class ApiToken(BaseModel):
 
     class Meta:
         ordering = ["-created"]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

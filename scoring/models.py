@@ -581,6 +581,9 @@ class Band(models.TextChoices):
     LOW = "low", "Low"
 
 
+BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
+
+
 class QualificationPolicy(BaseModel):
     """One version of what "fits", "in market", "qualified" and each buying stage mean.
 
@@ -739,6 +742,7 @@ class AccountModelScoreHistory(models.Model):
     class Meta:
         ordering = ["account", "-scored_at", "-id"]
         indexes = [models.Index(fields=["account", "scored_at"], name="account_model_history_idx")]
+        verbose_name_plural = "account model score history"
 
     def __str__(self) -> str:
         return f"{self.account_id} @ {self.as_of}: {self.in_market:.2f}"

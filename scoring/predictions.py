@@ -32,6 +32,7 @@ from .ml import backtest as B
 from .ml import features as F
 from .ml.words import describe, sentence
 from .models import (
+    BAND_RANK,
     AccountModelScore,
     AccountModelScoreHistory,
     AccountRuleScore,
@@ -53,7 +54,6 @@ FIELDS = ["model_id", "fit_model_id", "policy_id", "profile_fit", "fit_band", "i
           "qualified", "stage"]  # fmt: skip
 HISTORY_FIELDS = ["account_id", "model_id", "policy_id", "as_of", "scored_at", "profile_fit", "in_market",
                   "qualified", "stage"]  # fmt: skip
-BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
 
 
 class NothingToScore(Exception):

@@ -5,12 +5,14 @@ Each writes an outbox row in the same transaction as the change; a task drains t
 commit (``scoring.rescore.outbox_drain``), so a rolled-back change never rescores anything.
 """
 
-from django.db.models.signals import post_save
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts.models import Account, Contact
+from accounts.models import Account, Contact, Technology
 from accounts.signals import events_ingested, records_imported
 
+from .ml.words import TECHNOLOGY_NAMES_KEY
 from .rescore import outbox_enqueue
 
 
@@ -36,3 +38,9 @@ def _account_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
     outbox_enqueue(account_ids=[instance.pk])
+
+
+@receiver(post_save, sender=Technology, dispatch_uid="scoring-technology-saved")
+@receiver(post_delete, sender=Technology, dispatch_uid="scoring-technology-deleted")
+def _technology_changed(sender, **kwargs):
+    cache.delete(TECHNOLOGY_NAMES_KEY)  # explanations name technologies as the catalogue spells them

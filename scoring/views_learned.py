@@ -44,6 +44,7 @@ from .filtersets_learned import (
 from .ml import jobs as ml_jobs
 from .ml.words import sentence
 from .models import (
+    BAND_RANK,
     AccountModelScore,
     AccountModelScoreHistory,
     Band,
@@ -298,6 +299,11 @@ def _by_decile(figures: dict, what: str) -> list[float | None] | None:
     return None
 
 
+def _edge(value: float) -> str:
+    """A histogram bin edge: probabilities to two decimals, points (the rules score) as whole numbers."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) <= 1 else f"{value:,.0f}"
+
+
 def _histogram(figures: dict) -> dict | None:
     """``{labels, positives, negatives}`` as shares of each class, from the report's score histogram."""
     hist = _first(figures, "score_histogram", "histogram", "score_distribution", "distribution")
@@ -309,9 +315,9 @@ def _histogram(figures: dict) -> dict | None:
         return None
     edges = _numbers(_first(hist, "edges", "bin_edges", "bins"))
     if edges and len(edges) == len(positives) + 1 and None not in edges:
-        labels = [f"{lo:.2g}–{hi:.2g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        labels = [f"{_edge(lo)}–{_edge(hi)}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     elif edges and len(edges) == len(positives) and None not in edges:
-        labels = [f"{lo:.2g}" for lo in edges]
+        labels = [_edge(lo) for lo in edges]
     else:
         labels = [str(i + 1) for i in range(len(positives))]
 
@@ -368,7 +374,7 @@ def report_charts(models: dict) -> dict[str, dict | None]:
     if calibration:
         charts["calibration"] = {"kind": "xy", "series": calibration, "diagonal": True, "x_max": 1,
                                  "y_max": 1, "markers": True, "x_title": "Predicted probability",
-                                 "y_title": "Observed share that opened an opportunity"}  # fmt: skip
+                                 "y_title": "Observed opening rate"}  # fmt: skip
     if lift:
         charts["lift"] = {"kind": "bar", "series": lift, "labels": deciles(lift), "x_title": ranked,
                           "y_title": "Lift over the base rate"}  # fmt: skip
@@ -453,7 +459,7 @@ class ScoringModelListView(ObjectListView):
     columns = [
         Column("version", "Version", ("kind", "version")),
         Column("status", "Status", ("status",)),
-        Column("roc_auc", "Backtest ROC AUC", ("roc_auc",), numeric=True),
+        Column("roc_auc", "ROC AUC", ("roc_auc",), numeric=True),
         Column("pr_auc", "PR AUC", ("pr_auc",), numeric=True),
         Column("window", "Training window", ("train_end",)),
         Column("trained", "Trained", ("trained_at",)),
@@ -753,8 +759,9 @@ class InMarketListView(ObjectListView):
     def decorate_rows(self, rows: list[AccountModelScore]) -> None:
         for score in rows:
             _decorate(score)
-            top = (score.contributions or [None])[0]
-            score.top_reason = _reason(top)
+            # Why it is in market: the largest contribution that raised the probability.
+            raised = [r for r in map(_reason, score.contributions or []) if r and r["positive"]]
+            score.top_reason = raised[0] if raised else None
 
     def stage_counts(self) -> dict[str, Any]:
         """Accounts per buying stage under every filter but the stage itself (one grouped query)."""
@@ -801,6 +808,18 @@ def _reason(contribution: Any) -> dict | None:
         return {"words": sentence(str(feature), float(value), float(weight)), "positive": float(weight) > 0}
     except (TypeError, ValueError):
         return None
+
+
+def _qualified_note(score: AccountModelScore) -> str:
+    """Why an account is or is not qualified, under the policy version that scored it."""
+    rank, policy = BAND_RANK, score.policy
+    if score.qualified:
+        return "fits and is in market"
+    fits = rank.get(score.fit_band, 0) >= rank.get(policy.qualified_fit_band, 0)
+    in_market = rank.get(score.in_market_band, 0) >= rank.get(policy.qualified_in_market_band, 0)
+    needs = [f"{policy.get_qualified_fit_band_display().lower()} fit"] if not fits else []
+    needs += [f"{policy.get_qualified_in_market_band_display().lower()} in market"] if not in_market else []
+    return f"needs {' and '.join(needs)}" if needs else "not under this policy version"
 
 
 def _decorate(score: AccountModelScore) -> AccountModelScore:
@@ -852,6 +871,7 @@ class AccountScoresView(PermissionRequiredMixin, View):
             from .predictions import account_explanation  # NumPy and pandas: loaded only when needed
 
             _decorate(score)
+            score.qualified_note = _qualified_note(score)
             context["explanation"] = [
                 {**item, "positive": (item.get("contribution") or 0) > 0}
                 for item in account_explanation(score)

@@ -96,6 +96,8 @@ def models_train_all(
     """Train the in-market model (backtested) and the look-alike fit models; register each version.
 
     ``progress(message, step)`` hears what is going on (step 1..3 as each model is registered)."""
+    from scoring.models import ScoringModelKind
+
     from . import registry
 
     say = progress or (lambda message, step=None: None)
@@ -104,17 +106,18 @@ def models_train_all(
         progress=lambda message: say(f"in market: {message}"),
     )  # fmt: skip
     result = {"in_market": _summary(model)}
-    say(f"in-market v{model.version}: {model.status}", 1)
+    say(f"{ScoringModelKind.IN_MARKET.label} v{model.version}: {model.status}", 1)
     for step, (kind, train) in enumerate(_fit_trainers(), start=2):
-        say(f"{kind}: training …")
+        label = ScoringModelKind(kind).label
+        say(f"{label}: training …")
         try:
             fitted = train(as_of=as_of, user=user, margin=margin)
         except registry.RegistryError as exc:  # e.g. no buying teams yet: the in-market model still stands
             result[kind] = {"kind": kind, "skipped": str(exc)}
-            say(f"{kind}: not trained — {exc}", step)
+            say(f"{label}: not trained — {exc}", step)
             continue
         result[kind] = _summary(fitted)
-        say(f"{kind} v{fitted.version}: {fitted.status}", step)
+        say(f"{label} v{fitted.version}: {fitted.status}", step)
     return result
 
 

@@ -1,4 +1,5 @@
-"""Feature names and values in plain words, for explanations ("pricing-page visits in 30 days: 5: +0.12").
+"""Feature names and values in plain words, for explanations ("5 research-page visits … in the last 30
+days: +0.12").
 
 Names follow ``scoring.ml.features``; an unknown name falls back to itself with underscores as spaces,
 so a new feature never breaks an explanation.
@@ -27,6 +28,21 @@ def _n(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _approx(value: float) -> str:
+    """A count stored as log1p (4 decimals): three significant figures, not false precision."""
+    if value < 1000:
+        return f"{value:,.0f}"
+    digits = int(math.floor(math.log10(value))) - 2
+    return f"{round(value, -digits):,.0f}"
+
+
+def _money(value: float) -> str:
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= size:
+            return f"${value / size:,.1f}{unit}"
+    return f"${value:,.0f}"
+
+
 def _days(value: float, what: str) -> str:
     if value >= NONE_DAYS:
         return f"no {what} in the last 6 months"
@@ -37,42 +53,75 @@ def _title(slug: str) -> str:
     return slug.replace("_", " ").strip().capitalize() or "(blank)"
 
 
+def _country(code: str) -> str:
+    from django_countries import countries
+
+    return countries.name(code.upper()) or code.upper()
+
+
+TECHNOLOGY_NAMES_KEY = "words:technology_names"
+
+
+def _technology(slug: str) -> str:
+    """The technology's own name (``tech__amazon_redshift`` → "Amazon Redshift"), from the catalogue
+    (cached for five minutes; a saved or deleted technology clears it)."""
+    from django.core.cache import cache
+
+    def names() -> dict[str, str]:
+        from accounts.models import Technology
+
+        from .features import _slug
+
+        return {_slug(name): name for name in Technology.objects.values_list("name", flat=True)}
+
+    return cache.get_or_set(TECHNOLOGY_NAMES_KEY, names, 300).get(slug) or _title(slug)
+
+
 def _flag(value: float, yes: str, no: str) -> str:
     return yes if value >= 0.5 else no
 
 
+def _ago(week: str) -> str:
+    return "this week" if week == "0" else f"{week} week{'s' if week != '1' else ''} ago"
+
+
+def _change(value: float) -> str:
+    return f"up {value:.0%}" if value > 0 else f"down {-value:.0%}" if value < 0 else "unchanged"
+
+
+# Counts lead ("3 research-page visits in the last 30 days"), so that a sentence has one colon: before
+# the contribution.
 PATTERNS: list[tuple[re.Pattern, callable]] = [
-    (re.compile(r"^log_employees$"), lambda m, v: f"company size: {_n(round(math.expm1(v)))} employees"),
-    (re.compile(r"^log_revenue$"), lambda m, v: f"annual revenue: ${_n(round(math.expm1(v)))}"),
-    (re.compile(r"^company_age$"), lambda m, v: f"company age: {_n(v)} years"),
+    (re.compile(r"^log_employees$"), lambda m, v: f"about {_approx(math.expm1(v))} employees"),
+    (re.compile(r"^log_revenue$"), lambda m, v: f"annual revenue about {_money(math.expm1(v))}"),
+    (re.compile(r"^company_age$"), lambda m, v: f"founded {_n(v)} years ago"),
     (re.compile(r"^industry__(.+)$"), lambda m, v: _flag(v, f"industry is {_title(m[1])}", f"industry is not {_title(m[1])}")),
-    (re.compile(r"^country__(.+)$"), lambda m, v: _flag(v, f"country is {m[1].upper()}", f"country is not {m[1].upper()}")),
+    (re.compile(r"^country__(.+)$"), lambda m, v: _flag(v, f"based in {_country(m[1])}", f"not based in {_country(m[1])}")),
     (re.compile(r"^technologies$"), lambda m, v: f"{_n(v)} known technologies in use"),
-    (re.compile(r"^tech__(.+)$"), lambda m, v: _flag(v, f"uses {_title(m[1])}", f"does not use {_title(m[1])}")),
-    (re.compile(rf"^({_GROUP})_(\d+)d$"), lambda m, v: f"{GROUPS[m[1]]} in the last {m[2]} days: {_n(v)}"),
-    (re.compile(rf"^({_GROUP})_trend_30d$"), lambda m, v: f"{GROUPS[m[1]]}, last 30 days vs the 30 before: {v:+.0%}"),
-    (re.compile(rf"^({_GROUP})_surge_7d$"), lambda m, v: f"{GROUPS[m[1]]}, this week's rate vs the 90-day rate: ×{v:.1f}"),
+    (re.compile(r"^tech__(.+)$"), lambda m, v: _flag(v, f"uses {_technology(m[1])}", f"does not use {_technology(m[1])}")),
+    (re.compile(rf"^({_GROUP})_(\d+)d$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} in the last {m[2]} days"),
+    (re.compile(rf"^({_GROUP})_trend_30d$"), lambda m, v: f"{GROUPS[m[1]]} {_change(v)} on the 30 days before"),
+    (re.compile(rf"^({_GROUP})_surge_7d$"), lambda m, v: f"{GROUPS[m[1]]} this week at ×{v:.1f} their 90-day rate"),
     (re.compile(rf"^({_GROUP})_days_since$"), lambda m, v: _days(v, GROUPS[m[1]].rstrip("s"))),
     (re.compile(rf"^({_GROUP})_first_in_90d$"), lambda m, v: "no " + GROUPS[m[1]] + " in the last 90 days"
      if v >= NONE_DAYS else f"{GROUPS[m[1]]} began {_n(v)} days ago (within 90 days)"),
-    (re.compile(rf"^({_GROUP})_90_180d$"), lambda m, v: f"{GROUPS[m[1]]} 3 to 6 months ago: {_n(v)}"),
-    (re.compile(rf"^({_GROUP})_week_(\d+)$"), lambda m, v: f"{GROUPS[m[1]]} "
-     + ("this week" if m[2] == "0" else f"{m[2]} week{'s' if m[2] != '1' else ''} ago") + f": {_n(v)}"),
-    (re.compile(r"^key__intent__(.+)_(\d+)d$"), lambda m, v: f"intent on “{_title(m[1])}” in the last {m[2]} days: {_n(v)}"),
-    (re.compile(r"^key__([a-z_]+?)__(.+)_(\d+)d$"), lambda m, v: f"“/{m[2].replace('_', '-')}” {GROUPS.get(m[1], m[1])} in the last {m[3]} days: {_n(v)}"),
-    (re.compile(r"^known_(\d+)d$"), lambda m, v: f"events by known people in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^active_days_(\d+)d$"), lambda m, v: f"active days in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^intent_topics_(\d+)d$"), lambda m, v: f"distinct intent topics in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^research_pages_(\d+)d$"), lambda m, v: f"distinct research pages in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^engaged_contacts_(\d+)d$"), lambda m, v: f"people engaged in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^engaged_contacts_trend_30d$"), lambda m, v: f"people engaged, last 30 days vs the monthly average before: {v:+.1f}"),
-    (re.compile(r"^engaged_senior_(\d+)d$"), lambda m, v: f"senior people (C-level, VP, director) engaged in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^engaged_departments_(\d+)d$"), lambda m, v: f"departments engaged in the last {m[1]} days: {_n(v)}"),
-    (re.compile(r"^persona_coverage_(\d+)d$"), lambda m, v: f"share of personas engaged in the last {m[1]} days: {v:.0%}"),
-    (re.compile(r"^required_persona_coverage_(\d+)d$"), lambda m, v: f"share of the required buying team engaged in the last {m[1]} days: {v:.0%}"),
-    (re.compile(r"^opportunities$"), lambda m, v: f"past opportunities: {_n(v)}"),
-    (re.compile(r"^opportunities_won$"), lambda m, v: f"opportunities won: {_n(v)}"),
-    (re.compile(r"^opportunities_lost$"), lambda m, v: f"opportunities lost: {_n(v)}"),
+    (re.compile(rf"^({_GROUP})_90_180d$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} 3 to 6 months ago"),
+    (re.compile(rf"^({_GROUP})_week_(\d+)$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} {_ago(m[2])}"),
+    (re.compile(r"^key__intent__(.+)_(\d+)d$"), lambda m, v: f"{_n(v)} intent signals on “{_title(m[1])}” in the last {m[2]} days"),
+    (re.compile(r"^key__([a-z_]+?)__(.+)_(\d+)d$"), lambda m, v: f"{_n(v)} “/{m[2].replace('_', '-')}” {GROUPS.get(m[1], m[1])} in the last {m[3]} days"),
+    (re.compile(r"^known_(\d+)d$"), lambda m, v: f"{_n(v)} events by known people in the last {m[1]} days"),
+    (re.compile(r"^active_days_(\d+)d$"), lambda m, v: f"active on {_n(v)} of the last {m[1]} days"),
+    (re.compile(r"^intent_topics_(\d+)d$"), lambda m, v: f"{_n(v)} distinct intent topics in the last {m[1]} days"),
+    (re.compile(r"^research_pages_(\d+)d$"), lambda m, v: f"{_n(v)} distinct research pages in the last {m[1]} days"),
+    (re.compile(r"^engaged_contacts_(\d+)d$"), lambda m, v: f"{_n(v)} people engaged in the last {m[1]} days"),
+    (re.compile(r"^engaged_contacts_trend_30d$"), lambda m, v: f"{v:+.1f} people engaged in the last 30 days against the monthly average before"),
+    (re.compile(r"^engaged_senior_(\d+)d$"), lambda m, v: f"{_n(v)} senior people (C-level, VP, director) engaged in the last {m[1]} days"),
+    (re.compile(r"^engaged_departments_(\d+)d$"), lambda m, v: f"{_n(v)} departments engaged in the last {m[1]} days"),
+    (re.compile(r"^persona_coverage_(\d+)d$"), lambda m, v: f"{v:.0%} of the personas engaged in the last {m[1]} days"),
+    (re.compile(r"^required_persona_coverage_(\d+)d$"), lambda m, v: f"{v:.0%} of the required buying team engaged in the last {m[1]} days"),
+    (re.compile(r"^opportunities$"), lambda m, v: f"{_n(v)} past opportunities"),
+    (re.compile(r"^opportunities_won$"), lambda m, v: f"{_n(v)} opportunities won"),
+    (re.compile(r"^opportunities_lost$"), lambda m, v: f"{_n(v)} opportunities lost"),
     (re.compile(r"^customer$"), lambda m, v: _flag(v, "is a customer", "is not a customer yet")),
     (re.compile(r"^days_since_opportunity$"), lambda m, v: _days(v, "opportunity opened")),
     (re.compile(r"^days_since_won$"), lambda m, v: _days(v, "deal won")),
@@ -89,7 +138,7 @@ def describe(feature: str, value: float) -> str:
                 return words(match, float(value))
             except (ValueError, OverflowError, KeyError):
                 break
-    return f"{feature.replace('__', ': ').replace('_', ' ')}: {_n(float(value))}"
+    return f"{feature.replace('__', ' ').replace('_', ' ')} = {_n(float(value))}"
 
 
 def sentence(feature: str, value: float, contribution: float) -> str:

@@ -176,7 +176,7 @@ def test_in_market_accounts_filtered_by_stage_to_an_account_and_its_scores(page,
     explanation = scores_card.locator("#score-explanation li")
     expect(explanation).to_have_count(2)
     expect(explanation.first).to_contain_text(
-        "research-page visits (pricing, comparisons, case studies) in the last 30 days: 7"
+        "7 research-page visits (pricing, comparisons, case studies) in the last 30 days"
     )
     expect(explanation.first).to_have_class(re.compile("text-success"))
     expect(explanation.nth(1)).to_have_class(re.compile("text-danger"))

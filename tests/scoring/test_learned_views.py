@@ -13,7 +13,14 @@ from django.utils import timezone
 from revops.choices import JobStatus
 from revops.models import ChangeRecord, JobRun
 from scoring.ml import backtest as B
-from scoring.models import Band, BuyingStage, ScoringModel, ScoringModelKind, ScoringModelStatus
+from scoring.models import (
+    AccountModelScore,
+    Band,
+    BuyingStage,
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
 from tests.accounts.factories import AccountFactory
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import (
@@ -515,9 +522,32 @@ def test_in_market_list_orders_by_probability_and_counts_stages(client, viewer, 
     }  # fmt: skip
     html = response.content.decode()
     assert "62.0%" in html and "Qualified" in html
-    # The top reason, in words, coloured by its sign.
-    assert "research-page visits (pricing, comparisons, case studies) in the last 30 days: 7: +0.61" in html
+    # The top reason is the largest contribution that raised the probability, in words.
+    reasons = {row.account.name: row.top_reason for row in response.context["object_list"]}
+    assert reasons["Acme Analytics"] == {
+        "words": "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61",
+        "positive": True,
+    }
+    assert "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61" in html
     assert reverse("accounts:account_detail", kwargs={"pk": scores["Globex"].account_id}) in html
+
+
+def test_in_market_list_gives_the_reason_that_raised_the_probability(client, viewer, scores):
+    AccountModelScore.objects.filter(pk=scores["Globex"].pk).update(
+        contributions=[
+            ["customer", 0.0, -0.9],
+            ["engaged_contacts_30d", 3.0, 0.4],
+            ["research_30d", 2.0, 0.1],
+        ]
+    )
+    AccountModelScore.objects.filter(pk=scores["Hooli"].pk).update(
+        contributions=[["log_employees", 1.1, -0.3]]
+    )
+    response = logged_in(client, viewer).get(reverse("scoring:inmarket_list"))
+    reasons = {row.account.name: row.top_reason for row in response.context["object_list"]}
+    assert reasons["Globex"]["words"] == "3 people engaged in the last 30 days: +0.40"
+    assert reasons["Hooli"] is None  # nothing raised it: no reason to give
+    assert "is not a customer yet" not in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -612,8 +642,16 @@ def test_account_scores_section_shows_scores_explanation_history_and_transitions
         ("research_30d", True),
         ("log_employees", False),
     ]
-    assert "research-page visits (pricing, comparisons, case studies) in the last 30 days: 7" in html
+    assert [(e["description"], e["words"]) for e in explanation] == [
+        (
+            "7 research-page visits (pricing, comparisons, case studies) in the last 30 days",
+            "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61",
+        ),
+        ("about 19 employees", "about 19 employees: -0.20"),  # expm1(3.0) = 19.1
+    ]
+    assert "7 research-page visits (pricing, comparisons, case studies) in the last 30 days</span>" in html
     assert "text-success" in html and "text-danger" in html
+    assert response.context["score"].qualified_note == "fits and is in market"
     chart = response.context["history_chart"]
     assert chart["series"][0]["values"] == [0.12, 0.3, 0.41]  # oldest first
     assert 'id="score-history-data"' in html
@@ -621,6 +659,17 @@ def test_account_scores_section_shows_scores_explanation_history_and_transitions
     # Opened directly (no htmx), it is a page of its own.
     page = client.get(url).content.decode()
     assert "<html" in page and "learned_charts.js" in page
+
+
+def test_the_account_page_says_what_a_not_qualified_account_lacks(client, viewer, scores):
+    def note(name):
+        url = reverse("scoring:account_scores", kwargs={"pk": scores[name].account_id})
+        response = logged_in(client, viewer).get(url, HTTP_HX_REQUEST="true")
+        return response.context["score"].qualified_note, response.content.decode()
+
+    text, html = note("Initech")  # medium fit (enough), medium in market (high needed)
+    assert text == "needs high in market" and text in html
+    assert note("Hooli")[0] == "needs medium or high fit and high in market"
 
 
 def test_an_account_without_a_learned_score_says_not_scored_yet(client, viewer):

@@ -807,3 +807,31 @@ def test_account_page_shows_the_rolled_up_score(client, viewer, live):
     other = AccountFactory()
     html = client.get(reverse("accounts:account_detail", kwargs={"pk": other.pk})).content.decode()
     assert 'id="account-rule-score"' in html and "Not scored yet." in html
+
+
+def test_the_account_score_names_its_best_fitting_contact(client, viewer, live):
+    account = AccountFactory()
+    best = ContactFactory(account=account, first_name="Grace", last_name="Hopper")
+    AccountRuleScoreFactory(
+        account=account,
+        explanation=[
+            [None, "Pricing page (anonymous)", 12.0],
+            [None, f"Best-fitting contact #{best.pk}", 40.0],
+        ],
+    )
+    logged_in(client, viewer)
+    response = client.get(reverse("accounts:account_detail", kwargs={"pk": account.pk}))
+    rows = response.context["score_explanation"]
+    assert [(r["name"], r["points"], r.get("url"), r["kind"]) for r in rows] == [
+        (
+            "Best-fitting contact: Grace Hopper",
+            40.0,
+            reverse("accounts:contact_detail", kwargs={"pk": best.pk}),
+            "fit",
+        ),
+        ("Pricing page (anonymous)", 12.0, None, ""),
+    ]
+    assert (
+        f'<a href="/accounts/contacts/{best.pk}/">Best-fitting contact: Grace Hopper</a>'
+        in response.content.decode()
+    )
