@@ -120,6 +120,9 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "c
 # Without a broker everything runs in-process: the embedded mode needs no worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Eager tasks started from a page run in a background thread of the web process (revops.background);
+# true runs them in the request itself (tests).
+JOBS_RUN_INLINE = env.bool("JOBS_RUN_INLINE", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

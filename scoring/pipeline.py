@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Contact
+from revops.background import job_send
 from revops.bulk import is_postgres
 from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_finish, job_run_start
@@ -175,7 +176,7 @@ def full_rescore_schedule(*, user=None, reason: str = "", models: bool = True) -
         return job
     params["reason"] = reason
     job = job_run_create(kind=KIND, actor=user, params=params, total=_total(params))
-    transaction.on_commit(lambda: _phase_send(job.pk, 0))
+    transaction.on_commit(lambda: job_send(_phase_send, job.pk, 0, name=f"rescore-{job.pk}"))
     return job
 
 

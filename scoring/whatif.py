@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from accounts.models import Contact, EngagementEvent, Opportunity
 from campaigns.models import Campaign, Channel
+from revops.background import job_send
 
 from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
 from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
@@ -253,7 +254,7 @@ def whatif_run_start(*, ruleset: Ruleset, user, days: int = 90, baseline: Rulese
         if baseline is None:
             raise ValidationError({"baseline": "There is no published version to compare with; choose one."})
     run = WhatIfRun.objects.create(ruleset=ruleset, baseline=baseline, days=days, requested_by=user)
-    transaction.on_commit(lambda: whatif_task.delay(run.pk))
+    transaction.on_commit(lambda: job_send(whatif_task.delay, run.pk, name=f"whatif-{run.pk}"))
     return run
 
 

@@ -25,6 +25,12 @@ def _webhooks_to_local_receivers(settings):
 
 
 @pytest.fixture(autouse=True)
+def _jobs_inline(settings):
+    """Jobs started from a page run in the request (the embedded mode's background thread is tested apart)."""
+    settings.JOBS_RUN_INLINE = True
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process in tests, even with REDIS_URL set; test_worker.py uses a real worker."""
     previous = celery_app.conf.task_always_eager

@@ -10,7 +10,6 @@ import contextlib
 import csv
 import io
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,11 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from revops.audit import change_record_create
+from revops.background import job_send
 from revops.choices import ChangeAction, JobStatus
 from revops.models import JobRun
 from revops.services import job_run_create, job_run_finish
@@ -575,37 +575,11 @@ def import_confirm(*, job: JobRun, actor, mapping: dict[str, str], row_by_row: b
 
 
 def import_job_enqueue(*, job: JobRun) -> None:
-    """Run the import: a Celery task with a broker; in eager mode (embedded) a background thread.
-
-    Eager Celery would run the task inside the request; a thread lets the page show progress.
-    ``IMPORT_RUN_INLINE`` (tests) runs it in the request instead.
-    """
+    """Run the import after commit: a Celery task (in the embedded mode, a background thread)."""
     from .tasks import import_csv_task
 
     job_id = job.pk
-
-    def send() -> None:
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
-            import_csv_task.delay(job_id)
-        elif getattr(settings, "IMPORT_RUN_INLINE", False):
-            import_csv_task(job_id)
-        else:
-            threading.Thread(
-                target=_run_in_thread, args=(job_id,), name=f"import-{job_id}", daemon=True
-            ).start()
-
-    transaction.on_commit(send)
-
-
-def _run_in_thread(job_id: int) -> None:
-    from .tasks import import_csv_task
-
-    try:
-        import_csv_task(job_id)
-    except Exception:  # the job row records the failure; a thread has nobody to raise to
-        logger.exception("Import job %s failed", job_id)
-    finally:
-        connections.close_all()  # this thread's connections only
+    transaction.on_commit(lambda: job_send(import_csv_task.delay, job_id, name=f"import-{job_id}"))
 
 
 def import_job_run(*, job_id: int) -> JobRun | None:

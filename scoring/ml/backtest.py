@@ -119,10 +119,12 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _signed_log(x):
-    """sign(x) · log(1 + |x|), into one new array (no temporaries the size of a million-row matrix)."""
+    """sign(x) · log(1 + |x|), into one new array (no temporaries the size of a million-row matrix).
+    Unknown (NaN: an account without revenue, say) is 0, as XGBoost and naive Bayes read it."""
     out = np.abs(x, dtype=np.float64)
     np.log1p(out, out=out)
-    return np.copysign(out, x, out=out)
+    np.copysign(out, x, out=out)
+    return np.nan_to_num(out, copy=False, nan=0.0)
 
 
 def sparse_input(frame: pd.DataFrame, columns: list[str]):

@@ -10,6 +10,7 @@ import datetime
 from celery import shared_task
 from django.db import transaction
 
+from revops.background import job_send
 from revops.models import JobRun
 from revops.services import job_run_create, job_run_finish, job_run_progress, job_run_start
 
@@ -33,7 +34,7 @@ def model_train_schedule(
         "reason": reason,
     }
     job = job_run_create(kind=TRAIN_KIND, actor=user, params=params, total=3)
-    transaction.on_commit(lambda: model_train_task.delay(job.pk))
+    transaction.on_commit(lambda: job_send(model_train_task.delay, job.pk, name=f"train-{job.pk}"))
     return job
 
 
@@ -45,7 +46,7 @@ def backtest_schedule(*, user=None, as_of=None, horizon_days: int = 90, folds: i
         "folds": int(folds),
     }
     job = job_run_create(kind=BACKTEST_KIND, actor=user, params=params)
-    transaction.on_commit(lambda: backtest_task.delay(job.pk))
+    transaction.on_commit(lambda: job_send(backtest_task.delay, job.pk, name=f"backtest-{job.pk}"))
     return job
 
 

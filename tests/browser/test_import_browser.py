@@ -23,7 +23,7 @@ Initech,initech.com,software,6395.05,20275,Korea
 def import_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     # The live server's SQLite test database is in memory: run the import in the request, not a thread.
-    settings.IMPORT_RUN_INLINE = True
+    settings.JOBS_RUN_INLINE = True
     return settings
 
 

@@ -29,7 +29,6 @@ BAD = ACCOUNTS + b"Broken,broken.com,retail,12,-4,Atlantis,\n"
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.IMPORT_RUN_INLINE = True
     return Path(settings.MEDIA_ROOT)
 
 
@@ -290,26 +289,30 @@ def test_live_progress_comes_from_the_cache_while_running(client_as, member):
 def test_eager_mode_runs_in_a_thread_and_a_broker_gets_a_task(
     settings, client_as, member, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from revops import background
+    from revops.celery import app
+
     started = []
 
     class FakeThread:
         def __init__(self, target, args, name, daemon):
-            started.append((target, args, daemon))
+            started.append((target, args, name, daemon))
 
         def start(self):
             pass
 
-    monkeypatch.setattr(services.threading, "Thread", FakeThread)
-    settings.IMPORT_RUN_INLINE = False
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setattr(background.threading, "Thread", FakeThread)
+    settings.JOBS_RUN_INLINE = False
     job = _confirmed_job(client_as(member))
     with django_capture_on_commit_callbacks(execute=True):
         services.import_job_enqueue(job=job)
-    assert started == [(services._run_in_thread, (job.pk,), True)]
+    assert started == [
+        (background._run, (import_csv_task.delay, (job.pk,), f"import-{job.pk}"), f"import-{job.pk}", True)
+    ]
 
     sent = []
     monkeypatch.setattr(import_csv_task, "delay", lambda job_id: sent.append(job_id))
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False  # conftest restores it
     with django_capture_on_commit_callbacks(execute=True):
         services.import_job_enqueue(job=job)
-    assert sent == [job.pk]
+    assert sent == [job.pk] and len(started) == 1
