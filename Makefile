@@ -29,7 +29,7 @@ demo: install
 	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
 	$(MANAGE) rescore --rules-only
 	$(MANAGE) train --if-none
-	$(MANAGE) rescore
+	$(MANAGE) rescore --backfill-months 6
 	$(MANAGE) demo_users
 	$(MANAGE) runserver 127.0.0.1:8000
 

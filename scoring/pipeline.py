@@ -57,9 +57,14 @@ def _ranges(model, size: int) -> list[list[int]]:
     return [[lo, lo + size] for lo in range(low, high + 1, size)] if high >= low else []
 
 
-def plan(*, models: bool = True, rules: bool = True, as_of: datetime.date | None = None) -> dict:
-    """The versions, the day and the chunks of a full rescore, as JSON-able job parameters."""
-    params: dict = {"as_of": (as_of or today()).isoformat(), "now": timezone.now().isoformat(), "phases": []}
+def plan(
+    *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None,
+    now: datetime.datetime | None = None,
+) -> dict:  # fmt: skip
+    """The versions, the day and the chunks of a full rescore, as JSON-able job parameters. ``now`` is
+    when the scores say they were made (default: now; a backfill dates them in the past)."""
+    moment = (now or timezone.now()).isoformat()
+    params: dict = {"as_of": (as_of or today()).isoformat(), "now": moment, "phases": []}
     if rules:
         params["ruleset_id"] = published().pk
         params["phases"] += [
@@ -142,10 +147,10 @@ def _summary(totals: dict) -> dict:
 # --- in this process (the command) --------------------------------------------------------------------------
 def full_rescore_local(
     *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None, processes: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, now: datetime.datetime | None = None,
 ) -> dict:  # fmt: skip
     """The phases, here (chunks over ``processes`` local processes on PostgreSQL)."""
-    params = plan(models=models, rules=rules, as_of=as_of)
+    params = plan(models=models, rules=rules, as_of=as_of, now=now)
     total, done = _total(params), {}
     run = _runner(processes if is_postgres() else 1)
     for phase, chunks in params["phases"]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -385,3 +385,64 @@ def test_largest_first_agrees_with_a_stable_sort_of_every_column(magnitude, k):
     k = min(k, magnitude.shape[1])
     expected = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
     np.testing.assert_array_equal(predictions.largest_first(magnitude, k)[:, :k], expected)
+
+
+def run_rescore(*args) -> dict:
+    out = io.StringIO()
+    call_command("rescore", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_a_backfill_dates_scores_and_stage_moves_at_past_month_ends(world):
+    day = world["as_of"]
+    result = run_rescore("--backfill-months", "3", "--as-of", day.isoformat())
+    ends = [e["as_of"] for e in result["backfill"]]
+    assert len(ends) == 3 and ends == sorted(ends)
+    for end in ends:  # each a month end before the scoring day's month
+        end_day = datetime.date.fromisoformat(end)
+        assert (end_day + datetime.timedelta(days=1)).day == 1 and end_day < day.replace(day=1)
+    # Every account has a score as of each month end and as of the day, each dated then.
+    history = AccountModelScoreHistory.objects.values_list("as_of", "scored_at")
+    assert {a.isoformat() for a, _ in history} == {*ends, day.isoformat()}
+    assert all(s.date() == a and s.hour == 12 for a, s in history if a != day)
+    assert AccountModelScoreHistory.objects.filter(as_of=ends[0]).count() == 150
+    # The first placement happened at the first month end; later moves at later ones, never before it.
+    first = BuyingStageTransition.objects.order_by("at").first()
+    assert first.at.date().isoformat() == ends[0] and first.from_stage == ""
+    assert BuyingStageTransition.objects.filter(from_stage="").count() == 150
+    # The current score of each account is its latest: the day's where it changed, else the last month end's.
+    latest = {}
+    for account_id, p in AccountModelScoreHistory.objects.order_by("as_of", "id").values_list(
+        "account_id", "in_market"
+    ):
+        latest[account_id] = p
+    assert dict(AccountModelScore.objects.values_list("account_id", "in_market")) == latest
+    # Once scores exist a backfill is skipped, with the reason; nothing else changes.
+    rows = AccountModelScoreHistory.objects.count()
+    again = run_rescore("--backfill-months", "3", "--as-of", day.isoformat())
+    assert again["backfill"] == {
+        "skipped": "learned scores exist already: a backfill only fills an empty history"
+    }
+    assert AccountModelScoreHistory.objects.count() == rows
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--backfill-months", "0"], "between 1 and 36"),
+        (["--backfill-months", "40"], "between 1 and 36"),
+        (["--backfill-months", "2", "--rules-only"], "drop --rules-only"),
+        (["--backfill-months", "2", "--accounts", "1"], "drop --rules-only, --contacts and --accounts"),
+    ],
+)
+def test_a_backfill_refuses_what_it_cannot_do_and_changes_nothing(world, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("rescore", *args, stdout=io.StringIO())
+    assert not AccountModelScore.objects.exists()
+
+
+def test_a_backfill_needs_a_champion(db):
+    call_command("seed_demo", accounts=20, seed=3, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    with pytest.raises(CommandError, match="needs an in-market champion"):
+        call_command("rescore", "--backfill-months", "2", stdout=io.StringIO())
+    assert not AccountModelScore.objects.exists()

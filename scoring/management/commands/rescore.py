@@ -7,10 +7,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from scoring.models import Ruleset
+from scoring.ml import registry
+from scoring.models import AccountModelScore, Ruleset, ScoringModelKind
 from scoring.pipeline import full_rescore_local
 from scoring.predictions import accounts_rescore
-from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts
+from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts, today
 
 
 class Command(BaseCommand):
@@ -18,7 +19,8 @@ class Command(BaseCommand):
         "Rescore contacts and accounts with the published rules (or --ruleset N), then their learned "
         "scores (in market, profile fit, qualified, buying stage; persona fit) with the champion models, "
         "vectorised and in chunks; only changed scores are written. --contacts / --accounts rescore "
-        "just those."
+        "just those. --backfill-months N first scores the accounts as of each of the N previous month "
+        "ends, dated then, so that a new installation starts with score and stage history."
     )
 
     def add_arguments(self, parser):
@@ -30,6 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument(
             "--processes", type=int, default=1, help="spread the chunks over this many local processes"
+        )
+        parser.add_argument(
+            "--backfill-months",
+            type=int,
+            help="first score the learned account scores as of each of the N previous month ends, dated "
+            "then (skipped once learned scores exist)",
         )
 
     def handle(self, *args, ruleset=None, as_of=None, contacts=None, accounts=None, **options):
@@ -43,8 +51,13 @@ class Command(BaseCommand):
             version = Ruleset.objects.filter(number=ruleset).first()
             if version is None:
                 raise CommandError(f"--ruleset: there is no version {ruleset}")
+        backfill = options["backfill_months"]
+        if backfill is not None:
+            self._backfill_check(backfill, options, contacts or accounts)
         started = time.perf_counter()
         try:
+            if backfill:
+                result_backfill = self._backfill(backfill, day or today(), options)
             if contacts or accounts:
                 if version is not None:
                     raise CommandError(
@@ -69,11 +82,47 @@ class Command(BaseCommand):
                         )
         except NoPublishedRuleset as exc:
             raise CommandError(str(exc)) from exc
+        if backfill:
+            result["backfill"] = result_backfill
         result["seconds"] = round(time.perf_counter() - started, 2)
         if as_json:
             self.stdout.write(_json_dumps(result))
         else:
             self.stdout.write(self.style.SUCCESS(", ".join(f"{k}: {v}" for k, v in result.items())))
+
+    def _backfill_check(self, months: int, options: dict, some: bool) -> None:
+        if not 1 <= months <= 36:
+            raise CommandError("--backfill-months: between 1 and 36")
+        if options["rules_only"] or some:
+            raise CommandError("--backfill-months scores every account's learned scores: drop --rules-only, "
+                               "--contacts and --accounts")  # fmt: skip
+        if registry.champion(ScoringModelKind.IN_MARKET) is None:
+            raise CommandError("--backfill-months needs an in-market champion: run `manage.py train` first")
+
+    def _backfill(self, months: int, day: datetime.date, options: dict) -> list[dict] | dict:
+        """The learned account scores as of each previous month end, oldest first, dated at noon that day —
+        only into an empty history (dated before existing scores, it would interleave with theirs)."""
+        if AccountModelScore.objects.exists():
+            skipped = "learned scores exist already: a backfill only fills an empty history"
+            if options["verbosity"] and not options["json"]:
+                self.stdout.write(f"backfill skipped: {skipped}")
+            return {"skipped": skipped}
+        ends, first = [], day.replace(day=1)
+        for _ in range(months):
+            first = (first - datetime.timedelta(days=1)).replace(day=1)
+            ends.append(_month_end(first))
+        out, processes = [], max(1, options["processes"])
+        for end in sorted(ends):
+            noon = datetime.datetime.combine(end, datetime.time(12), tzinfo=datetime.UTC)
+            done = full_rescore_local(rules=False, as_of=end, now=noon, processes=processes)
+            if options["verbosity"] and not options["json"]:
+                self.stdout.write(f"backfilled {end}: {done.get('account_models_written', 0)} accounts")
+            out.append({"as_of": end.isoformat(), "accounts_written": done.get("account_models_written", 0)})
+        return out
+
+
+def _month_end(first: datetime.date) -> datetime.date:
+    return (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
 
 
 def _json_dumps(value) -> str:
