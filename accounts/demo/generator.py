@@ -131,6 +131,7 @@ class Chunk:
     account_daily: pd.DataFrame
     contact_daily: pd.DataFrame
     ground_truth: pd.DataFrame
+    lifecycle_transitions: pd.DataFrame  # contact, from_stage, to_stage, day: how each got its stage
 
 
 # --- the global plan --------------------------------------------------------------------------
@@ -392,6 +393,7 @@ def generate_chunk(plan: Plan, number: int) -> Chunk:
 
     opps = _stages(T, opps)
     contacts["lifecycle_stage"] = _lifecycle(plan, contacts, opps, events)
+    transitions, contacts["created_day"] = _lifecycle_history(plan, contacts, opps, events)
     account_daily, contact_daily = rollups(plan, events)
     return Chunk(
         number=number,
@@ -404,6 +406,7 @@ def generate_chunk(plan: Plan, number: int) -> Chunk:
         account_daily=account_daily,
         contact_daily=contact_daily,
         ground_truth=sim["ground_truth"],
+        lifecycle_transitions=transitions,
     )
 
 
@@ -928,6 +931,16 @@ def _events(
     return events
 
 
+def _event_kinds(plan: Plan, events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's type, and whether it is a valuable action (what makes a lead an MQL)."""
+    tpl, tmpl = plan.templates, events["template"].to_numpy()
+    etype = tpl["event_type"].to_numpy()[tmpl]
+    valuable = np.isin(etype, ["form_fill", "content_download", "webinar", "demo_request", "free_trial"]) | (
+        tpl["key"].to_numpy()[tmpl] == "/pricing"
+    )
+    return etype, valuable
+
+
 def _lifecycle(plan: Plan, contacts: pd.DataFrame, opps: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     """Plausible lifecycle stages at the end of the period, from the deals and the contact's activity."""
     T = plan.spec.days
@@ -944,12 +957,7 @@ def _lifecycle(plan: Plan, contacts: pd.DataFrame, opps: pd.DataFrame, events: p
     lost_acc[opp_acc[closed & ~won]] = True
     open_acc[opp_acc[~closed]] = True
 
-    tpl = plan.templates
-    tmpl = events["template"].to_numpy()
-    etype = tpl["event_type"].to_numpy()[tmpl]
-    valuable = np.isin(etype, ["form_fill", "content_download", "webinar", "demo_request", "free_trial"]) | (
-        tpl["key"].to_numpy()[tmpl] == "/pricing"
-    )
+    etype, valuable = _event_kinds(plan, events)
     con = events["contact"].to_numpy()
     day = events["day"].to_numpy()
     known = con >= 0
@@ -974,6 +982,84 @@ def _lifecycle(plan: Plan, contacts: pd.DataFrame, opps: pd.DataFrame, events: p
     stage[contacts["junk"].to_numpy() != ""] = "disqualified"
     stage[acc < 0] = "disqualified"
     return stage
+
+
+FUNNEL = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
+
+
+def _lifecycle_history(
+    plan: Plan, contacts: pd.DataFrame, opps: pd.DataFrame, events: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The dated moves that brought each contact to its final stage, so the funnel has a past: up the
+    funnel one stage at a time (the evidence's day where the data has one — a second valuable action for
+    MQL, a demo request or trial for SAL, a meeting for SQL, the deal's opening and win — else a few days
+    after the previous move); recycled after a lost deal, disqualified at the first activity. Also the day
+    each contact became known (its first sign: it enters the funnel as a lead then)."""
+    T = plan.spec.days
+    m = len(contacts)
+    stage = contacts["lifecycle_stage"].to_numpy()
+    etype, valuable = _event_kinds(plan, events)
+    con, day = events["contact"].to_numpy(), events["day"].to_numpy()
+    known = con >= 0
+    none = np.full(m, T, dtype=np.int64)
+
+    def first(mask: np.ndarray, nth: int = 1) -> np.ndarray:
+        """Per contact, the day of its ``nth`` event in ``mask`` (``T`` if it has fewer)."""
+        out = none.copy()
+        c, d = con[mask & known], day[mask & known]
+        order = np.lexsort((d, c))
+        c, d = c[order], d[order]
+        rank = np.arange(len(c)) - np.searchsorted(c, c)  # position within the contact's events
+        pick = rank == nth - 1
+        out[c[pick]] = d[pick]
+        return out
+
+    acc = contacts["account"].to_numpy()
+    n = int(max(acc.max(initial=-1), opps["account"].max() if len(opps) else -1)) + 2
+    a = np.where(acc >= 0, acc, n - 1)
+    opp_acc, created, close = (opps[k].to_numpy() for k in ("account", "created_day", "close_day"))
+    won = opps["won"].to_numpy().astype(bool) & (close < T)
+    lost = ~opps["won"].to_numpy().astype(bool) & (close < T)
+    opened, won_day, lost_day = np.full(n, T), np.full(n, T), np.full(n, T)
+    np.minimum.at(opened, opp_acc, np.maximum(created, 0))  # deals opened before the period: its first day
+    np.minimum.at(won_day, opp_acc[won], close[won])
+    np.minimum.at(lost_day, opp_acc[lost], close[lost])
+    evidence = {
+        "mql": first(valuable, 2),
+        "sal": first(np.isin(etype, ["demo_request", "free_trial"])),
+        "sql": first(etype == "meeting"),
+        "opportunity": opened[a],
+        "customer": won_day[a],
+    }
+    gap = 1 + np.arange(m) % 6  # a few days between moves where the data has no day for one
+    # The first sign of the contact: its first activity or the first evidence of any stage.
+    start = np.minimum.reduce([first(np.ones(len(con), dtype=bool)), *evidence.values(), lost_day[a]])
+    start = np.where(start < T, start, np.maximum(T - 1 - 7 * gap, 0))
+    rows: list[tuple[np.ndarray, str, str, np.ndarray]] = []
+    previous = start.copy()
+    level = np.array([FUNNEL.index(s) if s in FUNNEL else 0 for s in stage])
+    for k, to in enumerate(FUNNEL[1:], start=1):
+        who = level >= k
+        seen = evidence[to]
+        when = np.where((seen < T) & (seen > previous), seen, previous + gap)
+        when = np.minimum(when, T - 1)
+        rows.append((np.flatnonzero(who), FUNNEL[k - 1], to, when[who]))
+        previous = np.where(who, when, previous)
+    recycled = stage == "recycled"
+    rows.append((np.flatnonzero(recycled), "lead", "recycled", np.minimum(lost_day[a], T - 1)[recycled]))
+    disqualified = stage == "disqualified"
+    rows.append((np.flatnonzero(disqualified), "lead", "disqualified", start[disqualified]))
+    moves = pd.DataFrame(
+        {
+            "contact": np.concatenate([r[0] for r in rows]),
+            "from_stage": np.concatenate([np.full(len(r[0]), r[1], dtype=object) for r in rows]),
+            "to_stage": np.concatenate([np.full(len(r[0]), r[2], dtype=object) for r in rows]),
+            # Deals won or lost in the burn-in year date their moves to the period's first day (the
+            # contacts exist from then on).
+            "day": np.maximum(np.concatenate([r[3] for r in rows]), 0).astype(np.int64),
+        }
+    ).sort_values(["contact", "day"], kind="stable", ignore_index=True)
+    return moves, np.maximum(start, 0).astype(np.int64)
 
 
 def _stages(T: int, opps: pd.DataFrame) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction, TeamKind
 from revops.models import Team
-from scoring.models import DemoGroundTruth
+from scoring.models import DemoGroundTruth, LifecycleTransition
 
 from . import catalogue as cat
 from . import generator as gen
@@ -73,6 +73,7 @@ SEEDED_MODELS = [
     AccountActivityDaily,
     ContactActivityDaily,
     DemoGroundTruth,
+    LifecycleTransition,
 ]
 
 
@@ -449,6 +450,11 @@ class DemoWriter:
         )
         m = len(con)
         persona = con["persona"].to_numpy()
+        # Contacts are created the day they first showed up (at its start, before any of their activity):
+        # leads enter the funnel over time.
+        known_at = _format_times(
+            np.datetime64(self.spec.start, "s") + con["created_day"].to_numpy() * np.timedelta64(86_400, "s")
+        ).tolist()
         self.result.add(
             "contacts",
             _insert(
@@ -471,8 +477,8 @@ class DemoWriter:
                 ],
                 [
                     (con_base + np.arange(m)).tolist(),
-                    [c] * m,
-                    [c] * m,
+                    known_at,
+                    known_at,
                     _nullable(con["account"].to_numpy(), acc_base),
                     con["email"].tolist(),
                     con["first_name"].tolist(),
@@ -488,6 +494,7 @@ class DemoWriter:
             ),
         )
         self._opportunities(chunk, acc_base)
+        self._transitions(chunk, con_base)
         self._events(chunk, acc_base, con_base)
         self._rollups(chunk, acc_base, con_base)
         gt = chunk.ground_truth
@@ -522,6 +529,35 @@ class DemoWriter:
                     gt["propensity"].round(6).tolist(),
                     gt["fit"].round(6).tolist(),
                     gt["in_market"].astype(bool).tolist(),
+                ],
+            ),
+        )
+
+    def _transitions(self, chunk: gen.Chunk, con_base: int) -> None:
+        """How each contact reached its stage, dated in the period (mid-morning, a minute per step)."""
+        moves = chunk.lifecycle_transitions
+        k = len(moves)
+        base = self._take(LifecycleTransition, k)
+        step = moves.groupby("contact").cumcount().to_numpy()
+        at = _format_times(
+            np.datetime64(self.spec.start, "s")
+            + moves["day"].to_numpy() * np.timedelta64(86_400, "s")
+            + (10 * 3600 + 60 * step) * np.timedelta64(1, "s")
+        )
+        self.result.add(
+            "lifecycle transitions",
+            _insert(
+                LifecycleTransition,
+                ["id", "contact_id", "from_stage", "to_stage", "at", "rule", "reason", "checklist"],
+                [
+                    (base + np.arange(k)).tolist(),
+                    (con_base + moves["contact"].to_numpy()).tolist(),
+                    moves["from_stage"].tolist(),
+                    moves["to_stage"].tolist(),
+                    at.tolist(),
+                    [""] * k,
+                    ["Demo history"] * k,
+                    [{}] * k,
                 ],
             ),
         )

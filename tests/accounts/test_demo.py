@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import Min
 from sklearn.metrics import roc_auc_score
 
 from accounts.choices import OpportunityStage
@@ -286,6 +287,62 @@ def test_lifecycle_stages_follow_the_deals(world):
         if stage == "opportunity":
             assert account_id in open_
     assert Contact.objects.filter(lifecycle_stage="customer").exists()
+
+
+def test_lifecycle_history_leads_each_contact_to_its_stage_within_the_period(world):
+    """The demo's contacts come with dated moves (so the funnel has a past): each contact's moves are a
+    path from lead to its current stage — up the funnel one stage at a time, or to recycled or
+    disqualified — dated within the period, in order; deals date the opportunity and customer moves."""
+    from scoring.models import LifecycleTransition
+    from scoring.selectors import lifecycle_funnel
+
+    funnel = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
+    moves: dict[int, list] = {}
+    for contact_id, source, target, at in LifecycleTransition.objects.order_by(
+        "contact_id", "at", "id"
+    ).values_list("contact_id", "from_stage", "to_stage", "at"):
+        moves.setdefault(contact_id, []).append((source, target, at))
+    stages = dict(Contact.objects.values_list("id", "lifecycle_stage"))
+    start = dt.datetime.combine(world.start, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(world.end, dt.time(23, 59), tzinfo=dt.UTC)
+    for contact_id, stage in stages.items():
+        path = moves.get(contact_id, [])
+        if stage == "lead":
+            assert path == []
+            continue
+        assert path and path[0][0] == "lead" and path[-1][1] == stage, (contact_id, stage, path)
+        assert all(a[1] == b[0] for a, b in zip(path[:-1], path[1:], strict=True)), (
+            path
+        )  # each move starts where the last ended
+        assert all(start <= at <= end for _, _, at in path)
+        assert [at for *_, at in path] == sorted(at for *_, at in path)
+        if stage in funnel:
+            assert [target for _, target, _ in path] == funnel[1 : funnel.index(stage) + 1]
+    # A contact becomes a customer when its account's deal is won (or later: people join afterwards).
+    won_days = {}
+    for account_id, closed in Opportunity.objects.filter(stage="won").values_list("account_id", "close_date"):
+        won_days[account_id] = min(closed, won_days.get(account_id, closed))
+    customers = Contact.objects.filter(lifecycle_stage="customer").values_list("id", "account_id")
+    became = {c: moves[c][-1][2].date() for c, _ in customers}
+    assert all(became[c] >= max(won_days[a], world.start) for c, a in customers)  # not before the win
+    assert sum(became[c] == won_days[a] for c, a in customers) >= len(customers) // 3  # mostly on it
+    # Contacts are created when they first show up, through the period, before any move or activity.
+    created = dict(Contact.objects.values_list("id", "created"))
+    assert min(created.values()) >= start and max(created.values()) <= end
+    assert len({c.date() for c in created.values()}) > 100
+    assert all(created[c] <= path[0][2] for c, path in moves.items())
+    first_event = dict(
+        EngagementEvent.objects.filter(contact__isnull=False)
+        .values("contact")
+        .annotate(first=Min("occurred_at"))
+        .values_list("contact", "first")
+    )
+    assert all(created[c] <= at for c, at in first_event.items())
+    # The funnel has entries at every step up to the customer, also in the last 90 days, and conversions.
+    for since in (world.start, world.end - dt.timedelta(days=90)):
+        steps = lifecycle_funnel(since=since, until=world.end)["steps"]
+        assert all(step["entered"] > 0 for step in steps[:5]), steps
+        assert steps[0]["converted"] > 0 if since == world.start else any(s["converted"] for s in steps)
 
 
 def test_events_and_rollups_in_the_database(world):
