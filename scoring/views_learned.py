@@ -18,11 +18,14 @@ observed}``), ``lift_by_decile`` / ``capture_by_decile`` (ten values, top decile
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,7 +35,7 @@ from django.views.generic import TemplateView
 
 from accounts.models import Account
 from revops.choices import JobStatus
-from revops.models import JobRun
+from revops.models import ChangeRecord, JobRun
 from revops.views import Column, ObjectListView
 
 from .filtersets_learned import (
@@ -548,10 +551,52 @@ class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
                 "params_omitted": sorted(
                     key for key, value in params.items() if isinstance(value, list | dict) and len(value) > 12
                 ),
+                "status_history": _status_history(model),
+                "artefact_file": _media_relative(model.artefact_path),
                 **report_context(model.metrics),
             }
         )
         return context
+
+
+MAX_STATUS_CHANGES = 20
+
+
+def _media_relative(path: str) -> str:
+    """A stored file's path as seen from the media folder (the server's own layout stays private)."""
+    if not path:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def _status_history(model: ScoringModel) -> list[dict[str, Any]]:
+    """The version's status changes from the audit log, newest first: when, who, from → to, and why —
+    the reason each change gave (the version itself keeps only the latest)."""
+    records = (
+        ChangeRecord.objects.filter(
+            object_type=ContentType.objects.get_for_model(ScoringModel), object_id=str(model.pk)
+        )
+        .select_related("actor")
+        .order_by("-time", "-id")[:MAX_STATUS_CHANGES]
+    )
+    out = []
+    for record in records:
+        before, after = record.before or {}, record.after or {}
+        if before and before.get("status") == after.get("status"):
+            continue  # not a status change
+        out.append(
+            {
+                "time": record.time,
+                "actor": record.actor,
+                "from": ScoringModelStatus(before["status"]).label if before.get("status") else "",
+                "to": ScoringModelStatus(after["status"]).label if after.get("status") else "",
+                "reason": after.get("reason", ""),
+            }
+        )
+    return out
 
 
 class ModelTrainView(PermissionRequiredMixin, View):

@@ -712,3 +712,41 @@ def test_query_counts_do_not_grow_with_the_rows(client, viewer, models, django_a
     with django_assert_max_num_queries(9):
         url = reverse("scoring:account_scores", kwargs={"pk": account_id})
         assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_model_page_keeps_every_status_change_with_its_reason(client, revops_admin, models):
+    """The version keeps only its latest reason; the page lists every change from the audit log."""
+    logged_in(client, revops_admin)
+    challenger, champion = models["challenger"], models["champion"]
+    client.post(reverse("scoring:model_promote", kwargs={"pk": challenger.pk}), {"reason": "better lately"})
+    client.post(
+        reverse("scoring:model_rollback", kwargs={"pk": challenger.pk}), {"reason": "scores look off"}
+    )
+    response = client.get(reverse("scoring:model_detail", kwargs={"pk": challenger.pk}))
+    history = [(c["from"], c["to"], c["reason"], c["actor"]) for c in response.context["status_history"]]
+    assert history == [
+        ("Champion", "Challenger", "scores look off", revops_admin),
+        ("Challenger", "Champion", "better lately", revops_admin),
+    ]
+    html = response.content.decode()
+    assert "better lately" in html and "scores look off" in html
+    # The champion it replaced was retired, then got its place back by the roll back.
+    page = client.get(reverse("scoring:model_detail", kwargs={"pk": champion.pk}))
+    assert [(c["from"], c["to"]) for c in page.context["status_history"]][:2] == [
+        ("Retired", "Champion"),
+        ("Champion", "Retired"),
+    ]
+
+
+def test_the_model_page_names_the_artefact_file_without_the_servers_folders(
+    client, viewer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    model = ScoringModelFactory(artefact_path=str(tmp_path / "media" / "models" / "in_market" / "v7.json"))
+    response = logged_in(client, viewer).get(reverse("scoring:model_detail", kwargs={"pk": model.pk}))
+    html = response.content.decode()
+    assert response.context["artefact_file"] == "models/in_market/v7.json"
+    assert str(tmp_path) not in html
+    elsewhere = ScoringModelFactory(artefact_path="/srv/private/revops/v8.json")
+    page = client.get(reverse("scoring:model_detail", kwargs={"pk": elsewhere.pk}))
+    assert page.context["artefact_file"] == "v8.json" and "/srv/private" not in page.content.decode()
