@@ -64,8 +64,10 @@ class AccountListView(ObjectListView):
         "revenue_min": "Revenue at least (USD)",
         "revenue_max": "Revenue at most (USD)",
         "has_parent": "Has a parent company",
-        "owner": "Owner (user id)",
+        "owner": "Owner",
+        "parent": "Parent account (id)",
     }
+    filter_choices = {"owner": "user_choices"}
     add_url_name = "accounts:account_create"
 
     def decorate_rows(self, rows: list[Account]) -> None:
@@ -164,8 +166,9 @@ class ContactListView(ObjectListView):
     filter_labels = {
         "account": "Account id",
         "has_persona": "Mapped to a persona",
-        "owner": "Owner (user id)",
+        "owner": "Owner",
     }
+    filter_choices = {"owner": "user_choices"}
     add_url_name = "accounts:contact_create"
 
     def get_queryset(self):

@@ -105,6 +105,8 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
     # FilterSet fields shown at once; the rest sit under "More filters".
     primary_filters: list[str] = []
     filter_labels: dict[str, str] = {}
+    # Id filters shown as a list to pick from (the filter still takes the id: the API's stays a number).
+    filter_choices: dict[str, Any] = {}  # name → method name returning [(id, label), …]
     page_sizes = (25, 50, 100)
     default_page_size = 50
     max_page = 10_000
@@ -123,6 +125,10 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
         for name, label in self.filter_labels.items():
             if name in form.fields:
                 form.fields[name].label = label
+        for name, method in self.filter_choices.items():
+            if name in form.fields:
+                choices = [(str(value), text) for value, text in getattr(self, method)()]
+                form.fields[name].widget = forms.Select(choices=[("", "Any"), *choices])
         for field in form.fields.values():
             # "Any" reads better than django-filter's "Unknown" and "---------" for "no filter".
             if isinstance(field.widget, forms.NullBooleanSelect):
@@ -134,6 +140,15 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
             elif isinstance(field.widget, forms.Select):
                 # Only what is rendered changes; the field still validates against its own choices.
                 field.widget.choices = [("", "Any"), *[c for c in field.widget.choices if c[0] != ""]]
+
+    def user_choices(self) -> list[tuple[int, str]]:
+        """Active users by name: the owner filters."""
+        from django.contrib.auth import get_user_model
+
+        users = (
+            get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+        )
+        return [(u.pk, u.get_full_name() or u.get_username()) for u in users]
 
     def decorate_rows(self, rows: list) -> None:
         """Add per-row extras for the rows of this page only (counts in one grouped query)."""

@@ -53,6 +53,7 @@ from .models import (
     Band,
     BuyingStage,
     BuyingStageTransition,
+    QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
     ScoringModelStatus,
@@ -781,10 +782,22 @@ class InMarketListView(ObjectListView):
         "in_market_band": "In-market band",
         "in_market_min": "In market at least (0 to 1)",
         "profile_fit_min": "Profile fit at least (0 to 100)",
-        "model": "In-market model (version id)",
-        "policy": "Policy (version id)",
+        "model": "In-market model",
+        "policy": "Policy version",
         "account": "Account id",
     }
+    filter_choices = {"model": "model_choices", "policy": "policy_choices"}
+
+    def model_choices(self) -> list[tuple[int, str]]:
+        versions = ScoringModel.objects.filter(kind=ScoringModelKind.IN_MARKET).order_by("-version")
+        return [
+            (m.pk, f"v{m.version} ({m.get_status_display().lower()})")
+            for m in versions.only("version", "status")
+        ]
+
+    def policy_choices(self) -> list[tuple[int, str]]:
+        versions = QualificationPolicy.objects.order_by("-number").only("number", "name", "status")
+        return [(p.pk, f"v{p.number} {p.name} ({p.get_status_display().lower()})") for p in versions]
 
     def get_permission_required(self) -> tuple[str, ...]:
         return ("scoring.view_accountmodelscore", "accounts.view_account")

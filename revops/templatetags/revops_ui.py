@@ -161,9 +161,8 @@ def widget_class(bound_field, size: str = "") -> str:
     if isinstance(widget, forms.SelectMultiple):
         # len() of a ModelChoiceIterator would run a COUNT query: only measure plain choice lists.
         choices = getattr(bound_field.field, "choices", None)
+        # Every option in view up to six (the buying stages' five included), then a scroll bar.
         attrs["size"] = min(6, max(3, len(choices))) if isinstance(choices, list | tuple) else 6
-        if small:
-            attrs["size"] = min(attrs["size"], 4)
     if isinstance(widget, forms.DateInput):
         attrs["placeholder"] = "YYYY-MM-DD"
     return bound_field.as_widget(attrs=attrs)

@@ -313,8 +313,9 @@ def test_account_list_query_count_does_not_grow_with_rows(
     _logged_in(client, viewer)
     for account in AccountFactory.create_batch(20):
         ContactFactory.create_batch(2, account=account)
-    # session, user, 2 x permissions, memberships, technologies (filter form), page rows, contact counts
-    with django_assert_max_num_queries(9):  # 8 + the notification bell
+    # session, user, 2 x permissions, memberships, technologies and owners (filter form), page rows,
+    # contact counts, the notification bell
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("accounts:account_list"))
     assert len(response.context["object_list"]) == 24
 
@@ -698,3 +699,17 @@ def test_denied_page_explains_how_to_get_access(client, outsider):
     response = client.get("/accounts/")
     assert response.status_code == 403
     assert b"Ask a lead of your revenue-operations team" in response.content
+
+
+def test_the_owner_filter_lists_people_by_name(client, viewer, world):
+    from tests.revops.factories import UserFactory
+
+    owner = UserFactory(first_name="Ada", last_name="Lovelace")
+    Account.objects.filter(name="Acme Analytics").update(owner=owner)
+    _logged_in(client, viewer)
+    for url in (reverse("accounts:account_list"), reverse("accounts:contact_list")):
+        form = client.get(url).context["filter_form"]
+        assert dict(form.fields["owner"].widget.choices)[str(owner.pk)] == "Ada Lovelace"
+        assert form.fields["owner"].label == "Owner"
+    response = client.get(reverse("accounts:account_list"), {"owner": owner.pk})
+    assert _names(response) == ["Acme Analytics"]

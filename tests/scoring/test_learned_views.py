@@ -17,6 +17,7 @@ from scoring.models import (
     AccountModelScore,
     Band,
     BuyingStage,
+    QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
     ScoringModelStatus,
@@ -750,3 +751,18 @@ def test_the_model_page_names_the_artefact_file_without_the_servers_folders(
     elsewhere = ScoringModelFactory(artefact_path="/srv/private/revops/v8.json")
     page = client.get(reverse("scoring:model_detail", kwargs={"pk": elsewhere.pk}))
     assert page.context["artefact_file"] == "v8.json" and "/srv/private" not in page.content.decode()
+
+
+def test_in_market_filters_offer_versions_by_name_not_ids_to_type(client, viewer, scores, models):
+    response = logged_in(client, viewer).get(reverse("scoring:inmarket_list"))
+    form = response.context["filter_form"]
+    model_choices = dict(form.fields["model"].widget.choices)
+    assert model_choices[""] == "Any"
+    assert model_choices[str(models["champion"].pk)] == f"v{models['champion'].version} (champion)"
+    policy = QualificationPolicy.objects.get()
+    assert dict(form.fields["policy"].widget.choices)[str(policy.pk)].startswith(f"v{policy.number} ")
+    # Picking one filters as the id did (the API's filter is unchanged).
+    picked = client.get(reverse("scoring:inmarket_list"), {"model": models["champion"].pk})
+    assert names(picked) == ["Acme Analytics", "Globex", "Initech", "Umbrella", "Hooli"]
+    assert f'<option value="{models["champion"].pk}" selected>' in picked.content.decode()
+    assert names(client.get(reverse("scoring:inmarket_list"), {"model": models["challenger"].pk})) == []
