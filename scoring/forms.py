@@ -330,7 +330,13 @@ class RuleForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=RuleKind.choices)
-    field = forms.CharField(max_length=200, required=False, help_text="seniority, account.industry …")
+    field = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="seniority, account.industry, custom.<key> …",
+        # Suggestions from the page's <datalist id="rule-field-paths"> (any custom key may still be typed).
+        widget=forms.TextInput(attrs={"list": "rule-field-paths", "autocomplete": "off"}),
+    )
     operator = forms.ChoiceField(choices=[("", "—"), *RuleOperator.choices], required=False)
     value = forms.CharField(required=False, help_text="a, b for lists; 200-10000 for a range")
     event_type = forms.ChoiceField(choices=[("", "Any event"), *EventType.choices], required=False)

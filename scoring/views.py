@@ -615,6 +615,12 @@ class RulesetEditView(PermissionRequiredMixin, View):
             "conflict": conflict,
             "next_index": formset.total_form_count(),
             "rule_prefix": RULE_PREFIX,
+            "rule_field_paths": [
+                *workflow.CONTACT_FIELD_PATHS,
+                *(f"account.{path}" for path in workflow.ACCOUNT_FIELD_PATHS),
+                "custom.",
+                "account.custom.",
+            ],
         }
         return render(self.request, self.template_name, context, status=status)
 

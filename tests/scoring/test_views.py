@@ -835,3 +835,17 @@ def test_the_account_score_names_its_best_fitting_contact(client, viewer, live):
         f'<a href="/accounts/contacts/{best.pk}/">Best-fitting contact: Grace Hopper</a>'
         in response.content.decode()
     )
+
+
+def test_the_rule_editor_suggests_the_fields_a_rule_can_test(client, member, draft):
+    """The field of a rule is typed, with the known paths suggested — each one the validation accepts."""
+    from scoring.workflow import field_path_error
+
+    logged_in(client, member)
+    response = client.get(reverse("scoring:ruleset_edit", kwargs={"pk": draft.pk}))
+    html = response.content.decode()
+    paths = response.context["rule_field_paths"]
+    assert {"seniority", "persona", "account.industry", "account.technologies"} <= set(paths)
+    assert all(field_path_error(p) is None for p in paths if not p.endswith("."))
+    assert '<datalist id="rule-field-paths">' in html and '<option value="account.employee_count">' in html
+    assert 'list="rule-field-paths"' in html
