@@ -321,7 +321,8 @@ class ObjectEditView(PermissionRequiredMixin, TemplateView):
 
 # --- the dashboard ------------------------------------------------------------------------------
 class HomeView(LoginRequiredMixin, TemplateView):
-    """The dashboard: headline numbers, the last 30 days of engagement, recent opportunities.
+    """The dashboard: headline numbers, the last 30 days of engagement, accounts by buying stage (the
+    learned scores), recent opportunities.
 
     Only cheap queries: planner estimates for big tables on PostgreSQL, the daily rollups for events
     (never the raw events table), one aggregate over open opportunities.
@@ -344,4 +345,12 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context["recent_opportunities"] = (
             selectors.opportunity_recent_list(user=user) if user.has_perm("accounts.view_opportunity") else []
         )
+        if user.has_perm("scoring.view_accountmodelscore"):
+            from scoring.selectors import buying_stage_summary
+            from scoring.views_learned import STAGE_COLOURS
+
+            stages = buying_stage_summary()
+            for stage in stages["stages"]:
+                stage["colour"] = STAGE_COLOURS.get(stage["value"], "secondary")
+            context["buying_stages"] = stages
         return context

@@ -364,3 +364,27 @@ class ContactScoreFilterSet(django_filters.FilterSet):
         if value is None:
             return qs
         return qs.exclude(excluded="") if value else qs.filter(excluded="")
+
+
+# --- the dashboard ------------------------------------------------------------------------------------
+def buying_stage_summary() -> dict[str, Any]:
+    """Accounts per buying stage (in the funnel's order) and how many of each are qualified: one grouped
+    query over the learned scores."""
+    from .models import AccountModelScore, BuyingStage
+
+    rows = {
+        row["stage"]: row
+        for row in AccountModelScore.objects.order_by()
+        .values("stage")
+        .annotate(accounts=Count("pk"), qualified=Count("pk", filter=Q(qualified=True)))
+    }
+    stages = [
+        {"value": value, "label": label, "accounts": rows.get(value, {}).get("accounts", 0),
+         "qualified": rows.get(value, {}).get("qualified", 0)}
+        for value, label in BuyingStage.choices
+    ]  # fmt: skip
+    return {
+        "stages": stages,
+        "accounts": sum(s["accounts"] for s in stages),
+        "qualified": sum(s["qualified"] for s in stages),
+    }

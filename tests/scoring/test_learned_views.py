@@ -766,3 +766,17 @@ def test_in_market_filters_offer_versions_by_name_not_ids_to_type(client, viewer
     assert names(picked) == ["Acme Analytics", "Globex", "Initech", "Umbrella", "Hooli"]
     assert f'<option value="{models["champion"].pk}" selected>' in picked.content.decode()
     assert names(client.get(reverse("scoring:inmarket_list"), {"model": models["challenger"].pk})) == []
+
+
+def test_the_dashboard_counts_accounts_by_buying_stage_with_links(client, viewer, scores, outsider):
+    response = logged_in(client, viewer).get(reverse("home"))
+    stages = response.context["buying_stages"]
+    assert [(s["value"], s["accounts"], s["qualified"]) for s in stages["stages"]] == [
+        ("target", 1, 0), ("awareness", 1, 0), ("consideration", 1, 0), ("decision", 1, 1), ("purchase", 1, 1),
+    ]  # fmt: skip
+    assert (stages["accounts"], stages["qualified"]) == (5, 2)
+    html = response.content.decode()
+    assert f'href="{reverse("scoring:inmarket_list")}?stage=decision"' in html
+    assert f'href="{reverse("scoring:inmarket_list")}?qualified=true">2 qualified' in html
+    # Without the learned scores' permission there is no such card.
+    assert "buying_stages" not in logged_in(client, outsider).get(reverse("home")).context
