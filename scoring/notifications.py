@@ -235,8 +235,8 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
     BDR/SDR) and an ``account.qualified`` webhook, with the scores, versions and top reasons."""
     from accounts.models import Account
 
+    from .ml.words import account_explanation
     from .models import AccountModelScore
-    from .predictions import account_explanation
 
     if not account_ids:
         return

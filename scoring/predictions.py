@@ -30,7 +30,7 @@ from accounts.models import Account, Opportunity
 from .engine import stages as stage_engine
 from .ml import backtest as B
 from .ml import features as F
-from .ml.words import describe, sentence
+from .ml.words import sentence
 from .models import (
     BAND_RANK,
     AccountModelScore,
@@ -387,22 +387,6 @@ def accounts_rescore_schedule(*, user=None, reason: str = ""):
 
 
 # --- reading an explanation back ----------------------------------------------------------------------------
-def account_explanation(score: AccountModelScore) -> list[dict]:
-    """The stored top contributions, in words."""
-    out = []
-    for feature, value, contribution in score.contributions or []:
-        out.append(
-            {
-                "feature": feature,
-                "value": value,
-                "contribution": contribution,
-                "words": sentence(feature, value, contribution),
-                "description": describe(feature, value),
-            }
-        )
-    return out
-
-
 def account_score_as_of(*, account_id: int, day: datetime.date) -> dict | None:
     """The learned score an account had on ``day`` (its last change on or before it) and the same score
     recomputed now with the model version that made it, from the data known then, with its explanation.

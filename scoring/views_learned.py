@@ -926,7 +926,7 @@ class AccountScoresView(PermissionRequiredMixin, View):
             "transitions": None,
         }
         if score is not None:
-            from .predictions import account_explanation  # NumPy and pandas: loaded only when needed
+            from .ml.words import account_explanation
 
             _decorate(score)
             score.qualified_note = _qualified_note(score)

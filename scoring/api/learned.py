@@ -138,7 +138,7 @@ class AccountModelScoreDetailSerializer(AccountModelScoreSerializer):
 
     @extend_schema_field(ExplanationItemSerializer(many=True))
     def get_explanation(self, obj) -> list[dict[str, Any]]:
-        from ..predictions import account_explanation  # NumPy and pandas: loaded only when needed
+        from ..ml.words import account_explanation
 
         return account_explanation(obj)
 

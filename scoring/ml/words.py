@@ -144,3 +144,18 @@ def describe(feature: str, value: float) -> str:
 def sentence(feature: str, value: float, contribution: float) -> str:
     """ "<feature in words>: +0.12" (the contribution in log-odds, XGBoost's SHAP value)."""
     return f"{describe(feature, value)}: {contribution:+.2f}"
+
+
+def account_explanation(score) -> list[dict]:
+    """An ``AccountModelScore``'s stored top contributions, in words: here, not with the scoring code, so
+    that a page showing them imports no NumPy, pandas or XGBoost."""
+    return [
+        {
+            "feature": feature,
+            "value": value,
+            "contribution": contribution,
+            "words": sentence(feature, value, contribution),
+            "description": describe(feature, value),
+        }
+        for feature, value, contribution in score.contributions or []
+    ]

@@ -772,7 +772,8 @@ def test_the_dashboard_counts_accounts_by_buying_stage_with_links(client, viewer
     response = logged_in(client, viewer).get(reverse("home"))
     stages = response.context["buying_stages"]
     assert [(s["value"], s["accounts"], s["qualified"]) for s in stages["stages"]] == [
-        ("target", 1, 0), ("awareness", 1, 0), ("consideration", 1, 0), ("decision", 1, 1), ("purchase", 1, 1),
+        ("target", 1, 0), ("awareness", 1, 0), ("consideration", 1, 0), ("decision", 1, 1),
+        ("purchase", 1, 1),
     ]  # fmt: skip
     assert (stages["accounts"], stages["qualified"]) == (5, 2)
     html = response.content.decode()
@@ -780,3 +781,43 @@ def test_the_dashboard_counts_accounts_by_buying_stage_with_links(client, viewer
     assert f'href="{reverse("scoring:inmarket_list")}?qualified=true">2 qualified' in html
     # Without the learned scores' permission there is no such card.
     assert "buying_stages" not in logged_in(client, outsider).get(reverse("home")).context
+
+
+def test_the_account_scores_section_imports_no_machine_learning_library():
+    """The section is loaded on every account page: a web process must not pay for importing
+    scikit-learn, SciPy or XGBoost (about two seconds) to show stored scores in words. Rendered in a
+    fresh process (this one has them all loaded) on a database of its own."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import os, sys, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.conf import settings
+settings.ALLOWED_HOSTS = ["*"]
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+from accounts.models import Account
+from scoring.models import AccountModelScore, QualificationPolicy
+account = Account.objects.create(name="Acme", domain="acme.example")
+AccountModelScore.objects.create(
+    account=account, policy=QualificationPolicy.objects.first(), in_market=0.4, scored_at=timezone.now(),
+    as_of=timezone.now().date(),
+    stage_since=timezone.now(), contributions=[["research_30d", 7.0, 0.61]],
+)
+client = Client()
+client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+response = client.get(f"/scoring/accounts/{account.pk}/scores/", HTTP_HX_REQUEST="true")
+assert response.status_code == 200 and "7 research-page visits" in response.content.decode()
+print(sorted(m for m in ("xgboost", "sklearn", "scipy") if m in sys.modules))
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "revops.settings", "DATABASE_URL": "sqlite://:memory:"}
+    env["SCORING_INCREMENTAL"] = "false"  # creating the account must not score it (that path needs them)
+    env.pop("REDIS_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

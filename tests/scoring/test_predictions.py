@@ -22,6 +22,7 @@ from scoring import pipeline, predictions
 from scoring.ml import features as F
 from scoring.ml import lookalike as L
 from scoring.ml.backtest import data_end
+from scoring.ml.words import account_explanation
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
@@ -88,7 +89,7 @@ def test_every_account_gets_the_champions_probability_and_a_faithful_explanation
         for j in largest
         if round(float(row[j]), 4) != 0
     ]
-    explanation = predictions.account_explanation(top)
+    explanation = account_explanation(top)
     assert [e["feature"] for e in explanation] == [f for f, _, _ in top.contributions]
     assert all(
         e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation
