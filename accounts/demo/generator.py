@@ -1037,7 +1037,7 @@ def _lifecycle_history(
     start = np.where(start < T, start, np.maximum(T - 1 - 7 * gap, 0))
     rows: list[tuple[np.ndarray, str, str, np.ndarray]] = []
     previous = start.copy()
-    level = np.array([FUNNEL.index(s) if s in FUNNEL else 0 for s in stage])
+    level = pd.Series(stage).map({s: k for k, s in enumerate(FUNNEL)}).fillna(0).to_numpy(dtype=np.int64)
     for k, to in enumerate(FUNNEL[1:], start=1):
         who = level >= k
         seen = evidence[to]
