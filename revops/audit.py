@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from .jsonsafe import json_safe
 from .middleware import audit_token_var, request_id_var
 
 
@@ -27,7 +28,7 @@ def _json_value(value: Any) -> Any:
         return f"<{len(value)} bytes>"
     if hasattr(value, "code") and type(value).__name__ == "Country":
         return value.code
-    return value
+    return json_safe(value)
 
 
 def model_snapshot(instance: models.Model) -> dict[str, Any]:

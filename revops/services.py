@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from .audit import change_record_create, model_snapshot
 from .authentication import token_hash
 from .choices import ChangeAction, JobStatus, Role, TokenScope
+from .jsonsafe import json_safe
 from .models import ApiToken, JobRun, Membership, Team
 from .permissions import groups_for, role_groups_sync
 
@@ -200,5 +201,5 @@ def job_run_finish(*, job: JobRun, ok: bool, message: str = "", result: dict | N
     job.message = message
     if ok and job.total:
         job.progress = job.total
-    job.result = result or {}
+    job.result = json_safe(result or {})
     job.save(update_fields=["status", "finished_at", "message", "result", "progress", "updated"])

@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import Account, Contact
 from revops.background import job_send
 from revops.bulk import is_postgres
+from revops.chunks import Failure, error_words, range_run_isolated
 from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_finish, job_run_start
 
@@ -89,8 +90,50 @@ def plan(
 
 
 def chunk_run(params: dict, phase: str, index: int) -> dict:
-    """Run one chunk of a plan; returns small JSON-able statistics."""
+    """Run one chunk of a plan; returns small JSON-able statistics. A row that fails is found and parked
+    (``revops.chunks``): the chunk's other rows are scored, and ``failed`` lists each parked row with
+    its name and the reason in words."""
     low, high = next(chunks for name, chunks in params["phases"] if name == phase)[index]
+    done = range_run_isolated(lambda lo, hi: range_run(params, phase, lo, hi), low, high)
+    stats: dict = {}
+    for part in done.results:
+        for name, value in part.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and name != "model":
+                stats[name] = stats.get(name, 0) + value
+            else:
+                stats.setdefault(name, value)
+    if done.failures:
+        stats["failed"] = failures_describe(phase, done.failures)
+        log.warning("rescore chunk %s:%s parked %s row(s): %s", phase, index, len(done.failures),
+                    stats["failed"])  # fmt: skip
+    return stats
+
+
+PHASE_ROWS = {"contacts": Contact, "contact_models": Contact, "accounts": Account, "account_models": Account}
+
+
+def failures_describe(phase: str, failures: list[Failure]) -> list[dict]:
+    """Parked rows as the job shows them: which (kind, id, name), in which phase, and why, in words."""
+    model = PHASE_ROWS[phase]
+    ids = [f.low for f in failures if f.high - f.low == 1]
+    label = "email" if model is Contact else "name"
+    names = dict(model.objects.filter(pk__in=ids).values_list("pk", label))
+    out = []
+    for failure in failures:
+        single = failure.high - failure.low == 1
+        out.append({
+            "phase": phase,
+            "kind": model._meta.model_name,
+            "id": failure.low if single else None,
+            "ids": None if single else [failure.low, failure.high - 1],
+            "name": names.get(failure.low, "") if single else "",
+            "reason": error_words(failure.error),
+        })  # fmt: skip
+    return out
+
+
+def range_run(params: dict, phase: str, low: int, high: int) -> dict:
+    """One phase's work on the ids ``low`` … ``high - 1``, in one transaction."""
     as_of = datetime.date.fromisoformat(params["as_of"])
     now = datetime.datetime.fromisoformat(params["now"])
     if phase in ("contacts", "accounts"):
@@ -144,6 +187,29 @@ def _summary(totals: dict) -> dict:
     return {name: int(totals[key]) for name, key in _SUMMARY.items() if key in totals}
 
 
+def _failed(done: dict) -> list[dict]:
+    """Every row the chunks parked, in chunk order."""
+    return [row for key in sorted(done) for row in done[key].get("failed", [])]
+
+
+def failed_words(failed: list[dict]) -> str:
+    """ "2 rows could not be scored: account “Acme” (#6): <reason>; …" (the first three)."""
+    if not failed:
+        return ""
+    shown = []
+    for row in failed[:3]:
+        what = (
+            f"{row['kind']} “{row['name']}” (#{row['id']})"
+            if row["id"]
+            else f"{row['kind']}s #{row['ids'][0]}–{row['ids'][1]}"
+        )
+        shown.append(f"{what}: {row['reason']}")
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return (
+        f"{len(failed)} row{'s' if len(failed) != 1 else ''} could not be scored: " + "; ".join(shown) + more
+    )
+
+
 # --- in this process (the command) --------------------------------------------------------------------------
 def full_rescore_local(
     *, models: bool = True, rules: bool = True, as_of: datetime.date | None = None, processes: int = 1,
@@ -161,6 +227,9 @@ def full_rescore_local(
                 progress(len(done), total)
     out = _totals(done)
     out.update(as_of=params["as_of"], chunks=total)
+    failed = _failed(done)
+    if failed:
+        out["failed"] = failed
     if "models_skipped" in params:
         out["models_skipped"] = params["models_skipped"]
     return out
@@ -212,7 +281,10 @@ def _finish(job_id: int) -> None:
     message = f"{summary.get('contacts', 0):,} contacts and {summary.get('accounts', 0):,} accounts rescored"
     if "account_models_accounts" in totals:
         message += f"; {summary.get('qualified', 0):,} accounts qualified"
-    result = {**(job.result or {}), **summary, "totals": totals}
+    failed = _failed((job.result or {}).get("done", {}))
+    if failed:
+        message += f". {failed_words(failed)}"
+    result = {**(job.result or {}), **summary, "totals": totals, "failed": failed}
     job_run_finish(job=job, ok=True, message=message, result=result)
 
 

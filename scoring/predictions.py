@@ -137,11 +137,15 @@ def top_contributions(model: ScoringModel, frame: pd.DataFrame, contributions: n
     rows = np.arange(len(shap))[:, None]
     order = largest_first(np.abs(shap), k)
     values = frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
-    chosen_values = np.round(values[rows, order], 4).tolist()
-    chosen_shap = np.round(shap[rows, order].astype(float), 4).tolist()
+    chosen = np.round(values[rows, order], 4)
+    # A value the account does not have (no revenue, no founded year: NaN) is stored as null and read
+    # as "unknown"; NaN is not JSON, and one such row would fail the whole chunk's write.
+    chosen_values = chosen.astype(object)
+    chosen_values[~np.isfinite(chosen)] = None
+    chosen_shap = np.round(np.nan_to_num(shap[rows, order].astype(float), nan=0.0), 4).tolist()
     return [
         [[names[j], v, c] for j, v, c in zip(cols, vals, cons, strict=True) if c != 0.0]
-        for cols, vals, cons in zip(order.tolist(), chosen_values, chosen_shap, strict=True)
+        for cols, vals, cons in zip(order.tolist(), chosen_values.tolist(), chosen_shap, strict=True)
     ]
 
 

@@ -118,6 +118,25 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in META]
 
 
+def columns_usable(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[dict]]:
+    """The columns a model can learn from, and a note for each one left out: missing on every row (no
+    account has a founded year, say) or the same value on every row. Neither can rank anything, and
+    some estimators refuse them. Partly missing columns stay: every model here takes missing values."""
+    if not len(frame):
+        return list(columns), []
+    kept, dropped = [], []
+    for column in columns:
+        x = frame[column].to_numpy(dtype=np.float64)
+        present = x[~np.isnan(x)]
+        if not len(present):
+            dropped.append({"feature": column, "reason": "missing on every row"})
+        elif present.min() == present.max() and len(present) == len(x):
+            dropped.append({"feature": column, "reason": f"the same value ({present[0]:g}) on every row"})
+        else:
+            kept.append(column)
+    return kept, dropped
+
+
 def _signed_log(x):
     """sign(x) · log(1 + |x|), into one new array (no temporaries the size of a million-row matrix).
     Unknown (NaN: an account without revenue, say) is 0, as XGBoost and naive Bayes read it."""
@@ -419,9 +438,11 @@ def leakage_warnings(frame: pd.DataFrame, columns: list[str], *, threshold: floa
     warnings = []
     for column in columns:
         x = frame[column].to_numpy(dtype=np.float64)
-        if np.nanmin(x) == np.nanmax(x):
+        present = x[np.isfinite(x)]
+        if not len(present) or present.min() == present.max():
             continue
-        auc = roc_auc_score(y, np.nan_to_num(x, nan=np.nanmin(x)))
+        # Missing values rank below every known one (either way round: the AUC is folded below).
+        auc = roc_auc_score(y, np.where(np.isfinite(x), x, present.min() - 1.0))
         auc = max(auc, 1.0 - auc)
         if auc > threshold:
             warnings.append(
@@ -452,7 +473,7 @@ def run(
     else:
         dates = sorted(set(frame["as_of"]))
     feature_time = time.monotonic() - started
-    columns = feature_columns(frame)
+    columns, dropped = columns_usable(frame, feature_columns(frame))
     folds_out, pooled = [], {m: [] for m in MODELS}
     pooled_y = []
     warnings: list[dict] | None = None
@@ -510,6 +531,7 @@ def run(
         "horizon_days": horizon_days,
         "snapshot_dates": [d.isoformat() for d in dates],
         "features": columns,
+        "dropped_features": dropped,
         "top_keys": frame.attrs.get("top_keys", []),
         "folds": folds_out,
         "models": report_models,

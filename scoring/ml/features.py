@@ -378,6 +378,10 @@ def _features(source: Source, as_of: datetime.date) -> pd.DataFrame:
     cols["days_since_closed"] = _last_by(n, o_pos[closed_by_then], closed[closed_by_then], t)
 
     frame = pd.DataFrame(cols, index=index).astype("float64")
+    # An extreme imported value can make a ratio or a logarithm infinite: that is "unknown", not a number
+    # any model or explanation can use.
+    if np.isinf(frame.to_numpy()).any():
+        frame = frame.replace([np.inf, -np.inf], np.nan)
     frame.attrs["top_keys"] = [list(pair) for pair in source.top_keys]
     newest = [int(day[-1])] if len(day) else []
     c_window = ca.between(t, 0, LOOKBACK)

@@ -291,6 +291,7 @@ def lead_conversion_train(
         )
     say(f"{len(frame):,} leads, {int(frame['label'].sum()):,} converted, {len(columns)} features")
     report, trees = L.cross_validate(frame, columns, folds=folds, params=params, progress=say)
+    columns = report["features"]
     for warning in report["leakage_warnings"]:
         warning["column"] = prepared.origin.get(warning["feature"], warning["feature"])
         warning["warning"] = (

@@ -123,6 +123,7 @@ def cross_validate(
     out-of-fold predictions and per fold. Returns the report and the number of trees for a final fit."""
     say = progress or (lambda message: None)
     params = {**FIT_PARAMS, **(params or {})}
+    columns, dropped = B.columns_usable(frame, columns)
     frame = frame.reset_index(drop=True)
     y = frame["label"].to_numpy(dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -164,6 +165,7 @@ def cross_validate(
         "rows": len(frame),
         "positives": int(y.sum()),
         "features": list(columns),
+        "dropped_features": dropped,
         "folds": folds_out,
         "models": {m: B.metrics(y, out_of_fold[m]) for m in CV_MODELS},
         "leakage_warnings": B.leakage_warnings(frame, columns),
@@ -288,6 +290,7 @@ def train_account_fit(
     say(f"account fit: {len(frame):,} accounts, {int(frame['label'].sum()):,} opened an opportunity")
     sample = training_sample(frame)
     report, trees = cross_validate(sample, columns, folds=folds, params=params, progress=say)
+    columns = report["features"]  # without the columns no row tells anything about (the report says why)
     report["population"] = len(frame)
     truth = _ground_truth_fit(sample["account_id"])
     if truth is not None:
@@ -517,6 +520,7 @@ def train_persona_fit(
     columns = list(frame.columns)
     frame["label"] = sample["label"].to_numpy()
     report, trees = cross_validate(frame, columns, folds=folds, params=params, progress=say)
+    columns = report["features"]
     report["population"] = len(contacts)
     model, used = fit_final(frame, columns, trees=trees, params=params)
     # The scale covers every contact trained on, predicted once per distinct profile.

@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from revops.audit import change_record_create, model_snapshot
+from revops.jsonsafe import json_safe
 from scoring.models import ScoringModel, ScoringModelKind, ScoringModelStatus
 
 from . import backtest as B
@@ -138,11 +139,11 @@ def model_register(
             version=version,
             status=status,
             features=list(features),
-            params=params,
+            params=json_safe(params),
             train_start=train_start,
             train_end=train_end,
             horizon_days=horizon_days,
-            metrics=metrics,
+            metrics=json_safe(metrics),
             artefact_path=str(path),
             artefact_sha256=hashlib.sha256(data).hexdigest(),
             artefact=data,
@@ -200,7 +201,7 @@ def model_train(
     report = B.run(
         as_of=as_of, horizon_days=horizon_days, folds=folds, frame=frame, params=params, progress=say
     )
-    columns = B.feature_columns(frame)
+    columns = report["features"]  # without the columns no row tells anything about (the report says why)
     say("training the final model …")
     model = final_fit(frame, dates, columns, params, trees=report.get("xgboost_trees"))
     booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}

@@ -129,8 +129,18 @@ PATTERNS: list[tuple[re.Pattern, callable]] = [
 ]  # fmt: skip
 
 
-def describe(feature: str, value: float) -> str:
-    """``feature`` at ``value``, in words."""
+# What an unknown value (stored as null: the account has no revenue, no founded year …) reads as.
+UNKNOWN = {
+    "log_employees": "employee count unknown",
+    "log_revenue": "annual revenue unknown",
+    "company_age": "founding year unknown",
+}
+
+
+def describe(feature: str, value: float | None) -> str:
+    """``feature`` at ``value``, in words (``None`` or NaN: unknown)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return UNKNOWN.get(feature) or f"{feature.replace('__', ' ').replace('_', ' ')} unknown"
     for pattern, words in PATTERNS:
         match = pattern.match(feature)
         if match:
@@ -141,7 +151,7 @@ def describe(feature: str, value: float) -> str:
     return f"{feature.replace('__', ' ').replace('_', ' ')} = {_n(float(value))}"
 
 
-def sentence(feature: str, value: float, contribution: float) -> str:
+def sentence(feature: str, value: float | None, contribution: float) -> str:
     """ "<feature in words>: +0.12" (the contribution in log-odds, XGBoost's SHAP value)."""
     return f"{describe(feature, value)}: {contribution:+.2f}"
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from scoring.ml import registry
 from scoring.models import AccountModelScore, Ruleset, ScoringModelKind
-from scoring.pipeline import full_rescore_local
+from scoring.pipeline import failed_words, full_rescore_local
 from scoring.predictions import accounts_rescore
 from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts, today
 
@@ -85,10 +85,15 @@ class Command(BaseCommand):
         if backfill:
             result["backfill"] = result_backfill
         result["seconds"] = round(time.perf_counter() - started, 2)
+        failed = (
+            (result.get("learned") or {}).pop("failed", []) if isinstance(result.get("learned"), dict) else []
+        )
         if as_json:
-            self.stdout.write(_json_dumps(result))
+            self.stdout.write(_json_dumps({**result, "failed": failed} if failed else result))
         else:
             self.stdout.write(self.style.SUCCESS(", ".join(f"{k}: {v}" for k, v in result.items())))
+        if failed:  # the others were scored; these keep their previous scores until they can be
+            self.stderr.write(self.style.WARNING(failed_words(failed)))
 
     def _backfill_check(self, months: int, options: dict, some: bool) -> None:
         if not 1 <= months <= 36:

@@ -1,0 +1,80 @@
+"""One bad row must not stop a chunk: find it by halving the chunk, run the rest, park the row.
+
+A chunk of work over an id range runs as one transaction. When it fails for a reason that is not the
+database being unreachable (a value no code expected, a constraint the row breaks), the range is halved
+and each half run again, down to single ids: everything that can run runs, and each id that fails alone
+is returned with its exception. A few such rows cost a few dozen smaller runs (halving 25,000 ids takes
+15 levels); a failure that every row shares stops after ``limit`` ids and fails the whole range.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+
+T = TypeVar("T")
+
+LIMIT = 20  # ids a range parks before deciding the failure is not the rows' but everyone's
+# Not the rows' fault: the database went away or is busy. The caller's retry (Celery's, the resume sweep)
+# runs the whole chunk again later; halving it now would only fail 30 more times.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@dataclass
+class Failure:
+    """Ids ``low``..``high - 1`` (one id, unless the range gave up) that could not run, and why."""
+
+    low: int
+    high: int
+    error: Exception
+
+
+@dataclass
+class Isolated(Generic[T]):
+    """What the parts that ran returned, and what could not run."""
+
+    results: list[T]
+    failures: list[Failure]
+
+
+def range_run_isolated(
+    run: Callable[[int, int], T], low: int, high: int, *, limit: int = LIMIT
+) -> Isolated[T]:
+    """``run(low, high)``; on a failure, the range halved until the failing ids stand alone (see the
+    module's docstring). Transient database errors are raised, and so is the chunk's error when more
+    than ``limit`` ids fail (a broken job, not a bad row)."""
+    try:
+        return Isolated([run(low, high)], [])
+    except TRANSIENT:
+        raise
+    except Exception as error:
+        out: Isolated[T] = Isolated([], [])
+        _halve(run, low, high, error, out, limit)
+        if len(out.failures) > limit:
+            raise error
+        return out
+
+
+def _halve(run, low: int, high: int, error: Exception, out: Isolated, limit: int) -> None:
+    if high - low <= 1 or len(out.failures) >= limit:
+        out.failures.append(Failure(low, high, error))
+        return
+    middle = (low + high) // 2
+    for part_low, part_high in ((low, middle), (middle, high)):
+        try:
+            out.results.append(run(part_low, part_high))
+        except TRANSIENT:
+            raise
+        except Exception as part_error:
+            _halve(run, part_low, part_high, part_error, out, limit)
+
+
+def error_words(error: Exception) -> str:
+    """An exception as one line a person can read: what kind of problem, then the message's first line."""
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    if isinstance(error, IntegrityError):
+        return f"the database refused the result ({first})"
+    if isinstance(error, DataError):
+        return f"a value does not fit the database ({first})"
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
