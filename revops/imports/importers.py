@@ -11,28 +11,33 @@ The engine (``services.csv_import``) drives every importer the same way:
 Blank cells never erase what is already stored; a column's values are written only where given.
 """
 
+import difflib
+import shlex
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import connection, models
 from django.utils import timezone
 
-from accounts.models import Account, Contact, Opportunity, Persona, Product, SalesAgent
-from accounts.normalize import normalize_domain, normalize_key
+from accounts.freemail import FREE_MAIL_DOMAINS
+from accounts.ingest import account_name_from_domain
+from accounts.models import Account, Contact, Opportunity, Persona, Product, SalesAgent, Technology
+from accounts.normalize import email_domain, normalize_domain, normalize_key
 from accounts.signals import records_imported
 from campaigns.models import Campaign, Channel
 from revops.bulk import bulk_insert, is_postgres
 
-from .mappings import CUSTOM, Corrected, KindSpec
+from .mappings import CUSTOM, Corrected, KindSpec, UnknownChoice, loose_key
 
 if TYPE_CHECKING:
     from .services import ImportContext
 
 INVALID = object()  # a cell that failed to parse (its error is already recorded)
 WRITE_BATCH = 1000
+NEW_ACCOUNTS_LISTED = 100  # companies named one by one in the report; the rest share one line
 WRITTEN = ("created", "updated")
 
 
@@ -141,6 +146,13 @@ class AccountIndex:
 
     def resolve(self, raw: str) -> tuple[int | None, str, str]:
         """An account named by domain or name → (pk, note, error)."""
+        pk, note, error = self.match(raw)
+        if pk is None and not error:
+            error = f"unknown account '{raw}' (import accounts first, or leave the cell empty)"
+        return pk, note, error
+
+    def match(self, raw: str) -> tuple[int | None, str, str]:
+        """Like ``resolve``, but an account that does not exist is (None, "", "") rather than an error."""
         domain = _as_domain(raw)
         if domain and domain in self.by_domain:
             return self.by_domain[domain], "", ""
@@ -154,7 +166,17 @@ class AccountIndex:
             return ids[0], f"'{raw}' matched account '{self.names[ids[0]]}'", ""
         if len(ids) > 1:
             return None, "", f"{len(ids)} accounts have names like '{raw}': name it by its domain instead"
-        return None, "", f"unknown account '{raw}' (import accounts first, or leave the cell empty)"
+        return None, "", ""
+
+
+def unknown_choice_reason(name: str, exc: UnknownChoice) -> str:
+    """``'intern' is not a seniority; accepted: … — or map it with --map-values seniority:intern=<value>``."""
+    suggestion = exc.parser.suggest(exc.value)
+    hint = f" (did you mean {suggestion}?)" if suggestion else ""
+    return (
+        f"'{exc.value}' is not {exc.parser.a_noun}{hint}; accepted: {', '.join(exc.parser.values)} "
+        f"— or map it with --map-values {shlex.quote(f'{name}:{exc.value}')}=<value>"
+    )
 
 
 @lru_cache(maxsize=65_536)
@@ -191,6 +213,53 @@ class NameIndex:
         known = sorted({name for _, name in self.exact.values()})
         listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "none yet"
         return None, "", f"unknown {self.label} '{raw}' ({self.hint}; known {self.plural}: {listed})"
+
+
+class TechnologyIndex:
+    """The technology catalogue by name and by loose key (``PowerBI`` finds ``Power BI``).
+
+    A name it lacks is added to it: pass 1 notes it (spelled as the first row spells it), pass 2
+    creates it with the chunk that first uses it, so a dry run or a rejected file adds nothing.
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[str, int] = {}
+        self.loose: dict[str, tuple[int, str]] = {}
+        for pk, name in Technology.objects.order_by("id").values_list("id", "name"):
+            self.exact.setdefault(name_key(name), pk)
+            self.loose.setdefault(loose_key(name), (pk, name))
+        self.new: dict[str, tuple[str, str]] = {}  # loose key → (name as first spelled, report note)
+        self.ids: dict[str, int] = {}  # loose key → id of the technology added (made up in a dry run)
+
+    def resolve(self, name: str) -> tuple[int | str, str]:
+        """(id, note) of a catalogue technology, or (loose key, note) of one to add."""
+        pk = self.exact.get(name_key(name))
+        if pk is not None:
+            return pk, ""
+        key = loose_key(name)
+        found = self.loose.get(key)
+        if found is not None:
+            return found[0], f"'{name}' matched technology '{found[1]}'"
+        if key not in self.new:
+            close = difflib.get_close_matches(key, list(self.loose), n=1, cutoff=0.85)
+            hint = f" (did you mean '{self.loose[close[0]][1]}'?)" if close else ""
+            self.new[key] = (name, f"'{name}' is not in the technology catalogue: added to it{hint}")
+        return key, self.new[key][1]
+
+    def create(self, keys: set[str], *, write: bool) -> int:
+        """Add the technologies of ``keys`` not added yet (one INSERT); return how many were new."""
+        missing = sorted(keys - self.ids.keys())
+        if not missing:
+            return 0
+        if write:
+            names = [self.new[k][0] for k in missing]
+            # ignore_conflicts: a concurrent import may have added the same name meanwhile.
+            Technology.objects.bulk_create([Technology(name=n) for n in names], ignore_conflicts=True)
+            by_name = dict(Technology.objects.filter(name__in=names).values_list("name", "id"))
+            self.ids.update((k, by_name[self.new[k][0]]) for k in missing)
+        else:
+            self.ids.update((k, -(len(self.ids) + 1)) for k in missing)
+        return len(missing)
 
 
 # --- the importers ---------------------------------------------------------------------------
@@ -238,8 +307,19 @@ class Importer:
                 self.ctx.error(row, name, raw, "is required")
                 return INVALID
             return None
+        mapped = self.ctx.value_map.get(name, {}).get(loose_key(raw))
+        if mapped is not None:
+            value = " ".join(raw.split())
+            if not spec.choices.read(value):
+                self.ctx.choice_value(name, value, spec.choices, mapped=mapped)
+            self.ctx.warn(row, name, f"'{value}' mapped to {mapped} (value mapping)")
+            return mapped
         try:
             parsed = spec.parse(raw)
+        except UnknownChoice as exc:
+            self.ctx.choice_value(name, exc.value, exc.parser)
+            self.ctx.error(row, name, raw, unknown_choice_reason(name, exc))
+            return INVALID
         except ValueError as exc:
             self.ctx.error(row, name, raw, str(exc))
             return INVALID
@@ -374,6 +454,7 @@ class AccountItem:
     pk: int | None
     values: dict[str, Any]
     revenue: Any = None
+    technologies: tuple[int | str, ...] | None = None  # catalogue ids, or loose keys of names to add
 
 
 class AccountImporter(Importer):
@@ -409,6 +490,7 @@ class AccountImporter(Importer):
         self.revenue_max = None
         self.rejected_refs: dict[str, int] = {}
         self.revenue_seen = 0
+        self.technologies = TechnologyIndex()
 
     def _match(self, row: Row, name: str, domain: str | None) -> tuple[int | None, bool, str]:
         """The existing account this row updates → (pk, adopted by name, error)."""
@@ -447,7 +529,8 @@ class AccountImporter(Importer):
         if millions is not None:
             values["annual_revenue"] = millions
         self.value(row, "parent")
-        if any(v is INVALID for v in values.values()) or millions is INVALID:
+        technologies = self.value(row, "technologies")
+        if any(v is INVALID for v in values.values()) or INVALID in (millions, technologies):
             if self.ctx.first_pass:
                 # Remember it, so a child naming it hears that its parent's row was rejected …
                 for ref in (name, domain):
@@ -468,8 +551,24 @@ class AccountImporter(Importer):
             values["custom"] = custom
         key = ("domain", domain) if domain else ("name", name_key(name))
         return AccountItem(
-            row=row.number, key=key, pk=pk, values=values, revenue=values.get("annual_revenue")
+            row=row.number,
+            key=key,
+            pk=pk,
+            values=values,
+            revenue=values.get("annual_revenue"),
+            technologies=self._technologies(row, technologies),
         )
+
+    def _technologies(self, row: Row, names: tuple[str, ...] | None) -> tuple[int | str, ...] | None:
+        if names is None:
+            return None
+        refs: dict[int | str, None] = {}
+        for name in names:
+            ref, note = self.technologies.resolve(name)
+            if note:
+                self.ctx.warn(row, "technologies", note)
+            refs[ref] = None
+        return tuple(refs)
 
     def register(self, row: Row, item: AccountItem) -> None:
         column = "domain" if item.key[0] == "domain" else "name"
@@ -597,6 +696,7 @@ class AccountImporter(Importer):
     def write(self, items: list[AccountItem], *, write: bool) -> None:
         plans = [Plan(row=i.row, pk=i.pk, values=i.values) for i in items]
         ids, statuses, _ = self.upsert(plans, write=write)
+        self._technologies_write(items, ids, statuses, write=write)
         existing = [i.pk for i in items if i.pk]
         parents = (
             dict(Account.objects.filter(pk__in=existing).values_list("id", "parent_id")) if existing else {}
@@ -605,6 +705,51 @@ class AccountImporter(Importer):
             self.key_to_id[item.key] = pk
             self.status[item.key] = status
             self.current_parent[item.key] = parents.get(item.pk) if item.pk else None
+
+    def _technologies_write(
+        self, items: list[AccountItem], ids: list[int | None], statuses: list[str], *, write: bool
+    ) -> None:
+        """Make each listed account's technologies the list of its row: the links it lacks are
+        inserted and the others deleted, set-based; an account whose list changed counts as updated."""
+        rows = [
+            (n, item, pk)
+            for n, (item, pk) in enumerate(zip(items, ids, strict=True))
+            if item.technologies is not None and statuses[n] != "rejected"
+        ]
+        if not rows:
+            return
+        report = self.ctx.report
+        index = self.technologies
+        new_keys = {ref for _, item, _ in rows for ref in item.technologies if isinstance(ref, str)}
+        created = index.create(new_keys, write=write)
+        if created:
+            report.extra["technologies_created"] = report.extra.get("technologies_created", 0) + created
+        through = Account.technologies.through
+        stored: dict[int, dict[int, int]] = defaultdict(dict)  # account → technology → link id
+        links = through.objects.filter(account_id__in=[pk for _, _, pk in rows if pk])
+        for link, account, technology in links.values_list("id", "account_id", "technology_id"):
+            stored[account][technology] = link
+        inserts, deletes, changed = [], [], set()
+        for n, item, pk in rows:
+            wanted = {ref if isinstance(ref, int) else index.ids[ref] for ref in item.technologies}
+            have = stored.get(pk, {}) if pk else {}
+            added = wanted - have.keys()
+            removed = [link for technology, link in have.items() if technology not in wanted]
+            if not added and not removed:
+                continue
+            if pk:
+                inserts += [through(account_id=pk, technology_id=t) for t in sorted(added)]
+                deletes += removed
+            if statuses[n] == "unchanged":
+                statuses[n] = "updated"
+                report.unchanged -= 1
+                report.updated += 1
+                changed.add(pk)
+        if write:
+            through.objects.filter(pk__in=deletes).delete()
+            rows_insert(through, inserts)
+            if changed:  # the others were signalled by the upsert
+                records_imported.send(sender=Account, contact_ids=set(), account_ids=changed)
 
     def finish(self, *, write: bool) -> None:
         changes = []
@@ -631,6 +776,13 @@ class AccountImporter(Importer):
         report.extra["parents_linked"] = linked
 
 
+class NewAccount(NamedTuple):
+    """An account a contact row names that does not exist: by the domain in the cell, or by company."""
+
+    domain: str = ""
+    company: str = ""  # loose key of the company's name
+
+
 @dataclass
 class SimpleItem:
     row: int
@@ -638,6 +790,7 @@ class SimpleItem:
     pk: int | None
     values: dict[str, Any]
     soft: dict[str, Any] = field(default_factory=dict)
+    new_account: str | None = None  # the domain of an account this import creates for the row
 
 
 class ProductImporter(Importer):
@@ -815,10 +968,67 @@ class ContactImporter(Importer):
         self.personas = NameIndex(
             Persona.objects.values_list("id", "name"), "persona", "personas", "create the persona first"
         )
+        # Accounts the file names but nobody imported: pass 1 plans them, pass 2 creates them.
+        self.new_domain_of: dict[str, str] = {}  # company (loose key) → the domain of its first row
+        self.new_name_of: dict[str, str] = {}  # domain → the company name its first row gives
+        self.new_rows: list[tuple[int, NewAccount, str, str]] = []  # (row, plan, company, domain): the report
+        self.account_ids: dict[str, int] = {}  # domain → id of the account created (made up in a dry run)
+
+    def _account(self, row: Row, email: Any) -> tuple[Any, NewAccount | None]:
+        """The account cell → (account id, None), or (None, plan) for an account to create.
+
+        An unknown company is created at the e-mail's domain (or at the domain the cell gives); the
+        account of that domain is used if it exists; a free-mail domain founds no account.
+        """
+        raw = self.value(row, "account")
+        if raw is None or raw is INVALID:
+            return raw, None
+        pk, note, error = self.accounts.match(raw)
+        if error:
+            self.ctx.error(row, "account", self.raw(row, "account"), error)
+            return INVALID, None
+        if pk is not None:
+            if note:
+                self.ctx.warn(row, "account", note)
+            return pk, None
+        if email is None or email is INVALID:
+            return None, None  # the row is rejected for its e-mail
+        named = _as_domain(raw)
+        domain = named or email_domain(email)
+        pk = None if domain in FREE_MAIL_DOMAINS else self.accounts.by_domain.get(domain)
+        if pk is not None:
+            self.ctx.warn(
+                row,
+                "account",
+                f"no account is named '{raw}': the account of the e-mail's domain {domain} "
+                f"('{self.accounts.names[pk]}') was used",
+            )
+            return pk, None
+        name = account_name_from_domain(domain) if named else raw
+        if len(name) > 200:
+            self.ctx.error(row, "account", raw, f"is {len(name)} characters long; an account name fits 200")
+            return INVALID, None
+        plan = NewAccount(domain=domain) if named else NewAccount(company=loose_key(name))
+        if self.ctx.first_pass:
+            if domain not in FREE_MAIL_DOMAINS:
+                self.new_name_of.setdefault(domain, name)
+                if not named:
+                    self.new_domain_of.setdefault(plan.company, domain)
+            self.new_rows.append((row.number, plan, name, domain))
+        return None, plan
+
+    def _planned_domain(self, plan: NewAccount) -> str | None:
+        """The domain of the account a plan creates: the domain the cell named, else the domain of
+        the first row naming the company with a company address; None if only free mail names it."""
+        if plan.domain:
+            return None if plan.domain in FREE_MAIL_DOMAINS else plan.domain
+        return self.new_domain_of.get(plan.company)
 
     def parse(self, row: Row) -> SimpleItem | None:
+        email = self.value(row, "email")
+        account_id, plan = self._account(row, email)
         v = {
-            "email": self.value(row, "email"),
+            "email": email,
             "first_name": self.value(row, "first_name"),
             "last_name": self.value(row, "last_name"),
             "title": self.value(row, "title"),
@@ -827,7 +1037,7 @@ class ContactImporter(Importer):
             "country": self.value(row, "country"),
             "lifecycle_stage": self.value(row, "lifecycle_stage"),
             "persona_id": self.ref(row, "persona", self.personas.resolve),
-            "account_id": self.ref(row, "account", self.accounts.resolve),
+            "account_id": account_id,
         }
         full = self.value(row, "full_name")
         if INVALID in v.values() or full is INVALID:
@@ -837,19 +1047,66 @@ class ContactImporter(Importer):
             first, _, last = full.partition(" ")
             v["first_name"], v["last_name"] = first[:100], last[:100]
         if v["account_id"] is None and not self.raw(row, "account").strip():
-            matched = self.accounts.by_domain.get(v["email"].rsplit("@", 1)[1])
+            matched = self.accounts.by_domain.get(email_domain(v["email"]))
             if matched:
                 soft["account_id"] = matched
         values = {k: x for k, x in v.items() if x is not None}
         custom = self.custom(row)
         if custom:
             values["custom"] = custom
-        return SimpleItem(row=row.number, key=v["email"], pk=None, values=values, soft=soft)
+        new_account = self._planned_domain(plan) if plan is not None and not self.ctx.first_pass else None
+        return SimpleItem(
+            row=row.number, key=v["email"], pk=None, values=values, soft=soft, new_account=new_account
+        )
 
     def register(self, row: Row, item: SimpleItem) -> None:
         self.unique(row, item.key, "email", "e-mail")
 
+    def validate_all(self) -> None:
+        """Say, per company, which account its rows get: a new one, or none (free mail only)."""
+        report, column = self.ctx.report, self.ctx.column("account")
+        listed: set[str] = set()
+        for number, plan, name, own_domain in self.new_rows:
+            if number in self.ctx.bad_rows:
+                continue
+            domain = self._planned_domain(plan)
+            if domain is None:
+                message = (
+                    f"unknown account '{name}' not created: {own_domain} is a free-mail provider, not the "
+                    "company's domain; imported without an account"
+                )
+                more = "more unknown accounts not created: only free-mail addresses name them"
+            else:
+                message = f"unknown account '{self.new_name_of[domain]}': created, with the domain {domain}"
+                more = "more unknown accounts created, each with the domain of its first contact's e-mail"
+            if message not in listed and len(listed) >= NEW_ACCOUNTS_LISTED:
+                message = more  # a file naming thousands of companies gets a report, not a phone book
+            listed.add(message)
+            report.add_warning(row=number, column=column, message=message)
+
+    def _accounts_create(self, domains: set[str], *, write: bool) -> None:
+        """Create the accounts of ``domains`` (one INSERT; made-up ids in a dry run)."""
+        missing = sorted(domains - self.account_ids.keys())
+        if not missing:
+            return
+        if write:
+            # ignore_conflicts: an import or an event batch may have created the domain meanwhile.
+            Account.objects.bulk_create(
+                [Account(name=self.new_name_of[d], domain=d) for d in missing],
+                ignore_conflicts=True,
+                batch_size=WRITE_BATCH,
+            )
+            self.account_ids.update(Account.objects.filter(domain__in=missing).values_list("domain", "id"))
+        else:
+            self.account_ids.update((d, -(len(self.account_ids) + 1)) for d in missing)
+        report = self.ctx.report
+        report.extra["accounts_created"] = report.extra.get("accounts_created", 0) + len(missing)
+
     def write(self, items: list[SimpleItem], *, write: bool) -> None:
+        self._accounts_create({i.new_account for i in items if i.new_account}, write=write)
+        for item in items:
+            if item.new_account:
+                item.values["account_id"] = self.account_ids[item.new_account]
         existing = dict(Contact.objects.filter(email__in=[i.key for i in items]).values_list("email", "id"))
         plans = [Plan(row=i.row, pk=existing.get(i.key), values=i.values, soft=i.soft) for i in items]
         matched = sum(1 for p in plans if p.pk is None and p.soft.get("account_id"))

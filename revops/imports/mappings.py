@@ -133,20 +133,302 @@ def json_object(value: str) -> dict:
     return data
 
 
-def choice(choices_cls, aliases: dict[str, str] | None = None) -> Callable[[str], str]:
-    """A TextChoices value by value or label, loosely (``Closed Won`` → ``won`` via ``aliases``)."""
-    table = {normalize_key(v): v for v in choices_cls.values}
-    table.update({normalize_key(label): v for v, label in choices_cls.choices})
-    table.update({normalize_key(k): v for k, v in (aliases or {}).items()})
-    allowed = ", ".join(choices_cls.values)
+def loose_key(value: str) -> str:
+    """``normalize_key``, or the case-folded text when the value has no ASCII letter or digit (``営業``)."""
+    return normalize_key(value) or " ".join((value or "").split()).casefold()
 
-    def parse(value: str) -> str:
-        found = table.get(normalize_key(value))
+
+class UnknownChoice(ValueError):
+    """A cell outside a choice field's list; the importer words the message (it knows the column)."""
+
+    def __init__(self, value: str, parser: "ChoiceParser"):
+        super().__init__(f"'{value}' is not {parser.a_noun}; accepted: {', '.join(parser.values)}")
+        self.value = value
+        self.parser = parser
+
+
+class ChoiceParser:
+    """A ``TextChoices`` value, read loosely (case, spaces and punctuation do not matter).
+
+    Its own values and labels are read silently; a synonym (``Closed Won`` → won, ``Intern`` →
+    entry) or a prefix (``Chief …`` → c_level) is read with a note for the report; anything else
+    raises ``UnknownChoice``, which the preview lists with a suggestion and ``--map-values`` maps.
+    """
+
+    def __init__(
+        self,
+        choices_cls,
+        *,
+        noun: str,
+        synonyms: dict[str, str] | None = None,
+        prefixes: tuple[tuple[str, str], ...] = (),
+    ):
+        self.noun = noun
+        self.values: list[str] = list(choices_cls.values)
+        self.labels: dict[str, str] = dict(choices_cls.choices)
+        self.own = {loose_key(v): v for v in self.values}
+        self.own.update((loose_key(label), v) for v, label in choices_cls.choices)
+        self.synonyms = {loose_key(k): v for k, v in (synonyms or {}).items()}
+        self.prefixes = tuple((loose_key(p), v) for p, v in prefixes)
+        for target in [*self.synonyms.values(), *(v for _, v in self.prefixes)]:
+            if target not in self.labels:  # a typo in the tables below: fail on import, not on a row
+                raise ValueError(f"synonym target '{target}' is not a {noun}")
+        self._cache: dict[str, tuple[str, bool]] = {}
+        self._suggestions: dict[str, str] = {}
+
+    @property
+    def accepted(self) -> list[dict[str, str]]:
+        """The accepted values with their labels, as pages and reports list them."""
+        return [{"value": v, "label": self.labels[v]} for v in self.values]
+
+    @property
+    def a_noun(self) -> str:
+        return f"{'an' if self.noun[0] in 'aeiou' else 'a'} {self.noun}"
+
+    def target(self, value: str) -> str | None:
+        """What a user names as a target (a value or a label, loosely), or None."""
+        return self.own.get(loose_key(value))
+
+    def read(self, value: str) -> str:
+        """The accepted value ``value`` is read as (by value, label, synonym or prefix), or ""."""
+        return self._lookup(loose_key(value))[0]
+
+    def _lookup(self, key: str) -> tuple[str, bool]:
+        """(value or "", read through a synonym), cached: a large file repeats a few values."""
+        found = self._cache.get(key)
         if found is None:
-            raise ValueError(f"'{value}' is not one of: {allowed}")
+            if key in self.own:
+                found = (self.own[key], False)
+            elif key in self.synonyms:
+                found = (self.synonyms[key], True)
+            else:
+                value = next((v for prefix, v in self.prefixes if key.startswith(prefix)), "")
+                found = (value, bool(value))
+            if len(self._cache) < 4096:
+                self._cache[key] = found
         return found
 
+    def suggest(self, value: str) -> str:
+        """The closest accepted value (by its values, labels and synonyms), or ""."""
+        key = loose_key(value)
+        found = self._lookup(key)[0] or self._suggestions.get(key)
+        if found is None:
+            names = {**self.synonyms, **self.own}
+            close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.75)
+            found = names[close[0]] if close else ""
+            if len(self._suggestions) < 4096:  # every row of a large file may repeat the same value
+                self._suggestions[key] = found
+        return found
+
+    def __call__(self, value: str) -> str | Corrected:
+        raw = " ".join(value.split())
+        found, synonym = self._lookup(loose_key(raw))
+        if not found:
+            raise UnknownChoice(raw, self)
+        if synonym:
+            return Corrected(found, f"'{raw}' read as {found} ({self.labels[found]})")
+        return found
+
+
+def choice(
+    choices_cls,
+    *,
+    noun: str,
+    synonyms: dict[str, str] | None = None,
+    prefixes: tuple[tuple[str, str], ...] = (),
+) -> ChoiceParser:
+    """A choice field's parser: its values and labels, plus ``synonyms`` and ``prefixes`` with a note."""
+    return ChoiceParser(choices_cls, noun=noun, synonyms=synonyms, prefixes=prefixes)
+
+
+# What CRMs (Salesforce, HubSpot, Pipedrive, Dynamics) and enrichment tools call these values.
+# Read with a note in the report; keys compare loosely (case, spaces, punctuation).
+STAGE_SYNONYMS = {
+    # Salesforce's default opportunity stages, in their order
+    "Open": "prospecting",
+    "New": "prospecting",
+    "Lead": "prospecting",
+    "Lead In": "prospecting",
+    "Qualification": "prospecting",
+    "Needs Analysis": "engaging",
+    "Value Proposition": "engaging",
+    "Id. Decision Makers": "engaging",
+    "Identify Decision Makers": "engaging",
+    "Perception Analysis": "engaging",
+    "Proposal/Price Quote": "proposal",
+    "Negotiation/Review": "negotiation",
+    "Closed Won": "won",
+    "Closed Lost": "lost",
+    # HubSpot's default deal stages and other common names
+    "Qualified": "engaging",
+    "Discovery": "engaging",
+    "Contact Made": "engaging",
+    "Appointment Scheduled": "engaging",
+    "Qualified to Buy": "engaging",
+    "Presentation Scheduled": "engaging",
+    "Demo": "engaging",
+    "Demo Scheduled": "engaging",
+    "Decision Maker Bought-In": "proposal",
+    "Proposal Sent": "proposal",
+    "Proposal Made": "proposal",
+    "Quote": "proposal",
+    "Quote Sent": "proposal",
+    "Contract Sent": "negotiation",
+    "Negotiating": "negotiation",
+    "Negotiations Started": "negotiation",
+    "Commit": "negotiation",
+    "Won Deal": "won",
+    "Lost Deal": "lost",
+    "Disqualified": "lost",
+}
+SENIORITY_SYNONYMS = {
+    "C-suite": "c_level",
+    "CxO": "c_level",
+    "C level": "c_level",
+    "Executive": "c_level",
+    "CEO": "c_level",
+    "CFO": "c_level",
+    "COO": "c_level",
+    "CTO": "c_level",
+    "CIO": "c_level",
+    "CMO": "c_level",
+    "CRO": "c_level",
+    "CISO": "c_level",
+    "CPO": "c_level",
+    "CDO": "c_level",
+    "Owner": "c_level",
+    "Founder": "c_level",
+    "Co-founder": "c_level",
+    "Partner": "c_level",
+    "President": "c_level",
+    "Vice President": "vp",
+    "SVP": "vp",
+    "EVP": "vp",
+    "AVP": "vp",
+    "Head": "director",
+    "Senior Director": "director",
+    "Sr. Director": "director",
+    "Mgr": "manager",
+    "Senior Manager": "manager",
+    "Sr. Manager": "manager",
+    "Team Lead": "manager",
+    "Team Leader": "manager",
+    "Supervisor": "manager",
+    "IC": "individual",
+    "Individual": "individual",
+    "Senior": "individual",
+    "Staff": "individual",
+    "Specialist": "individual",
+    "Professional": "individual",
+    "Mid-level": "individual",
+    "Mid-senior level": "individual",
+    "Non-manager": "individual",
+    "Intern": "entry",
+    "Internship": "entry",
+    "Trainee": "entry",
+    "Training": "entry",
+    "Apprentice": "entry",
+    "Junior": "entry",
+    "Jr.": "entry",
+    "Associate": "entry",
+    "Entry": "entry",
+    "Entry-level": "entry",
+    "Graduate": "entry",
+    "Student": "entry",
+    "Unpaid": "entry",
+    "Volunteer": "entry",
+    "N/A": "unknown",
+    "None": "unknown",
+    "Other": "unknown",
+    "Not specified": "unknown",
+}
+SENIORITY_PREFIXES = (
+    ("Chief", "c_level"),
+    ("Head of", "director"),
+    ("Director of", "director"),
+    ("Vice President", "vp"),
+    ("VP of", "vp"),
+    ("Senior Vice President", "vp"),
+    ("Executive Vice President", "vp"),
+)
+DEPARTMENT_SYNONYMS = {
+    "C-suite": "executive",
+    "Management": "executive",
+    "General Management": "executive",
+    "Executive Management": "executive",
+    "Leadership": "executive",
+    "Board": "executive",
+    "Founder": "executive",
+    "Demand Generation": "marketing",
+    "Demand Gen": "marketing",
+    "Growth": "marketing",
+    "Product Marketing": "marketing",
+    "Brand": "marketing",
+    "Communications": "marketing",
+    "Marketing Communications": "marketing",
+    "Business Development": "sales",
+    "BizDev": "sales",
+    "Account Management": "sales",
+    "Inside Sales": "sales",
+    "Sales Development": "sales",
+    "Information Technology": "it",
+    "Information Systems": "it",
+    "IT Operations": "it",
+    "Infrastructure": "it",
+    "Information Security": "it",
+    "Security": "it",
+    "R&D": "engineering",
+    "Research and Development": "engineering",
+    "Research & Development": "engineering",
+    "Development": "engineering",
+    "Software Development": "engineering",
+    "Software Engineering": "engineering",
+    "Product Development": "engineering",
+    "Accounting": "finance",
+    "Finance and Accounting": "finance",
+    "FP&A": "finance",
+    "Treasury": "finance",
+    "Ops": "operations",
+    "Supply Chain": "operations",
+    "Logistics": "operations",
+    "Facilities": "operations",
+    "Revenue Operations": "operations",
+    "RevOps": "operations",
+    "Human Resources": "hr",
+    "People": "hr",
+    "People Operations": "hr",
+    "Talent": "hr",
+    "Talent Acquisition": "hr",
+    "Recruiting": "hr",
+    "Purchasing": "procurement",
+    "Sourcing": "procurement",
+    "Vendor Management": "procurement",
+}
+
+
+def name_list(max_length: int) -> Callable[[str], tuple[str, ...]]:
+    """A cell listing names: ``Snowflake; Tableau``, ``Snowflake|Tableau`` or ``"Snowflake, Tableau"``.
+
+    Names are separated by ``;``, ``|``, ``,`` or a line break (in a comma-separated file a cell with
+    commas is quoted, as spreadsheets write it). ``/`` separates nothing: ``CI/CD`` is one name.
+    Repeats (loosely: ``Power BI`` = ``PowerBI``) count once; a cell of separators only is blank.
+    """
+
+    def parse(value: str) -> tuple[str, ...] | None:
+        names: dict[str, str] = {}
+        for part in _LIST_SPLIT.split(value):
+            name = " ".join(part.split())
+            if not name:
+                continue
+            if len(name) > max_length:
+                raise ValueError(f"'{name[:40]}…' is {len(name)} characters long; a name fits {max_length}")
+            names.setdefault(loose_key(name), name)
+        return tuple(names.values()) or None
+
     return parse
+
+
+_LIST_SPLIT = re.compile(r"[;|,\r\n]")
 
 
 # Known misspellings and short names. Corrections are listed in the report as warnings; plain
@@ -345,6 +627,11 @@ class FieldSpec:
     def keys(self) -> list[str]:
         return [normalize_key(a) for a in (self.name, *self.aliases)]
 
+    @property
+    def choices(self) -> ChoiceParser | None:
+        """The parser of a choice field (its accepted values, synonyms, suggestions), else None."""
+        return self.parse if isinstance(self.parse, ChoiceParser) else None
+
 
 @dataclass(frozen=True)
 class KindSpec:
@@ -364,15 +651,10 @@ class KindSpec:
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    @property
+    def choice_fields(self) -> list[str]:
+        return [f.name for f in self.fields if f.choices]
 
-STAGE_ALIASES = {
-    "closed won": "won",
-    "closedwon": "won",
-    "closed lost": "lost",
-    "closedlost": "lost",
-    "qualification": "prospecting",
-    "qualified": "engaging",
-}
 
 KINDS: dict[str, KindSpec] = {
     "accounts": KindSpec(
@@ -441,6 +723,24 @@ KINDS: dict[str, KindSpec] = {
                 reference,
                 ("subsidiary_of", "parent_account", "parent_company", "parent_domain", "parent_name"),
             ),
+            FieldSpec(
+                "technologies",
+                "Technologies (list)",
+                name_list(100),
+                (
+                    "technology",
+                    "tech_stack",
+                    "technology_stack",
+                    "technographics",
+                    "installed_technologies",
+                    "technologies_used",
+                ),
+                help=(
+                    "Names separated by ; | , or a line break, matched to the technology catalogue "
+                    "ignoring case, spaces and punctuation; names not in it are added to it. The list "
+                    "replaces the account's technologies; a blank cell keeps them."
+                ),
+            ),
         ),
     ),
     "contacts": KindSpec(
@@ -465,15 +765,20 @@ KINDS: dict[str, KindSpec] = {
             FieldSpec(
                 "seniority",
                 "Seniority",
-                choice(Seniority, {"c-suite": "c_level", "cxo": "c_level", "vice president": "vp"}),
+                choice(Seniority, noun="seniority", synonyms=SENIORITY_SYNONYMS, prefixes=SENIORITY_PREFIXES),
                 ("seniority_level", "level"),
             ),
-            FieldSpec("department", "Department", choice(Department), ("function", "dept")),
+            FieldSpec(
+                "department",
+                "Department",
+                choice(Department, noun="department", synonyms=DEPARTMENT_SYNONYMS),
+                ("function", "dept"),
+            ),
             FieldSpec("country", "Country", country, ("country_code", "location")),
             FieldSpec(
                 "lifecycle_stage",
                 "Lifecycle stage",
-                choice(LifecycleStage),
+                choice(LifecycleStage, noun="lifecycle stage"),
                 ("lifecycle", "stage", "lead_stage"),
             ),
             FieldSpec("persona", "Persona (name)", reference, ("persona_name",)),
@@ -517,7 +822,7 @@ KINDS: dict[str, KindSpec] = {
             FieldSpec(
                 "stage",
                 "Stage",
-                choice(OpportunityStage, STAGE_ALIASES),
+                choice(OpportunityStage, noun="opportunity stage", synonyms=STAGE_SYNONYMS),
                 ("deal_stage", "opportunity_stage", "status"),
             ),
             FieldSpec(
@@ -673,6 +978,59 @@ def explicit_mapping_parse(pairs: list[str]) -> dict[str, str]:
             raise ValueError(f"'{pair}': write --map HEADER=FIELD (FIELD may be '{CUSTOM}' or '{IGNORE}')")
         header, target = pair.split("=", 1)
         out[header.strip()] = target.strip() or IGNORE
+    return out
+
+
+ValueMap = dict[str, dict[str, str]]  # field → {value as the file spells it → accepted value}
+
+
+def value_map_parse(specs: list[str]) -> ValueMap:
+    """``["seniority:intern=entry,trainee=entry", "stage:Open=prospecting"]`` → ``{field: {value: target}}``.
+
+    Checks only the syntax (raises ValueError); ``value_map_check`` checks fields and targets.
+    """
+    out: ValueMap = {}
+    for spec in specs:
+        name, colon, pairs = spec.partition(":")
+        if not colon or not name.strip() or "=" not in pairs:
+            raise ValueError(f"'{spec}': write --map-values FIELD:VALUE=ACCEPTED[,VALUE=ACCEPTED…]")
+        values = out.setdefault(name.strip(), {})
+        for pair in pairs.split(","):
+            value, equals, target = pair.rpartition("=")
+            if not equals or not value.strip() or not target.strip():
+                raise ValueError(f"'{spec}': '{pair}' is not VALUE=ACCEPTED")
+            values[" ".join(value.split())] = target.strip()
+    return out
+
+
+def value_map_check(kind_name: str, value_map: ValueMap | None) -> ValueMap:
+    """The value mapping with each field by its name and each target as the accepted value it names.
+
+    Raises ValueError listing every problem: a field that is not a choice field of the kind, or a
+    target outside the field's accepted values.
+    """
+    kind = KINDS[kind_name]
+    fields = kind.choice_fields
+    out: ValueMap = {}
+    problems = []
+    for name, values in (value_map or {}).items():
+        target_field = target_for(kind, name)
+        if target_field not in fields:
+            listed = ", ".join(fields) or "none"
+            problems.append(f"'{name}' is not a choice field of {kind.name} (these are: {listed})")
+            continue
+        parser = kind.field(target_field).choices
+        for value, target in values.items():
+            accepted = parser.target(target)
+            if accepted is None:
+                problems.append(
+                    f"{target_field}: '{value}' cannot become '{target}', which is not {parser.a_noun} "
+                    f"(accepted: {', '.join(parser.values)})"
+                )
+                continue
+            out.setdefault(target_field, {})[value] = accepted
+    if problems:
+        raise ValueError("; ".join(problems))
     return out
 
 

@@ -30,7 +30,15 @@ from revops.models import JobRun
 from revops.services import job_run_create, job_run_finish
 
 from .importers import IMPORTERS, Row
-from .mappings import KINDS, ColumnMapping, resolve_mapping
+from .mappings import (
+    KINDS,
+    ChoiceParser,
+    ColumnMapping,
+    ValueMap,
+    loose_key,
+    resolve_mapping,
+    value_map_check,
+)
 from .reader import CsvFileError, CsvSource, csv_source_open
 
 logger = logging.getLogger(__name__)
@@ -38,6 +46,7 @@ logger = logging.getLogger(__name__)
 MAX_ERRORS_KEPT = 50_000  # in memory during a run; beyond it errors are counted, not listed
 MAX_ERRORS_STORED = 1_000  # in JobRun.result (the full list goes to errors.csv next to the upload)
 MAX_ROWS_PER_WARNING = 20
+MAX_CHOICE_VALUES = 100  # distinct values outside a choice field's list, per field, kept for the preview
 PREVIEW_ROWS = 50_000  # the preview validates at most this many rows; the import validates all
 PROGRESS_EVERY = 1_000
 JOB_KIND_PREFIX = "import:"
@@ -72,6 +81,10 @@ class ImportReport:
     errors: list[dict] = field(default_factory=list)
     error_count: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    # Choice columns' values outside their lists: field → loose key → {value, count, mapped, suggestion}.
+    choice_values: dict[str, dict[str, dict]] = field(default_factory=dict)
+    choice_values_more: dict[str, int] = field(default_factory=dict)  # rows beyond MAX_CHOICE_VALUES
+    value_map: ValueMap = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +125,44 @@ class ImportReport:
         entry["count"] += 1
         if len(entry["rows"]) < MAX_ROWS_PER_WARNING:
             entry["rows"].append(row)
+
+    def add_choice_value(self, *, name: str, value: str, parser: ChoiceParser, mapped: str = "") -> None:
+        """Count a value outside field ``name``'s list (mapped by the user to ``mapped``, or not)."""
+        values = self.choice_values.setdefault(name, {})
+        key = loose_key(value)
+        entry = values.get(key)
+        if entry is None:
+            if len(values) >= MAX_CHOICE_VALUES:
+                self.choice_values_more[name] = self.choice_values_more.get(name, 0) + 1
+                return
+            entry = values[key] = {
+                "value": value,
+                "count": 0,
+                "mapped": mapped,
+                "suggestion": parser.suggest(value),
+            }
+        entry["count"] += 1
+
+    def unknown_values(self) -> list[dict[str, Any]]:
+        """Per choice column with values outside its list: the values (most rows first), each with its
+        row count, the value it is mapped to (if the user mapped it) and a suggestion; and the accepted
+        values. The preview offers to map them; the CLI prints the ``--map-values`` to write."""
+        kind = KINDS[self.kind]
+        header = {target: h for h, target in self.mapping.items()}
+        out = []
+        for name, values in self.choice_values.items():
+            parser = kind.field(name).choices
+            out.append(
+                {
+                    "field": name,
+                    "column": header.get(name, name),
+                    "noun": parser.noun,
+                    "accepted": parser.accepted,
+                    "values": sorted(values.values(), key=lambda e: (-e["count"], e["value"])),
+                    "more_rows": self.choice_values_more.get(name, 0),
+                }
+            )
+        return out
 
     def summary(self) -> str:
         """One sentence for the job message, the CLI and the page title."""
@@ -169,6 +220,8 @@ class ImportReport:
             "errors": errors if max_errors is None else errors[:max_errors],
             "error_count": self.error_count,
             "errors_listed": min(len(errors), max_errors) if max_errors is not None else len(errors),
+            "unknown_values": self.unknown_values(),
+            "value_map": {name: dict(values) for name, values in self.value_map.items()},
         }
 
 
@@ -206,6 +259,7 @@ class ImportContext:
         headers: list[str],
         row_by_row: bool,
         actor=None,
+        value_map: ValueMap | None = None,
     ):
         self.report = report
         self.actor = actor
@@ -217,6 +271,11 @@ class ImportContext:
         self.first_pass = True
         self.rows_without_data: set[int] = set()
         self._header_of = {c.target: c.header for c in mapping.columns}
+        # field → {loose key of a value → the accepted value the user mapped it to}
+        self.value_map = {
+            name: {loose_key(value): target for value, target in values.items()}
+            for name, values in (value_map or {}).items()
+        }
 
     def column(self, name: str) -> str:
         return self._header_of.get(name, name)
@@ -244,6 +303,11 @@ class ImportContext:
     def warn(self, row: Row, name: str, message: str) -> None:
         if self.warnings_on:
             self.report.add_warning(row=row.number, column=self.column(name), message=message)
+
+    def choice_value(self, name: str, value: str, parser: ChoiceParser, mapped: str = "") -> None:
+        """A value outside field ``name``'s list, seen once per row in pass 1 (for the preview)."""
+        if self.warnings_on:
+            self.report.add_choice_value(name=name, value=value, parser=parser, mapped=mapped)
 
 
 class _Ticker:
@@ -294,6 +358,7 @@ def csv_import(
     path: str | Path,
     actor=None,
     mapping: dict[str, str] | None = None,
+    value_map: ValueMap | None = None,
     row_by_row: bool = False,
     dry_run: bool = False,
     preview: bool = False,
@@ -307,7 +372,8 @@ def csv_import(
     ``dry_run`` validates and counts what would be created or updated without writing. ``preview``
     is a dry run that also skips anything that would need a write transaction (events), limited to
     ``preview_rows`` rows. ``mapping`` maps headers to fields explicitly (``{"revenue":
-    "annual_revenue_millions"}``); the rest are detected by name.
+    "annual_revenue_millions"}``); the rest are detected by name. ``value_map`` reads values of
+    choice fields as accepted ones (``{"seniority": {"intern": "entry"}}``); see ``value_map_check``.
     """
     if kind not in KINDS:
         raise ValueError(f"Unknown import kind '{kind}'; choose one of {', '.join(KINDS)}")
@@ -323,6 +389,12 @@ def csv_import(
     except CsvFileError as exc:
         report.fatal = exc.reason
         report.add_error(row=exc.row, column="(file)", value="", reason=exc.reason)
+        return report
+    try:
+        report.value_map = value_map_check(kind, value_map)
+    except ValueError as exc:
+        report.fatal = f"the value mapping is wrong: {exc}"
+        report.add_error(row=None, column="(value mapping)", value="", reason=str(exc))
         return report
     headers = source.headers
     report.headers = headers
@@ -340,7 +412,12 @@ def csv_import(
         return report
 
     ctx = ImportContext(
-        report=report, mapping=column_mapping, headers=headers, row_by_row=row_by_row, actor=actor
+        report=report,
+        mapping=column_mapping,
+        headers=headers,
+        row_by_row=row_by_row,
+        actor=actor,
+        value_map=report.value_map,
     )
     importer = importer_registry()[kind](ctx)
     try:
@@ -481,6 +558,7 @@ def import_upload_create(*, actor, kind: str, upload) -> JobRun:
             "filename": original,
             "size": upload.size,
             "mapping": {},
+            "value_map": {},
             "mode": MODE_ALL,
             "confirmed": False,
             "source": "upload",
@@ -518,12 +596,16 @@ def import_headers(job: JobRun) -> list[str]:
         return []
 
 
-def import_mapping_set(*, job: JobRun, mapping: dict[str, str], row_by_row: bool) -> JobRun:
-    """Remember the mapping and mode chosen on the preview page (before confirming)."""
+def import_mapping_set(
+    *, job: JobRun, mapping: dict[str, str], row_by_row: bool, value_map: ValueMap | None = None
+) -> JobRun:
+    """Remember the mapping, value mapping and mode chosen on the preview page (before confirming)."""
     with transaction.atomic():
         job = JobRun.objects.select_for_update().get(pk=job.pk)
         if job.status == JobStatus.PENDING and not job.params.get("confirmed"):
-            job.params.update(mapping=mapping, mode=MODE_ROWS if row_by_row else MODE_ALL)
+            job.params.update(
+                mapping=mapping, value_map=value_map or {}, mode=MODE_ROWS if row_by_row else MODE_ALL
+            )
             job.save(update_fields=["params", "updated"])
     return job
 
@@ -546,6 +628,7 @@ def import_preview(*, job: JobRun, mapping: dict[str, str] | None = None, rows: 
         kind=params["kind"],
         path=path,
         mapping=mapping,
+        value_map=params.get("value_map") or {},
         row_by_row=params.get("mode") == MODE_ROWS,
         preview=True,
         preview_rows=PREVIEW_ROWS,
@@ -554,14 +637,17 @@ def import_preview(*, job: JobRun, mapping: dict[str, str] | None = None, rows: 
     return out
 
 
-def import_confirm(*, job: JobRun, actor, mapping: dict[str, str], row_by_row: bool) -> JobRun:
-    """Record the confirmed mapping and mode, and start the import (after this transaction commits)."""
+def import_confirm(
+    *, job: JobRun, actor, mapping: dict[str, str], row_by_row: bool, value_map: ValueMap | None = None
+) -> JobRun:
+    """Record the confirmed mapping, value mapping and mode, and start the import (after commit)."""
     with transaction.atomic():
         job = JobRun.objects.select_for_update().get(pk=job.pk)
         if job.status != JobStatus.PENDING or job.params.get("confirmed"):
             return job  # a double click: the import is already on its way
         job.params.update(
             mapping=mapping,
+            value_map=value_map or {},
             mode=MODE_ROWS if row_by_row else MODE_ALL,
             confirmed=True,
             confirmed_at=timezone.now().isoformat(),
@@ -605,6 +691,7 @@ def import_job_run(*, job_id: int) -> JobRun | None:
             path=import_job_path(job),
             actor=job.created_by,
             mapping=params.get("mapping") or {},
+            value_map=params.get("value_map") or {},
             row_by_row=params.get("mode") == MODE_ROWS,
             progress=on_progress,
             job=job,

@@ -98,19 +98,25 @@ class ImportPreviewView(ImportAccessMixin, View):
         if not form.is_valid():
             return self.render(job, form=form, status=400)
         mapping, row_by_row = form.mapping(), form.cleaned_data["mode"] == MODE_ROWS
+        value_map = form.value_map()
         if "confirm" in request.POST and not resolve_mapping(job.params["kind"], headers, mapping).errors:
-            import_confirm(job=job, actor=request.user, mapping=mapping, row_by_row=row_by_row)
+            import_confirm(
+                job=job, actor=request.user, mapping=mapping, row_by_row=row_by_row, value_map=value_map
+            )
             return redirect("imports:import_progress", pk=job.pk)
-        import_mapping_set(job=job, mapping=mapping, row_by_row=row_by_row)
+        import_mapping_set(job=job, mapping=mapping, row_by_row=row_by_row, value_map=value_map)
         return redirect("imports:import_preview", pk=job.pk)
 
     def render(self, job: JobRun, form: ImportMappingForm | None = None, status: int = 200) -> HttpResponse:
         preview = import_preview(job=job)
+        unknown_values = preview["report"]["unknown_values"]
         if form is None:
             form = ImportMappingForm(
                 kind=job.params["kind"],
                 headers=preview["headers"],
                 current=job.params.get("mapping", {}),
+                value_map=job.params.get("value_map") or {},
+                unknown_values=unknown_values,
                 initial={"mode": job.params.get("mode")},
             )
         columns = form.column_fields() if preview["headers"] else []
@@ -121,6 +127,7 @@ class ImportPreviewView(ImportAccessMixin, View):
             "columns": columns,
             "rows": preview["rows"],
             "report": preview["report"],
+            "value_groups": form.value_groups(unknown_values),
             "preview_limit": PREVIEW_ROWS,
         }
         return render(self.request, self.template_name, context, status=status)

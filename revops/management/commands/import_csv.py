@@ -1,5 +1,6 @@
 """``manage.py import_csv KIND PATH``: the CSV import from the command line, with a progress bar."""
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from revops.imports.mappings import KINDS, explicit_mapping_parse
+from revops.imports.mappings import KINDS, explicit_mapping_parse, value_map_check, value_map_parse
 from revops.imports.services import JOB_KIND_PREFIX, MODE_ALL, MODE_ROWS, csv_import, report_errors_csv
 from revops.services import job_run_create, job_run_finish, job_run_start
 
@@ -16,7 +17,18 @@ class Command(BaseCommand):
     help = (
         "Import a CSV file of accounts, contacts, opportunities, events, products or sales agents. "
         "All or nothing by default: every row is validated first and nothing is written if one is bad. "
-        "Re-importing a file updates what it imported before."
+        "Re-importing a file updates what it imported before. "
+        "Accounts: a technologies cell lists names separated by ';', '|', ',' or a line break (in a "
+        "comma-separated file, quote a cell that holds commas; '/' separates nothing, so 'CI/CD' is one "
+        "name); names match the technology catalogue ignoring case, spaces and punctuation, names not in "
+        "it are added to it (the report lists each one), and the list replaces the account's "
+        "technologies (a blank cell keeps them). "
+        "Contacts: a company that is not an account yet is created with the domain of the contact's "
+        "e-mail (the account with that domain is used if there is one); a free-mail address (gmail.com "
+        "…) founds no account: the contact comes in without one, with a warning. "
+        "Choice columns (seniority, department, stage …) read their values and labels, and common CRM "
+        "names (Closed Won, Needs Analysis, Intern, Head of …) with a note in the report; map other "
+        "values with --map-values."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +44,16 @@ class Command(BaseCommand):
             "'custom' (keep in the custom data) or 'ignore'. Repeat for several columns.",
         )
         parser.add_argument(
+            "--map-values",
+            action="append",
+            default=[],
+            metavar="FIELD:VALUE=ACCEPTED[,VALUE=ACCEPTED…]",
+            help="read values of a choice field as one of its accepted values, e.g. --map-values "
+            "seniority:intern=entry or --map-values 'stage:Open=prospecting,On hold=engaging'. FIELD is "
+            "a field name (seniority, department, lifecycle_stage, stage); values match ignoring case, "
+            "spaces and punctuation. Repeat for several fields.",
+        )
+        parser.add_argument(
             "--row-by-row", action="store_true", help="import the good rows and report the bad ones"
         )
         parser.add_argument("--user", help="username recorded as the one who imported (audit log)")
@@ -42,6 +64,7 @@ class Command(BaseCommand):
         kind, path = options["kind"], Path(options["path"])
         try:
             mapping = explicit_mapping_parse(options["map"])
+            value_map = value_map_check(kind, value_map_parse(options["map_values"]))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if not path.is_file():
@@ -63,6 +86,7 @@ class Command(BaseCommand):
                     "filename": path.name,
                     "path": str(path.resolve()),
                     "mapping": mapping,
+                    "value_map": value_map,
                     "mode": MODE_ROWS if row_by_row else MODE_ALL,
                     "source": "cli",
                     "confirmed": True,
@@ -88,6 +112,7 @@ class Command(BaseCommand):
                 path=path,
                 actor=actor,
                 mapping=mapping,
+                value_map=value_map,
                 row_by_row=row_by_row,
                 dry_run=dry_run,
                 progress=progress,
@@ -131,7 +156,7 @@ class Command(BaseCommand):
                 f"unchanged {data['unchanged']:,} · rejected {data['rejected']:,}{extra}"
             )
         if data["warnings"]:
-            out.write(self.style.WARNING("Warnings (corrections made):"))
+            out.write(self.style.WARNING("Warnings (corrections and additions):"))
             for warning in data["warnings"]:
                 rows = ", ".join(str(r) for r in warning["rows"]) + (
                     " …" if warning["count"] > len(warning["rows"]) else ""
@@ -145,5 +170,27 @@ class Command(BaseCommand):
                 where = f"row {error['row']}, " if error["row"] else ""
                 value = f" '{error['value']}'" if error["value"] else ""
                 out.write(f"  {where}{error['column']}{value}: {error['reason']}")
+        self._print_unknown_values(data["unknown_values"])
         style = self.style.SUCCESS if report.ok and not report.error_count else self.style.WARNING
         out.write(style(report.summary()))
+
+    def _print_unknown_values(self, columns: list[dict]) -> None:
+        """Each choice column's values outside its list, and the --map-values that would read them."""
+        unmapped = [(c, [v for v in c["values"] if not v["mapped"]]) for c in columns]
+        unmapped = [(c, values) for c, values in unmapped if values]
+        if not unmapped:
+            return
+        out = self.stdout
+        out.write(self.style.WARNING("Values outside the accepted lists:"))
+        for column, values in unmapped:
+            listed = ", ".join(
+                f"'{v['value']}' ({v['count']:,} row(s)"
+                + (f", closest: {v['suggestion']}" if v["suggestion"] else "")
+                + ")"
+                for v in values
+            )
+            accepted = ", ".join(a["value"] for a in column["accepted"])
+            out.write(f"  {column['column']} ({column['field']}): {listed}; accepted: {accepted}")
+            pairs = ",".join(f"{v['value']}={v['suggestion'] or '<value>'}" for v in values)
+            option = shlex.quote(f"{column['field']}:{pairs}")
+            out.write(f"    map them with: --map-values {option}")
