@@ -170,8 +170,9 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
     account ids (an id range: the demo world's ids are in no meaningful order)."""
     from accounts.models import Account
     from scoring.ml import backtest as B
+    from scoring.ml import families
     from scoring.ml import features as F
-    from scoring.ml.registry import booster_bytes, model_promote, model_register
+    from scoring.ml.registry import artefact_bytes, model_promote, model_register
     from scoring.models import ScoringModelKind, ScoringModelStatus
     from scoring.rescore import _bounds
 
@@ -183,7 +184,7 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
     frame = F.snapshots(dates=dates, horizon_days=HORIZON_DAYS, account_ids=ids)
     columns = B.feature_columns(frame)
     train, validation = frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]]
-    model = B.fit_xgboost(train, validation, columns)
+    model = families.fit_xgboost(train, validation, columns)
     trees = int(model.n_estimators)
     info = {
         "rows": len(frame),
@@ -192,13 +193,13 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
         "positives": int(frame["label"].sum()),
         "features": len(columns),
         "trees": trees,
-        "max_depth": int(B.XGB_PARAMS["max_depth"]),
+        "max_depth": int(families.XGB_PARAMS["max_depth"]),
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    params = {**B.XGB_PARAMS, "n_estimators": trees, "top_keys": frame.attrs.get("top_keys", [])}
+    params = {**families.XGB_PARAMS, "n_estimators": trees, "top_keys": frame.attrs.get("top_keys", [])}
     registered = model_register(
         kind=ScoringModelKind.IN_MARKET.value,
-        artefact=booster_bytes(model),
+        artefact=artefact_bytes(model),
         features=columns,
         params=params,
         metrics={"bench": info},  # no backtest: a champion only by promotion
@@ -465,7 +466,7 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
     from accounts.models import Opportunity
     from scoring import predictions as P
     from scoring.engine import stages as stage_engine
-    from scoring.ml import backtest as B
+    from scoring.ml import families
     from scoring.ml import features as F
     from scoring.models import (
         AccountModelScore,
@@ -476,7 +477,7 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
 
     scorer = P.Scorer.current()
     model, policy = scorer.in_market, scorer.policy
-    booster = B.booster_of(model)  # loaded once, as any app would
+    booster = families.fitted_of(model).get_booster()  # loaded once, as any app would (XGBoost: ours)
     names = list(model.features)
     top_keys = (model.params or {}).get("top_keys")
     stage_policy = stage_engine.StagePolicy.of(policy)
@@ -485,7 +486,7 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
         started = time.perf_counter()
         for aid in ids:
             frame = F.account_features(as_of=as_of, account_ids=[aid], top_keys=top_keys)
-            matrix = B.dmatrix(
+            matrix = families.dmatrix(
                 frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=np.float32),
                 params=model.params,
                 feature_names=names,

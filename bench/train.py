@@ -12,7 +12,7 @@ Training as of the world's last day, on the newest labelled snapshot dates (``la
    with the number of trees the backtest's early stopping chose. That choice is the backtest's work
    (``model_train`` runs the backtest first); here it is made, untimed and reported as
    ``tree_choice``, by early stopping on the newest backtest fold (``--train-trees`` gives it instead);
-3. ``register``: ``booster_bytes`` + ``model_register`` (rolled back: the world's champions are the
+3. ``register``: ``artefact_bytes`` + ``model_register`` (rolled back: the world's champions are the
    learned section's).
 
 ``train_seconds`` is their sum. The baseline, each part timed on a sample and extrapolated:
@@ -198,12 +198,12 @@ class _Steps:
 
     @contextmanager
     def active(self) -> Iterator["_Steps"]:
-        from scoring.ml import backtest as B
+        from scoring.ml import families
         from scoring.ml import features as F
 
         patches = [(F, name, self._timed(getattr(F, name), key)) for name, key in self.WRAPPED.items()]
         patches.append((F.Source, "__init__", self._timed(F.Source.__init__, "read_period")))
-        patches.append((B, "_boost", self._fit(B._boost)))
+        patches.append((families, "_boost", self._fit(families._boost)))
         originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
         for owner, name, wrapped in patches:
             setattr(owner, name, wrapped)
@@ -237,15 +237,15 @@ def _rolled_back(register) -> tuple[object, float]:
 def _register(model, frame, columns: list[str], dates: list[datetime.date]) -> tuple[float, int]:
     """``model_register`` as ``model_train`` calls it (artefact, features, parameters), rolled back.
     Returns the seconds and the artefact's size."""
-    from scoring.ml import backtest as B
-    from scoring.ml.registry import KIND, booster_bytes, model_register
+    from scoring.ml import families
+    from scoring.ml.registry import KIND, artefact_bytes, model_register
 
-    params = {**B.XGB_PARAMS, "n_estimators": int(model.n_estimators)}
+    params = {**families.XGB_PARAMS, "n_estimators": int(model.n_estimators)}
     params["top_keys"] = frame.attrs.get("top_keys", [])
     registered, seconds = _rolled_back(
         lambda: model_register(
             kind=KIND,
-            artefact=booster_bytes(model),
+            artefact=artefact_bytes(model),
             features=columns,
             params=params,
             metrics={"bench": "train section, rolled back"},
@@ -293,6 +293,7 @@ def _tree_choice(
     """The number of trees for the final fit, as the backtest chooses it (early stopping in a fold: here
     the newest fold only), untimed; or ``trees`` as given."""
     from scoring.ml import backtest as B
+    from scoring.ml import families
 
     if trees:
         return {"trees": trees, "given": True}
@@ -300,7 +301,7 @@ def _tree_choice(
     train = frame[frame["as_of"].isin(fold["train"])]
     validation = frame[frame["as_of"].isin(fold["validation"])]
     started = time.perf_counter()
-    chosen = B.early_stopping_trees(train, validation, columns, params)
+    chosen = families.early_stopping_trees(train, validation, columns, params)
     return {
         "trees": chosen,
         "fold": {k: [d.isoformat() for d in v] for k, v in fold.items()},
@@ -316,6 +317,7 @@ def _train(
     import pandas as pd
 
     from scoring.ml import backtest as B
+    from scoring.ml import families
     from scoring.ml import features as F
     from scoring.ml.registry import final_fit
 
@@ -369,9 +371,11 @@ def _train(
         "fits": fits,
         "trees": int(model.n_estimators),
         "tree_choice": choice,
-        "xgb_params": {k: v for k, v in {**B.XGB_PARAMS, **(params or {})}.items() if k != "eval_metric"},
+        "xgb_params": {
+            k: v for k, v in {**families.XGB_PARAMS, **(params or {})}.items() if k != "eval_metric"
+        },
         **({"params_override": params} if params else {}),
-        "early_stopping_rounds": B.EARLY_STOPPING_ROUNDS,
+        "early_stopping_rounds": families.EARLY_STOPPING_ROUNDS,
         "artefact_bytes": artefact_bytes,
         "rows_per_s": round(len(fitted) / total) if total else None,
         "cpu_s_this_process": round(cpu, 2),
@@ -420,9 +424,9 @@ def _baseline_fit(frame, columns: list[str], fits: list[dict], sample: int, tree
     rows and a few trees; extrapolated by (rows × trees) to the product's fits."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from scoring.ml import backtest as B
+    from scoring.ml import families
 
-    p = B.XGB_PARAMS
+    p = families.XGB_PARAMS
     chosen = frame.sample(n=min(sample, len(frame)), random_state=seed)
     model = GradientBoostingClassifier(
         n_estimators=trees,
@@ -453,12 +457,14 @@ def _baseline_fit(frame, columns: list[str], fits: list[dict], sample: int, tree
 def _profile(path: str, dates: list[datetime.date]) -> dict:
     """Features + fit once more under cProfile."""
     from scoring.ml import backtest as B
+    from scoring.ml import families
     from scoring.ml import features as F
 
     def train() -> None:
         frame = F.snapshots(dates=dates, horizon_days=HORIZON_DAYS)
         columns = B.feature_columns(frame)
-        B.fit_xgboost(frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]], columns)
+        train, validation = frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]]
+        families.fit_xgboost(train, validation, columns)
 
     return world.profiled(path, train)
 
@@ -466,9 +472,9 @@ def _profile(path: str, dates: list[datetime.date]) -> dict:
 def _estimate(ours: dict) -> dict:
     """A capped run's figures scaled to the product's most trees (``XGB_PARAMS["n_estimators"]`` in
     both fits, as when early stopping never stops): an upper bound of its fit, from the same rounds."""
-    from scoring.ml import backtest as B
+    from scoring.ml import families
 
-    trees = B.XGB_PARAMS["n_estimators"]
+    trees = families.XGB_PARAMS["n_estimators"]
     fit = sum(f["seconds"] / f["rounds"] * trees for f in ours["fits"] if f["rounds"])
     return {
         "trees": trees,

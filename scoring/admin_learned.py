@@ -9,14 +9,11 @@ rolled back by actions through the registry; their artefact bytes are never load
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import FloatField
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
 from django.utils.html import format_html, format_html_join
 
 from . import policy as policies
 from .admin import SERVICE_ERRORS, DraftVersionAdmin, ReadOnlyAdmin, _failed, error_text, selected_one
-from .filtersets_learned import HEAVY_MODEL_FIELDS, without_heavy_model_fields
+from .filtersets_learned import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
 from .models import (
     AccountModelScore,
     AccountModelScoreHistory,
@@ -203,10 +200,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
             super()
             .get_queryset(request)
             .defer(*HEAVY_MODEL_FIELDS)
-            .annotate(
-                roc_auc=Cast(KT("metrics__models__xgboost__roc_auc"), FloatField()),
-                pr_auc=Cast(KT("metrics__models__xgboost__pr_auc"), FloatField()),
-            )
+            .annotate(roc_auc=report_figure("metrics", "roc_auc"), pr_auc=report_figure("metrics", "pr_auc"))
         )
 
     def has_promote_permission(self, request):

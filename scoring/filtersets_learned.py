@@ -12,7 +12,7 @@ import datetime
 import django_filters
 from django.db.models import FloatField, QuerySet
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.filtersets import SearchFilter
@@ -44,15 +44,21 @@ def without_heavy_model_fields(qs: QuerySet, *relations: str) -> QuerySet:
     return qs.defer(*[f"{relation}__{name}" for relation in relations for name in HEAVY_MODEL_FIELDS])
 
 
+def report_figure(field: str, metric: str):
+    """A headline figure of a stored report (``field``: the JSON column, "metrics" or "result"): the
+    champion family's, or XGBoost's in reports written before families were compared."""
+    return Coalesce(
+        Cast(KT(f"{field}__champion__{metric}"), FloatField()),
+        Cast(KT(f"{field}__models__xgboost__{metric}"), FloatField()),
+    )
+
+
 def scoring_model_list(*, user) -> QuerySet[ScoringModel]:
     """Versions ``user`` may see, without artefact and report, with the headline backtest figures."""
     return (
         ScoringModel.objects.for_user(user)
         .defer("artefact", "metrics")
-        .annotate(
-            roc_auc=Cast(KT("metrics__models__xgboost__roc_auc"), FloatField()),
-            pr_auc=Cast(KT("metrics__models__xgboost__pr_auc"), FloatField()),
-        )
+        .annotate(roc_auc=report_figure("metrics", "roc_auc"), pr_auc=report_figure("metrics", "pr_auc"))
     )
 
 

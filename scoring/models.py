@@ -541,20 +541,22 @@ class ScoringModel(BaseModel):
     def __str__(self) -> str:
         return f"{self.kind} v{self.version} ({self.status})"
 
-    def artefact_load(self):
-        """The trained booster, from the bytes stored with the version (checked against its checksum)."""
+    def artefact_bytes(self) -> bytes:
+        """The trained model's bytes stored with the version, checked against their checksum (read them
+        as a model with ``scoring.ml.families.fitted_of``)."""
         import hashlib
-
-        from xgboost import Booster
 
         data = bytes(self.artefact or b"")
         if not data:
             raise ValueError(f"{self} has no stored artefact")
         if hashlib.sha256(data).hexdigest() != self.artefact_sha256:
             raise ValueError(f"{self}: artefact checksum mismatch")
-        booster = Booster()
-        booster.load_model(bytearray(data))
-        return booster
+        return data
+
+    @property
+    def family(self) -> str:
+        """The model family that scores (``xgboost`` for versions trained before there were others)."""
+        return (self.params or {}).get("family", "xgboost")
 
 
 # --- qualified accounts and buying stages ----------------------------------------------------------

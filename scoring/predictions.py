@@ -28,7 +28,7 @@ from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
 
 from .engine import stages as stage_engine
-from .ml import backtest as B
+from .ml import families
 from .ml import features as F
 from .ml.words import sentence
 from .models import (
@@ -100,18 +100,15 @@ class Scorer:
 
 
 # --- the maths ---------------------------------------------------------------------------------------------
-def _matrix(model: ScoringModel, frame: pd.DataFrame):
-    x = frame.reindex(columns=model.features, fill_value=0.0).to_numpy(dtype=np.float32)
-    return B.dmatrix(x, params=model.params, feature_names=list(model.features))
-
-
 def in_market_predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
-    return B.booster_of(model).predict(_matrix(model, frame))
+    """The version's probability for each row, whatever its family (``families.fitted_of``)."""
+    return families.fitted_of(model).predict(frame)
 
 
 def in_market_contributions(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
-    """SHAP contributions (log-odds), one column per feature plus the bias last."""
-    return B.booster_of(model).predict(_matrix(model, frame), pred_contribs=True)
+    """Contributions in log-odds, one column per feature plus the bias last (SHAP for XGBoost, coefficient
+    × standardised value for logistic regression, their average for the blend)."""
+    return families.fitted_of(model).contributions(frame)
 
 
 def largest_first(magnitude: np.ndarray, k: int) -> np.ndarray:

@@ -408,9 +408,9 @@ def _call(function, kwargs):
 def _share_cores(processes: int) -> None:
     """In a pool process: XGBoost (prediction, SHAP) uses its share of the cores, not all of them — the
     pool's processes already run side by side, and more threads than cores only spin and switch."""
-    from .ml import backtest
+    from .ml import families
 
-    backtest.XGB_THREADS = max(1, (os.cpu_count() or 1) // processes)
+    families.XGB_THREADS = max(1, (os.cpu_count() or 1) // processes)
 
 
 def _runner(processes: int):

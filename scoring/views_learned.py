@@ -66,17 +66,36 @@ RECENT_JOBS = 8
 MAX_HISTORY_POINTS = 365
 MAX_TRANSITIONS = 50
 
-MODEL_ORDER = ("xgboost", "logistic_regression", "naive_bayes", "rules", "ground_truth")
-SHORT_LABELS = {"logistic_regression": "Logistic", "ground_truth": "Ground truth"}
+MODEL_ORDER = ("xgboost", "logistic_regression", "blend", "plain_xgboost", "naive_bayes", "rules",
+               "observable_ceiling", "ground_truth")  # fmt: skip
+ORACLES = frozenset({"observable_ceiling", "ground_truth"})
+SHORT_LABELS = {
+    "logistic_regression": "Logistic",
+    "ground_truth": "Ground truth",
+    "plain_xgboost": "Plain XGBoost",
+    "observable_ceiling": "Ceiling",
+}
 MODEL_LABELS = {
     "xgboost": "XGBoost",
     "logistic_regression": "Logistic regression",
+    "blend": "Blend (XGBoost + logistic)",
+    "plain_xgboost": "Plain XGBoost (an analyst's)",
     "naive_bayes": "Naive Bayes",
     "rules": "Rules score",
-    "ground_truth": "Ground truth (demo)",
+    "observable_ceiling": "Observable ceiling (demo oracle)",
+    "ground_truth": "Ground truth (demo oracle)",
 }
 # Colour index in the charts' palette (primary, secondary, success, warning, info, danger).
-MODEL_COLOURS = {"xgboost": 0, "logistic_regression": 4, "naive_bayes": 3, "rules": 1, "ground_truth": 2}
+MODEL_COLOURS = {
+    "xgboost": 0,
+    "logistic_regression": 4,
+    "blend": 5,
+    "plain_xgboost": 3,
+    "naive_bayes": 3,
+    "rules": 1,
+    "observable_ceiling": 2,
+    "ground_truth": 2,
+}
 STAGE_COLOURS = {
     BuyingStage.TARGET: "secondary",
     BuyingStage.AWARENESS: "info",
@@ -186,12 +205,13 @@ def _label(name: str) -> str:
     return MODEL_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def comparison_rows(models: dict) -> list[dict]:
-    """One row per compared model; the best real model (not the ground truth) of each column marked."""
+def comparison_rows(models: dict, champion: str | None = None) -> list[dict]:
+    """One row per compared model; the best real model (not an oracle) of each column marked, and the
+    champion family's row."""
     names = [n for n in _ordered_models(models) if isinstance(models.get(n), dict)]
     best: dict[str, float] = {}
     for key, _, _, higher in METRIC_COLUMNS:
-        values = [_number(models[n].get(key)) for n in names if n != "ground_truth"]
+        values = [_number(models[n].get(key)) for n in names if n not in ORACLES]
         values = [v for v in values if v is not None]
         if len(values) > 1:
             best[key] = max(values) if higher else min(values)
@@ -205,7 +225,7 @@ def comparison_rows(models: dict) -> list[dict]:
                 {
                     "key": key,
                     "text": _format(value, how),
-                    "best": name != "ground_truth" and value is not None and best.get(key) == value,
+                    "best": name not in ORACLES and value is not None and best.get(key) == value,
                 }
             )
         rows.append(
@@ -215,10 +235,80 @@ def comparison_rows(models: dict) -> list[dict]:
                 "cells": cells,
                 "rows": figures.get("rows"),
                 "positives": figures.get("positives"),
-                "ceiling": name == "ground_truth",
+                "ceiling": name in ORACLES,
+                "champion": name == champion,
             }
         )
     return rows
+
+
+def _interval(ci: list | None) -> str:
+    return f"{ci[0]:+.3f} … {ci[1]:+.3f}" if ci and None not in ci else "—"
+
+
+def champion_context(champion: dict, family: str | None) -> dict | None:
+    """The champion family and each other row's difference to it, with its bootstrap interval, in words."""
+    if not family:
+        return None
+    rows = []
+    differences = champion.get("differences") if isinstance(champion.get("differences"), dict) else {}
+    for name in _ordered_models(differences):
+        d = differences[name] if isinstance(differences[name], dict) else {}
+        delta, ci = _number(d.get("delta")), _numbers(d.get("ci"))
+        if delta is None:
+            continue
+        if name in ORACLES:
+            verdict = "an oracle: the champion is measured against it, not beside it"
+        elif ci and ci[0] is not None and ci[0] > 0:
+            verdict = "the champion is better (the whole interval is above zero)"
+        elif ci and ci[1] is not None and ci[1] < 0:
+            verdict = "this one is better"
+        else:
+            verdict = "within noise: the interval includes zero"
+        rows.append(
+            {
+                "name": name,
+                "label": _label(name),
+                "roc_auc": _format(_number(d.get("roc_auc")), "number"),
+                "delta": f"{delta:+.3f}",
+                "ci": _interval(ci),
+                "verdict": verdict,
+                "oracle": name in ORACLES,
+            }
+        )
+    return {
+        "family": family,
+        "label": _label(family),
+        "roc_auc": _format(_number(champion.get("roc_auc")), "number"),
+        "rows": rows,
+    }
+
+
+def groups_context(groups) -> dict | None:
+    """What each feature group earns (the champion refit without it), best first."""
+    if not isinstance(groups, dict) or not isinstance(groups.get("groups"), list):
+        return None
+    rows = []
+    for g in groups["groups"]:
+        earns, ci = _number(g.get("earns")), _numbers(g.get("ci"))
+        if earns is None:
+            continue
+        rows.append(
+            {
+                "label": g.get("label") or g.get("group"),
+                "columns": g.get("columns"),
+                "without": _format(_number(g.get("roc_auc_without")), "number"),
+                "earns": f"{earns:+.3f}",
+                "ci": _interval(ci),
+                "clear": bool(ci and ci[0] is not None and ci[0] > 0),
+            }
+        )
+    return {
+        "family": _label(groups.get("family", "")),
+        "test_date": groups.get("test_date"),
+        "roc_auc": _format(_number(groups.get("roc_auc")), "number"),
+        "rows": rows,
+    }
 
 
 def fold_rows(folds: list) -> tuple[list[str], list[dict]]:
@@ -417,14 +507,20 @@ def report_context(report: dict | None, *, prefix: str = "report") -> dict[str, 
     report = report if isinstance(report, dict) else {}
     models = report.get("models") if isinstance(report.get("models"), dict) else {}
     fold_labels, folds = fold_rows(report.get("folds") if isinstance(report.get("folds"), list) else [])
-    primary = models.get("xgboost") if isinstance(models.get("xgboost"), dict) else {}
+    champion = report.get("champion") if isinstance(report.get("champion"), dict) else {}
+    family = champion.get("family") if champion.get("family") in models else None
+    primary_name = family or "xgboost"
+    primary = models.get(primary_name) if isinstance(models.get(primary_name), dict) else {}
     warnings = [w for w in report.get("leakage_warnings") or [] if isinstance(w, dict)]
     notes = report.get("notes") if isinstance(report.get("notes"), dict) else {}
     return {
         "prefix": prefix,
         "has_report": bool(models),
         "metric_columns": [label for _, label, _, _ in METRIC_COLUMNS],
-        "comparison": comparison_rows(models),
+        "comparison": comparison_rows(models, family),
+        "champion": champion_context(champion, family),
+        "feature_groups": groups_context(report.get("feature_groups")),
+        "dropped_features": [d for d in report.get("dropped_features") or [] if isinstance(d, dict)],
         "fold_labels": fold_labels,
         "folds": folds,
         "charts": report_charts(models),

@@ -123,9 +123,12 @@ def models_train_all(
 
 
 def _summary(model) -> dict:
-    auc = ((model.metrics or {}).get("models", {}).get("xgboost") or {}).get("roc_auc")
+    champion = (model.metrics or {}).get("champion") or {}
+    auc = champion.get(
+        "roc_auc", ((model.metrics or {}).get("models", {}).get("xgboost") or {}).get("roc_auc")
+    )
     return {"id": model.pk, "kind": model.kind, "version": model.version, "status": model.status,
-            "reason": model.reason, "roc_auc": auc}  # fmt: skip
+            "reason": model.reason, "family": model.family, "roc_auc": auc}  # fmt: skip
 
 
 def _fit_trainers():
@@ -154,7 +157,10 @@ def backtest_task(job_id: int) -> dict:
     except Exception as exc:
         job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")
         raise
-    auc = (report["models"].get("xgboost") or {}).get("roc_auc")
-    message = f"xgboost ROC AUC {auc:.3f}" if auc is not None else "no test fold had both outcomes"
+    champion = report.get("champion") or {}
+    if champion:
+        message = f"champion {champion['family']}: ROC AUC {champion['roc_auc']:.3f}"
+    else:
+        message = "no test fold had both outcomes"
     job_run_finish(job=job, ok=True, message=message, result=report)
     return report

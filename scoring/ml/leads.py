@@ -299,7 +299,7 @@ def lead_conversion_train(
             "probably filled in after the conversion"
         )
     say("training the final model …")
-    model, used = L.fit_final(frame, columns, trees=trees, params=params)
+    model, used = L.fit_final(frame, columns, trees=trees, params=params, family=L.champion_family(report))
     probability = model.predict_proba(frame[columns])[:, 1]
     report.update(
         kind=ScoringModelKind.LEAD_CONVERSION.value,
@@ -314,7 +314,7 @@ def lead_conversion_train(
     with transaction.atomic():
         registered = R.model_register(
             kind=ScoringModelKind.LEAD_CONVERSION.value,
-            artefact=R.booster_bytes(model),
+            artefact=R.artefact_bytes(model),
             features=columns,
             params={**used, "folds": folds, "encoding": prepared.encoding},
             metrics=report,

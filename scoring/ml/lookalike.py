@@ -48,6 +48,7 @@ from revops.bulk import frame_read, is_postgres
 from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind
 
 from . import backtest as B
+from . import families
 from . import features as F
 from . import registry as R
 
@@ -56,7 +57,7 @@ QUANTILES = 101
 TEAM_WINDOW_DAYS = 90  # engagement before an opportunity that makes a contact a buying-team member
 TITLE_TOKENS = 40
 MIN_COMBO = 10  # department × seniority pairs seen at least this often become a feature
-CV_MODELS = ("xgboost", "logistic_regression", "naive_bayes")
+CV_MODELS = (*families.CANDIDATES, "plain_xgboost", "naive_bayes")
 # Fewer rows than the in-market snapshots: a little less column subsampling, smaller leaves, and one
 # thread — on a few thousand rows OpenMP threads mostly wait for each other (40 times slower measured
 # on a busy 2-core machine).
@@ -103,12 +104,6 @@ def percentile_in(values, quantiles) -> np.ndarray:
     return (left + right) / (2.0 * len(q))
 
 
-def _fill_missing(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]):
-    """Logistic regression takes no NaN: fill with the training medians (XGBoost keeps its NaN)."""
-    medians = train[columns].median().fillna(0.0)
-    return train.fillna(medians), test.fillna(medians)
-
-
 def cross_validate(
     frame: pd.DataFrame,
     columns: list[str],
@@ -117,10 +112,14 @@ def cross_validate(
     params: dict | None = None,
     seed: int = 0,
     progress=None,
+    categories: np.ndarray | None = None,
 ) -> tuple[dict, int]:
-    """Stratified K-fold: XGBoost (early stopping on a slice of each training part), logistic
-    regression and naive Bayes, each scored on the same held-out rows; metrics pooled over the
-    out-of-fold predictions and per fold. Returns the report and the number of trees for a final fit."""
+    """Stratified K-fold: every candidate family (XGBoost stopping early on a slice of each training part,
+    logistic regression, their blend) and the baselines (XGBoost's defaults, naive Bayes), each scored on
+    the same held-out rows; metrics pooled over the out-of-fold predictions and per fold, and the
+    champion family with its bootstrap differences. ``categories`` (integer codes, one column per source
+    attribute) gives naive Bayes the attributes themselves instead of the encoded features. Returns the
+    report and the number of trees for a final fit."""
     say = progress or (lambda message: None)
     params = {**FIT_PARAMS, **(params or {})}
     columns, dropped = B.columns_usable(frame, columns)
@@ -129,6 +128,7 @@ def cross_validate(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     out_of_fold = {m: np.zeros(len(frame)) for m in CV_MODELS}
     folds_out, trees = [], []
+    w = families.BLEND_WEIGHT
     for k, (train_rows, test_rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
         say(f"fold {k + 1} of {folds} …")
         train, test = frame.iloc[train_rows], frame.iloc[test_rows]
@@ -136,17 +136,24 @@ def cross_validate(
             fit_part, validation = train_test_split(
                 train, test_size=0.2, stratify=train["label"], random_state=seed + k
             )
-            xgb = B.fit_xgboost(fit_part, validation, columns, params)
+            xgb = families.fit_xgboost(fit_part, validation, columns, params)
         else:  # too few of a class to hold some out for early stopping: a fixed, small forest
-            xgb = B.fit_xgboost(train, None, columns, {**params, "n_estimators": SMALL_FOREST})
+            xgb = families.fit_xgboost(train, None, columns, {**params, "n_estimators": SMALL_FOREST})
         trees.append(int(xgb.n_estimators))
-        filled_train, filled_test = _fill_missing(train, test, columns)
-        x_train, x_test = filled_train[columns].to_numpy(), filled_test[columns].to_numpy()
-        y_train = train["label"].to_numpy()
+        y_train = y[train_rows]
+        x_train, x_test = train[columns].to_numpy(dtype=np.float64), test[columns].to_numpy(dtype=np.float64)
+        logistic = families.fit_logistic(x_train, y_train, columns)
+        p, z = xgb.predict(x_test), logistic.log_odds(x_test)
+        if categories is None:
+            nb = families.DecileNB().fit(x_train, y_train).predict_proba(x_test)[:, 1]
+        else:
+            nb = families.categorical_nb(categories[train_rows], y_train, categories[test_rows])
         scores = {
-            "xgboost": xgb.predict_proba(test[columns])[:, 1],
-            "logistic_regression": B.fit_logistic(x_train, y_train).predict_proba(x_test)[:, 1],
-            "naive_bayes": B.BinarisedNB().fit(x_train, y_train).predict_proba(x_test)[:, 1],
+            "xgboost": p,
+            "logistic_regression": families.sigmoid(z),
+            "blend": families.sigmoid(w * families.logit(p) + (1.0 - w) * z),
+            "plain_xgboost": families.fit_plain_xgboost(x_train, y_train, columns).predict(x_test),
+            "naive_bayes": nb,
         }
         for name, score in scores.items():
             out_of_fold[name][test_rows] = score
@@ -159,6 +166,7 @@ def cross_validate(
                 "models": {m: B.metrics(y[test_rows], s, curves=False) for m, s in scores.items()},
             }
         )
+    models = {m: B.metrics(y, out_of_fold[m]) for m in CV_MODELS}
     report = {
         "validation": "cross_validation",
         "folds_count": folds,
@@ -167,21 +175,45 @@ def cross_validate(
         "features": list(columns),
         "dropped_features": dropped,
         "folds": folds_out,
-        "models": {m: B.metrics(y, out_of_fold[m]) for m in CV_MODELS},
+        "models": models,
+        "candidates": list(families.CANDIDATES),
+        "baselines": ["plain_xgboost", "naive_bayes"],
+        "champion": B.champion_choose(models, y, out_of_fold, np.arange(len(frame))),
         "leakage_warnings": B.leakage_warnings(frame, columns),
         "notes": {
             "validation": f"stratified {folds}-fold cross-validation, metrics over out-of-fold predictions",
-            "naive_bayes": "BernoulliNB on binarised features (counts > 0, others above the training median)",
-            "logistic_regression": "signed-log, standardised features; missing values as training medians",
+            **{k: v for k, v in B.REPORT_NOTES.items() if k in CV_MODELS or k == "champion"},
+            "plain_xgboost": "XGBoost with the library's defaults on the same columns",
         },
     }
-    return report, int(np.median(trees)) if trees else int(B.XGB_PARAMS["n_estimators"])
+    if categories is not None:
+        report["notes"]["naive_bayes"] = (
+            "categorical naive Bayes on the attributes themselves (numbers binned by deciles)"
+        )
+    return report, int(np.median(trees)) if trees else int(families.XGB_PARAMS["n_estimators"])
 
 
-def fit_final(frame: pd.DataFrame, columns: list[str], *, trees: int, params: dict | None = None):
-    """The XGBoost model on every row, with the number of trees the folds chose."""
+def champion_family(report: dict) -> str:
+    """The family the report's cross-validation chose (XGBoost when it chose none)."""
+    return (report.get("champion") or {}).get("family", "xgboost")
+
+
+def fit_final(
+    frame: pd.DataFrame,
+    columns: list[str],
+    *,
+    trees: int,
+    params: dict | None = None,
+    family: str = "xgboost",
+):
+    """The ``family`` model on every row (XGBoost with the number of trees the folds chose), and the
+    parameters to store with it."""
     params = {**FIT_PARAMS, **(params or {}), "n_estimators": max(1, int(trees))}
-    return B.fit_xgboost(frame, None, columns, params), {**B.XGB_PARAMS, **params}
+    return families.fit(family, frame, None, columns, params), {
+        **families.XGB_PARAMS,
+        **params,
+        "family": family,
+    }
 
 
 def training_sample(frame: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
@@ -203,11 +235,10 @@ def _check_classes(y: np.ndarray, folds: int, what: str) -> None:
 
 
 def _predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
-    """Probabilities from the stored booster, the frame's columns aligned to ``model.features``."""
+    """Probabilities from the stored version, the frame's columns aligned to ``model.features``."""
     if not len(frame):
         return np.zeros(0)
-    x = frame.reindex(columns=list(model.features), fill_value=0.0).astype(np.float64)
-    return B.booster_of(model).predict(B.dmatrix(x, params=model.params, feature_names=list(model.features)))
+    return families.fitted_of(model).predict(frame)
 
 
 # --- account profile fit ---------------------------------------------------------------------------------
@@ -299,7 +330,7 @@ def train_account_fit(
             "the demo generator's latent ICP fit of each account (demo data only): a reference for what "
             "firmographics can explain, not a probability; not cross-validated (nothing is learnt)"
         )
-    model, used = fit_final(sample, columns, trees=trees, params=params)
+    model, used = fit_final(sample, columns, trees=trees, params=params, family=champion_family(report))
     probability = model.predict_proba(frame[columns])[:, 1]  # the scale covers every account
     quantiles = quantiles_of(probability)
     fit = percentile_in(probability, quantiles)
@@ -318,7 +349,7 @@ def train_account_fit(
     first = _first_opportunity()
     return R.model_register(
         kind=ScoringModelKind.ACCOUNT_FIT.value,
-        artefact=R.booster_bytes(model),
+        artefact=R.artefact_bytes(model),
         features=columns,
         params={**used, "score_quantiles": quantiles, "folds": folds},
         metrics=report,
@@ -522,7 +553,7 @@ def train_persona_fit(
     report, trees = cross_validate(frame, columns, folds=folds, params=params, progress=say)
     columns = report["features"]
     report["population"] = len(contacts)
-    model, used = fit_final(frame, columns, trees=trees, params=params)
+    model, used = fit_final(frame, columns, trees=trees, params=params, family=champion_family(report))
     # The scale covers every contact trained on, predicted once per distinct profile.
     by_profile, codes = persona_profiles(contacts, spec)
     probability = model.predict_proba(by_profile[columns])[:, 1][codes]
@@ -552,7 +583,7 @@ def train_persona_fit(
     )
     return R.model_register(
         kind=ScoringModelKind.PERSONA_FIT.value,
-        artefact=R.booster_bytes(model),
+        artefact=R.artefact_bytes(model),
         features=columns,
         params={
             **used,

@@ -22,13 +22,16 @@ from revops.jsonsafe import json_safe
 from scoring.models import ScoringModel, ScoringModelKind, ScoringModelStatus
 
 from . import backtest as B
+from . import families
 from . import features as F
 
 log = logging.getLogger(__name__)
 
 KIND = ScoringModelKind.IN_MARKET.value
-PRIMARY_MODEL = "xgboost"
-PRIMARY_METRIC_PATH = ("models", PRIMARY_MODEL, "roc_auc")
+# A version is compared by its champion family's pooled ROC AUC; reports from before families name none,
+# and their XGBoost row stands for it.
+PRIMARY_METRIC_PATH = ("champion", "roc_auc")
+FALLBACK_METRIC_PATHS = {PRIMARY_METRIC_PATH: ("models", "xgboost", "roc_auc")}
 
 
 class RegistryError(Exception):
@@ -58,9 +61,13 @@ def _metric_at(metrics: dict | None, path: tuple[str, ...]) -> float | None:
     value = metrics or {}
     for key in path:
         if not isinstance(value, dict):
-            return None
+            value = None
+            break
         value = value.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    fallback = FALLBACK_METRIC_PATHS.get(tuple(path))
+    return _metric_at(metrics, fallback) if fallback else None
 
 
 def _path(primary_metric_path) -> tuple[str, ...]:
@@ -88,7 +95,7 @@ def model_register(
     SHA-256, features, parameters, training window and report — all audited.
 
     It becomes champion if it is the first of its kind or if its primary metric (``primary_metric_path``
-    into ``metrics``, e.g. ``("models", "xgboost", "roc_auc")``; higher is better) beats the champion's
+    into ``metrics``, e.g. ``("champion", "roc_auc")``; higher is better) beats the champion's
     by ``margin``; the champion it replaces retires. Otherwise it stays a challenger, with the reason."""
     if kind not in ScoringModelKind.values:
         raise RegistryError(f"unknown model kind {kind!r} (one of {', '.join(ScoringModelKind.values)})")
@@ -173,11 +180,14 @@ def _label(path_keys: tuple[str, ...], metrics: dict) -> str:
     return f"{how} {what}"
 
 
-def booster_bytes(booster) -> bytes:
-    """An XGBoost booster (or sklearn wrapper) as the JSON bytes ``ScoringModel.artefact_load`` reads."""
-    if hasattr(booster, "get_booster"):
-        booster = booster.get_booster()
-    return bytes(booster.save_raw(raw_format="json"))
+def artefact_bytes(model) -> bytes:
+    """A fitted model (``families``: its own artefact) or a bare XGBoost booster or scikit-learn wrapper
+    as the bytes a version stores and ``families.load`` reads."""
+    if hasattr(model, "artefact"):
+        return model.artefact()
+    if hasattr(model, "get_booster"):
+        model = model.get_booster()
+    return bytes(model.save_raw(raw_format="json"))
 
 
 def model_train(
@@ -202,15 +212,19 @@ def model_train(
         as_of=as_of, horizon_days=horizon_days, folds=folds, frame=frame, params=params, progress=say
     )
     columns = report["features"]  # without the columns no row tells anything about (the report says why)
-    say("training the final model …")
-    model = final_fit(frame, dates, columns, params, trees=report.get("xgboost_trees"))
-    booster_params = {**B.XGB_PARAMS, **(params or {}), "n_estimators": int(model.n_estimators)}
-    booster_params["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
+    family = (report.get("champion") or {}).get("family", "xgboost")
+    say(f"training the final model ({family}) …")
+    chosen = {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
+    model = final_fit(frame, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family)
+    used = {**families.XGB_PARAMS, **chosen, "family": family}
+    if hasattr(model, "n_estimators"):
+        used["n_estimators"] = int(model.n_estimators)
+    used["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
     return model_register(
         kind=KIND,
-        artefact=booster_bytes(model),
+        artefact=artefact_bytes(model),
         features=columns,
-        params=booster_params,
+        params=used,
         metrics=report,
         train_start=dates[0],
         train_end=dates[-1],
@@ -221,15 +235,17 @@ def model_train(
 
 
 def final_fit(
-    frame, dates: list[datetime.date], columns: list[str], params: dict | None, *, trees: int | None
-):
-    """The model to register: one fit on every snapshot with the number of trees the backtest's early
-    stopping chose (``trees``); without a backtest, early stopping on the newest date, then a refit."""
+    frame, dates: list[datetime.date], columns: list[str], params: dict | None, *, trees: int | None,
+    family: str = "xgboost",
+):  # fmt: skip
+    """The model to register, of the backtest's champion ``family``: one fit on every snapshot, XGBoost
+    with the number of trees the backtest's early stopping chose (``trees``); without a backtest, early
+    stopping on the newest date, then a refit."""
     if trees:
-        return B.fit_xgboost(frame, None, columns, {**(params or {}), "n_estimators": int(trees)})
+        return families.fit(family, frame, None, columns, {**(params or {}), "n_estimators": int(trees)})
     train = frame[frame["as_of"].isin(dates[:-1])]
     validation = frame[frame["as_of"] == dates[-1]]
-    return B.fit_xgboost(train, validation, columns, params)
+    return families.fit(family, train, validation, columns, params)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from scoring.ml import backtest as B
+from scoring.ml import families
 from scoring.ml import features as F
 
 METRICS = (
@@ -75,7 +76,7 @@ def test_report_compares_every_model_on_a_time_ordered_split(demo):
     assert report["models"]["ground_truth"]["roc_auc"] > 0.6
     assert report["leakage_warnings"] == []
     trees = sorted(f["xgboost_trees"] for f in report["folds"])
-    assert all(1 <= t <= B.XGB_PARAMS["n_estimators"] for t in trees)
+    assert all(1 <= t <= families.XGB_PARAMS["n_estimators"] for t in trees)
     assert report["xgboost_trees"] == int(sum(trees) / 2)  # the median of the two folds' choices
     json.dumps(report)  # serialisable as it stands
 
@@ -152,17 +153,17 @@ def test_a_model_scores_dense_rows_as_it_was_trained_on_sparse_ones(demo):
     dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)
     frame = F.snapshots(dates=dates[-3:], horizon_days=90)
     columns = B.feature_columns(frame)
-    sparse = B.sparse_input(frame, columns)
+    sparse = families.sparse_input(frame, columns)
     assert sparse.nnz == int(np.count_nonzero(np.nan_to_num(frame[columns].to_numpy())))
-    model = B.fit_xgboost(frame, None, columns, {"n_estimators": 40})
+    model = families.fit_xgboost(frame, None, columns, {"n_estimators": 40})
     booster = model.get_booster()
     assert booster.feature_names == columns
     x = frame[columns].to_numpy(dtype=np.float32)
     trained = model.predict_proba(sparse)[:, 1]
-    scored = booster.predict(B.dmatrix(x, params=B.XGB_PARAMS, feature_names=columns))
+    scored = booster.predict(families.dmatrix(x, params=families.XGB_PARAMS, feature_names=columns))
     np.testing.assert_allclose(scored, trained, rtol=1e-6)
     # A matrix that took zeros for values would score other numbers: the setting matters.
-    assert not np.allclose(booster.predict(B.dmatrix(x, params={}, feature_names=columns)), trained)
+    assert not np.allclose(booster.predict(families.dmatrix(x, params={}, feature_names=columns)), trained)
 
 
 def test_the_refit_on_stacked_parts_is_the_refit_on_the_concatenated_rows(demo):
@@ -174,15 +175,15 @@ def test_the_refit_on_stacked_parts_is_the_refit_on_the_concatenated_rows(demo):
     frame = F.snapshots(dates=dates, horizon_days=90)
     columns = B.feature_columns(frame)
     train, validation = frame[frame["as_of"].isin(dates[:-1])], frame[frame["as_of"] == dates[-1]]
-    params = {**B.XGB_PARAMS, "n_estimators": 60}
-    model = B.fit_xgboost(train, validation, columns, params)
-    trees = B.early_stopping_trees(train, validation, columns, params)
+    params = {**families.XGB_PARAMS, "n_estimators": 60}
+    model = families.fit_xgboost(train, validation, columns, params)
+    trees = families.early_stopping_trees(train, validation, columns, params)
     both = pd.concat([train, validation], ignore_index=True)
-    x_both, y_both = B.sparse_input(both, columns), both["label"].to_numpy()
-    plain = B._boost(x_both, y_both, {**params, "n_estimators": trees})
+    x_both, y_both = families.sparse_input(both, columns), both["label"].to_numpy()
+    plain = families._boost(x_both, y_both, {**params, "n_estimators": trees})
     assert model.n_estimators == trees == plain.num_boosted_rounds()
     plain.feature_names = columns
-    x = B.dmatrix(frame[columns].to_numpy(dtype=np.float32), params=params, feature_names=columns)
+    x = families.dmatrix(frame[columns].to_numpy(dtype=np.float32), params=params, feature_names=columns)
     np.testing.assert_array_equal(model.get_booster().predict(x), plain.predict(x))
 
 
@@ -196,7 +197,7 @@ def test_the_refit_on_stacked_parts_is_the_refit_on_the_concatenated_rows(demo):
 )
 def test_the_signed_log_is_sign_times_log1p_of_the_magnitude_and_unknown_is_zero(x):
     expected = np.nan_to_num(np.sign(x) * np.log1p(np.abs(x)), nan=0.0)  # unknown reads as 0
-    out = B._signed_log(x)
+    out = families.signed_log(x)
     assert out is not x and out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)  # 0 and -0 compare equal
 
@@ -214,7 +215,7 @@ def test_a_pool_process_predicts_on_its_share_of_the_cores(monkeypatch):
     assert os.environ["REVOPS_XGB_THREADS"] == "2"
     x = np.arange(40, dtype=np.float32).reshape(20, 2)
     booster = xgboost.train({"nthread": 8}, xgboost.DMatrix(x, label=np.arange(20) % 2), 2)
-    config = json.loads(B.loaded(booster).save_config())
+    config = json.loads(families.loaded(booster).save_config())
     assert config["learner"]["generic_param"]["nthread"] == "2"
 
 

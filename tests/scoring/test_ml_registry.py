@@ -10,6 +10,7 @@ from xgboost import Booster
 
 from revops.models import ChangeRecord
 from scoring.ml import backtest as B
+from scoring.ml import families
 from scoring.ml import registry as R
 from scoring.models import ScoringModel, ScoringModelStatus
 
@@ -26,7 +27,9 @@ def backtest_auc(monkeypatch):
     box = {"auc": 0.80, "trees": None}
 
     def run(**kwargs):
+        frame = kwargs["frame"]
         return {
+            "features": B.columns_usable(frame, B.feature_columns(frame))[0],
             "models": {"xgboost": {"roc_auc": box["auc"]}},
             "folds": [],
             "leakage_warnings": [],
@@ -35,6 +38,13 @@ def backtest_auc(monkeypatch):
 
     monkeypatch.setattr(B, "run", run)
     return box
+
+
+def booster(model: ScoringModel):
+    """The version's XGBoost booster, read back from its stored bytes."""
+    return families.load(
+        model.artefact_bytes(), columns=list(model.features), params=model.params
+    ).get_booster()
 
 
 def statuses() -> dict[int, str]:
@@ -54,7 +64,7 @@ def test_first_model_is_champion_with_its_artefact_and_checksum(
     booster.load_model(str(path))
     assert booster.feature_names == model.features
     assert model.train_start < model.train_end and model.horizon_days == 90
-    assert model.params["max_depth"] == B.XGB_PARAMS["max_depth"] and model.trained_by == revops_admin
+    assert model.params["max_depth"] == families.XGB_PARAMS["max_depth"] and model.trained_by == revops_admin
     assert model.metrics["models"]["xgboost"]["roc_auc"] == 0.80
     assert model.params["top_keys"] and all(len(pair) == 2 for pair in model.params["top_keys"])
     assert ChangeRecord.objects.filter(action="create", object_id=str(model.pk)).exists()
@@ -64,12 +74,12 @@ def test_the_final_model_has_as_many_trees_as_the_backtest_chose(demo, backtest_
     backtest_auc["trees"] = 7
     model = R.model_train(user=revops_admin)
     assert model.params["n_estimators"] == 7
-    assert model.artefact_load().num_boosted_rounds() == 7
+    assert booster(model).num_boosted_rounds() == 7
     # Without a fold to choose from, early stopping on the newest date chooses (at most the cap).
     backtest_auc["trees"] = None
     again = R.model_train(user=revops_admin)
-    assert 1 <= again.params["n_estimators"] <= B.XGB_PARAMS["n_estimators"]
-    assert again.artefact_load().num_boosted_rounds() == again.params["n_estimators"]
+    assert 1 <= again.params["n_estimators"] <= families.XGB_PARAMS["n_estimators"]
+    assert booster(again).num_boosted_rounds() == again.params["n_estimators"]
 
 
 def test_a_retrained_model_must_beat_the_champion_by_the_margin(demo, backtest_auc, revops_admin):
@@ -122,7 +132,7 @@ def booster_bytes(seed: int = 0) -> bytes:
     x = rng.random((40, 3))
     y = (x[:, 0] + rng.random(40) * 0.2 > 0.6).astype(int)
     model = XGBClassifier(n_estimators=3, max_depth=2, n_jobs=1).fit(x, y)
-    return R.booster_bytes(model)
+    return R.artefact_bytes(model)
 
 
 def register(kind: str, auc: float, user=None, margin: float = 0.005, seed: int = 0, **extra) -> ScoringModel:
@@ -159,12 +169,12 @@ def test_register_stores_the_artefact_with_its_checksum_and_audits(
     assert stored.artefact_sha256 == hashlib.sha256(booster_bytes(0)).hexdigest()
     assert Path(stored.artefact_path) == media / "models" / "account_fit_v1.json"
     assert R.sha256_of(Path(stored.artefact_path)) == stored.artefact_sha256
-    assert stored.artefact_load().num_features() == 3
+    assert booster(stored).num_features() == 3
     record = ChangeRecord.objects.get(action="create", object_id=str(model.pk), object_repr=str(model))
     assert record.actor == revops_admin and record.after["artefact"].endswith("bytes>")
     stored.artefact = b"{}" + bytes(stored.artefact)[2:]  # tampered with
     with pytest.raises(ValueError, match="checksum"):
-        stored.artefact_load()
+        stored.artefact_bytes()
 
 
 def test_a_registration_rolled_back_leaves_no_artefact_file(db, media, django_capture_on_commit_callbacks):
