@@ -1,6 +1,7 @@
 """The revenue team's world: accounts, contacts, personas, opportunities and engagement events."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
@@ -16,6 +17,15 @@ from .choices import (
     OpportunityStage,
     Seniority,
 )
+from .normalize import normalize_email
+
+
+def email_validate(value: str) -> None:
+    """An e-mail address ``normalize_email`` takes (unicode local parts and domains included)."""
+    try:
+        normalize_email(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class Technology(BaseModel):
@@ -108,7 +118,11 @@ class Contact(BaseModel):
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
     )
-    email = models.EmailField(max_length=254, unique=True, help_text="Normalised to lower case.")
+    # Not an EmailField: Django's validator takes ASCII local parts only, and "zoë.müller@beispiel.de" is
+    # a real address. normalize_email is the one rule, here as in the API, ingestion and imports.
+    email = models.CharField(
+        max_length=254, unique=True, validators=[email_validate], help_text="Normalised to lower case."
+    )
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     title = models.CharField(max_length=200, blank=True)

@@ -559,6 +559,35 @@ class ScoringModel(BaseModel):
         return (self.params or {}).get("family", "xgboost")
 
 
+class ColumnDecisionKind(models.TextChoices):
+    CONFIRMED = "confirmed", "Known before the outcome"
+    EXCLUDED = "excluded", "Excluded from training"
+
+
+class ColumnDecision(BaseModel):
+    """A person's decision on a column (or feature) a leakage check warned about, for one kind of learned
+    score: known before the outcome (its warnings are resolved) or excluded from training. Every later
+    training of the kind applies it; changing it is audited."""
+
+    kind = models.CharField(max_length=32, choices=ScoringModelKind.choices)
+    column = models.CharField(max_length=300)
+    decision = models.CharField(max_length=16, choices=ColumnDecisionKind.choices)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="column_decisions",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["kind", "column"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "column"], name="scoring_column_decision_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.column} ({self.get_decision_display().lower()})"
+
+
 # --- qualified accounts and buying stages ----------------------------------------------------------
 class PolicyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"

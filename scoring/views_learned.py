@@ -44,6 +44,7 @@ from .filtersets_learned import (
     scoring_model_list,
     without_heavy_model_fields,
 )
+from .ml import decisions
 from .ml import jobs as ml_jobs
 from .ml.words import sentence
 from .models import (
@@ -53,6 +54,7 @@ from .models import (
     Band,
     BuyingStage,
     BuyingStageTransition,
+    ColumnDecisionKind,
     QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
@@ -144,6 +146,18 @@ class TrainForm(forms.Form):
 class BacktestForm(forms.Form):
     horizon_days = forms.IntegerField(min_value=7, max_value=365, initial=90, label="Horizon (days)")
     folds = forms.IntegerField(min_value=1, max_value=12, initial=3, label="Folds")
+
+
+class ColumnDecisionForm(forms.Form):
+    """A person's decision on a column a leakage warning names (``scoring.ml.decisions``)."""
+
+    column = forms.CharField(max_length=300, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=ColumnDecisionKind.choices)
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Why (kept in the audit log)"}),
+    )
 
 
 class RegistryReasonForm(forms.Form):
@@ -502,8 +516,9 @@ def report_charts(models: dict) -> dict[str, dict | None]:
     return charts
 
 
-def report_context(report: dict | None, *, prefix: str = "report") -> dict[str, Any]:
-    """Everything the report include shows: tables, chart data, warnings, notes (all optional)."""
+def report_context(report: dict | None, *, prefix: str = "report", kind: str | None = None) -> dict[str, Any]:
+    """Everything the report include shows: tables, chart data, warnings, notes (all optional). With the
+    version's ``kind``, each leakage warning carries the decision people have taken on its column since."""
     report = report if isinstance(report, dict) else {}
     models = report.get("models") if isinstance(report.get("models"), dict) else {}
     fold_labels, folds = fold_rows(report.get("folds") if isinstance(report.get("folds"), list) else [])
@@ -512,6 +527,8 @@ def report_context(report: dict | None, *, prefix: str = "report") -> dict[str, 
     primary_name = family or "xgboost"
     primary = models.get(primary_name) if isinstance(models.get(primary_name), dict) else {}
     warnings = [w for w in report.get("leakage_warnings") or [] if isinstance(w, dict)]
+    if kind:
+        warnings = decisions.warnings_resolved(warnings, decisions.column_decisions(kind))
     notes = report.get("notes") if isinstance(report.get("notes"), dict) else {}
     return {
         "prefix": prefix,
@@ -650,7 +667,8 @@ class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
                 ),
                 "status_history": _status_history(model),
                 "artefact_file": _media_relative(model.artefact_path),
-                **report_context(model.metrics),
+                "can_decide": can_promote,
+                **report_context(model.metrics, kind=model.kind),
             }
         )
         return context
@@ -733,6 +751,50 @@ class BacktestStartView(PermissionRequiredMixin, View):
             folds=form.cleaned_data["folds"],
         )
         return redirect("scoring:model_job", pk=job.pk)
+
+
+class ModelColumnDecisionView(PermissionRequiredMixin, View):
+    """Confirm a column a leakage warning names as known before the outcome, or exclude it from training:
+    for every later training of the version's kind, audited."""
+
+    permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        model = get_object_or_404(ScoringModel.objects.for_user(request.user).defer("artefact"), pk=pk)
+        form = ColumnDecisionForm(request.POST)
+        warnings = [w for w in (model.metrics or {}).get("leakage_warnings") or [] if isinstance(w, dict)]
+        named = {w.get("column") or w.get("feature") for w in warnings} - {None}
+        if not form.is_valid() or form.cleaned_data["column"] not in named:
+            messages.error(
+                request, "Pick a column one of this version's leakage warnings names, and a decision."
+            )
+            return redirect("scoring:model_detail", pk=pk)
+        column, decision = form.cleaned_data["column"], form.cleaned_data["decision"]
+        try:
+            decisions.column_decision_set(
+                kind=model.kind,
+                column=column,
+                decision=decision,
+                user=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except decisions.DecisionError as exc:
+            messages.error(request, str(exc))
+            return redirect("scoring:model_detail", pk=pk)
+        retrain = (
+            "Retrain (Models → Train) for a version that applies it."
+            if model.kind != "lead_conversion"
+            else "Run train_leads on the export again for a version that applies it."
+        )
+        what = (
+            "is known before the outcome"
+            if decision == ColumnDecisionKind.CONFIRMED
+            else "is left out of training"
+        )
+        messages.success(
+            request, f"“{column}” {what} for every {model.get_kind_display().lower()} training. {retrain}"
+        )
+        return redirect("scoring:model_detail", pk=pk)
 
 
 class ModelPromoteView(PermissionRequiredMixin, View):

@@ -172,7 +172,6 @@ class Boosted(Fitted):
     def predict(self, x) -> np.ndarray:
         return self.booster.predict(self._matrix(x)).astype(np.float64)
 
-
     def contributions(self, x) -> np.ndarray:
         return self.booster.predict(self._matrix(x), pred_contribs=True).astype(np.float64)
 
@@ -242,40 +241,47 @@ def fit_plain_xgboost(x: np.ndarray, y: np.ndarray, columns: list[str]) -> Boost
 
 # --- logistic regression ---------------------------------------------------------------------------------
 class Logistic(Fitted):
-    """A fitted logistic regression: the preparation (medians, a missing-value indicator for each column
-    that had missing values in training, signed log, mean and scale) and the coefficients, all plain
-    arrays — it predicts and explains with NumPy alone."""
+    """A fitted logistic regression: the preparation and the coefficients, all plain arrays — it predicts
+    and explains with NumPy alone.
+
+    The preparation, as a careful analyst makes it: a missing value is the training median, with a
+    "was missing" indicator for each column that had missing values in training (``flagged``); a 0/1
+    column stays 0/1 (scaling a rare flag up would loosen its penalty); every other column enters twice,
+    as itself and as its signed log (``logged``: a count's effect is often closer to linear in its
+    logarithm, an amount's in itself), both standardised and clipped at ``CLIP`` deviations."""
 
     family = "logistic_regression"
 
     def __init__(self, *, columns, median, mean, scale, coef, intercept: float, C: float = LOGISTIC_C,
-                 flagged=()):  # fmt: skip
+                 flagged=(), logged=()):  # fmt: skip
         self.columns = list(columns)
         self.median, self.mean, self.scale, self.coef = (
             np.asarray(v, dtype=np.float64) for v in (median, mean, scale, coef)
         )
-        self.flagged = np.asarray(flagged, dtype=np.int64)  # columns that get a "was missing" indicator
+        self.flagged = np.asarray(flagged, dtype=np.int64)
+        self.logged = np.asarray(logged, dtype=np.int64)
         self.intercept, self.C = float(intercept), float(C)
 
     def standardised(self, x) -> np.ndarray:
-        """Missing → training median (and its indicator), signed log, centred and scaled."""
         z = _own(dense(x, self.columns, dtype=np.float64), x)
-        return _prepared(z, self.median, self.flagged, self.mean, self.scale)
+        return _prepared(z, self.median, self.flagged, self.logged, self.mean, self.scale)
 
     def log_odds(self, x) -> np.ndarray:
         return self.standardised(x) @ self.coef + self.intercept
 
     def contributions(self, x) -> np.ndarray:
-        """coefficient × standardised value per column, a column's missing indicator counted with it."""
+        """coefficient × prepared value per column, its log and its missing indicator counted with it."""
         z = self.standardised(x)
         z *= self.coef
-        n = len(self.columns)
+        n, m = len(self.columns), len(self.logged)
         out = z[:, :n]
-        out[:, self.flagged] += z[:, n:]
+        out[:, self.logged] += z[:, n : n + m]
+        out[:, self.flagged] += z[:, n + m :]
         return np.column_stack([out, np.full(len(z), self.intercept)])
 
     def document(self) -> dict:
-        arrays = {k: getattr(self, k).tolist() for k in ("median", "mean", "scale", "coef", "flagged")}
+        names = ("median", "mean", "scale", "coef", "flagged", "logged")
+        arrays = {k: getattr(self, k).tolist() for k in names}
         return {
             "family": self.family,
             "columns": self.columns,
@@ -292,39 +298,46 @@ class Logistic(Fitted):
         return cls(**{k: v for k, v in document.items() if k != "family"})
 
 
-def _prepared(z: np.ndarray, median, flagged, mean=None, scale=None):
-    """``z`` (worked in place) with missing values as ``median``, an indicator column appended for each
-    ``flagged`` column, signed log; centred and scaled when ``mean`` and ``scale`` are given."""
+CLIP = 20.0  # standardised values beyond this many deviations (an extreme imported amount) are clipped
+
+
+def _prepared(z: np.ndarray, median, flagged, logged, mean=None, scale=None):
+    """``z`` (worked in place) as the model reads it: missing values as ``median``, then the ``logged``
+    columns' signed logs and the ``flagged`` columns' missing indicators appended; centred, scaled and
+    clipped when ``mean`` and ``scale`` are given."""
     missing = ~np.isfinite(z)
-    indicators = missing[:, flagged].astype(np.float64) if len(flagged) else None
+    indicators = missing[:, flagged].astype(np.float64)
     if missing.any():
         z[missing] = np.broadcast_to(median, z.shape)[missing]
-    z = signed_log(z)
-    if indicators is not None:
-        z = np.hstack([z, indicators])
+    z = np.hstack([z, signed_log(z[:, logged]), indicators])
     if mean is not None:
         z -= mean
         z /= scale
+        np.clip(z, -CLIP, CLIP, out=z)
     return z
 
 
 def _preparation(x, columns: list[str]):
-    """The training rows prepared for logistic regression, and the preparation: medians, flagged columns,
-    mean and scale. The dense copy is worked in place: at a million rows each copy is about 2 GB."""
+    """The training rows prepared for logistic regression (``Logistic``), and the preparation. The dense
+    copy is worked in place: at a million rows each copy is about 2 GB."""
     z = _own(dense(x, columns, dtype=np.float64), x)
     finite = np.isfinite(z)
     with np.errstate(all="ignore"):
         median = np.nanmedian(np.where(finite, z, np.nan), axis=0)
     median = np.nan_to_num(median, nan=0.0)
     flagged = np.flatnonzero(~finite.all(axis=0) & finite.any(axis=0))
+    binary = ((z == 0) | (z == 1) | ~finite).all(axis=0)
     del finite
-    z = _prepared(z, median, flagged)
-    mean = z.mean(axis=0)
-    z -= mean
-    scale = z.std(axis=0)
+    logged = np.flatnonzero(~binary)
+    z = _prepared(z, median, flagged, logged)
+    scaled = np.concatenate([~binary, np.ones(len(logged), dtype=bool), np.zeros(len(flagged), dtype=bool)])
+    mean = np.where(scaled, z.mean(axis=0), 0.0)
+    scale = np.where(scaled, z.std(axis=0), 1.0)
     scale[scale == 0] = 1.0
+    z -= mean
     z /= scale
-    return z, {"median": median, "flagged": flagged, "mean": mean, "scale": scale}
+    np.clip(z, -CLIP, CLIP, out=z)
+    return z, {"median": median, "flagged": flagged, "logged": logged, "mean": mean, "scale": scale}
 
 
 def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C) -> Logistic:
@@ -337,7 +350,7 @@ def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C)
                     **preparation)  # fmt: skip
 
 
-LOGISTIC_CS = (0.01, 0.05, 0.2)
+LOGISTIC_CS = (0.002, 0.01, 0.05, 0.2)
 C_CHOICE_ROWS = 100_000  # rows each candidate strength learns from when choosing
 
 
@@ -354,10 +367,11 @@ def logistic_strength(train, validation, columns: list[str]) -> float:
         train = train.sample(C_CHOICE_ROWS, random_state=0)
     z, preparation = _preparation(train, columns)
     check = dense(validation, columns, dtype=np.float64).copy()
-    check = _prepared(check, preparation["median"], preparation["flagged"], preparation["mean"],
-                      preparation["scale"])  # fmt: skip
+    check = _prepared(check, preparation["median"], preparation["flagged"], preparation["logged"],
+                      preparation["mean"], preparation["scale"])  # fmt: skip
     y, y_check = train["label"].to_numpy(), validation["label"].to_numpy()
-    model, scored = LogisticRegression(max_iter=2000, warm_start=True), []
+    # Rough fits do to compare strengths (a looser tolerance: about half the iterations).
+    model, scored = LogisticRegression(max_iter=2000, warm_start=True, tol=1e-3), []
     for c in sorted(LOGISTIC_CS):
         model.set_params(C=c).fit(z, y)
         scored.append((roc_auc_score(y_check, check @ model.coef_[0]), -c))

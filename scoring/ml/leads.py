@@ -32,9 +32,18 @@ from django.utils import timezone
 
 from accounts.models import Contact
 from revops.bulk import is_postgres
-from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind, ScoringModelStatus
+from scoring.models import (
+    ColumnDecisionKind,
+    ContactModelScore,
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
 
 from . import backtest as B
+from . import columns as C
+from . import decisions as D
+from . import families
 from . import lookalike as L
 from . import registry as R
 
@@ -59,13 +68,6 @@ NEGATIVE = frozenset(
         "lost",
     }
 )
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PERSONAL = re.compile(
-    r"(^|[^a-z])(e-?mail|mail|phone|mobile|tel|telephone|fax|address|street|linkedin|twitter|url|ip)([^a-z]|$)"
-    r"|^(first|last|full|middle|given|family|sur|contact|lead|person)?[\s_-]?name$",
-    re.IGNORECASE,
-)
-IDENTIFIER = re.compile(r"(^|[^a-z])id([^a-z]|$)|^id$", re.IGNORECASE)
 
 
 class LeadImportError(Exception):
@@ -162,8 +164,12 @@ def _name(base: str, taken: set[str]) -> str:
     return name
 
 
-def prepare(raw: pd.DataFrame, *, target: str, id_column: str | None = None) -> Prepared:
-    """Check the export and encode it (see the module docstring); raises ``LeadImportError``."""
+def prepare(
+    raw: pd.DataFrame, *, target: str, id_column: str | None = None, exclude: list[str] | tuple = (),
+    outcome_date: str | None = None,
+) -> Prepared:  # fmt: skip
+    """Check the export and encode it (see the module docstring); columns in ``exclude`` (a person's
+    decision) are left out with that reason. Raises ``LeadImportError``."""
     target = _column(raw, target, "target")
     id_column = _column(raw, id_column, "id") if id_column else None
     if id_column == target:
@@ -188,24 +194,22 @@ def prepare(raw: pd.DataFrame, *, target: str, id_column: str | None = None) -> 
         values = raw[column].astype(str)
         present = values[values != ""]
         distinct = present.nunique()
-        looks_like_email = len(present) > 0 and present.str.match(EMAIL).mean() >= 0.8
+        looks_like_email = len(present) > 0 and present.str.match(C.EMAIL).mean() >= C.MOSTLY
         if looks_like_email and email_column is None:
             email_column = column
         numbers = _numeric(values)
         reason = None
         if column == id_column:
             reason = "the id column"
-        elif looks_like_email:
-            reason = "e-mail addresses identify a person"
-        elif PERSONAL.search(column):
-            reason = "identifies a person (name, e-mail, phone, address)"
+        elif column in exclude:
+            reason = "excluded from training by a person"
+        elif column == outcome_date:
+            reason = "the outcome's date: known only once the outcome is"
         elif values.nunique() <= 1:  # a value or blank is two values: "filled in or not" may matter
             reason = "constant: the same value on every row"
-        elif numbers is not None:
-            whole = bool(np.all(np.mod(numbers.dropna().to_numpy(), 1) == 0))
-            if IDENTIFIER.search(column) and whole and distinct == len(present):
-                reason = "an identifier (distinct whole numbers)"
-        elif distinct > max(20, MOSTLY_UNIQUE * len(present)):
+        else:
+            reason = C.drop_reason(column, values, numbers)
+        if reason is None and numbers is None and distinct > max(20, MOSTLY_UNIQUE * len(present)):
             reason = f"free text: {distinct} distinct values in {len(present)} rows"
         if reason is not None:
             dropped.append({"column": column, "reason": reason})
@@ -246,7 +250,8 @@ def prepare(raw: pd.DataFrame, *, target: str, id_column: str | None = None) -> 
     frame = pd.DataFrame(cols, index=pd.RangeIndex(n)).astype(np.float64)
     columns = list(frame.columns)
     frame["label"] = y
-    if id_column and email_column is None and raw[id_column].astype(str).str.match(EMAIL).mean() >= 0.8:
+    by_email = id_column and raw[id_column].astype(str).str.match(C.EMAIL).mean() >= C.MOSTLY
+    if email_column is None and by_email:
         email_column = id_column
     emails = (
         raw[email_column].astype(str).str.strip().str.lower() if email_column else pd.Series([], dtype=str)
@@ -274,15 +279,39 @@ def lead_conversion_train(
     margin: float = 0.005,
     params: dict | None = None,
     progress=None,
+    exclude: list[str] | tuple = (),
+    confirm: list[str] | tuple = (),
+    outcome_date: str | None = None,
 ) -> tuple[ScoringModel, dict]:
-    """Check and encode the export, cross-validate, register a ``lead_conversion`` version and, if it is
-    the champion, score the contacts whose e-mail is in the export. Returns the version and the report."""
+    """Check and encode the export, cross-validate, audit its columns for leakage, register a
+    ``lead_conversion`` version and, if it is the champion, score the contacts whose e-mail is in the
+    export. Returns the version and the report.
+
+    ``exclude`` and ``confirm`` name columns a person decided on (excluded from training; known before
+    the outcome): recorded, audited, with the version, and applied by every later training, as are the
+    decisions taken before (in the UI or an earlier run). ``outcome_date`` names the column with the
+    date of the outcome, for the check of dates recorded after it."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     if folds < 2:
         raise LeadImportError("--folds must be at least 2")
     raw = read_export(path)
-    prepared = prepare(raw, target=target, id_column=id_column)
+    kind = ScoringModelKind.LEAD_CONVERSION.value
+    named = {name: _column(raw, name, option) for option, names in
+             (("--exclude", exclude), ("--confirm", confirm)) for name in names}  # fmt: skip
+    both = {named[c] for c in exclude} & {named[c] for c in confirm}
+    if both:
+        raise LeadImportError(f"a column cannot be both excluded and confirmed: {', '.join(sorted(both))}")
+    if outcome_date:
+        outcome_date = _column(raw, outcome_date, "--outcome-date")
+    decided = D.column_decisions(kind)
+    excluded = {
+        c for c, d in decided.items() if d.decision == ColumnDecisionKind.EXCLUDED and c in raw.columns
+    }
+    excluded = (excluded - {named[c] for c in confirm}) | {named[c] for c in exclude}
+    prepared = prepare(
+        raw, target=target, id_column=id_column, exclude=sorted(excluded), outcome_date=outcome_date
+    )
     frame, columns = prepared.frame, prepared.columns
     smaller = int(min(frame["label"].sum(), len(frame) - frame["label"].sum()))
     if smaller < folds:
@@ -290,16 +319,20 @@ def lead_conversion_train(
             f"the rarer class has {smaller} row(s): too few for {folds}-fold cross-validation (lower --folds)"
         )
     say(f"{len(frame):,} leads, {int(frame['label'].sum()):,} converted, {len(columns)} features")
-    report, trees = L.cross_validate(frame, columns, folds=folds, params=params, progress=say)
+    used = [spec["column"] for spec in prepared.encoding["numeric"] + prepared.encoding["categorical"]]
+    categories = np.column_stack([C.levels(raw[c].astype(str)) for c in used])
+    report, trees = L.cross_validate(
+        frame, columns, folds=folds, params=params, progress=say, categories=categories
+    )
     columns = report["features"]
-    for warning in report["leakage_warnings"]:
-        warning["column"] = prepared.origin.get(warning["feature"], warning["feature"])
-        warning["warning"] = (
-            f"{warning['column']!r} predicts the flag on its own (AUC {warning['auc']}): "
-            "probably filled in after the conversion"
-        )
+    say("checking every column for leakage …")
+    report["leakage_warnings"] = leakage_warnings(
+        raw, frame, prepared, used, report, trees, params, outcome_date
+    )
     say("training the final model …")
-    model, used = L.fit_final(frame, columns, trees=trees, params=params, family=L.champion_family(report))
+    model, used = L.fit_final(
+        frame, columns, trees=trees, params=L.final_params(report, params), family=L.champion_family(report)
+    )
     probability = model.predict_proba(frame[columns])[:, 1]
     report.update(
         kind=ScoringModelKind.LEAD_CONVERSION.value,
@@ -312,6 +345,14 @@ def lead_conversion_train(
         },
     )
     with transaction.atomic():
+        for option, decision, flag in (
+            (exclude, ColumnDecisionKind.EXCLUDED, "--exclude"),
+            (confirm, ColumnDecisionKind.CONFIRMED, "--confirm"),
+        ):
+            for name in option:
+                D.column_decision_set(
+                    kind=kind, column=named[name], decision=decision, user=user, note=f"train_leads {flag}"
+                )
         registered = R.model_register(
             kind=ScoringModelKind.LEAD_CONVERSION.value,
             artefact=R.artefact_bytes(model),
@@ -334,9 +375,60 @@ def lead_conversion_train(
                 model=registered, emails=prepared.emails, probability=probability
             )
             contacts.update(matched=matched, written=written)
+    report["leakage_warnings"] = registered.metrics["leakage_warnings"]  # with each one's status
     report["contacts"] = contacts
     report["seconds"] = round(time.monotonic() - started, 2)
     return registered, report
+
+
+def leakage_warnings(raw, frame, prepared: Prepared, used: list[str], report: dict, trees: int, params,
+                     outcome_date: str | None) -> list[dict]:  # fmt: skip
+    """The source columns probably filled in after the outcome (``columns.leakage_audit``, with a drop-column
+    test by cross-validated XGBoost), a feature that alone gives the outcome away (its column named), and
+    a notice when the whole model ranks too well."""
+    y = frame["label"].to_numpy()
+    features = report["features"]
+
+    def refit(without: list[str]) -> float:
+        keep = [f for f in features if prepared.origin.get(f) not in set(without)]
+        return cross_validated_auc(frame, keep, trees=trees, params=params)
+
+    warnings = C.leakage_audit(raw, y, used, model_auc=refit([]), refit=refit, outcome_date=outcome_date)
+    named = {w["column"] for w in warnings}
+    for feature_warning in report.get("leakage_warnings") or []:
+        column = prepared.origin.get(feature_warning["feature"], feature_warning["feature"])
+        feature, auc = feature_warning["feature"], feature_warning["auc"]
+        why = f"one of its values ({feature}) alone ranks the outcome with ROC AUC {auc:.3f}"
+        if column in named:
+            entry = next(w for w in warnings if w["column"] == column)
+            entry["reasons"].append(why)
+            entry["warning"] = f"{column!r}: " + "; ".join(entry["reasons"])
+        else:
+            warnings.append({"column": column, "alone_auc": feature_warning["auc"], "reasons": [why],
+                             "warning": f"{column!r}: {why}"})  # fmt: skip
+    champion = (report.get("champion") or {}).get("roc_auc")
+    strongest = sorted(((c, C.alone_auc(raw[c].astype(str), y)) for c in used), key=lambda p: -p[1])
+    notice = C.model_warning(champion, strongest)
+    return warnings + ([notice] if notice else [])
+
+
+def cross_validated_auc(
+    frame: pd.DataFrame, columns: list[str], *, trees: int, params=None, folds: int = 5
+) -> float:
+    """ROC AUC of XGBoost with ``trees`` trees on ``columns``, pooled over stratified folds (the drop-column
+    test: the same procedure with and without a column)."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    y = frame["label"].to_numpy()
+    if not columns:
+        return 0.5
+    settings = {**L.FIT_PARAMS, **(params or {}), "n_estimators": max(1, int(trees))}
+    out = np.zeros(len(frame))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=1).split(np.zeros(len(y)), y):
+        model = families.fit_xgboost(frame.iloc[train], None, columns, settings)
+        out[test] = model.predict(frame.iloc[test][columns])
+    return float(roc_auc_score(y, out))
 
 
 # --- scoring contacts --------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from revops.bulk import frame_read, is_postgres
 from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind
 
 from . import backtest as B
+from . import decisions as D
 from . import families
 from . import features as F
 from . import registry as R
@@ -127,7 +128,7 @@ def cross_validate(
     y = frame["label"].to_numpy(dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     out_of_fold = {m: np.zeros(len(frame)) for m in CV_MODELS}
-    folds_out, trees = [], []
+    folds_out, trees, strengths = [], [], []
     w = families.BLEND_WEIGHT
     for k, (train_rows, test_rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
         say(f"fold {k + 1} of {folds} …")
@@ -137,12 +138,15 @@ def cross_validate(
                 train, test_size=0.2, stratify=train["label"], random_state=seed + k
             )
             xgb = families.fit_xgboost(fit_part, validation, columns, params)
+            strength = families.logistic_strength(fit_part, validation, columns)
         else:  # too few of a class to hold some out for early stopping: a fixed, small forest
             xgb = families.fit_xgboost(train, None, columns, {**params, "n_estimators": SMALL_FOREST})
+            strength = families.LOGISTIC_C
+        strengths.append(strength)
         trees.append(int(xgb.n_estimators))
         y_train = y[train_rows]
         x_train, x_test = train[columns].to_numpy(dtype=np.float64), test[columns].to_numpy(dtype=np.float64)
-        logistic = families.fit_logistic(x_train, y_train, columns)
+        logistic = families.fit_logistic(x_train, y_train, columns, C=strength)
         p, z = xgb.predict(x_test), logistic.log_odds(x_test)
         if categories is None:
             nb = families.DecileNB().fit(x_train, y_train).predict_proba(x_test)[:, 1]
@@ -179,6 +183,7 @@ def cross_validate(
         "candidates": list(families.CANDIDATES),
         "baselines": ["plain_xgboost", "naive_bayes"],
         "champion": B.champion_choose(models, y, out_of_fold, np.arange(len(frame))),
+        "logistic_c": max(set(strengths), key=lambda c: (strengths.count(c), c)) if strengths else None,
         "leakage_warnings": B.leakage_warnings(frame, columns),
         "notes": {
             "validation": f"stratified {folds}-fold cross-validation, metrics over out-of-fold predictions",
@@ -196,6 +201,11 @@ def cross_validate(
 def champion_family(report: dict) -> str:
     """The family the report's cross-validation chose (XGBoost when it chose none)."""
     return (report.get("champion") or {}).get("family", "xgboost")
+
+
+def final_params(report: dict, params: dict | None) -> dict:
+    """``params`` with the regularisation strength the folds chose for logistic regression."""
+    return {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
 
 
 def fit_final(
@@ -313,7 +323,8 @@ def train_account_fit(
     started = time.monotonic()
     as_of = as_of or B.data_end()
     frame = account_fit_frame(as_of=as_of)
-    columns = account_fit_columns(frame.columns)
+    excluded = set(D.excluded_columns(ScoringModelKind.ACCOUNT_FIT))
+    columns = [c for c in account_fit_columns(frame.columns) if c not in excluded]
     buyers = account_buyers(as_of=as_of)
     frame = frame.reset_index()
     frame["label"] = frame["account_id"].isin(buyers).astype(np.int64)
@@ -330,7 +341,9 @@ def train_account_fit(
             "the demo generator's latent ICP fit of each account (demo data only): a reference for what "
             "firmographics can explain, not a probability; not cross-validated (nothing is learnt)"
         )
-    model, used = fit_final(sample, columns, trees=trees, params=params, family=champion_family(report))
+    model, used = fit_final(
+        sample, columns, trees=trees, params=final_params(report, params), family=champion_family(report)
+    )
     probability = model.predict_proba(frame[columns])[:, 1]  # the scale covers every account
     quantiles = quantiles_of(probability)
     fit = percentile_in(probability, quantiles)
@@ -548,12 +561,15 @@ def train_persona_fit(
     spec = persona_spec(contacts)
     sample = training_sample(contacts)
     frame = persona_frame(sample, spec)
-    columns = list(frame.columns)
+    excluded = set(D.excluded_columns(ScoringModelKind.PERSONA_FIT))
+    columns = [c for c in frame.columns if c not in excluded]
     frame["label"] = sample["label"].to_numpy()
     report, trees = cross_validate(frame, columns, folds=folds, params=params, progress=say)
     columns = report["features"]
     report["population"] = len(contacts)
-    model, used = fit_final(frame, columns, trees=trees, params=params, family=champion_family(report))
+    model, used = fit_final(
+        frame, columns, trees=trees, params=final_params(report, params), family=champion_family(report)
+    )
     # The scale covers every contact trained on, predicted once per distinct profile.
     by_profile, codes = persona_profiles(contacts, spec)
     probability = model.predict_proba(by_profile[columns])[:, 1][codes]

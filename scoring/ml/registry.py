@@ -19,11 +19,22 @@ from django.utils import timezone
 
 from revops.audit import change_record_create, model_snapshot
 from revops.jsonsafe import json_safe
-from scoring.models import ScoringModel, ScoringModelKind, ScoringModelStatus
+from scoring.models import (
+    ScoringModel,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
 
 from . import backtest as B
 from . import families
 from . import features as F
+from .decisions import (
+    LEAKY_CHAMPION_MARGIN,
+    column_decisions,
+    excluded_columns,
+    unresolved,
+    warnings_resolved,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +125,39 @@ def model_register(
         # behind (nor overwrites the file of a version that another registration numbered the same).
         transaction.on_commit(partial(_artefact_file_write, path, data))
         name, label = ".".join(path_keys), _label(path_keys, metrics)
+        decisions = column_decisions(kind)
+        metrics = {
+            **metrics,
+            "leakage_warnings": warnings_resolved(metrics.get("leakage_warnings"), decisions),
+        }
+        blocking = unresolved(metrics["leakage_warnings"])
+        current_blocking = [] if current is None else unresolved(
+            warnings_resolved((current.metrics or {}).get("leakage_warnings"), decisions)
+        )  # fmt: skip
         new_value = _metric_at(metrics, path_keys)
         old_value = None if current is None else _metric_at(current.metrics, path_keys)
-        if current is None:
+        if blocking:
+            status = ScoringModelStatus.CHALLENGER
+            reason = (
+                f"Not champion automatically: {len(blocking)} unresolved leakage warning"
+                f"{'s' if len(blocking) != 1 else ''} ({', '.join(repr(c) for c in blocking)}). Confirm each "
+                "column as known before the outcome or exclude it, and train again — or promote by hand."
+            )
+        elif current is None:
             status, reason = ScoringModelStatus.CHAMPION, "First model: champion by default."
+        elif (
+            current_blocking
+            and new_value is not None
+            and old_value is not None
+            and (new_value >= old_value - LEAKY_CHAMPION_MARGIN)
+        ):
+            status = ScoringModelStatus.CHAMPION
+            reason = (
+                f"Replaces v{current.version}, whose report has unresolved leakage warnings "
+                f"({', '.join(repr(c) for c in current_blocking)}): its {label} ({old_value:.4f}) "
+                f"flatters it. This version has none, and its {new_value:.4f} is within the stated margin "
+                f"{LEAKY_CHAMPION_MARGIN} below it."
+            )
         elif new_value is not None and old_value is not None and new_value >= old_value + margin:
             status = ScoringModelStatus.CHAMPION
             reason = (
@@ -209,8 +249,9 @@ def model_train(
     say(f"features for {len(dates)} snapshots …")
     frame = F.snapshots(dates=dates, horizon_days=horizon_days)
     report = B.run(
-        as_of=as_of, horizon_days=horizon_days, folds=folds, frame=frame, params=params, progress=say
-    )
+        as_of=as_of, horizon_days=horizon_days, folds=folds, frame=frame, params=params, progress=say,
+        exclude=excluded_columns(KIND),
+    )  # fmt: skip
     columns = report["features"]  # without the columns no row tells anything about (the report says why)
     family = (report.get("champion") or {}).get("family", "xgboost")
     say(f"training the final model ({family}) …")

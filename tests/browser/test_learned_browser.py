@@ -128,6 +128,22 @@ def test_admin_promotes_a_challenger_with_a_reason(page, login, revops_admin, js
     assert js_errors == []
 
 
+def test_admin_excludes_a_column_a_leakage_warning_names(page, login, revops_admin, js_errors):
+    challenger = ScoringModelFactory(metrics=realistic_report(curves=False), reason="Unresolved leakage.")
+    login(revops_admin)
+    page.goto(f"/scoring/models/{challenger.pk}/")
+    warning = page.locator('#leakage-warnings li[data-column="opportunities_open"]')
+    expect(warning).to_have_attribute("data-status", "unresolved")
+    warning.get_by_label("Why").fill("sales fills it in after the call")
+    warning.get_by_role("button", name="Exclude from training").click()
+    expect(page.locator(".alert-success")).to_contain_text("is left out of training")
+    warning = page.locator('#leakage-warnings li[data-column="opportunities_open"]')
+    expect(warning).to_have_attribute("data-status", "excluded")
+    expect(warning).to_contain_text("sales fills it in after the call")
+    expect(warning.get_by_role("button", name="Exclude from training")).to_have_count(0)
+    assert js_errors == []
+
+
 def test_in_market_accounts_filtered_by_stage_to_an_account_and_its_scores(page, login, viewer, js_errors):
     model = champion_with_history()
     stages = [

@@ -17,6 +17,7 @@ from scoring.models import (
     AccountModelScore,
     Band,
     BuyingStage,
+    ColumnDecision,
     QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
@@ -463,6 +464,62 @@ def test_promote_makes_the_challenger_champion_and_is_audited(client, revops_adm
     assert ChangeRecord.objects.filter(
         object_id=str(challenger.pk), action="update", actor=revops_admin
     ).exists()
+
+
+def test_a_leakage_warning_is_decided_on_the_model_page_and_audited(client, revops_admin, models):
+    challenger = models["challenger"]
+    url = reverse("scoring:model_detail", kwargs={"pk": challenger.pk})
+    page = logged_in(client, revops_admin).get(url).content.decode()
+    assert 'data-column="opportunities_open" data-status="unresolved"' in page
+    assert "Known before the outcome" in page and "Exclude from training" in page
+    decide = reverse("scoring:model_column_decision", kwargs={"pk": challenger.pk})
+    data = {"column": "opportunities_open", "decision": "excluded", "note": "a sales field"}
+    response = client.post(decide, data, follow=True)
+    assert "is left out of training for every in market" in response.content.decode()
+    decision = ColumnDecision.objects.get(kind="in_market", column="opportunities_open")
+    assert (decision.decision, decision.decided_by, decision.note) == (
+        "excluded",
+        revops_admin,
+        "a sales field",
+    )
+    assert ChangeRecord.objects.filter(
+        object_id=str(decision.pk), actor=revops_admin, action="create"
+    ).exists()
+    page = client.get(url).content.decode()
+    assert 'data-status="excluded"' in page and "a sales field" in page
+    # Every version of the kind shows the decision (it is the column's, not the version's).
+    other = client.get(reverse("scoring:model_detail", kwargs={"pk": models["champion"].pk})).content.decode()
+    assert 'data-status="excluded"' in other
+    # A change of mind is an update, audited too.
+    client.post(decide, {"column": "opportunities_open", "decision": "confirmed"})
+    decision.refresh_from_db()
+    assert decision.decision == "confirmed"
+    assert ChangeRecord.objects.filter(object_id=str(decision.pk), action="update").exists()
+
+
+def test_a_leakage_decision_needs_the_right_and_a_column_the_version_warned_about(
+    client, viewer, revops_admin, models
+):
+    decide = reverse("scoring:model_column_decision", kwargs={"pk": models["challenger"].pk})
+    assert (
+        logged_in(client, viewer)
+        .post(decide, {"column": "opportunities_open", "decision": "excluded"})
+        .status_code
+        == 403
+    )
+    page = client.get(
+        reverse("scoring:model_detail", kwargs={"pk": models["challenger"].pk})
+    ).content.decode()
+    assert "Exclude from training" not in page  # a viewer sees the warning, not the buttons
+    logged_in(client, revops_admin)
+    for data in (
+        {"column": "log_employees", "decision": "excluded"},
+        {"column": "opportunities_open", "decision": "maybe"},
+        {},
+    ):
+        response = client.post(decide, data, follow=True)
+        assert "Pick a column one of this version" in response.content.decode()
+    assert not ColumnDecision.objects.exists()
 
 
 def test_promote_without_a_reason_changes_nothing(client, revops_admin, models):

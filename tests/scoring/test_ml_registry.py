@@ -29,7 +29,11 @@ def backtest_auc(monkeypatch):
     def run(**kwargs):
         frame = kwargs["frame"]
         return {
-            "features": B.columns_usable(frame, B.feature_columns(frame))[0],
+            "features": [
+                c
+                for c in B.columns_usable(frame, B.feature_columns(frame))[0]
+                if c not in kwargs.get("exclude", ())
+            ],
             "models": {"xgboost": {"roc_auc": box["auc"]}},
             "folds": [],
             "leakage_warnings": [],
@@ -120,6 +124,46 @@ def test_train_command_registers_a_version(demo, backtest_auc, django_capture_on
     summary = json.loads(out.getvalue())
     assert summary["version"] == 1 and summary["status"] == "champion"
     assert summary["sha256"] == R.sha256_of(Path(summary["artefact"]))
+
+
+def test_train_excludes_and_confirms_features_by_a_persons_decision(demo, backtest_auc):
+    from django.core.management import CommandError
+
+    from scoring.models import ColumnDecision
+
+    first = R.model_train()
+    assert "technologies" in first.features
+    call_command(
+        "train", "--exclude", "technologies", "--confirm", "log_revenue", verbosity=0, stdout=io.StringIO()
+    )
+    decided = dict(ColumnDecision.objects.filter(kind="in_market").values_list("column", "decision"))
+    assert decided == {"technologies": "excluded", "log_revenue": "confirmed"}
+    latest = ScoringModel.objects.filter(kind="in_market").order_by("-version").first()
+    assert "technologies" not in latest.features and "log_revenue" in latest.features
+    assert ChangeRecord.objects.filter(object_repr__contains="technologies").exists()
+    # A name no version knows is refused, and nothing is recorded.
+    with pytest.raises(CommandError, match="not an in-market feature: annual_revenue"):
+        call_command("train", "--exclude", "annual_revenue", verbosity=0, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="both excluded and confirmed"):
+        call_command(
+            "train", "--exclude", "customer", "--confirm", "customer", verbosity=0, stdout=io.StringIO()
+        )
+    assert ColumnDecision.objects.count() == 2
+
+
+def test_a_version_with_an_unresolved_warning_waits_for_a_person(demo, backtest_auc, monkeypatch):
+    real = B.run
+
+    def warned(**kwargs):
+        report = real(**kwargs)
+        report["leakage_warnings"] = [{"feature": "customer", "column": "customer", "auc": 0.97,
+                                       "warning": "'customer': on its own …"}]  # fmt: skip
+        return report
+
+    monkeypatch.setattr(B, "run", warned)
+    model = R.model_train()
+    assert model.status == ScoringModelStatus.CHALLENGER and "unresolved leakage warning" in model.reason
+    assert model.metrics["leakage_warnings"][0]["status"] == "unresolved"
 
 
 # --- the generic registry: every kind, its own champion -------------------------------------------------

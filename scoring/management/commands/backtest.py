@@ -20,6 +20,20 @@ def parse_day(value: str | None, option: str) -> datetime.date | None:
         raise CommandError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def decision_arguments(parser, *, metavar: str, what: str) -> None:
+    """``--exclude`` and ``--confirm``: people's decisions on ``what`` a leakage warning named."""
+    parser.add_argument(
+        "--exclude", nargs="+", action="extend", default=[], metavar=metavar,
+        help=f"leave these {what} out of training (filled in after the outcome); the decision is kept, "
+        "audited, for every later training",
+    )  # fmt: skip
+    parser.add_argument(
+        "--confirm", nargs="+", action="extend", default=[], metavar=metavar,
+        help=f"these {what} are known before the outcome: their leakage warnings are resolved (kept,"
+        " audited)",
+    )  # fmt: skip
+
+
 def table(report: dict) -> str:
     lines = [f"{'model':<22}" + "".join(f"{c:>20}" for c in COLUMNS)]
     for name, values in report["models"].items():
@@ -38,7 +52,10 @@ def table(report: dict) -> str:
     for dropped in report.get("dropped_features") or []:
         lines.append(f"left out {dropped.get('feature') or dropped.get('column')}: {dropped['reason']}")
     for warning in report["leakage_warnings"]:
-        lines.append(f"LEAKAGE? {warning.get('column') or warning['feature']}: {warning['warning']}")
+        status = {"confirmed": " [confirmed known before the outcome]", "notice": " [notice]"}.get(
+            warning.get("status"), ""
+        )
+        lines.append(f"LEAKAGE?{status} {warning['warning']}")
     return "\n".join(lines)
 
 

@@ -1,15 +1,20 @@
 """``python manage.py train``: train the in-market model, backtest it, register the new version."""
 
 import json
+import re
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from scoring.ml import decisions
 from scoring.ml.jobs import models_train_all
 from scoring.ml.registry import RegistryError, champion
-from scoring.models import ScoringModel
+from scoring.models import ColumnDecisionKind, ScoringModel, ScoringModelKind
 
-from .backtest import parse_day, table
+from .backtest import decision_arguments, parse_day, table
+
+FEATURE_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
 class Command(BaseCommand):
@@ -27,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-none", action="store_true", help="do nothing when an in-market champion exists (make demo)"
         )
+        decision_arguments(parser, metavar="FEATURE", what="in-market features")
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of")
@@ -35,6 +41,8 @@ class Command(BaseCommand):
         if options["if_none"] and current is not None:
             self.stdout.write(f"{current} is the champion: nothing to train (drop --if-none to retrain).")
             return
+
+        self._decide(options["exclude"], options["confirm"], current)
 
         def progress(message: str, step: int | None = None) -> None:
             if not quiet:
@@ -76,3 +84,29 @@ class Command(BaseCommand):
             auc = "n/a" if value["roc_auc"] is None else f"{value['roc_auc']:.3f}"
             status = f"{value['status']}, cross-validated ROC AUC {auc}"
             self.stdout.write(f"{kind} v{value['version']} ({status}): {value['reason']}")
+
+    def _decide(self, exclude: list[str], confirm: list[str], current) -> None:
+        """Record the decisions on features before training (checked first: a name the champion does not
+        know is refused, nothing recorded)."""
+        if not exclude and not confirm:
+            return
+        both = set(exclude) & set(confirm)
+        if both:
+            raise CommandError(f"a feature cannot be both excluded and confirmed: {', '.join(sorted(both))}")
+        known = set()
+        if current is not None:
+            report = current.metrics or {}
+            known = set(current.features) | {d.get("feature") for d in report.get("dropped_features") or []}
+        unknown = [f for f in [*exclude, *confirm] if (known and f not in known) or not FEATURE_NAME.match(f)]
+        if unknown:
+            raise CommandError(f"not an in-market feature: {', '.join(unknown)} (the model page lists them)")
+        with transaction.atomic():
+            for names, decision in (
+                (exclude, ColumnDecisionKind.EXCLUDED),
+                (confirm, ColumnDecisionKind.CONFIRMED),
+            ):
+                for name in names:
+                    flag = "--exclude" if decision == ColumnDecisionKind.EXCLUDED else "--confirm"
+                    decisions.column_decision_set(
+                        kind=ScoringModelKind.IN_MARKET, column=name, decision=decision, note=f"train {flag}"
+                    )
