@@ -141,6 +141,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Scores of contacts touched by events or edits are refreshed by a task within about a second.
 SCORING_INCREMENTAL = env.bool("SCORING_INCREMENTAL", default=True)
+# Every backtest refits the champion without each group of features (what each earns: a few more fits).
+SCORING_FEATURE_ABLATION = env.bool("SCORING_FEATURE_ABLATION", default=True)
+# Below this many accounts the in-market model learns from snapshots twice a month instead of once.
+SCORING_SEMI_MONTHLY_BELOW = env.int("SCORING_SEMI_MONTHLY_BELOW", default=25_000)
 # Webhooks go to public addresses only: a URL on loopback, a private or link-local network (cloud
 # metadata services live there) is refused, so that an endpoint cannot probe the server's own network.
 # A deployment whose receivers are internal turns this on.

@@ -25,6 +25,14 @@ def _webhooks_to_local_receivers(settings):
 
 
 @pytest.fixture(autouse=True)
+def _lean_backtests(settings):
+    """Backtests in tests learn from monthly snapshots and skip the feature-group refits (CI time);
+    tests/scoring/test_ml_families.py runs both as the product does."""
+    settings.SCORING_FEATURE_ABLATION = False
+    settings.SCORING_SEMI_MONTHLY_BELOW = 0
+
+
+@pytest.fixture(autouse=True)
 def _jobs_inline(settings):
     """Jobs started from a page run in the request (the embedded mode's background thread is tested apart)."""
     settings.JOBS_RUN_INLINE = True

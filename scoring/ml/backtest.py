@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Max, Min
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
@@ -77,15 +78,12 @@ def month_ends(start: datetime.date, end: datetime.date) -> list[datetime.date]:
         year, month = first_next.year, first_next.month
 
 
-# Below this many accounts, snapshots are taken twice a month (the 15th and the month's end): a small
-# population gives few rows per date, and twice the dates cut the models' estimation error (at the demo's
-# 2,000 accounts XGBoost ranked 0.8235 instead of 0.8200). Above it, monthly rows are plenty.
-SEMI_MONTHLY_BELOW = 25_000
-
-
 def snapshots_per_month() -> int:
-    """Snapshot dates a month: two for a small population, one above ``SEMI_MONTHLY_BELOW`` accounts."""
-    return 2 if Account.objects.count() < SEMI_MONTHLY_BELOW else 1
+    """Snapshot dates a month: two below ``SCORING_SEMI_MONTHLY_BELOW`` accounts (the 15th and the month's
+    end), else one. A small population gives few rows a date, and twice the dates cut the models'
+    estimation error (at the demo's 2,000 accounts XGBoost ranked 0.8235 instead of 0.8200); above it,
+    monthly rows are plenty."""
+    return 2 if Account.objects.count() < settings.SCORING_SEMI_MONTHLY_BELOW else 1
 
 
 def labelled_dates(
@@ -493,7 +491,7 @@ def run(
     frame: pd.DataFrame | None = None,
     params: dict | None = None,
     progress=None,
-    ablation: bool = True,
+    ablation: bool | None = None,
     exclude: list[str] | tuple = (),
 ) -> dict:
     """The whole report: per model, metrics pooled over the test folds (with the chart curves) and per fold
@@ -594,6 +592,8 @@ def run(
     trees = int(np.median([f["xgboost_trees"] for f in folds_out])) if folds_out else None
     strength = strength or families.LOGISTIC_C
     groups = {}
+    if ablation is None:
+        ablation = settings.SCORING_FEATURE_ABLATION
     if ablation and champion and chosen:
         say(f"what each feature group earns ({champion['family']}) …")
         fixed = {**(params or {}), "C": strength, **({"n_estimators": trees} if trees else {})}

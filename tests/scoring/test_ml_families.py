@@ -3,6 +3,7 @@ to its log-odds, and survives the round trip through its stored bytes. The boots
 AUC agrees with scikit-learn's. On a demo world the backtest names the best candidate its champion, and
 training ships that family."""
 
+import datetime
 import io
 
 import numpy as np
@@ -115,8 +116,13 @@ def demo(db, settings):
     call_command("rescore", rules_only=True, verbosity=0, stdout=io.StringIO())
 
 
-def test_the_backtest_names_the_best_candidate_champion_beside_baselines_and_oracles(demo):
+def test_the_backtest_names_the_best_candidate_champion_beside_baselines_and_oracles(demo, settings):
+    settings.SCORING_FEATURE_ABLATION, settings.SCORING_SEMI_MONTHLY_BELOW = True, 25_000  # the product's
     report = B.run(folds=2)
+    # A small population: snapshots on the 15th and at the month's end; the folds test month ends.
+    days = {datetime.date.fromisoformat(d).day for d in report["snapshot_dates"]}
+    assert 15 in days and len(days) > 1
+    assert all(B.is_month_end(datetime.date.fromisoformat(f["test_dates"][0])) for f in report["folds"])
     models = report["models"]
     champion = report["champion"]
     candidates = {m: models[m]["roc_auc"] for m in families.CANDIDATES}
