@@ -10,7 +10,8 @@ Rows of the report (``MODELS``):
 * candidates (``families.CANDIDATES``), one of which is shipped: ``xgboost``, ``logistic_regression``
   and their ``blend``, each on every feature;
 * baselines: ``plain_xgboost`` (XGBoost's defaults on per-window counts and firmographics: what a
-  customer's analyst would build instead), ``naive_bayes`` (categorical, numbers binned by deciles),
+  customer's analyst would build instead), ``naive_bayes`` (categorical, binned by deciles or
+  present/absent, whichever ranks the validation date better),
   ``rules`` (the published rules score as of each test date: account fit + engagement);
 * oracles, on demo data only: ``observable_ceiling`` (a regressor trained on the generator's true
   propensities from the same features: about the best any model of these features can do) and
@@ -532,6 +533,7 @@ def run(
         # every test date, and the choice is stable enough not to pay for it in every fold.
         if strength is None:
             strength = (params or {}).get("C") or families.logistic_strength(train, validation, columns)
+        binning = families.naive_bayes_binning(train, validation, columns)
         both = pd.concat([train, validation], ignore_index=True)
         del train, validation
         if warnings is None:
@@ -540,7 +542,7 @@ def run(
         truth_both = _truth_of(truth, both)
         del both
         logistic = families.fit_logistic(x_both, y_both, columns, C=strength)
-        nb = families.DecileNB().fit(x_both, y_both)
+        nb = families.BinnedNB(binning).fit(x_both, y_both)
         plain_model = families.fit_plain_xgboost(x_both[:, plain_at], y_both, plain)
         ceiling = (
             fit_ceiling(x_both, truth_both)
@@ -574,6 +576,7 @@ def run(
             "train_rows": len(y_both),
             "xgboost_trees": int(xgb.n_estimators),
             "logistic_c": strength,
+            "naive_bayes_binning": binning,
             "models": {m: metrics(y, s, probability=m != "rules", curves=False) for m, s in scores.items()},
         }
         folds_out.append(fold)
@@ -631,8 +634,8 @@ REPORT_NOTES = {
     "blend": "XGBoost and logistic regression averaged in log-odds",
     "plain_xgboost": "XGBoost with the library's defaults on firmographics and per-window counts by event "
     "type: the model an analyst writes in an afternoon",
-    "naive_bayes": "categorical naive Bayes, every feature binned by its training deciles (missing: a bin "
-    "of its own)",
+    "naive_bayes": "categorical naive Bayes, every feature binned by its training deciles or present/absent "
+    "(whichever ranks the validation date better; missing: a bin of its own)",
     "rules": "fit + engagement of the published ruleset as of each test date; not a probability",
     "observable_ceiling": "oracle (demo data only): a regressor trained on the generator's true "
     "propensities from the same features — about the best any model of these features can do",

@@ -149,7 +149,7 @@ def cross_validate(
         logistic = families.fit_logistic(x_train, y_train, columns, C=strength)
         p, z = xgb.predict(x_test), logistic.log_odds(x_test)
         if categories is None:
-            nb = families.DecileNB().fit(x_train, y_train).predict_proba(x_test)[:, 1]
+            nb = families.BinnedNB().fit(x_train, y_train).predict_proba(x_test)[:, 1]
         else:
             nb = families.categorical_nb(categories[train_rows], y_train, categories[test_rows])
         scores = {

@@ -67,11 +67,17 @@ def test_logistic_regression_reads_a_missing_value_with_its_own_indicator():
     assert families.sigmoid(explained.sum()) == pytest.approx(fitted.predict(row)[0])
 
 
-def test_naive_bayes_bins_by_deciles_with_missing_apart():
+@pytest.mark.parametrize("binning", ["deciles", "two"])
+def test_naive_bayes_bins_each_column_with_missing_apart(binning):
     data = frame(2000, seed=1)
     x, y = data[COLUMNS].to_numpy(), data["label"].to_numpy()
-    p = families.DecileNB().fit(x[:1500], y[:1500]).predict_proba(x[1500:])[:, 1]
-    assert roc_auc_score(y[1500:], p) > 0.65
+    model = families.BinnedNB(binning).fit(x[:1500], y[:1500])
+    assert roc_auc_score(y[1500:], model.predict_proba(x[1500:])[:, 1]) > 0.65
+    codes = model._codes(x[1500:])
+    revenue = COLUMNS.index("revenue")
+    assert (codes[np.isnan(x[1500:, revenue]), revenue] == families.NB_BINS).all()  # missing: its own bin
+    widest = 10 if binning == "deciles" else 2
+    assert codes[~np.isnan(x[1500:, revenue]), revenue].max() < widest
 
 
 @settings(max_examples=60, deadline=None)
