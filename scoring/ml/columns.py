@@ -153,11 +153,12 @@ def leakage_audit(
     model_auc: float | None = None,
     refit: Callable[[list[str]], float] | None = None,
     outcome_date: str | None = None,
+    alone: dict[str, float] | None = None,
 ) -> list[dict]:
     """Leakage warnings for the source ``columns`` of ``raw`` (see the module's docstring), strongest first.
     ``refit(without)`` is the model's ROC AUC learnt without the columns ``without`` (the drop-column
-    test; ``model_auc`` is the whole model's)."""
-    alone = {c: alone_auc(raw[c].astype(str), y) for c in columns}
+    test; ``model_auc`` is the whole model's); ``alone`` the columns' ``alone_auc`` if known already."""
+    alone = dict(alone) if alone is not None else {c: alone_auc(raw[c].astype(str), y) for c in columns}
     found: dict[str, dict] = {}
 
     def warn(column: str, why: str, figures: dict) -> None:

@@ -26,6 +26,10 @@ import os
 import numpy as np
 import pandas as pd
 
+# XGBoost, SciPy and scikit-learn are imported inside the functions that use them (heavy libraries): a
+# process that scores with a stored logistic regression needs none of them, one that scores with XGBoost
+# needs XGBoost alone.
+
 # Shallow trees, few of them: every tree costs training time on every snapshot row and SHAP time on every
 # scored account. On the demo backtest, learning rate 0.1 with at most 300 trees (early stopping usually
 # ends sooner) scores within run-to-run noise (ROC AUC 0.817 vs 0.819) of 0.03 with 800 — which never

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from accounts.models import Contact
 from revops.bulk import is_postgres
@@ -393,7 +395,10 @@ def leakage_warnings(raw, frame, prepared: Prepared, used: list[str], report: di
         keep = [f for f in features if prepared.origin.get(f) not in set(without)]
         return cross_validated_auc(frame, keep, trees=trees, params=params)
 
-    warnings = C.leakage_audit(raw, y, used, model_auc=refit([]), refit=refit, outcome_date=outcome_date)
+    alone = {c: C.alone_auc(raw[c].astype(str), y) for c in used}
+    warnings = C.leakage_audit(
+        raw, y, used, model_auc=refit([]), refit=refit, outcome_date=outcome_date, alone=alone
+    )
     named = {w["column"] for w in warnings}
     for feature_warning in report.get("leakage_warnings") or []:
         column = prepared.origin.get(feature_warning["feature"], feature_warning["feature"])
@@ -407,7 +412,7 @@ def leakage_warnings(raw, frame, prepared: Prepared, used: list[str], report: di
             warnings.append({"column": column, "alone_auc": feature_warning["auc"], "reasons": [why],
                              "warning": f"{column!r}: {why}"})  # fmt: skip
     champion = (report.get("champion") or {}).get("roc_auc")
-    strongest = sorted(((c, C.alone_auc(raw[c].astype(str), y)) for c in used), key=lambda p: -p[1])
+    strongest = sorted(alone.items(), key=lambda pair: -pair[1])
     notice = C.model_warning(champion, strongest)
     return warnings + ([notice] if notice else [])
 
@@ -417,9 +422,6 @@ def cross_validated_auc(
 ) -> float:
     """ROC AUC of XGBoost with ``trees`` trees on ``columns``, pooled over stratified folds (the drop-column
     test: the same procedure with and without a column)."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
     y = frame["label"].to_numpy()
     if not columns:
         return 0.5
