@@ -398,20 +398,13 @@ def paired_bootstrap(
 
 
 # --- oracles that need their own fit ----------------------------------------------------------------------
-def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
-    """Row positions: all of ``n``, or ``limit`` of them drawn at random (sorted)."""
-    if n <= limit:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-
-
 def fit_ceiling(x: np.ndarray, truth: np.ndarray):
     """The observable ceiling: an XGBoost regressor on the true propensities (not the 0/1 outcomes) from
     the same features. With noise-free targets it approaches the best any model of these features can do."""
     from xgboost import XGBRegressor
 
     known = np.flatnonzero(np.isfinite(truth))
-    rows = known[_sample(len(known), CEILING_ROWS)]
+    rows = known[families.sample_rows(len(known), CEILING_ROWS)]
     model = XGBRegressor(
         n_estimators=400, max_depth=4, learning_rate=0.05, subsample=0.8, colsample_bytree=0.5, n_jobs=2,
         random_state=0,
@@ -450,7 +443,7 @@ def group_ablation(
     test = frame[frame["as_of"].isin(split["test"])]
     # The champion's settings are fixed (trees, strength): no early stopping, one fit per group.
     train = pd.concat([train, validation])
-    train = train.iloc[_sample(len(train), ABLATION_ROWS)]
+    train = train.iloc[families.sample_rows(len(train), ABLATION_ROWS)]
     y = test["label"].to_numpy()
     if len(np.unique(y)) < 2 or train["label"].nunique() < 2:
         return {}
@@ -629,8 +622,9 @@ REPORT_NOTES = {
     "champion": "the candidate family (XGBoost, logistic regression, their blend) with the best pooled "
     "ROC AUC is the one trained and shipped; differences carry 95 % intervals from a paired bootstrap "
     "over accounts",
-    "logistic_regression": "L2 logistic regression; missing values as training medians, signed log, "
-    "standardised",
+    "logistic_regression": "L2 logistic regression; missing values as training medians with indicators, "
+    "0/1 columns as they are, others raw and signed-log, standardised; strength chosen on the first "
+    "validation date; at most 250,000 training rows (a random sample), as naive Bayes",
     "blend": "XGBoost and logistic regression averaged in log-odds",
     "plain_xgboost": "XGBoost with the library's defaults on firmographics and per-window counts by event "
     "type: the model an analyst writes in an afternoon",
