@@ -359,11 +359,24 @@ class ScoringOutbox(models.Model):
     contact_ids = models.JSONField(default=list)
     account_ids = models.JSONField(default=list)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A row that fails is retried with back-off (``scoring.rescore.OUTBOX_BACKOFF``), then parked: it stops
+    # being drained, keeps its error in words and waits for a person to replay it; the rest drains meanwhile.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["id"], name="outbox_pending_idx", condition=Q(processed_at__isnull=True))
+            models.Index(
+                fields=["id"],
+                name="outbox_pending_idx",
+                condition=Q(processed_at__isnull=True, parked_at__isnull=True),
+            ),
+            models.Index(
+                fields=["parked_at"], name="outbox_parked_idx", condition=Q(parked_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
