@@ -112,9 +112,20 @@ class JobRun(BaseModel):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What makes two jobs of a kind the same work (e.g. the versions a full rescore scores with): at most one
+    # pending or running job per kind and scope (``revops.services.job_run_start_once``). Empty: any number
+    # (imports, seeding).
+    scope = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "scope"],
+                name="jobrun_one_active_per_scope",
+                condition=models.Q(status__in=["pending", "running"]) & ~models.Q(scope=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
