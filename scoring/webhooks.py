@@ -284,17 +284,51 @@ def _endpoint_clean(endpoint: WebhookEndpoint) -> None:
     endpoint.full_clean(validate_unique=False, validate_constraints=False)
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits: the NAT64 well-known
+# prefix (RFC 6052: a gateway turns 64:ff9b::7f00:1 into 127.0.0.1) and the deprecated IPv4-compatible
+# form (::127.0.0.1). The local-use NAT64 prefix (RFC 8215) puts the IPv4 address where the operator's
+# prefix length says, so nothing in it can be judged: it is refused whole.
+_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d), IPv4-compatible, NAT64,
+    6to4 (2002:aabb:ccdd::) and Teredo (2001::/32: server and client). A translator or relay on the
+    way turns such an address into its IPv4 one, so that is the address to judge."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if ip.teredo:
+        found.extend(ip.teredo)
+    if any(ip in net for net in _IPV4_IN_LAST_32_BITS):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address of a host written in a legacy IPv4 form (``127.1``, ``0x7f.0.0.1``, ``2130706433``,
+    octal parts), which connecting would accept as an address though it is not a dotted quad."""
+    if not host or any(c not in "0123456789abcdefx." for c in host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def _not_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    candidates = [ip, *_embedded_ipv4(ip)] if isinstance(ip, ipaddress.IPv6Address) else [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64_LOCAL_USE:
+        return True
+    return any(not each.is_global or each.is_multicast for each in candidates)
 
 
 def destination_refusal(url: str, *, resolve: bool) -> str | None:
     """Why webhooks may not go to ``url`` (None when they may): a host on loopback, a private, link-local
-    or reserved network, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``. ``resolve`` looks the name up (at
-    sending time); without it only literal addresses and ``localhost`` are judged (when saving)."""
+    or reserved network — also when written as an IPv6 form that carries such an IPv4 address (NAT64,
+    6to4, Teredo, mapped, compatible) or as a legacy IPv4 form (``127.1``) — unless
+    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``. ``resolve`` looks the name up (at sending time); without it only
+    literal addresses and ``localhost`` are judged (when saving)."""
     return destination_checked(url, resolve=resolve)[0]
 
 
@@ -311,8 +345,10 @@ def destination_checked(url: str, *, resolve: bool) -> tuple[str | None, str | N
     )
     if host == "localhost" or host.endswith(".localhost"):
         return why, None
+    legacy = _legacy_ipv4(host)
     try:
-        return (why, None) if _not_public(host) else (None, None)  # a literal address: nothing to resolve
+        # a literal address: nothing to resolve
+        return (why, None) if _not_public(str(legacy or host)) else (None, None)
     except ValueError:
         pass  # a name, not an address
     if not resolve:

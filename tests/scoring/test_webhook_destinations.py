@@ -50,6 +50,15 @@ def _resolves_to(monkeypatch, address: str):
         "http://[::ffff:127.0.0.1]/hook",
         "http://[fd00::1]/hook",
         "http://0.0.0.0/hook",
+        # IPv6 forms that carry a loopback or private IPv4 address: a translator or relay delivers there.
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 well-known prefix → 127.0.0.1
+        "http://[64:ff9b::a00:1]/hook",  # NAT64 → 10.0.0.1
+        "http://[64:ff9b:1::7f00:1]/hook",  # local-use NAT64 prefix (refused whole)
+        "http://[2002:7f00:1::]/hook",  # 6to4 → 127.0.0.1
+        "http://[2002:a9fe:a9fe::1]/hook",  # 6to4 → 169.254.169.254
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[::ffff:10.0.0.1]/hook",  # IPv4-mapped
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # Teredo, client 127.0.0.1
     ],
 )
 def test_an_internal_address_is_refused_when_saved_and_nothing_is_created(team, url):
@@ -63,6 +72,33 @@ def test_public_hosts_are_accepted_without_a_lookup_when_saved(team, monkeypatch
     monkeypatch.setattr(webhooks.socket, "getaddrinfo", lambda *a, **k: pytest.fail("no lookup on save"))
     assert make_endpoint(team, "https://crm.example.com/hook").pk
     assert make_endpoint(team, "https://93.184.216.34/hook").pk
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "10.1"])
+def test_legacy_ipv4_spellings_are_judged_as_the_address_they_connect_to(monkeypatch, host, settings):
+    """URL validation refuses these on save today; the check does not lean on it (nor on a lookup)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", lambda *a, **k: pytest.fail("no lookup"))
+    assert "not a public address" in webhooks.destination_refusal(f"http://{host}/hook", resolve=False)
+
+
+@pytest.mark.parametrize("url", ["https://[64:ff9b::808:808]/hook", "https://[2002:808:808::1]/hook"])
+def test_translated_forms_of_a_public_address_are_accepted(team, url):
+    """NAT64 and 6to4 are legitimate ways to reach a public IPv4 receiver: only where they lead counts."""
+    assert make_endpoint(team, url).pk
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:127.0.0.1", "::10.0.0.7"])
+def test_a_name_resolving_to_an_ipv6_form_of_loopback_is_not_sent_to(team, monkeypatch, settings, address):
+    with Receiver() as receiver:
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+        endpoint = make_endpoint(team, receiver.url.replace("127.0.0.1", "hooks.example.com"))
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        _resolves_to(monkeypatch, address)
+        delivery = make_delivery(endpoint)
+        status = webhooks.delivery_attempt(delivery=delivery, now=timezone.now())
+        assert status == DeliveryStatus.RETRYING and receiver.requests == []
+    assert "not public" in WebhookAttempt.objects.get(delivery=delivery).error
 
 
 def test_a_name_resolving_to_a_private_address_is_not_sent_to(team, monkeypatch, settings):
