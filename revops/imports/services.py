@@ -7,7 +7,6 @@ for row by row). The whole write is one transaction with one ``ChangeRecord`` (a
 """
 
 import contextlib
-import csv
 import io
 import logging
 import time
@@ -23,10 +22,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from revops import csvsafe
 from revops.audit import change_record_create
 from revops.background import job_send
 from revops.choices import ChangeAction, JobStatus
 from revops.models import JobRun
+from revops.querysets import IMPORT_JOB_KIND_PREFIX
 from revops.services import job_run_create, job_run_finish
 
 from .importers import IMPORTERS, Row
@@ -49,7 +50,7 @@ MAX_ROWS_PER_WARNING = 20
 MAX_CHOICE_VALUES = 100  # distinct values outside a choice field's list, per field, kept for the preview
 PREVIEW_ROWS = 50_000  # the preview validates at most this many rows; the import validates all
 PROGRESS_EVERY = 1_000
-JOB_KIND_PREFIX = "import:"
+JOB_KIND_PREFIX = IMPORT_JOB_KIND_PREFIX  # JobRun.objects.for_user shows these to their creator
 MODE_ALL = "all_or_nothing"
 MODE_ROWS = "row_by_row"
 
@@ -229,7 +230,7 @@ def report_errors_csv(report: dict | ImportReport, out) -> int:
     """Write the rejected rows as CSV — row, column, value, reason, then the row as it was — to ``out``."""
     data = report.as_dict(max_errors=None) if isinstance(report, ImportReport) else report
     headers = data.get("headers") or []
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)  # the rows repeat what was uploaded: no cell may run as a formula
     writer.writerow(["row", "column", "value", "reason", *headers])
     count = 0
     for error in data["errors"]:
