@@ -56,6 +56,8 @@ class ContactAdmin(AuditedModelAdmin):
     list_filter = ["lifecycle_stage", "seniority", "department", "persona"]
     search_fields = ["email", "first_name", "last_name"]
     autocomplete_fields = ["account", "owner"]
+    # The stage moves only through the lifecycle services (decisions and automatic moves), never by hand.
+    readonly_fields = ["lifecycle_stage"]
     list_select_related = ["account", "persona"]
     show_full_result_count = False
 

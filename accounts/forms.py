@@ -27,8 +27,15 @@ class ServiceModelForm(forms.ModelForm):
         super().__init__(*args, instance=copy.copy(instance) if instance is not None else None, **kwargs)
 
     def service_data(self) -> dict[str, Any]:
-        """The validated values, by model field name, for ``object_create`` / ``object_update``."""
-        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.cleaned_data}
+        """The validated values, by model field name, for ``object_create`` / ``object_update``.
+
+        Disabled fields are shown only: they are never written, whatever the post says.
+        """
+        return {
+            name: self.cleaned_data[name]
+            for name in self._meta.fields
+            if name in self.cleaned_data and not self.fields[name].disabled
+        }
 
     def save(self, commit: bool = True):
         raise NotImplementedError("Write through revops.services.object_create / object_update.")
@@ -218,6 +225,11 @@ class ContactForm(ServiceModelForm):
             self.initial["account"] = self.original.account.domain or str(self.original.account_id)
         self.fields["persona"].queryset = Persona.objects.order_by("priority", "name")
         self.fields["persona"].empty_label = "— not mapped —"
+        # Shown, never taken from the post: the stage moves only through the lifecycle services (a
+        # decision on the contact page, or an automatic move), which check who may decide and record it.
+        stage = self.fields["lifecycle_stage"]
+        stage.disabled = True
+        stage.help_text = "Changes only through the lifecycle decisions on the contact page."
 
     def clean_email(self) -> str:
         raw = self.cleaned_data.get("email") or ""

@@ -66,6 +66,11 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "team__name"]
     autocomplete_fields = ["user"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # membership_set keys on (user, team): changing either here would add a second membership
+        # and leave the first, with its permissions, in place. Delete and add instead.
+        return ["user", "team"] if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         saved = services.membership_set(actor=request.user, user=obj.user, team=obj.team, role=obj.role)
         obj.pk = saved.pk

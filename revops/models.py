@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from .choices import ChangeAction, JobStatus, Role, TeamKind, TokenScope
-from .querysets import RestrictedQuerySet
+from .querysets import JobRunQuerySet, RestrictedQuerySet
 
 
 class BaseModel(models.Model):
@@ -116,6 +116,8 @@ class JobRun(BaseModel):
     # pending or running job per kind and scope (``revops.services.job_run_start_once``). Empty: any number
     # (imports, seeding).
     scope = models.CharField(max_length=200, blank=True, default="")
+
+    objects = JobRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]

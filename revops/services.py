@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -18,7 +19,7 @@ from .authentication import token_hash
 from .choices import ChangeAction, JobStatus, Role, TokenScope
 from .jsonsafe import json_safe
 from .models import ApiToken, JobRun, Membership, Team
-from .permissions import groups_for, role_groups_sync
+from .permissions import groups_for, role_groups_sync, role_permissions
 
 User = get_user_model()
 
@@ -86,16 +87,27 @@ def team_create(*, actor, name: str, kind: str, description: str = "") -> Team:
 
 
 def user_groups_sync(*, user) -> None:
-    """Put the user in exactly the role groups their memberships grant; revops admins get admin."""
-    role_groups_sync()
-    memberships = list(Membership.objects.filter(user=user).select_related("team"))
-    wanted = groups_for(memberships)
-    role_groups = Group.objects.filter(name__startswith="Role: ")
-    user.groups.remove(*[g for g in role_groups if g.name not in wanted])
-    user.groups.add(*[g for g in role_groups if g.name in wanted])
+    """Put the user in exactly the role groups their memberships grant; revops admins get admin.
+
+    Called on every change that can affect them (``revops.signals``: a membership saved or deleted, a
+    team saved or deleted, a user activated or deactivated), so permissions are never stale. An
+    inactive user gets no groups at all. Writes only the differences: cheap when nothing changed.
+    """
     from .permissions import GROUP_REVOPS
 
-    is_staff = GROUP_REVOPS in wanted or user.is_superuser
+    role_groups = {g.name: g for g in Group.objects.filter(name__startswith="Role: ")}
+    if len(role_groups) < len(role_permissions()):  # a fresh or flushed database
+        role_groups_sync()
+        role_groups = {g.name: g for g in Group.objects.filter(name__startswith="Role: ")}
+    wanted: set[str] = set()
+    if user.is_active:
+        wanted = groups_for(Membership.objects.filter(user=user).select_related("team"))
+    current = set(user.groups.filter(name__startswith="Role: ").values_list("name", flat=True))
+    if current - wanted:
+        user.groups.remove(*[role_groups[name] for name in current - wanted])
+    if wanted - current:
+        user.groups.add(*[role_groups[name] for name in wanted - current if name in role_groups])
+    is_staff = (GROUP_REVOPS in wanted) or (user.is_superuser and user.is_active)
     if user.is_staff != is_staff:
         User.objects.filter(pk=user.pk).update(is_staff=is_staff)
         user.is_staff = is_staff
@@ -129,9 +141,21 @@ def membership_delete(*, actor, membership: Membership) -> None:
 # --- API tokens -----------------------------------------------------------------------------
 @transaction.atomic
 def api_token_create(
-    *, actor, user, name: str, scopes: list[str], expires_at: datetime | None = None
+    *,
+    actor,
+    user,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    via_token: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns it with the plain key, which is shown once and never stored."""
+    """Create a token; returns it with the plain key, which is shown once and never stored.
+
+    ``via_token`` is the API token the request came with, if any: a token may create only tokens whose
+    scopes are a subset of its own (a write-only integration must not mint itself read and ingest
+    access). Every token acts as its user and is checked against the user's current permissions on
+    each request, so none exceeds them.
+    """
     unknown = sorted(set(scopes) - set(TokenScope.values))
     if unknown or not scopes:
         from django.core.exceptions import ValidationError
@@ -139,6 +163,14 @@ def api_token_create(
         raise ValidationError(
             {"scopes": f"Choose one or more of {', '.join(TokenScope.values)}; unknown: {', '.join(unknown)}"}
         )
+    if via_token is not None:
+        beyond = sorted(set(scopes) - set(via_token.scopes or []))
+        if beyond:
+            own = ", ".join(sorted(via_token.scopes or [])) or "none"
+            raise PermissionDenied(
+                f"A token may create tokens only with scopes it has itself ({own}); this one lacks "
+                f"{', '.join(beyond)}. Sign in, or use a token that has them."
+            )
     key = "rvo_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name,

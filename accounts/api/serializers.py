@@ -7,7 +7,7 @@ from rest_framework.validators import UniqueValidator
 from campaigns.models import Campaign, Channel
 from revops.api.viewsets import BaseModelSerializer
 
-from ..choices import CLOSED_STAGES, Department, Seniority
+from ..choices import CLOSED_STAGES, Department, LifecycleStage, Seniority
 from ..models import Account, Contact, EngagementEvent, Opportunity, Persona, Product, SalesAgent, Technology
 from ..normalize import normalize_domain, normalize_email, normalize_key
 
@@ -139,6 +139,12 @@ class PersonaSerializer(BaseModelSerializer):
         return self._string_list(value, Department.values)
 
 
+LIFECYCLE_STAGE_READ_ONLY = (
+    "Read-only: a contact's stage changes only through the lifecycle decisions "
+    "(POST /api/lifecycle/contacts/{id}/accept/, reject/, qualify/, recycle/, reopen/) and automatic moves."
+)
+
+
 class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
     email = NormalizedEmailField(max_length=254)
 
@@ -161,7 +167,18 @@ class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
             "created",
             "updated",
         ]
-        read_only_fields = ["id", "created", "updated"]
+        # The stage moves only through the lifecycle services (automatic moves and people's decisions),
+        # which check who may decide, record a LifecycleTransition and notify: never by editing the row.
+        read_only_fields = ["id", "lifecycle_stage", "created", "updated"]
+
+    def to_internal_value(self, data):
+        # Read-only fields are normally dropped silently; a client that thinks it moved the stage must
+        # hear that it did not. Sending the stage unchanged (a GET document PUT back) is fine.
+        if isinstance(data, dict) and "lifecycle_stage" in data:
+            current = self.instance.lifecycle_stage if self.instance is not None else LifecycleStage.LEAD
+            if data["lifecycle_stage"] != current:
+                raise serializers.ValidationError({"lifecycle_stage": [LIFECYCLE_STAGE_READ_ONLY]})
+        return super().to_internal_value(data)
 
     def get_fields(self):
         fields = super().get_fields()

@@ -64,8 +64,18 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
+# Where a job's files live on the server: stored for the workers, never shown (the file name is).
+SERVER_FILE_KEYS = frozenset({"path", "file", "errors_file"})
+
+
 class JobRunSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if isinstance(data.get("params"), dict):
+            data["params"] = {k: v for k, v in data["params"].items() if k not in SERVER_FILE_KEYS}
+        return data
 
     class Meta:
         model = JobRun

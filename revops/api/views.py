@@ -1,7 +1,8 @@
 """API viewsets for teams and API tokens."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -53,14 +54,23 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return qs
 
     @extend_schema(
-        request=serializers.ApiTokenCreateSerializer, responses={201: serializers.ApiTokenCreatedSerializer}
+        summary="Create an API token for yourself",
+        description="The key is in the answer once. Signed in, you may give the token any scopes; "
+        "authenticated with a token, only scopes that token has itself (a subset; more is 403). "
+        "A token acts as you: every request is also checked against your current permissions.",
+        request=serializers.ApiTokenCreateSerializer,
+        responses={201: serializers.ApiTokenCreatedSerializer},
     )
     def create(self, request):
         payload = serializers.ApiTokenCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        token, key = services.api_token_create(
-            actor=request.user, user=request.user, **payload.validated_data
-        )
+        via_token = request.auth if isinstance(request.auth, ApiToken) else None
+        try:
+            token, key = services.api_token_create(
+                actor=request.user, user=request.user, via_token=via_token, **payload.validated_data
+            )
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
         token.key = key
         return Response(serializers.ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
@@ -79,8 +89,15 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class JobRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Long jobs (imports, rescores) with their progress: poll ``/api/jobs/{id}/`` after starting one."""
+    """Long jobs (imports, rescores) with their progress: poll ``/api/jobs/{id}/`` after starting one.
+
+    Import jobs are listed to their creator only (and to revenue-operations admins), as on the import
+    pages: they hold the file's rejected rows. Server file paths are never shown.
+    """
 
     queryset = JobRun.objects.select_related("created_by").order_by("-created", "-id")
     serializer_class = serializers.JobRunSerializer
     filterset_fields = ["kind", "status"]
+
+    def get_queryset(self):
+        return super().get_queryset().for_user(self.request.user)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from django.db import connection, models
 from django.utils import timezone
 
+from accounts.choices import LifecycleStage
 from accounts.freemail import FREE_MAIL_DOMAINS
 from accounts.ingest import account_name_from_domain
 from accounts.models import Account, Contact, Opportunity, Persona, Product, SalesAgent, Technology
@@ -944,11 +945,23 @@ class OpportunityImporter(Importer):
         records_imported.send(sender=Opportunity, contact_ids=set(), account_ids=_account_ids(rows, current))
 
 
+STAGE_OF_EXISTING_IGNORED = (
+    "stage not changed: the contact exists, and a stored contact's stage moves only through lifecycle "
+    "decisions and automatic moves"
+)
+
+
 class ContactImporter(Importer):
-    """Contacts, upserted by e-mail; the account by name or domain, else by the e-mail's domain."""
+    """Contacts, upserted by e-mail; the account by name or domain, else by the e-mail's domain.
+
+    A stage column is a new contact's starting stage (recorded as a ``LifecycleTransition`` from Lead,
+    by the importing user); for a contact that exists it is ignored with a warning: the stage moves only
+    through the lifecycle services, which check who may decide.
+    """
 
     kind = "contacts"
     model = Contact
+    # Not lifecycle_stage: it is set on creation only (see the class docstring).
     update_fields = [
         "email",
         "first_name",
@@ -957,7 +970,6 @@ class ContactImporter(Importer):
         "seniority",
         "department",
         "country",
-        "lifecycle_stage",
         "persona_id",
         "account_id",
         "custom",
@@ -1107,7 +1119,20 @@ class ContactImporter(Importer):
         for item in items:
             if item.new_account:
                 item.values["account_id"] = self.account_ids[item.new_account]
-        existing = dict(Contact.objects.filter(email__in=[i.key for i in items]).values_list("email", "id"))
+        stored = {
+            email: (pk, stage)
+            for email, pk, stage in Contact.objects.filter(email__in=[i.key for i in items]).values_list(
+                "email", "id", "lifecycle_stage"
+            )
+        }
+        existing = {email: pk for email, (pk, _stage) in stored.items()}
+        for item in items:
+            stage = item.values.get("lifecycle_stage") if item.key in stored else None
+            if stage is not None:
+                del item.values["lifecycle_stage"]
+                if stage != stored[item.key][1]:
+                    report, column = self.ctx.report, self.ctx.column("lifecycle_stage")
+                    report.add_warning(row=item.row, column=column, message=STAGE_OF_EXISTING_IGNORED)
         plans = [Plan(row=i.row, pk=existing.get(i.key), values=i.values, soft=i.soft) for i in items]
         matched = sum(1 for p in plans if p.pk is None and p.soft.get("account_id"))
         self.ctx.report.extra["accounts_matched_by_email_domain"] = (
@@ -1121,9 +1146,34 @@ class ContactImporter(Importer):
         for start in range(0, len(emails), WRITE_BATCH):
             chunk = emails[start : start + WRITE_BATCH]
             contact_ids.update(Contact.objects.filter(email__in=chunk).values_list("id", flat=True))
+        self._starting_stages_record([p for p, pk, _s in rows if pk is None])
         records_imported.send(
             sender=Contact, contact_ids=contact_ids, account_ids=_account_ids(rows, current)
         )
+
+    def _starting_stages_record(self, created: list[Plan]) -> None:
+        """A new contact imported past Lead gets the transition that put it there, naming the importer."""
+        from scoring.models import LifecycleTransition
+
+        stages = {
+            p.values["email"]: p.values["lifecycle_stage"]
+            for p in created
+            if p.values.get("lifecycle_stage") not in (None, LifecycleStage.LEAD)
+        }
+        if not stages:
+            return
+        actor = self.ctx.actor if getattr(self.ctx.actor, "is_authenticated", False) else None
+        now, reason = timezone.now(), f"Starting stage from the CSV import of {self.ctx.report.file}"
+        transitions = [
+            LifecycleTransition(
+                contact_id=pk, from_stage=LifecycleStage.LEAD, to_stage=stages[email], at=now, actor=actor,
+                reason=reason,
+            )
+            for email, pk in Contact.objects.filter(email__in=list(stages)).values_list("email", "id")
+        ]  # fmt: skip
+        LifecycleTransition.objects.bulk_create(transitions, batch_size=WRITE_BATCH)
+        extra = self.ctx.report.extra
+        extra["starting_stages_recorded"] = extra.get("starting_stages_recorded", 0) + len(transitions)
 
 
 IMPORTERS: dict[str, type[Importer]] = {

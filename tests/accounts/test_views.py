@@ -648,12 +648,28 @@ def test_member_creates_and_edits_a_contact(client, member, world):
     )
     url = reverse("accounts:contact_update", kwargs={"pk": contact.pk})
     assert client.get(url).context["form"]["account"].value() == "acme.com"
-    response = client.post(url, {**CONTACT_FORM, "email": "new.person@acme.com", "lifecycle_stage": "mql"})
+    response = client.post(url, {**CONTACT_FORM, "email": "new.person@acme.com", "title": "CFO"})
     assert response.status_code == 302
     contact.refresh_from_db()
-    assert contact.lifecycle_stage == "mql"
+    assert contact.title == "CFO"
     record = ChangeRecord.objects.get(object_id=str(contact.pk), action=ChangeAction.UPDATE)
-    assert record.before["lifecycle_stage"] == "lead" and record.after["lifecycle_stage"] == "mql"
+    assert record.before["title"] == "VP Finance" and record.after["title"] == "CFO"
+
+
+def test_the_contact_form_shows_the_stage_but_never_changes_it(client, member, world):
+    """The stage moves only through lifecycle decisions: a posted stage is ignored, on edit and create."""
+    _logged_in(client, member)
+    response = client.post(reverse("accounts:contact_create"), {**CONTACT_FORM, "lifecycle_stage": "sql"})
+    assert response.status_code == 302
+    contact = Contact.objects.get(email="new.person@acme.com")
+    assert contact.lifecycle_stage == "lead"
+    url = reverse("accounts:contact_update", kwargs={"pk": contact.pk})
+    assert client.get(url).context["form"].fields["lifecycle_stage"].disabled
+    response = client.post(url, {**CONTACT_FORM, "email": contact.email, "lifecycle_stage": "customer"})
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.lifecycle_stage == "lead"
+    assert not contact.transitions.exists()
 
 
 def test_add_contact_from_an_account_page_prefills_the_account(client, member, world):
