@@ -45,11 +45,13 @@ class PolicyAddForm(forms.ModelForm):
 
 
 class PolicyAdminForm(forms.ModelForm):
-    """A draft's values, checked by the service's rules (ranges, bands and stages in order)."""
+    """A draft's values, checked by the service's rules (ranges, bands and stages in order);
+    ``revision`` rides along hidden to catch concurrent edits, as for rules versions."""
 
     class Meta:
         model = QualificationPolicy
-        fields = policies.POLICY_FIELDS
+        fields = ["revision", *policies.POLICY_FIELDS]
+        widgets = {"revision": forms.HiddenInput}
 
     def clean(self):
         cleaned = super().clean()
@@ -82,7 +84,7 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
     add_form = PolicyAddForm
     readonly_fields = ["number", "status", "created_by", "published_by", "published_at", "created", "updated"]
     fieldsets = [
-        (None, {"fields": ["number", "name", "description", "status"]}),
+        (None, {"fields": ["number", "name", "description", "status", "revision"]}),
         (
             "Profile fit",
             {"fields": ["icp_weight", "icp_fit_full", ("fit_medium_min", "fit_high_min")]},
@@ -112,7 +114,10 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
         try:
             if change:
                 data = {name: form.cleaned_data[name] for name in policies.POLICY_FIELDS}
-                saved = policies.policy_update(policy=obj, user=request.user, data=data)
+                revision = form.cleaned_data.get("revision")
+                saved = policies.policy_update(
+                    policy=obj, user=request.user, data=data, expected_revision=revision
+                )
             else:
                 saved = policies.policy_draft_create(
                     user=request.user,

@@ -24,12 +24,23 @@ class RulesetNotEditable(WorkflowError):
     """Only drafts change: proposed, approved, scheduled, published and superseded versions do not."""
 
 
-class RulesetConflict(WorkflowError):
-    """The draft was edited since the editor read it (stale revision); nothing was changed."""
+class StaleRevision(WorkflowError):
+    """A versioned document was edited since the editor read it (stale revision); nothing was changed.
+    ``current`` is the document as it is now."""
 
-    def __init__(self, message: str, *, current: Ruleset):
+    def __init__(self, message: str, *, current):
         super().__init__(message)
         self.current = current
+
+
+class RulesetConflict(StaleRevision):
+    """The draft was edited since the editor read it (stale revision); nothing was changed."""
+
+    current: Ruleset
+
+
+class PolicyConflict(StaleRevision):
+    """The policy draft was edited since the editor read it; nothing was changed."""
 
 
 class PreconditionRequired(WorkflowError):

@@ -639,6 +639,9 @@ class QualificationPolicy(BaseModel):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT)
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Bumped by every edit; the ETag that guards concurrent editing."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -711,6 +714,10 @@ class QualificationPolicy(BaseModel):
 
     def __str__(self) -> str:
         return f"v{self.number} {self.name} ({self.status})"
+
+    @property
+    def etag(self) -> str:
+        return f'"policy-{self.pk}-r{self.revision}"'
 
     @property
     def is_editable(self) -> bool:

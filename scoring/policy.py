@@ -23,8 +23,9 @@ from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
 from revops.services import object_delete
 
-from .exceptions import WorkflowError
+from .exceptions import PolicyConflict, WorkflowError
 from .models import Band, PolicyStatus, QualificationPolicy
+from .versioning import revision_check
 from .workflow import _integer, _number, version_text_clean
 
 # What an editor changes, in the order forms show it.
@@ -51,6 +52,7 @@ VERSION_FIELDS = [
     "id",
     "number",
     "status",
+    "revision",
     "created_by",
     "published_by",
     "published_at",
@@ -237,8 +239,15 @@ def policy_draft_create(
 
 
 @transaction.atomic
-def policy_update(*, policy: QualificationPolicy, user, data: dict[str, Any]) -> QualificationPolicy:
-    """Edit a draft (any of ``POLICY_FIELDS``); nothing changes unless every value is valid."""
+def policy_update(
+    *, policy: QualificationPolicy, user, data: dict[str, Any], expected_revision: int | None
+) -> QualificationPolicy:
+    """Edit a draft (any of ``POLICY_FIELDS``); nothing changes unless every value is valid.
+
+    ``expected_revision`` is the revision the editor read, as for rules versions
+    (``scoring.versioning``): missing → ``PreconditionRequired``, stale → ``PolicyConflict``. A real
+    change bumps ``revision`` by one.
+    """
     _require_perm(user, "scoring.change_qualificationpolicy", "edit policy drafts")
     locked = _lock(policy)
     if not locked.is_editable:
@@ -246,6 +255,8 @@ def policy_update(*, policy: QualificationPolicy, user, data: dict[str, Any]) ->
             f"Policy v{locked.number} is {_state(locked)}: only drafts can be edited. "
             "Create a new draft from it and publish that."
         )
+    label = f"Policy v{locked.number}"
+    revision_check(locked=locked, expected_revision=expected_revision, label=label, conflict=PolicyConflict)
     cleaned = policy_data_clean(policy=locked, data=data)
     changed = {k: v for k, v in cleaned.items() if getattr(locked, k) != v}
     if not changed:
@@ -253,6 +264,7 @@ def policy_update(*, policy: QualificationPolicy, user, data: dict[str, Any]) ->
     before = model_snapshot(locked)
     for key, value in changed.items():
         setattr(locked, key, value)
+    locked.revision += 1
     _save_audited(locked, user, before)
     return _sync(policy, locked)
 

@@ -29,7 +29,7 @@ from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
 from revops.services import object_delete
 
-from .exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
+from .exceptions import RulesetConflict, RulesetNotEditable, WorkflowError
 from .models import (
     DEFAULT_EXCLUDED_TITLES,
     DEFAULT_FAST_TRACK,
@@ -51,6 +51,7 @@ from .selectors import (
     published_ruleset,
     ruleset_document,
 )
+from .versioning import revision_check
 
 # Who edits drafts, proposes and comments; whose leads approve.
 EDITOR_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.BDR, TeamKind.REVENUE_OPERATIONS]
@@ -634,18 +635,12 @@ def ruleset_update(
         raise RulesetNotEditable(
             f"v{locked.number} is {_state(locked)}: only drafts can be edited. Create a new draft from it."
         )
-    if expected_revision is None:
-        raise PreconditionRequired(
-            f"Say which revision of v{locked.number} you edited (it is at revision {locked.revision}), "
-            "so that nobody's changes are overwritten."
-        )
-    if expected_revision != locked.revision:
-        raise RulesetConflict(
-            f"v{locked.number} was changed by someone else since you read it: you edited revision "
-            f"{expected_revision}, it is now at revision {locked.revision}. "
-            "Reload it and apply your changes again.",
-            current=locked,
-        )
+    revision_check(
+        locked=locked,
+        expected_revision=expected_revision,
+        label=f"v{locked.number}",
+        conflict=RulesetConflict,
+    )
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     cleaned_rules = None

@@ -46,7 +46,8 @@ from ..models import (
     ScoringModel,
     ScoringModelKind,
 )
-from .views import TransitionCursorPagination, WorkflowErrorsMixin
+from ..versioning import if_match_revision
+from .views import _IF_MATCH, TransitionCursorPagination, WorkflowErrorsMixin
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
 _FIELD_ERRORS = OpenApiResponse(description="Field → messages; nothing was changed.")
@@ -319,6 +320,7 @@ class QualificationPolicySerializer(serializers.ModelSerializer):
             "id",
             "number",
             "status",
+            "revision",
             "is_editable",
             *policies.POLICY_FIELDS,
             "created_by",
@@ -708,12 +710,20 @@ _POLICY_PERMISSIONS = {
     "destroy": ["scoring.change_qualificationpolicy"],
     "publish": ["scoring.publish_qualificationpolicy"],
 }
-_POLICY_RESPONSES = {200: QualificationPolicySerializer, 400: _FIELD_ERRORS, 403: _ERROR, 409: _ERROR}
+_POLICY_RESPONSES = {
+    200: QualificationPolicySerializer, 400: _FIELD_ERRORS, 403: _ERROR, 409: _ERROR,
+    412: OpenApiResponse(description="Changed since you read it: {detail, your_revision, current_revision, "
+                         "current}; the ETag header is the current one."),
+    428: _ERROR,
+}  # fmt: skip
 
 
 @extend_schema_view(
     list=extend_schema(summary="Versions of the qualification policy, newest first"),
-    retrieve=extend_schema(summary="A version of the qualification policy"),
+    retrieve=extend_schema(
+        summary="A version of the qualification policy",
+        description="The ETag header guards edits of a draft: send it back in If-Match.",
+    ),
 )
 class QualificationPolicyViewSet(
     WorkflowErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -736,7 +746,21 @@ class QualificationPolicyViewSet(
         return QualificationPolicy.objects.for_user(self.request.user)
 
     def _policy(self, policy: QualificationPolicy, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(QualificationPolicySerializer(policy).data, status=status_code)
+        data = QualificationPolicySerializer(policy).data
+        return Response(data, status=status_code, headers={"ETag": policy.etag})
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._policy(self.get_object())
+
+    def conflict_response(self, exc) -> Response:
+        # Edited since the client read it (412): what it is now, to merge with, like a ruleset's answer.
+        body = {
+            "detail": str(exc),
+            "your_revision": getattr(self, "_client_revision", None) or None,
+            "current_revision": exc.current.revision,
+            "current": QualificationPolicySerializer(exc.current).data,
+        }
+        return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers={"ETag": exc.current.etag})
 
     @extend_schema(
         summary="Start a draft (a copy of `based_on`, default: the published version)",
@@ -754,7 +778,9 @@ class QualificationPolicyViewSet(
         summary="Edit a draft",
         description="PUT sends every field (the read-only ones of a document read with GET are "
         "ignored); PATCH sends the fields to change. Bands and stage thresholds must stay in order "
-        "(awareness ≤ consideration ≤ decision ≤ purchase). A published or archived version: 409.",
+        "(awareness ≤ consideration ≤ decision ≤ purchase). A published or archived version: 409. "
+        "If-Match carries the ETag you read: missing 428, stale 412 (nothing changed).",
+        parameters=[_IF_MATCH],
         request=PolicyWriteSerializer,
         responses=_POLICY_RESPONSES,
     )
@@ -772,9 +798,13 @@ class QualificationPolicyViewSet(
                     {name: ["Required with PUT (the whole policy); use PATCH to change some fields."]
                      for name in missing}
                 )  # fmt: skip
-        return self._policy(policies.policy_update(policy=policy, user=request.user, data=data))
+        self._client_revision = if_match_revision(request.headers.get("If-Match"), policy)
+        saved = policies.policy_update(
+            policy=policy, user=request.user, data=data, expected_revision=self._client_revision
+        )
+        return self._policy(saved)
 
-    @extend_schema(request=PolicyWriteSerializer, responses=_POLICY_RESPONSES)
+    @extend_schema(parameters=[_IF_MATCH], request=PolicyWriteSerializer, responses=_POLICY_RESPONSES)
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True
         return self.update(request, *args, **kwargs)

@@ -8,7 +8,6 @@ check who may do what and raise ``WorkflowError`` for impossible state changes, 
 from __future__ import annotations
 
 import datetime
-import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch
@@ -25,29 +24,14 @@ from accounts.models import Contact
 from revops.api.pagination import CursorPagination
 
 from .. import lifecycle, selectors, workflow
-from ..exceptions import PreconditionRequired, RulesetConflict, WorkflowError
+from ..exceptions import PreconditionRequired, StaleRevision, WorkflowError
 from ..models import ContactScore, ContactScoreHistory, LifecycleTransition, Ruleset, RulesetApproval
+from ..versioning import if_match_revision
 from . import serializers
 
-_ETAG_RE = re.compile(r'^(?:W/)?"ruleset-(\d+)-r(\d+)"$')
 # Keys of the document that are state, not content: ignored when a client sends the document back.
 _READ_ONLY_KEYS = {*serializers.RulesetSerializer.Meta.fields} - {*selectors.DEFINITION_FIELDS, "rules"}
 _ERROR = OpenApiResponse(description="{detail} saying why.")
-
-
-def if_match_revision(header: str | None, ruleset: Ruleset) -> int | None:
-    """The revision an ``If-Match`` header names for this version; None without one; 0 if none matches."""
-    header = (header or "").strip()
-    if not header or header == "*":  # "*" would skip the lost-update check, so it counts as missing
-        return None
-    revisions = []
-    for tag in header.split(","):
-        match = _ETAG_RE.match(tag.strip())
-        if match and int(match[1]) == ruleset.pk:
-            revisions.append(int(match[2]))
-    if ruleset.revision in revisions:
-        return ruleset.revision
-    return max(revisions, default=0)
 
 
 class WorkflowErrorsMixin:
@@ -59,7 +43,7 @@ class WorkflowErrorsMixin:
                 {"detail": f"{exc} Send the ETag you read in an If-Match header."},
                 status=status.HTTP_428_PRECONDITION_REQUIRED,
             )
-        if isinstance(exc, RulesetConflict):
+        if isinstance(exc, StaleRevision):
             return self.conflict_response(exc)
         if isinstance(exc, WorkflowError):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
@@ -67,7 +51,7 @@ class WorkflowErrorsMixin:
             exc = exceptions.PermissionDenied(detail=str(exc))
         return super().handle_exception(exc)
 
-    def conflict_response(self, exc: RulesetConflict) -> Response:
+    def conflict_response(self, exc: StaleRevision) -> Response:
         yours = getattr(self, "_client_revision", None)
         current = exc.current
         body = {

@@ -51,7 +51,7 @@ def action(client, model: str, name: str, *objects):
 
 def form_data(policy: QualificationPolicy, **changes) -> dict:
     data = {k: ("" if v is None else v) for k, v in policies.policy_settings(policy).items()}
-    return {**data, **changes}
+    return {**data, "revision": policy.revision, **changes}
 
 
 # --- pages --------------------------------------------------------------------------------------------

@@ -500,7 +500,9 @@ def test_patch_a_draft(client_for, marketer, viewer):
     draft = policies.policy_draft_create(user=marketer)
     url = f"/api/policies/{draft.pk}/"
     assert client_for(viewer).patch(url, {"icp_weight": 0.7}, format="json").status_code == 403
-    response = client_for(marketer).patch(url, {"icp_weight": 0.7, "decision_min": 0.35}, format="json")
+    response = client_for(marketer).patch(
+        url, {"icp_weight": 0.7, "decision_min": 0.35}, format="json", HTTP_IF_MATCH=draft.etag
+    )
     assert response.status_code == 200, response.content
     assert (response.json()["icp_weight"], response.json()["decision_min"]) == (0.7, 0.35)
 
@@ -520,7 +522,7 @@ def test_patch_bad_input_is_400_by_field_and_changes_nothing(client_for, markete
     draft = policies.policy_draft_create(user=marketer)
     before = policies.policy_settings(draft)
     response = client_for(marketer).patch(
-        f"/api/policies/{draft.pk}/", {**payload, "name": "x"}, format="json"
+        f"/api/policies/{draft.pk}/", {**payload, "name": "x"}, format="json", HTTP_IF_MATCH=draft.etag
     )
     assert response.status_code == 400
     assert list(response.json()) == [field]
@@ -531,11 +533,17 @@ def test_patch_bad_input_is_400_by_field_and_changes_nothing(client_for, markete
 def test_put_round_trips_the_document(client_for, marketer):
     draft = policies.policy_draft_create(user=marketer)
     client = client_for(marketer)
-    document = client.get(f"/api/policies/{draft.pk}/").json()
-    response = client.put(f"/api/policies/{draft.pk}/", {**document, "hysteresis": 0.05}, format="json")
+    read = client.get(f"/api/policies/{draft.pk}/")
+    document, etag = read.json(), read.headers["ETag"]
+    response = client.put(
+        f"/api/policies/{draft.pk}/", {**document, "hysteresis": 0.05}, format="json", HTTP_IF_MATCH=etag
+    )
     assert response.status_code == 200, response.content
     assert response.json()["hysteresis"] == 0.05
-    response = client.put(f"/api/policies/{draft.pk}/", {"icp_weight": 0.1}, format="json")
+    etag = response.headers["ETag"]
+    response = client.put(
+        f"/api/policies/{draft.pk}/", {"icp_weight": 0.1}, format="json", HTTP_IF_MATCH=etag
+    )
     assert (
         response.status_code == 400
         and "purchase_min" in response.json()

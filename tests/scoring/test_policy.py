@@ -61,7 +61,7 @@ def test_a_draft_copies_the_published_version(marketer):
 
 
 def test_a_draft_copies_the_version_it_is_based_on_with_a_new_name(marketer, draft):
-    policies.policy_update(policy=draft, user=marketer, data={"icp_weight": 0.8})
+    policies.policy_update(expected_revision=1, policy=draft, user=marketer, data={"icp_weight": 0.8})
     copy = policies.policy_draft_create(user=marketer, based_on=draft, name="  Heavier ICP  ")
     assert (copy.number, copy.name, copy.icp_weight) == (3, "Heavier ICP", 0.8)
 
@@ -74,6 +74,7 @@ def test_viewers_cannot_create_drafts(user_in):
 
 def test_editing_a_draft_changes_it_and_is_audited(marketer, draft):
     saved = policies.policy_update(
+        expected_revision=1,
         policy=draft,
         user=marketer,
         data={"name": "Tighter", "fit_high_min": 70, "purchase_min": "0.6", "min_days_in_stage": 10.0},
@@ -92,7 +93,9 @@ def test_editing_a_draft_changes_it_and_is_audited(marketer, draft):
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(marketer, draft):
-    policies.policy_update(policy=draft, user=marketer, data={"icp_weight": draft.icp_weight})
+    policies.policy_update(
+        expected_revision=1, policy=draft, user=marketer, data={"icp_weight": draft.icp_weight}
+    )
     assert audit_of(draft) == ["create"]
 
 
@@ -130,7 +133,10 @@ def test_bad_values_are_refused_by_field_and_change_nothing(marketer, draft, dat
     before = policies.policy_settings(draft)
     with pytest.raises(ValidationError) as caught:
         policies.policy_update(
-            policy=draft, user=marketer, data={**data, "name": data.get("name", "Renamed")}
+            expected_revision=1,
+            policy=draft,
+            user=marketer,
+            data={**data, "name": data.get("name", "Renamed")},
         )
     errors = caught.value.message_dict
     assert list(errors) == [field]
@@ -144,12 +150,13 @@ def test_with_every_value_sent_the_error_names_the_one_that_changed(marketer, dr
     """Forms and PUT send the whole policy: the ordering error goes to the field the user changed."""
     data = {**policies.policy_settings(draft), "consideration_min": 0.01}
     with pytest.raises(ValidationError) as caught:
-        policies.policy_update(policy=draft, user=marketer, data=data)
+        policies.policy_update(expected_revision=1, policy=draft, user=marketer, data=data)
     assert list(caught.value.message_dict) == ["consideration_min"]
 
 
 def test_thresholds_moved_together_stay_valid(marketer, draft):
     policies.policy_update(
+        expected_revision=1,
         policy=draft,
         user=marketer,
         data={"awareness_min": 0.5, "consideration_min": 0.6, "decision_min": 0.7, "purchase_min": 0.8},
@@ -160,18 +167,23 @@ def test_thresholds_moved_together_stay_valid(marketer, draft):
 
 def test_published_and_archived_versions_do_not_change(marketer, user_in, draft, rescores):
     with pytest.raises(policies.PolicyNotEditable, match="v1 is published: only drafts can be edited"):
-        policies.policy_update(policy=starter_policy(), user=marketer, data={"icp_weight": 0.9})
+        policies.policy_update(
+            expected_revision=1, policy=starter_policy(), user=marketer, data={"icp_weight": 0.9}
+        )
     policies.policy_publish(policy=draft, user=user_in(TeamKind.MARKETING, Role.LEAD))
     with pytest.raises(policies.PolicyNotEditable, match="v1 is archived"):
         policies.policy_update(
-            policy=QualificationPolicy.objects.get(number=1), user=marketer, data={"icp_weight": 0.9}
+            expected_revision=1,
+            policy=QualificationPolicy.objects.get(number=1),
+            user=marketer,
+            data={"icp_weight": 0.9},
         )
     assert QualificationPolicy.objects.get(number=1).icp_weight == 0.5
 
 
 def test_non_dict_data_is_refused(marketer, draft):
     with pytest.raises(ValidationError) as caught:
-        policies.policy_update(policy=draft, user=marketer, data=["icp_weight", 1])
+        policies.policy_update(expected_revision=1, policy=draft, user=marketer, data=["icp_weight", 1])
     assert "non_field_errors" in caught.value.message_dict
 
 
