@@ -87,6 +87,8 @@ def role_permissions() -> dict[str, set[str]]:
             ["add", "change", "delete", "view"],
         )
         | {"revops.view_changerecord", "revops.view_jobrun", "revops.change_jobrun"}
+        # Sign-in lockouts (django-axes): see who is locked out, and unlock by deleting the attempts.
+        | {"axes.view_accessattempt", "axes.delete_accessattempt"}
         | {"scoring.rescore_contacts"}
         # Learned scores: rescore and retrain, promote or roll back models, own the policy versions.
         | {"scoring.rescore_accounts", "scoring.promote_scoringmodel"}
@@ -114,7 +116,7 @@ def role_groups_sync() -> None:
     all_perms = {
         f"{p.content_type.app_label}.{p.codename}": p
         for p in Permission.objects.select_related("content_type").filter(
-            content_type__app_label__in={"accounts", "campaigns", "revops", "scoring"}
+            content_type__app_label__in={"accounts", "campaigns", "revops", "scoring", "axes"}
         )
     }
     for group_name, codes in wanted.items():

@@ -5,6 +5,7 @@ cache. With ``DATABASE_URL`` and ``REDIS_URL`` it runs on PostgreSQL with Redis 
 Outside debug mode it refuses to start without a secret key and allowed hosts.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_countries",
     "django_celery_beat",
+    "axes",
     "revops",
     "accounts",
     "campaigns",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page (revops.loginlock).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "revops.urls"
@@ -154,6 +158,26 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 LOGIN_URL = "/login/"  # not /accounts/login/: /accounts/ belongs to the accounts app
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+# Sign-in lockouts (revops/loginlock.py): axes checks every sign-in before the password is tried.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_HANDLER = "revops.loginlock.LoginLockHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_ACCOUNT  # the address's limit is scaled to it by the handler
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "revops.loginlock.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "revops.clientip.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; a row per successful sign-in would grow forever
+# The client address: the socket's peer, unless a trusted reverse proxy's header is named (see
+# revops/clientip.py). Never set the header without a proxy that overwrites it: clients could forge it.
+CLIENT_IP_HEADER = env.str("DJANGO_CLIENT_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -198,7 +222,25 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "revops.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["revops.api.throttles.ScopedRateThrottle"],
 }
+
+# API rates (revops/api/throttles.py), "N/second|minute|hour|day"; empty turns one off. Counted per
+# token (or signed-in user; per address when anonymous) and scope: reads, writes, event ingestion,
+# job starts. A bad token counts against its address. Over the rate: 429 with Retry-After.
+API_THROTTLE_RATES = {
+    scope: env.str(f"API_THROTTLE_{scope.upper()}", default=default) or None
+    for scope, default in {
+        "read": "1200/min",
+        "write": "300/min",
+        "ingest": "600/min",
+        "jobs": "20/hour",
+        "anon": "120/min",
+        "bad_token": "20/min",
+    }.items()
+}
+# Throttle counters live in the cache under this prefix (tests give each test its own).
+API_THROTTLE_CACHE_PREFIX = "throttle"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "RevOps API",

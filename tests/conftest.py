@@ -1,5 +1,7 @@
 """Shared fixtures: users in teams with roles, API clients (session and token)."""
 
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -30,6 +32,16 @@ def _lean_backtests(settings):
     tests/scoring/test_ml_families.py runs both as the product does."""
     settings.SCORING_FEATURE_ABLATION = False
     settings.SCORING_SEMI_MONTHLY_BELOW = 0
+
+
+@pytest.fixture(autouse=True)
+def _throttles_apart(settings):
+    """API throttle counters live in the cache, which outlives a test (locmem in the process, Redis across
+    runs): each test counts under its own prefix, at rates no ordinary test reaches. Clearing the cache
+    instead would flush the Redis database the real Celery worker's queues live in.
+    tests/revops/test_throttling.py sets low rates to test the throttles themselves."""
+    settings.API_THROTTLE_CACHE_PREFIX = f"throttle-test-{uuid.uuid4().hex}"
+    settings.API_THROTTLE_RATES = {scope: "100000/min" for scope in settings.API_THROTTLE_RATES}
 
 
 @pytest.fixture(autouse=True)

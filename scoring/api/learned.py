@@ -541,6 +541,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     filterset_class = filters.ScoringModelFilterSet
     ordering_fields = ["id", "version", "trained_at"]
     ordering = ("-id",)
+    throttle_scope = None  # "train" starts a job: rated as "jobs" (revops/api/throttles.py)
 
     def get_permissions(self):
         if self.action in _MODEL_PERMISSIONS:
@@ -618,7 +619,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
         filters=False,
     )
-    @action(detail=False, methods=["post"], filterset_class=None)
+    @action(detail=False, methods=["post"], filterset_class=None, throttle_scope="jobs")
     def train(self, request):
         data = _validated(ModelTrainSerializer, request.data)
         job = ml_jobs.model_train_schedule(
@@ -651,6 +652,7 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     queryset = JobRun.objects.filter(kind=ml_jobs.BACKTEST_KIND)
     serializer_class = BacktestListSerializer
+    throttle_scope = "jobs"  # starting backtests is rated apart (revops/api/throttles.py)
     filterset_class = filters.BacktestFilterSet
     ordering = ("-id",)
 
@@ -685,6 +687,7 @@ class AccountRescoreView(APIView):
     """Rescore every account with the champion models and the published policy, as a job."""
 
     required_permissions = ["scoring.rescore_accounts"]
+    throttle_scope = "jobs"
 
     @extend_schema(
         operation_id="account_rescore_create",

@@ -45,6 +45,7 @@ class WhatIfRunViewSet(
     queryset = WhatIfRun.objects.select_related("ruleset", "baseline").order_by("-created", "-id")
     serializer_class = WhatIfRunSerializer
     permission_classes = [RolePermission]
+    throttle_scope = "jobs"  # starting runs is rated apart (revops/api/throttles.py)
     filterset_fields = ["ruleset", "status"]
 
     def get_serializer_class(self):
@@ -72,6 +73,7 @@ class RescoreView(APIView):
 
     permission_classes = [RolePermission]
     required_permissions = ["scoring.rescore_contacts"]
+    throttle_scope = "jobs"
 
     @extend_schema(
         request=None,

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.test import Client
 
 from revops.choices import Role, TeamKind
@@ -71,10 +72,10 @@ def test_roles_grant_permissions():
 def test_login_works_and_only_revops_gets_admin():
     run()
     client = Client()
-    assert client.login(username="revops", password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username="revops", password=DEMO_PASSWORD)
     assert client.get("/admin/").status_code == 200
     bdr = Client()
-    assert bdr.login(username="bdr", password=DEMO_PASSWORD)
+    assert bdr.login(request=HttpRequest(), username="bdr", password=DEMO_PASSWORD)
     assert bdr.get("/admin/").status_code == 302  # to the admin login: not staff
 
 
@@ -95,7 +96,7 @@ def test_rerun_restores_the_demo_password_and_role():
 @pytest.mark.django_db
 def test_custom_password_and_production_guard(settings):
     run("--password", "another-demo-secret")
-    assert Client().login(username="bdr", password="another-demo-secret")
+    assert Client().login(request=HttpRequest(), username="bdr", password="another-demo-secret")
     settings.DEBUG = False
     with pytest.raises(CommandError, match="production"):
         call_command("demo_users", stdout=StringIO())
