@@ -11,7 +11,7 @@ DEMO_ACCOUNTS ?= 2000
 DEMO_SEED ?= 42
 BENCH_ARGS ?=
 
-.PHONY: install demo serve test test-fast test-browser lint bench clean
+.PHONY: install demo serve test test-fast test-browser lint audit bench clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,13 @@ test-browser: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## make audit: known vulnerabilities in the locked dependencies (pip-audit, PyPI's database by default).
+## Never claims success unless every package was checked; AUDIT_ARGS="--offline-ok" exits 0 when the
+## service cannot be reached (CI), AUDIT_ARGS="--service osv" asks OSV instead.
+AUDIT_ARGS ?=
+audit: install
+	$(PY) .ci/audit.py $(AUDIT_ARGS)
 
 ## make bench: performance figures as JSON (PostgreSQL: set DATABASE_URL), e.g. BENCH_ARGS="--events 200000"
 bench: install

@@ -1,11 +1,17 @@
 """One FilterSet per listable model, shared by the HTML lists and the API viewsets."""
 
+import datetime
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_countries import countries
+from django_filters.fields import IsoDateTimeField
 
 from .choices import Department, EventSource, EventType, LifecycleStage, OpportunityStage, Seniority
 from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology
+
+MAX_UTC_OFFSET = datetime.timedelta(hours=18)
 
 
 class SearchFilter(django_filters.CharFilter):
@@ -24,6 +30,26 @@ class SearchFilter(django_filters.CharFilter):
         for field in self.search_fields:
             query |= Q(**{f"{field}__icontains": value})
         return qs.filter(query)
+
+
+class _UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 date-time whose offset is a real one (at most ±18:00, as ISO 8601 and RFC 3339 allow),
+    read as UTC: PostgreSQL refuses offsets past ±15:59, Python only those past ±24:00."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
+        if offset is not None:
+            if abs(offset) > MAX_UTC_OFFSET:
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+            parsed = parsed.astimezone(datetime.UTC)
+        return parsed
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """``IsoDateTimeFilter`` that answers "Enter a valid date/time." for ``+19:51`` instead of a 500."""
+
+    field_class = _UtcIsoDateTimeField
 
 
 class AccountFilterSet(django_filters.FilterSet):
@@ -156,12 +182,10 @@ class EngagementEventFilterSet(django_filters.FilterSet):
     event_type = django_filters.MultipleChoiceFilter(choices=EventType.choices)
     source = django_filters.ChoiceFilter(choices=EventSource.choices)
     campaign = django_filters.NumberFilter(field_name="campaign_id")
-    occurred_after = django_filters.IsoDateTimeFilter(
+    occurred_after = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label="Occurred at or after"
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="lt", label="Occurred before"
-    )
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Occurred before")
 
     class Meta:
         model = EngagementEvent

@@ -212,9 +212,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["revops.permissions.RolePermission"],
+    # Unknown query parameters, orderings and out-of-range numbers are 400s (revops/api/filters.py).
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "revops.api.filters.ApiFilterBackend",
+        "revops.api.filters.StrictOrderingFilter",
+    ],
+    # JSON bounded in size and depth, without NaN or NUL characters (revops/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "revops.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "revops.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -252,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "revops.api.schema.add_error_responses",
+    ],
     # Several models have a field called "stage"/"status"/"event_type": name their enums once.
     "ENUM_NAME_OVERRIDES": {
         "LifecycleStageEnum": "accounts.choices.LifecycleStage",

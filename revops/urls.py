@@ -23,3 +23,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
+
+# Errors outside DRF's views (an unknown /api/ URL, a failure in a middleware) answer JSON under /api/
+# and the UI's HTML pages elsewhere.
+handler400 = "revops.api.exceptions.bad_request"
+handler403 = "revops.api.exceptions.permission_denied"
+handler404 = "revops.api.exceptions.page_not_found"
+handler500 = "revops.api.exceptions.server_error"

@@ -4,18 +4,17 @@ The view only decodes the body and hands the list to ``accounts.ingest.events_in
 serializers below describe the contract in the OpenAPI schema and are never run on the fast path.
 """
 
-import json
 from dataclasses import asdict
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import EventSource, EventType
 from accounts.ingest import IngestValidationError, ItemError, events_ingest
+from revops.api.parsers import StrictJSONParser, json_loads_strict
 from revops.choices import TokenScope
 
 
@@ -69,11 +68,23 @@ class IngestErrorsSerializer(serializers.Serializer):
 
 
 def _events_from_body(body: bytes) -> list:
-    """The ``events`` list of a request body, or ``IngestValidationError`` about its shape."""
+    """The ``events`` list of a request body, or ``IngestValidationError`` about its shape.
+
+    Decoded by the API's strict decoder: NaN/Infinity, a NUL character or a too-deep document are
+    refused here with the event's index and field, as the database would refuse them later."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise IngestValidationError([ItemError(None, "non_field_errors", f"Malformed JSON: {exc}")]) from None
+        data = json_loads_strict(body)
+    except exceptions.ValidationError as exc:
+        path = getattr(exc, "path", [])
+        if len(path) >= 3 and path[0] == "events" and isinstance(path[1], int):
+            where = f" (at {'.'.join(str(p) for p in path[3:])})" if len(path) > 3 else ""
+            raise IngestValidationError([ItemError(path[1], str(path[2]), exc.message + where)]) from None
+        raise IngestValidationError(
+            [ItemError(None, field, str(messages[0])) for field, messages in exc.detail.items()]
+        ) from None
+    except exceptions.ParseError as exc:
+        message = str(exc.detail).replace("JSON parse error - ", "Malformed JSON: ")
+        raise IngestValidationError([ItemError(None, "non_field_errors", message)]) from None
     if type(data) is not dict:
         message = 'Send a JSON object: {"events": [...]}.'
         raise IngestValidationError([ItemError(None, "non_field_errors", message)])
@@ -92,7 +103,7 @@ class EventBatchView(APIView):
 
     required_permissions = ["accounts.add_engagementevent"]
     token_scope = TokenScope.INGEST
-    parser_classes = [JSONParser]  # for the schema; the body is decoded directly (see post)
+    parser_classes = [StrictJSONParser]  # for the schema; the body is decoded directly (see post)
 
     @extend_schema(
         operation_id="events_batch_create",

@@ -98,7 +98,9 @@ class ExplanationItemSerializer(serializers.Serializer):
 class AccountModelScoreSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
     account_domain = serializers.CharField(source="account.domain", read_only=True, allow_null=True)
-    model_version = serializers.IntegerField(source="model.version", read_only=True, default=None)
+    model_version = serializers.IntegerField(
+        source="model.version", read_only=True, default=None, allow_null=True
+    )
     policy_number = serializers.IntegerField(source="policy.number", read_only=True)
 
     class Meta:
@@ -144,7 +146,9 @@ class AccountModelScoreDetailSerializer(AccountModelScoreSerializer):
 class AccountModelScoreHistorySerializer(serializers.ModelSerializer):
     """A past score's numbers (its explanation is not stored)."""
 
-    model_version = serializers.IntegerField(source="model.version", read_only=True, default=None)
+    model_version = serializers.IntegerField(
+        source="model.version", read_only=True, default=None, allow_null=True
+    )
     policy_number = serializers.IntegerField(source="policy.number", read_only=True)
 
     class Meta:
@@ -168,7 +172,9 @@ class AccountModelScoreHistorySerializer(serializers.ModelSerializer):
 
 class BuyingStageTransitionSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
-    model_version = serializers.IntegerField(source="model.version", read_only=True, default=None)
+    model_version = serializers.IntegerField(
+        source="model.version", read_only=True, default=None, allow_null=True
+    )
     policy_number = serializers.IntegerField(source="policy.number", read_only=True)
 
     class Meta:
@@ -193,7 +199,9 @@ class BuyingStageTransitionSerializer(serializers.ModelSerializer):
 class ContactModelScoreSerializer(serializers.ModelSerializer):
     email = serializers.CharField(source="contact.email", read_only=True)
     account = serializers.IntegerField(source="contact.account_id", read_only=True, allow_null=True)
-    model_version = serializers.IntegerField(source="model.version", read_only=True, default=None)
+    model_version = serializers.IntegerField(
+        source="model.version", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = ContactModelScore

@@ -209,7 +209,9 @@ class RulesetDiffSerializer(serializers.Serializer):
 
 
 class RulesetCommentSerializer(serializers.ModelSerializer):
-    author_username = serializers.CharField(source="author.username", read_only=True, default=None)
+    author_username = serializers.CharField(
+        source="author.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = RulesetComment
@@ -222,7 +224,9 @@ class RulesetCommentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class RulesetHistorySerializer(serializers.ModelSerializer):
-    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor_username = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = RulesetHistory
@@ -233,8 +237,12 @@ class RulesetHistorySerializer(serializers.ModelSerializer):
 # --- lifecycle --------------------------------------------------------------------------------------
 class LifecycleTransitionSerializer(serializers.ModelSerializer):
     contact_email = serializers.CharField(source="contact.email", read_only=True)
-    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
-    ruleset_number = serializers.IntegerField(source="ruleset.number", read_only=True, default=None)
+    actor_username = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
+    ruleset_number = serializers.IntegerField(
+        source="ruleset.number", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = LifecycleTransition

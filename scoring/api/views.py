@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Contact
-from revops.api.pagination import CursorPagination
+from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
 
 from .. import lifecycle, selectors, workflow
 from ..exceptions import PreconditionRequired, StaleRevision, WorkflowError
@@ -95,6 +95,16 @@ _RULESET_PERMISSIONS = {
     "publish": ["scoring.publish_ruleset"],
     "rollback": ["scoring.publish_ruleset"],
 }
+
+
+class OldestFirstPagination(FixedOrderCursorPagination):
+    """A version's comments, oldest first, a page at a time like every list of the API."""
+
+    ordering = ("created", "id")
+
+
+class HistoryPagination(FixedOrderCursorPagination):
+    ordering = ("at", "id")
 
 
 @extend_schema_view(
@@ -315,7 +325,7 @@ class RulesetViewSet(
         request=serializers.RulesetCommentCreateSerializer,
         responses={201: serializers.RulesetCommentSerializer, 400: OpenApiResponse(), 403: _ERROR},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=OldestFirstPagination)
     def comments(self, request, pk=None):
         ruleset = self.get_object()
         if request.method == "POST":
@@ -327,17 +337,17 @@ class RulesetViewSet(
             return Response(
                 serializers.RulesetCommentSerializer(comment).data, status=status.HTTP_201_CREATED
             )
-        comments = ruleset.comments.select_related("author").order_by("created", "id")
-        return Response(serializers.RulesetCommentSerializer(comments, many=True).data)
+        comments = self.paginate_queryset(ruleset.comments.select_related("author"))
+        return self.get_paginated_response(serializers.RulesetCommentSerializer(comments, many=True).data)
 
     @extend_schema(
         summary="What happened to this version, in order",
         responses=serializers.RulesetHistorySerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=HistoryPagination)
     def history(self, request, pk=None):
-        rows = self.get_object().history.select_related("actor").order_by("at", "id")
-        return Response(serializers.RulesetHistorySerializer(rows, many=True).data)
+        rows = self.paginate_queryset(self.get_object().history.select_related("actor"))
+        return self.get_paginated_response(serializers.RulesetHistorySerializer(rows, many=True).data)
 
 
 # --- lifecycle --------------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ def test_full_workflow_through_the_api(
     response = client_for(people.marketing_lead).post(f"/api/rulesets/{v1().pk}/rollback/")
     assert response.status_code == 200 and response.json()["status"] == "published"
     assert Ruleset.objects.get(pk=draft.pk).status == RulesetStatus.SUPERSEDED
-    history = client_for(people.viewer).get(f"{url}history/").json()
+    history = client_for(people.viewer).get(f"{url}history/").json()["results"]
     assert [h["action"] for h in history] == [
         "created",
         "proposed",
@@ -354,7 +354,7 @@ def test_comments(client_for, api_client, people):
     assert client_for(people.viewer).post(url, {"body": "Me too"}, format="json").status_code == 403
     assert token_client(api_client, people.seller, ["read"]).post(url, {"body": "x"}).status_code == 403
     listed = client_for(people.viewer).get(url)
-    assert listed.status_code == 200 and [c["body"] for c in listed.json()] == [
+    assert listed.status_code == 200 and [c["body"] for c in listed.json()["results"]] == [
         "Careers pages should cost more."
     ]
     assert RulesetHistory.objects.filter(ruleset=v1(), action="commented").count() == 1
