@@ -90,6 +90,8 @@ def role_permissions() -> dict[str, set[str]]:
         # Sign-in lockouts (django-axes): see who is locked out, and unlock by deleting the attempts.
         | {"axes.view_accessattempt", "axes.delete_accessattempt"}
         | {"scoring.rescore_contacts"}
+        # The scoring outbox: read its parked rows (the error in words) and replay them.
+        | {"scoring.view_scoringoutbox", "scoring.change_scoringoutbox"}
         # Learned scores: rescore and retrain, promote or roll back models, own the policy versions.
         | {"scoring.rescore_accounts", "scoring.promote_scoringmodel"}
         | _perms([("scoring", "qualificationpolicy")], ["add", "change", "delete"])

@@ -3,14 +3,16 @@
 Every write goes through a service, which records a ``ChangeRecord`` in the same transaction.
 """
 
+import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -202,10 +204,62 @@ def api_token_revoke(*, actor, token: ApiToken) -> ApiToken:
 
 
 # --- job runs -------------------------------------------------------------------------------
+ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+# A pending or running job whose row has not moved for this long is taken as abandoned (its worker and
+# its message are gone) when the same work is asked for again: it is failed and a new job starts.
+JOB_ABANDONED_AFTER = timedelta(minutes=getattr(settings, "JOBS_ABANDONED_MINUTES", 120))
+
+
 def job_run_create(*, kind: str, actor=None, params: dict | None = None, total: int = 0) -> JobRun:
     """Record a new pending job."""
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     return JobRun.objects.create(kind=kind, created_by=user, params=params or {}, total=total)
+
+
+def job_run_create_once(
+    *, kind: str, scope: str, actor=None, params: dict | None = None, total: int = 0
+) -> tuple[JobRun, bool]:
+    """A new pending job, or the pending or running job of the same ``kind`` and ``scope`` (what makes two
+    jobs the same work) with False: at most one at a time, however many ask (the partial unique index
+    ``jobrun_one_active_per_scope`` settles racing requests). Returns ``(job, created)``."""
+    if len(scope) > 200:
+        scope = hashlib.sha256(scope.encode()).hexdigest()
+    for _attempt in range(3):
+        active = JobRun.objects.filter(kind=kind, scope=scope, status__in=ACTIVE).first()
+        if active is not None and active.updated < timezone.now() - JOB_ABANDONED_AFTER:
+            minutes = int(JOB_ABANDONED_AFTER.total_seconds() // 60)
+            job_run_finish(job=active, ok=False, message=f"Abandoned: no progress for {minutes} minutes; "
+                           "a new job of the same work replaced it.")  # fmt: skip
+            active = None
+        if active is not None:
+            return active, False
+        user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+        try:
+            with transaction.atomic():
+                job = JobRun.objects.create(
+                    kind=kind, scope=scope, created_by=user, params=params or {}, total=total
+                )
+            return job, True
+        except IntegrityError:
+            continue  # another request created it a moment ago: return that one
+    raise RuntimeError(f"could not start or find the {kind} job {scope!r}")  # the active one keeps finishing
+
+
+def job_run_send(*, job: JobRun, send, args: tuple = (), name: str) -> None:
+    """Send the job's task after the caller's transaction commits; a job that cannot be queued (the broker
+    is down) is failed at once with the reason in words and ``result["not_queued"]``, never left pending."""
+    from .background import job_send
+
+    def failed(words: str) -> None:
+        current = JobRun.objects.get(pk=job.pk)
+        job_run_finish(job=current, ok=False, message=words, result={"not_queued": True})
+
+    transaction.on_commit(lambda: job_send(send, *args, name=name, failed=failed))
+
+
+def job_not_queued(job: JobRun) -> bool:
+    """Whether the job failed because it could not be queued (answer 503: try again later)."""
+    return job.status == JobStatus.FAILED and bool((job.result or {}).get("not_queued"))
 
 
 def job_run_start(*, job: JobRun, total: int | None = None) -> None:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_countries",
     "django_celery_beat",
     "axes",
+    "csp",
     "revops",
     "accounts",
     "campaigns",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page (revops.loginlock).
     "axes.middleware.AxesMiddleware",
 ]
@@ -127,6 +129,15 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Eager tasks started from a page run in a background thread of the web process (revops.background);
 # true runs them in the request itself (tests).
 JOBS_RUN_INLINE = env.bool("JOBS_RUN_INLINE", default=False)
+# A pending or running job untouched this long is abandoned when the same work is asked for again.
+JOBS_ABANDONED_MINUTES = env.int("JOBS_ABANDONED_MINUTES", default=120)
+# A full-rescore chunk beats every N seconds while it runs; one silent for M seconds lost its worker and
+# is sent again by the resume sweep (beat, every minute). See docs/architecture.md, "Long jobs".
+SCORING_CHUNK_HEARTBEAT_SECONDS = env.float("SCORING_CHUNK_HEARTBEAT_SECONDS", default=20)
+SCORING_CHUNK_STALE_SECONDS = env.float("SCORING_CHUNK_STALE_SECONDS", default=90)
+# A failing outbox row is retried after 30 s, 1, 2, 4 minutes, then parked (scoring.rescore.outbox_drain).
+SCORING_OUTBOX_ATTEMPTS = env.int("SCORING_OUTBOX_ATTEMPTS", default=5)
+SCORING_OUTBOX_BACKOFF_SECONDS = env.int("SCORING_OUTBOX_BACKOFF_SECONDS", default=30)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -204,6 +215,41 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- HTTPS and security headers ------------------------------------------------------------------
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients' requests):
+# DJANGO_SECURE_SSL=true redirects plain HTTP to HTTPS and sends HSTS. `manage.py check --deploy` is
+# clean in that mode (tests/revops/test_security_headers.py).
+if env.bool("DJANGO_SECURE_SSL", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)  # one year
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading binds the whole registered domain in browsers for good: the domain owner's decision,
+    # so off unless asked for (and the check that asks about it silenced while off).
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Content-Security-Policy (django-csp): the pages run only this site's own files — scripts are vendored
+# under static/ and there are no inline scripts or handlers (static/js/revops.js). Inline style
+# *attributes* are allowed (progress bars set their width, the charts size themselves), inline <style>
+# elements are not. The API docs pages widen it for themselves (revops/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -95,6 +95,21 @@ def _ordering(fields: tuple[str, ...], descending: bool) -> list:
 
 
 # --- generic list, detail and edit -------------------------------------------------------------
+def job_start_say(request: HttpRequest, job) -> None:
+    """Tell the person who pressed a "start" button what happened when it is not simply "started": the
+    same work was already queued or running (they are shown that job: the API answers 409), or the queue
+    was down (the job is failed with the reason: the API answers 503)."""
+    from .services import job_not_queued
+
+    existing = getattr(job, "existing", False)
+    job.refresh_from_db()
+    if job_not_queued(job):
+        messages.error(request, job.message)
+    elif existing:
+        messages.info(request, f"The same work is already {job.status} (job #{job.pk}): here it is; "
+                      "nothing new was started.")  # fmt: skip
+
+
 class ObjectListView(PermissionRequiredMixin, TemplateView):
     """A filtered, sortable, paginated list of ``model``, filtered by exactly the API's FilterSet."""
 

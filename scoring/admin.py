@@ -31,7 +31,9 @@ from .models import (
     RulesetApproval,
     RulesetComment,
     RulesetHistory,
+    ScoringOutbox,
 )
+from .rescore import outbox_replay
 from .selectors import DEFINITION_FIELDS, RULE_FIELDS
 
 SERVICE_ERRORS = (WorkflowError, PermissionDenied, ValidationError)
@@ -628,6 +630,30 @@ class AccountRuleScoreAdmin(ReadOnlyAdmin):
     search_fields = ["account__name", "account__domain"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
+
+
+# --- the scoring outbox: read, and replay parked rows ---------------------------------------------------
+@admin.register(ScoringOutbox)
+class ScoringOutboxAdmin(admin.ModelAdmin):
+    """Rows are written by changes and drained by the rescoring task; a person only replays parked ones
+    (``rescore.outbox_replay``, audited), the same action as the outbox page."""
+
+    list_display = ["id", "created", "processed_at", "attempts", "next_attempt_at", "parked_at", "last_error"]
+    list_filter = [("parked_at", admin.EmptyFieldListFilter), ("processed_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in ScoringOutbox._meta.fields]
+    actions = ["replay"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Replay the selected parked rows (fresh attempts)", permissions=["change"])
+    def replay(self, request, queryset):
+        count = outbox_replay(actor=request.user, rows=list(queryset))
+        self.message_user(request, f"{count} parked row{'s' if count != 1 else ''} queued again for scoring.")
 
 
 # The webhook and notification admin lives in its own module (written separately); load it if present.

@@ -16,7 +16,10 @@ phase; the last chunk of the last phase finishes the job.
 """
 
 import datetime
+import json
 import logging
+import os
+import threading
 from collections.abc import Callable
 
 from celery import shared_task
@@ -25,11 +28,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Contact
-from revops.background import job_send
 from revops.bulk import is_postgres
 from revops.chunks import Failure, error_words, range_run_isolated
 from revops.models import JobRun, JobStatus
-from revops.services import job_run_create, job_run_finish, job_run_start
+from revops.services import job_run_create, job_run_create_once, job_run_finish, job_run_send, job_run_start
 
 from . import predictions
 from .models import ScoringModel, ScoringModelKind, ScoringModelStatus
@@ -249,9 +251,19 @@ def full_rescore_schedule(*, user=None, reason: str = "", models: bool = True) -
         job_run_finish(job=job, ok=False, message=str(exc))
         return job
     params["reason"] = reason
-    job = job_run_create(kind=KIND, actor=user, params=params, total=_total(params))
-    transaction.on_commit(lambda: job_send(_phase_send, job.pk, 0, name=f"rescore-{job.pk}"))
+    job, created = job_run_create_once(kind=KIND, scope=scope_of(params), actor=user, params=params,
+                                       total=_total(params))  # fmt: skip
+    job.existing = not created  # the views answer "already running" (409) with it
+    if created:
+        job_run_send(job=job, send=_phase_send, args=(job.pk, 0), name=f"rescore-{job.pk}")
     return job
+
+
+def scope_of(params: dict) -> str:
+    """What makes two full rescores the same work: the versions and the day they score with (a rescore
+    asked for after a new version is published is new work; asked for again, it is the running one)."""
+    keys = ("ruleset_id", "scorer", "persona_model_id", "as_of", "models_skipped")
+    return json.dumps({k: params.get(k) for k in keys}, sort_keys=True, separators=(",", ":"))
 
 
 def _phase_send(job_id: int, number: int, only_missing: bool = False) -> None:
@@ -299,18 +311,29 @@ def rescore_chunk_task(job_id: int, phase: str, index: int) -> dict:
         # send that phase's missing chunks again (chunks that run twice find themselves done).
         _next_phase_ensure(job, phase)
         return {"skipped": key}
+    _running_mark(job_id, key, _worker_name())
+    request = rescore_chunk_task.request
+    beat = None if request.is_eager or request.called_directly else _Heartbeat(job_id, key)
     try:
         stats = chunk_run(job.params, phase, index)
     except Exception as exc:
         log.exception("rescore job %s chunk %s failed", job_id, key)
-        job_run_finish(job=job, ok=False, message=f"chunk {key}: {type(exc).__name__}: {exc}")
+        _running_mark(job_id, key, None)
+        job_run_finish(job=JobRun.objects.get(pk=job_id), ok=False,
+                       message=f"chunk {key}: {type(exc).__name__}: {exc}")  # fmt: skip
         raise
+    finally:
+        if beat is not None:
+            beat.stop()
     names = [name for name, _chunks in job.params["phases"]]
     with transaction.atomic():
         job = JobRun.objects.select_for_update().get(pk=job_id)
         result = job.result or {}
         done = result.setdefault("done", {})
+        result.get("running", {}).pop(key, None)
         if key in done or job.finished_at is not None:
+            job.result = result
+            job.save(update_fields=["result", "updated"])
             return {"skipped": key}
         done[key] = stats
         job.result, job.progress = result, len(done)
@@ -331,14 +354,80 @@ def _next_phase_ensure(job: JobRun, phase: str) -> None:
         _phase_send(job.pk, number + 1, only_missing=True)
 
 
-def full_rescore_resume(*, stale_after: datetime.timedelta = STALE_AFTER) -> list[int]:
-    """Re-send the missing chunks of rescore jobs that have made no progress for ``stale_after``."""
-    cutoff = timezone.now() - stale_after
+# --- heartbeats: a chunk whose worker died is found within a couple of minutes -----------------------------
+def _heartbeat_seconds() -> float:
+    return float(getattr(settings, "SCORING_CHUNK_HEARTBEAT_SECONDS", 20))
+
+
+def _chunk_stale_after() -> datetime.timedelta:
+    return datetime.timedelta(seconds=float(getattr(settings, "SCORING_CHUNK_STALE_SECONDS", 90)))
+
+
+def _worker_name() -> str:
+    return f"{rescore_chunk_task.request.hostname or 'local'}:{os.getpid()}"
+
+
+def _running_mark(job_id: int, key: str, worker: str | None) -> None:
+    """Record (``worker``) or clear (None) that a chunk runs now, with the time: its heartbeat. Its own
+    short transaction, outside the chunk's, so it shows at once and rolls back with nothing."""
+    with transaction.atomic():
+        job = JobRun.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.finished_at is not None:
+            return
+        result = job.result or {}
+        running = result.setdefault("running", {})
+        if worker is None:
+            running.pop(key, None)
+        else:
+            running[key] = {"at": timezone.now().isoformat(), "by": worker}
+        job.result = result
+        job.save(update_fields=["result", "updated"])
+
+
+class _Heartbeat:
+    """While a chunk runs on a worker, a thread renews its heartbeat (``SCORING_CHUNK_HEARTBEAT_SECONDS``).
+    A worker that is killed stops beating; ``full_rescore_resume`` re-sends its chunk once the beat is
+    older than ``SCORING_CHUNK_STALE_SECONDS``. (Not in the embedded mode: chunks run in the request.)"""
+
+    def __init__(self, job_id: int, key: str):
+        self.job_id, self.key, self.worker = job_id, key, _worker_name()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}-{key}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stopped.wait(_heartbeat_seconds()):
+                try:
+                    _running_mark(self.job_id, self.key, self.worker)
+                except Exception:  # a missed beat only makes the chunk look lost sooner: never fatal
+                    log.warning("heartbeat of %s:%s failed", self.job_id, self.key, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=30)
+
+
+def full_rescore_resume(
+    *, stale_after: datetime.timedelta = STALE_AFTER, chunk_stale_after: datetime.timedelta | None = None
+) -> list[int]:
+    """Re-send the chunks of running rescore jobs that are lost: at once, a chunk whose heartbeat is older
+    than ``chunk_stale_after`` (its worker died mid-chunk); and when a job has made no progress at all for
+    ``stale_after``, every missing chunk (messages lost before any worker took them)."""
+    now = timezone.now()
+    cutoff, beat_cutoff = now - stale_after, now - (chunk_stale_after or _chunk_stale_after())
     resumed = []
-    for job in JobRun.objects.filter(
-        kind=KIND, status=JobStatus.RUNNING, finished_at__isnull=True, updated__lte=cutoff
-    ):
+    for job in JobRun.objects.filter(kind=KIND, status=JobStatus.RUNNING, finished_at__isnull=True):
         if "phases" not in (job.params or {}):
+            continue
+        if _lost_chunks_resend(job, beat_cutoff):
+            resumed.append(job.pk)
+            continue
+        if job.updated > cutoff:
             continue
         done = (job.result or {}).get("done", {})
         for number, (name, chunks) in enumerate(job.params["phases"]):
@@ -351,6 +440,30 @@ def full_rescore_resume(*, stale_after: datetime.timedelta = STALE_AFTER) -> lis
             _finish(job.pk)
             resumed.append(job.pk)
     return resumed
+
+
+def _lost_chunks_resend(job: JobRun, beat_cutoff: datetime.datetime) -> bool:
+    """Re-send the chunks whose heartbeat stopped before ``beat_cutoff``; their mark is cleared, so a resent
+    chunk still waiting in the queue is not sent again by the next sweep."""
+    lost = []
+    with transaction.atomic():
+        job = JobRun.objects.select_for_update().get(pk=job.pk)
+        result = job.result or {}
+        running, done = result.get("running", {}), result.get("done", {})
+        for key, beat in list(running.items()):
+            if key in done or datetime.datetime.fromisoformat(beat["at"]) < beat_cutoff:
+                running.pop(key)
+                if key not in done:
+                    lost.append(key)
+        if not lost:
+            return False
+        job.result = result
+        job.save(update_fields=["result", "updated"])
+    for key in lost:
+        phase, index = key.rsplit(":", 1)
+        log.warning("rescore job %s: chunk %s lost its worker (no heartbeat); sending it again", job.pk, key)
+        rescore_chunk_task.delay(job.pk, phase, int(index))
+    return True
 
 
 @shared_task(name="scoring.tasks.full_rescore_resume_task")

@@ -18,10 +18,14 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Contact
+from revops.audit import change_record_create, model_snapshot
 from revops.bulk import bulk_insert, is_postgres
+from revops.choices import ChangeAction
+from revops.chunks import TRANSIENT, Failure, Isolated, error_words, range_run_isolated
 from revops.models import JobRun
 from revops.services import job_run_progress
 
@@ -567,6 +571,11 @@ def _scalar_accounts(spec, population, scores: pd.DataFrame, as_of) -> tuple[pd.
 
 # --- the outbox: who changed -----------------------------------------------------------------------
 DRAIN_KEY = "scoring:outbox:scheduled"
+# A row that fails is tried again after 30 s, 1, 2 and 4 minutes; the fifth failure parks it (about 7.5
+# minutes after the first) with its error, for a person to read and replay. The sweep (beat, every 10 s)
+# picks up rows whose back-off has elapsed.
+OUTBOX_ATTEMPTS = getattr(settings, "SCORING_OUTBOX_ATTEMPTS", 5)
+OUTBOX_BACKOFF = datetime.timedelta(seconds=getattr(settings, "SCORING_OUTBOX_BACKOFF_SECONDS", 30))
 
 
 def outbox_enqueue(*, contact_ids: Iterable[int] = (), account_ids: Iterable[int] = ()) -> None:
@@ -583,47 +592,119 @@ def outbox_enqueue(*, contact_ids: Iterable[int] = (), account_ids: Iterable[int
 
 
 def _drain_schedule() -> None:
+    """Ask for a drain. The change it follows has committed: when the cache or the broker is down this
+    only notes that the scoring waits (the beat sweep drains the row once the queue is back) and never
+    raises into the request that wrote the change."""
+    from revops.background import deferred_note
     from revops.celery import app
 
     # In-process (eager) there is nothing to debounce; otherwise one queued drain at a time (beat sweeps
     # every 10 s in case a queued one is lost).
-    if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
-        outbox_drain_task.delay()
+    try:
+        if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
+            outbox_drain_task.delay()
+    except Exception:
+        log.warning("could not schedule an outbox drain; the periodic sweep will pick it up", exc_info=True)
+        deferred_note("scoring will run when the queue is back")
+
+
+def outbox_pending():
+    """Rows to drain now: not processed, not parked, their back-off (if any) elapsed; oldest first."""
+    now = timezone.now()
+    return ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=True).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def _outbox_rescore(rows: list[ScoringOutbox]) -> None:
+    """Rescore what these rows name, in one savepoint: it all lands or none of it."""
+    from .predictions import accounts_rescore, contacts_model_rescore
+
+    contacts = {c for r in rows for c in r.contact_ids}
+    accounts = {a for r in rows for a in r.account_ids}
+    with transaction.atomic():
+        try:
+            done = rescore_contacts(contact_ids=contacts, account_ids=accounts)
+        except NoPublishedRuleset:
+            return  # nothing to score with; the rows are done
+        accounts_rescore(account_ids=done["account_ids"])
+        contacts_model_rescore(contact_ids=contacts)
 
 
 def outbox_drain(*, limit: int = 500) -> int:
-    """Rescore what pending outbox rows name, then mark them processed; returns rows processed."""
+    """Rescore what pending outbox rows name, then mark them processed; returns rows processed.
+
+    A batch that fails is halved until the failing rows stand alone (``revops.chunks``): the others are
+    processed, each failing row counts an attempt and waits (back-off), and after ``OUTBOX_ATTEMPTS`` it is
+    parked with its error. A database that is unreachable leaves the batch as it is for the next sweep."""
     processed = 0
     while True:
         with transaction.atomic():
-            rows = ScoringOutbox.objects.filter(processed_at__isnull=True).order_by("id")
+            rows = outbox_pending().order_by("id")
             if is_postgres():
                 rows = rows.select_for_update(skip_locked=True)
             rows = list(rows[:limit])
             if not rows:
                 return processed
-            contacts = {c for r in rows for c in r.contact_ids}
-            accounts = {a for r in rows for a in r.account_ids}
             try:
-                with transaction.atomic():
-                    done = rescore_contacts(contact_ids=contacts, account_ids=accounts)
-                    from .predictions import accounts_rescore, contacts_model_rescore
-
-                    accounts_rescore(account_ids=done["account_ids"])
-                    contacts_model_rescore(contact_ids=contacts)
-            except NoPublishedRuleset:
-                pass  # nothing to score with; the rows are done
-            except Exception:
-                # Leave the rows pending (the periodic drain retries them); never break the writer.
-                log.exception("rescoring outbox rows %s failed", [r.pk for r in rows])
+                done = range_run_isolated(lambda lo, hi, b=rows: _outbox_rescore(b[lo:hi]), 0, len(rows))
+            except TRANSIENT:
+                log.exception("outbox rows %s: the database is unreachable; the sweep retries", len(rows))
                 return processed
-            ScoringOutbox.objects.filter(pk__in=[r.pk for r in rows]).update(processed_at=timezone.now())
-            processed += len(rows)
+            except Exception as error:  # more rows failed than a few bad ones: count it against all
+                log.exception("rescoring outbox rows %s failed", [r.pk for r in rows])
+                done = Isolated([], [Failure(0, len(rows), error)])
+            failed = _outbox_failures_record(rows, done.failures)
+            ok = [r.pk for r in rows if r.pk not in failed]
+            ScoringOutbox.objects.filter(pk__in=ok).update(processed_at=timezone.now())
+            processed += len(ok)
+
+
+def _outbox_failures_record(rows: list[ScoringOutbox], failures: list[Failure]) -> set[int]:
+    """Count an attempt on each failing row: back off, or park it after the last one. Returns their ids."""
+    now, failed = timezone.now(), set()
+    for failure in failures:
+        words = error_words(failure.error)
+        for row in rows[failure.low : failure.high]:
+            row.attempts += 1
+            row.last_error = words
+            if row.attempts >= OUTBOX_ATTEMPTS:
+                row.parked_at, row.next_attempt_at = now, None
+            else:
+                row.next_attempt_at = now + OUTBOX_BACKOFF * 2 ** (row.attempts - 1)
+            row.save(update_fields=["attempts", "last_error", "parked_at", "next_attempt_at"])
+            failed.add(row.pk)
+    if failed:
+        log.warning("outbox rows %s failed: %s", sorted(failed), [error_words(f.error) for f in failures])
+    return failed
+
+
+@transaction.atomic
+def outbox_replay(*, actor, rows: Iterable[ScoringOutbox]) -> int:
+    """Put parked rows back in the queue with fresh attempts (after the cause was fixed); audited per row.
+    Returns how many were replayed; a drain is scheduled after commit."""
+    replayed = 0
+    for row in ScoringOutbox.objects.select_for_update().filter(
+        pk__in=[r.pk for r in rows], parked_at__isnull=False, processed_at__isnull=True
+    ):
+        before = model_snapshot(row)
+        row.attempts, row.parked_at, row.next_attempt_at = 0, None, None
+        row.save(update_fields=["attempts", "parked_at", "next_attempt_at"])
+        change_record_create(
+            actor=actor, action=ChangeAction.UPDATE, instance=row, before=before, after=model_snapshot(row)
+        )
+        replayed += 1
+    if replayed:
+        transaction.on_commit(_drain_schedule)
+    return replayed
 
 
 @shared_task(name="scoring.tasks.outbox_drain_task")
 def outbox_drain_task() -> int:
-    cache.delete(DRAIN_KEY)  # events arriving from now on schedule another drain
+    try:
+        cache.delete(DRAIN_KEY)  # events arriving from now on schedule another drain
+    except Exception:  # the cache is down: the drain still runs (the key expires in 5 s by itself)
+        log.warning("could not clear the outbox drain key", exc_info=True)
     return outbox_drain()
 
 

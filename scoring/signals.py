@@ -5,12 +5,12 @@ Each writes an outbox row in the same transaction as the change; a task drains t
 commit (``scoring.rescore.outbox_drain``), so a rolled-back change never rescores anything.
 """
 
-from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Account, Contact, Technology
 from accounts.signals import events_ingested, records_imported
+from revops.safecache import cache_delete
 
 from .ml.words import TECHNOLOGY_NAMES_KEY
 from .rescore import outbox_enqueue
@@ -43,4 +43,4 @@ def _account_saved(sender, instance, raw=False, **kwargs):
 @receiver(post_save, sender=Technology, dispatch_uid="scoring-technology-saved")
 @receiver(post_delete, sender=Technology, dispatch_uid="scoring-technology-deleted")
 def _technology_changed(sender, **kwargs):
-    cache.delete(TECHNOLOGY_NAMES_KEY)  # explanations name technologies as the catalogue spells them
+    cache_delete(TECHNOLOGY_NAMES_KEY)  # explanations name technologies as the catalogue spells them

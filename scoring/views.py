@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from accounts.choices import EventType, LifecycleStage
 from accounts.models import Contact
 from revops.models import JobRun
+from revops.views import job_start_say
 
 from . import lifecycle, selectors, workflow
 from .exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
@@ -779,6 +780,11 @@ class WhatIfView(PermissionRequiredMixin, TemplateView):
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
             messages.error(request, _error_text(exc))
             return redirect("scoring:ruleset_whatif", pk=pk)
+        run.refresh_from_db()
+        if run.status == "failed" and run.error.startswith("Not started:"):
+            messages.error(request, run.error)
+        elif getattr(run, "existing", False):
+            messages.info(request, "The same what-if run is already queued or running: here it is.")
         return HttpResponseRedirect(reverse("scoring:ruleset_whatif", kwargs={"pk": pk}) + f"?run={run.pk}")
 
 
@@ -890,6 +896,7 @@ class RescoreStartView(PermissionRequiredMixin, View):
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
             messages.error(request, _error_text(exc))
             return redirect("scoring:ruleset_list")
+        job_start_say(request, job)
         return redirect("scoring:rescore_progress", pk=job.pk)
 
 

@@ -36,7 +36,7 @@ from django.views.generic import TemplateView
 from accounts.models import Account
 from revops.choices import JobStatus
 from revops.models import ChangeRecord, JobRun
-from revops.views import Column, ObjectListView
+from revops.views import Column, ObjectListView, job_start_say
 
 from .filtersets_learned import (
     AccountModelScoreFilterSet,
@@ -732,6 +732,7 @@ class ModelTrainView(PermissionRequiredMixin, View):
             margin=data["margin"],
             reason=data["reason"] or "Started from the models page",
         )
+        job_start_say(request, job)
         return redirect("scoring:model_job", pk=job.pk)
 
 
@@ -750,6 +751,7 @@ class BacktestStartView(PermissionRequiredMixin, View):
             horizon_days=form.cleaned_data["horizon_days"],
             folds=form.cleaned_data["folds"],
         )
+        job_start_say(request, job)
         return redirect("scoring:model_job", pk=job.pk)
 
 

@@ -18,10 +18,12 @@ import pandas as pd
 from celery import shared_task
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import Contact, EngagementEvent, Opportunity
 from campaigns.models import Campaign, Channel
 from revops.background import job_send
+from revops.services import JOB_ABANDONED_AFTER
 
 from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
 from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
@@ -253,8 +255,26 @@ def whatif_run_start(*, ruleset: Ruleset, user, days: int = 90, baseline: Rulese
         baseline = Ruleset.objects.filter(status=RulesetStatus.PUBLISHED).first()
         if baseline is None:
             raise ValidationError({"baseline": "There is no published version to compare with; choose one."})
-    run = WhatIfRun.objects.create(ruleset=ruleset, baseline=baseline, days=days, requested_by=user)
-    transaction.on_commit(lambda: job_send(whatif_task.delay, run.pk, name=f"whatif-{run.pk}"))
+    with transaction.atomic():
+        # The same comparison asked for while it is queued or running is that run (``existing``): the
+        # ruleset's row lock makes racing requests take turns.
+        Ruleset.objects.select_for_update().filter(pk=ruleset.pk).first()
+        run = WhatIfRun.objects.filter(
+            ruleset=ruleset, baseline=baseline, days=days, status__in=["pending", "running"],
+            updated__gte=timezone.now() - JOB_ABANDONED_AFTER,  # older: its worker is gone
+        ).first()  # fmt: skip
+        if run is not None:
+            run.existing = True
+            return run
+        run = WhatIfRun.objects.create(ruleset=ruleset, baseline=baseline, days=days, requested_by=user)
+        run.existing = False
+
+        def failed(words: str) -> None:
+            WhatIfRun.objects.filter(pk=run.pk).update(status="failed", error=words)
+
+        transaction.on_commit(
+            lambda: job_send(whatif_task.delay, run.pk, name=f"whatif-{run.pk}", failed=failed)
+        )
     return run
 
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.choices import EventSource, EventType
 from accounts.ingest import IngestValidationError, ItemError, events_ingest
 from revops.api.parsers import StrictJSONParser, json_loads_strict
+from revops.background import deferred_notes
 from revops.choices import TokenScope
 
 
@@ -55,6 +56,11 @@ class IngestResultSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField(help_text="Events whose message_id was already known.")
     accounts_created = serializers.IntegerField()
     contacts_created = serializers.IntegerField()
+    deferred = serializers.CharField(
+        required=False,
+        help_text="Present when the events were written but their scoring could not be queued (the queue "
+        "is down): it runs when the queue is back. Also said in the X-Deferred-Work header.",
+    )
 
 
 class IngestErrorSerializer(serializers.Serializer):
@@ -148,4 +154,7 @@ class EventBatchView(APIView):
             result = events_ingest(actor=request.user, items=items)
         except IngestValidationError as exc:
             return Response({"errors": [asdict(e) for e in exc.errors]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(asdict(result), status=status.HTTP_200_OK)
+        body = asdict(result)
+        if deferred := deferred_notes():  # written; the scoring waits for the queue (the sweep runs it)
+            body["deferred"] = "; ".join(deferred)
+        return Response(body, status=status.HTTP_200_OK)

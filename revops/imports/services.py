@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.utils import timezone
@@ -24,11 +23,11 @@ from django.utils.text import get_valid_filename
 
 from revops import csvsafe
 from revops.audit import change_record_create
-from revops.background import job_send
 from revops.choices import ChangeAction, JobStatus
 from revops.models import JobRun
 from revops.querysets import IMPORT_JOB_KIND_PREFIX
-from revops.services import job_run_create, job_run_finish
+from revops.safecache import cache_get, cache_set
+from revops.services import job_run_create, job_run_finish, job_run_send
 
 from .importers import IMPORTERS, Row
 from .mappings import (
@@ -665,8 +664,8 @@ def import_job_enqueue(*, job: JobRun) -> None:
     """Run the import after commit: a Celery task (in the embedded mode, a background thread)."""
     from .tasks import import_csv_task
 
-    job_id = job.pk
-    transaction.on_commit(lambda: job_send(import_csv_task.delay, job_id, name=f"import-{job_id}"))
+    # Failed with the reason at once if the queue is down (the file stays; start it again later).
+    job_run_send(job=job, send=import_csv_task.delay, args=(job.pk,), name=f"import-{job.pk}")
 
 
 def import_job_run(*, job_id: int) -> JobRun | None:
@@ -732,13 +731,13 @@ def _progress_key(job_id: int) -> str:
 
 def progress_set(job_id: int, *, progress: int, total: int, phase: str) -> None:
     """Live progress in the cache: visible while the import's transaction is still open."""
-    cache.set(_progress_key(job_id), {"progress": progress, "total": total, "phase": phase}, 24 * 3600)
+    cache_set(_progress_key(job_id), {"progress": progress, "total": total, "phase": phase}, 24 * 3600)
 
 
 def import_progress(job: JobRun) -> dict[str, Any]:
     """The job's progress for the UI: the live value from the cache, else what the job row says."""
     finished = job.finished_at is not None
-    live = None if finished else cache.get(_progress_key(job.pk))
+    live = None if finished else cache_get(_progress_key(job.pk))
     progress, total = (live["progress"], live["total"]) if live else (job.progress, job.total)
     phase = live["phase"] if live else ("done" if finished else job.status)
     percent = int(100 * progress / total) if total else (100 if finished else 0)

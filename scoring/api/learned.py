@@ -33,6 +33,7 @@ from accounts.models import Account, Contact
 from revops.api.serializers import JobRunSerializer
 from revops.api.viewsets import StrictFieldsMixin
 from revops.models import JobRun
+from revops.services import job_not_queued
 
 from .. import filtersets_learned as filters
 from .. import policy as policies
@@ -69,9 +70,30 @@ def _scoped(qs, user, parent: type[Account] | type[Contact]):
 
 
 def _job_started(job: JobRun) -> Response:
+    """202 and the new job; 409 and the job already doing the same work (nothing new was started); 503
+    when the job could not be queued (it is failed, with the reason in ``detail``)."""
+    existing = getattr(job, "existing", False)
     job.refresh_from_db()
     body = {"job": job.pk, "status": job.status, "url": reverse("jobrun-detail", args=[job.pk])}
+    if job_not_queued(job):
+        return Response({"detail": job.message, **body}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if existing:
+        detail = f"A {job.kind} job doing the same work is already {job.status}: follow it; none was started."
+        return Response({"detail": detail, **body}, status=status.HTTP_409_CONFLICT)
     return Response(JobStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why no job was started.")
+    job = serializers.IntegerField(help_text="409: the job already doing this work; 503: the failed job.")
+    status = serializers.CharField()
+    url = serializers.CharField(help_text="Poll it: /api/jobs/{id}/.")
+
+
+_JOB_RESPONSES = {
+    409: OpenApiResponse(JobRefusedSerializer, description="The same work is already queued or running."),
+    503: OpenApiResponse(JobRefusedSerializer, description="The task queue is down; the job is failed."),
+}
 
 
 def _validated(serializer_class, data) -> dict[str, Any]:
@@ -624,7 +646,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         description="Backtests the new version and registers it; it replaces the champion only if it "
         "beats it by `margin`. Poll the job for progress.",
         request=ModelTrainSerializer,
-        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
+        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR, **_JOB_RESPONSES},
         filters=False,
     )
     @action(detail=False, methods=["post"], filterset_class=None, throttle_scope="jobs")
@@ -681,7 +703,7 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         summary="Start a backtest (202 + the job to poll)",
         request=BacktestStartSerializer,
-        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
+        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR, **_JOB_RESPONSES},
     )
     def create(self, request, *args, **kwargs):
         data = _validated(BacktestStartSerializer, request.data)
@@ -701,7 +723,7 @@ class AccountRescoreView(APIView):
         operation_id="account_rescore_create",
         summary="Rescore all accounts (202 + the job to poll)",
         request=AccountRescoreSerializer,
-        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
+        responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR, **_JOB_RESPONSES},
     )
     def post(self, request):
         from ..predictions import accounts_rescore_schedule

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from revops.api.viewsets import StrictFieldsMixin
 from revops.permissions import RolePermission
+from revops.services import job_not_queued
 
 from ..models import Ruleset, WhatIfRun
 from ..rescore import rescore_all_schedule
@@ -22,6 +23,21 @@ class WhatIfRunSerializer(serializers.ModelSerializer):
         model = WhatIfRun
         fields = ["id", "ruleset", "baseline", "days", "status", "error", "result", "created", "updated"]
         read_only_fields = fields
+
+
+class WhatIfRefusedSerializer(WhatIfRunSerializer):
+    """409: the same comparison already queued or running (nothing new started); 503: the queue is down."""
+
+    detail = serializers.CharField()
+
+    class Meta(WhatIfRunSerializer.Meta):
+        fields = ["detail", *WhatIfRunSerializer.Meta.fields]
+
+
+_RESCORE_REFUSED = inline_serializer(
+    "RescoreRefused",
+    {"detail": serializers.CharField(), "job": serializers.IntegerField(), "status": serializers.CharField()},
+)
 
 
 class WhatIfStartSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -51,7 +67,10 @@ class WhatIfRunViewSet(
     def get_serializer_class(self):
         return WhatIfStartSerializer if self.action == "create" else WhatIfRunSerializer
 
-    @extend_schema(request=WhatIfStartSerializer, responses={202: WhatIfRunSerializer})
+    @extend_schema(
+        request=WhatIfStartSerializer,
+        responses={202: WhatIfRunSerializer, 409: WhatIfRefusedSerializer, 503: WhatIfRefusedSerializer},
+    )
     def create(self, request, *args, **kwargs):
         form = WhatIfStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -64,7 +83,14 @@ class WhatIfRunViewSet(
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
+        existing = getattr(run, "existing", False)
         run.refresh_from_db()
+        if run.status == "failed" and run.error.startswith("Not started:"):  # the queue is down
+            return Response({"detail": run.error, **WhatIfRunSerializer(run).data}, status=503)
+        if existing:  # the same comparison is queued or running: that run, nothing new started (409)
+            body = {"detail": "The same what-if run is already queued or running: follow it.",
+                    **WhatIfRunSerializer(run).data}  # fmt: skip
+            return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(WhatIfRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -78,9 +104,17 @@ class RescoreView(APIView):
     @extend_schema(
         request=None,
         responses={202: inline_serializer("RescoreStarted", {"job": serializers.IntegerField(),
-                                                              "status": serializers.CharField()})},
+                                                              "status": serializers.CharField()}),
+                   409: _RESCORE_REFUSED, 503: _RESCORE_REFUSED},
     )  # fmt: skip
     def post(self, request):
         job = rescore_all_schedule(user=request.user, reason="API request")
+        existing = getattr(job, "existing", False)
         job.refresh_from_db()
-        return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+        body = {"job": job.pk, "status": job.status}
+        if job_not_queued(job):
+            return Response({"detail": job.message, **body}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if existing:  # one full rescore of the same versions at a time: this is it, none was started
+            detail = f"A full rescore with the same versions is already {job.status}: follow it."
+            return Response({"detail": detail, **body}, status=status.HTTP_409_CONFLICT)
+        return Response(body, status=status.HTTP_202_ACCEPTED)

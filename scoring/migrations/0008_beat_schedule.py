@@ -58,9 +58,10 @@ TASKS = [
     (
         "Resume stalled rescore jobs",
         "scoring.tasks.full_rescore_resume_task",
-        ("every", 5, MINUTES),
-        5 * 60,
-        "Re-send the missing chunks of full rescores that have made no progress for a while.",
+        ("every", 1, MINUTES),  # every 5 minutes until 0011 (which retimes an unedited older row)
+        60,
+        "Re-send full-rescore chunks whose worker stopped beating, and the chunks of jobs that have made no "
+        "progress for a while.",
     ),
 ]
 

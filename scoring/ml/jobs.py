@@ -6,15 +6,21 @@ the final transaction that registers the version, and a backtest writes only its
 """
 
 import datetime
+import json
 
 from celery import shared_task
-from django.db import transaction
 
-from revops.background import job_send
 from revops.models import JobRun
-from revops.services import job_run_create, job_run_finish, job_run_progress, job_run_start
+from revops.services import (
+    job_run_create_once,
+    job_run_finish,
+    job_run_progress,
+    job_run_send,
+    job_run_start,
+)
 
 TRAIN_KIND = "train"
+TRAIN_SCOPE = "models"
 BACKTEST_KIND = "backtest"
 
 
@@ -33,8 +39,11 @@ def model_train_schedule(
         "as_of": as_of.isoformat() if as_of else None,
         "reason": reason,
     }
-    job = job_run_create(kind=TRAIN_KIND, actor=user, params=params, total=3)
-    transaction.on_commit(lambda: job_send(model_train_task.delay, job.pk, name=f"train-{job.pk}"))
+    # One training at a time, whatever its parameters: two would register versions of the same kinds.
+    job, created = job_run_create_once(kind=TRAIN_KIND, scope=TRAIN_SCOPE, actor=user, params=params, total=3)
+    job.existing = not created  # the views answer "already running" (409) with it
+    if created:
+        job_run_send(job=job, send=model_train_task.delay, args=(job.pk,), name=f"train-{job.pk}")
     return job
 
 
@@ -45,8 +54,12 @@ def backtest_schedule(*, user=None, as_of=None, horizon_days: int = 90, folds: i
         "horizon_days": int(horizon_days),
         "folds": int(folds),
     }
-    job = job_run_create(kind=BACKTEST_KIND, actor=user, params=params)
-    transaction.on_commit(lambda: job_send(backtest_task.delay, job.pk, name=f"backtest-{job.pk}"))
+    # The same backtest asked for again is the one running; other parameters are other work.
+    scope = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    job, created = job_run_create_once(kind=BACKTEST_KIND, scope=scope, actor=user, params=params)
+    job.existing = not created
+    if created:
+        job_run_send(job=job, send=backtest_task.delay, args=(job.pk,), name=f"backtest-{job.pk}")
     return job
 
 
@@ -61,7 +74,10 @@ def model_train_task(job_id: int | None = None) -> dict:
     from . import registry
 
     if job_id is None:  # the periodic retrain: make a job of it so it shows in the UI
-        job = job_run_create(kind=TRAIN_KIND, params={"reason": "scheduled retrain"}, total=3)
+        params = {"reason": "scheduled retrain"}
+        job, created = job_run_create_once(kind=TRAIN_KIND, scope=TRAIN_SCOPE, params=params, total=3)
+        if not created:  # a training is running already: it is this week's
+            return {"skipped": f"training job {job.pk} is already {job.status}"}
     else:
         job = _runnable(job_id)
         if job is None:

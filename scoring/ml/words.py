@@ -65,7 +65,7 @@ TECHNOLOGY_NAMES_KEY = "words:technology_names"
 def _technology(slug: str) -> str:
     """The technology's own name (``tech__amazon_redshift`` → "Amazon Redshift"), from the catalogue
     (cached for five minutes; a saved or deleted technology clears it)."""
-    from django.core.cache import cache
+    from revops.safecache import cache_get_or_set
 
     def names() -> dict[str, str]:
         from accounts.models import Technology
@@ -74,7 +74,7 @@ def _technology(slug: str) -> str:
 
         return {_slug(name): name for name in Technology.objects.values_list("name", flat=True)}
 
-    return cache.get_or_set(TECHNOLOGY_NAMES_KEY, names, 300).get(slug) or _title(slug)
+    return cache_get_or_set(TECHNOLOGY_NAMES_KEY, names, 300).get(slug) or _title(slug)
 
 
 def _flag(value: float, yes: str, no: str) -> str:

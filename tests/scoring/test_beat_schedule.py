@@ -21,7 +21,7 @@ EXPECTED = {
     "rulesets-publish-due": ("scoring.tasks.rulesets_publish_due_task", "every 60 seconds"),
     "Retrain the in-market model": ("scoring.tasks.model_train_task", "0 2 * * 0 (m/h/dM/MY/d) UTC"),
     "Nightly full rescore": ("scoring.tasks.full_rescore_task", "0 3 * * * (m/h/dM/MY/d) UTC"),
-    "Resume stalled rescore jobs": ("scoring.tasks.full_rescore_resume_task", "every 5 minutes"),
+    "Resume stalled rescore jobs": ("scoring.tasks.full_rescore_resume_task", "every minute"),
 }
 
 

@@ -439,7 +439,13 @@ def test_account_rescore_starts_the_full_rescore_job(client_for, revops_admin, m
     job = JobRun.objects.get(pk=response.json()["job"])
     assert response.json()["url"] == f"/api/jobs/{job.pk}/"
     assert job.created_by == revops_admin and job.params["reason"] == "new intent feed"
+    # Asked again while it is pending: 409 and that job (at most one full rescore of the same versions).
     response = client_for(revops_admin).post("/api/account-rescore/", {}, format="json")
+    assert response.status_code == 409 and response.json()["job"] == job.pk
+    assert "already pending" in response.json()["detail"]
+    services.job_run_finish(job=job, ok=True)
+    response = client_for(revops_admin).post("/api/account-rescore/", {}, format="json")
+    assert response.status_code == 202
     assert JobRun.objects.get(pk=response.json()["job"]).params["reason"] == "API request"
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
+from revops.services import job_run_finish
 from scoring import workflow
 from scoring.models import (
     LifecycleTransition,
@@ -650,7 +651,12 @@ def test_rescore_all_is_offered_to_revops_and_shows_progress(
     status_url = reverse("scoring:rescore_status", kwargs={"pk": job.pk})
     assert 'id="rescore-progress"' in html and f'hx-get="{status_url}"' in html  # polls while pending
     assert "new firmographics" in html
+    # Asked again while it is pending: that job, nothing new started (one full rescore of the same versions).
+    again = client.post(reverse("scoring:rescore_start"))
+    assert again["Location"] == response["Location"]
+    assert "already pending" in client.get(again["Location"]).content.decode()
     # The job runs once the request's transaction commits (eagerly here); then the polling stops.
+    job_run_finish(job=job, ok=False, message="(this test never sent the first one)")
     ContactFactory()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("scoring:rescore_start"))
