@@ -97,6 +97,16 @@ _RULESET_PERMISSIONS = {
 }
 
 
+# PUT and PATCH of a draft answer alike: 412 (stale If-Match) and 428 (none) are PATCH's answers too.
+_EDIT_RESPONSES = {
+    200: serializers.RulesetSerializer,
+    400: OpenApiResponse(description="Field → messages."),
+    409: _ERROR,
+    412: serializers.RulesetConflictSerializer,
+    428: _ERROR,
+}
+
+
 class OldestFirstPagination(FixedOrderCursorPagination):
     """A version's comments, oldest first, a page at a time like every list of the API."""
 
@@ -178,13 +188,7 @@ class RulesetViewSet(
         "document (status, revision …) are ignored. Errors are keyed by field, rules as `rules[3].points`.",
         parameters=[_IF_MATCH],
         request=serializers.RulesetWriteSerializer,
-        responses={
-            200: serializers.RulesetSerializer,
-            400: OpenApiResponse(description="Field → messages."),
-            409: _ERROR,
-            412: serializers.RulesetConflictSerializer,
-            428: _ERROR,
-        },
+        responses=_EDIT_RESPONSES,
     )
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
@@ -207,7 +211,9 @@ class RulesetViewSet(
         )
         return self._document(saved)
 
-    @extend_schema(parameters=[_IF_MATCH], request=serializers.RulesetWriteSerializer)
+    @extend_schema(
+        parameters=[_IF_MATCH], request=serializers.RulesetWriteSerializer, responses=_EDIT_RESPONSES
+    )
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True
         return self.update(request, *args, **kwargs)
@@ -325,7 +331,7 @@ class RulesetViewSet(
         request=serializers.RulesetCommentCreateSerializer,
         responses={201: serializers.RulesetCommentSerializer, 400: OpenApiResponse(), 403: _ERROR},
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=OldestFirstPagination)
+    @action(detail=True, methods=["get", "post"], pagination_class=OldestFirstPagination, filter_backends=[])
     def comments(self, request, pk=None):
         ruleset = self.get_object()
         if request.method == "POST":
@@ -344,7 +350,7 @@ class RulesetViewSet(
         summary="What happened to this version, in order",
         responses=serializers.RulesetHistorySerializer(many=True),
     )
-    @action(detail=True, methods=["get"], pagination_class=HistoryPagination)
+    @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filter_backends=[])
     def history(self, request, pk=None):
         rows = self.paginate_queryset(self.get_object().history.select_related("actor"))
         return self.get_paginated_response(serializers.RulesetHistorySerializer(rows, many=True).data)

@@ -240,3 +240,19 @@ def test_ui_lists_still_take_their_filters(client_for, lead):
     """The HTML lists share the filtersets and keep ignoring what is not theirs (a bookmark's leftovers)."""
     ui = client_for(lead)
     assert ui.get("/accounts/", {"employees_min": 10, "utm_source": "mail"}).status_code == 200
+
+
+def test_ruleset_patch_documents_its_etag_answers(client):
+    """Schemathesis found PATCH answering 412/428 that only PUT declared."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    patch = schema["paths"]["/api/rulesets/{id}/"]["patch"]["responses"]
+    assert {"412", "428"} <= set(patch)
+
+
+def test_every_operation_documents_json_errors(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                for code in ("400", "401", "403", "404", "429", "503"):
+                    assert "application/json" in operation["responses"][code]["content"], (method, path, code)
