@@ -133,8 +133,8 @@ JOBS_RUN_INLINE = env.bool("JOBS_RUN_INLINE", default=False)
 JOBS_ABANDONED_MINUTES = env.int("JOBS_ABANDONED_MINUTES", default=120)
 # A full-rescore chunk beats every N seconds while it runs; one silent for M seconds lost its worker and
 # is sent again by the resume sweep (beat, every minute). See docs/architecture.md, "Long jobs".
-SCORING_CHUNK_HEARTBEAT_SECONDS = env.float("SCORING_CHUNK_HEARTBEAT_SECONDS", default=20)
-SCORING_CHUNK_STALE_SECONDS = env.float("SCORING_CHUNK_STALE_SECONDS", default=90)
+SCORING_CHUNK_HEARTBEAT_SECONDS = env.float("SCORING_CHUNK_HEARTBEAT_SECONDS", default=15)
+SCORING_CHUNK_STALE_SECONDS = env.float("SCORING_CHUNK_STALE_SECONDS", default=60)
 # A failing outbox row is retried after 30 s, 1, 2, 4 minutes, then parked (scoring.rescore.outbox_drain).
 SCORING_OUTBOX_ATTEMPTS = env.int("SCORING_OUTBOX_ATTEMPTS", default=5)
 SCORING_OUTBOX_BACKOFF_SECONDS = env.int("SCORING_OUTBOX_BACKOFF_SECONDS", default=30)

@@ -356,11 +356,11 @@ def _next_phase_ensure(job: JobRun, phase: str) -> None:
 
 # --- heartbeats: a chunk whose worker died is found within a couple of minutes -----------------------------
 def _heartbeat_seconds() -> float:
-    return float(getattr(settings, "SCORING_CHUNK_HEARTBEAT_SECONDS", 20))
+    return float(getattr(settings, "SCORING_CHUNK_HEARTBEAT_SECONDS", 15))
 
 
 def _chunk_stale_after() -> datetime.timedelta:
-    return datetime.timedelta(seconds=float(getattr(settings, "SCORING_CHUNK_STALE_SECONDS", 90)))
+    return datetime.timedelta(seconds=float(getattr(settings, "SCORING_CHUNK_STALE_SECONDS", 60)))
 
 
 def _worker_name() -> str:

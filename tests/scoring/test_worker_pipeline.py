@@ -402,3 +402,59 @@ def _gone(pid: int) -> None:
             return cursor.fetchone() is None
 
     _until(check, f"backend {pid} ending", 30)
+
+
+def test_a_chunk_whose_worker_is_killed_is_sent_again_by_its_stopped_heartbeat(
+    celery_workers, small_chunks, settings
+):
+    """Fault test (issue 12, item 8): the worker running a chunk is SIGKILLed. Its message stays
+    unacknowledged in Redis for the visibility timeout (an hour); the chunk's heartbeat stops, so the resume
+    sweep — called here as beat calls it, with a short staleness — re-sends it, and the job finishes."""
+    settings.SCORING_INCREMENTAL = False
+    settings.SCORING_CHUNK_STALE_SECONDS = 4  # production: 60 s, the sweep every minute
+    beat = {"SCORING_CHUNK_HEARTBEAT_SECONDS": "0.5"}  # production: 15 s
+    doomed = celery_workers.start("doomed", wait=False, **beat)
+    world_build(accounts=60, contacts_per_account=10, seed=13)
+    small_chunks(contacts=200, accounts=30, models=30)  # 3 + 2 chunks, rules only
+    celery_workers.wait_ready(doomed)
+
+    database = connection.settings_dict
+    lock = psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+    )  # fmt: skip
+    try:
+        with lock.cursor() as cursor:  # the first chunk stops, mid-transaction, at its history rows
+            cursor.execute(f"LOCK TABLE {ContactScoreHistory._meta.db_table} IN SHARE MODE")
+        job = pipeline.full_rescore_schedule(reason="test", models=False)
+        blocked = _waiting_on(lock.info.backend_pid)
+        beats = set()
+
+        def beating() -> bool:  # the chunk is marked running and its heartbeat moves
+            mark = (_reloaded(job).result or {}).get("running", {}).get("contacts:0")
+            beats.update([mark["at"]] if mark else [])
+            return len(beats) >= 2
+
+        _until(beating, "the running chunk's heartbeat")
+        doomed.kill()
+        killed = time.monotonic()
+    finally:
+        lock.close()
+    _gone(blocked)
+    assert unacked_count() == 1  # Redis keeps the killed chunk's message aside for an hour
+
+    celery_workers.start("rescuer", **beat)  # runs the queued chunks; the lost one is not in the queue
+    resent = None
+    while resent is None and time.monotonic() - killed < 30:
+        if pipeline.full_rescore_resume() == [job.pk]:  # beat: every minute
+            resent = time.monotonic() - killed
+        else:
+            time.sleep(0.5)
+    assert resent is not None, "the lost chunk was not re-sent"
+    job = wait_for(job, seconds=30)
+    done = time.monotonic() - killed
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert job.progress == job.total == 5 and not job.result.get("running")
+    assert all(have == want for chunks in chunk_rows(job.params).values() for have, want in chunks)
+    assert unacked_count() == 1  # finished without waiting for the broker's redelivery
+    print(f"\nkilled chunk re-sent {resent:.1f}s after the kill; job finished {done:.1f}s after it")
