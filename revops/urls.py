@@ -1,12 +1,17 @@
 """Root URL configuration: the web UI, login at /login/, admin, and the REST API under /api/."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from . import views
 
+# The API docs pages are third-party single-page apps (drf-spectacular's sidecar files, served from
+# here): Swagger UI and ReDoc add <style> elements, and ReDoc searches in a worker started from a blob.
+# Their scripts still come from this site only (the split view serves Swagger's setup as a file).
+_DOCS_CSP = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -20,8 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("revops.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", _DOCS_CSP(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/redoc/", _DOCS_CSP(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
 ]
 
 # Errors outside DRF's views (an unknown /api/ URL, a failure in a middleware) answer JSON under /api/

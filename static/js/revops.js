@@ -1,6 +1,6 @@
 /* Charts for the RevOps pages. Data comes from json_script blocks: {"label", "labels", "values"}.
  *   <canvas data-chart="bar|sparkline" data-source="ID-of-json-script">
- * No inline scripts, so a strict Content-Security-Policy can be added later. */
+ * No inline scripts or handlers: the Content-Security-Policy (revops/settings.py) runs only this site's files. */
 (function () {
   "use strict";
 
@@ -93,6 +93,20 @@
       if (field.value === "" || (field.tagName === "SELECT" && field.value === "unknown")) { field.disabled = true; }
     });
   });
+
+  // <form data-confirm="Question?">: asks before submitting (instead of an inline onsubmit, which the
+  // Content-Security-Policy refuses).
+  document.addEventListener("submit", function (event) {
+    var question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+
+  // <span data-reload-without-htmx="ms">: a page that polls with htmx reloads itself when htmx is missing.
+  var reloader = document.querySelector("[data-reload-without-htmx]");
+  if (reloader) {
+    setTimeout(function () { if (!window.htmx) { window.location.reload(); } },
+               parseInt(reloader.dataset.reloadWithoutHtmx, 10) || 2000);
+  }
 
   charts("canvas[data-chart]", function (canvas, data) {
     (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);

@@ -47,12 +47,30 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def csp_refused() -> list[str]:
+    """What the Content-Security-Policy refused on ``page`` during the test (Chromium logs each as a
+    console error "Refused to …"); ``page`` fails a test that leaves anything here."""
+    return []
+
+
+def csp_watch(page, refused: list[str]) -> None:
+    def seen(message) -> None:
+        text = message.text
+        if message.type == "error" and ("Refused to" in text or "Content Security Policy" in text):
+            refused.append(f"{page.url}: {text}")
+
+    page.on("console", seen)
+
+
+@pytest.fixture
+def page(browser, live_server, csp_refused):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    csp_watch(page, csp_refused)
     yield page
     context.close()
+    assert not csp_refused, "The Content-Security-Policy refused something:\n" + "\n".join(csp_refused)
 
 
 @pytest.fixture
