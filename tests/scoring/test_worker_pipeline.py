@@ -260,14 +260,8 @@ def test_a_worker_killed_mid_chunk_leaves_nothing_half_written_and_the_job_finis
 
     # Another session holds a lock the first learned-scores chunk needs half-way: that chunk has upserted
     # its account scores (in its open transaction) when it stops, waiting, at the history rows.
-    database = connection.settings_dict
-    lock = psycopg.connect(
-        dbname=database["NAME"], user=database["USER"], host=database["HOST"] or "127.0.0.1",
-        port=database["PORT"] or 5432,
-    )  # fmt: skip
+    lock = _table_lock(AccountModelScoreHistory)
     try:
-        with lock.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {AccountModelScoreHistory._meta.db_table} IN SHARE MODE")
         job = pipeline.full_rescore_schedule(reason="test")
         blocked = _waiting_on(lock.info.backend_pid)
         assert _holds_write_lock(blocked, AccountModelScore._meta.db_table)  # it wrote scores, uncommitted
@@ -369,6 +363,18 @@ def _until(condition, what: str, seconds: float = 30) -> None:
     raise AssertionError(f"{what}: not within {seconds}s")
 
 
+def _table_lock(model) -> psycopg.Connection:
+    """Another session holding a SHARE lock on ``model``'s table (writers wait) until it is closed."""
+    database = connection.settings_dict
+    lock = psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+    )  # fmt: skip
+    with lock.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {model._meta.db_table} IN SHARE MODE")
+    return lock
+
+
 def _waiting_on(lock_pid: int, seconds: float = 60) -> int:
     """The backend that ends up waiting for ``lock_pid``'s lock."""
     found: list[int] = []
@@ -418,14 +424,8 @@ def test_a_chunk_whose_worker_is_killed_is_sent_again_by_its_stopped_heartbeat(
     small_chunks(contacts=200, accounts=30, models=30)  # 3 + 2 chunks, rules only
     celery_workers.wait_ready(doomed)
 
-    database = connection.settings_dict
-    lock = psycopg.connect(
-        dbname=database["NAME"], user=database["USER"], host=database["HOST"] or "127.0.0.1",
-        port=database["PORT"] or 5432,
-    )  # fmt: skip
+    lock = _table_lock(ContactScoreHistory)  # the first chunk stops, mid-transaction, at its history rows
     try:
-        with lock.cursor() as cursor:  # the first chunk stops, mid-transaction, at its history rows
-            cursor.execute(f"LOCK TABLE {ContactScoreHistory._meta.db_table} IN SHARE MODE")
         job = pipeline.full_rescore_schedule(reason="test", models=False)
         blocked = _waiting_on(lock.info.backend_pid)
         beats = set()
