@@ -121,9 +121,20 @@ def test_time_zone_offset_out_of_range_is_400_naming_the_filter(client, offset):
     assert "occurred_after" in _json(response)
 
 
-def test_time_zone_offset_in_range_filters(client):
-    response = client.get("/api/events/", {"occurred_after": "2025-01-01T00:00:00+14:00"})
+@pytest.mark.parametrize("offset", ["+14:00", "+17:30", "-17:59"])
+def test_time_zone_offset_in_range_filters_in_utc(client, offset):
+    """Offsets past PostgreSQL's ±15:59 but within ±18:00 are read too: the filter compares in UTC."""
+    response = client.get("/api/events/", {"occurred_after": f"2025-01-01T00:00:00{offset}"})
     assert response.status_code == 200
+
+
+def test_token_expiry_with_a_far_offset_is_stored_in_utc(client):
+    response = client.post(
+        "/api/tokens/",
+        {"name": "t", "scopes": ["read"], "expires_at": "2030-01-01T00:00:00+17:30"},
+        format="json",
+    )
+    assert response.status_code == 201 and response.json()["expires_at"].startswith("2029-12-31T06:30:00")
 
 
 # --- item 9: errors outside DRF, and unexpected ones ----------------------------------------------------
