@@ -9,6 +9,7 @@ HTML pages for everything else.
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -118,5 +119,11 @@ def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE
 
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     if _is_api(request):
+        # Django calls this inside its except block: a database down before any view (a session read) is
+        # a 503 here too.
+        if isinstance(sys.exc_info()[1], OperationalError):
+            response = JsonResponse({"detail": ServiceUnavailable.default_detail}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         return JsonResponse(_internal_error_body(), status=500)
     return defaults.server_error(request, template_name)

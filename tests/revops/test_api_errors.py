@@ -267,3 +267,32 @@ def test_every_operation_documents_json_errors(client):
             if method in {"get", "post", "put", "patch", "delete"}:
                 for code in ("400", "401", "403", "404", "429", "503"):
                     assert "application/json" in operation["responses"][code]["content"], (method, path, code)
+
+
+def test_database_down_before_any_view_is_503_under_api(lead, monkeypatch):
+    """The session cannot be read (database down): 503 JSON under /api/, the HTML 500 page in the UI."""
+    from django.contrib.sessions.backends import db as session_db
+
+    def unavailable(self):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(session_db.SessionStore, "load", unavailable)
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = "a" * 32
+    response = client.get("/api/accounts/")
+    assert response.status_code == 503 and response["Retry-After"] and "detail" in _json(response)
+    page = client.get("/accounts/")
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_database_down_outside_drf_views_is_503_under_api():
+    """Django's own 500 handler (an error in a middleware) tells a database outage apart too."""
+    from django.test import RequestFactory
+
+    from revops.api.exceptions import server_error
+
+    try:
+        raise OperationalError("could not connect to server")
+    except OperationalError:
+        response = server_error(RequestFactory().get("/api/accounts/"))
+    assert response.status_code == 503 and response["Retry-After"]
