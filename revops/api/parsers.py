@@ -30,22 +30,25 @@ def _path(parts: list) -> str:
     return ".".join(str(part) for part in parts) or "body"
 
 
-def _check_tree(data) -> None:
-    """Walk the document iteratively (no recursion): depth bound and NUL-free text everywhere."""
-    stack = [(data, [], 0)]
+def _check_tree(data, *, nul_possible: bool = True) -> None:
+    """Walk the document iteratively (no recursion): depth bound and NUL-free text everywhere.
+
+    JSON text cannot hold a raw NUL (the decoder refuses control characters), only the escape
+    ``\\u0000``: without one in the body only containers are visited (ingestion's hot path)."""
+    if nul_possible and isinstance(data, str) and "\x00" in data:
+        raise _field_error([], "Text may not contain the NUL character (\\u0000).")
+    stack = [(data, [], 0)] if isinstance(data, dict | list) else []
     while stack:
         value, path, depth = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise _field_error(path, "Text may not contain the NUL character (\\u0000).")
-        elif isinstance(value, dict | list):
-            if depth >= MAX_DEPTH:
-                raise _field_error(path, f"Nested more than {MAX_DEPTH} levels deep.")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(key, str) and "\x00" in key:
-                    raise _field_error(path, "Keys may not contain the NUL character (\\u0000).")
+        if depth >= MAX_DEPTH:
+            raise _field_error(path, f"Nested more than {MAX_DEPTH} levels deep.")
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            if isinstance(item, dict | list):
                 stack.append((item, [*path, key], depth + 1))
+            elif nul_possible and isinstance(item, str) and "\x00" in item:
+                raise _field_error([*path, key], "Text may not contain the NUL character (\\u0000).")
+            if nul_possible and isinstance(key, str) and "\x00" in key:
+                raise _field_error(path, "Keys may not contain the NUL character (\\u0000).")
 
 
 def _field_error(path: list, message: str) -> exceptions.ValidationError:
@@ -67,7 +70,9 @@ def json_loads_strict(raw: bytes | str):
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise exceptions.ParseError(f"JSON parse error - {exc}") from None
-    _check_tree(data)
+    # A NUL can only come as the escape; UTF-16/32 bodies (zero bytes up front) are checked in full.
+    escape = b"\\u0000" if isinstance(raw, bytes) else "\\u0000"
+    _check_tree(data, nul_possible=escape in raw or (isinstance(raw, bytes) and b"\x00" in raw[:4]))
     return data
 
 

@@ -296,3 +296,15 @@ def test_database_down_outside_drf_views_is_503_under_api():
     except OperationalError:
         response = server_error(RequestFactory().get("/api/accounts/"))
     assert response.status_code == 503 and response["Retry-After"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_strict_decoder_finds_nul_in_any_encoding(encoding):
+    from rest_framework.exceptions import ValidationError
+
+    from revops.api.parsers import json_loads_strict
+
+    with pytest.raises(ValidationError):
+        json_loads_strict(json.dumps({"custom": {"tags": ["ok", "x\u0000"]}}).encode(encoding))
+    clean = {"custom": {"tags": ["ok"]}}
+    assert json_loads_strict(json.dumps(clean).encode(encoding)) == clean
