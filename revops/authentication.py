@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 
 from .api.throttles import BadTokenThrottle
 from .middleware import audit_token_var
+from .models import ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -25,8 +26,6 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Token <key>'.")
-        from .models import ApiToken
-
         # An address that sent too many bad tokens is not heard until its window has passed: the
         # token is not even looked up, so the rate bounds guessing (revops/api/throttles.py).
         brake = BadTokenThrottle(request)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connections
 
+from .middleware import deferred_var
+
 log = logging.getLogger(__name__)
 
 
@@ -50,8 +52,6 @@ def job_send(
 
 def deferred_note(words: str) -> None:
     """Note, for the current request's answer, work that will happen later (e.g. the queue was down)."""
-    from revops.middleware import deferred_var
-
     notes = deferred_var.get()
     if notes is not None:
         notes.append(words)
@@ -59,8 +59,6 @@ def deferred_note(words: str) -> None:
 
 def deferred_notes() -> list[str]:
     """What the current request left for later, so far (for answers that say it in their body)."""
-    from revops.middleware import deferred_var
-
     return list(dict.fromkeys(deferred_var.get() or []))
 
 

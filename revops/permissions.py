@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from rest_framework import permissions
 
 from .choices import Role, TeamKind, TokenScope
+from .models import ApiToken
 
 # (app_label, model) pairs that make up the revenue data everyone works on.
 BUSINESS_MODELS = [
@@ -154,7 +155,7 @@ class RolePermission(permissions.DjangoModelPermissions):
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
-        token = request.auth if _is_api_token(request.auth) else None
+        token = request.auth if is_api_token(request.auth) else None
         if token is not None and not token_allows(token, request, view):
             self.message = "This API token's scopes do not allow this request."
             return False
@@ -164,7 +165,6 @@ class RolePermission(permissions.DjangoModelPermissions):
         return super().has_permission(request, view)
 
 
-def _is_api_token(auth) -> bool:
-    from .models import ApiToken
-
+def is_api_token(auth) -> bool:
+    """Whether the request was authenticated with an API token (not a session)."""
     return isinstance(auth, ApiToken)

@@ -18,10 +18,11 @@ from django.utils.text import slugify
 
 from .audit import change_record_create, model_snapshot
 from .authentication import token_hash
+from .background import job_send
 from .choices import ChangeAction, JobStatus, Role, TokenScope
 from .jsonsafe import json_safe
 from .models import ApiToken, JobRun, Membership, Team
-from .permissions import groups_for, role_groups_sync, role_permissions
+from .permissions import GROUP_REVOPS, groups_for, role_groups_sync, role_permissions
 
 User = get_user_model()
 
@@ -95,8 +96,6 @@ def user_groups_sync(*, user) -> None:
     team saved or deleted, a user activated or deactivated), so permissions are never stale. An
     inactive user gets no groups at all. Writes only the differences: cheap when nothing changed.
     """
-    from .permissions import GROUP_REVOPS
-
     role_groups = {g.name: g for g in Group.objects.filter(name__startswith="Role: ")}
     if len(role_groups) < len(role_permissions()):  # a fresh or flushed database
         role_groups_sync()
@@ -248,7 +247,6 @@ def job_run_create_once(
 def job_run_send(*, job: JobRun, send, args: tuple = (), name: str) -> None:
     """Send the job's task after the caller's transaction commits; a job that cannot be queued (the broker
     is down) is failed at once with the reason in words and ``result["not_queued"]``, never left pending."""
-    from .background import job_send
 
     def failed(words: str) -> None:
         current = JobRun.objects.get(pk=job.pk)

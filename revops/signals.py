@@ -10,13 +10,12 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from .models import Membership, Team
+from .services import user_groups_sync
 
 User = get_user_model()
 
 
 def _sync(user_id: int | None) -> None:
-    from .services import user_groups_sync
-
     user = User.objects.filter(pk=user_id).first() if user_id else None
     if user is not None:  # None: the user itself is being deleted, and its groups with it
         user_groups_sync(user=user)
@@ -60,6 +59,4 @@ def user_saved(sender, instance, created: bool, **kwargs) -> None:
     # Deactivated: no groups (no access, no admin); reactivated: the memberships' groups come back.
     before = getattr(instance, "_active_before", instance.is_active)
     if not created and before is not None and before != instance.is_active:
-        from .services import user_groups_sync
-
         user_groups_sync(user=instance)

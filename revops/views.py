@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from .services import object_create, object_update
+from .services import job_not_queued, object_create, object_update
 
 
 # --- shared bits ------------------------------------------------------------------------------
@@ -99,8 +99,6 @@ def job_start_say(request: HttpRequest, job) -> None:
     """Tell the person who pressed a "start" button what happened when it is not simply "started": the
     same work was already queued or running (they are shown that job: the API answers 409), or the queue
     was down (the job is failed with the reason: the API answers 503)."""
-    from .services import job_not_queued
-
     existing = getattr(job, "existing", False)
     job.refresh_from_db()
     if job_not_queued(job):

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from revops.api.parsers import RequestTooLarge
 from revops.middleware import request_id_var
 
 logger = logging.getLogger("revops.api")
@@ -66,8 +67,6 @@ def exception_handler(exc, context):
         logger.warning("Database unavailable (request %s): %s", request_id_var.get(), exc)
         exc = ServiceUnavailable()
     elif isinstance(exc, RequestDataTooBig):
-        from revops.api.parsers import RequestTooLarge
-
         exc = RequestTooLarge(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -21,7 +21,7 @@ from django.conf import settings
 from rest_framework import permissions, throttling
 
 from revops.clientip import client_ip
-from revops.permissions import _is_api_token
+from revops.permissions import is_api_token
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ScopedRateThrottle(_Rated):
             return True
 
     def get_cache_key(self, request, view) -> str:
-        if _is_api_token(request.auth):
+        if is_api_token(request.auth):
             ident = f"token-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
