@@ -51,6 +51,7 @@ test-browser: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## make audit: known vulnerabilities in the locked dependencies (pip-audit, PyPI's database by default).
 ## Never claims success unless every package was checked; AUDIT_ARGS="--offline-ok" exits 0 when the

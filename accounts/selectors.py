@@ -8,14 +8,12 @@ of activity comes from the daily rollups.
 from __future__ import annotations
 
 import datetime
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, models
 from django.db.models import Count, Max, Q, Sum
-from django.urls import reverse
 from django.utils import timezone
 
 from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage
@@ -467,115 +465,3 @@ def persona_contact_stats(*, persona: Persona) -> dict:
 def persona_recent_contacts(*, persona: Persona, limit: int = 15) -> list[Contact]:
     """A few contacts mapped to the persona, most recently added first, with their account."""
     return list(Contact.objects.filter(persona=persona).select_related("account").order_by("-id")[:limit])
-
-
-# --- scores and lifecycle (the rules scoring of the contact and account pages) ------------------------
-SCORE_HISTORY_LIMIT = 20
-TRANSITION_LIMIT = 50
-
-
-@dataclass
-class ContactScoring:
-    """What the contact page shows of scoring: score changes, lifecycle moves, the decisions allowed."""
-
-    history: list
-    transitions: list
-    can_decide: bool = False
-    actions: list[str] = field(default_factory=list)
-    sql_checklist: list[str] = field(default_factory=list)
-    published_number: int | None = None
-
-
-def contact_scoring(*, contact: Contact, user) -> ContactScoring:
-    """The contact's last score changes and lifecycle transitions (each with its version), and which
-    lifecycle decisions ``user`` is offered for the contact's stage. At most four bounded queries; the
-    current score itself comes with the contact (``select_related("rule_score__ruleset")``).
-    """
-    from scoring.lifecycle import RECYCLABLE_STAGES, can_decide
-    from scoring.models import ContactScoreHistory, LifecycleTransition
-    from scoring.selectors import published_ruleset
-
-    can_see = user.has_perm("scoring.view_contactscorehistory")
-    history = (
-        list(
-            ContactScoreHistory.objects.filter(contact=contact)
-            .select_related("ruleset")
-            .only(
-                "id", "as_of", "scored_at", "fit", "engagement", "fit_grade", "engagement_grade", "excluded",
-                "ruleset__id", "ruleset__number",
-            )
-            .order_by("-scored_at", "-id")[:SCORE_HISTORY_LIMIT]
-        )
-        if can_see
-        else []
-    )  # fmt: skip
-    transitions = (
-        list(
-            LifecycleTransition.objects.filter(contact=contact)
-            .select_related("actor", "ruleset")
-            .order_by("-at", "-id")[:TRANSITION_LIMIT]
-        )
-        if user.has_perm("scoring.view_lifecycletransition")
-        else []
-    )
-    scoring = ContactScoring(history=history, transitions=transitions)
-    if not can_decide(user):
-        return scoring
-    published = published_ruleset()
-    sal_enabled = published.sal_enabled if published is not None else True
-    stage = contact.lifecycle_stage
-    actions = []
-    if stage == LifecycleStage.MQL and sal_enabled:
-        actions.append("accept")
-    if stage == LifecycleStage.SAL or (stage == LifecycleStage.MQL and not sal_enabled):
-        actions.append("qualify")
-    if stage in (LifecycleStage.MQL, LifecycleStage.SAL):
-        actions.append("reject")
-    if stage in RECYCLABLE_STAGES:
-        actions.append("recycle")
-    if stage == LifecycleStage.DISQUALIFIED:
-        actions.append("reopen")
-    scoring.can_decide = True
-    scoring.actions = actions
-    scoring.sql_checklist = list(published.sql_checklist) if published is not None else []
-    scoring.published_number = published.number if published is not None else None
-    return scoring
-
-
-def explanation_rows(explanation) -> list[dict]:
-    """A score's explanation (``[[rule id, name, points], …]``) as rows with each rule's kind (fit or
-    engagement, one query on the rule ids), largest effect first."""
-    from scoring.models import Rule
-
-    rows = []
-    for item in explanation or []:
-        if isinstance(item, dict):
-            rule_id, name, points = item.get("id"), item.get("name") or "", item.get("points")
-        elif isinstance(item, list | tuple) and len(item) >= 3:
-            rule_id, name, points = item[0], item[1], item[2]
-        else:
-            continue
-        if isinstance(points, int | float):
-            rows.append({"rule_id": rule_id, "name": str(name), "points": float(points), "kind": ""})
-    ids = {row["rule_id"] for row in rows if isinstance(row["rule_id"], int)}
-    kinds = dict(Rule.objects.filter(pk__in=ids).values_list("pk", "kind")) if ids else {}
-    for row in rows:
-        row["kind"] = kinds.get(row["rule_id"], "")
-    _name_best_contact(rows)
-    rows.sort(key=lambda row: -abs(row["points"]))
-    return rows
-
-
-BEST_CONTACT = re.compile(r"^Best-fitting contact #(\d+)$")
-
-
-def _name_best_contact(rows: list[dict]) -> None:
-    """An account's "Best-fitting contact #12" (as the engine stores it) named, with a link to the contact."""
-    for row in rows:
-        match = BEST_CONTACT.match(row["name"])
-        if match:
-            contact = Contact.objects.filter(pk=int(match[1])).first()
-            if contact is not None:
-                row["name"] = f"Best-fitting contact: {contact.full_name or contact.email or contact.pk}"
-                row["url"] = reverse("accounts:contact_detail", kwargs={"pk": contact.pk})
-            row["kind"] = row["kind"] or "fit"

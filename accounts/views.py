@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -30,14 +29,6 @@ def channel_select(form, name: str = "channel") -> None:
         )
         form.fields[name].widget = forms.Select(choices=choices)
         form.fields[name].label = "Channel"
-
-
-def _related_or_none(obj, name: str):
-    """A reverse one-to-one loaded by ``select_related`` (no query), or ``None`` when there is none."""
-    try:
-        return getattr(obj, name)
-    except ObjectDoesNotExist:
-        return None
 
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -113,14 +104,6 @@ class AccountDetailView(ObjectDetailView):
         }
         opps = context["opportunities"]
         context["open_pipeline"] = sum((o.amount or 0) for o in opps if o.stage in OPEN_STAGES)
-        # The contacts' rules scores rolled up to the account (scoring), loaded with the account.
-        score = (
-            _related_or_none(account, "rule_score")
-            if user.has_perm("scoring.view_accountrulescore")
-            else None
-        )
-        context["rule_score"] = score
-        context["score_explanation"] = selectors.explanation_rows(score.explanation) if score else []
         return context
 
 
@@ -189,14 +172,7 @@ class ContactDetailView(ObjectDetailView):
         context["activity"] = selectors.contact_activity_summary(contact=contact)
         context["recent_events"] = selectors.contact_recent_events(contact=contact)
         context["custom_items"] = sorted((contact.custom or {}).items())
-        # Rules score and lifecycle (scoring): the score came with the contact, the rest is bounded.
-        score = _related_or_none(contact, "rule_score")
-        user = self.request.user
-        if not user.has_perm("scoring.view_contactscore"):
-            score = None
-        context["rule_score"] = score
-        context["score_explanation"] = selectors.explanation_rows(score.explanation) if score else []
-        context["scoring"] = selectors.contact_scoring(contact=contact, user=user)
+        # The rules score and lifecycle come from the scoring app's panel (scoring/panels.py).
         return context
 
 

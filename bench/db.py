@@ -37,7 +37,7 @@ def server_environment(url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        # Production mode must be configured explicitly (revops.settings refuses to guess).
+        # Production mode must be configured explicitly (config.settings refuses to guess).
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or _SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_DEBUG": "false",

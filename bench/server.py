@@ -78,7 +78,7 @@ def gunicorn(*, env: dict[str, str], workers: int, clients: int) -> Iterator[Ser
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "revops.wsgi:application",
+        "config.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--worker-class", "gthread",

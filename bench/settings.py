@@ -1,5 +1,5 @@
 """Settings for the benchmark server: the project's settings plus the baseline endpoints."""
 
-from revops.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"

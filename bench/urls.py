@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from revops.urls import urlpatterns as project_urlpatterns
+from config.urls import urlpatterns as project_urlpatterns
 
 from .baseline import BaselineEventBatchView
 

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from celery import current_app
 from django.conf import settings
 from django.db import connections
 
@@ -31,12 +32,10 @@ def job_send(
 
     Returns False when the job could not be queued (the broker is down): ``failed(reason in words)`` has
     then been called, if given; nothing is raised."""
-    from revops.celery import app
-
-    if app.conf.task_always_eager and settings.JOBS_RUN_INLINE:
+    if current_app.conf.task_always_eager and settings.JOBS_RUN_INLINE:
         send(*args)  # the job runs here: its own errors are the caller's (tests)
         return True
-    if not app.conf.task_always_eager:
+    if not current_app.conf.task_always_eager:
         try:
             send(*args)
         except Exception as exc:

@@ -22,7 +22,7 @@ class RestrictedQuerySet(models.QuerySet):
 # Import jobs carry their file's rows (rejected rows as they were): only their creator and whoever
 # administers jobs see them. Other jobs (rescores, trainings, backtests) are shared work that every
 # viewer follows, as on their pages.
-IMPORT_JOB_KIND_PREFIX = "import:"  # revops.imports.services.JOB_KIND_PREFIX (a test holds them equal)
+IMPORT_JOB_KIND_PREFIX = "import:"  # imports.services.JOB_KIND_PREFIX (a test holds them equal)
 
 
 class JobRunQuerySet(RestrictedQuerySet):

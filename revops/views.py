@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from .panels import panels_context
 from .services import job_not_queued, object_create, object_update
 
 
@@ -256,6 +257,8 @@ class ObjectDetailView(PermissionRequiredMixin, TemplateView):
                 "can_change": self.request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"),
             }
         )
+        # What apps above this model add to its page (revops.panels), e.g. scores on a contact.
+        context.update(panels_context(instance=self.object, user=self.request.user))
         return context
 
 
@@ -330,40 +333,3 @@ class ObjectEditView(PermissionRequiredMixin, TemplateView):
         context = self.get_context_data(form=form, object=self.object, model_opts=self.model._meta)
         context["cancel_url_name"] = self.detail_url_name if self.object is not None else self.list_url_name
         return render(self.request, self.template_name, context, status=status)
-
-
-# --- the dashboard ------------------------------------------------------------------------------
-class HomeView(LoginRequiredMixin, TemplateView):
-    """The dashboard: headline numbers, the last 30 days of engagement, accounts by buying stage (the
-    learned scores), recent opportunities.
-
-    Only cheap queries: planner estimates for big tables on PostgreSQL, the daily rollups for events
-    (never the raw events table), one aggregate over open opportunities.
-    """
-
-    template_name = "revops/home.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from accounts import selectors
-
-        context = super().get_context_data(**kwargs)
-        user = self.request.user
-        summary = selectors.dashboard_summary(user=user)
-        context["summary"] = summary
-        context["events_by_day"] = {
-            "label": "Events",
-            "labels": [day.strftime("%d %b") for day, _ in summary.events_by_day],
-            "values": [n for _, n in summary.events_by_day],
-        }
-        context["recent_opportunities"] = (
-            selectors.opportunity_recent_list(user=user) if user.has_perm("accounts.view_opportunity") else []
-        )
-        if user.has_perm("scoring.view_accountmodelscore"):
-            from scoring.selectors import buying_stage_summary
-            from scoring.views_learned import STAGE_COLOURS
-
-            stages = buying_stage_summary()
-            for stage in stages["stages"]:
-                stage["colour"] = STAGE_COLOURS.get(stage["value"], "secondary")
-            context["buying_stages"] = stages
-        return context

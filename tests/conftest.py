@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from revops.celery import app as celery_app
+from config.celery import app as celery_app
 from revops.choices import Role, TeamKind
 from tests.revops.factories import UserFactory, make_member
 

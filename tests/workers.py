@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from revops.celery import app as celery_app
+from config.celery import app as celery_app
 from revops.choices import JobStatus
 from revops.models import JobRun
 
@@ -43,7 +43,7 @@ class Worker:
         with log.open("w") as out:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "revops", "worker", "-P", "solo",
+                    sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo",
                     "-n", self.hostname, "--without-heartbeat", "--without-mingle", "--without-gossip",
                     "-l", "warning",
                 ],

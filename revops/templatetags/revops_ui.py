@@ -1,4 +1,6 @@
-"""Formatting helpers for the web UI. They only format what views hand them: no queries here."""
+"""Formatting helpers for the web UI, for every app's pages (``{% load revops_ui %}``). They only format
+what views hand them: no queries here. Labels and colours of the accounts app's choices are in
+``accounts_ui``."""
 
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -8,52 +10,9 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from accounts.choices import Department, EventType, LifecycleStage, OpportunityStage, Seniority
-
 register = template.Library()
 
 EMPTY = "—"
-
-_CHOICES = {
-    "seniority": dict(Seniority.choices),
-    "department": dict(Department.choices),
-    "lifecycle_stage": dict(LifecycleStage.choices),
-    "event_type": dict(EventType.choices),
-}
-
-# Bootstrap colour per opportunity stage, lifecycle stage and event type.
-_STAGE_COLOURS = {
-    OpportunityStage.PROSPECTING: "secondary",
-    OpportunityStage.ENGAGING: "info",
-    OpportunityStage.PROPOSAL: "primary",
-    OpportunityStage.NEGOTIATION: "warning",
-    OpportunityStage.WON: "success",
-    OpportunityStage.LOST: "danger",
-}
-_LIFECYCLE_COLOURS = {
-    LifecycleStage.LEAD: "secondary",
-    LifecycleStage.MQL: "info",
-    LifecycleStage.SAL: "primary",
-    LifecycleStage.SQL: "primary",
-    LifecycleStage.OPPORTUNITY: "warning",
-    LifecycleStage.CUSTOMER: "success",
-    LifecycleStage.RECYCLED: "light",
-    LifecycleStage.DISQUALIFIED: "dark",
-}
-# Strong buying signals stand out; passive ones stay grey.
-_EVENT_COLOURS = {
-    EventType.DEMO_REQUEST: "success",
-    EventType.FREE_TRIAL: "success",
-    EventType.MEETING: "success",
-    EventType.FORM_FILL: "primary",
-    EventType.WEBINAR: "primary",
-    EventType.CONTENT_DOWNLOAD: "info",
-    EventType.INTENT: "warning",
-    EventType.EMAIL_CLICK: "info",
-    EventType.AD_CLICK: "info",
-    EventType.EMAIL_OPEN: "secondary",
-    EventType.PAGE_VIEW: "secondary",
-}
 
 
 @register.filter
@@ -94,38 +53,6 @@ def compact(value) -> str:
         if abs(amount) >= limit:
             return f"{amount / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
     return intcomma(int(amount))
-
-
-@register.filter
-def labels(values, kind: str) -> str:
-    """Choice codes stored in a JSON list → their labels: ``["vp", "director"]`` → ``VP, Director``."""
-    if not values:
-        return EMPTY
-    names = _CHOICES.get(kind, {})
-    return ", ".join(str(names.get(v, v)) for v in values)
-
-
-@register.filter
-def label(value: str, kind: str) -> str:
-    """One choice code → its label: ``"page_view"|label:"event_type"`` → ``Page view``."""
-    if value in (None, ""):
-        return EMPTY
-    return str(_CHOICES.get(kind, {}).get(value, value))
-
-
-@register.filter
-def stage_colour(stage: str) -> str:
-    return _STAGE_COLOURS.get(stage, "secondary")
-
-
-@register.filter
-def lifecycle_colour(stage: str) -> str:
-    return _LIFECYCLE_COLOURS.get(stage, "secondary")
-
-
-@register.filter
-def event_colour(event_type: str) -> str:
-    return _EVENT_COLOURS.get(event_type, "secondary")
 
 
 @register.filter

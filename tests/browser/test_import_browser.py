@@ -7,8 +7,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Account
+from imports.services import csv_import, progress_set
 from revops.choices import JobStatus
-from revops.imports.services import csv_import, progress_set
 from revops.models import JobRun
 
 ACCOUNTS = """\

@@ -169,7 +169,7 @@ def test_unexpected_error_is_json_500_with_request_id_and_logged(lead, monkeypat
 
 
 def test_error_outside_drf_is_json_500_under_api(lead, monkeypatch):
-    from revops import urls  # noqa: F401  (handler500 is set there)
+    from config import urls  # noqa: F401  (handler500 is set there)
     from revops.api.exceptions import server_error
 
     request = Client().get("/api/").wsgi_request

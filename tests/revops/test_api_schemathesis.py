@@ -22,10 +22,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
+from config.wsgi import application
 from revops import services
 from revops.choices import Role, TeamKind, TokenScope
 from revops.models import ApiToken, Membership
-from revops.wsgi import application
 from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
 from tests.accounts.factories import (
     AccountFactory,

@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from accounts.choices import LifecycleStage
 from accounts.models import Account, Contact
+from imports.services import JOB_KIND_PREFIX, csv_import, import_upload_create
 from revops import services
 from revops.choices import Role, TeamKind
-from revops.imports.services import JOB_KIND_PREFIX, csv_import, import_upload_create
 from revops.models import ApiToken, JobRun, Membership, Team
 from revops.querysets import IMPORT_JOB_KIND_PREFIX
 from scoring.models import LifecycleTransition

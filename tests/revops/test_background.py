@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
+from config.celery import app
 from revops import background
-from revops.celery import app
 
 
 @pytest.fixture

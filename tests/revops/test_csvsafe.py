@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from imports import services
 from revops import csvsafe
-from revops.imports import services
 from revops.models import JobRun
-from tests.revops.test_import_views import mapping_post, upload
+from tests.imports.test_import_views import mapping_post, upload
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Account, EngagementEvent
+from config.celery import app as celery_app
+from imports.services import import_progress, progress_set
 from revops import services
-from revops.celery import app as celery_app
 from revops.choices import JobStatus
-from revops.imports.services import import_progress, progress_set
 from revops.models import JobRun
 from scoring import rescore
 from scoring.models import ContactScore, ScoringOutbox

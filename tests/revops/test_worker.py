@@ -16,8 +16,8 @@ def test_csv_import_runs_in_a_real_worker_through_redis(celery_worker_process):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from accounts.models import Account
-    from revops.imports.services import import_confirm, import_upload_create
-    from revops.imports.tasks import import_csv_task
+    from imports.services import import_confirm, import_upload_create
+    from imports.tasks import import_csv_task
     from tests.revops.factories import make_member
 
     user = make_member()

@@ -4,7 +4,7 @@ contacts and accounts they wrote to the scoring outbox, and a dry run or an unch
 import pytest
 
 from accounts.models import Account, Contact
-from revops.imports.services import csv_import
+from imports.services import csv_import
 from scoring.models import AccountRuleScore, ContactScore, ScoringOutbox
 from tests.accounts.factories import AccountFactory, ProductFactory, SalesAgentFactory
 

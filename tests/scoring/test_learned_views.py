@@ -872,7 +872,7 @@ response = client.get(f"/scoring/accounts/{account.pk}/scores/", HTTP_HX_REQUEST
 assert response.status_code == 200 and "7 research-page visits" in response.content.decode()
 print(sorted(m for m in ("xgboost", "sklearn", "scipy") if m in sys.modules))
 """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "revops.settings", "DATABASE_URL": "sqlite://:memory:"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": "sqlite://:memory:"}
     env["SCORING_INCREMENTAL"] = "false"  # creating the account must not score it (that path needs them)
     env.pop("REDIS_URL", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -207,7 +207,7 @@ def test_a_pool_process_predicts_on_its_share_of_the_cores(monkeypatch):
 
     import xgboost
 
-    from revops.celery import _share_cores
+    from config.celery import _share_cores
 
     monkeypatch.delenv("REVOPS_XGB_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

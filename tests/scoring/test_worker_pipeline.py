@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.choices import Department, EventType, Seniority
 from accounts.ingest import events_ingest
 from accounts.models import Account, Contact
-from revops.celery import app as celery_app
+from config.celery import app as celery_app
 from revops.choices import JobStatus
 from scoring import pipeline
 from scoring.ml import features as F

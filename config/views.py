@@ -1,0 +1,41 @@
+"""The project's own page: the dashboard, which reads every app (the shell stands above them all)."""
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.views.generic import TemplateView
+
+from accounts import selectors
+from scoring.selectors import buying_stage_summary
+from scoring.views_learned import STAGE_COLOURS
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    """The dashboard: headline numbers, the last 30 days of engagement, accounts by buying stage (the
+    learned scores), recent opportunities.
+
+    Only cheap queries: planner estimates for big tables on PostgreSQL, the daily rollups for events
+    (never the raw events table), one aggregate over open opportunities.
+    """
+
+    template_name = "home.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        summary = selectors.dashboard_summary(user=user)
+        context["summary"] = summary
+        context["events_by_day"] = {
+            "label": "Events",
+            "labels": [day.strftime("%d %b") for day, _ in summary.events_by_day],
+            "values": [n for _, n in summary.events_by_day],
+        }
+        context["recent_opportunities"] = (
+            selectors.opportunity_recent_list(user=user) if user.has_perm("accounts.view_opportunity") else []
+        )
+        if user.has_perm("scoring.view_accountmodelscore"):
+            stages = buying_stage_summary()
+            for stage in stages["stages"]:
+                stage["colour"] = STAGE_COLOURS.get(stage["value"], "secondary")
+            context["buying_stages"] = stages
+        return context
