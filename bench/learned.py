@@ -174,10 +174,10 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
     from scoring.ml import features as F
     from scoring.ml.registry import artefact_bytes, model_promote, model_register
     from scoring.models import ScoringModelKind, ScoringModelStatus
-    from scoring.rescore import _bounds
+    from scoring.store import id_bounds
 
     started = time.perf_counter()
-    low, high = _bounds(Account)
+    low, high = id_bounds(Account)
     ids = range(low, min(high + 1, low + accounts))
     last = as_of - datetime.timedelta(days=HORIZON_DAYS)
     dates = [last - datetime.timedelta(days=30 * k) for k in range(max(2, snapshots))][::-1]
@@ -272,14 +272,14 @@ class _Clock:
         ("scoring.predictions", "_stored"): "read_stored",
         ("scoring.predictions", "_rules_fit"): "read_stored",
         ("scoring.predictions", "_open_opportunities"): "read_stored",
-        ("scoring.predictions", "_insert_or_upsert"): "write",
-        ("scoring.predictions", "_copy_frame"): "write",
+        ("scoring.predictions", "insert_or_upsert"): "write",
+        ("scoring.predictions", "frame_copy"): "write",
         ("scoring.ml.lookalike", "_chunk_contacts"): "read_contacts",
         ("scoring.ml.lookalike", "persona_fit_predict"): "persona_fit",
         ("scoring.ml.lookalike", "engagement_vs_buyers"): "engagement_vs_buyers",
-        ("scoring.rescore", "_current"): "read_stored",
-        ("scoring.rescore", "_changed"): "compare",
-        ("scoring.rescore", "_insert_or_upsert"): "write",
+        ("scoring.rescore", "stored_read"): "read_stored",
+        ("scoring.rescore", "changed_mask"): "compare",
+        ("scoring.rescore", "insert_or_upsert"): "write",
     }
 
     def __init__(self):

@@ -282,7 +282,8 @@ def _reset(marker: dict) -> dict:
 
 # --- measuring ------------------------------------------------------------------------------------------
 class _Phases:
-    """Time the steps of ``scoring.rescore`` by wrapping the names it calls (a few calls per chunk)."""
+    """Time the steps of ``scoring.rescore`` by wrapping the names it and the score store call (a few calls
+    per chunk)."""
 
     TOP = {
         "contacts_by_range": "contacts_load",
@@ -293,7 +294,7 @@ class _Phases:
         "evaluate_accounts": "accounts_evaluate",
         "account_scores_write": "accounts_write",
     }
-    INNER = {"_current": "read_stored", "_upsert": "upsert", "bulk_insert": "history_copy"}
+    INNER = {"stored_read": "read_stored", "upsert": "upsert", "bulk_insert": "history_copy"}
 
     def __init__(self):
         self.seconds: Counter[str] = Counter()
@@ -302,7 +303,7 @@ class _Phases:
     def _wrap(self, name: str, function):
         def timed(*args, **kwargs):
             if name in self.INNER:
-                if not self.stack or self.stack[-1] in self.INNER:  # bulk_insert inside _upsert
+                if not self.stack or self.stack[-1] in self.INNER:  # bulk_insert inside upsert
                     return function(*args, **kwargs)
                 key = f"{self.TOP[self.stack[0]]}.{self.INNER[name]}"
             else:
@@ -319,16 +320,21 @@ class _Phases:
 
     @contextmanager
     def active(self) -> Iterator["_Phases"]:
-        from scoring import rescore
+        from scoring import rescore, store
 
-        originals = {name: getattr(rescore, name) for name in (*self.TOP, *self.INNER)}
-        for name, function in originals.items():
-            setattr(rescore, name, self._wrap(name, function))
+        originals = {
+            (module, name): getattr(module, name)
+            for module in (rescore, store)
+            for name in (*self.TOP, *self.INNER)
+            if hasattr(module, name)
+        }
+        for (module, name), function in originals.items():
+            setattr(module, name, self._wrap(name, function))
         try:
             yield self
         finally:
-            for name, function in originals.items():
-                setattr(rescore, name, function)
+            for (module, name), function in originals.items():
+                setattr(module, name, function)
 
     def breakdown(self, total: float) -> dict[str, float]:
         out = {key: round(self.seconds[key], 2) for key in sorted(self.seconds)}
@@ -588,10 +594,10 @@ class WorkerFailed(Exception):
 
 @contextmanager
 def _worker(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, str]]:
-    """``celery -A revops worker -P solo -c 1`` in a session of its own, until the block ends."""
+    """``celery -A config worker -P solo -c 1`` in a session of its own, until the block ends."""
     log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
-        sys.executable, "-m", "celery", "-A", "revops", "worker", "-P", "solo", "-c", "1",
+        sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-c", "1",
         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(
@@ -661,7 +667,7 @@ def _latency(url: str, redis_url: str, events: int, seed: int) -> dict:
     from django.db import connection
 
     from accounts.models import Contact
-    from revops.celery import app
+    from config.celery import app
     from scoring.models import ContactScore
     from scoring.rescore import DRAIN_KEY
 

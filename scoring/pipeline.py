@@ -34,19 +34,20 @@ from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_create_once, job_run_finish, job_run_send, job_run_start
 
 from . import predictions
-from .models import ScoringModel, ScoringModelKind, ScoringModelStatus
+from .ml.lookalike import contacts_chunk_score
+from .models import Ruleset, ScoringModel, ScoringModelKind, ScoringModelStatus
 from .population import spec_for
 from .rescore import (
     ACCOUNT_CHUNK,
     CONTACT_CHUNK,
     NoPublishedRuleset,
-    _bounds,
     _runner,
     accounts_chunk_rescore,
     contacts_chunk_rescore,
     published,
     today,
 )
+from .store import id_bounds
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ STALE_AFTER = datetime.timedelta(minutes=getattr(settings, "SCORING_JOB_STALE_MI
 
 
 def _ranges(model, size: int) -> list[list[int]]:
-    low, high = _bounds(model)
+    low, high = id_bounds(model)
     return [[lo, lo + size] for lo in range(low, high + 1, size)] if high >= low else []
 
 
@@ -139,8 +140,6 @@ def range_run(params: dict, phase: str, low: int, high: int) -> dict:
     as_of = datetime.date.fromisoformat(params["as_of"])
     now = datetime.datetime.fromisoformat(params["now"])
     if phase in ("contacts", "accounts"):
-        from .models import Ruleset
-
         spec = spec_for(Ruleset.objects.get(pk=params["ruleset_id"]))
         if phase == "contacts":
             stats = contacts_chunk_rescore(spec=spec, as_of=as_of, low=low, high=high, now=now)
@@ -151,8 +150,6 @@ def range_run(params: dict, phase: str, low: int, high: int) -> dict:
         scorer = predictions.Scorer.of(**params["scorer"])
         return predictions.accounts_chunk_score(scorer=scorer, ids=range(low, high), as_of=as_of, now=now)
     if phase == "contact_models":
-        from .ml.lookalike import contacts_chunk_score
-
         model = ScoringModel.objects.defer("metrics").get(pk=params["persona_model_id"])
         stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now, model=model)
         return {k: v for k, v in stats.items() if isinstance(v, int | float | str)}

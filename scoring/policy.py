@@ -23,6 +23,7 @@ from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
 from revops.services import object_delete
 
+from . import pipeline
 from .exceptions import PolicyConflict, WorkflowError
 from .models import Band, PolicyStatus, QualificationPolicy
 from .versioning import revision_check
@@ -270,9 +271,8 @@ def policy_update(
 
 
 def _accounts_rescore(*, user, reason: str) -> None:
-    from scoring.predictions import accounts_rescore_schedule
 
-    accounts_rescore_schedule(user=user, reason=reason)
+    pipeline.full_rescore_schedule(user=user, reason=reason)
 
 
 @transaction.atomic

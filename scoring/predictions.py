@@ -27,9 +27,11 @@ from django.utils import timezone
 from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
 
+from . import notifications
 from .engine import stages as stage_engine
 from .ml import families
 from .ml import features as F
+from .ml.lookalike import account_fit_predict, contacts_chunk_score
 from .ml.words import sentence
 from .models import (
     BAND_RANK,
@@ -45,7 +47,7 @@ from .models import (
     ScoringModelStatus,
 )
 from .population import _in, _t
-from .rescore import _changed, _copy_frame, _current, _derived_data_commit, _insert_or_upsert, today
+from .store import changed_mask, derived_data_commit, frame_copy, insert_or_upsert, stored_read, today
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +169,6 @@ def profile_fit(scorer: Scorer, frame: pd.DataFrame, rules_fit: np.ndarray) -> n
     icp = np.clip(np.asarray(rules_fit, dtype=float) / max(policy.icp_fit_full, 1e-9), 0.0, 1.0)
     if scorer.fit_model is None:
         return np.round(100.0 * icp, 2)
-    from .ml.lookalike import account_fit_predict
-
     lookalike = np.clip(np.asarray(account_fit_predict(scorer.fit_model, frame), dtype=float), 0.0, 1.0)
     w = policy.icp_weight
     return np.round(100.0 * ((1.0 - w) * lookalike + w * icp), 2)
@@ -203,7 +203,7 @@ def _open_opportunities(ids, as_of: datetime.date) -> set[int]:
 
 def _stored(ids) -> pd.DataFrame:
     clause, params = _ids_clause("account_id", ids)
-    current = _current(_t(AccountModelScore), "account_id", [*FIELDS, "stage_since"], clause, params)
+    current = stored_read(_t(AccountModelScore), "account_id", [*FIELDS, "stage_since"], clause, params)
     if len(current):
         current["stage_since"] = pd.to_datetime(current["stage_since"], utc=True, format="ISO8601")
     return current
@@ -251,7 +251,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
         }
     )  # fmt: skip
     new["fit_model_id"] = new["fit_model_id"].astype("Int64")  # NULL without a fit model
-    changed = np.flatnonzero(_changed(_comparable(new), _comparable(stored), "account_id", FIELDS))
+    changed = np.flatnonzero(changed_mask(_comparable(new), _comparable(stored), "account_id", FIELDS))
     moved = np.flatnonzero(reason != "")
     if not len(changed):
         return {"accounts": len(new), "written": 0, "moved": 0, "qualified": int(new["qualified"].sum())}
@@ -276,10 +276,10 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
     out["qualified"] = out["qualified"].astype(bool)
     fresh = ~out["account_id"].isin(stored["account_id"]) if len(stored) else np.ones(len(out), dtype=bool)
     with transaction.atomic():
-        _derived_data_commit()
-        _insert_or_upsert(AccountModelScore, "account_id", out, np.asarray(fresh, dtype=bool))
+        derived_data_commit()
+        insert_or_upsert(AccountModelScore, "account_id", out, np.asarray(fresh, dtype=bool))
         history = out[HISTORY_FIELDS]
-        _copy_frame(_t(AccountModelScoreHistory), history)
+        frame_copy(_t(AccountModelScoreHistory), history)
         if len(moved):
             transitions = pd.DataFrame(
                 {
@@ -288,7 +288,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
                     "reason": reason[moved], "model_id": scorer.in_market.pk, "policy_id": policy.pk,
                 }
             )  # fmt: skip
-            _copy_frame(_t(BuyingStageTransition), transitions)
+            frame_copy(_t(BuyingStageTransition), transitions)
         # Newly qualified (a scored account that was not qualified before): sales hears of it. The
         # very first scoring of an account sets the baseline and notifies nobody.
         if before is not None:
@@ -300,9 +300,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
                 & ~np.asarray(pd.Series(was).fillna(False), dtype=bool)
             )
             if newly.any():
-                from .notifications import account_qualified_notify
-
-                account_qualified_notify(account_ids=account_ids[newly].tolist(), at=now)
+                notifications.account_qualified_notify(account_ids=account_ids[newly].tolist(), at=now)
     return {
         "accounts": len(new),
         "written": len(out),
@@ -364,8 +362,6 @@ def accounts_rescore(*, account_ids, as_of: datetime.date | None = None) -> dict
 def contacts_model_rescore(*, contact_ids, as_of: datetime.date | None = None, span: int = 20_000) -> dict:
     """Persona fit and engagement vs buyers of these contacts now (the incremental path): one chunk over
     their id span when it is narrow (a company's contacts usually are), else one per contact."""
-    from .ml.lookalike import contacts_chunk_score
-
     ids = sorted({int(c) for c in contact_ids if c is not None})
     if not ids:
         return {"contacts": 0, "written": 0}
@@ -378,13 +374,6 @@ def contacts_model_rescore(*, contact_ids, as_of: datetime.date | None = None, s
             return stats
         written += stats["written"]
     return {"contacts": len(ids), "written": written}
-
-
-def accounts_rescore_schedule(*, user=None, reason: str = ""):
-    """Start a full rescore (rules, then learned scores) over the workers; returns its ``JobRun``."""
-    from .pipeline import full_rescore_schedule
-
-    return full_rescore_schedule(user=user, reason=reason)
 
 
 # --- reading an explanation back ----------------------------------------------------------------------------

@@ -14,23 +14,26 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Contact
 from revops.audit import change_record_create, model_snapshot
-from revops.bulk import bulk_insert, is_postgres
+from revops.background import deferred_note
+from revops.bulk import is_postgres
 from revops.choices import ChangeAction
 from revops.chunks import TRANSIENT, Failure, Isolated, error_words, range_run_isolated
 from revops.models import JobRun
 from revops.services import job_run_progress
 
+from . import notifications
 from .engine import lifecycle as lifecycle_engine
 from .engine.rules import (
+    ContactResult,
     RulesetSpec,
     account_explanation_for,
     evaluate_accounts,
@@ -56,6 +59,17 @@ from .population import (
     lifecycle_context,
     spec_for,
 )
+from .predictions import accounts_rescore, contacts_model_rescore
+from .store import (
+    changed_mask,
+    derived_data_commit,
+    frame_copy,
+    id_bounds,
+    insert_or_upsert,
+    stored_read,
+    today,
+    upsert,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,75 +90,7 @@ def published() -> Ruleset:
     return ruleset
 
 
-def today() -> datetime.date:
-    return timezone.now().astimezone(datetime.UTC).date()
-
-
 # --- writing scores -------------------------------------------------------------------------------------
-def _current(table: str, key: str, fields: list[str], where: str, params: list) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {key}, {', '.join(fields)} FROM {table} WHERE {where}", params)
-        rows = cursor.fetchall()
-    return pd.DataFrame.from_records(rows, columns=[key, *fields])
-
-
-def _changed(new: pd.DataFrame, current: pd.DataFrame, key: str, fields: list[str]) -> np.ndarray:
-    """Rows of ``new`` whose ``fields`` differ from the stored ones (or that have none)."""
-    if current.empty:
-        return np.ones(len(new), dtype=bool)
-    merged = new[[key, *fields]].merge(current, on=key, how="left", suffixes=("", "_old"), indicator=True)
-    differs = merged["_merge"].to_numpy() == "left_only"
-    for f in fields:
-        differs |= merged[f].to_numpy() != merged[f"{f}_old"].to_numpy()
-    return differs
-
-
-def _copy_frame(table: str, frame: pd.DataFrame) -> None:
-    """Append ``frame`` to ``table``: one COPY of pandas-written CSV on PostgreSQL (no per-value Python),
-    batched INSERTs on SQLite. Text columns are never NULL (empty means empty)."""
-    if is_postgres():
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(c) for c in frame.columns)
-        text = [quote(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
-        options = f"FORMAT csv, FORCE_NOT_NULL ({', '.join(text)})" if text else "FORMAT csv"
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({options})") as copy,
-        ):
-            copy.write(frame.to_csv(index=False, header=False))
-        return
-    bulk_insert(table.strip('"'), list(frame.columns), _python_rows(frame))
-
-
-def _python_rows(frame: pd.DataFrame) -> list[list]:
-    return frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-
-
-def _upsert(model, key: str, frame: pd.DataFrame) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE for the rows of ``frame`` (COPY into a staging table first
-    on PostgreSQL)."""
-    table = _t(model)
-    quote = connection.ops.quote_name
-    quoted = ", ".join(quote(c) for c in frame.columns)
-    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in frame.columns if c != key)
-    with connection.cursor() as cursor:
-        if is_postgres():
-            stage = f"stage_{model._meta.db_table}"
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
-            cursor.execute(f"TRUNCATE {stage}")
-            _copy_frame(stage, frame)
-            cursor.execute(
-                f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-            )
-            return
-        sql = (
-            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(frame.columns))}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates.replace('EXCLUDED.', 'excluded.')}"
-        )
-        cursor.executemany(sql, _python_rows(frame))
-
-
 def explanations_json(result: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """``explanation_for`` of many rows at once, as JSON text, built per rule rather than per row."""
     explain = result.attrs["explain"]
@@ -169,36 +115,21 @@ def contact_scores_write(
     if result.empty:
         return 0
     result = result.assign(ruleset_id=ruleset_id)
-    current = _current(_t(ContactScore), "contact_id", SCORE_FIELDS, where, params)
-    changed = np.flatnonzero(_changed(result, current, "contact_id", SCORE_FIELDS))
+    current = stored_read(_t(ContactScore), "contact_id", SCORE_FIELDS, where, params)
+    changed = np.flatnonzero(changed_mask(result, current, "contact_id", SCORE_FIELDS))
     if not len(changed):
         return 0
     out = result.iloc[changed][["contact_id", *SCORE_FIELDS]].reset_index(drop=True)
     out["explanation"] = explain_json(changed)
     out["scored_at"] = now.isoformat()
     fresh = ~out["contact_id"].isin(current["contact_id"]) if len(current) else np.ones(len(out), dtype=bool)
-    _insert_or_upsert(ContactScore, "contact_id", out, np.asarray(fresh, dtype=bool))
+    insert_or_upsert(ContactScore, "contact_id", out, np.asarray(fresh, dtype=bool))
     # History keeps the numbers; a past explanation is reproduced on demand (``contact_score_as_of``),
     # which halves what a full rescore writes.
     history = out[["contact_id", "ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade",
                    "excluded", "scored_at"]].assign(as_of=as_of.isoformat(), explanation="[]")  # fmt: skip
-    _copy_frame(_t(ContactScoreHistory), history)
+    frame_copy(_t(ContactScoreHistory), history)
     return len(out)
-
-
-def _insert_or_upsert(model, key: str, frame: pd.DataFrame, fresh: np.ndarray) -> None:
-    """Rows with no stored score yet go straight in with COPY; the others through the upsert. Should a
-    concurrent writer have inserted one of the fresh keys meanwhile, all go through the upsert."""
-    if is_postgres() and fresh.any():
-        try:
-            with transaction.atomic():
-                _copy_frame(_t(model), frame[fresh])
-        except IntegrityError:
-            _upsert(model, key, frame)
-            return
-        frame = frame[~fresh]
-    if len(frame):
-        _upsert(model, key, frame)
 
 
 def account_scores_write(
@@ -208,14 +139,14 @@ def account_scores_write(
     if result.empty:
         return 0
     result = result.assign(ruleset_id=ruleset_id)
-    current = _current(_t(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
-    changed = np.flatnonzero(_changed(result, current, "account_id", ACCOUNT_FIELDS))
+    current = stored_read(_t(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
+    changed = np.flatnonzero(changed_mask(result, current, "account_id", ACCOUNT_FIELDS))
     if not len(changed):
         return 0
     out = result.iloc[changed][["account_id", *ACCOUNT_FIELDS]].reset_index(drop=True)
     out["explanation"] = [json.dumps(explain(i)) for i in changed.tolist()]
     out["scored_at"] = now.isoformat()
-    _upsert(AccountRuleScore, "account_id", out)
+    upsert(AccountRuleScore, "account_id", out)
     return len(out)
 
 
@@ -265,9 +196,7 @@ def lifecycle_apply(
         ]
     )
     if transitions:
-        from .notifications import stage_change_notify
-
-        stage_change_notify(transitions=transitions)
+        notifications.stage_change_notify(transitions=transitions)
     return transitions
 
 
@@ -296,28 +225,13 @@ def _stages_set(moves: dict[int, tuple], now: datetime.datetime) -> set[int]:
         return applied
 
 
-def _derived_data_commit() -> None:
-    """Scores are derived data that a rerun recreates: their transactions need not wait for the WAL
-    flush (a crash loses at most the last moments of scoring, never consistency)."""
-    if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-
-
 # --- the batch path -----------------------------------------------------------------------------------------
-def _bounds(model) -> tuple[int, int]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {_t(model)}")
-        low, high = cursor.fetchone()
-    return (low or 0, high or -1)
-
-
 def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int, high: int, now) -> dict:
     """Score contacts with ``low <= id < high`` (vectorised) and write what changed. Idempotent."""
     population = contacts_by_range(spec, as_of, low, high)
     result = evaluate_contacts(spec, population, as_of=as_of)
     with transaction.atomic():
-        _derived_data_commit()
+        derived_data_commit()
         written = contact_scores_write(
             ruleset_id=spec.id, result=result, explain_json=lambda rows: explanations_json(result, rows),
             as_of=as_of, now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
@@ -342,7 +256,7 @@ def accounts_chunk_rescore(
     population, scores = account_population(spec, as_of, low=low, high=high, scores=scores)
     result = evaluate_accounts(spec, population, scores, as_of=as_of)
     with transaction.atomic():
-        _derived_data_commit()
+        derived_data_commit()
         written = account_scores_write(
             ruleset_id=spec.id, result=result, explain=lambda j: account_explanation_for(result, j), now=now,
             where="account_id >= %s AND account_id < %s", params=[low, high],
@@ -364,8 +278,8 @@ def rescore_all(
     now = timezone.now()
     from accounts.models import Account
 
-    c_low, c_high = _bounds(Contact)
-    a_low, a_high = _bounds(Account)
+    c_low, c_high = id_bounds(Contact)
+    a_low, a_high = id_bounds(Account)
     contact_chunks = [(low, low + CONTACT_CHUNK) for low in range(c_low, c_high + 1, CONTACT_CHUNK)]
     account_chunks = [(low, low + ACCOUNT_CHUNK) for low in range(a_low, a_high + 1, ACCOUNT_CHUNK)]
     total = len(contact_chunks) + len(account_chunks)
@@ -447,14 +361,6 @@ def _report(job, progress, done, total, totals) -> None:
         job_run_progress(job=job, progress=done, message=f"{totals['contacts']:,} contacts scored")
     if progress is not None:
         progress(done, total)
-
-
-def rescore_all_schedule(*, user=None, reason: str = "") -> JobRun:
-    """Start a full rescore (rules, then learned scores) as chunk tasks over the Celery workers
-    (in-process in the embedded mode); progress on the JobRun. See ``scoring.pipeline``."""
-    from .pipeline import full_rescore_schedule
-
-    return full_rescore_schedule(user=user, reason=reason)
 
 
 # --- the incremental path -----------------------------------------------------------------------------------
@@ -539,8 +445,6 @@ def _scalar_contacts(spec, population, as_of) -> tuple[pd.DataFrame, list[list]]
 
 
 def _scalar_accounts(spec, population, scores: pd.DataFrame, as_of) -> tuple[pd.DataFrame, list[list]]:
-    from .engine.rules import ContactResult
-
     anonymous = _rows_by_entity(population.anonymous)
     anonymous_campaign = _rows_by_entity(population.anonymous_campaign, campaign=True)
     members: dict[int, list] = {}
@@ -595,13 +499,10 @@ def _drain_schedule() -> None:
     """Ask for a drain. The change it follows has committed: when the cache or the broker is down this
     only notes that the scoring waits (the beat sweep drains the row once the queue is back) and never
     raises into the request that wrote the change."""
-    from revops.background import deferred_note
-    from revops.celery import app
-
     # In-process (eager) there is nothing to debounce; otherwise one queued drain at a time (beat sweeps
     # every 10 s in case a queued one is lost).
     try:
-        if app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
+        if current_app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
             outbox_drain_task.delay()
     except Exception:
         log.warning("could not schedule an outbox drain; the periodic sweep will pick it up", exc_info=True)
@@ -618,7 +519,6 @@ def outbox_pending():
 
 def _outbox_rescore(rows: list[ScoringOutbox]) -> None:
     """Rescore what these rows name, in one savepoint: it all lands or none of it."""
-    from .predictions import accounts_rescore, contacts_model_rescore
 
     contacts = {c for r in rows for c in r.contact_ids}
     accounts = {a for r in rows for a in r.account_ids}

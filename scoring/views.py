@@ -29,7 +29,7 @@ from accounts.models import Contact
 from revops.models import JobRun
 from revops.views import job_start_say
 
-from . import lifecycle, selectors, workflow
+from . import lifecycle, pipeline, selectors, workflow
 from .exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
 from .forms import (
     CommentForm,
@@ -62,7 +62,6 @@ from .models import (
     RulesetStatus,
     WhatIfRun,
 )
-from .rescore import rescore_all_schedule
 from .whatif import whatif_run_start
 
 RULE_PREFIX = "rules"
@@ -892,7 +891,9 @@ class RescoreStartView(PermissionRequiredMixin, View):
         form = ReasonForm(request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
         try:
-            job = rescore_all_schedule(user=request.user, reason=reason or "Started from the rules page")
+            job = pipeline.full_rescore_schedule(
+                user=request.user, reason=reason or "Started from the rules page"
+            )
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
             messages.error(request, _error_text(exc))
             return redirect("scoring:ruleset_list")

@@ -38,6 +38,7 @@ from revops.choices import JobStatus
 from revops.models import ChangeRecord, JobRun
 from revops.views import Column, ObjectListView, job_start_say
 
+from . import pipeline
 from .filtersets_learned import (
     AccountModelScoreFilterSet,
     ScoringModelFilterSet,
@@ -1054,10 +1055,11 @@ class AccountsRescoreView(PermissionRequiredMixin, View):
     permission_required = "scoring.rescore_accounts"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from .predictions import accounts_rescore_schedule  # NumPy and pandas: loaded only when needed
 
         reason = (request.POST.get("reason") or "").strip()[:500]
-        job = accounts_rescore_schedule(user=request.user, reason=reason or "Started from the in-market page")
+        job = pipeline.full_rescore_schedule(
+            user=request.user, reason=reason or "Started from the in-market page"
+        )
         return redirect("scoring:model_job", pk=job.pk)
 
 

@@ -28,7 +28,7 @@ from revops.services import JOB_ABANDONED_AFTER
 from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
 from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
 from .population import _as_date, _t, campaign_activity, contact_activity, contacts_frame, spec_for
-from .rescore import today
+from .store import today
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 365

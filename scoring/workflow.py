@@ -29,6 +29,7 @@ from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
 from revops.services import object_delete
 
+from . import pipeline
 from .exceptions import RulesetConflict, RulesetNotEditable, WorkflowError
 from .models import (
     DEFAULT_EXCLUDED_TITLES,
@@ -854,9 +855,8 @@ def ruleset_reject(*, ruleset: Ruleset, user, reason: str) -> Ruleset:
 
 # --- publication ------------------------------------------------------------------------------------
 def _rescore_all(*, user, reason: str) -> None:
-    from scoring.rescore import rescore_all_schedule
 
-    rescore_all_schedule(user=user, reason=reason)
+    pipeline.full_rescore_schedule(user=user, reason=reason)
 
 
 def _publish_now(locked: Ruleset, user, *, action: str, reason: str) -> Ruleset:

@@ -36,6 +36,7 @@ from revops.models import JobRun
 from revops.services import job_not_queued
 
 from .. import filtersets_learned as filters
+from .. import pipeline
 from .. import policy as policies
 from ..ml import jobs as ml_jobs
 from ..models import (
@@ -726,10 +727,9 @@ class AccountRescoreView(APIView):
         responses={202: JobStartedSerializer, 400: _FIELD_ERRORS, 403: _ERROR, **_JOB_RESPONSES},
     )
     def post(self, request):
-        from ..predictions import accounts_rescore_schedule
 
         data = _validated(AccountRescoreSerializer, request.data)
-        job = accounts_rescore_schedule(user=request.user, reason=data["reason"] or "API request")
+        job = pipeline.full_rescore_schedule(user=request.user, reason=data["reason"] or "API request")
         return _job_started(job)
 
 

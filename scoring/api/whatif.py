@@ -10,8 +10,8 @@ from revops.api.viewsets import StrictFieldsMixin
 from revops.permissions import RolePermission
 from revops.services import job_not_queued
 
+from .. import pipeline
 from ..models import Ruleset, WhatIfRun
-from ..rescore import rescore_all_schedule
 from ..whatif import MAX_DAYS, whatif_run_start
 
 
@@ -108,7 +108,7 @@ class RescoreView(APIView):
                    409: _RESCORE_REFUSED, 503: _RESCORE_REFUSED},
     )  # fmt: skip
     def post(self, request):
-        job = rescore_all_schedule(user=request.user, reason="API request")
+        job = pipeline.full_rescore_schedule(user=request.user, reason="API request")
         existing = getattr(job, "existing", False)
         job.refresh_from_db()
         body = {"job": job.pk, "status": job.status}

@@ -46,6 +46,7 @@ from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import frame_read, is_postgres
 from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind
+from scoring.store import changed_mask, derived_data_commit, id_bounds, insert_or_upsert, stored_read, today
 
 from . import backtest as B
 from . import decisions as D
@@ -668,8 +669,6 @@ def contacts_chunk_score(
     (vectorised), written to ``ContactModelScore`` set-based: only rows whose model, persona fit or
     engagement changed; the lead-conversion columns are left alone. Idempotent. Without a persona-fit
     champion (and no ``model`` given) it writes nothing and says so."""
-    from scoring.rescore import _changed, _current, _derived_data_commit, _insert_or_upsert
-
     started = time.monotonic()
     model = model or R.champion(ScoringModelKind.PERSONA_FIT)
     if model is None:
@@ -688,22 +687,22 @@ def contacts_chunk_score(
         }
     )
     with transaction.atomic():
-        _derived_data_commit()
-        current = _current(
+        derived_data_commit()
+        current = stored_read(
             _t(ContactModelScore),
             "contact_id",
             SCORE_FIELDS,
             "contact_id >= %s AND contact_id < %s",
             [low, high],
         )
-        changed = _changed(result, current, "contact_id", SCORE_FIELDS)
+        changed = changed_mask(result, current, "contact_id", SCORE_FIELDS)
         out = result[changed].reset_index(drop=True)
         if len(out):
             out["scored_at"] = now.isoformat()
             fresh = (
                 ~out["contact_id"].isin(current["contact_id"]) if len(current) else np.ones(len(out), bool)
             )
-            _insert_or_upsert(ContactModelScore, "contact_id", out, np.asarray(fresh, dtype=bool))
+            insert_or_upsert(ContactModelScore, "contact_id", out, np.asarray(fresh, dtype=bool))
     return {
         "contacts": len(result),
         "written": len(out),
@@ -722,13 +721,11 @@ def contacts_score_all(
     """``contacts_chunk_score`` over every contact, chunk by chunk (in this process)."""
     from django.utils import timezone
 
-    from scoring.rescore import _bounds, today
-
     as_of, now = as_of or today(), now or timezone.now()
     model = model or R.champion(ScoringModelKind.PERSONA_FIT)
     if model is None:
         return {"contacts": 0, "written": 0, "skipped": "no persona_fit champion: train one first"}
-    low, high = _bounds(Contact)
+    low, high = id_bounds(Contact)
     totals = {"contacts": 0, "written": 0, "model": model.pk, "chunks": 0}
     for start in range(low, high + 1, chunk):
         stats = contacts_chunk_score(low=start, high=start + chunk, as_of=as_of, now=now, model=model)

@@ -427,8 +427,8 @@ def stub_callable(monkeypatch, module_name: str, attribute: str) -> list[dict]:
 
 
 def stub_rescore(monkeypatch) -> list[dict]:
-    """Record ``scoring.rescore.rescore_all_schedule`` calls instead of rescoring."""
-    return stub_callable(monkeypatch, "scoring.rescore", "rescore_all_schedule")
+    """Record ``scoring.pipeline.full_rescore_schedule`` calls instead of rescoring."""
+    return stub_callable(monkeypatch, "scoring.pipeline", "full_rescore_schedule")
 
 
 def stub_notify(monkeypatch) -> list[dict]:

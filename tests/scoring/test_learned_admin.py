@@ -34,7 +34,7 @@ def admin_client(client, revops_admin):
 
 @pytest.fixture
 def rescores(monkeypatch):
-    return stub_callable(monkeypatch, "scoring.predictions", "accounts_rescore_schedule")
+    return stub_callable(monkeypatch, "scoring.pipeline", "full_rescore_schedule")
 
 
 def messages_of(response) -> list[tuple[int, str]]:

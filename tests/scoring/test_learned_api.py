@@ -53,7 +53,7 @@ def marketing_lead(user_in):
 
 @pytest.fixture
 def rescores(monkeypatch):
-    return stub_callable(monkeypatch, "scoring.predictions", "accounts_rescore_schedule")
+    return stub_callable(monkeypatch, "scoring.pipeline", "full_rescore_schedule")
 
 
 def results(response) -> list[dict]:

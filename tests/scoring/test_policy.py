@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rescores(monkeypatch):
     """Record account rescoring instead of running it."""
-    return stub_callable(monkeypatch, "scoring.predictions", "accounts_rescore_schedule")
+    return stub_callable(monkeypatch, "scoring.pipeline", "full_rescore_schedule")
 
 
 @pytest.fixture

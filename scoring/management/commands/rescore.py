@@ -11,7 +11,8 @@ from scoring.ml import registry
 from scoring.models import AccountModelScore, Ruleset, ScoringModelKind
 from scoring.pipeline import failed_words, full_rescore_local
 from scoring.predictions import accounts_rescore
-from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts, today
+from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts
+from scoring.store import today
 
 
 class Command(BaseCommand):
