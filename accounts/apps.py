@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+    def ready(self) -> None:
+        from .permissions import grants
+
+        grants()  # what each role may do with accounts, contacts, … (revops.permissions)

@@ -17,3 +17,6 @@ class RevopsConfig(AppConfig):
         post_migrate.connect(_sync_role_groups, dispatch_uid="revops_role_groups")
         from . import signals  # noqa: F401  (role groups follow teams, memberships and users)
         from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from .permissions import core_grants
+
+        core_grants()

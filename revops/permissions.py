@@ -11,94 +11,57 @@ from rest_framework import permissions
 from .choices import Role, TeamKind, TokenScope
 from .models import ApiToken
 
-# (app_label, model) pairs that make up the revenue data everyone works on.
-BUSINESS_MODELS = [
-    ("accounts", "account"),
-    ("accounts", "contact"),
-    ("accounts", "persona"),
-    ("accounts", "technology"),
-    ("accounts", "product"),
-    ("accounts", "salesagent"),
-    ("accounts", "opportunity"),
-    ("accounts", "engagementevent"),
-    ("accounts", "accountactivitydaily"),
-    ("accounts", "contactactivitydaily"),
-    ("campaigns", "channel"),
-    ("campaigns", "campaign"),
-]
-# Scoring: what everyone reads; what members edit (drafts, their comments, sales decisions).
-SCORING_READ_MODELS = [
-    ("scoring", m)
-    for m in [
-        "ruleset", "rule", "rulesetcomment", "rulesetapproval", "rulesethistory", "contactscore",
-        "contactscorehistory", "accountrulescore", "lifecycletransition", "notification",
-        "webhookendpoint", "webhookdelivery", "whatifrun",
-        # learned scores, their models and the qualification policy versions
-        "scoringmodel", "qualificationpolicy", "accountmodelscore", "accountmodelscorehistory",
-        "buyingstagetransition", "contactmodelscore",
-    ]
-]  # fmt: skip
-SCORING_MEMBER_EDIT = [
-    ("scoring", m)
-    for m in ["ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun", "qualificationpolicy"]
-]
-# What members may create and edit (rollups are derived data: nobody edits them by hand).
-EDITABLE_MODELS = [
-    m for m in BUSINESS_MODELS if m[1] not in {"accountactivitydaily", "contactactivitydaily", "channel"}
-]
-
 GROUP_VIEWER = "Role: viewer"
 GROUP_MEMBER = "Role: member"
 GROUP_LEAD = "Role: lead"
 GROUP_REVOPS = "Role: revenue operations admin"
+# Each role carries everything the one before it carries, and what is granted to it.
+ROLES = (GROUP_VIEWER, GROUP_MEMBER, GROUP_LEAD, GROUP_REVOPS)
+
+# What each app grants each role, as ``app_label.codename`` strings: every app registers its own in its
+# ``AppConfig.ready`` (``<app>/permissions.py``), so the core names no domain model.
+_grants: dict[str, set[str]] = {group: set() for group in ROLES}
 
 
-def _perms(models: list[tuple[str, str]], actions: list[str]) -> set[str]:
-    return {f"{app}.{action}_{model}" for app, model in models for action in actions}
+def model_perms(app_label: str, models: list[str], actions: list[str]) -> set[str]:
+    """``model_perms("accounts", ["contact"], ["view", "add"])`` → {"accounts.view_contact", …}."""
+    return {f"{app_label}.{action}_{model}" for model in models for action in actions}
+
+
+def grants_register(*, viewer=(), member=(), lead=(), revops_admin=()) -> None:
+    """Grant permissions to roles (idempotent). A role also has every permission of the roles below it."""
+    for group, perms in zip(ROLES, (viewer, member, lead, revops_admin), strict=True):
+        _grants[group].update(perms)
 
 
 def role_permissions() -> dict[str, set[str]]:
     """The permissions each role group carries, as ``app_label.codename`` strings."""
-    viewer = _perms(BUSINESS_MODELS + SCORING_READ_MODELS, ["view"]) | {
-        "revops.view_team",
-        "revops.view_jobrun",
-    }
-    member = (
-        viewer
-        | _perms(EDITABLE_MODELS + SCORING_MEMBER_EDIT, ["add", "change"])
-        | {"revops.add_jobrun", "scoring.change_notification"}
-    )
-    lead = (
-        member
-        | _perms(EDITABLE_MODELS, ["delete"])
-        | _perms([("campaigns", "channel")], ["add", "change"])
-        | {"revops.view_membership", "revops.view_apitoken", "revops.add_apitoken", "revops.change_apitoken"}
-        # Leads approve and publish versions (the services also check marketing/sales and
-        # four eyes) and manage their team's webhooks.
-        | {"scoring.approve_ruleset", "scoring.publish_ruleset", "scoring.delete_rule"}
-        # Policies too (``scoring.policy`` lets only marketing and sales leads use it).
-        | {"scoring.publish_qualificationpolicy"}
-        | _perms([("scoring", "webhookendpoint")], ["add", "change", "delete"])
-    )
-    revops_admin = (
-        lead
-        | _perms(BUSINESS_MODELS, ["add", "change", "delete"])
-        | _perms(
-            [("revops", "team"), ("revops", "membership"), ("revops", "apitoken")],
-            ["add", "change", "delete", "view"],
+    carried: set[str] = set()
+    roles = {}
+    for group in ROLES:
+        carried = carried | _grants[group]
+        roles[group] = set(carried)
+    return roles
+
+
+def core_grants() -> None:
+    """The core's own models: teams, memberships, tokens, the audit log, jobs; and sign-in lockouts."""
+    grants_register(
+        viewer={"revops.view_team", "revops.view_jobrun"},
+        member={"revops.add_jobrun"},
+        lead={
+            "revops.view_membership",
+            "revops.view_apitoken",
+            "revops.add_apitoken",
+            "revops.change_apitoken",
+        },
+        revops_admin=model_perms(
+            "revops", ["team", "membership", "apitoken"], ["add", "change", "delete", "view"]
         )
         | {"revops.view_changerecord", "revops.view_jobrun", "revops.change_jobrun"}
         # Sign-in lockouts (django-axes): see who is locked out, and unlock by deleting the attempts.
-        | {"axes.view_accessattempt", "axes.delete_accessattempt"}
-        | {"scoring.rescore_contacts"}
-        # The scoring outbox: read its parked rows (the error in words) and replay them.
-        | {"scoring.view_scoringoutbox", "scoring.change_scoringoutbox"}
-        # Learned scores: rescore and retrain, promote or roll back models, own the policy versions.
-        | {"scoring.rescore_accounts", "scoring.promote_scoringmodel"}
-        | _perms([("scoring", "qualificationpolicy")], ["add", "change", "delete"])
-        | {"scoring.publish_qualificationpolicy"}
+        | {"axes.view_accessattempt", "axes.delete_accessattempt"},
     )
-    return {GROUP_VIEWER: viewer, GROUP_MEMBER: member, GROUP_LEAD: lead, GROUP_REVOPS: revops_admin}
 
 
 def groups_for(memberships) -> set[str]:

@@ -7,5 +7,7 @@ class ScoringConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401  (connects the rescoring triggers)
         from .panels import panels_register
+        from .permissions import grants
 
         panels_register()  # the score and lifecycle on the accounts app's detail pages
+        grants()  # what each role may do with rules, scores, models, … (revops.permissions)

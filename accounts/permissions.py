@@ -1,0 +1,19 @@
+"""What each role may do with the accounts app's models (registered by ``AccountsConfig.ready``)."""
+
+from revops.permissions import grants_register, model_perms
+
+MODELS = [
+    "account", "contact", "persona", "technology", "product", "salesagent", "opportunity", "engagementevent",
+    "accountactivitydaily", "contactactivitydaily",
+]  # fmt: skip
+# Rollups are derived data: nobody but revenue operations edits them by hand.
+EDITABLE = [m for m in MODELS if m not in {"accountactivitydaily", "contactactivitydaily"}]
+
+
+def grants() -> None:
+    grants_register(
+        viewer=model_perms("accounts", MODELS, ["view"]),
+        member=model_perms("accounts", EDITABLE, ["add", "change"]),
+        lead=model_perms("accounts", EDITABLE, ["delete"]),
+        revops_admin=model_perms("accounts", MODELS, ["add", "change", "delete"]),
+    )
