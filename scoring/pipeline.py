@@ -34,7 +34,6 @@ from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_create_once, job_run_finish, job_run_send, job_run_start
 
 from . import predictions
-from .ml.lookalike import contacts_chunk_score
 from .models import Ruleset, ScoringModel, ScoringModelKind, ScoringModelStatus
 from .population import spec_for
 from .rescore import (
@@ -151,6 +150,8 @@ def range_run(params: dict, phase: str, low: int, high: int) -> dict:
         return predictions.accounts_chunk_score(scorer=scorer, ids=range(low, high), as_of=as_of, now=now)
     if phase == "contact_models":
         model = ScoringModel.objects.defer("metrics").get(pk=params["persona_model_id"])
+        from .ml.lookalike import contacts_chunk_score  # scikit-learn: loaded by workers, not web pages
+
         stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now, model=model)
         return {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
     raise ValueError(f"unknown phase {phase!r}")

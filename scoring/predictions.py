@@ -31,7 +31,6 @@ from . import notifications
 from .engine import stages as stage_engine
 from .ml import families
 from .ml import features as F
-from .ml.lookalike import account_fit_predict, contacts_chunk_score
 from .ml.words import sentence
 from .models import (
     BAND_RANK,
@@ -169,6 +168,9 @@ def profile_fit(scorer: Scorer, frame: pd.DataFrame, rules_fit: np.ndarray) -> n
     icp = np.clip(np.asarray(rules_fit, dtype=float) / max(policy.icp_fit_full, 1e-9), 0.0, 1.0)
     if scorer.fit_model is None:
         return np.round(100.0 * icp, 2)
+    # scikit-learn and SciPy load only when a model scores: pages that show stored scores skip them.
+    from .ml.lookalike import account_fit_predict
+
     lookalike = np.clip(np.asarray(account_fit_predict(scorer.fit_model, frame), dtype=float), 0.0, 1.0)
     w = policy.icp_weight
     return np.round(100.0 * ((1.0 - w) * lookalike + w * icp), 2)
@@ -367,6 +369,8 @@ def contacts_model_rescore(*, contact_ids, as_of: datetime.date | None = None, s
         return {"contacts": 0, "written": 0}
     as_of, now = as_of or today(), timezone.now()
     spans = [(ids[0], ids[-1] + 1)] if ids[-1] - ids[0] < span else [(c, c + 1) for c in ids]
+    from .ml.lookalike import contacts_chunk_score  # scikit-learn: only when contacts score
+
     written = 0
     for low, high in spans:
         stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now)
