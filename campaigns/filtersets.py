@@ -2,7 +2,7 @@
 
 import django_filters
 
-from accounts.filtersets import SearchFilter
+from revops.filtersets import SearchFilter
 
 from .choices import CampaignGoal
 from .models import Campaign, Channel

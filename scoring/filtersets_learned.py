@@ -15,8 +15,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from accounts.filtersets import SearchFilter
 from revops.choices import JobStatus
+from revops.filtersets import SearchFilter
 from revops.models import JobRun
 
 from .models import (

@@ -11,10 +11,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from . import policy as policies
-from .admin import SERVICE_ERRORS, DraftVersionAdmin, ReadOnlyAdmin, _failed, error_text, selected_one
-from .filtersets_learned import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
-from .models import (
+from .. import policy as policies
+from ..filtersets_learned import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
+from ..models import (
     AccountModelScore,
     AccountModelScoreHistory,
     BuyingStageTransition,
@@ -22,6 +21,7 @@ from .models import (
     QualificationPolicy,
     ScoringModel,
 )
+from .base import SERVICE_ERRORS, DraftVersionAdmin, ReadOnlyAdmin, error_text, selected_one, service_failed
 
 
 # --- qualification policy versions -------------------------------------------------------------------
@@ -125,7 +125,7 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
                     name=form.cleaned_data.get("name") or None,
                 )
         except SERVICE_ERRORS as exc:
-            _failed(request, self, exc)
+            service_failed(request, self, exc)
             return
         self.adopt(obj, saved)
 
@@ -257,7 +257,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Promote the selected version to champion", permissions=["promote"])
     def promote_selected(self, request, queryset):
-        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from ..ml import registry  # scikit-learn and XGBoost: loaded only when needed
 
         model = selected_one(self, request, queryset)
         if model is None:
@@ -271,7 +271,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Roll back the selected kind to its previous champion", permissions=["promote"])
     def rollback_kind(self, request, queryset):
-        from .ml import registry
+        from ..ml import registry
 
         for kind in sorted(set(queryset.values_list("kind", flat=True))):
             try:

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 
 from revops.admin import AuditedModelAdmin
 
-from . import webhooks
-from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .. import webhooks
+from ..models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class ReadOnlyMixin:

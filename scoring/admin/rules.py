@@ -5,22 +5,18 @@ saved with ``workflow.ruleset_update`` and the admin actions call the same servi
 API, so four eyes, both teams' approvals, history and audit apply here too.
 """
 
-import importlib.util
 import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from revops.admin import AuditedModelAdmin
-
-from . import workflow
-from .exceptions import WorkflowError
-from .models import (
+from .. import workflow
+from ..models import (
     AccountRuleScore,
     ContactScore,
     ContactScoreHistory,
@@ -33,66 +29,19 @@ from .models import (
     RulesetHistory,
     ScoringOutbox,
 )
-from .rescore import outbox_replay
-from .selectors import DEFINITION_FIELDS, RULE_FIELDS
+from ..rescore import outbox_replay
+from ..selectors import DEFINITION_FIELDS, RULE_FIELDS, ruleset_rules
+from .base import (
+    SERVICE_ERRORS,
+    DraftVersionAdmin,
+    ReadOnlyAdmin,
+    ServiceSavedAdmin,
+    error_text,
+    selected_one,
+    service_failed,
+)
 
-SERVICE_ERRORS = (WorkflowError, PermissionDenied, ValidationError)
 _RULE_KEY = re.compile(r"^rules\[(\d+)\]\.(\w+)$")
-
-
-def error_text(exc: Exception) -> str:
-    """One line for a service error: validation errors as ``field: message``."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-        return " ".join(exc.messages)
-    return str(exc) or "You may not do this."
-
-
-def _failed(request, model_admin, exc: Exception) -> None:
-    """Show the error; the service wrote nothing, so skip the admin's log entry and success message."""
-    model_admin.message_user(request, error_text(exc), level=messages.ERROR)
-    request._scoring_admin_failed = True
-
-
-class ServiceSavedAdmin(AuditedModelAdmin):
-    """Admin whose saves go through a workflow service: no log entry when the service refused."""
-
-    def log_addition(self, request, obj, message):
-        if not getattr(request, "_scoring_admin_failed", False):
-            return super().log_addition(request, obj, message)
-        return None
-
-    def log_change(self, request, obj, message):
-        if not getattr(request, "_scoring_admin_failed", False):
-            return super().log_change(request, obj, message)
-        return None
-
-    # A refused save stays where it was asked (the list after an add, the object after a change).
-    def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_scoring_admin_failed", False):
-            meta = self.model._meta
-            return HttpResponseRedirect(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
-        return super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request, obj):
-        if getattr(request, "_scoring_admin_failed", False):
-            meta = self.model._meta
-            url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
-            return HttpResponseRedirect(url)
-        return super().response_change(request, obj)
-
-    # Deletes go through the service too (``service_delete``, when the admin allows deleting).
-    def service_delete(self, obj, user) -> None:
-        raise NotImplementedError
-
-    def delete_model(self, request, obj):
-        self.service_delete(obj, request.user)
-
-    @transaction.atomic
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.service_delete(obj, request.user)
 
 
 @admin.register(DemoGroundTruth)
@@ -109,66 +58,6 @@ class DemoGroundTruthAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Derived data (scores, transitions): look, never touch."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def selected_one(model_admin, request, queryset):
-    """The single selected row of an action that acts on one version, or None (and say so)."""
-    if queryset.count() != 1:
-        model_admin.message_user(request, "Select exactly one version.", level=messages.ERROR)
-        return None
-    return queryset.get()
-
-
-class DraftVersionAdmin(ServiceSavedAdmin):
-    """A versioned definition (rulesets, qualification policies): only drafts change; a new one is a copy
-    of a version (``add_form``: based on, name), made and saved by the services."""
-
-    add_form: type[forms.ModelForm]
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = self.add_form
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["based_on", "name"]})]
-        return super().get_fieldsets(request, obj)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else super().get_readonly_fields(request, obj)
-
-    def get_inlines(self, request, obj):
-        return [] if obj is None else super().get_inlines(request, obj)
-
-    @staticmethod
-    def adopt(obj, saved) -> None:
-        """The admin's object becomes the version the service saved (for the log entry and redirect)."""
-        for field in type(saved)._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-
-
-# --- versions ---------------------------------------------------------------------------------------
 class RuleInlineFormSet(BaseInlineFormSet):
     """Checks the whole list of rules with the service's rules, errors next to each row."""
 
@@ -373,7 +262,7 @@ class RulesetAdmin(DraftVersionAdmin):
                 name=form.cleaned_data.get("name") or None,
             )
         except SERVICE_ERRORS as exc:
-            _failed(request, self, exc)
+            service_failed(request, self, exc)
             return
         self.adopt(obj, draft)
 
@@ -392,7 +281,7 @@ class RulesetAdmin(DraftVersionAdmin):
                 rules=rules,
             )
         except SERVICE_ERRORS as exc:
-            _failed(request, self, exc)
+            service_failed(request, self, exc)
 
     def construct_change_message(self, request, form, formsets, add=False):
         # The inline formsets were not saved by the admin (the service replaced the rules).
@@ -495,8 +384,6 @@ class RuleAdmin(ServiceSavedAdmin):
 
     @staticmethod
     def _rules_of(ruleset: Ruleset) -> list[dict]:
-        from .selectors import ruleset_rules
-
         return ruleset_rules(ruleset)
 
     def _replace(self, request, ruleset: Ruleset, rules: list[dict]) -> bool:
@@ -505,7 +392,7 @@ class RuleAdmin(ServiceSavedAdmin):
                 ruleset=ruleset, user=request.user, expected_revision=ruleset.revision, data={}, rules=rules
             )
         except SERVICE_ERRORS as exc:
-            _failed(request, self, exc)
+            service_failed(request, self, exc)
             return False
         return True
 
@@ -572,7 +459,7 @@ class RulesetCommentAdmin(ServiceSavedAdmin):
                 ruleset=form.cleaned_data["ruleset"], user=request.user, body=form.cleaned_data["body"]
             )
         except SERVICE_ERRORS as exc:
-            _failed(request, self, exc)
+            service_failed(request, self, exc)
             return
         obj.pk, obj.author, obj.created = comment.pk, comment.author, comment.created
         obj._state.adding = False
@@ -654,9 +541,3 @@ class ScoringOutboxAdmin(admin.ModelAdmin):
     def replay(self, request, queryset):
         count = outbox_replay(actor=request.user, rows=list(queryset))
         self.message_user(request, f"{count} parked row{'s' if count != 1 else ''} queued again for scoring.")
-
-
-# The webhook and notification admin lives in its own module (written separately); load it if present.
-if importlib.util.find_spec("scoring.admin_webhooks") is not None:
-    from . import admin_webhooks  # noqa: E402,F401
-from . import admin_learned  # noqa: E402,F401  (policy and model versions, learned scores)
