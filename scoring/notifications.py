@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-import django_filters
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.urls import reverse
@@ -326,20 +325,6 @@ def notification_unread_count(*, user, cap: int = UNREAD_CAP) -> int:
     """Unread notifications of the user's teams, counted up to ``cap`` (one bounded COUNT)."""
     queryset = notification_list(user=user).filter(read_at__isnull=True).order_by()
     return queryset.values("id")[:cap].count()
-
-
-class NotificationFilterSet(django_filters.FilterSet):
-    unread = django_filters.BooleanFilter(method="filter_unread", label="Unread")
-    kind = django_filters.CharFilter()
-
-    class Meta:
-        model = Notification
-        fields = ["team", "kind", "unread"]
-
-    def filter_unread(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.filter(read_at__isnull=value)
 
 
 # --- services --------------------------------------------------------------------------------------

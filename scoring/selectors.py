@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import django_filters
 from django.db.models import (
     Avg,
     Count,
@@ -28,7 +27,7 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.models import Contact
 
-from .models import ContactScore, LifecycleTransition, Rule, Ruleset, RulesetHistory, RulesetStatus
+from .models import LifecycleTransition, Rule, Ruleset, RulesetHistory, RulesetStatus
 
 # The lifecycle definitions a version carries, in the order forms and diffs show them.
 DEFINITION_FIELDS = [
@@ -203,10 +202,10 @@ FUNNEL_STEPS: list[tuple[str, str, bool]] = [
     (LifecycleStage.SQL, LifecycleStage.OPPORTUNITY, False),
     (LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER, False),
 ]
-_DAY = datetime.timedelta(days=1)
+DAY = datetime.timedelta(days=1)
 
 
-def _day_start(day: datetime.date) -> datetime.datetime:
+def day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
@@ -280,7 +279,7 @@ def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str,
     entry to the to-stage. The ``mql → sql`` step counts direct moves only (SAL switched off).
     Also the transitions to recycled, disqualified and back to lead (reopened) in the period.
     """
-    start, end = _day_start(since), _day_start(until + _DAY)
+    start, end = day_start(since), day_start(until + DAY)
     steps = [_step(a, b, direct, start, end) for a, b, direct in FUNNEL_STEPS]
     exits = {
         row["to_stage"]: row
@@ -306,64 +305,6 @@ def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str,
         "disqualified": _exit(LifecycleStage.DISQUALIFIED),
         "reopened": _exit(LifecycleStage.LEAD),
     }
-
-
-# --- filter sets (shared by the API and the HTML lists) ----------------------------------------------
-class RulesetFilterSet(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=RulesetStatus.choices)
-
-    class Meta:
-        model = Ruleset
-        fields = ["status"]
-
-
-class LifecycleTransitionFilterSet(django_filters.FilterSet):
-    contact = django_filters.NumberFilter(field_name="contact_id")
-    from_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
-    to_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
-    since = django_filters.DateFilter(method="filter_since", label="On or after (date)")
-    until = django_filters.DateFilter(method="filter_until", label="On or before (date)")
-    actor = django_filters.NumberFilter(field_name="actor_id")
-    ruleset = django_filters.NumberFilter(field_name="ruleset_id")
-    automatic = django_filters.BooleanFilter(field_name="actor", lookup_expr="isnull", label="Made by a rule")
-
-    class Meta:
-        model = LifecycleTransition
-        fields = ["contact", "from_stage", "to_stage", "since", "until", "actor", "ruleset", "automatic"]
-
-    def filter_since(self, qs, name, value):
-        return qs.filter(at__gte=_day_start(value)) if value else qs
-
-    def filter_until(self, qs, name, value):
-        return qs.filter(at__lt=_day_start(value + _DAY)) if value else qs
-
-
-class ContactScoreFilterSet(django_filters.FilterSet):
-    fit_grade = django_filters.MultipleChoiceFilter(choices=[(g, g) for g in "ABC"])
-    engagement_grade = django_filters.MultipleChoiceFilter(choices=[(g, g) for g in "123"])
-    grade = django_filters.MultipleChoiceFilter(
-        method="filter_grade", choices=[(f + e, f + e) for f in "ABC" for e in "123"], label="Grade (A1 … C3)"
-    )
-    excluded = django_filters.BooleanFilter(method="filter_excluded", label="Excluded (disqualified)")
-    ruleset = django_filters.NumberFilter(field_name="ruleset_id")
-    contact = django_filters.NumberFilter(field_name="contact_id")
-
-    class Meta:
-        model = ContactScore
-        fields = ["fit_grade", "engagement_grade", "grade", "excluded", "ruleset", "contact"]
-
-    def filter_grade(self, qs, name, value):
-        if not value:
-            return qs
-        query = Q()
-        for grade in value:
-            query |= Q(fit_grade=grade[0], engagement_grade=grade[1])
-        return qs.filter(query)
-
-    def filter_excluded(self, qs, name, value):
-        if value is None:
-            return qs
-        return qs.exclude(excluded="") if value else qs.filter(excluded="")
 
 
 # --- the dashboard ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from revops.models import ChangeRecord, JobRun
 from revops.views import Column, ObjectListView, job_start_say
 
 from . import pipeline
-from .filtersets_learned import (
+from .filtersets import (
     AccountModelScoreFilterSet,
     ScoringModelFilterSet,
     scoring_model_list,

@@ -21,7 +21,7 @@ from django.views.generic import TemplateView
 
 from revops.views import _positive_int, paginate_without_count
 
-from . import notifications, webhooks
+from . import filtersets, notifications, webhooks
 from .models import DeliveryStatus, Notification, WebhookEndpoint
 
 STATUS_COLOURS = {
@@ -57,7 +57,7 @@ class NotificationListView(PermissionRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         request = self.request
         queryset = notifications.notification_list(user=request.user)
-        filterset = notifications.NotificationFilterSet(request.GET, queryset=queryset, request=request)
+        filterset = filtersets.NotificationFilterSet(request.GET, queryset=queryset, request=request)
         rows = filterset.qs if filterset.is_valid() else queryset.none()
         page = paginate_without_count(
             rows, page=_positive_int(request.GET.get("page"), 1, 10_000), page_size=self.page_size

@@ -44,7 +44,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import django_filters
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -228,23 +227,6 @@ def delivery_status_counts(*, endpoint_ids: Iterable[int]) -> dict[int, dict[str
     for row in rows:
         counts.setdefault(row["endpoint_id"], {})[row["status"]] = row["n"]
     return counts
-
-
-# --- FilterSets (the API and the pages filter identically) -----------------------------------------
-class WebhookEndpointFilterSet(django_filters.FilterSet):
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["team", "active"]
-
-
-class WebhookDeliveryFilterSet(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
-    event_type = django_filters.CharFilter()
-    event_id = django_filters.UUIDFilter()
-
-    class Meta:
-        model = WebhookDelivery
-        fields = ["endpoint", "status", "event_type", "event_id"]
 
 
 # --- endpoint services ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from .. import policy as policies
-from ..filtersets_learned import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
+from ..filtersets import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
 from ..models import (
     AccountModelScore,
     AccountModelScoreHistory,

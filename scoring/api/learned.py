@@ -2,7 +2,7 @@
 transitions, model versions (backtest report, promote, roll back, retrain), backtests, account rescoring
 and the versions of the qualification policy.
 
-Thin: reads go through the shared FilterSets (``scoring.filtersets_learned``), writes call one service
+Thin: reads go through the shared FilterSets (``scoring.filtersets``), writes call one service
 each (``scoring.policy``, ``scoring.ml.registry``, ``scoring.ml.jobs``, ``scoring.predictions``). State
 errors answer 409, missing rights 403, bad input 400 with field → messages. A model's artefact bytes
 are never read for, nor written to, an answer.
@@ -35,7 +35,7 @@ from revops.api.viewsets import StrictFieldsMixin
 from revops.models import JobRun
 from revops.services import job_not_queued
 
-from .. import filtersets_learned as filters
+from .. import filtersets as filters
 from .. import pipeline
 from .. import policy as policies
 from ..ml import jobs as ml_jobs

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.models import Contact
 from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
 
-from .. import lifecycle, selectors, workflow
+from .. import filtersets, lifecycle, selectors, workflow
 from ..exceptions import PreconditionRequired, StaleRevision, WorkflowError
 from ..models import ContactScore, ContactScoreHistory, LifecycleTransition, Ruleset, RulesetApproval
 from ..versioning import if_match_revision
@@ -134,7 +134,7 @@ class RulesetViewSet(
 
     queryset = Ruleset.objects.all()
     serializer_class = serializers.RulesetSerializer
-    filterset_class = selectors.RulesetFilterSet
+    filterset_class = filtersets.RulesetFilterSet
     ordering_fields = ["number", "id"]
     ordering = ("-number",)
 
@@ -370,7 +370,7 @@ class LifecycleTransitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     queryset = LifecycleTransition.objects.select_related("contact", "actor", "ruleset")
     serializer_class = serializers.LifecycleTransitionSerializer
-    filterset_class = selectors.LifecycleTransitionFilterSet
+    filterset_class = filtersets.LifecycleTransitionFilterSet
     pagination_class = TransitionCursorPagination
     ordering_fields = ["at", "id"]
     ordering = ("-at", "-id")
@@ -503,7 +503,7 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     queryset = ContactScore.objects.select_related("contact", "ruleset")
     serializer_class = serializers.ContactScoreSerializer
-    filterset_class = selectors.ContactScoreFilterSet
+    filterset_class = filtersets.ContactScoreFilterSet
     lookup_url_kwarg = "contact_id"
     ordering_fields = ["fit", "engagement", "scored_at"]
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from revops.api.viewsets import BaseModelSerializer, BaseModelViewSet
 from revops.models import Team
 
-from .. import notifications, webhooks
+from .. import filtersets, notifications, webhooks
 from ..models import DeliveryStatus, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -115,7 +115,7 @@ class WebhookEndpointViewSet(BaseModelViewSet):
 
     queryset = WebhookEndpoint.objects.select_related("team")
     serializer_class = WebhookEndpointSerializer
-    filterset_class = webhooks.WebhookEndpointFilterSet
+    filterset_class = filtersets.WebhookEndpointFilterSet
     ordering_fields = ["id", "name"]
 
     def get_queryset(self):
@@ -172,7 +172,7 @@ class WebhookEndpointViewSet(BaseModelViewSet):
         """The endpoint's delivery log, newest first (cursor-paginated), each with its attempts."""
         endpoint = self.get_object()
         queryset = endpoint.deliveries.prefetch_related("attempt_log")
-        filterset = webhooks.WebhookDeliveryFilterSet(
+        filterset = filtersets.WebhookDeliveryFilterSet(
             request.query_params, queryset=queryset, request=request
         )
         if not filterset.is_valid():
@@ -194,7 +194,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     queryset = WebhookDelivery.objects.all()
     serializer_class = WebhookDeliverySerializer
-    filterset_class = webhooks.WebhookDeliveryFilterSet
+    filterset_class = filtersets.WebhookDeliveryFilterSet
     ordering_fields = ["id"]
 
     def get_queryset(self):
@@ -223,7 +223,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
-    filterset_class = notifications.NotificationFilterSet
+    filterset_class = filtersets.NotificationFilterSet
     ordering_fields = ["id"]
 
     def get_queryset(self):

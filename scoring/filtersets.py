@@ -1,5 +1,6 @@
-"""FilterSets for the learned scores, their models and policy versions (shared by the API and HTML lists),
-and the querysets that read them without loading model artefacts.
+"""The scoring app's FilterSets, shared by the API and the HTML lists — rules versions, lifecycle moves,
+scores, learned scores, models, policy versions, backtests, notifications and webhooks — and the
+querysets that read learned scores without loading model artefacts.
 
 A ``ScoringModel`` row carries its booster (megabytes) and its backtest report: lists and joins defer
 both, so that a page of a hundred scores never pulls a model's bytes.
@@ -10,11 +11,12 @@ from __future__ import annotations
 import datetime
 
 import django_filters
-from django.db.models import FloatField, QuerySet
+from django.db.models import FloatField, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from accounts.choices import LifecycleStage
 from revops.choices import JobStatus
 from revops.filtersets import SearchFilter
 from revops.models import JobRun
@@ -25,12 +27,21 @@ from .models import (
     BuyingStage,
     BuyingStageTransition,
     ContactModelScore,
+    ContactScore,
+    DeliveryStatus,
+    LifecycleTransition,
+    Notification,
     PolicyStatus,
     QualificationPolicy,
+    Ruleset,
+    RulesetStatus,
     ScoringModel,
     ScoringModelKind,
     ScoringModelStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
+from .selectors import DAY, day_start
 
 # The heavy columns of a model version: never needed to show a score or a list of versions.
 HEAVY_MODEL_FIELDS = ("artefact", "metrics", "features", "params")
@@ -166,3 +177,92 @@ class BacktestFilterSet(django_filters.FilterSet):
     class Meta:
         model = JobRun
         fields = ["status"]
+
+
+# --- rules, lifecycle, rules scores --------------------------------------------------------------------
+class RulesetFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=RulesetStatus.choices)
+
+    class Meta:
+        model = Ruleset
+        fields = ["status"]
+
+
+class LifecycleTransitionFilterSet(django_filters.FilterSet):
+    contact = django_filters.NumberFilter(field_name="contact_id")
+    from_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
+    to_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
+    since = django_filters.DateFilter(method="filter_since", label="On or after (date)")
+    until = django_filters.DateFilter(method="filter_until", label="On or before (date)")
+    actor = django_filters.NumberFilter(field_name="actor_id")
+    ruleset = django_filters.NumberFilter(field_name="ruleset_id")
+    automatic = django_filters.BooleanFilter(field_name="actor", lookup_expr="isnull", label="Made by a rule")
+
+    class Meta:
+        model = LifecycleTransition
+        fields = ["contact", "from_stage", "to_stage", "since", "until", "actor", "ruleset", "automatic"]
+
+    def filter_since(self, qs, name, value):
+        return qs.filter(at__gte=day_start(value)) if value else qs
+
+    def filter_until(self, qs, name, value):
+        return qs.filter(at__lt=day_start(value + DAY)) if value else qs
+
+
+class ContactScoreFilterSet(django_filters.FilterSet):
+    fit_grade = django_filters.MultipleChoiceFilter(choices=[(g, g) for g in "ABC"])
+    engagement_grade = django_filters.MultipleChoiceFilter(choices=[(g, g) for g in "123"])
+    grade = django_filters.MultipleChoiceFilter(
+        method="filter_grade", choices=[(f + e, f + e) for f in "ABC" for e in "123"], label="Grade (A1 … C3)"
+    )
+    excluded = django_filters.BooleanFilter(method="filter_excluded", label="Excluded (disqualified)")
+    ruleset = django_filters.NumberFilter(field_name="ruleset_id")
+    contact = django_filters.NumberFilter(field_name="contact_id")
+
+    class Meta:
+        model = ContactScore
+        fields = ["fit_grade", "engagement_grade", "grade", "excluded", "ruleset", "contact"]
+
+    def filter_grade(self, qs, name, value):
+        if not value:
+            return qs
+        query = Q()
+        for grade in value:
+            query |= Q(fit_grade=grade[0], engagement_grade=grade[1])
+        return qs.filter(query)
+
+    def filter_excluded(self, qs, name, value):
+        if value is None:
+            return qs
+        return qs.exclude(excluded="") if value else qs.filter(excluded="")
+
+
+# --- notifications and webhooks --------------------------------------------------------------------------
+class NotificationFilterSet(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(method="filter_unread", label="Unread")
+    kind = django_filters.CharFilter()
+
+    class Meta:
+        model = Notification
+        fields = ["team", "kind", "unread"]
+
+    def filter_unread(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(read_at__isnull=value)
+
+
+class WebhookEndpointFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["team", "active"]
+
+
+class WebhookDeliveryFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
+    event_type = django_filters.CharFilter()
+    event_id = django_filters.UUIDFilter()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["endpoint", "status", "event_type", "event_id"]
