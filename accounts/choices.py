@@ -79,3 +79,14 @@ class EventType(models.TextChoices):
 class EventSource(models.TextChoices):
     FIRST_PARTY = "first_party", "First party"
     THIRD_PARTY = "third_party", "Third party"
+
+
+class CampaignGoal(models.TextChoices):
+    AWARENESS = "awareness", "Awareness / engagement"
+    PIPELINE = "pipeline", "Pipeline creation"
+    PARTNER = "partner", "Partner co-selling"
+    WIN_RATE = "win_rate", "Enterprise win rate"
+    COMPETITIVE = "competitive", "Competitive displacement"
+    VELOCITY = "velocity", "Deal velocity"
+    NEW_INDUSTRY = "new_industry", "New industry"
+    EXPANSION = "expansion", "Expansion / upsell"

@@ -23,14 +23,13 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
 from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction
 
 from .choices import EventSource, EventType
 from .freemail import FREE_MAIL_DOMAINS
-from .models import Account, AccountActivityDaily, Contact, ContactActivityDaily, EngagementEvent
+from .models import Account, AccountActivityDaily, Campaign, Contact, ContactActivityDaily, EngagementEvent
 from .normalize import activity_key, email_domain, normalize_domain, normalize_email
 from .signals import events_ingested
 

@@ -1,4 +1,5 @@
-"""The revenue team's world: accounts, contacts, personas, opportunities and engagement events."""
+"""The revenue team's world: accounts, contacts, personas, opportunities and engagement events, and the CRM
+reference records they name: channels and campaigns."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,7 @@ from revops.models import BaseModel
 
 from .choices import (
     BuyingRole,
+    CampaignGoal,
     Department,
     EventSource,
     EventType,
@@ -190,6 +192,62 @@ class SalesAgent(BaseModel):
         return self.name
 
 
+# --- CRM reference records: channels and campaigns ---------------------------------------------------
+# Events, opportunities and scoring rules name them, so they live beside those (as a CRM keeps Campaign
+# beside Opportunity). What is *done* with them (pages, measurement, segments, plans, playbooks) is the
+# campaigns app's, a layer above. The tables keep the names they had when the campaigns app held them.
+
+
+class Channel(BaseModel):
+    """A pipeline channel: inbound, outbound, events, partners, upsell, direct, or one of your own."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        db_table = "campaigns_channel"
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(BaseModel):
+    """A marketing or sales program, measured by account engagement, opportunities and pipeline."""
+
+    name = models.CharField(max_length=200, unique=True)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="campaigns")
+    goal = models.CharField(max_length=32, choices=CampaignGoal.choices, default=CampaignGoal.PIPELINE)
+    description = models.TextField(blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    owner_team = models.ForeignKey(
+        "revops.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
+    )
+
+    class Meta:
+        db_table = "campaigns_campaign"
+        ordering = ["-start_date", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(cost__gte=0), name="campaign_cost_not_negative"),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
+                name="campaign_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- deals and engagement ------------------------------------------------------------------------------
+
+
 class Opportunity(BaseModel):
     """A deal. Real CRM exports have orphans, so the account is optional."""
 
@@ -209,10 +267,10 @@ class Opportunity(BaseModel):
     engaged_date = models.DateField(null=True, blank=True)
     close_date = models.DateField(null=True, blank=True)
     channel = models.ForeignKey(
-        "campaigns.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
+        Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
     )
     source_campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities"
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities"
     )
     sales_agent = models.ForeignKey(
         SalesAgent, on_delete=models.PROTECT, null=True, blank=True, related_name="opportunities"
@@ -270,7 +328,7 @@ class EngagementEvent(BaseModel):
     )
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.FIRST_PARTY)
     campaign = models.ForeignKey(
-        "campaigns.Campaign",
+        Campaign,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

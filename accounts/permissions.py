@@ -4,16 +4,18 @@ from revops.permissions import grants_register, model_perms
 
 MODELS = [
     "account", "contact", "persona", "technology", "product", "salesagent", "opportunity", "engagementevent",
-    "accountactivitydaily", "contactactivitydaily",
+    "accountactivitydaily", "contactactivitydaily", "channel", "campaign",
 ]  # fmt: skip
-# Rollups are derived data: nobody but revenue operations edits them by hand.
-EDITABLE = [m for m in MODELS if m not in {"accountactivitydaily", "contactactivitydaily"}]
+# Rollups are derived data: nobody but revenue operations edits them by hand. Channels are a short list
+# everyone reports by: leads add and rename them (below), revenue operations deletes them.
+EDITABLE = [m for m in MODELS if m not in {"accountactivitydaily", "contactactivitydaily", "channel"}]
 
 
 def grants() -> None:
     grants_register(
         viewer=model_perms("accounts", MODELS, ["view"]),
         member=model_perms("accounts", EDITABLE, ["add", "change"]),
-        lead=model_perms("accounts", EDITABLE, ["delete"]),
+        lead=model_perms("accounts", EDITABLE, ["delete"])
+        | model_perms("accounts", ["channel"], ["add", "change"]),
         revops_admin=model_perms("accounts", MODELS, ["add", "change", "delete"]),
     )

@@ -9,14 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
 
-from campaigns.models import Channel
 from revops.views import Column, ObjectDetailView, ObjectEditView, ObjectListView
 
 from . import selectors
 from .choices import OPEN_STAGES
 from .filtersets import AccountFilterSet, ContactFilterSet, OpportunityFilterSet, PersonaFilterSet
 from .forms import AccountForm, ContactForm
-from .models import Account, Contact, Opportunity, Persona
+from .models import Account, Channel, Contact, Opportunity, Persona
 
 
 def channel_select(form, name: str = "channel") -> None:

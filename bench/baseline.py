@@ -17,9 +17,15 @@ from rest_framework.views import APIView
 
 from accounts.choices import EventSource, EventType
 from accounts.ingest import FREE_MAIL_DOMAINS, account_name_from_domain
-from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, EngagementEvent
+from accounts.models import (
+    Account,
+    AccountActivityDaily,
+    Campaign,
+    Contact,
+    ContactActivityDaily,
+    EngagementEvent,
+)
 from accounts.normalize import activity_key, email_domain, normalize_domain
-from campaigns.models import Campaign
 from revops.choices import TokenScope
 
 MAX_ATTEMPTS = 10

@@ -160,8 +160,7 @@ def _world() -> tuple[str, list[str], list[str], list[int]]:
     """A user with an ingest token, known accounts and contacts, a few campaigns."""
     from django.db import connection
 
-    from accounts.models import Account, Contact
-    from campaigns.models import Campaign, Channel
+    from accounts.models import Account, Campaign, Channel, Contact
     from revops import services
     from revops.choices import Role, TeamKind
     from revops.models import Team

@@ -2,9 +2,8 @@
 
 from django.contrib import admin
 
+from accounts.models import Campaign, Channel
 from revops.admin import AuditedModelAdmin
-
-from .models import Campaign, Channel
 
 
 @admin.register(Channel)

@@ -2,10 +2,9 @@
 
 import django_filters
 
+from accounts.choices import CampaignGoal
+from accounts.models import Campaign, Channel
 from revops.filtersets import SearchFilter
-
-from .choices import CampaignGoal
-from .models import Campaign, Channel
 
 
 class ChannelFilterSet(django_filters.FilterSet):

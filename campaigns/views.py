@@ -8,12 +8,11 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from accounts.choices import OPEN_STAGES, OpportunityStage
-from accounts.models import EngagementEvent, Opportunity
+from accounts.models import Campaign, EngagementEvent, Opportunity
 from accounts.views import channel_select
 from revops.views import Column, ObjectDetailView, ObjectListView
 
 from .filtersets import CampaignFilterSet
-from .models import Campaign
 
 
 # These reads belong in campaigns/selectors.py (not part of this change); kept small and bounded here.

@@ -25,6 +25,8 @@ from django.db import connection, transaction
 from accounts.models import (
     Account,
     AccountActivityDaily,
+    Campaign,
+    Channel,
     Contact,
     ContactActivityDaily,
     EngagementEvent,
@@ -34,7 +36,6 @@ from accounts.models import (
     SalesAgent,
     Technology,
 )
-from campaigns.models import Campaign, Channel
 from revops import services
 from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres

@@ -25,10 +25,19 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.freemail import FREE_MAIL_DOMAINS
 from accounts.ingest import account_name_from_domain
-from accounts.models import Account, Contact, Opportunity, Persona, Product, SalesAgent, Technology
+from accounts.models import (
+    Account,
+    Campaign,
+    Channel,
+    Contact,
+    Opportunity,
+    Persona,
+    Product,
+    SalesAgent,
+    Technology,
+)
 from accounts.normalize import email_domain, normalize_domain, normalize_key
 from accounts.signals import records_imported
-from campaigns.models import Campaign, Channel
 from revops.bulk import bulk_insert, is_postgres
 from scoring.models import LifecycleTransition
 
@@ -880,7 +889,7 @@ class OpportunityImporter(Importer):
             Channel.objects.values_list("id", "name", "slug"),
             "channel",
             "channels",
-            "add it under Campaigns → Channels first",
+            "add it under Administration → Accounts → Channels first",
         )
         self.campaigns = NameIndex(
             Campaign.objects.values_list("id", "name"), "campaign", "campaigns", "create the campaign first"

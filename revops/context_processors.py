@@ -9,7 +9,7 @@ NAVIGATION = [
     ("Contacts", "accounts:contact_list", "accounts.view_contact"),
     ("Personas", "accounts:persona_list", "accounts.view_persona"),
     ("Opportunities", "accounts:opportunity_list", "accounts.view_opportunity"),
-    ("Campaigns", "campaigns:campaign_list", "campaigns.view_campaign"),
+    ("Campaigns", "campaigns:campaign_list", "accounts.view_campaign"),
     ("Import", "imports:import_start", "revops.add_jobrun"),
 ]
 

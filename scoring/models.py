@@ -155,7 +155,7 @@ class Rule(BaseModel):
     )
     topic = models.CharField(max_length=200, blank=True, help_text="Intent topic (exact, any case).")
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     min_count = models.PositiveIntegerField(default=1, help_text="Fires from this many events in the window.")
     window_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: all history.")

@@ -25,7 +25,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.choices import EventType, LifecycleStage
-from accounts.models import Contact
+from accounts.models import Campaign, Contact
 from revops.models import JobRun
 from revops.views import job_start_say
 
@@ -434,8 +434,6 @@ class RulesetActionView(PermissionRequiredMixin, View):
 
 # --- the editor -----------------------------------------------------------------------------------
 def _campaign_choices() -> list[tuple[int, str]]:
-    from campaigns.models import Campaign
-
     return list(Campaign.objects.order_by("name").values_list("pk", "name")[:MAX_CAMPAIGN_CHOICES])
 
 

@@ -20,8 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Contact, EngagementEvent, Opportunity
-from campaigns.models import Campaign, Channel
+from accounts.models import Campaign, Channel, Contact, EngagementEvent, Opportunity
 from revops.background import job_send
 from revops.services import JOB_ABANDONED_AFTER
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_countries import countries
 
 from accounts.choices import EventType
+from accounts.models import Campaign
 from accounts.normalize import normalize_domain
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role, TeamKind
@@ -508,8 +509,6 @@ def _counting_clean(rule: dict[str, Any], fail) -> None:
 
 
 def _campaign_clean(rule: dict[str, Any], fail) -> None:
-    from campaigns.models import Campaign
-
     campaign_id = getattr(rule["campaign"], "pk", rule["campaign"])
     if isinstance(campaign_id, bool) or not isinstance(campaign_id, int):
         fail("campaign", "A campaign id is required.")

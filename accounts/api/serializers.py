@@ -4,11 +4,21 @@ from django_countries.serializers import CountryFieldMixin
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from campaigns.models import Campaign, Channel
 from revops.api.viewsets import BaseModelSerializer
 
 from ..choices import CLOSED_STAGES, Department, LifecycleStage, Seniority
-from ..models import Account, Contact, EngagementEvent, Opportunity, Persona, Product, SalesAgent, Technology
+from ..models import (
+    Account,
+    Campaign,
+    Channel,
+    Contact,
+    EngagementEvent,
+    Opportunity,
+    Persona,
+    Product,
+    SalesAgent,
+    Technology,
+)
 from ..normalize import normalize_domain, normalize_email, normalize_key
 
 

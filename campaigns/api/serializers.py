@@ -2,9 +2,8 @@
 
 from rest_framework import serializers
 
+from accounts.models import Campaign, Channel
 from revops.api.viewsets import BaseModelSerializer
-
-from ..models import Campaign, Channel
 
 
 class ChannelSerializer(BaseModelSerializer):

@@ -1,9 +1,9 @@
 """API viewsets for channels and campaigns."""
 
+from accounts.models import Campaign, Channel
 from revops.api.viewsets import BaseModelViewSet
 
 from .. import filtersets
-from ..models import Campaign, Channel
 from . import serializers
 
 

@@ -6,6 +6,8 @@ from django.utils import timezone
 from accounts.choices import Department, EventType, OpportunityStage, Seniority
 from accounts.models import (
     Account,
+    Campaign,
+    Channel,
     Contact,
     EngagementEvent,
     Opportunity,
@@ -78,6 +80,26 @@ class SalesAgentFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Agent {n}")
     regional_office = "Central"
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Channel
+        django_get_or_create = ("slug",)
+
+    slug = "inbound"
+    name = factory.LazyAttribute(lambda c: c.slug.title())
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    channel = factory.SubFactory(ChannelFactory)
+    start_date = factory.LazyFunction(lambda: datetime.date.today() - datetime.timedelta(days=60))
+    end_date = factory.LazyFunction(datetime.date.today)
+    cost = 5000
 
 
 class OpportunityFactory(factory.django.DjangoModelFactory):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from accounts.models import Account, Contact, Opportunity, Persona
-from campaigns.models import Campaign
+from accounts.models import Account, Campaign, Contact, Opportunity, Persona
 from revops.models import ChangeRecord
 from tests.accounts.factories import AccountFactory, ContactFactory, OpportunityFactory, TechnologyFactory
 

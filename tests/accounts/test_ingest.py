@@ -17,8 +17,7 @@ from accounts.ingest import (
 )
 from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, EngagementEvent
 from revops.models import ChangeRecord
-from tests.accounts.factories import AccountFactory, ContactFactory
-from tests.campaigns.factories import CampaignFactory
+from tests.accounts.factories import AccountFactory, CampaignFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,14 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from accounts.choices import OpportunityStage
-from campaigns.choices import CampaignGoal
-from tests.accounts.factories import AccountFactory, EngagementEventFactory, OpportunityFactory
-from tests.campaigns.factories import CampaignFactory, ChannelFactory
+from accounts.choices import CampaignGoal, OpportunityStage
+from tests.accounts.factories import (
+    AccountFactory,
+    CampaignFactory,
+    ChannelFactory,
+    EngagementEventFactory,
+    OpportunityFactory,
+)
 
 TODAY = datetime.date.today()
 

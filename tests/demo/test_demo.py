@@ -17,6 +17,7 @@ from accounts.choices import OpportunityStage
 from accounts.models import (
     Account,
     AccountActivityDaily,
+    Campaign,
     Contact,
     ContactActivityDaily,
     EngagementEvent,
@@ -27,7 +28,6 @@ from accounts.models import (
     Technology,
 )
 from accounts.normalize import activity_key
-from campaigns.models import Campaign
 from demo import catalogue as cat
 from demo import generator as gen
 from revops.choices import TeamKind

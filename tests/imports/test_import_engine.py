@@ -8,8 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Account, Contact, EngagementEvent, Opportunity, Product, SalesAgent
-from campaigns.models import Channel
+from accounts.models import Account, Channel, Contact, EngagementEvent, Opportunity, Product, SalesAgent
 from imports.mappings import CUSTOM, IGNORE, explicit_mapping_parse, resolve_mapping
 from imports.services import csv_import, report_errors_csv
 from revops.choices import ChangeAction

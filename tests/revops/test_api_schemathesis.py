@@ -29,6 +29,8 @@ from revops.models import ApiToken, Membership
 from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
 from tests.accounts.factories import (
     AccountFactory,
+    CampaignFactory,
+    ChannelFactory,
     ContactFactory,
     EngagementEventFactory,
     OpportunityFactory,
@@ -37,7 +39,6 @@ from tests.accounts.factories import (
     SalesAgentFactory,
     TechnologyFactory,
 )
-from tests.campaigns.factories import CampaignFactory, ChannelFactory
 from tests.revops.factories import TeamFactory, make_member
 from tests.scoring.factories import (
     AccountModelScoreFactory,

@@ -38,6 +38,7 @@ from scoring import policy as policies
 from scoring.models import Notification, WebhookEndpoint
 from tests.accounts.factories import (
     AccountFactory,
+    CampaignFactory,
     ContactFactory,
     OpportunityFactory,
     PersonaFactory,
@@ -45,7 +46,6 @@ from tests.accounts.factories import (
     SalesAgentFactory,
     TechnologyFactory,
 )
-from tests.campaigns.factories import CampaignFactory
 from tests.revops.factories import UserFactory, make_member
 from tests.scoring.factories import RulesetFactory, ScoringModelFactory
 

@@ -11,7 +11,7 @@ from revops.models import ChangeRecord
 from scoring import selectors, workflow
 from scoring.exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
 from scoring.models import Rule, Ruleset, RulesetApproval, RulesetComment, RulesetHistory, RulesetStatus
-from tests.campaigns.factories import CampaignFactory
+from tests.accounts.factories import CampaignFactory
 from tests.scoring.factories import (
     FAST_PASSWORD_HASHERS,
     RulesetFactory,
