@@ -293,7 +293,7 @@ class _Clock:
 
         from scoring import pipeline
 
-        patches = [(pipeline, "_runner", self._runner(pipeline._runner))]
+        patches = [(pipeline, "runner", self._runner(pipeline.runner))]
         if steps:
             patches.append((pipeline, "chunk_run", self._chunk(pipeline.chunk_run)))
             for (module, name), step in self.STEPS.items():

@@ -10,6 +10,7 @@ from django.db import models
 
 from .jsonsafe import json_safe
 from .middleware import audit_token_var, request_id_var
+from .models import ChangeRecord
 
 
 def _json_value(value: Any) -> Any:
@@ -56,8 +57,6 @@ def change_record_create(
     after: dict | None = None,
 ):
     """Write one audit row. Call it inside the service's transaction."""
-    from .models import ChangeRecord
-
     target_model = model or type(instance)
     return ChangeRecord.objects.create(
         actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,

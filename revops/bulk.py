@@ -17,6 +17,36 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def table_sql(model) -> str:
+    """A model's table name, quoted for the database, to write into raw SQL."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def ids_condition(column: str, ids) -> tuple[str, list]:
+    """A SQL condition (and its parameters) for ``column`` in ``ids``: every row (``None``), an id range
+    (a ``range`` of step 1: two bounds), or a list (one array parameter on PostgreSQL)."""
+    if ids is None:
+        return "1 = 1", []
+    if isinstance(ids, range) and ids.step == 1:
+        return f"{column} >= %s AND {column} < %s", [ids.start, ids.stop]
+    ids = [int(i) for i in ids]
+    if not ids:
+        return "1 = 0", []
+    if is_postgres():
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def rows_frame(sql: str, params: Sequence[Any], columns: list[str]):
+    """A query's rows as a pandas DataFrame with ``columns``, read with ``fetchall`` (small reads;
+    ``frame_read`` is the fast path for big ones)."""
+    import pandas as pd  # pandas loads where frames are read, not in every web process
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+
+
 def _copy_text(value: Any) -> Any:
     if value is None:
         return None
@@ -87,7 +117,7 @@ def frame_read(sql: str, params: Sequence[Any], columns: dict[str, str]):
     than ``fetchall`` and building the frame from Python tuples. CSV cannot tell NULL from every text
     value, so each ``"str"`` column comes with an ``IS NULL`` flag; ``"text"`` columns need none.
     Elsewhere, ``fetchall``."""
-    import pandas as pd
+    import pandas as pd  # pandas loads where frames are read, not in every web process
 
     names = list(columns)
     texts = [name for name, kind in columns.items() if kind == "str"]

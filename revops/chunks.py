@@ -7,11 +7,13 @@ is returned with its exception. A few such rows cost a few dozen smaller runs (h
 15 levels); a failure that every row shares stops after ``limit`` ids and fails the whole range.
 """
 
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connections
 
 T = TypeVar("T")
 
@@ -19,6 +21,35 @@ LIMIT = 20  # ids a range parks before deciding the failure is not the rows' but
 # Not the rows' fault: the database went away or is busy. The caller's retry (Celery's, the resume sweep)
 # runs the whole chunk again later; halving it now would only fail 30 more times.
 TRANSIENT = (OperationalError, InterfaceError)
+
+
+Run = Callable[[Callable[..., Any], list[dict]], Iterator[Any]]
+
+
+def _call(function: Callable[..., Any], kwargs: dict) -> Any:
+    return function(**kwargs)
+
+
+def local_runner(processes: int, *, initializer: Callable[[int], None] | None = None) -> Run:
+    """``run(function, list of kwargs)`` → the results as they finish: in this process (``processes`` ≤ 1),
+    or in a pool of that many forked processes, each opening its own database connection and first
+    calling ``initializer(processes)``."""
+    if processes <= 1:
+        return lambda function, jobs: (function(**kwargs) for kwargs in jobs)
+
+    def run(function: Callable[..., Any], jobs: list[dict]) -> Iterator[Any]:
+        connections.close_all()  # children open their own connections
+        with ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=initializer,
+            initargs=(processes,) if initializer else (),
+        ) as pool:
+            futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+
+    return run
 
 
 @dataclass

@@ -16,6 +16,7 @@ COPY buffers carry data into PostgreSQL byte for byte.
 """
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -53,6 +54,4 @@ def writer(out, **kwargs) -> SafeWriter:
 def text_safe(text: str, out) -> None:
     """Write CSV ``text`` (e.g. a file written before this module existed) to ``out``, cell by cell made
     safe. Safe cells come out as they went in, so doing it twice changes nothing."""
-    import io
-
     writer(out).writerows(csv.reader(io.StringIO(text, newline="")))

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -159,8 +159,6 @@ def api_token_create(
     """
     unknown = sorted(set(scopes) - set(TokenScope.values))
     if unknown or not scopes:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError(
             {"scopes": f"Choose one or more of {', '.join(TokenScope.values)}; unknown: {', '.join(unknown)}"}
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models
@@ -79,7 +80,8 @@ def paginate_without_count(queryset: models.QuerySet, *, page: int, page_size: i
     )
 
 
-def _positive_int(value: str | None, default: int, maximum: int) -> int:
+def positive_int(value: str | None, default: int, maximum: int) -> int:
+    """A page or size parameter as a number between 1 and ``maximum`` (``default`` when it is not one)."""
     try:
         number = int(value or default)
     except ValueError:
@@ -157,8 +159,6 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
 
     def user_choices(self) -> list[tuple[int, str]]:
         """Active users by name: the owner filters."""
-        from django.contrib.auth import get_user_model
-
         users = (
             get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
         )
@@ -187,8 +187,8 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
                 *_ordering(column.sort, sort.startswith("-")), "-pk" if sort[0] == "-" else "pk"
             )
 
-        page_size = _positive_int(request.GET.get("per_page"), self.default_page_size, max(self.page_sizes))
-        page_number = _positive_int(request.GET.get("page"), 1, self.max_page)
+        page_size = positive_int(request.GET.get("per_page"), self.default_page_size, max(self.page_sizes))
+        page_number = positive_int(request.GET.get("page"), 1, self.max_page)
         page = paginate_without_count(queryset, page=page_number, page_size=page_size)
         self.decorate_rows(page.object_list)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from .notifications import UNREAD_CAP, notification_unread_count
+
 
 class NotificationBell:
     """The user's unread notifications, counted on first use (up to ``UNREAD_CAP``)."""
@@ -17,14 +19,10 @@ class NotificationBell:
 
     @cached_property
     def unread(self) -> int:
-        from .notifications import notification_unread_count
-
         return notification_unread_count(user=self.user)
 
     @property
     def unread_display(self) -> str:
-        from .notifications import UNREAD_CAP
-
         return f"{UNREAD_CAP - 1}+" if self.unread >= UNREAD_CAP else str(self.unread)
 
 

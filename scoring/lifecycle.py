@@ -17,6 +17,7 @@ from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
 
+from . import notifications
 from .exceptions import WorkflowError
 from .models import LifecycleTransition, Ruleset
 from .selectors import published_ruleset
@@ -72,9 +73,7 @@ def _reason(reason: str, *, required: bool) -> str:
 
 
 def _notify(transition: LifecycleTransition) -> None:
-    from scoring.notifications import stage_change_notify
-
-    stage_change_notify(transitions=[transition])
+    notifications.stage_change_notify(transitions=[transition])
 
 
 def _transition(

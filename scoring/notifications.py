@@ -22,13 +22,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage
-from accounts.models import Contact
+from accounts.models import Account, Contact
 from revops.audit import change_record_create
 from revops.choices import ChangeAction, TeamKind
 from revops.models import Membership, Team
 
 from . import webhooks
-from .models import ContactScore, LifecycleTransition, Notification, Ruleset, WebhookDelivery, WebhookEndpoint
+from .ml.words import account_explanation
+from .models import (
+    AccountModelScore,
+    ContactScore,
+    LifecycleTransition,
+    Notification,
+    Ruleset,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 # More than this many notifications for one team from one call: one summary per event type instead.
 SUMMARY_THRESHOLD = 20
@@ -232,11 +241,6 @@ def _notifications(per_team: dict[int, list[tuple[str, LifecycleTransition, dict
 def account_qualified_notify(*, account_ids: list[int], at) -> None:
     """Accounts that just became qualified: a notification for the owner's teams (else sales and
     BDR/SDR) and an ``account.qualified`` webhook, with the scores, versions and top reasons."""
-    from accounts.models import Account
-
-    from .ml.words import account_explanation
-    from .models import AccountModelScore
-
     if not account_ids:
         return
     teams_by_kind: dict[str, list[int]] = defaultdict(list)

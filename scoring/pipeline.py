@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, Contact
@@ -40,10 +40,10 @@ from .rescore import (
     ACCOUNT_CHUNK,
     CONTACT_CHUNK,
     NoPublishedRuleset,
-    _runner,
     accounts_chunk_rescore,
     contacts_chunk_rescore,
     published,
+    runner,
     today,
 )
 from .store import id_bounds
@@ -218,7 +218,7 @@ def full_rescore_local(
     """The phases, here (chunks over ``processes`` local processes on PostgreSQL)."""
     params = plan(models=models, rules=rules, as_of=as_of, now=now)
     total, done = _total(params), {}
-    run = _runner(processes if is_postgres() else 1)
+    run = runner(processes if is_postgres() else 1)
     for phase, chunks in params["phases"]:
         jobs = [dict(params=params, phase=phase, index=i) for i in range(len(chunks))]
         for k, stats in enumerate(run(_chunk_call, jobs)):
@@ -394,8 +394,6 @@ class _Heartbeat:
         self.thread.start()
 
     def _run(self) -> None:
-        from django.db import connection
-
         try:
             while not self.stopped.wait(_heartbeat_seconds()):
                 try:

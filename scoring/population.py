@@ -23,7 +23,7 @@ from accounts.models import (
     Persona,
 )
 from accounts.normalize import activity_key
-from revops.bulk import frame_read, is_postgres
+from revops.bulk import frame_read, ids_condition, is_postgres, table_sql
 
 from .engine.rules import (
     ACTIVITY_COLUMNS,
@@ -35,10 +35,6 @@ from .engine.rules import (
     empty_activity,
 )
 from .models import ContactScore, LifecycleTransition, Ruleset
-
-
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def spec_for(ruleset: Ruleset) -> RulesetSpec:
@@ -102,13 +98,6 @@ def _json(value):
     return json.loads(value)
 
 
-def _in(column: str, ids) -> tuple[str, list]:
-    ids = [int(i) for i in ids]
-    if is_postgres():
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})" if ids else "1 = 0", ids
-
-
 def _uses(spec: RulesetSpec, prefix: str) -> bool:
     return any(r.field.startswith(prefix) for r in spec.fit_rules)
 
@@ -134,9 +123,9 @@ def contacts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
                c.country, p.name, {"c.custom" if custom else "NULL"}, c.lifecycle_stage, {_created_day_sql()},
                a.industry, a.employee_count, a.annual_revenue, a.country, a.domain, a.name,
                {"a.custom" if account_custom else "NULL"}
-        FROM {_t(Contact)} c
-        LEFT JOIN {_t(Account)} a ON a.id = c.account_id
-        LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id
+        FROM {table_sql(Contact)} c
+        LEFT JOIN {table_sql(Account)} a ON a.id = c.account_id
+        LEFT JOIN {table_sql(Persona)} p ON p.id = c.persona_id
         {"WHERE " + where if where else ""}
         ORDER BY c.id
     """
@@ -165,7 +154,7 @@ def accounts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
     sql = f"""
         SELECT a.id, a.industry, a.employee_count, a.annual_revenue, a.country, a.domain, a.name,
                {"a.custom" if account_custom else "NULL"}
-        FROM {_t(Account)} a {"WHERE " + where if where else ""} ORDER BY a.id
+        FROM {table_sql(Account)} a {"WHERE " + where if where else ""} ORDER BY a.id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
@@ -190,10 +179,10 @@ def _technologies(spec: RulesetSpec, frame: pd.DataFrame) -> None:
     through = Account.technologies.through
     names: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(ids), 50_000):
-        clause, params = _in("at.account_id", ids[start : start + 50_000])
+        clause, params = ids_condition("at.account_id", ids[start : start + 50_000])
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT at.account_id, t.name FROM {_t(through)} at "
+                f"SELECT at.account_id, t.name FROM {table_sql(through)} at "
                 f"JOIN accounts_technology t ON t.id = at.technology_id WHERE {clause}",
                 params,
             )
@@ -234,7 +223,7 @@ def contact_activity(
     window, window_params = _window(spec, as_of, "r.day", extra_days)
     sql = f"""
         SELECT r.contact_id, {_day_sql("r.day")}, r.event_type, r.key, r.count
-        FROM {_t(ContactActivityDaily)} r WHERE {window} AND {where}
+        FROM {table_sql(ContactActivityDaily)} r WHERE {window} AND {where}
         ORDER BY r.contact_id, r.day, r.event_type, r.key
     """
     return _activity(sql, window_params + params, ACTIVITY_COLUMNS)
@@ -245,7 +234,7 @@ def anonymous_activity(spec: RulesetSpec, as_of: datetime.date, *, where: str, p
     window, window_params = _window(spec, as_of, "r.day")
     sql = f"""
         SELECT r.account_id, {_day_sql("r.day")}, r.event_type, r.key, r.count - r.known_count
-        FROM {_t(AccountActivityDaily)} r WHERE r.count > r.known_count AND {window} AND {where}
+        FROM {table_sql(AccountActivityDaily)} r WHERE r.count > r.known_count AND {window} AND {where}
         ORDER BY r.account_id, r.day, r.event_type, r.key
     """
     return _activity(sql, window_params + params, ACTIVITY_COLUMNS)
@@ -259,11 +248,11 @@ def campaign_activity(
     if not spec.campaign_ids:
         return empty_activity(True)
     end = datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
-    clause, campaign_params = _in("e.campaign_id", sorted(spec.campaign_ids))
+    clause, campaign_params = ids_condition("e.campaign_id", sorted(spec.campaign_ids))
     anonymous = " AND e.contact_id IS NULL" if entity == "account_id" else ""
     sql = f"""
         SELECT e.{entity}, e.occurred_at, e.event_type, e.url, e.topic, e.campaign_id
-        FROM {_t(EngagementEvent)} e
+        FROM {table_sql(EngagementEvent)} e
         WHERE {clause} AND e.occurred_at < %s AND e.{entity} IS NOT NULL{anonymous} AND {where}
     """
     with connection.cursor() as cursor:
@@ -273,7 +262,7 @@ def campaign_activity(
     first = day_ordinal(as_of) - lookback - extra_days if lookback is not None else None
     folded: dict[tuple, int] = defaultdict(int)
     for entity_id, occurred_at, event_type, url, topic, campaign_id in rows:
-        day = day_ordinal(_as_date(occurred_at))
+        day = day_ordinal(as_date(occurred_at))
         if first is not None and day <= first:
             continue
         key = activity_key(event_type=event_type, url=url, topic=topic)
@@ -321,9 +310,9 @@ def contacts_by_range(spec: RulesetSpec, as_of: datetime.date, low: int, high: i
 
 def contacts_by_ids(spec: RulesetSpec, as_of: datetime.date, ids) -> Population:
     ids = sorted({int(i) for i in ids})
-    c_clause, c_params = _in("c.id", ids)
-    r_clause, r_params = _in("r.contact_id", ids)
-    e_clause, e_params = _in("e.contact_id", ids)
+    c_clause, c_params = ids_condition("c.id", ids)
+    r_clause, r_params = ids_condition("r.contact_id", ids)
+    e_clause, e_params = ids_condition("e.contact_id", ids)
     return contact_population(
         spec, as_of, contact_where=c_clause, contact_params=c_params, activity_where=r_clause,
         activity_params=r_params, event_where=e_clause, event_params=e_params,
@@ -345,7 +334,7 @@ def account_population(
     if ids is not None:
         ids = sorted({int(i) for i in ids})
         (a, ap), (r, rp), (e, ep), (c, cp) = (
-            _in(column, ids) for column in ("a.id", "r.account_id", "e.account_id", "c.account_id")
+            ids_condition(column, ids) for column in ("a.id", "r.account_id", "e.account_id", "c.account_id")
         )
     else:
         columns = ("a.id", "r.account_id", "e.account_id", "c.account_id")
@@ -363,7 +352,7 @@ def account_population(
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT s.contact_id, c.account_id, s.fit, s.engagement, s.excluded "
-                f"FROM {_t(ContactScore)} s JOIN {_t(Contact)} c ON c.id = s.contact_id "
+                f"FROM {table_sql(ContactScore)} s JOIN {table_sql(Contact)} c ON c.id = s.contact_id "
                 f"WHERE {c} ORDER BY s.contact_id",
                 cp,
             )
@@ -390,10 +379,10 @@ def lifecycle_context(
     since = np.asarray(created_days, dtype=np.int64).copy()  # creation days, then the last moves
     if len(ids):
         if not where:
-            where, params = _in("t.contact_id", ids.tolist())
+            where, params = ids_condition("t.contact_id", ids.tolist())
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT t.contact_id, MAX(t.at) FROM {_t(LifecycleTransition)} t "
+                f"SELECT t.contact_id, MAX(t.at) FROM {table_sql(LifecycleTransition)} t "
                 f"WHERE {where} GROUP BY t.contact_id",
                 params or [],
             )
@@ -407,19 +396,19 @@ def lifecycle_context(
     opened: dict[int, int] = {}
     won: dict[int, int] = {}
     if accounts:
-        clause, clause_params = _in("o.account_id", accounts)
+        clause, clause_params = ids_condition("o.account_id", accounts)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT o.account_id, MAX(o.created_date), "
                 "MAX(CASE WHEN o.stage = 'won' THEN o.close_date END) "
-                f"FROM {_t(Opportunity)} o WHERE {clause} GROUP BY o.account_id",
+                f"FROM {table_sql(Opportunity)} o WHERE {clause} GROUP BY o.account_id",
                 clause_params,
             )
             for account_id, created_max, won_max in cursor.fetchall():
                 if created_max:
-                    opened[account_id] = day_ordinal(_as_date(created_max))
+                    opened[account_id] = day_ordinal(as_date(created_max))
                 if won_max:
-                    won[account_id] = day_ordinal(_as_date(won_max))
+                    won[account_id] = day_ordinal(as_date(won_max))
     acc = pd.Series(account_ids, dtype="float64")
     return {
         "since": since,
@@ -436,7 +425,7 @@ def _days(values) -> np.ndarray:
     )
 
 
-def _as_date(value) -> datetime.date:
+def as_date(value) -> datetime.date:
     if isinstance(value, str):
         value = (
             datetime.datetime.fromisoformat(value)

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
+from revops.bulk import ids_condition, table_sql
 
 from . import notifications
 from .engine import stages as stage_engine
@@ -45,7 +46,6 @@ from .models import (
     ScoringModelKind,
     ScoringModelStatus,
 )
-from .population import _in, _t
 from .store import changed_mask, derived_data_commit, frame_copy, insert_or_upsert, stored_read, today
 
 log = logging.getLogger(__name__)
@@ -177,35 +177,30 @@ def profile_fit(scorer: Scorer, frame: pd.DataFrame, rules_fit: np.ndarray) -> n
 
 
 # --- reading -----------------------------------------------------------------------------------------------
-def _ids_clause(column: str, ids) -> tuple[str, list]:
-    if isinstance(ids, range):
-        return f"{column} >= %s AND {column} < %s", [ids.start, ids.stop]
-    return _in(column, sorted({int(i) for i in ids}))
-
-
 def _rules_fit(ids) -> pd.Series:
-    clause, params = _ids_clause("account_id", ids)
+    clause, params = ids_condition("account_id", ids)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT account_id, fit FROM {_t(AccountRuleScore)} WHERE {clause}", params)
+        cursor.execute(f"SELECT account_id, fit FROM {table_sql(AccountRuleScore)} WHERE {clause}", params)
         rows = cursor.fetchall()
     return pd.Series({int(a): float(f) for a, f in rows}, dtype=float)
 
 
 def _open_opportunities(ids, as_of: datetime.date) -> set[int]:
-    clause, params = _ids_clause("account_id", ids)
+    clause, params = ids_condition("account_id", ids)
     closed = ", ".join(["%s"] * len(CLOSED_STAGES))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT account_id FROM {_t(Opportunity)} WHERE {clause} AND account_id IS NOT NULL "
-            f"AND created_date <= %s AND stage NOT IN ({closed})",
+            f"SELECT DISTINCT account_id FROM {table_sql(Opportunity)} "
+            f"WHERE {clause} AND account_id IS NOT NULL AND created_date <= %s AND stage NOT IN ({closed})",
             [*params, as_of, *[str(s) for s in CLOSED_STAGES]],
         )
         return {int(row[0]) for row in cursor.fetchall()}
 
 
 def _stored(ids) -> pd.DataFrame:
-    clause, params = _ids_clause("account_id", ids)
-    current = stored_read(_t(AccountModelScore), "account_id", [*FIELDS, "stage_since"], clause, params)
+    clause, params = ids_condition("account_id", ids)
+    columns = [*FIELDS, "stage_since"]
+    current = stored_read(table_sql(AccountModelScore), "account_id", columns, clause, params)
     if len(current):
         current["stage_since"] = pd.to_datetime(current["stage_since"], utc=True, format="ISO8601")
     return current
@@ -281,7 +276,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
         derived_data_commit()
         insert_or_upsert(AccountModelScore, "account_id", out, np.asarray(fresh, dtype=bool))
         history = out[HISTORY_FIELDS]
-        frame_copy(_t(AccountModelScoreHistory), history)
+        frame_copy(table_sql(AccountModelScoreHistory), history)
         if len(moved):
             transitions = pd.DataFrame(
                 {
@@ -290,7 +285,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
                     "reason": reason[moved], "model_id": scorer.in_market.pk, "policy_id": policy.pk,
                 }
             )  # fmt: skip
-            frame_copy(_t(BuyingStageTransition), transitions)
+            frame_copy(table_sql(BuyingStageTransition), transitions)
         # Newly qualified (a scored account that was not qualified before): sales hears of it. The
         # very first scoring of an account sets the baseline and notifies nobody.
         if before is not None:
@@ -342,7 +337,7 @@ def _contributions_json(scorer: Scorer, frame: pd.DataFrame, recompute: np.ndarr
 # --- the whole population and the incremental path ---------------------------------------------------------
 def account_chunks(size: int) -> list[tuple[int, int]]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {_t(Account)}")
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table_sql(Account)}")
         low, high = cursor.fetchone()
     if low is None:
         return []

@@ -21,12 +21,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Contact
+from accounts.models import Account, Contact
 from revops.audit import change_record_create, model_snapshot
 from revops.background import deferred_note
-from revops.bulk import is_postgres
+from revops.bulk import ids_condition, is_postgres, table_sql
 from revops.choices import ChangeAction
-from revops.chunks import TRANSIENT, Failure, Isolated, error_words, range_run_isolated
+from revops.chunks import TRANSIENT, Failure, Isolated, Run, error_words, local_runner, range_run_isolated
 from revops.models import JobRun
 from revops.services import job_run_progress
 
@@ -41,6 +41,7 @@ from .engine.rules import (
     score_account,
     score_contact,
 )
+from .ml import families
 from .models import (
     AccountRuleScore,
     ContactScore,
@@ -51,8 +52,6 @@ from .models import (
     ScoringOutbox,
 )
 from .population import (
-    _in,
-    _t,
     account_population,
     contacts_by_ids,
     contacts_by_range,
@@ -115,7 +114,7 @@ def contact_scores_write(
     if result.empty:
         return 0
     result = result.assign(ruleset_id=ruleset_id)
-    current = stored_read(_t(ContactScore), "contact_id", SCORE_FIELDS, where, params)
+    current = stored_read(table_sql(ContactScore), "contact_id", SCORE_FIELDS, where, params)
     changed = np.flatnonzero(changed_mask(result, current, "contact_id", SCORE_FIELDS))
     if not len(changed):
         return 0
@@ -128,7 +127,7 @@ def contact_scores_write(
     # which halves what a full rescore writes.
     history = out[["contact_id", "ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade",
                    "excluded", "scored_at"]].assign(as_of=as_of.isoformat(), explanation="[]")  # fmt: skip
-    frame_copy(_t(ContactScoreHistory), history)
+    frame_copy(table_sql(ContactScoreHistory), history)
     return len(out)
 
 
@@ -139,7 +138,7 @@ def account_scores_write(
     if result.empty:
         return 0
     result = result.assign(ruleset_id=ruleset_id)
-    current = stored_read(_t(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
+    current = stored_read(table_sql(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
     changed = np.flatnonzero(changed_mask(result, current, "account_id", ACCOUNT_FIELDS))
     if not len(changed):
         return 0
@@ -202,7 +201,7 @@ def lifecycle_apply(
 
 def _stages_set(moves: dict[int, tuple], now: datetime.datetime) -> set[int]:
     """Set each contact's stage where it still is what the decision saw; return those changed."""
-    table = _t(Contact)
+    table = table_sql(Contact)
     with connection.cursor() as cursor:
         if is_postgres():
             ids = list(moves)
@@ -276,7 +275,6 @@ def rescore_all(
     spec = spec_for(ruleset)
     as_of = as_of or today()
     now = timezone.now()
-    from accounts.models import Account
 
     c_low, c_high = id_bounds(Contact)
     a_low, a_high = id_bounds(Account)
@@ -292,7 +290,7 @@ def rescore_all(
         "accounts_written": 0,
     }
     done = 0
-    run = _runner(processes if is_postgres() else 1)
+    run = runner(processes if is_postgres() else 1)
     # What phase 1 computed feeds phase 2 directly (the same values it stored).
     computed = []
     for stats in run(contacts_chunk_rescore, [dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now)
@@ -319,41 +317,16 @@ def rescore_all(
     return totals
 
 
-def _call(function, kwargs):
-    return function(**kwargs)
-
-
 def _share_cores(processes: int) -> None:
     """In a pool process: XGBoost (prediction, SHAP) uses its share of the cores, not all of them — the
     pool's processes already run side by side, and more threads than cores only spin and switch."""
-    from .ml import families
-
     families.XGB_THREADS = max(1, (os.cpu_count() or 1) // processes)
 
 
-def _runner(processes: int):
-    """``run(function, list of kwargs)`` → results as they finish: in this process, or in a pool."""
-    if processes <= 1:
-        return lambda function, jobs: (function(**kwargs) for kwargs in jobs)
-
-    def run(function, jobs):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from django.db import connections
-
-        connections.close_all()  # children open their own connections
-        with ProcessPoolExecutor(
-            processes,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_share_cores,
-            initargs=(processes,),
-        ) as pool:
-            futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
-            for future in as_completed(futures):
-                yield future.result()
-
-    return run
+def runner(processes: int) -> Run:
+    """``run(function, list of kwargs)`` → results as they finish: in this process, or in a pool whose
+    processes share the cores."""
+    return local_runner(processes, initializer=_share_cores)
 
 
 def _report(job, progress, done, total, totals) -> None:
@@ -376,21 +349,22 @@ def rescore_contacts(
     account_ids = {int(a) for a in account_ids}
     contact_ids = {int(c) for c in contact_ids}
     if contact_ids:
-        clause, params = _in("id", contact_ids)
+        clause, params = ids_condition("id", contact_ids)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT account_id FROM {_t(Contact)} WHERE {clause} AND account_id IS NOT NULL",
+                f"SELECT DISTINCT account_id FROM {table_sql(Contact)} "
+                f"WHERE {clause} AND account_id IS NOT NULL",
                 params,
             )
             account_ids |= {row[0] for row in cursor.fetchall()}
     if account_ids:
-        clause, params = _in("account_id", account_ids)
+        clause, params = ids_condition("account_id", account_ids)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {_t(Contact)} WHERE {clause}", params)
+            cursor.execute(f"SELECT id FROM {table_sql(Contact)} WHERE {clause}", params)
             contact_ids |= {row[0] for row in cursor.fetchall()}
     population = contacts_by_ids(spec, as_of, contact_ids)
     result, explanations = _scalar_contacts(spec, population, as_of)
-    id_clause, id_params = _in("contact_id", sorted(contact_ids))
+    id_clause, id_params = ids_condition("contact_id", sorted(contact_ids))
     with transaction.atomic():
         written = contact_scores_write(
             ruleset_id=spec.id, result=result, as_of=as_of, now=now, where=id_clause, params=id_params,
@@ -401,7 +375,7 @@ def rescore_contacts(
         if account_ids:
             acc_population, scores = account_population(spec, as_of, ids=account_ids)
             acc_result, acc_explanations = _scalar_accounts(spec, acc_population, scores, as_of)
-            s_clause, s_params = _in("account_id", sorted(account_ids))
+            s_clause, s_params = ids_condition("account_id", sorted(account_ids))
             accounts_written = account_scores_write(
                 ruleset_id=spec.id, result=acc_result, explain=lambda j: acc_explanations[j], now=now,
                 where=s_clause, params=s_params,
@@ -515,6 +489,18 @@ def outbox_pending():
     return ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=True).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
+
+
+def outbox_parked():
+    """Rows that failed every attempt and wait for a person's replay."""
+    return ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=False)
+
+
+def outbox_waiting():
+    """Rows that failed and wait for their next attempt, the soonest first."""
+    return ScoringOutbox.objects.filter(
+        processed_at__isnull=True, parked_at__isnull=True, attempts__gt=0
+    ).order_by("next_attempt_at")
 
 
 def _outbox_rescore(rows: list[ScoringOutbox]) -> None:

@@ -27,7 +27,15 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.models import Contact
 
-from .models import LifecycleTransition, Rule, Ruleset, RulesetHistory, RulesetStatus
+from .models import (
+    AccountModelScore,
+    BuyingStage,
+    LifecycleTransition,
+    Rule,
+    Ruleset,
+    RulesetHistory,
+    RulesetStatus,
+)
 
 # The lifecycle definitions a version carries, in the order forms and diffs show them.
 DEFINITION_FIELDS = [
@@ -311,8 +319,6 @@ def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str,
 def buying_stage_summary() -> dict[str, Any]:
     """Accounts per buying stage (in the funnel's order) and how many of each are qualified: one grouped
     query over the learned scores."""
-    from .models import AccountModelScore, BuyingStage
-
     rows = {
         row["stage"]: row
         for row in AccountModelScore.objects.order_by()

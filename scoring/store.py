@@ -13,9 +13,7 @@ import pandas as pd
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from revops.bulk import bulk_insert, is_postgres
-
-from .population import _t
+from revops.bulk import bulk_insert, is_postgres, table_sql
 
 
 def today() -> datetime.date:
@@ -64,7 +62,7 @@ def python_rows(frame: pd.DataFrame) -> list[list]:
 def upsert(model, key: str, frame: pd.DataFrame) -> None:
     """INSERT … ON CONFLICT (key) DO UPDATE for the rows of ``frame`` (COPY into a staging table first
     on PostgreSQL)."""
-    table = _t(model)
+    table = table_sql(model)
     quote = connection.ops.quote_name
     quoted = ", ".join(quote(c) for c in frame.columns)
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in frame.columns if c != key)
@@ -92,7 +90,7 @@ def insert_or_upsert(model, key: str, frame: pd.DataFrame, fresh: np.ndarray) ->
     if is_postgres() and fresh.any():
         try:
             with transaction.atomic():
-                frame_copy(_t(model), frame[fresh])
+                frame_copy(table_sql(model), frame[fresh])
         except IntegrityError:
             upsert(model, key, frame)
             return
@@ -111,6 +109,6 @@ def derived_data_commit() -> None:
 
 def id_bounds(model) -> tuple[int, int]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {_t(model)}")
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table_sql(model)}")
         low, high = cursor.fetchone()
     return (low or 0, high or -1)

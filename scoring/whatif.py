@@ -22,11 +22,12 @@ from django.utils import timezone
 
 from accounts.models import Campaign, Channel, Contact, EngagementEvent, Opportunity
 from revops.background import job_send
+from revops.bulk import table_sql
 from revops.services import JOB_ABANDONED_AFTER
 
 from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
 from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
-from .population import _as_date, _t, campaign_activity, contact_activity, contacts_frame, spec_for
+from .population import as_date, campaign_activity, contact_activity, contacts_frame, spec_for
 from .store import today
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _outcomes(contacts: pd.DataFrame, qualified: pd.DataFrame) -> pd.DataFrame:
     for cid, at in LifecycleTransition.objects.filter(contact_id__in=ids, to_stage="sql").values_list(
         "contact_id", "at"
     ):
-        sql_days[cid] = min(sql_days.get(cid, _as_date(at)), _as_date(at))
+        sql_days[cid] = min(sql_days.get(cid, as_date(at)), as_date(at))
     current = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "lifecycle_stage"))
     accounts = sorted({int(a) for a in info["account_id"].dropna()})
     opps: dict[int, list] = {}
@@ -126,9 +127,9 @@ def _contact_channels(ids: list[int]) -> dict[int, str]:
         chunk = ids[start : start + 5000]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT e.contact_id, MAX(e.occurred_at), ch.name FROM {_t(EngagementEvent)} e "
-                f"JOIN {_t(Campaign)} c ON c.id = e.campaign_id "
-                f"JOIN {_t(Channel)} ch ON ch.id = c.channel_id "
+                f"SELECT e.contact_id, MAX(e.occurred_at), ch.name FROM {table_sql(EngagementEvent)} e "
+                f"JOIN {table_sql(Campaign)} c ON c.id = e.campaign_id "
+                f"JOIN {table_sql(Channel)} ch ON ch.id = c.channel_id "
                 f"WHERE e.campaign_id IS NOT NULL AND e.contact_id IN ({', '.join(['%s'] * len(chunk))}) "
                 f"GROUP BY e.contact_id, ch.name",
                 chunk,

@@ -35,6 +35,9 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from accounts.models import Account, AccountActivityDaily, Opportunity
+from scoring.engine.rules import evaluate_accounts, evaluate_contacts
+from scoring.models import DemoGroundTruth, Ruleset, RulesetStatus
+from scoring.population import account_population, contacts_by_range, spec_for
 
 from . import families
 from . import features as F
@@ -147,10 +150,6 @@ def columns_usable(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], 
 
 def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
     """Account fit + engagement under the ruleset that was published at ``as_of`` (else the current one)."""
-    from scoring.engine.rules import evaluate_accounts, evaluate_contacts
-    from scoring.models import Ruleset, RulesetStatus
-    from scoring.population import account_population, contacts_by_range, spec_for
-
     moment = datetime.datetime.combine(as_of, datetime.time.max, tzinfo=datetime.UTC)
     ruleset = (
         Ruleset.objects.filter(published_at__lte=moment)
@@ -174,7 +173,6 @@ def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
 
 def ground_truth(as_of: datetime.date, horizon_days: int) -> pd.Series | None:
     """The demo generator's propensity for the window after ``as_of`` (stored the day after)."""
-    from scoring.models import DemoGroundTruth
 
     rows = DemoGroundTruth.objects.filter(
         as_of=as_of + datetime.timedelta(days=1), horizon_days=horizon_days
@@ -401,7 +399,7 @@ def paired_bootstrap(
 def fit_ceiling(x: np.ndarray, truth: np.ndarray):
     """The observable ceiling: an XGBoost regressor on the true propensities (not the 0/1 outcomes) from
     the same features. With noise-free targets it approaches the best any model of these features can do."""
-    from xgboost import XGBRegressor
+    from xgboost import XGBRegressor  # XGBoost loads where a model is fitted, as in families
 
     known = np.flatnonzero(np.isfinite(truth))
     rows = known[families.sample_rows(len(known), CEILING_ROWS)]

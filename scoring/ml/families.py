@@ -65,7 +65,7 @@ FAMILY_KEY = b'{"family":'  # how a family's artefact starts (an XGBoost booster
 # --- matrices --------------------------------------------------------------------------------------------
 def sparse_input(frame: pd.DataFrame, columns: list[str]):
     """``frame[columns]`` as a float32 CSR matrix without its zeros and NaN (both are missing)."""
-    from scipy import sparse
+    from scipy import sparse  # heavy: loaded where a model is fitted or read
 
     x = frame[columns].to_numpy(dtype=np.float32, copy=True)  # ours: NaN becomes zero in place
     return sparse.csr_matrix(np.nan_to_num(x, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf))
@@ -92,7 +92,7 @@ def _own(array: np.ndarray, source) -> np.ndarray:
 def dmatrix(x, *, params: dict | None, feature_names: list[str]):
     """A dense matrix to score with a stored XGBoost model: missing values as the model was trained with
     them (``params["missing"]``; models trained before it have none: NaN)."""
-    from xgboost import DMatrix
+    from xgboost import DMatrix  # heavy: loaded where a model is fitted or read
 
     missing = (params or {}).get("missing")
     return DMatrix(x, feature_names=feature_names, missing=np.nan if missing is None else float(missing))
@@ -188,7 +188,7 @@ def _boost(x, y: np.ndarray, params: dict, validation: tuple | None = None):
     ``QuantileDMatrix``); with ``validation`` (its matrix and labels), early stopping on its log loss.
     XGBoost's own API: its scikit-learn wrapper scores the validation rows through the histogram index
     each round, several times slower."""
-    import xgboost
+    import xgboost  # heavy: loaded where a model is fitted or read
 
     missing = params.get("missing", np.nan)
     data = xgboost.QuantileDMatrix(x, y, missing=missing)
@@ -221,7 +221,7 @@ def fit_xgboost(
     """XGBoost on ``train``; with a ``validation`` set of both classes, the number of trees is chosen by
     early stopping on it, then the model is refit on both with that many trees. Each part becomes a
     sparse matrix once; the refit stacks them (no concatenated copy of the frames)."""
-    from scipy import sparse
+    from scipy import sparse  # heavy: loaded where a model is fitted or read
 
     params = {**XGB_PARAMS, **(params or {})}
     x, y = sparse_input(train, columns), train["label"].to_numpy()
@@ -235,7 +235,7 @@ def fit_xgboost(
 
 def fit_plain_xgboost(x: np.ndarray, y: np.ndarray, columns: list[str]) -> Boosted:
     """The plain baseline: XGBoost's defaults (no early stopping, no tuning), NaN as missing."""
-    import xgboost
+    import xgboost  # heavy: loaded where a model is fitted or read
 
     params = {**PLAIN_XGB_PARAMS, "missing": np.nan}
     data = xgboost.DMatrix(np.asarray(x, dtype=np.float32), y, missing=np.nan)
@@ -360,7 +360,7 @@ def sample_rows(n: int, limit: int = LINEAR_ROWS, seed: int = 0) -> np.ndarray |
 def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C) -> Logistic:
     """L2 logistic regression on ``x`` (a frame with ``columns``, or a matrix in their order; NaN allowed),
     from at most ``LINEAR_ROWS`` of its rows."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # heavy: loaded where a model is fitted or read
 
     rows = sample_rows(len(y))
     if not isinstance(rows, slice):
@@ -380,8 +380,8 @@ def logistic_strength(train, validation, columns: list[str]) -> float:
     """The regularisation strength ``C`` (of ``LOGISTIC_CS``) whose fit on ``train`` ranks ``validation``
     best (ROC AUC) — on at most ``C_CHOICE_ROWS`` training rows, prepared once, each fit starting from the
     previous one's coefficients; ``LOGISTIC_C`` when either part has one class."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
+    from sklearn.linear_model import LogisticRegression  # heavy: loaded where a model is fitted or read
+    from sklearn.metrics import roc_auc_score  # heavy: loaded where a model is fitted or read
 
     if validation is None or validation["label"].nunique() < 2 or train["label"].nunique() < 2:
         return LOGISTIC_C
@@ -452,7 +452,7 @@ def fit(family: str, train: pd.DataFrame, validation: pd.DataFrame | None, colum
 def load(data: bytes, *, columns: list[str], params: dict | None):
     """A stored artefact back as a fitted model of its family (an XGBoost booster's bytes, or a family's
     JSON document)."""
-    import xgboost
+    import xgboost  # heavy: loaded where a model is fitted or read
 
     data = bytes(data)
     if not data.startswith(FAMILY_KEY):
@@ -504,7 +504,7 @@ class BinnedNB:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "BinnedNB":
         """Fit on ``x`` (at most ``LINEAR_ROWS`` of its rows)."""
-        from sklearn.naive_bayes import CategoricalNB
+        from sklearn.naive_bayes import CategoricalNB  # heavy: loaded where a model is fitted or read
 
         rows = sample_rows(len(y))
         x, y = np.asarray(x, dtype=np.float64)[rows], np.asarray(y)[rows]
@@ -542,7 +542,7 @@ class BinnedNB:
 def naive_bayes_binning(train: pd.DataFrame, validation: pd.DataFrame | None, columns: list[str]) -> str:
     """The binning (``BinnedNB``) an analyst would settle on: the one whose fit on ``train`` (at most
     ``C_CHOICE_ROWS`` of it) ranks ``validation`` best; deciles when the parts cannot tell."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy: loaded where a model is fitted or read
 
     if validation is None or validation["label"].nunique() < 2 or train["label"].nunique() < 2:
         return "deciles"
@@ -558,7 +558,7 @@ def naive_bayes_binning(train: pd.DataFrame, validation: pd.DataFrame | None, co
 def categorical_nb(train: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Categorical naive Bayes on integer-coded attributes (``-1`` = missing, its own category): the
     probability of the positive class for each ``test`` row."""
-    from sklearn.naive_bayes import CategoricalNB
+    from sklearn.naive_bayes import CategoricalNB  # heavy: loaded where a model is fitted or read
 
     train, test = np.asarray(train) + 1, np.asarray(test) + 1  # codes from 0, missing first
     width = int(max(train.max(initial=0), test.max(initial=0))) + 1

@@ -19,7 +19,9 @@ from django.db import connection
 
 from accounts.choices import CLOSED_STAGES, EventType, OpportunityStage
 from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, Opportunity, Persona
-from revops.bulk import frame_read
+from revops.bulk import frame_read, ids_condition, table_sql
+
+from .words import slug
 
 WINDOWS = (7, 30, 90)
 LOOKBACK = 180  # days of activity read per snapshot (windows, trends, recency)
@@ -31,27 +33,11 @@ SENIOR = ("c_level", "vp", "director")
 TOP_KEYS = 40
 
 
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def _ordinal(day: datetime.date) -> int:
     return int(np.datetime64(day, "D").astype(np.int64))
 
 
-def _in(column: str, ids) -> tuple[str, list]:
-    """A SQL condition for ``column`` in ``ids``: all (None), an id range (``range``), or a list."""
-    if ids is None:
-        return "1 = 1", []
-    if isinstance(ids, range) and ids.step == 1:
-        return f"{column} >= %s AND {column} < %s", [ids.start, ids.stop]
-    ids = [int(i) for i in ids]
-    if not ids:
-        return "1 = 0", []
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
-
-
-def _ids(account_ids):
+def ids_normal(account_ids):
     """None (every account), an id ``range`` as it is, or the distinct ids sorted."""
     if account_ids is None or (isinstance(account_ids, range) and account_ids.step == 1):
         return account_ids
@@ -63,10 +49,6 @@ def _day_number(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"({column} - DATE '1970-01-01')"
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "blank"
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -104,28 +86,28 @@ class Source:
 
     def __init__(self, *, low: datetime.date, high: datetime.date, account_ids=None, top_keys=None):
         self.low, self.high = low, high
-        ids = _ids(account_ids)
-        a_clause, a_params = _in("a.id", ids)
+        ids = ids_normal(account_ids)
+        a_clause, a_params = ids_condition("a.id", ids)
         self.accounts = frame_read(
             f"SELECT a.id, a.industry, a.employee_count, a.annual_revenue, a.founded_year, a.country "
-            f"FROM {_t(Account)} a WHERE {a_clause} ORDER BY a.id",
+            f"FROM {table_sql(Account)} a WHERE {a_clause} ORDER BY a.id",
             a_params,
             {"account_id": "int", "industry": "str", "employee_count": "float", "annual_revenue": "float",
              "founded_year": "float", "country": "str"},
         )  # fmt: skip
         self.index = pd.Index(self.accounts["account_id"].to_numpy(dtype=np.int64), name="account_id")
         through = Account.technologies.through
-        t_clause, t_params = _in("x.account_id", ids)
+        t_clause, t_params = ids_condition("x.account_id", ids)
         self.technologies = frame_read(
-            f"SELECT x.account_id, t.name FROM {_t(through)} x "
+            f"SELECT x.account_id, t.name FROM {table_sql(through)} x "
             f"JOIN accounts_technology t ON t.id = x.technology_id WHERE {t_clause}",
             t_params,
             {"account_id": "int", "technology": "str"},
         )
-        r_clause, r_params = _in("r.account_id", ids)
+        r_clause, r_params = ids_condition("r.account_id", ids)
         activity = frame_read(
             f"SELECT r.account_id, {_day_number('r.day')}, r.event_type, r.key, r.count, r.known_count "
-            f"FROM {_t(AccountActivityDaily)} r WHERE r.day > %s AND r.day <= %s AND {r_clause}",
+            f"FROM {table_sql(AccountActivityDaily)} r WHERE r.day > %s AND r.day <= %s AND {r_clause}",
             [low, high, *r_params],
             {"account_id": "int", "day": "int", "event_type": "str", "key": "str", "count": "float",
              "known_count": "float"},
@@ -160,12 +142,12 @@ class Source:
             activity, self.index, type=types, key=keys, research=research, top_key=code_of[types, keys],
             count=counts, known=activity["known_count"].to_numpy(dtype=float),
         )  # fmt: skip
-        c_clause, c_params = _in("r.account_id", ids)
+        c_clause, c_params = ids_condition("r.account_id", ids)
         contact_activity = frame_read(
             f"SELECT r.account_id, r.contact_id, {_day_number('r.day')}, c.persona_id, c.seniority, "
             f"c.department, p.required_in_buying_team "
-            f"FROM {_t(ContactActivityDaily)} r JOIN {_t(Contact)} c ON c.id = r.contact_id "
-            f"LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id "
+            f"FROM {table_sql(ContactActivityDaily)} r JOIN {table_sql(Contact)} c ON c.id = r.contact_id "
+            f"LEFT JOIN {table_sql(Persona)} p ON p.id = c.persona_id "
             f"WHERE r.account_id IS NOT NULL AND r.day > %s AND r.day <= %s AND {c_clause}",
             [low, high, *c_params],
             {"account_id": "int", "contact_id": "int", "day": "int", "persona": "float", "seniority": "str",
@@ -181,14 +163,16 @@ class Source:
             required=contact_activity["required"].astype(object).fillna(False).to_numpy(dtype=bool),
         )  # fmt: skip
         self.personas = frame_read(
-            f"SELECT id, required_in_buying_team FROM {_t(Persona)}", [], {"id": "int", "required": "bool"}
+            f"SELECT id, required_in_buying_team FROM {table_sql(Persona)}",
+            [],
+            {"id": "int", "required": "bool"},
         )
-        o_clause, o_params = _in("o.account_id", ids)
+        o_clause, o_params = ids_condition("o.account_id", ids)
         # All opportunities up to ``high`` (their history matters however old); the close only counts
         # for a snapshot once it is on or before the snapshot date.
         opps = frame_read(
             f"SELECT o.account_id, {_day_number('o.created_date')}, {_day_number('o.close_date')}, o.stage "
-            f"FROM {_t(Opportunity)} o WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL "
+            f"FROM {table_sql(Opportunity)} o WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL "
             f"AND o.created_date <= %s AND {o_clause}",
             [high, *o_params],
             {
@@ -251,7 +235,7 @@ def _static(source: Source) -> dict[str, np.ndarray]:
     for column in ("industry", "country"):
         values = accounts[column].astype(object).fillna("").to_numpy(dtype=object)
         for value in sorted(set(values.tolist())):
-            cols[f"{column}__{_slug(value)}"] = (values == value).astype(float)
+            cols[f"{column}__{slug(value)}"] = (values == value).astype(float)
     techs = source.technologies
     tech_pos = index.get_indexer(techs["account_id"].to_numpy())
     known = tech_pos >= 0
@@ -260,7 +244,7 @@ def _static(source: Source) -> dict[str, np.ndarray]:
     for name in sorted(set(names.tolist())):
         column = np.zeros(len(index))
         column[tech_pos[known & (names == name)]] = 1.0
-        cols[f"tech__{_slug(name)}"] = column
+        cols[f"tech__{slug(name)}"] = column
     return cols
 
 
@@ -327,7 +311,7 @@ def _features(source: Source, as_of: datetime.date) -> pd.DataFrame:
     top_key = act.columns["top_key"][window][last30]
     for k, (e, key) in enumerate(source.top_keys):
         chosen = top_key == k
-        cols[f"key__{_slug(e)}__{_slug(key)}_30d"] = _sum_by(n, pos[last30][chosen], count[last30][chosen])
+        cols[f"key__{slug(e)}__{slug(key)}_30d"] = _sum_by(n, pos[last30][chosen], count[last30][chosen])
     for w in (30, 90):
         s = part(0, w)
         cols[f"known_{w}d"] = _sum_by(n, pos[s], known[s])
@@ -414,13 +398,13 @@ def account_features(*, as_of: datetime.date, account_ids=None, top_keys=None) -
 
 def labels(*, as_of: datetime.date, horizon_days: int = 90, account_ids=None) -> pd.Series:
     """1 if the account opens an opportunity created in ``(as_of, as_of + horizon]``, for every account."""
-    ids = _ids(account_ids)
-    a_clause, a_params = _in("a.id", ids)
+    ids = ids_normal(account_ids)
+    a_clause, a_params = ids_condition("a.id", ids)
     accounts = frame_read(
-        f"SELECT a.id FROM {_t(Account)} a WHERE {a_clause}", a_params, {"account_id": "int"}
+        f"SELECT a.id FROM {table_sql(Account)} a WHERE {a_clause}", a_params, {"account_id": "int"}
     )
     opened = frame_read(
-        f"SELECT DISTINCT o.account_id FROM {_t(Opportunity)} o "
+        f"SELECT DISTINCT o.account_id FROM {table_sql(Opportunity)} o "
         f"WHERE o.account_id IS NOT NULL AND o.created_date > %s AND o.created_date <= %s",
         [as_of, as_of + datetime.timedelta(days=horizon_days)],
         {"account_id": "int"},

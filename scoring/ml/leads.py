@@ -20,7 +20,7 @@ happens before anything is written: bad input raises ``LeadImportError`` and cha
 """
 
 import datetime
-import re
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +32,8 @@ from django.utils import timezone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from accounts.models import Contact
-from revops.bulk import is_postgres
+from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
+from revops.bulk import is_postgres, rows_frame, table_sql
 from scoring.models import (
     ColumnDecisionKind,
     ContactModelScore,
@@ -48,6 +48,7 @@ from . import decisions as D
 from . import families
 from . import lookalike as L
 from . import registry as R
+from .words import slug
 
 MIN_ROWS = 50
 TOP_LEVELS = 20
@@ -154,10 +155,6 @@ def _numeric(values: pd.Series) -> pd.Series | None:
     return pd.to_numeric(values.replace("", np.nan), errors="coerce").astype(np.float64)
 
 
-def _slug(text) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "blank"
-
-
 def _name(base: str, taken: set[str]) -> str:
     name, n = base, 2
     while name in taken:
@@ -217,7 +214,7 @@ def prepare(
             dropped.append({"column": column, "reason": reason})
             continue
         if numbers is not None:
-            name = _name(f"num__{_slug(column)}", taken)
+            name = _name(f"num__{slug(column)}", taken)
             cols[name], origin[name] = numbers.to_numpy(), column
             spec = {"column": column, "feature": name, "median": float(numbers.median()), "missing": None}
             if numbers.isna().any():
@@ -231,16 +228,16 @@ def prepare(
         spec = {"column": column, "levels": {}, "other": None, "blank": None}
         array = values.to_numpy(dtype=object)
         for level in levels:
-            name = _name(f"cat__{_slug(column)}__{_slug(level)}", taken)
+            name = _name(f"cat__{slug(column)}__{slug(level)}", taken)
             cols[name], origin[name] = (array == level).astype(float), column
             spec["levels"][level] = name
         rest = (array != "") & ~np.isin(array, levels)
         if rest.any():
-            name = _name(f"cat__{_slug(column)}__other", taken)
+            name = _name(f"cat__{slug(column)}__other", taken)
             cols[name], origin[name] = rest.astype(float), column
             spec["other"] = name
         if (array == "").any():
-            name = _name(f"cat__{_slug(column)}__blank", taken)
+            name = _name(f"cat__{slug(column)}__blank", taken)
             cols[name], origin[name] = (array == "").astype(float), column
             spec["blank"] = name
         categorical_spec.append(spec)
@@ -441,10 +438,10 @@ def _contact_ids(emails: list[str]) -> pd.DataFrame:
         batch = emails[start : start + 5000]
         with connection.cursor() as cursor:
             if is_postgres():
-                cursor.execute(f"SELECT email, id FROM {L._t(Contact)} WHERE email = ANY(%s)", [batch])
+                cursor.execute(f"SELECT email, id FROM {table_sql(Contact)} WHERE email = ANY(%s)", [batch])
             else:
                 marks = ", ".join(["%s"] * len(batch))
-                cursor.execute(f"SELECT email, id FROM {L._t(Contact)} WHERE email IN ({marks})", batch)
+                cursor.execute(f"SELECT email, id FROM {table_sql(Contact)} WHERE email IN ({marks})", batch)
             parts.extend(cursor.fetchall())
     return pd.DataFrame.from_records(parts, columns=["email", "contact_id"])
 
@@ -463,7 +460,7 @@ def conversion_scores_write(
     if found.empty:
         return 0, 0
     rows = found.merge(scores, on="email")[["contact_id", "conversion"]]
-    table = L._t(ContactModelScore)
+    table = table_sql(ContactModelScore)
     now = timezone.now()
     columns = (
         "contact_id, model_id, persona_fit, engagement_vs_buyers, conversion_model_id, conversion, scored_at"
@@ -506,10 +503,8 @@ def demo_leads_frame(
     never convert). Everything but the flag is known on the day of the first activity. ``seed`` draws
     the lead ids, the row order and the ``limit`` sample; ``end`` is the data's last day (default: as
     ``backtest.data_end``)."""
-    from accounts.models import Account, ContactActivityDaily, Opportunity, Persona
-
-    t = L._t
-    contacts = L._fetch(
+    t = table_sql
+    contacts = rows_frame(
         f"""
         SELECT c.id, c.email, c.first_name, c.last_name, c.title, c.seniority, c.department, c.country,
                p.name, c.custom, c.account_id, a.name, a.industry, a.employee_count, a.annual_revenue,
@@ -548,7 +543,7 @@ def demo_leads_frame(
     end = end or B.data_end()
     contacts["first_day"] = pd.to_datetime(contacts["first_day"].astype(str)).dt.date
     contacts = contacts[contacts["first_day"] <= end - datetime.timedelta(days=window_days)].copy()
-    touches = L._fetch(
+    touches = rows_frame(
         f"""
         SELECT r.contact_id, r.event_type, SUM(r.count)
         FROM {t(ContactActivityDaily)} r
@@ -562,7 +557,7 @@ def demo_leads_frame(
     touches = touches.sort_values(["contact_id", "n", "event_type"], ascending=[True, False, True])
     first_touch = touches.drop_duplicates("contact_id").set_index("contact_id")["event_type"]
     contacts["first_touch"] = contacts["contact_id"].map(first_touch).fillna("")
-    opps = L._fetch(
+    opps = rows_frame(
         f"SELECT account_id, created_date FROM {t(Opportunity)} "
         f"WHERE account_id IS NOT NULL AND created_date IS NOT NULL",
         [],
@@ -580,9 +575,7 @@ def demo_leads_frame(
         values = [_json_dict(v) for v in contacts[source]]
         keys = sorted({k for v in values for k in v})
         for key in keys:
-            contacts[f"{prefix}{_slug(key)}"] = [
-                "" if v.get(key) is None else str(v.get(key)) for v in values
-            ]
+            contacts[f"{prefix}{slug(key)}"] = ["" if v.get(key) is None else str(v.get(key)) for v in values]
     rng = np.random.default_rng(seed)
     if limit is not None and limit < len(contacts):
         contacts = contacts.iloc[np.sort(rng.choice(len(contacts), size=limit, replace=False))]
@@ -597,8 +590,6 @@ def demo_leads_frame(
 
 def _json_dict(value) -> dict:
     """A JSON column's value as a dict (SQLite gives text, PostgreSQL a dict)."""
-    import json
-
     if isinstance(value, dict):
         return value
     if not isinstance(value, str | bytes) or not value:

@@ -39,13 +39,14 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
+from django.utils import timezone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
-from revops.bulk import frame_read, is_postgres
-from scoring.models import ContactModelScore, ScoringModel, ScoringModelKind
+from revops.bulk import frame_read, ids_condition, is_postgres, rows_frame, table_sql
+from scoring.models import ContactModelScore, DemoGroundTruth, ScoringModel, ScoringModelKind
 from scoring.store import changed_mask, derived_data_commit, id_bounds, insert_or_upsert, stored_read, today
 
 from . import backtest as B
@@ -53,6 +54,7 @@ from . import decisions as D
 from . import families
 from . import features as F
 from . import registry as R
+from .words import slug
 
 FOLDS = 5
 QUANTILES = 101
@@ -72,17 +74,6 @@ ACCOUNT_FIT_COLUMNS = ("log_employees", "log_revenue", "company_age", "technolog
 ACCOUNT_FIT_PREFIXES = ("industry__", "country__", "tech__")
 STOP_WORDS = frozenset({"of", "and", "the", "for", "to", "in", "at", "a", "an", "on", "with"})
 SCORE_FIELDS = ["model_id", "persona_fit", "engagement_vs_buyers"]
-
-
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _fetch(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 # --- shared: scales and cross-validation -----------------------------------------------------------------
@@ -263,18 +254,18 @@ def account_fit_frame(*, as_of: datetime.date, account_ids=None) -> pd.DataFrame
     """Firmographics and technographics of accounts (all, an id ``range`` or a list), indexed by
     ``account_id``, with the column names and formulas of ``features.account_features`` but without
     reading any activity."""
-    ids = F._ids(account_ids)
-    a_clause, a_params = F._in("a.id", ids)
-    accounts = _fetch(
+    ids = F.ids_normal(account_ids)
+    a_clause, a_params = ids_condition("a.id", ids)
+    accounts = rows_frame(
         f"SELECT a.id, a.industry, a.employee_count, a.annual_revenue, a.founded_year, a.country "
-        f"FROM {_t(Account)} a WHERE {a_clause} ORDER BY a.id",
+        f"FROM {table_sql(Account)} a WHERE {a_clause} ORDER BY a.id",
         a_params,
         ["account_id", "industry", "employee_count", "annual_revenue", "founded_year", "country"],
     )
     through = Account.technologies.through
-    t_clause, t_params = F._in("x.account_id", ids)
-    techs = _fetch(
-        f"SELECT x.account_id, t.name FROM {_t(through)} x "
+    t_clause, t_params = ids_condition("x.account_id", ids)
+    techs = rows_frame(
+        f"SELECT x.account_id, t.name FROM {table_sql(through)} x "
         f"JOIN accounts_technology t ON t.id = x.technology_id WHERE {t_clause}",
         t_params,
         ["account_id", "technology"],
@@ -290,19 +281,19 @@ def account_fit_frame(*, as_of: datetime.date, account_ids=None) -> pd.DataFrame
     for column in ("industry", "country"):
         values = accounts[column].astype(object).fillna("").to_numpy(dtype=object)
         for value in sorted(set(values.tolist())):
-            cols[f"{column}__{F._slug(value)}"] = (values == value).astype(float)
+            cols[f"{column}__{slug(value)}"] = (values == value).astype(float)
     techs = techs[techs["account_id"].isin(index)]
     counts = techs.groupby("account_id").size()
     cols["technologies"] = counts.reindex(index, fill_value=0).to_numpy(dtype=float)
     for name, group in techs.groupby("technology"):
-        cols[f"tech__{F._slug(name)}"] = index.isin(group["account_id"].to_numpy()).astype(float)
+        cols[f"tech__{slug(name)}"] = index.isin(group["account_id"].to_numpy()).astype(float)
     return pd.DataFrame(cols, index=index).astype("float64")
 
 
 def account_buyers(*, as_of: datetime.date) -> set[int]:
     """Accounts that opened an opportunity (created on or before ``as_of``)."""
-    rows = _fetch(
-        f"SELECT DISTINCT o.account_id FROM {_t(Opportunity)} o "
+    rows = rows_frame(
+        f"SELECT DISTINCT o.account_id FROM {table_sql(Opportunity)} o "
         f"WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL AND o.created_date <= %s",
         [as_of],
         ["account_id"],
@@ -388,10 +379,9 @@ def account_fit_predict(model: ScoringModel, frame: pd.DataFrame) -> np.ndarray:
 
 def _ground_truth_fit(account_ids: pd.Series) -> np.ndarray | None:
     """The demo generator's latent fit of each account, when every account has one (demo data)."""
-    from scoring.models import DemoGroundTruth
 
-    rows = _fetch(
-        f"SELECT account_id, AVG(fit) FROM {_t(DemoGroundTruth)} GROUP BY account_id",
+    rows = rows_frame(
+        f"SELECT account_id, AVG(fit) FROM {table_sql(DemoGroundTruth)} GROUP BY account_id",
         [],
         ["account_id", "fit"],
     )
@@ -402,7 +392,7 @@ def _ground_truth_fit(account_ids: pd.Series) -> np.ndarray | None:
 
 
 def _first_opportunity() -> datetime.date | None:
-    rows = _fetch(f"SELECT MIN(created_date) FROM {_t(Opportunity)}", [], ["d"])
+    rows = rows_frame(f"SELECT MIN(created_date) FROM {table_sql(Opportunity)}", [], ["d"])
     value = rows["d"].iloc[0] if len(rows) else None
     if value is None or pd.isna(value):
         return None
@@ -418,7 +408,7 @@ def _minus_days(column: str, days: int) -> str:
 
 
 def _activity_start() -> datetime.date | None:
-    value = _fetch(f"SELECT MIN(day) FROM {_t(ContactActivityDaily)}", [], ["d"])["d"].iloc[0]
+    value = rows_frame(f"SELECT MIN(day) FROM {table_sql(ContactActivityDaily)}", [], ["d"])["d"].iloc[0]
     if value is None or pd.isna(value):
         return None
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
@@ -429,22 +419,23 @@ def buying_team_engagement(*, as_of: datetime.date, observable_from: datetime.da
     the 90 days before it was created, for opportunities created in ``[observable_from, as_of]``."""
     sql = f"""
         SELECT r.contact_id, o.id, o.account_id, SUM(r.count)
-        FROM {_t(Opportunity)} o
-        JOIN {_t(ContactActivityDaily)} r ON r.account_id = o.account_id
+        FROM {table_sql(Opportunity)} o
+        JOIN {table_sql(ContactActivityDaily)} r ON r.account_id = o.account_id
         WHERE o.created_date IS NOT NULL AND o.created_date <= %s AND o.created_date >= %s
           AND r.day >= {_minus_days("o.created_date", TEAM_WINDOW_DAYS)} AND r.day < o.created_date
         GROUP BY r.contact_id, o.id, o.account_id
     """
-    frame = _fetch(
+    frame = rows_frame(
         sql, [as_of, observable_from], ["contact_id", "opportunity_id", "account_id", "engagement"]
     )
     return frame.astype({"contact_id": np.int64, "account_id": np.int64, "engagement": np.float64})
 
 
 def _contacts(where: str, params: list) -> pd.DataFrame:
-    return _fetch(
+    return rows_frame(
         f"SELECT c.id, c.account_id, p.name, c.seniority, c.department, c.title "
-        f"FROM {_t(Contact)} c LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id WHERE {where} ORDER BY c.id",
+        f"FROM {table_sql(Contact)} c LEFT JOIN {table_sql(Persona)} p ON p.id = c.persona_id "
+        f"WHERE {where} ORDER BY c.id",
         params,
         ["contact_id", "account_id", "persona", "seniority", "department", "title"],
     )
@@ -491,7 +482,7 @@ def persona_profiles(contacts: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, 
     department = unique["department"].to_numpy(dtype=object)
     cols: dict[str, np.ndarray] = {}
     for name in spec["personas"]:
-        cols[f"persona__{F._slug(name)}"] = (persona == name).astype(float)
+        cols[f"persona__{slug(name)}"] = (persona == name).astype(float)
     cols["persona__none"] = (persona == "").astype(float)
     for value in spec["seniorities"]:
         cols[f"seniority__{value}"] = (seniority == value).astype(float)
@@ -535,9 +526,10 @@ def train_persona_fit(
     team = buying_team_engagement(as_of=as_of, observable_from=observable_from)
     buying_accounts = sorted(
         set(
-            _fetch(
-                f"SELECT DISTINCT o.account_id FROM {_t(Opportunity)} o WHERE o.account_id IS NOT NULL "
-                f"AND o.created_date IS NOT NULL AND o.created_date <= %s AND o.created_date >= %s",
+            rows_frame(
+                f"SELECT DISTINCT o.account_id FROM {table_sql(Opportunity)} o "
+                f"WHERE o.account_id IS NOT NULL AND o.created_date IS NOT NULL "
+                f"AND o.created_date <= %s AND o.created_date >= %s",
                 [as_of, observable_from],
                 ["account_id"],
             )["account_id"].astype(int)
@@ -550,7 +542,7 @@ def train_persona_fit(
     # Contacts of the buying accounts and contacts with no account (chunks of ids keep the SQL short).
     parts = [_contacts("c.account_id IS NULL", [])]
     for start in range(0, len(buying_accounts), 5000):
-        clause, clause_params = F._in("c.account_id", buying_accounts[start : start + 5000])
+        clause, clause_params = ids_condition("c.account_id", buying_accounts[start : start + 5000])
         parts.append(_contacts(clause, clause_params))
     contacts = pd.concat(parts, ignore_index=True).sort_values("contact_id", ignore_index=True)
     contacts["label"] = contacts["contact_id"].isin(team["contact_id"]).astype(np.int64)
@@ -647,10 +639,10 @@ def _chunk_contacts(low: int, high: int, as_of: datetime.date, days: int) -> pd.
     (summed in SQL): one query."""
     sql = f"""
         SELECT c.id, p.name, c.seniority, c.department, c.title, COALESCE(s.n, 0)
-        FROM {_t(Contact)} c
-        LEFT JOIN {_t(Persona)} p ON p.id = c.persona_id
+        FROM {table_sql(Contact)} c
+        LEFT JOIN {table_sql(Persona)} p ON p.id = c.persona_id
         LEFT JOIN (
-            SELECT r.contact_id, SUM(r.count) AS n FROM {_t(ContactActivityDaily)} r
+            SELECT r.contact_id, SUM(r.count) AS n FROM {table_sql(ContactActivityDaily)} r
             WHERE r.contact_id >= %s AND r.contact_id < %s AND r.day > %s AND r.day <= %s
             GROUP BY r.contact_id
         ) s ON s.contact_id = c.id
@@ -689,7 +681,7 @@ def contacts_chunk_score(
     with transaction.atomic():
         derived_data_commit()
         current = stored_read(
-            _t(ContactModelScore),
+            table_sql(ContactModelScore),
             "contact_id",
             SCORE_FIELDS,
             "contact_id >= %s AND contact_id < %s",
@@ -719,8 +711,6 @@ def contacts_score_all(
     chunk: int = 100_000,
 ) -> dict:
     """``contacts_chunk_score`` over every contact, chunk by chunk (in this process)."""
-    from django.utils import timezone
-
     as_of, now = as_of or today(), now or timezone.now()
     model = model or R.champion(ScoringModelKind.PERSONA_FIT)
     if model is None:

@@ -8,7 +8,11 @@ so a new feature never breaks an explanation.
 import math
 import re
 
+from django_countries import countries
+
 from accounts.choices import EventType
+from accounts.models import Technology
+from revops.safecache import cache_get_or_set
 
 GROUPS = {
     "all": "engagement and intent events",
@@ -49,32 +53,30 @@ def _days(value: float, what: str) -> str:
     return f"{_n(value)} days since the last {what}"
 
 
-def _title(slug: str) -> str:
-    return slug.replace("_", " ").strip().capitalize() or "(blank)"
+def slug(text) -> str:
+    """A name as it appears in feature names: lower case, runs of other characters as one ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "blank"
+
+
+def _title(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize() or "(blank)"
 
 
 def _country(code: str) -> str:
-    from django_countries import countries
-
     return countries.name(code.upper()) or code.upper()
 
 
 TECHNOLOGY_NAMES_KEY = "words:technology_names"
 
 
-def _technology(slug: str) -> str:
+def _technology(key: str) -> str:
     """The technology's own name (``tech__amazon_redshift`` → "Amazon Redshift"), from the catalogue
     (cached for five minutes; a saved or deleted technology clears it)."""
-    from revops.safecache import cache_get_or_set
 
     def names() -> dict[str, str]:
-        from accounts.models import Technology
+        return {slug(name): name for name in Technology.objects.values_list("name", flat=True)}
 
-        from .features import _slug
-
-        return {_slug(name): name for name in Technology.objects.values_list("name", flat=True)}
-
-    return cache_get_or_set(TECHNOLOGY_NAMES_KEY, names, 300).get(slug) or _title(slug)
+    return cache_get_or_set(TECHNOLOGY_NAMES_KEY, names, 300).get(key) or _title(key)
 
 
 def _flag(value: float, yes: str, no: str) -> str:
