@@ -14,12 +14,14 @@ from decimal import Decimal
 
 from django.db import connection, models
 from django.db.models import Count, Max, Q, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage
 from .models import (
     Account,
     AccountActivityDaily,
+    Channel,
     Contact,
     ContactActivityDaily,
     EngagementEvent,
@@ -54,6 +56,16 @@ def table_row_count(queryset: models.QuerySet, *, exact_below: int = 50_000) -> 
         if row and row[0] is not None and row[0] >= exact_below:
             return int(row[0]), True
     return queryset.count(), False
+
+
+def account_get(*, user, pk: int) -> Account:
+    """An account ``user`` may see (404 otherwise)."""
+    return get_object_or_404(Account.objects.for_user(user), pk=pk)
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """``(slug, name)`` of every channel in their display order (a small table)."""
+    return list(Channel.objects.order_by("sort_order", "name").values_list("slug", "name"))
 
 
 def account_contact_counts(*, account_ids: list[int]) -> dict[int, int]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views import View
 
 from revops.views import Column, ObjectDetailView, ObjectEditView, ObjectListView
@@ -15,17 +16,13 @@ from . import selectors
 from .choices import OPEN_STAGES
 from .filtersets import AccountFilterSet, ContactFilterSet, OpportunityFilterSet, PersonaFilterSet
 from .forms import AccountForm, ContactForm
-from .models import Account, Channel, Contact, Opportunity, Persona
+from .models import Account, Contact, Opportunity, Persona
 
 
 def channel_select(form, name: str = "channel") -> None:
     """Show the FilterSet's ``channel`` (a slug) as a drop-down of the channels (a small table)."""
-    from django import forms
-
     if name in form.fields:
-        choices = [("", "Any")] + list(
-            Channel.objects.order_by("sort_order", "name").values_list("slug", "name")
-        )
+        choices = [("", "Any"), *selectors.channel_choices()]
         form.fields[name].widget = forms.Select(choices=choices)
         form.fields[name].label = "Channel"
 
@@ -112,7 +109,7 @@ class AccountTimelineView(PermissionRequiredMixin, View):
     permission_required = "accounts.view_account"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        account = get_object_or_404(Account.objects.for_user(request.user), pk=pk)
+        account = selectors.account_get(user=request.user, pk=pk)
         cursor = selectors.parse_timeline_cursor(request.GET.get("before"))
         timeline = selectors.account_timeline(account=account, before=cursor)
         return render(

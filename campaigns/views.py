@@ -5,49 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
-
-from accounts.choices import OPEN_STAGES, OpportunityStage
-from accounts.models import Campaign, EngagementEvent, Opportunity
+from accounts.models import Campaign
 from accounts.views import channel_select
 from revops.views import Column, ObjectDetailView, ObjectListView
 
 from .filtersets import CampaignFilterSet
-
-
-# These reads belong in campaigns/selectors.py (not part of this change); kept small and bounded here.
-def campaign_event_counts(*, campaign_ids: list[int]) -> dict[int, int]:
-    """Events attributed to each campaign, one grouped query on the events' campaign index."""
-    if not campaign_ids:
-        return {}
-    rows = (
-        EngagementEvent.objects.filter(campaign_id__in=campaign_ids)
-        .order_by()
-        .values("campaign_id")
-        .annotate(n=Count("id"))
-        .values_list("campaign_id", "n")
-    )
-    return dict(rows)
-
-
-def campaign_opportunity_stats(*, campaign_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Per campaign: opportunities sourced, their pipeline (all, open) and won amount, in one query."""
-    if not campaign_ids:
-        return {}
-    rows = (
-        Opportunity.objects.filter(source_campaign_id__in=campaign_ids)
-        .order_by()
-        .values("source_campaign_id")
-        .annotate(
-            n=Count("id"),
-            pipeline=Sum("amount"),
-            open_pipeline=Sum("amount", filter=Q(stage__in=OPEN_STAGES)),
-            won=Count("id", filter=Q(stage=OpportunityStage.WON)),
-            won_amount=Sum("amount", filter=Q(stage=OpportunityStage.WON)),
-        )
-    )
-    return {row.pop("source_campaign_id"): row for row in rows}
-
+from .selectors import campaign_event_counts, campaign_opportunity_stats, campaign_sourced_opportunities
 
 _EMPTY_STATS = {"n": 0, "pipeline": None, "open_pipeline": None, "won": 0, "won_amount": None}
 
@@ -110,10 +73,7 @@ class CampaignDetailView(ObjectDetailView):
             if stats["pipeline"] and campaign.cost
             else None
         )
-        context["sourced_opportunities"] = list(
-            Opportunity.objects.for_user(self.request.user)
-            .filter(source_campaign=campaign)
-            .select_related("account", "channel")
-            .order_by("-created_date", "-id")[:20]
+        context["sourced_opportunities"] = campaign_sourced_opportunities(
+            user=self.request.user, campaign=campaign
         )
         return context

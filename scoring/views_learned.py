@@ -21,21 +21,18 @@ import math
 from pathlib import Path
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.models import Account
 from revops.choices import JobStatus
-from revops.models import ChangeRecord, JobRun
+from revops.models import JobRun
 from revops.views import Column, ObjectListView, job_start_say
 
 from . import pipeline
@@ -43,28 +40,32 @@ from .filtersets import (
     AccountModelScoreFilterSet,
     ScoringModelFilterSet,
     scoring_model_list,
-    without_heavy_model_fields,
 )
 from .ml import decisions
 from .ml import jobs as ml_jobs
-from .ml.words import sentence
+from .ml import selectors as learned
+from .ml.forms import (
+    BacktestForm,
+    ColumnDecisionForm,
+    RegistryReasonForm,
+    TrainForm,
+    errors_line,
+    with_defaults,
+)
+from .ml.words import account_explanation, sentence
 from .models import (
     BAND_RANK,
     AccountModelScore,
-    AccountModelScoreHistory,
     Band,
     BuyingStage,
-    BuyingStageTransition,
     ColumnDecisionKind,
-    QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
     ScoringModelStatus,
 )
 
 # Jobs shown on the models page and followed on the job page (the full rescore is ``pipeline.KIND``).
-RESCORE_KIND = "rescore"
-JOB_KINDS = (ml_jobs.TRAIN_KIND, ml_jobs.BACKTEST_KIND, RESCORE_KIND)
+RESCORE_KIND = learned.RESCORE_KIND
 RECENT_JOBS = 8
 MAX_HISTORY_POINTS = 365
 MAX_TRANSITIONS = 50
@@ -130,63 +131,6 @@ def _numbers(values: Any) -> list[float | None] | None:
     if not isinstance(values, list | tuple) or not values:
         return None
     return [_number(v) for v in values]
-
-
-# --- forms ------------------------------------------------------------------------------------------------
-class TrainForm(forms.Form):
-    """Retrain now: the same bounds as the API's ``ModelTrainSerializer``."""
-
-    reason = forms.CharField(max_length=500, required=False, label="Why")
-    horizon_days = forms.IntegerField(min_value=7, max_value=365, initial=90, label="Horizon (days)")
-    folds = forms.IntegerField(min_value=1, max_value=12, initial=3, label="Backtest folds")
-    margin = forms.FloatField(
-        min_value=0, max_value=1, initial=0.005, label="Margin to beat the champion (ROC AUC)"
-    )
-
-
-class BacktestForm(forms.Form):
-    horizon_days = forms.IntegerField(min_value=7, max_value=365, initial=90, label="Horizon (days)")
-    folds = forms.IntegerField(min_value=1, max_value=12, initial=3, label="Folds")
-
-
-class ColumnDecisionForm(forms.Form):
-    """A person's decision on a column a leakage warning names (``scoring.ml.decisions``)."""
-
-    column = forms.CharField(max_length=300, widget=forms.HiddenInput)
-    decision = forms.ChoiceField(choices=ColumnDecisionKind.choices)
-    note = forms.CharField(
-        max_length=2000,
-        required=False,
-        widget=forms.TextInput(attrs={"placeholder": "Why (kept in the audit log)"}),
-    )
-
-
-class RegistryReasonForm(forms.Form):
-    """Promote and roll back are manual overrides of the registry: the reason goes to the audit log."""
-
-    reason = forms.CharField(
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": "Say why: the reason is kept with the version and in the audit log."},
-    )
-
-
-def _with_defaults(form_class: type[forms.Form], data) -> dict[str, Any]:
-    """The submitted values, with each field's initial value where nothing was given (a bare button)."""
-    values = {
-        name: field.initial for name, field in form_class.base_fields.items() if field.initial is not None
-    }
-    values.update({name: value for name, value in data.items() if value not in ("", None)})
-    return values
-
-
-def _form_errors(form: forms.Form) -> str:
-    """Every error on one line, each after its field's label."""
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-    return " ".join(parts)
 
 
 # --- the backtest report as tables and charts ------------------------------------------------------------
@@ -558,16 +502,6 @@ def report_context(report: dict | None, *, prefix: str = "report", kind: str | N
 
 
 # --- model versions ---------------------------------------------------------------------------------------
-def _recent_jobs(user) -> list[JobRun]:
-    return list(
-        JobRun.objects.for_user(user)
-        .filter(kind__in=JOB_KINDS)
-        .select_related("created_by")
-        .defer("result", "params")
-        .order_by("-created", "-id")[:RECENT_JOBS]
-    )
-
-
 class ScoringModelListView(ObjectListView):
     """Every trained version (champion, challengers, retired) with its headline backtest figures."""
 
@@ -595,12 +529,7 @@ class ScoringModelListView(ObjectListView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        champions = {
-            m.kind: m
-            for m in ScoringModel.objects.for_user(user)
-            .filter(status=ScoringModelStatus.CHAMPION)
-            .only("id", "kind", "version", "promoted_at", "trained_at")
-        }
+        champions = learned.champions_by_kind(user=user)
         context.update(
             {
                 "champions": [(label, champions.get(kind)) for kind, label in ScoringModelKind.choices],
@@ -608,7 +537,9 @@ class ScoringModelListView(ObjectListView):
                 "can_train": user.has_perm("scoring.rescore_accounts"),
                 "train_form": TrainForm(),
                 "backtest_form": BacktestForm(),
-                "jobs": _recent_jobs(user) if user.has_perm("revops.view_jobrun") else [],
+                "jobs": learned.learned_jobs_recent(user=user, limit=RECENT_JOBS)
+                if user.has_perm("revops.view_jobrun")
+                else [],
             }
         )
         return context
@@ -623,29 +554,12 @@ class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        model = get_object_or_404(
-            ScoringModel.objects.for_user(user).defer("artefact").select_related("trained_by"),
-            pk=self.kwargs["pk"],
-        )
+        model = learned.model_get(user=user, pk=self.kwargs["pk"])
         can_promote = user.has_perm("scoring.promote_scoringmodel")
         champion = model.status == ScoringModelStatus.CHAMPION
         # A roll back needs an earlier champion of the same kind to give the place back to.
-        can_roll_back = (
-            can_promote
-            and champion
-            and ScoringModel.objects.filter(
-                kind=model.kind, status=ScoringModelStatus.RETIRED, promoted_at__isnull=False
-            )
-            .exclude(pk=model.pk)
-            .exists()
-        )
-        current = (
-            None
-            if champion
-            else ScoringModel.objects.filter(kind=model.kind, status=ScoringModelStatus.CHAMPION)
-            .only("id", "version")
-            .first()
-        )
+        can_roll_back = can_promote and champion and learned.model_has_predecessor(model)
+        current = learned.champion_other(model)
         params = model.params if isinstance(model.params, dict) else {}
         context.update(
             {
@@ -691,15 +605,8 @@ def _media_relative(path: str) -> str:
 def _status_history(model: ScoringModel) -> list[dict[str, Any]]:
     """The version's status changes from the audit log, newest first: when, who, from → to, and why —
     the reason each change gave (the version itself keeps only the latest)."""
-    records = (
-        ChangeRecord.objects.filter(
-            object_type=ContentType.objects.get_for_model(ScoringModel), object_id=str(model.pk)
-        )
-        .select_related("actor")
-        .order_by("-time", "-id")[:MAX_STATUS_CHANGES]
-    )
     out = []
-    for record in records:
+    for record in learned.model_changes(model, limit=MAX_STATUS_CHANGES):
         before, after = record.before or {}, record.after or {}
         if before and before.get("status") == after.get("status"):
             continue  # not a status change
@@ -721,9 +628,9 @@ class ModelTrainView(PermissionRequiredMixin, View):
     permission_required = "scoring.rescore_accounts"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = TrainForm(_with_defaults(TrainForm, request.POST))
+        form = TrainForm(with_defaults(TrainForm, request.POST))
         if not form.is_valid():
-            messages.error(request, f"Nothing was started. {_form_errors(form)}")
+            messages.error(request, f"Nothing was started. {errors_line(form)}")
             return redirect("scoring:model_list")
         data = form.cleaned_data
         job = ml_jobs.model_train_schedule(
@@ -743,9 +650,9 @@ class BacktestStartView(PermissionRequiredMixin, View):
     permission_required = "scoring.rescore_accounts"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = BacktestForm(_with_defaults(BacktestForm, request.POST))
+        form = BacktestForm(with_defaults(BacktestForm, request.POST))
         if not form.is_valid():
-            messages.error(request, f"Nothing was started. {_form_errors(form)}")
+            messages.error(request, f"Nothing was started. {errors_line(form)}")
             return redirect("scoring:model_list")
         job = ml_jobs.backtest_schedule(
             user=request.user,
@@ -763,7 +670,7 @@ class ModelColumnDecisionView(PermissionRequiredMixin, View):
     permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        model = get_object_or_404(ScoringModel.objects.for_user(request.user).defer("artefact"), pk=pk)
+        model = learned.model_get(user=request.user, pk=pk)
         form = ColumnDecisionForm(request.POST)
         warnings = [w for w in (model.metrics or {}).get("leakage_warnings") or [] if isinstance(w, dict)]
         named = {w.get("column") or w.get("feature") for w in warnings} - {None}
@@ -808,9 +715,7 @@ class ModelPromoteView(PermissionRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
 
-        model = get_object_or_404(
-            ScoringModel.objects.for_user(request.user).defer("artefact", "metrics"), pk=pk
-        )
+        model = learned.model_get(user=request.user, pk=pk, without=("artefact", "metrics"))
         form = RegistryReasonForm(request.POST)
         if not form.is_valid():
             messages.error(request, " ".join(form.errors.get("reason", ["Check the reason."])))
@@ -837,11 +742,9 @@ class ModelRollbackView(PermissionRequiredMixin, View):
     permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from .ml import registry
+        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
 
-        model = get_object_or_404(
-            ScoringModel.objects.for_user(request.user).defer("artefact", "metrics"), pk=pk
-        )
+        model = learned.model_get(user=request.user, pk=pk, without=("artefact", "metrics"))
         form = RegistryReasonForm(request.POST)
         if not form.is_valid():
             messages.error(request, " ".join(form.errors.get("reason", ["Check the reason."])))
@@ -870,12 +773,7 @@ class ModelJobMixin(PermissionRequiredMixin):
     permission_required = ("scoring.view_scoringmodel", "revops.view_jobrun")
 
     def get_job(self, pk: int) -> JobRun:
-        return get_object_or_404(
-            JobRun.objects.for_user(self.request.user)
-            .filter(kind__in=JOB_KINDS)
-            .select_related("created_by"),
-            pk=pk,
-        )
+        return learned.learned_job_get(user=self.request.user, pk=pk)
 
 
 def _job_context(job: JobRun) -> dict[str, Any]:
@@ -950,23 +848,21 @@ class InMarketListView(ObjectListView):
     filter_choices = {"model": "model_choices", "policy": "policy_choices"}
 
     def model_choices(self) -> list[tuple[int, str]]:
-        versions = ScoringModel.objects.filter(kind=ScoringModelKind.IN_MARKET).order_by("-version")
         return [
-            (m.pk, f"v{m.version} ({m.get_status_display().lower()})")
-            for m in versions.only("version", "status")
+            (m.pk, f"v{m.version} ({m.get_status_display().lower()})") for m in learned.in_market_versions()
         ]
 
     def policy_choices(self) -> list[tuple[int, str]]:
-        versions = QualificationPolicy.objects.order_by("-number").only("number", "name", "status")
-        return [(p.pk, f"v{p.number} {p.name} ({p.get_status_display().lower()})") for p in versions]
+        return [
+            (p.pk, f"v{p.number} {p.name} ({p.get_status_display().lower()})")
+            for p in learned.policy_versions()
+        ]
 
     def get_permission_required(self) -> tuple[str, ...]:
         return ("scoring.view_accountmodelscore", "accounts.view_account")
 
     def get_queryset(self) -> QuerySet:
-        qs = AccountModelScore.objects.select_related("account")
-        # Scores follow the scoping of the accounts they are about (all rows or none today).
-        return qs.none() if Account.objects.for_user(self.request.user).query.is_empty() else qs
+        return learned.account_model_scores(user=self.request.user)
 
     def customize_filter_form(self, form) -> None:
         super().customize_filter_form(form)
@@ -1073,14 +969,8 @@ class AccountScoresView(PermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         user = request.user
-        account = get_object_or_404(Account.objects.for_user(user).only("id", "name", "domain"), pk=pk)
-        score = (
-            without_heavy_model_fields(
-                AccountModelScore.objects.select_related("policy"), "model", "fit_model"
-            )
-            .filter(account_id=account.pk)
-            .first()
-        )
+        account = learned.account_get(user=user, pk=pk)
+        score = learned.account_score(account.pk)
         context: dict[str, Any] = {
             "account": account,
             "score": score,
@@ -1088,8 +978,6 @@ class AccountScoresView(PermissionRequiredMixin, View):
             "transitions": None,
         }
         if score is not None:
-            from .ml.words import account_explanation
-
             _decorate(score)
             score.qualified_note = _qualified_note(score)
             context["explanation"] = [
@@ -1099,11 +987,7 @@ class AccountScoresView(PermissionRequiredMixin, View):
         if user.has_perm("scoring.view_accountmodelscorehistory"):
             context["history_chart"] = _history_chart(account.pk)
         if user.has_perm("scoring.view_buyingstagetransition"):
-            transitions = list(
-                without_heavy_model_fields(BuyingStageTransition.objects.select_related("policy"), "model")
-                .filter(account_id=account.pk)
-                .order_by("-at", "-id")[:MAX_TRANSITIONS]
-            )
+            transitions = learned.account_transitions(account.pk, limit=MAX_TRANSITIONS)
             for transition in transitions:
                 transition.to_colour = STAGE_COLOURS.get(transition.to_stage, "secondary")
                 transition.in_market_percent = round(100 * transition.in_market, 1)
@@ -1119,14 +1003,9 @@ class AccountScoresView(PermissionRequiredMixin, View):
 
 def _history_chart(account_id: int) -> dict | None:
     """In-market probability and profile fit over time (the newest points, oldest first)."""
-    rows = list(
-        AccountModelScoreHistory.objects.filter(account_id=account_id)
-        .order_by("-scored_at", "-id")
-        .values_list("scored_at", "in_market", "profile_fit")[:MAX_HISTORY_POINTS]
-    )
+    rows = learned.account_score_history(account_id, limit=MAX_HISTORY_POINTS)
     if not rows:
         return None
-    rows.reverse()
     local = timezone.get_current_timezone()
     return {
         "kind": "line",

@@ -8,8 +8,7 @@ from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import TemplateView
 
-from .models import ScoringOutbox
-from .rescore import OUTBOX_ATTEMPTS, outbox_pending, outbox_replay
+from .rescore import OUTBOX_ATTEMPTS, outbox_parked, outbox_pending, outbox_replay, outbox_waiting
 
 SHOWN = 200
 
@@ -21,10 +20,7 @@ class OutboxView(PermissionRequiredMixin, TemplateView):
     template_name = "scoring/outbox.html"
 
     def get_context_data(self, **kwargs):
-        waiting = ScoringOutbox.objects.filter(
-            processed_at__isnull=True, parked_at__isnull=True, attempts__gt=0
-        ).order_by("next_attempt_at")
-        parked = ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=False)
+        waiting, parked = outbox_waiting(), outbox_parked()
         return super().get_context_data(
             parked=parked.order_by("-parked_at", "-id")[:SHOWN],
             parked_count=parked.count(),
@@ -42,7 +38,7 @@ class OutboxReplayView(PermissionRequiredMixin, View):
     permission_required = "scoring.change_scoringoutbox"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        parked = ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=False)
+        parked = outbox_parked()
         if "all" not in request.POST:
             ids = [int(v) for v in request.POST.getlist("row") if v.isdigit()]
             parked = parked.filter(pk__in=ids)

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from revops.views import _positive_int, paginate_without_count
+from revops.views import paginate_without_count, positive_int
 
 from . import filtersets, notifications, webhooks
 from .models import DeliveryStatus, Notification, WebhookEndpoint
@@ -60,7 +60,7 @@ class NotificationListView(PermissionRequiredMixin, TemplateView):
         filterset = filtersets.NotificationFilterSet(request.GET, queryset=queryset, request=request)
         rows = filterset.qs if filterset.is_valid() else queryset.none()
         page = paginate_without_count(
-            rows, page=_positive_int(request.GET.get("page"), 1, 10_000), page_size=self.page_size
+            rows, page=positive_int(request.GET.get("page"), 1, 10_000), page_size=self.page_size
         )
         context.update(
             {
