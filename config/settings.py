@@ -315,7 +315,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LifecycleStageEnum": "accounts.choices.LifecycleStage",
         "EventTypeEnum": "accounts.choices.EventType",
-        "RulesetStatusEnum": "scoring.models.RulesetStatus",
+        "VersionStatusEnum": "revops.choices.VersionStatus",
         "OpportunityStageEnum": "accounts.choices.OpportunityStage",
         "DeliveryStatusEnum": "scoring.models.DeliveryStatus",
         "JobStatusEnum": "revops.choices.JobStatus",
@@ -324,7 +324,6 @@ SPECTACULAR_SETTINGS = {
         "QualifyingBandEnum": [("high", "High"), ("medium", "Medium or high")],
         "ScoringModelKindEnum": "scoring.models.ScoringModelKind",
         "ScoringModelStatusEnum": "scoring.models.ScoringModelStatus",
-        "PolicyStatusEnum": "scoring.models.PolicyStatus",
     },
 }
 

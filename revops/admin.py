@@ -1,12 +1,28 @@
-"""Django admin for revenue-operations admins: writes go through the audited services."""
+"""Django admin for revenue-operations admins: writes go through the audited services.
 
+Also the bases every app's admin stands on: audited saves (``AuditedModelAdmin``), saves through a service
+that may refuse (``ServiceSavedAdmin``), read-only derived data (``ReadOnlyAdmin``) and versioned
+documents with their workflow actions (``VersionedDocumentAdmin``, driven by a ``DocumentWorkflow``).
+"""
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from . import services
 from .audit import change_record_create, model_snapshot
 from .choices import ChangeAction
+from .documents import DocumentWorkflow
+from .exceptions import WorkflowError
 from .models import ApiToken, ChangeRecord, JobRun, Membership, Team
+
+# What a service may refuse with: its message is shown, nothing was written.
+SERVICE_ERRORS = (WorkflowError, PermissionDenied, ValidationError)
+# Set on the request when a service refused the admin's save (no log entry, no success message).
+_REFUSED = "_admin_service_refused"
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -36,6 +52,225 @@ class AuditedModelAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             services.object_delete(instance=obj, actor=request.user)
+
+
+def error_text(exc: Exception) -> str:
+    """One line for a service error: validation errors as ``field: message``."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        return " ".join(exc.messages)
+    return str(exc) or "You may not do this."
+
+
+def service_failed(request, model_admin, exc: Exception) -> None:
+    """Show the error; the service wrote nothing, so skip the admin's log entry and success message."""
+    model_admin.message_user(request, error_text(exc), level=messages.ERROR)
+    setattr(request, _REFUSED, True)
+
+
+def service_refused(request) -> bool:
+    """Whether a service refused this request's save (``service_failed``)."""
+    return getattr(request, _REFUSED, False)
+
+
+def selected_one(model_admin, request, queryset):
+    """The single selected row of an action that acts on one version, or None (and say so)."""
+    if queryset.count() != 1:
+        model_admin.message_user(request, "Select exactly one version.", level=messages.ERROR)
+        return None
+    return queryset.get()
+
+
+class ServiceSavedAdmin(AuditedModelAdmin):
+    """Admin whose saves go through a workflow service: no log entry when the service refused."""
+
+    def log_addition(self, request, obj, message):
+        if not service_refused(request):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def log_change(self, request, obj, message):
+        if not service_refused(request):
+            return super().log_change(request, obj, message)
+        return None
+
+    # A refused save stays where it was asked (the list after an add, the object after a change).
+    def response_add(self, request, obj, post_url_continue=None):
+        if service_refused(request):
+            meta = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if service_refused(request):
+            meta = self.model._meta
+            url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            return HttpResponseRedirect(url)
+        return super().response_change(request, obj)
+
+    # Deletes go through the service too (``service_delete``, when the admin allows deleting).
+    def service_delete(self, obj, user) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.service_delete(obj, request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(obj, request.user)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Derived data (scores, transitions): look, never touch."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- versioned documents ----------------------------------------------------------------------------
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DocumentApprovalInline(ReadOnlyInline):
+    """A version's approvals (set ``model``): who signed for which team."""
+
+    fields = ["user", "team_kind", "created"]
+    readonly_fields = fields
+
+
+class DocumentCommentInline(ReadOnlyInline):
+    fields = ["created", "author", "body"]
+    readonly_fields = fields
+
+
+class DocumentHistoryInline(ReadOnlyInline):
+    fields = ["at", "actor", "action", "detail"]
+    readonly_fields = fields
+
+
+class VersionedDocumentAdmin(ServiceSavedAdmin):
+    """A versioned document (``revops.versioned``) in its workflow (``workflow``): only drafts change; a new
+    one is a copy of a version (``add_form``: based on, name) made by the domain's service in
+    ``save_model``; deleting a draft, proposing, approving, publishing and rolling back are the workflow's,
+    offered as actions to whoever may do them."""
+
+    workflow: DocumentWorkflow
+    add_form: type[forms.ModelForm]
+    actions = ["propose_selected", "approve_selected", "publish_now", "rollback_to"]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_propose_permission(self, request):
+        return self.workflow.can_edit(request.user)
+
+    def has_approve_permission(self, request):
+        return bool(self.workflow.approver_team_kinds(request.user))
+
+    def has_publish_permission(self, request):
+        return self.workflow.can_publish(request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["based_on", "name"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    @staticmethod
+    def adopt(obj, saved) -> None:
+        """The admin's object becomes the version the service saved (for the log entry and redirect)."""
+        for field in type(saved)._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The inline formsets were not saved by the admin (the services write, the history keeps it).
+        return super().construct_change_message(request, form, [], add)
+
+    def service_delete(self, obj, user) -> None:
+        self.workflow.draft_delete(document=obj, user=user)
+
+    # --- workflow actions ------------------------------------------------------------------------
+    def _each(self, request, queryset, step, done: str) -> None:
+        for document in queryset.order_by("number"):
+            label = self.workflow.label_of(document)
+            try:
+                step(document)
+            except SERVICE_ERRORS as exc:
+                self.message_user(request, f"{label}: {error_text(exc)}", level=messages.ERROR)
+            else:
+                document.refresh_from_db()
+                self.message_user(
+                    request,
+                    f"{label} {done} (now {document.get_status_display().lower()}).",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description="Propose the selected drafts for approval", permissions=["propose"])
+    def propose_selected(self, request, queryset):
+        self._each(
+            request, queryset, lambda d: self.workflow.propose(document=d, user=request.user), "proposed"
+        )
+
+    @admin.action(description="Approve the selected versions for your team", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        self._each(
+            request, queryset, lambda d: self.workflow.approve(document=d, user=request.user), "approved"
+        )
+
+    @admin.action(description="Publish the selected version now", permissions=["publish"])
+    def publish_now(self, request, queryset):
+        if selected_one(self, request, queryset) is not None:
+            self._each(
+                request,
+                queryset,
+                lambda d: self.workflow.publish(document=d, user=request.user),
+                "published",
+            )
+
+    @admin.action(description="Roll back to the selected version", permissions=["publish"])
+    def rollback_to(self, request, queryset):
+        if selected_one(self, request, queryset) is not None:
+            self._each(
+                request,
+                queryset,
+                lambda d: self.workflow.rollback(document=d, user=request.user),
+                "restored",
+            )
 
 
 class MembershipInline(admin.TabularInline):

@@ -36,3 +36,15 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class VersionStatus(models.TextChoices):
+    """Where a version of a versioned document stands (``revops.documents``). Rollback is not a status:
+    it publishes a superseded version again."""
+
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded"

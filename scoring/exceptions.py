@@ -1,36 +1,37 @@
-"""Errors of the ruleset workflow and the lifecycle decisions, with messages meant for users.
+"""Errors of the ruleset and policy workflows and the lifecycle decisions, with messages meant for users.
 
 Field-level problems are ``django.core.exceptions.ValidationError`` (a dict of field → messages) and
-missing rights are ``django.core.exceptions.PermissionDenied``; these are the state problems.
+missing rights are ``django.core.exceptions.PermissionDenied``. The state problems are the core's
+(``revops.exceptions``: every versioned document raises them), named here too for scoring's callers,
+and the kinds below that say which document.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from revops.exceptions import PreconditionRequired, StaleRevision, WorkflowError
+
 if TYPE_CHECKING:
-    from .models import Ruleset
+    from .models import QualificationPolicy, Ruleset
 
-
-class WorkflowError(Exception):
-    """The action is not possible in the object's current state; ``str(exc)`` says why and what is."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+__all__ = [
+    "PolicyConflict",
+    "PolicyNotEditable",
+    "PreconditionRequired",
+    "RulesetConflict",
+    "RulesetNotEditable",
+    "StaleRevision",
+    "WorkflowError",
+]
 
 
 class RulesetNotEditable(WorkflowError):
     """Only drafts change: proposed, approved, scheduled, published and superseded versions do not."""
 
 
-class StaleRevision(WorkflowError):
-    """A versioned document was edited since the editor read it (stale revision); nothing was changed.
-    ``current`` is the document as it is now."""
-
-    def __init__(self, message: str, *, current):
-        super().__init__(message)
-        self.current = current
+class PolicyNotEditable(WorkflowError):
+    """Only drafts change or are deleted: the other versions of a policy are history."""
 
 
 class RulesetConflict(StaleRevision):
@@ -42,6 +43,4 @@ class RulesetConflict(StaleRevision):
 class PolicyConflict(StaleRevision):
     """The policy draft was edited since the editor read it; nothing was changed."""
 
-
-class PreconditionRequired(WorkflowError):
-    """An edit came without the revision it was based on, so a lost update could not be ruled out."""
+    current: QualificationPolicy

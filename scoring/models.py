@@ -13,7 +13,9 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.choices import EventType, LifecycleStage
+from revops.choices import VersionStatus
 from revops.models import BaseModel
+from revops.versioned import DocumentApproval, DocumentComment, DocumentHistory, VersionedDocument
 
 DEFAULT_SQL_CHECKLIST = [
     "One-to-one conversation held",
@@ -30,40 +32,15 @@ DEFAULT_EXCLUDED_TITLES = (
 )
 
 
-class RulesetStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PROPOSED = "proposed", "Proposed"
-    APPROVED = "approved", "Approved"
-    SCHEDULED = "scheduled", "Scheduled"
-    PUBLISHED = "published", "Published"
-    SUPERSEDED = "superseded", "Superseded"
+# Rulesets and policies are versioned documents (``revops.versioned``): their statuses are
+# ``VersionStatus``, named here as the code that reads them knows them.
+RulesetStatus = VersionStatus
 
 
-class Ruleset(BaseModel):
+class Ruleset(VersionedDocument):
     """One version of the scoring rules and lifecycle definitions."""
 
-    number = models.PositiveIntegerField(unique=True, help_text="Version number, 1, 2, 3 …")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    based_on = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived"
-    )
-    status = models.CharField(max_length=16, choices=RulesetStatus.choices, default=RulesetStatus.DRAFT)
-    revision = models.PositiveIntegerField(
-        default=1, help_text="Bumped by every edit; the ETag that guards concurrent editing."
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    proposed_at = models.DateTimeField(null=True, blank=True)
-    publish_at = models.DateTimeField(null=True, blank=True, help_text="Scheduled publication.")
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    published_at = models.DateTimeField(null=True, blank=True, help_text="Last time it went live.")
+    etag_kind = "ruleset"
 
     # --- the lifecycle definitions -----------------------------------------------------------
     sal_enabled = models.BooleanField(default=True, verbose_name="SAL stage enabled")
@@ -107,14 +84,6 @@ class Ruleset(BaseModel):
 
     def __str__(self) -> str:
         return f"v{self.number} {self.name}"
-
-    @property
-    def etag(self) -> str:
-        return f'"ruleset-{self.pk}-r{self.revision}"'
-
-    @property
-    def is_editable(self) -> bool:
-        return self.status == RulesetStatus.DRAFT
 
     @property
     def recycle_below(self) -> float:
@@ -173,12 +142,10 @@ class Rule(BaseModel):
         return f"{self.name} ({self.points:+g})"
 
 
-class RulesetComment(BaseModel):
+class RulesetComment(DocumentComment):
+    """A comment on a ruleset version."""
+
     ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    body = models.TextField()
 
     class Meta:
         ordering = ["created", "id"]
@@ -187,12 +154,10 @@ class RulesetComment(BaseModel):
         return f"comment by {self.author} on {self.ruleset_id}"
 
 
-class RulesetApproval(BaseModel):
+class RulesetApproval(DocumentApproval):
     """A lead's approval of a proposed version, on behalf of their team (marketing or sales)."""
 
     ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="approvals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    team_kind = models.CharField(max_length=32)
 
     class Meta:
         ordering = ["created", "id"]
@@ -202,16 +167,10 @@ class RulesetApproval(BaseModel):
         return f"{self.user} approved {self.ruleset_id} for {self.team_kind}"
 
 
-class RulesetHistory(models.Model):
-    """What happened to a version, in order: created, edited, proposed, approved, published …"""
+class RulesetHistory(DocumentHistory):
+    """What happened to a ruleset version, in order: created, edited, proposed, approved, published …"""
 
     ruleset = models.ForeignKey(Ruleset, on_delete=models.CASCADE, related_name="history")
-    at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    action = models.CharField(max_length=32)
-    detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
@@ -602,10 +561,7 @@ class ColumnDecision(BaseModel):
 
 
 # --- qualified accounts and buying stages ----------------------------------------------------------
-class PolicyStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+PolicyStatus = VersionStatus  # as ``RulesetStatus``: a policy is a versioned document
 
 
 class BuyingStage(models.TextChoices):
@@ -628,27 +584,16 @@ class Band(models.TextChoices):
 BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
 
 
-class QualificationPolicy(BaseModel):
+class QualificationPolicy(VersionedDocument):
     """One version of what "fits", "in market", "qualified" and each buying stage mean.
 
-    Only drafts change; publishing one archives the previous published version, and rolling back is
-    publishing an earlier version again. Every account score and stage transition names its version.
+    The account-level contract between marketing and sales (a qualified account replaces the MQL), so
+    it is versioned as rulesets are: only drafts change, a marketing lead and a sales lead sign a
+    proposal off, publishing supersedes the published version and rolling back publishes an earlier one
+    again. Every account score and stage transition names its version.
     """
 
-    number = models.PositiveIntegerField(unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT)
-    revision = models.PositiveIntegerField(
-        default=1, help_text="Bumped by every edit; the ETag that guards concurrent editing."
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    published_at = models.DateTimeField(null=True, blank=True)
+    etag_kind = "policy"
 
     # Profile fit (0–100) = (1 − w) × look-alike model + w × ICP rules fit (scaled to 0–100).
     icp_weight = models.FloatField(
@@ -689,7 +634,10 @@ class QualificationPolicy(BaseModel):
     class Meta:
         ordering = ["-number"]
         verbose_name_plural = "qualification policies"
-        permissions = [("publish_qualificationpolicy", "Can publish a qualification policy")]
+        permissions = [
+            ("approve_qualificationpolicy", "Can approve a proposed qualification policy version"),
+            ("publish_qualificationpolicy", "Can publish a qualification policy"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["status"], condition=Q(status="published"), name="one_published_policy"
@@ -715,13 +663,43 @@ class QualificationPolicy(BaseModel):
     def __str__(self) -> str:
         return f"v{self.number} {self.name} ({self.status})"
 
-    @property
-    def etag(self) -> str:
-        return f'"policy-{self.pk}-r{self.revision}"'
 
-    @property
-    def is_editable(self) -> bool:
-        return self.status == PolicyStatus.DRAFT
+class PolicyApproval(DocumentApproval):
+    """A lead's approval of a proposed policy version, on behalf of their team (marketing or sales)."""
+
+    policy = models.ForeignKey(QualificationPolicy, on_delete=models.CASCADE, related_name="approvals")
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["policy", "user"], name="policy_approval_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} approved policy {self.policy_id} for {self.team_kind}"
+
+
+class PolicyComment(DocumentComment):
+    """A comment on a policy version (and the reason a proposal was rejected)."""
+
+    policy = models.ForeignKey(QualificationPolicy, on_delete=models.CASCADE, related_name="comments")
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"comment by {self.author} on policy {self.policy_id}"
+
+
+class PolicyHistory(DocumentHistory):
+    """What happened to a policy version, in order: created, edited, proposed, approved, published …"""
+
+    policy = models.ForeignKey(QualificationPolicy, on_delete=models.CASCADE, related_name="history")
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "policy history"
+
+    def __str__(self) -> str:
+        return f"policy {self.policy_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class AccountModelScore(models.Model):

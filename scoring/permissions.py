@@ -8,12 +8,15 @@ READ = [
     "ruleset", "rule", "rulesetcomment", "rulesetapproval", "rulesethistory", "contactscore",
     "contactscorehistory", "accountrulescore", "lifecycletransition", "notification",
     "webhookendpoint", "webhookdelivery", "whatifrun",
-    # learned scores, their models and the qualification policy versions
-    "scoringmodel", "qualificationpolicy", "accountmodelscore", "accountmodelscorehistory",
-    "buyingstagetransition", "contactmodelscore",
+    # learned scores, their models and the qualification policy versions (with their sign-off)
+    "scoringmodel", "qualificationpolicy", "policyapproval", "policycomment", "policyhistory",
+    "accountmodelscore", "accountmodelscorehistory", "buyingstagetransition", "contactmodelscore",
 ]  # fmt: skip
-# What members edit: drafts, their comments, sales decisions, what-if runs, policy drafts.
-MEMBER_EDIT = ["ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun", "qualificationpolicy"]
+# What members edit: drafts, their comments, sales decisions, what-if runs, policy drafts and comments.
+MEMBER_EDIT = [
+    "ruleset", "rule", "rulesetcomment", "lifecycletransition", "whatifrun", "qualificationpolicy",
+    "policycomment",
+]  # fmt: skip
 
 
 def grants() -> None:
@@ -21,10 +24,10 @@ def grants() -> None:
         viewer=model_perms("scoring", READ, ["view"]),
         member=model_perms("scoring", MEMBER_EDIT, ["add", "change"]) | {"scoring.change_notification"},
         # Leads approve and publish versions (the services also check marketing/sales and four eyes),
-        # policies too (``scoring.policy`` lets only marketing and sales leads use it), and manage their
-        # team's webhooks.
+        # policies too (``scoring.policy``: marketing and sales leads sign off; they and revenue
+        # operations publish), and manage their team's webhooks.
         lead={"scoring.approve_ruleset", "scoring.publish_ruleset", "scoring.delete_rule"}
-        | {"scoring.publish_qualificationpolicy"}
+        | {"scoring.approve_qualificationpolicy", "scoring.publish_qualificationpolicy"}
         | model_perms("scoring", ["webhookendpoint"], ["add", "change", "delete"]),
         revops_admin={"scoring.rescore_contacts"}
         # The scoring outbox: read its parked rows (the error in words) and replay them.

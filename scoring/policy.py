@@ -1,12 +1,17 @@
-"""Versions of the qualification policy: draft → published → archived, and rollback by publishing again.
+"""Versions of the qualification policy, in the one versioned-document workflow: draft → proposed →
+approved (a marketing lead and a sales lead) → published → superseded, and rollback by publishing a
+superseded version again.
 
-A ``QualificationPolicy`` says what "fits", "in market", "qualified" and each buying stage mean. It is
-versioned like the rules: only drafts change; publishing a draft archives the published version;
-publishing an archived (earlier published) version again is the rollback. Every write checks who may
-do it, is audited in the same transaction, and publishing rescores the accounts once it commits.
+A ``QualificationPolicy`` says what "fits", "in market", "qualified" and each buying stage mean: the
+account-level counterpart of the MQL definition, the contract marketing and sales decide together. So it
+moves as rules versions do (``revops.documents``; ``POLICIES`` says who does what): only drafts change,
+under an ETag; a proposal needs the approval of a marketing lead and a sales lead (never the proposer's);
+a publisher then publishes it, and the accounts are rescored once that commits. Every write checks who may
+do it, is audited in the same transaction and leaves a history row.
 
 Errors: field problems raise ``ValidationError`` keyed by field, missing rights ``PermissionDenied``,
-impossible state changes ``PolicyNotEditable`` / ``WorkflowError`` (the API answers 400, 403, 409).
+impossible state changes ``PolicyNotEditable`` / ``WorkflowError`` (the API answers 400, 403, 409), an
+edit without or against a stale revision ``PreconditionRequired`` / ``PolicyConflict`` (428, 412).
 """
 
 from __future__ import annotations
@@ -14,20 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max, ProtectedError
-from django.utils import timezone
+from django.db import transaction
 
-from revops.audit import change_record_create, model_snapshot
-from revops.choices import ChangeAction, Role, TeamKind
-from revops.models import Membership
-from revops.services import object_delete
+from revops.choices import Role, TeamKind
+from revops.documents import DocumentWorkflow, memberships, signed_in, version_text_clean
+from revops.versioned import VERSION_FIELDS
 
 from . import pipeline
-from .exceptions import PolicyConflict, WorkflowError
-from .models import Band, PolicyStatus, QualificationPolicy
-from .versioning import revision_check
-from .workflow import _integer, _number, version_text_clean
+from .exceptions import PolicyConflict, PolicyNotEditable
+from .models import Band, PolicyApproval, PolicyComment, QualificationPolicy
+from .workflow import finite_number, whole_number
 
 # What an editor changes, in the order forms show it.
 POLICY_FIELDS = [
@@ -47,18 +48,6 @@ POLICY_FIELDS = [
     "purchase_min",
     "hysteresis",
     "min_days_in_stage",
-]
-# State of a version: changes through drafting and publishing, never by editing.
-VERSION_FIELDS = [
-    "id",
-    "number",
-    "status",
-    "revision",
-    "created_by",
-    "published_by",
-    "published_at",
-    "created",
-    "updated",
 ]
 # (field, lowest, highest) for the numbers; None: unbounded on that side.
 _RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -83,30 +72,24 @@ _ORDERED = [
     ("decision_min", "purchase_min"),
 ]
 _QUALIFYING_BANDS = {Band.HIGH.value, Band.MEDIUM.value}
-# Who publishes: leads of marketing and sales (who own the definitions together) and revenue operations.
+# Whose leads sign a proposal off: marketing and sales, who own the definitions together.
+SIGNER_TEAMS = (TeamKind.MARKETING, TeamKind.SALES)
+# Who publishes a signed-off version (and rolls back): leads of marketing and sales, and revenue
+# operations (members and leads), who run the platform.
 PUBLISHER_LEAD_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.REVENUE_OPERATIONS]
 
 
-class PolicyNotEditable(WorkflowError):
-    """Only drafts change or are deleted: published and archived versions are history."""
-
-
 # --- who may do what --------------------------------------------------------------------------------
-def _require_perm(user, perm: str, what: str) -> None:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
-        raise PermissionDenied(f"You may not {what}: it needs the {perm} permission.")
+def _may_edit(user) -> bool:
+    return user.has_perm("scoring.change_qualificationpolicy")
 
 
-def can_publish_policies(user) -> bool:
-    """Whether ``user`` may publish (and roll back) policies: the permission, held as a lead of
-    marketing or sales or as a revenue-operations member or lead (leads of other teams may not)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
+def _may_publish(user) -> bool:
     if user.is_superuser:
         return True
     if not user.has_perm("scoring.publish_qualificationpolicy"):
         return False
-    for kind, role in Membership.objects.filter(user=user).values_list("team__kind", "role"):
+    for kind, role in memberships(user):
         if kind == TeamKind.REVENUE_OPERATIONS and role in (Role.MEMBER, Role.LEAD):
             return True
         if kind in PUBLISHER_LEAD_TEAMS and role == Role.LEAD:
@@ -114,10 +97,44 @@ def can_publish_policies(user) -> bool:
     return False
 
 
+def _accounts_rescore(*, user, reason: str) -> None:
+    pipeline.full_rescore_schedule(user=user, reason=reason)
+
+
+POLICIES = DocumentWorkflow(
+    model=QualificationPolicy,
+    label="Policy v{number}",
+    signers=SIGNER_TEAMS,
+    approve_permission="scoring.approve_qualificationpolicy",
+    may_edit=_may_edit,
+    may_publish=_may_publish,
+    delete_permission="scoring.delete_qualificationpolicy",
+    after_publish=_accounts_rescore,
+    edit_refusal="You may not {what}: it needs the scoring.change_qualificationpolicy permission.",
+    publish_refusal="Only leads of marketing or sales and revenue-operations members may {what}.",
+    delete_refusal="Only the draft's author, a lead or revenue operations may delete it.",
+    published_reason="policy v{number} published",
+    rolled_back_reason="policy rolled back to v{number}",
+    not_editable=PolicyNotEditable,
+    conflict=PolicyConflict,
+)
+
+
+def can_publish_policies(user) -> bool:
+    """Whether ``user`` may publish (and roll back) policies: the permission, held as a lead of
+    marketing or sales or as a revenue-operations member or lead (leads of other teams may not)."""
+    return POLICIES.can_publish(user)
+
+
+def policy_approver_team_kinds(user) -> set[str]:
+    """The teams (marketing, sales) ``user`` signs policies off for: those they lead."""
+    return POLICIES.approver_team_kinds(user)
+
+
 # --- reads ------------------------------------------------------------------------------------------
 def policy_published() -> QualificationPolicy | None:
     """The version that qualifies and stages accounts now (at most one, by constraint)."""
-    return QualificationPolicy.objects.filter(status=PolicyStatus.PUBLISHED).first()
+    return POLICIES.published()
 
 
 def policy_settings(policy: QualificationPolicy) -> dict[str, Any]:
@@ -158,7 +175,7 @@ def policy_data_clean(*, policy: QualificationPolicy, data: dict[str, Any]) -> d
                 cleaned[key] = value
         else:
             try:
-                number = _integer(value) if key == "min_days_in_stage" else _number(value)
+                number = whole_number(value) if key == "min_days_in_stage" else finite_number(value)
             except ValueError as exc:
                 fail(key, str(exc))
                 continue
@@ -186,57 +203,26 @@ def policy_data_clean(*, policy: QualificationPolicy, data: dict[str, Any]) -> d
     return cleaned
 
 
-# --- writes -----------------------------------------------------------------------------------------
-def _lock(policy: QualificationPolicy) -> QualificationPolicy:
-    return QualificationPolicy.objects.select_for_update().get(pk=policy.pk)
-
-
-def _sync(target: QualificationPolicy, source: QualificationPolicy) -> QualificationPolicy:
-    """Copy the saved state into the caller's instance, so it is not left stale."""
-    if target is not source:
-        for field in QualificationPolicy._meta.concrete_fields:
-            setattr(target, field.attname, getattr(source, field.attname))
-    return target
-
-
-def _state(policy: QualificationPolicy) -> str:
-    return PolicyStatus(policy.status).label.lower()
-
-
-def _save_audited(policy: QualificationPolicy, user, before: dict) -> None:
-    policy.save()
-    change_record_create(
-        actor=user, action=ChangeAction.UPDATE, instance=policy, before=before, after=model_snapshot(policy)
-    )
-
-
+# --- drafts -----------------------------------------------------------------------------------------
 @transaction.atomic
 def policy_draft_create(
     *, user, based_on: QualificationPolicy | None = None, name: str | None = None
 ) -> QualificationPolicy:
     """A new draft with the values of ``based_on`` (default: the published version), numbered next."""
-    _require_perm(user, "scoring.add_qualificationpolicy", "create policy drafts")
-    source = based_on or policy_published()
-    values = policy_settings(source) if source is not None else {}
-    if name is not None:
-        values["name"] = name
-    values = {**values, **policy_data_clean(policy=QualificationPolicy(), data=values)}
-    values.setdefault("name", "Qualification policy")
-    for _attempt in range(5):
-        number = (QualificationPolicy.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        try:
-            with transaction.atomic():
-                draft = QualificationPolicy.objects.create(
-                    number=number, status=PolicyStatus.DRAFT, created_by=user, **values
-                )
-            break
-        except IntegrityError:  # someone took the number at the same moment: take the next one
-            continue
-    else:  # pragma: no cover - five collisions in a row
-        raise WorkflowError("Could not number the new policy draft: try again.")
-    after = {**model_snapshot(draft), "based_on": source.number if source is not None else None}
-    change_record_create(actor=user, action=ChangeAction.CREATE, instance=draft, after=after)
-    return draft
+    if not (signed_in(user) and user.has_perm("scoring.add_qualificationpolicy")):
+        raise PermissionDenied(
+            "You may not create policy drafts: it needs the scoring.add_qualificationpolicy permission."
+        )
+
+    def values(source: QualificationPolicy | None) -> dict[str, Any]:
+        fields = policy_settings(source) if source is not None else {}
+        if name is not None:
+            fields["name"] = name
+        fields = {**fields, **policy_data_clean(policy=QualificationPolicy(), data=fields)}
+        fields.setdefault("name", "Qualification policy")
+        return fields
+
+    return POLICIES.draft_create(user=user, based_on=based_on, values=values)
 
 
 @transaction.atomic
@@ -245,86 +231,76 @@ def policy_update(
 ) -> QualificationPolicy:
     """Edit a draft (any of ``POLICY_FIELDS``); nothing changes unless every value is valid.
 
-    ``expected_revision`` is the revision the editor read, as for rules versions
-    (``scoring.versioning``): missing → ``PreconditionRequired``, stale → ``PolicyConflict``. A real
-    change bumps ``revision`` by one.
+    ``expected_revision`` is the revision the editor read, as for rules versions: missing →
+    ``PreconditionRequired``, stale → ``PolicyConflict``. A real change bumps ``revision`` by one and
+    is recorded in the history with the values before and after.
     """
-    _require_perm(user, "scoring.change_qualificationpolicy", "edit policy drafts")
-    locked = _lock(policy)
-    if not locked.is_editable:
-        raise PolicyNotEditable(
-            f"Policy v{locked.number} is {_state(locked)}: only drafts can be edited. "
-            "Create a new draft from it and publish that."
-        )
-    label = f"Policy v{locked.number}"
-    revision_check(locked=locked, expected_revision=expected_revision, label=label, conflict=PolicyConflict)
-    cleaned = policy_data_clean(policy=locked, data=data)
-    changed = {k: v for k, v in cleaned.items() if getattr(locked, k) != v}
-    if not changed:
-        return _sync(policy, locked)
-    before = model_snapshot(locked)
-    for key, value in changed.items():
-        setattr(locked, key, value)
-    locked.revision += 1
-    _save_audited(locked, user, before)
-    return _sync(policy, locked)
 
+    def change(locked: QualificationPolicy) -> dict[str, Any] | None:
+        cleaned = policy_data_clean(policy=locked, data=data)
+        changed = {k: v for k, v in cleaned.items() if getattr(locked, k) != v}
+        if not changed:
+            return None
+        settings = [{"field": k, "old": getattr(locked, k), "new": v} for k, v in changed.items()]
+        for key, value in changed.items():
+            setattr(locked, key, value)
+        return {"settings": settings}
 
-def _accounts_rescore(*, user, reason: str) -> None:
-
-    pipeline.full_rescore_schedule(user=user, reason=reason)
-
-
-@transaction.atomic
-def policy_publish(*, policy: QualificationPolicy, user) -> QualificationPolicy:
-    """Publish a draft, or an archived version again (the rollback); the published one is archived.
-
-    Accounts are rescored under the new version once the transaction commits.
-    """
-    if not can_publish_policies(user):
-        raise PermissionDenied(
-            "Only leads of marketing or sales and revenue-operations members may publish policies."
-        )
-    locked = _lock(policy)
-    if locked.status == PolicyStatus.PUBLISHED:
-        raise WorkflowError(f"Policy v{locked.number} is already the published version.")
-    rollback = locked.status == PolicyStatus.ARCHIVED
-    previous = (
-        QualificationPolicy.objects.select_for_update()
-        .filter(status=PolicyStatus.PUBLISHED)
-        .exclude(pk=locked.pk)
-        .first()
-    )
-    if previous is not None:  # archived first: at most one published version, by constraint
-        before = model_snapshot(previous)
-        previous.status = PolicyStatus.ARCHIVED
-        _save_audited(previous, user, before)
-    before = model_snapshot(locked)
-    locked.status = PolicyStatus.PUBLISHED
-    locked.published_at = timezone.now()
-    locked.published_by = user
-    _save_audited(locked, user, before)
-    reason = f"policy rolled back to v{locked.number}" if rollback else f"policy v{locked.number} published"
-    transaction.on_commit(lambda: _accounts_rescore(user=user, reason=reason))
-    return _sync(policy, locked)
+    return POLICIES.update(document=policy, user=user, expected_revision=expected_revision, change=change)
 
 
 @transaction.atomic
 def policy_delete(*, policy: QualificationPolicy, user) -> None:
     """Delete a draft (its author, or whoever may delete or publish policies); other versions stay."""
-    _require_perm(user, "scoring.change_qualificationpolicy", "delete policy drafts")
-    locked = _lock(policy)
-    if not locked.is_editable:
-        raise PolicyNotEditable(
-            f"Policy v{locked.number} is {_state(locked)}: only drafts can be deleted; it stays as history."
-        )
-    if locked.created_by_id != user.pk and not (
-        user.has_perm("scoring.delete_qualificationpolicy") or can_publish_policies(user)
-    ):
-        raise PermissionDenied("Only the draft's author, a lead or revenue operations may delete it.")
-    try:
-        object_delete(instance=locked, actor=user)
-    except ProtectedError as exc:  # pragma: no cover - drafts never score
-        raise WorkflowError(
-            f"Policy v{locked.number} is referenced by scores and cannot be deleted."
-        ) from exc
+    POLICIES.draft_delete(document=policy, user=user)
+
+
+@transaction.atomic
+def policy_comment_add(*, policy: QualificationPolicy, user, body: str) -> PolicyComment:
+    """Comment on any version of the policy."""
+    return POLICIES.comment_add(document=policy, user=user, body=body)
+
+
+# --- sign-off ---------------------------------------------------------------------------------------
+@transaction.atomic
+def policy_propose(*, policy: QualificationPolicy, user) -> QualificationPolicy:
+    """Ask a marketing lead and a sales lead to approve a draft; it is frozen while proposed."""
+    return POLICIES.propose(document=policy, user=user)
+
+
+@transaction.atomic
+def policy_withdraw(*, policy: QualificationPolicy, user) -> QualificationPolicy:
+    """Take a proposed or approved version back to draft; its approvals are cleared."""
+    return POLICIES.withdraw(document=policy, user=user)
+
+
+@transaction.atomic
+def policy_approve(*, policy: QualificationPolicy, user) -> PolicyApproval:
+    """A marketing or sales lead approves a proposed version for their team; both → approved.
+
+    The proposer may not approve (four eyes); one approval per person, one needed per team.
+    """
+    return POLICIES.approve(document=policy, user=user)
+
+
+@transaction.atomic
+def policy_reject(*, policy: QualificationPolicy, user, reason: str) -> QualificationPolicy:
+    """A marketing or sales lead sends a proposed (or approved) version back to draft, saying why."""
+    return POLICIES.reject(document=policy, user=user, reason=reason)
+
+
+# --- publication ------------------------------------------------------------------------------------
+@transaction.atomic
+def policy_publish(*, policy: QualificationPolicy, user) -> QualificationPolicy:
+    """Publish a version both teams approved; the published one is superseded.
+
+    Accounts are rescored under the new version once the transaction commits. To go back to an earlier
+    version: ``policy_rollback``.
+    """
+    return POLICIES.publish(document=policy, user=user)
+
+
+@transaction.atomic
+def policy_rollback(*, target: QualificationPolicy, user) -> QualificationPolicy:
+    """Publish an earlier, previously published (superseded) version again; it is not changed."""
+    return POLICIES.rollback(document=target, user=user)

@@ -5,6 +5,10 @@ propose a draft; a marketing lead and a sales lead approve it (never the propose
 publishes it now or at a set time, and can roll back to an earlier published version. Published
 versions never change. Every state change writes a ``RulesetHistory`` row and a ``ChangeRecord`` in
 the same transaction; publishing schedules a full rescore once the transaction commits.
+
+The workflow itself is the core's, shared by every versioned document (``revops.documents``; ``RULESETS``
+says who does what for rulesets); this module keeps what is the rules' own: checking definitions and
+rules, copying a version's rules into a draft, and the service names the views, API and admin call.
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ import re
 from typing import Any
 
 from celery import shared_task
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max, ProtectedError
-from django.utils import timezone
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django_countries import countries
 
 from accounts.choices import EventType
@@ -27,11 +29,12 @@ from accounts.models import Campaign
 from accounts.normalize import normalize_domain
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role, TeamKind
-from revops.models import Membership
+from revops.documents import DocumentWorkflow, memberships, version_text_clean
 from revops.services import object_delete
+from revops.versioned import VERSION_FIELDS
 
 from . import pipeline
-from .exceptions import RulesetConflict, RulesetNotEditable, WorkflowError
+from .exceptions import RulesetConflict, RulesetNotEditable
 from .models import (
     DEFAULT_EXCLUDED_TITLES,
     DEFAULT_FAST_TRACK,
@@ -43,17 +46,8 @@ from .models import (
     Ruleset,
     RulesetApproval,
     RulesetComment,
-    RulesetHistory,
-    RulesetStatus,
 )
-from .selectors import (
-    DEFINITION_FIELDS,
-    RULE_FIELDS,
-    document_diff,
-    published_ruleset,
-    ruleset_document,
-)
-from .versioning import revision_check
+from .selectors import DEFINITION_FIELDS, RULE_FIELDS, document_diff, ruleset_document
 
 # Who edits drafts, proposes and comments; whose leads approve.
 EDITOR_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.BDR, TeamKind.REVENUE_OPERATIONS]
@@ -88,21 +82,8 @@ _NUMBER_FIELDS = [
     "engagement_grade_2_min",
 ]
 _BOOLEAN_FIELDS = ["sal_enabled", "exclude_free_mail"]
-_WORKFLOW_FIELDS = [
-    "id",
-    "number",
-    "status",
-    "revision",
-    "based_on",
-    "created_by",
-    "proposed_by",
-    "proposed_at",
-    "publish_at",
-    "published_by",
-    "published_at",
-    "created",
-    "updated",
-]
+# Changed by the workflow, never by editing (``revops.versioned``).
+_WORKFLOW_FIELDS = VERSION_FIELDS
 # Keys a rule may carry besides RULE_FIELDS: its id (kept) and its position (the list order wins).
 _RULE_EXTRA_KEYS = {"id", "position"}
 _RULE_DEFAULTS: dict[str, Any] = {
@@ -122,76 +103,56 @@ _RULE_DEFAULTS: dict[str, Any] = {
 
 
 # --- who may do what --------------------------------------------------------------------------------
-def _memberships(user) -> list[tuple[str, str]]:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return []
-    return list(Membership.objects.filter(user=user).values_list("team__kind", "role"))
+def _may_edit(user) -> bool:
+    if user.is_superuser:
+        return True
+    return user.has_perm("scoring.change_ruleset") and any(
+        kind in EDITOR_TEAMS and role in (Role.MEMBER, Role.LEAD) for kind, role in memberships(user)
+    )
+
+
+def _may_publish(user) -> bool:
+    return user.has_perm("scoring.publish_ruleset")
+
+
+def _propose_check(ruleset: Ruleset) -> str | None:
+    if not ruleset.rules.exists():
+        return f"v{ruleset.number} has no rules yet: add some before proposing it."
+    return None
+
+
+def _rescore_all(*, user, reason: str) -> None:
+    pipeline.full_rescore_schedule(user=user, reason=reason)
+
+
+# Rulesets in the one versioned-document workflow (``revops.documents``): who edits, which teams sign
+# off, who publishes, and the full rescore once a version goes live.
+RULESETS = DocumentWorkflow(
+    model=Ruleset,
+    label="v{number}",
+    signers=tuple(APPROVER_TEAMS),
+    approve_permission="scoring.approve_ruleset",
+    may_edit=_may_edit,
+    may_publish=_may_publish,
+    delete_permission="scoring.delete_ruleset",
+    after_publish=_rescore_all,
+    edit_refusal="Only members and leads of a marketing, sales, BDR/SDR or revenue-operations team may "
+    "{what}.",
+    publish_refusal="You may not {what}: it needs the scoring.publish_ruleset permission (team leads).",
+    not_editable=RulesetNotEditable,
+    conflict=RulesetConflict,
+    propose_check=_propose_check,
+)
 
 
 def can_edit_rulesets(user) -> bool:
     """Whether ``user`` may create and edit drafts, propose them and comment."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return True
-    return user.has_perm("scoring.change_ruleset") and any(
-        kind in EDITOR_TEAMS and role in (Role.MEMBER, Role.LEAD) for kind, role in _memberships(user)
-    )
+    return RULESETS.can_edit(user)
 
 
 def approver_team_kinds(user) -> set[str]:
     """The teams (marketing, sales) ``user`` approves for: those they lead, given the permission."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return set()
-    if not user.has_perm("scoring.approve_ruleset"):
-        return set()
-    return {kind for kind, role in _memberships(user) if role == Role.LEAD and kind in APPROVER_TEAMS}
-
-
-def _require_editor(user, what: str) -> None:
-    if not can_edit_rulesets(user):
-        raise PermissionDenied(
-            f"Only members and leads of a marketing, sales, BDR/SDR or revenue-operations team may {what}."
-        )
-
-
-def _require_perm(user, perm: str, what: str) -> None:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
-        raise PermissionDenied(f"You may not {what}: it needs the {perm} permission (team leads).")
-
-
-# --- small helpers --------------------------------------------------------------------------------
-def _lock(ruleset: Ruleset) -> Ruleset:
-    """The version's row, locked for this transaction and fresh from the database."""
-    return Ruleset.objects.select_for_update().get(pk=ruleset.pk)
-
-
-def _sync(target: Ruleset, source: Ruleset) -> Ruleset:
-    """Copy the saved state into the caller's instance, so it is not left stale."""
-    if target is not source:
-        for field in Ruleset._meta.concrete_fields:
-            setattr(target, field.attname, getattr(source, field.attname))
-    return target
-
-
-def _history(ruleset: Ruleset, user, action: str, detail: dict | None = None) -> RulesetHistory:
-    actor = user if user is not None and getattr(user, "is_authenticated", False) else None
-    return RulesetHistory.objects.create(ruleset=ruleset, actor=actor, action=action, detail=detail or {})
-
-
-def _save_audited(ruleset: Ruleset, user, before: dict) -> None:
-    ruleset.save()
-    change_record_create(
-        actor=user, action=ChangeAction.UPDATE, instance=ruleset, before=before, after=model_snapshot(ruleset)
-    )
-
-
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime.datetime | datetime.date) else value
-
-
-def _state(ruleset: Ruleset) -> str:
-    return RulesetStatus(ruleset.status).label.lower()
+    return RULESETS.approver_team_kinds(user)
 
 
 # --- validation (also used by admin forms) ----------------------------------------------------------
@@ -212,7 +173,7 @@ def field_path_error(path: Any) -> str | None:
     )
 
 
-def _number(value: Any, *, allow_none: bool = False) -> float | None:
+def finite_number(value: Any, *, allow_none: bool = False) -> float | None:
     """A finite number (numeric strings from forms too); ``ValueError`` with the message otherwise."""
     if value is None or value == "":
         if allow_none:
@@ -230,8 +191,8 @@ def _number(value: Any, *, allow_none: bool = False) -> float | None:
     return float(value)
 
 
-def _integer(value: Any, *, allow_none: bool = False) -> int | None:
-    number = _number(value, allow_none=allow_none)
+def whole_number(value: Any, *, allow_none: bool = False) -> int | None:
+    number = finite_number(value, allow_none=allow_none)
     if number is None:
         return None
     if number != int(number):
@@ -251,18 +212,6 @@ def _string_list(value: Any, *, label: str = "value") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ValueError(f"A list of non-empty {label}s is required.")
     return [v.strip() for v in value]
-
-
-def version_text_clean(key: str, value: Any) -> tuple[str, str | None]:
-    """A version's ``name`` (required, at most 200 characters) or ``description``: (cleaned, error)."""
-    if not isinstance(value, str):
-        return "", "A name is required." if key == "name" else "Text is required."
-    text = value.strip()
-    if key == "name" and not text:
-        return "", "A name is required."
-    if key == "name" and len(text) > 200:
-        return "", "At most 200 characters."
-    return text, None
 
 
 def ruleset_data_clean(*, ruleset: Ruleset, data: dict[str, Any]) -> dict[str, Any]:
@@ -293,7 +242,7 @@ def ruleset_data_clean(*, ruleset: Ruleset, data: dict[str, Any]) -> dict[str, A
                 cleaned[key] = value
         elif key in _NUMBER_FIELDS or key == "recycle_engagement_below":
             try:
-                cleaned[key] = _number(value, allow_none=key == "recycle_engagement_below")
+                cleaned[key] = finite_number(value, allow_none=key == "recycle_engagement_below")
             except ValueError as exc:
                 fail(key, str(exc))
         elif key == "excluded_title_pattern":
@@ -399,8 +348,8 @@ def _fit_value_error(operator: str, value: Any) -> str | None:
         if not isinstance(value, dict) or not set(value) <= {"min", "max"}:
             return 'An object {"min": number, "max": number} is required (either may be left out).'
         try:
-            low = _number(value.get("min"), allow_none=True)
-            high = _number(value.get("max"), allow_none=True)
+            low = finite_number(value.get("min"), allow_none=True)
+            high = finite_number(value.get("max"), allow_none=True)
         except ValueError:
             return "min and max must be numbers."
         if low is None and high is None:
@@ -446,7 +395,7 @@ def rule_clean(data: Any, *, prefix: str = "") -> dict[str, Any]:
     else:
         rule["name"] = name.strip()
     try:
-        rule["points"] = _number(rule.get("points"))
+        rule["points"] = finite_number(rule.get("points"))
     except ValueError as exc:
         fail("points", str(exc))
     if not isinstance(rule["repeatable"], bool):
@@ -493,10 +442,28 @@ def rule_clean(data: Any, *, prefix: str = "") -> dict[str, Any]:
 def _counting_clean(rule: dict[str, Any], fail) -> None:
     """min_count, window_days, cap and half_life_days (engagement settings; fit rules keep defaults)."""
     checks = [
-        ("min_count", _integer, False, lambda v: v < 1, "At least 1."),
-        ("window_days", _integer, True, lambda v: v < 1, "At least 1 day (leave it empty for all history)."),
-        ("cap", _number, True, lambda v: v < 0, "Must not be negative: it caps points in absolute value."),
-        ("half_life_days", _number, True, lambda v: v <= 0, "Must be above 0 (leave it empty for no decay)."),
+        ("min_count", whole_number, False, lambda v: v < 1, "At least 1."),
+        (
+            "window_days",
+            whole_number,
+            True,
+            lambda v: v < 1,
+            "At least 1 day (leave it empty for all history).",
+        ),
+        (
+            "cap",
+            finite_number,
+            True,
+            lambda v: v < 0,
+            "Must not be negative: it caps points in absolute value.",
+        ),
+        (
+            "half_life_days",
+            finite_number,
+            True,
+            lambda v: v <= 0,
+            "Must be above 0 (leave it empty for no decay).",
+        ),
     ]
     for key, convert, allow_none, bad, message in checks:
         try:
@@ -570,48 +537,31 @@ def _definition_defaults() -> dict[str, Any]:
 @transaction.atomic
 def ruleset_draft_create(*, user, based_on: Ruleset | None = None, name: str | None = None) -> Ruleset:
     """A new draft copying every definition field and rule of ``based_on`` (default: the published one)."""
-    _require_editor(user, "create drafts")
-    source = based_on or published_ruleset()
-    if source is not None:
-        fields = {f: copy.deepcopy(getattr(source, f)) for f in DEFINITION_FIELDS}
-    else:
-        fields = _definition_defaults()
-    if name is not None:
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise ValidationError({"name": ["A name of 1 to 200 characters is required."]})
-        fields["name"] = name
-    for _attempt in range(5):
-        number = (Ruleset.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        try:
-            with transaction.atomic():
-                draft = Ruleset.objects.create(
-                    number=number,
-                    based_on=source,
-                    status=RulesetStatus.DRAFT,
-                    revision=1,
-                    created_by=user,
-                    **fields,
+
+    def values(source: Ruleset | None) -> dict[str, Any]:
+        if source is not None:
+            fields = {f: copy.deepcopy(getattr(source, f)) for f in DEFINITION_FIELDS}
+        else:
+            fields = _definition_defaults()
+        if name is not None:
+            text = name.strip()
+            if not text or len(text) > 200:
+                raise ValidationError({"name": ["A name of 1 to 200 characters is required."]})
+            fields["name"] = text
+        return fields
+
+    def rules_copy(draft: Ruleset, source: Ruleset | None) -> dict[str, Any]:
+        rules = []
+        if source is not None:
+            for rule in source.rules.order_by("position", "id"):
+                values = {f: copy.deepcopy(getattr(rule, f)) for f in RULE_FIELDS if f != "campaign"}
+                rules.append(
+                    Rule(ruleset=draft, position=rule.position, campaign_id=rule.campaign_id, **values)
                 )
-            break
-        except IntegrityError:  # someone took the number at the same moment: take the next one
-            continue
-    else:  # pragma: no cover - five collisions in a row
-        raise WorkflowError("Could not number the new draft: try again.")
-    rules = []
-    if source is not None:
-        for rule in source.rules.order_by("position", "id"):
-            values = {f: copy.deepcopy(getattr(rule, f)) for f in RULE_FIELDS if f != "campaign"}
-            rules.append(Rule(ruleset=draft, position=rule.position, campaign_id=rule.campaign_id, **values))
-    Rule.objects.bulk_create(rules)
-    change_record_create(actor=user, action=ChangeAction.CREATE, instance=draft, after=model_snapshot(draft))
-    _history(
-        draft,
-        user,
-        "created",
-        {"based_on": source.number if source else None, "rules": len(rules)},
-    )
-    return draft
+        Rule.objects.bulk_create(rules)
+        return {"rules": len(rules)}
+
+    return RULESETS.draft_create(user=user, based_on=based_on, values=values, copy=rules_copy)
 
 
 @transaction.atomic
@@ -629,47 +579,31 @@ def ruleset_update(
     ``RulesetConflict`` (nothing changed). Every value is checked; problems raise ``ValidationError``
     with field → messages (rules keyed ``rules[3].points``). A real change bumps ``revision`` by one.
     """
-    _require_editor(user, "edit drafts")
-    locked = _lock(ruleset)
-    if not locked.is_editable:
-        raise RulesetNotEditable(
-            f"v{locked.number} is {_state(locked)}: only drafts can be edited. Create a new draft from it."
-        )
-    revision_check(
-        locked=locked,
-        expected_revision=expected_revision,
-        label=f"v{locked.number}",
-        conflict=RulesetConflict,
-    )
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-    cleaned_rules = None
-    try:
-        cleaned = ruleset_data_clean(ruleset=locked, data=data)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if rules is not None:
+
+    def change(locked: Ruleset) -> dict[str, Any] | None:
+        errors: dict[str, list[str]] = {}
+        cleaned: dict[str, Any] = {}
+        cleaned_rules = None
         try:
-            cleaned_rules = rules_clean(ruleset=locked, rules=rules)
+            cleaned = ruleset_data_clean(ruleset=locked, data=data)
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
+        if rules is not None:
+            try:
+                cleaned_rules = rules_clean(ruleset=locked, rules=rules)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+        before_doc = ruleset_document(locked)
+        for key, value in cleaned.items():
+            setattr(locked, key, value)
+        rule_changes = _rules_replace(locked, user, cleaned_rules) if cleaned_rules is not None else 0
+        if not rule_changes and all(before_doc[f] == getattr(locked, f) for f in DEFINITION_FIELDS):
+            return None  # nothing to do: same revision, no history
+        return document_diff(before_doc, ruleset_document(locked))
 
-    before_doc, before = ruleset_document(locked), model_snapshot(locked)
-    for key, value in cleaned.items():
-        setattr(locked, key, value)
-    rule_changes = _rules_replace(locked, user, cleaned_rules) if cleaned_rules is not None else 0
-    after_settings = {f: getattr(locked, f) for f in DEFINITION_FIELDS}
-    settings_changed = any(before_doc[f] != after_settings[f] for f in DEFINITION_FIELDS)
-    if not settings_changed and not rule_changes:
-        return _sync(ruleset, locked)  # nothing to do: same revision, no history
-    locked.revision += 1
-    locked.full_clean(validate_unique=False, validate_constraints=False)
-    _save_audited(locked, user, before)
-    diff = document_diff(before_doc, ruleset_document(locked))
-    _history(locked, user, "edited", {"revision": locked.revision, **diff})
-    return _sync(ruleset, locked)
+    return RULESETS.update(document=ruleset, user=user, expected_revision=expected_revision, change=change)
 
 
 def _rules_replace(ruleset: Ruleset, user, rules: list[dict[str, Any]]) -> int:
@@ -716,75 +650,26 @@ def _rules_replace(ruleset: Ruleset, user, rules: list[dict[str, Any]]) -> int:
 @transaction.atomic
 def ruleset_draft_delete(*, ruleset: Ruleset, user) -> None:
     """Delete a draft (its author or a lead); other versions are history and stay."""
-    _require_editor(user, "delete drafts")
-    locked = _lock(ruleset)
-    if not locked.is_editable:
-        raise RulesetNotEditable(f"v{locked.number} is {_state(locked)}: only drafts can be deleted.")
-    if locked.created_by_id != user.pk and not (
-        user.has_perm("scoring.publish_ruleset") or user.has_perm("scoring.delete_ruleset")
-    ):
-        raise PermissionDenied("Only the draft's author or a team lead may delete it.")
-    try:
-        object_delete(instance=locked, actor=user)
-    except ProtectedError as exc:
-        raise WorkflowError(f"v{locked.number} is referenced by scores and cannot be deleted.") from exc
+    RULESETS.draft_delete(document=ruleset, user=user)
 
 
 @transaction.atomic
 def ruleset_comment_add(*, ruleset: Ruleset, user, body: str) -> RulesetComment:
     """Comment on any version (drafts, proposals, even published ones)."""
-    _require_editor(user, "comment on versions")
-    body = (body or "").strip()
-    if not body:
-        raise ValidationError({"body": ["Write something."]})
-    if len(body) > 10_000:
-        raise ValidationError({"body": ["At most 10,000 characters."]})
-    comment = RulesetComment.objects.create(ruleset=ruleset, author=user, body=body)
-    change_record_create(
-        actor=user, action=ChangeAction.CREATE, instance=comment, after=model_snapshot(comment)
-    )
-    _history(ruleset, user, "commented", {"comment": comment.pk})
-    return comment
+    return RULESETS.comment_add(document=ruleset, user=user, body=body)
 
 
 # --- proposal and approval --------------------------------------------------------------------------
 @transaction.atomic
 def ruleset_propose(*, ruleset: Ruleset, user) -> Ruleset:
     """Ask the marketing and sales leads to approve a draft; it is frozen while proposed."""
-    _require_editor(user, "propose versions")
-    locked = _lock(ruleset)
-    if locked.status != RulesetStatus.DRAFT:
-        raise WorkflowError(f"v{locked.number} is {_state(locked)}: only a draft can be proposed.")
-    if not locked.rules.exists():
-        raise WorkflowError(f"v{locked.number} has no rules yet: add some before proposing it.")
-    before = model_snapshot(locked)
-    locked.approvals.all().delete()
-    locked.status = RulesetStatus.PROPOSED
-    locked.proposed_by, locked.proposed_at = user, timezone.now()
-    _save_audited(locked, user, before)
-    _history(locked, user, "proposed", {"revision": locked.revision})
-    return _sync(ruleset, locked)
+    return RULESETS.propose(document=ruleset, user=user)
 
 
 @transaction.atomic
 def ruleset_withdraw(*, ruleset: Ruleset, user) -> Ruleset:
     """Take a proposed, approved or scheduled version back to draft; its approvals are cleared."""
-    _require_editor(user, "withdraw proposals")
-    locked = _lock(ruleset)
-    allowed = (RulesetStatus.PROPOSED, RulesetStatus.APPROVED, RulesetStatus.SCHEDULED)
-    if locked.status not in allowed:
-        raise WorkflowError(
-            f"v{locked.number} is {_state(locked)}: only a proposed, approved or scheduled version can be "
-            "withdrawn to draft."
-        )
-    before, previous = model_snapshot(locked), locked.status
-    cleared = locked.approvals.count()
-    locked.approvals.all().delete()
-    locked.status = RulesetStatus.DRAFT
-    locked.proposed_by = locked.proposed_at = locked.publish_at = None
-    _save_audited(locked, user, before)
-    _history(locked, user, "withdrawn", {"from": previous, "approvals_cleared": cleared})
-    return _sync(ruleset, locked)
+    return RULESETS.withdraw(document=ruleset, user=user)
 
 
 @transaction.atomic
@@ -793,98 +678,16 @@ def ruleset_approve(*, ruleset: Ruleset, user) -> RulesetApproval:
 
     The proposer may not approve (four eyes); one approval per person, one needed per team.
     """
-    kinds = approver_team_kinds(user)
-    if not kinds:
-        raise PermissionDenied("Only a lead of a marketing or a sales team may approve a version.")
-    locked = _lock(ruleset)
-    if locked.status != RulesetStatus.PROPOSED:
-        raise WorkflowError(f"v{locked.number} is {_state(locked)}: only a proposed version can be approved.")
-    if locked.proposed_by_id == user.pk:
-        raise PermissionDenied(f"Four eyes: you proposed v{locked.number}, so another lead must approve it.")
-    approvals = list(locked.approvals.all())
-    if any(a.user_id == user.pk for a in approvals):
-        raise WorkflowError(f"You already approved v{locked.number}.")
-    done = {a.team_kind for a in approvals}
-    open_kinds = sorted(kinds - done)
-    if not open_kinds:
-        missing = [TeamKind(k).label.lower() for k in APPROVER_TEAMS if k not in done]
-        raise WorkflowError(
-            f"{' and '.join(TeamKind(k).label for k in sorted(kinds))} already approved v{locked.number}; "
-            f"it still needs a {' and a '.join(missing)} lead's approval."
-        )
-    approval = RulesetApproval.objects.create(ruleset=locked, user=user, team_kind=open_kinds[0])
-    change_record_create(
-        actor=user, action=ChangeAction.CREATE, instance=approval, after=model_snapshot(approval)
-    )
-    _history(locked, user, "approval", {"team_kind": approval.team_kind})
-    if set(APPROVER_TEAMS) <= done | {approval.team_kind}:
-        before = model_snapshot(locked)
-        locked.status = RulesetStatus.APPROVED
-        _save_audited(locked, user, before)
-        _history(locked, user, "approved", {"approvals": sorted(done | {approval.team_kind})})
-    _sync(ruleset, locked)
-    return approval
+    return RULESETS.approve(document=ruleset, user=user)
 
 
 @transaction.atomic
 def ruleset_reject(*, ruleset: Ruleset, user, reason: str) -> Ruleset:
     """An approver sends a proposed (or approved) version back to draft, saying why."""
-    if not approver_team_kinds(user):
-        raise PermissionDenied("Only a lead of a marketing or a sales team may reject a version.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": ["Say why, so the editors know what to change."]})
-    locked = _lock(ruleset)
-    if locked.status not in (RulesetStatus.PROPOSED, RulesetStatus.APPROVED):
-        raise WorkflowError(
-            f"v{locked.number} is {_state(locked)}: only a proposed or approved version can be rejected."
-        )
-    before, previous = model_snapshot(locked), locked.status
-    locked.approvals.all().delete()
-    locked.status = RulesetStatus.DRAFT
-    locked.proposed_by = locked.proposed_at = None
-    _save_audited(locked, user, before)
-    comment = RulesetComment.objects.create(ruleset=locked, author=user, body=f"Rejected: {reason}")
-    change_record_create(
-        actor=user, action=ChangeAction.CREATE, instance=comment, after=model_snapshot(comment)
-    )
-    _history(locked, user, "rejected", {"from": previous, "reason": reason, "comment": comment.pk})
-    return _sync(ruleset, locked)
+    return RULESETS.reject(document=ruleset, user=user, reason=reason)
 
 
 # --- publication ------------------------------------------------------------------------------------
-def _rescore_all(*, user, reason: str) -> None:
-
-    pipeline.full_rescore_schedule(user=user, reason=reason)
-
-
-def _publish_now(locked: Ruleset, user, *, action: str, reason: str) -> Ruleset:
-    """Supersede the published version and publish ``locked``; rescore after commit."""
-    now = timezone.now()
-    previous = (
-        Ruleset.objects.select_for_update()
-        .filter(status=RulesetStatus.PUBLISHED)
-        .exclude(pk=locked.pk)
-        .first()
-    )
-    if previous is not None:
-        before = model_snapshot(previous)
-        previous.status = RulesetStatus.SUPERSEDED
-        _save_audited(previous, user, before)
-        _history(previous, user, "superseded", {"by": locked.number, "rollback": action == "rolled_back"})
-    before = model_snapshot(locked)
-    locked.status = RulesetStatus.PUBLISHED
-    locked.published_at = now
-    if user is not None:
-        locked.published_by = user
-    locked.publish_at = None
-    _save_audited(locked, user, before)
-    _history(locked, user, action, {"replaces": previous.number if previous else None})
-    actor = user if user is not None else locked.published_by
-    transaction.on_commit(lambda: _rescore_all(user=actor, reason=reason))
-    return locked
-
-
 @transaction.atomic
 def ruleset_publish(*, ruleset: Ruleset, user, at: datetime.datetime | None = None) -> Ruleset:
     """Publish an approved version now, or schedule it for ``at`` (a future time).
@@ -892,44 +695,13 @@ def ruleset_publish(*, ruleset: Ruleset, user, at: datetime.datetime | None = No
     ``user=None`` is the due-task publishing a scheduled version. The previously published version is
     superseded; a full rescore is scheduled once the transaction commits.
     """
-    if user is not None:
-        _require_perm(user, "scoring.publish_ruleset", "publish versions")
-    locked = _lock(ruleset)
-    allowed = (
-        (RulesetStatus.APPROVED, RulesetStatus.SCHEDULED) if user is not None else (RulesetStatus.SCHEDULED,)
-    )
-    if locked.status not in allowed:
-        raise WorkflowError(
-            f"v{locked.number} is {_state(locked)}: only a version approved by both a marketing and a sales "
-            "lead can be published."
-        )
-    if at is not None and timezone.is_naive(at):
-        at = timezone.make_aware(at)
-    if user is not None and at is not None and at > timezone.now():
-        before = model_snapshot(locked)
-        locked.status = RulesetStatus.SCHEDULED
-        locked.publish_at = at
-        locked.published_by = user
-        _save_audited(locked, user, before)
-        _history(locked, user, "scheduled", {"publish_at": _json(at)})
-        return _sync(ruleset, locked)
-    _publish_now(locked, user, action="published", reason=f"v{locked.number} published")
-    return _sync(ruleset, locked)
+    return RULESETS.publish(document=ruleset, user=user, at=at)
 
 
 @transaction.atomic
 def ruleset_rollback(*, target: Ruleset, user) -> Ruleset:
     """Publish an earlier, previously published (superseded) version again; it is not changed."""
-    _require_perm(user, "scoring.publish_ruleset", "roll back versions")
-    locked = _lock(target)
-    if locked.status == RulesetStatus.PUBLISHED:
-        raise WorkflowError(f"v{locked.number} is already the published version.")
-    if locked.status != RulesetStatus.SUPERSEDED or locked.published_at is None:
-        raise WorkflowError(
-            f"v{locked.number} is {_state(locked)}: only a version that was published before can be restored."
-        )
-    _publish_now(locked, user, action="rolled_back", reason=f"rolled back to v{locked.number}")
-    return _sync(target, locked)
+    return RULESETS.rollback(document=target, user=user)
 
 
 def rulesets_publish_due(*, now: datetime.datetime | None = None) -> int:
@@ -937,25 +709,7 @@ def rulesets_publish_due(*, now: datetime.datetime | None = None) -> int:
 
     Safe to run concurrently and repeatedly: each version is re-checked under a row lock.
     """
-    now = now or timezone.now()
-    due = list(
-        Ruleset.objects.filter(status=RulesetStatus.SCHEDULED, publish_at__lte=now)
-        .order_by("publish_at", "number")
-        .values_list("pk", flat=True)
-    )
-    published = 0
-    for pk in due:
-        with transaction.atomic():
-            ruleset = (
-                Ruleset.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=RulesetStatus.SCHEDULED, publish_at__lte=now)
-                .first()
-            )
-            if ruleset is None:
-                continue  # withdrawn, or another worker has it
-            ruleset_publish(ruleset=ruleset, user=None)
-            published += 1
-    return published
+    return RULESETS.publish_due(now=now)
 
 
 @shared_task(name="scoring.tasks.rulesets_publish_due_task")

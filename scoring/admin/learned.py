@@ -1,8 +1,9 @@
 """Admin for the learned scores (imported by ``scoring.admin``): policy versions through their services,
 model versions and scores read-only.
 
-A qualification policy is edited only as a draft (``scoring.policy.policy_update``) and published by an
-action (``policy_publish``, which also restores an archived version). Model versions are promoted and
+A qualification policy is edited only as a draft (``scoring.policy.policy_update``) and moves through the
+versioned-document workflow by actions (``revops.admin.VersionedDocumentAdmin`` with ``policy.POLICIES``:
+propose, approve by a marketing and a sales lead, publish, roll back). Model versions are promoted and
 rolled back by actions through the registry; their artefact bytes are never loaded by these pages.
 """
 
@@ -11,6 +12,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
+from revops.admin import (
+    SERVICE_ERRORS,
+    DocumentApprovalInline,
+    DocumentCommentInline,
+    DocumentHistoryInline,
+    ReadOnlyAdmin,
+    VersionedDocumentAdmin,
+    error_text,
+    selected_one,
+    service_failed,
+)
+
 from .. import policy as policies
 from ..filtersets import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
 from ..models import (
@@ -18,10 +31,12 @@ from ..models import (
     AccountModelScoreHistory,
     BuyingStageTransition,
     ContactModelScore,
+    PolicyApproval,
+    PolicyComment,
+    PolicyHistory,
     QualificationPolicy,
     ScoringModel,
 )
-from .base import SERVICE_ERRORS, DraftVersionAdmin, ReadOnlyAdmin, error_text, selected_one, service_failed
 
 
 # --- qualification policy versions -------------------------------------------------------------------
@@ -64,8 +79,21 @@ class PolicyAdminForm(forms.ModelForm):
         return cleaned
 
 
+class PolicyApprovalInline(DocumentApprovalInline):
+    model = PolicyApproval
+
+
+class PolicyCommentInline(DocumentCommentInline):
+    model = PolicyComment
+
+
+class PolicyHistoryInline(DocumentHistoryInline):
+    model = PolicyHistory
+
+
 @admin.register(QualificationPolicy)
-class QualificationPolicyAdmin(DraftVersionAdmin):
+class QualificationPolicyAdmin(VersionedDocumentAdmin):
+    workflow = policies.POLICIES
     list_display = [
         "number",
         "name",
@@ -82,9 +110,20 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
     search_fields = ["name", "description"]
     form = PolicyAdminForm
     add_form = PolicyAddForm
-    readonly_fields = ["number", "status", "created_by", "published_by", "published_at", "created", "updated"]
+    readonly_fields = [
+        "number",
+        "status",
+        "based_on",
+        "created_by",
+        "proposed_by",
+        "proposed_at",
+        "published_by",
+        "published_at",
+        "created",
+        "updated",
+    ]
     fieldsets = [
-        (None, {"fields": ["number", "name", "description", "status", "revision"]}),
+        (None, {"fields": ["number", "name", "description", "status", "revision", "based_on"]}),
         (
             "Profile fit",
             {"fields": ["icp_weight", "icp_fit_full", ("fit_medium_min", "fit_high_min")]},
@@ -101,13 +140,22 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
                 ]
             },
         ),
-        ("Versions", {"fields": ["created_by", "published_by", "published_at", "created", "updated"]}),
+        (
+            "Workflow",
+            {
+                "fields": [
+                    "created_by",
+                    "proposed_by",
+                    "proposed_at",
+                    "published_by",
+                    "published_at",
+                    "created",
+                    "updated",
+                ]
+            },
+        ),
     ]
-    actions = ["publish_selected"]
-
-    # --- permissions (only drafts change: DraftVersionAdmin) -------------------------------------
-    def has_publish_permission(self, request):
-        return policies.can_publish_policies(request.user)
+    inlines = [PolicyApprovalInline, PolicyCommentInline, PolicyHistoryInline]
 
     # --- saving through the services --------------------------------------------------------------
     def save_model(self, request, obj, form, change):
@@ -131,23 +179,6 @@ class QualificationPolicyAdmin(DraftVersionAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # no relations; the service audited the change
-
-    def service_delete(self, obj, user) -> None:
-        policies.policy_delete(policy=obj, user=user)
-
-    @admin.action(
-        description="Publish the selected version (or restore an archived one)", permissions=["publish"]
-    )
-    def publish_selected(self, request, queryset):
-        policy = selected_one(self, request, queryset)
-        if policy is None:
-            return
-        try:
-            policies.policy_publish(policy=policy, user=request.user)
-        except SERVICE_ERRORS as exc:
-            self.message_user(request, f"v{policy.number}: {error_text(exc)}", level=messages.ERROR)
-        else:
-            self.message_user(request, f"Policy v{policy.number} published.", messages.SUCCESS)
 
 
 # --- model versions ----------------------------------------------------------------------------------

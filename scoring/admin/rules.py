@@ -1,19 +1,32 @@
 """Admin for scoring data: versions of the rules through the workflow services, scores read-only.
 
 A version is read-only unless it is a draft; edits of a draft (its fields and its rule inlines) are
-saved with ``workflow.ruleset_update`` and the admin actions call the same services as the UI and the
-API, so four eyes, both teams' approvals, history and audit apply here too.
+saved with ``workflow.ruleset_update`` and the admin actions are the versioned-document workflow's
+(``revops.admin.VersionedDocumentAdmin`` with ``workflow.RULESETS``), as the UI and the API use it, so
+four eyes, both teams' approvals, history and audit apply here too.
 """
 
 import re
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+
+from revops.admin import (
+    SERVICE_ERRORS,
+    DocumentApprovalInline,
+    DocumentCommentInline,
+    DocumentHistoryInline,
+    ReadOnlyAdmin,
+    ServiceSavedAdmin,
+    VersionedDocumentAdmin,
+    service_failed,
+    service_refused,
+)
 
 from .. import workflow
 from ..models import (
@@ -31,15 +44,7 @@ from ..models import (
 )
 from ..rescore import outbox_replay
 from ..selectors import DEFINITION_FIELDS, RULE_FIELDS, ruleset_rules
-from .base import (
-    SERVICE_ERRORS,
-    DraftVersionAdmin,
-    ReadOnlyAdmin,
-    ServiceSavedAdmin,
-    error_text,
-    selected_one,
-    service_failed,
-)
+from ..workflow import RULESETS
 
 _RULE_KEY = re.compile(r"^rules\[(\d+)\]\.(\w+)$")
 
@@ -109,36 +114,16 @@ class RuleInline(admin.TabularInline):
         return (obj is None or obj.is_editable) and super().has_change_permission(request, obj)
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RulesetApprovalInline(_ReadOnlyInline):
+class RulesetApprovalInline(DocumentApprovalInline):
     model = RulesetApproval
-    fields = ["user", "team_kind", "created"]
-    readonly_fields = fields
 
 
-class RulesetCommentInline(_ReadOnlyInline):
+class RulesetCommentInline(DocumentCommentInline):
     model = RulesetComment
-    fields = ["created", "author", "body"]
-    readonly_fields = fields
 
 
-class RulesetHistoryInline(_ReadOnlyInline):
+class RulesetHistoryInline(DocumentHistoryInline):
     model = RulesetHistory
-    fields = ["at", "actor", "action", "detail"]
-    readonly_fields = fields
 
 
 class RulesetAddForm(forms.ModelForm):
@@ -177,7 +162,8 @@ class RulesetAdminForm(forms.ModelForm):
 
 
 @admin.register(Ruleset)
-class RulesetAdmin(DraftVersionAdmin):
+class RulesetAdmin(VersionedDocumentAdmin):
+    workflow = RULESETS
     list_display = ["number", "name", "status", "revision", "based_on", "published_at", "publish_at"]
     list_display_links = ["number", "name"]
     list_filter = ["status"]
@@ -236,20 +222,10 @@ class RulesetAdmin(DraftVersionAdmin):
         ),
     ]
     inlines = [RuleInline, RulesetApprovalInline, RulesetCommentInline, RulesetHistoryInline]
-    actions = ["propose_selected", "approve_selected", "publish_now", "rollback_to"]
 
-    # --- permissions (only drafts change: DraftVersionAdmin) -------------------------------------
+    # --- permissions (only drafts change; the workflow's actions: VersionedDocumentAdmin) ----------
     def has_add_permission(self, request):
         return super().has_add_permission(request) and workflow.can_edit_rulesets(request.user)
-
-    def has_propose_permission(self, request):
-        return workflow.can_edit_rulesets(request.user)
-
-    def has_approve_permission(self, request):
-        return bool(workflow.approver_team_kinds(request.user))
-
-    def has_publish_permission(self, request):
-        return request.user.has_perm("scoring.publish_ruleset")
 
     # --- saving through the services --------------------------------------------------------------
     def save_model(self, request, obj, form, change):
@@ -267,7 +243,7 @@ class RulesetAdmin(DraftVersionAdmin):
         self.adopt(obj, draft)
 
     def save_related(self, request, form, formsets, change):
-        if not change or getattr(request, "_scoring_admin_failed", False):
+        if not change or service_refused(request):
             return
         rule_formset = next((fs for fs in formsets if fs.model is Rule), None)
         rules = getattr(rule_formset, "service_rules", None)
@@ -282,62 +258,6 @@ class RulesetAdmin(DraftVersionAdmin):
             )
         except SERVICE_ERRORS as exc:
             service_failed(request, self, exc)
-
-    def construct_change_message(self, request, form, formsets, add=False):
-        # The inline formsets were not saved by the admin (the service replaced the rules).
-        return super().construct_change_message(request, form, [], add)
-
-    def service_delete(self, obj, user) -> None:
-        workflow.ruleset_draft_delete(ruleset=obj, user=user)
-
-    # --- workflow actions ------------------------------------------------------------------------
-    def _each(self, request, queryset, service, done: str) -> None:
-        for ruleset in queryset.order_by("number"):
-            try:
-                service(ruleset)
-            except SERVICE_ERRORS as exc:
-                self.message_user(request, f"v{ruleset.number}: {error_text(exc)}", level=messages.ERROR)
-            else:
-                ruleset.refresh_from_db()
-                self.message_user(
-                    request,
-                    f"v{ruleset.number} {done} (now {ruleset.get_status_display().lower()}).",
-                    messages.SUCCESS,
-                )
-
-    @admin.action(description="Propose the selected drafts for approval", permissions=["propose"])
-    def propose_selected(self, request, queryset):
-        self._each(
-            request, queryset, lambda r: workflow.ruleset_propose(ruleset=r, user=request.user), "proposed"
-        )
-
-    @admin.action(description="Approve the selected versions for your team", permissions=["approve"])
-    def approve_selected(self, request, queryset):
-        self._each(
-            request, queryset, lambda r: workflow.ruleset_approve(ruleset=r, user=request.user), "approved"
-        )
-
-    @admin.action(description="Publish the selected version now", permissions=["publish"])
-    def publish_now(self, request, queryset):
-        ruleset = selected_one(self, request, queryset)
-        if ruleset is not None:
-            self._each(
-                request,
-                queryset,
-                lambda r: workflow.ruleset_publish(ruleset=r, user=request.user),
-                "published",
-            )
-
-    @admin.action(description="Roll back to the selected version", permissions=["publish"])
-    def rollback_to(self, request, queryset):
-        ruleset = selected_one(self, request, queryset)
-        if ruleset is not None:
-            self._each(
-                request,
-                queryset,
-                lambda r: workflow.ruleset_rollback(target=r, user=request.user),
-                "restored",
-            )
 
 
 class RuleAdminForm(forms.ModelForm):
@@ -413,12 +333,12 @@ class RuleAdmin(ServiceSavedAdmin):
         pass  # no relations; the service audited the change
 
     def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_scoring_admin_failed", False):
+        if service_refused(request):
             return HttpResponseRedirect(reverse("admin:scoring_rule_changelist"))
         return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request, obj):
-        if getattr(request, "_scoring_admin_failed", False):
+        if service_refused(request):
             return HttpResponseRedirect(reverse("admin:scoring_rule_change", args=[obj.pk]))
         return super().response_change(request, obj)
 
@@ -468,7 +388,7 @@ class RulesetCommentAdmin(ServiceSavedAdmin):
         pass  # the service audited it
 
     def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_scoring_admin_failed", False):
+        if service_refused(request):
             return HttpResponseRedirect(reverse("admin:scoring_rulesetcomment_changelist"))
         return super().response_add(request, obj, post_url_continue)
 

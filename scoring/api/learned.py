@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -30,6 +31,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Contact
+from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
 from revops.api.serializers import JobRunSerializer
 from revops.api.viewsets import StrictFieldsMixin
 from revops.models import JobRun
@@ -44,12 +46,14 @@ from ..models import (
     AccountModelScoreHistory,
     BuyingStageTransition,
     ContactModelScore,
+    PolicyApproval,
+    PolicyComment,
+    PolicyHistory,
     QualificationPolicy,
     ScoringModel,
     ScoringModelKind,
 )
-from ..versioning import if_match_revision
-from .views import _IF_MATCH, TransitionCursorPagination, WorkflowErrorsMixin
+from .views import HistoryPagination, OldestFirstPagination, TransitionCursorPagination
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
 _FIELD_ERRORS = OpenApiResponse(description="Field → messages; nothing was changed.")
@@ -342,8 +346,20 @@ class AccountRescoreSerializer(StrictFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class PolicyApprovalSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = PolicyApproval
+        fields = ["user", "username", "team_kind", "created"]
+        read_only_fields = fields
+
+
 class QualificationPolicySerializer(serializers.ModelSerializer):
     is_editable = serializers.BooleanField(read_only=True, help_text="Only drafts change.")
+    approvals = PolicyApprovalSerializer(
+        many=True, read_only=True, help_text="Of the current proposal: a marketing and a sales lead's."
+    )
 
     class Meta:
         model = QualificationPolicy
@@ -354,12 +370,46 @@ class QualificationPolicySerializer(serializers.ModelSerializer):
             "revision",
             "is_editable",
             *policies.POLICY_FIELDS,
+            "based_on",
             "created_by",
+            "proposed_by",
+            "proposed_at",
+            "approvals",
             "published_by",
             "published_at",
             "created",
             "updated",
         ]
+        read_only_fields = fields
+
+
+class PolicyRejectSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why: it goes to the history and the comments.")
+
+
+class PolicyCommentSerializer(serializers.ModelSerializer):
+    author_username = serializers.CharField(
+        source="author.username", read_only=True, default=None, allow_null=True
+    )
+
+    class Meta:
+        model = PolicyComment
+        fields = ["id", "policy", "author", "author_username", "body", "created"]
+        read_only_fields = fields
+
+
+class PolicyCommentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class PolicyHistorySerializer(serializers.ModelSerializer):
+    actor_username = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
+
+    class Meta:
+        model = PolicyHistory
+        fields = ["id", "at", "actor", "actor_username", "action", "detail"]
         read_only_fields = fields
 
 
@@ -741,8 +791,24 @@ _POLICY_PERMISSIONS = {
     "update": ["scoring.change_qualificationpolicy"],
     "partial_update": ["scoring.change_qualificationpolicy"],
     "destroy": ["scoring.change_qualificationpolicy"],
+    "propose": ["scoring.change_qualificationpolicy"],
+    "withdraw": ["scoring.change_qualificationpolicy"],
+    "approve": ["scoring.approve_qualificationpolicy"],
+    "reject": ["scoring.approve_qualificationpolicy"],
     "publish": ["scoring.publish_qualificationpolicy"],
+    "rollback": ["scoring.publish_qualificationpolicy"],
+    "history": ["scoring.view_qualificationpolicy", "scoring.view_policyhistory"],
 }
+
+
+def _policy_queryset():
+    return QualificationPolicy.objects.prefetch_related(
+        Prefetch("approvals", queryset=PolicyApproval.objects.select_related("user"))
+    )
+
+
+# Keys of the document that are state, not content: ignored when a client sends the document back (PUT).
+_POLICY_READ_ONLY_KEYS = {*QualificationPolicySerializer.Meta.fields} - {*policies.POLICY_FIELDS}
 _POLICY_RESPONSES = {
     200: QualificationPolicySerializer, 400: _FIELD_ERRORS, 403: _ERROR, 409: _ERROR,
     412: OpenApiResponse(description="Changed since you read it: {detail, your_revision, current_revision, "
@@ -761,8 +827,9 @@ _POLICY_RESPONSES = {
 class QualificationPolicyViewSet(
     WorkflowErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """What "fits", "in market", "qualified" and each buying stage mean, as versions: drafts are
-    edited, publishing archives the published version; publishing an archived one is the rollback."""
+    """What "fits", "in market", "qualified" and each buying stage mean, as versions in the workflow of
+    rules versions: drafts are edited, proposed, approved by a marketing lead and a sales lead, published
+    (the published version is superseded); rollback publishes a superseded version again."""
 
     queryset = QualificationPolicy.objects.all()
     serializer_class = QualificationPolicySerializer
@@ -771,29 +838,31 @@ class QualificationPolicyViewSet(
     ordering = ("-number",)
 
     def get_permissions(self):
-        if self.action in _POLICY_PERMISSIONS:
+        if self.action == "comments":
+            self.required_permissions = (
+                ["scoring.view_qualificationpolicy", "scoring.view_policycomment"]
+                if self.request.method in ("GET", "HEAD", "OPTIONS")
+                else ["scoring.add_policycomment"]
+            )
+        elif self.action in _POLICY_PERMISSIONS:
             self.required_permissions = _POLICY_PERMISSIONS[self.action]
         return super().get_permissions()
 
     def get_queryset(self):
-        return QualificationPolicy.objects.for_user(self.request.user)
+        return _policy_queryset().for_user(self.request.user)
 
     def _policy(self, policy: QualificationPolicy, *, status_code: int = status.HTTP_200_OK) -> Response:
-        data = QualificationPolicySerializer(policy).data
-        return Response(data, status=status_code, headers={"ETag": policy.etag})
+        fresh = _policy_queryset().get(pk=policy.pk)  # as saved, with its approvals now
+        return Response(
+            QualificationPolicySerializer(fresh).data, status=status_code, headers={"ETag": fresh.etag}
+        )
 
     def retrieve(self, request, *args, **kwargs):
         return self._policy(self.get_object())
 
-    def conflict_response(self, exc) -> Response:
+    def current_body(self, exc) -> dict:
         # Edited since the client read it (412): what it is now, to merge with, like a ruleset's answer.
-        body = {
-            "detail": str(exc),
-            "your_revision": getattr(self, "_client_revision", None) or None,
-            "current_revision": exc.current.revision,
-            "current": QualificationPolicySerializer(exc.current).data,
-        }
-        return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers={"ETag": exc.current.etag})
+        return {"current": QualificationPolicySerializer(exc.current).data}
 
     @extend_schema(
         summary="Start a draft (a copy of `based_on`, default: the published version)",
@@ -811,9 +880,9 @@ class QualificationPolicyViewSet(
         summary="Edit a draft",
         description="PUT sends every field (the read-only ones of a document read with GET are "
         "ignored); PATCH sends the fields to change. Bands and stage thresholds must stay in order "
-        "(awareness ≤ consideration ≤ decision ≤ purchase). A published or archived version: 409. "
+        "(awareness ≤ consideration ≤ decision ≤ purchase). A version that is not a draft: 409. "
         "If-Match carries the ETag you read: missing 428, stale 412 (nothing changed).",
-        parameters=[_IF_MATCH],
+        parameters=[IF_MATCH],
         request=PolicyWriteSerializer,
         responses=_POLICY_RESPONSES,
     )
@@ -824,20 +893,19 @@ class QualificationPolicyViewSet(
             raise exceptions.ValidationError({"non_field_errors": ["Send the policy as a JSON object."]})
         data = {key: value for key, value in request.data.items()}
         if not partial:
-            data = {k: v for k, v in data.items() if k not in policies.VERSION_FIELDS and k != "is_editable"}
+            data = {k: v for k, v in data.items() if k not in _POLICY_READ_ONLY_KEYS}
             missing = [name for name in policies.POLICY_FIELDS if name not in data and name != "description"]
             if missing:
                 raise exceptions.ValidationError(
                     {name: ["Required with PUT (the whole policy); use PATCH to change some fields."]
                      for name in missing}
                 )  # fmt: skip
-        self._client_revision = if_match_revision(request.headers.get("If-Match"), policy)
         saved = policies.policy_update(
-            policy=policy, user=request.user, data=data, expected_revision=self._client_revision
+            policy=policy, user=request.user, data=data, expected_revision=self.if_match(request, policy)
         )
         return self._policy(saved)
 
-    @extend_schema(parameters=[_IF_MATCH], request=PolicyWriteSerializer, responses=_POLICY_RESPONSES)
+    @extend_schema(parameters=[IF_MATCH], request=PolicyWriteSerializer, responses=_POLICY_RESPONSES)
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True
         return self.update(request, *args, **kwargs)
@@ -848,11 +916,90 @@ class QualificationPolicyViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Publish this version (a draft, or an archived one again: the rollback)",
-        description="The published version is archived; accounts are rescored under this one.",
+        summary="Propose a draft for sign-off",
+        description="A marketing lead and a sales lead approve it, not the proposer; frozen meanwhile.",
+        request=None,
+        responses={200: QualificationPolicySerializer, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def propose(self, request, pk=None):
+        return self._policy(policies.policy_propose(policy=self.get_object(), user=request.user))
+
+    @extend_schema(
+        summary="Withdraw a proposal (back to draft; approvals are cleared)",
+        request=None,
+        responses={200: QualificationPolicySerializer, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        return self._policy(policies.policy_withdraw(policy=self.get_object(), user=request.user))
+
+    @extend_schema(
+        summary="Approve a proposed version for your team",
+        description="A marketing lead and a sales lead approve; the proposer may not (four eyes).",
+        request=None,
+        responses={200: QualificationPolicySerializer, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        policy = self.get_object()
+        policies.policy_approve(policy=policy, user=request.user)
+        return self._policy(policy)
+
+    @extend_schema(
+        summary="Reject a proposed version (back to draft, with the reason)",
+        request=PolicyRejectSerializer,
+        responses={200: QualificationPolicySerializer, 400: _FIELD_ERRORS, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        policy = self.get_object()
+        data = _validated(PolicyRejectSerializer, request.data)
+        return self._policy(policies.policy_reject(policy=policy, user=request.user, reason=data["reason"]))
+
+    @extend_schema(
+        summary="Publish a version a marketing lead and a sales lead approved",
+        description="The published version is superseded; accounts are rescored under this one.",
         request=None,
         responses={200: QualificationPolicySerializer, 403: _ERROR, 409: _ERROR},
     )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         return self._policy(policies.policy_publish(policy=self.get_object(), user=request.user))
+
+    @extend_schema(
+        summary="Roll back: publish this earlier version again",
+        description="Only a version that was published before; accounts are rescored under it.",
+        request=None,
+        responses={200: QualificationPolicySerializer, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        return self._policy(policies.policy_rollback(target=self.get_object(), user=request.user))
+
+    @extend_schema(
+        methods=["GET"], summary="Comments on this version", responses=PolicyCommentSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Comment on this version",
+        request=PolicyCommentCreateSerializer,
+        responses={201: PolicyCommentSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=OldestFirstPagination, filter_backends=[])
+    def comments(self, request, pk=None):
+        policy = self.get_object()
+        if request.method == "POST":
+            data = _validated(PolicyCommentCreateSerializer, request.data)
+            comment = policies.policy_comment_add(policy=policy, user=request.user, body=data["body"])
+            return Response(PolicyCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        comments = self.paginate_queryset(policy.comments.select_related("author"))
+        return self.get_paginated_response(PolicyCommentSerializer(comments, many=True).data)
+
+    @extend_schema(
+        summary="What happened to this version, in order", responses=PolicyHistorySerializer(many=True)
+    )
+    @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filter_backends=[])
+    def history(self, request, pk=None):
+        rows = self.paginate_queryset(self.get_object().history.select_related("actor"))
+        return self.get_paginated_response(PolicyHistorySerializer(rows, many=True).data)

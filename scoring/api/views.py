@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,49 +20,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Contact
+from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
 from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
 
 from .. import filtersets, lifecycle, selectors, workflow
-from ..exceptions import PreconditionRequired, StaleRevision, WorkflowError
+from ..exceptions import StaleRevision
 from ..models import ContactScore, ContactScoreHistory, LifecycleTransition, Ruleset, RulesetApproval
-from ..versioning import if_match_revision
 from . import serializers
 
 # Keys of the document that are state, not content: ignored when a client sends the document back.
 _READ_ONLY_KEYS = {*serializers.RulesetSerializer.Meta.fields} - {*selectors.DEFINITION_FIELDS, "rules"}
 _ERROR = OpenApiResponse(description="{detail} saying why.")
-
-
-class WorkflowErrorsMixin:
-    """Service errors as HTTP answers: 428, 412, 409, and 403 with the service's own message."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, PreconditionRequired):
-            return Response(
-                {"detail": f"{exc} Send the ETag you read in an If-Match header."},
-                status=status.HTTP_428_PRECONDITION_REQUIRED,
-            )
-        if isinstance(exc, StaleRevision):
-            return self.conflict_response(exc)
-        if isinstance(exc, WorkflowError):
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, DjangoPermissionDenied) and str(exc):
-            exc = exceptions.PermissionDenied(detail=str(exc))
-        return super().handle_exception(exc)
-
-    def conflict_response(self, exc: StaleRevision) -> Response:
-        yours = getattr(self, "_client_revision", None)
-        current = exc.current
-        body = {
-            "detail": str(exc),
-            "your_revision": yours or None,
-            "current_revision": current.revision,
-            "changes_since_yours": serializers.RulesetChangeSerializer(
-                selectors.ruleset_changes_since(ruleset=current, revision=yours or 0), many=True
-            ).data,
-            "current": serializers.RulesetSerializer(_document_queryset().get(pk=current.pk)).data,
-        }
-        return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers={"ETag": current.etag})
 
 
 def _document_queryset():
@@ -72,13 +39,6 @@ def _document_queryset():
     )
 
 
-_IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The ETag of the version as you read it (GET). Missing: 428. Stale: 412.",
-)
 _RULESET_PERMISSIONS = {
     "list": ["scoring.view_ruleset"],
     "retrieve": ["scoring.view_ruleset"],
@@ -165,6 +125,16 @@ class RulesetViewSet(
         ruleset = self.get_object()
         return Response(serializers.RulesetSerializer(ruleset).data, headers={"ETag": ruleset.etag})
 
+    def current_body(self, exc: StaleRevision) -> dict:
+        # Edited since the client read it (412): what changed since their revision, and the document now.
+        return {
+            "changes_since_yours": serializers.RulesetChangeSerializer(
+                selectors.ruleset_changes_since(ruleset=exc.current, revision=self.client_revision or 0),
+                many=True,
+            ).data,
+            "current": serializers.RulesetSerializer(_document_queryset().get(pk=exc.current.pk)).data,
+        }
+
     @extend_schema(
         summary="Start a draft",
         description="Copies every definition field and rule of `based_on` (default: the published version).",
@@ -186,7 +156,7 @@ class RulesetViewSet(
         description="PUT sends the whole document (``rules`` is the full new list: rules keep their ids, "
         "left-out rules are deleted); PATCH sends only the fields to change. Read-only keys of the "
         "document (status, revision …) are ignored. Errors are keyed by field, rules as `rules[3].points`.",
-        parameters=[_IF_MATCH],
+        parameters=[IF_MATCH],
         request=serializers.RulesetWriteSerializer,
         responses=_EDIT_RESPONSES,
     )
@@ -201,18 +171,17 @@ class RulesetViewSet(
             raise exceptions.ValidationError(
                 {"rules": ["Required with PUT (the full list); use PATCH otherwise."]}
             )
-        self._client_revision = if_match_revision(request.headers.get("If-Match"), ruleset)
         saved = workflow.ruleset_update(
             ruleset=ruleset,
             user=request.user,
-            expected_revision=self._client_revision,
+            expected_revision=self.if_match(request, ruleset),
             data=data,
             rules=rules,
         )
         return self._document(saved)
 
     @extend_schema(
-        parameters=[_IF_MATCH], request=serializers.RulesetWriteSerializer, responses=_EDIT_RESPONSES
+        parameters=[IF_MATCH], request=serializers.RulesetWriteSerializer, responses=_EDIT_RESPONSES
     )
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True

@@ -434,3 +434,46 @@ def stub_rescore(monkeypatch) -> list[dict]:
 def stub_notify(monkeypatch) -> list[dict]:
     """Record ``scoring.notifications.stage_change_notify`` calls instead of notifying."""
     return stub_callable(monkeypatch, "scoring.notifications", "stage_change_notify")
+
+
+# --- admin pages ---------------------------------------------------------------------------------
+def _form_value(field, value):
+    if value is None:
+        return ""
+    prepared = field.prepare_value(value)
+    return "" if prepared is None else str(prepared)
+
+
+def change_form_data(response) -> dict:
+    """What the browser would post back for the change page in ``response``, unchanged."""
+    data: dict = {}
+    form = response.context["adminform"].form
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if getattr(field.widget, "input_type", "") == "checkbox":
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = _form_value(field, value)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        prefix = formset.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = str(len(formset.initial_forms))
+        data[f"{prefix}-INITIAL_FORMS"] = str(len(formset.initial_forms))
+        data[f"{prefix}-MIN_NUM_FORMS"] = "0"
+        data[f"{prefix}-MAX_NUM_FORMS"] = "1000"
+        for sub in formset.initial_forms:
+            for name, field in sub.fields.items():
+                key = sub.add_prefix(name)
+                if name == "id":
+                    data[key] = str(sub.instance.pk)
+                elif name == formset.fk.name:
+                    data[key] = str(formset.instance.pk)
+                elif name == "DELETE":
+                    continue
+                elif getattr(field.widget, "input_type", "") == "checkbox":
+                    if sub.initial.get(name):
+                        data[key] = "on"
+                else:
+                    data[key] = _form_value(field, sub.initial.get(name))
+    return data

@@ -1,5 +1,6 @@
-"""Django admin for the learned scores: policy drafts edited and published through the services, model
-versions promoted and rolled back by actions, scores read-only — and no page ever shows an artefact."""
+"""Django admin for the learned scores: policy drafts edited through the services and moved through the
+sign-off workflow by actions, model versions promoted and rolled back by actions, scores read-only — and
+no page ever shows an artefact."""
 
 import datetime
 
@@ -8,9 +9,10 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import constants
 from django.utils import timezone
 
+from revops.choices import TeamKind
 from revops.models import ChangeRecord
 from scoring import policy as policies
-from scoring.models import PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
+from scoring.models import PolicyHistory, PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import (
     ARTEFACT,
@@ -19,6 +21,8 @@ from tests.scoring.factories import (
     BuyingStageTransitionFactory,
     ContactModelScoreFactory,
     ScoringModelFactory,
+    change_form_data,
+    make_lead,
     starter_policy,
     stub_callable,
 )
@@ -49,9 +53,10 @@ def action(client, model: str, name: str, *objects):
     )
 
 
-def form_data(policy: QualificationPolicy, **changes) -> dict:
-    data = {k: ("" if v is None else v) for k, v in policies.policy_settings(policy).items()}
-    return {**data, "revision": policy.revision, **changes}
+def form_data(client, policy: QualificationPolicy, **changes) -> dict:
+    """What the change page posts back (with its inlines' management forms), with ``changes``."""
+    page = client.get(f"/admin/scoring/qualificationpolicy/{policy.pk}/change/")
+    return {**change_form_data(page), **changes}
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -142,7 +147,7 @@ def test_add_creates_a_draft_copy_through_the_service(admin_client, revops_admin
 def test_a_draft_is_edited_through_the_service(admin_client, revops_admin):
     draft = policies.policy_draft_create(user=revops_admin)
     url = f"/admin/scoring/qualificationpolicy/{draft.pk}/change/"
-    response = admin_client.post(url, form_data(draft, icp_weight=0.7, purchase_min=0.55))
+    response = admin_client.post(url, form_data(admin_client, draft, icp_weight=0.7, purchase_min=0.55))
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     draft.refresh_from_db()
     assert (draft.icp_weight, draft.purchase_min) == (0.7, 0.55)
@@ -152,7 +157,7 @@ def test_a_draft_is_edited_through_the_service(admin_client, revops_admin):
 def test_bad_values_are_shown_on_their_field_and_change_nothing(admin_client, revops_admin):
     draft = policies.policy_draft_create(user=revops_admin)
     url = f"/admin/scoring/qualificationpolicy/{draft.pk}/change/"
-    response = admin_client.post(url, form_data(draft, consideration_min=0.01, icp_weight=3))
+    response = admin_client.post(url, form_data(admin_client, draft, consideration_min=0.01, icp_weight=3))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "at least awareness_min" in " ".join(errors["consideration_min"])
@@ -162,12 +167,12 @@ def test_bad_values_are_shown_on_their_field_and_change_nothing(admin_client, re
     assert not ChangeRecord.objects.filter(object_id=str(draft.pk), action="update").exists()
 
 
-def test_published_and_archived_versions_are_read_only(admin_client):
+def test_published_and_superseded_versions_are_read_only(admin_client):
     v1 = starter_policy()
     html = admin_client.get(f"/admin/scoring/qualificationpolicy/{v1.pk}/change/").content.decode()
     assert 'name="_save"' not in html and 'name="icp_weight"' not in html
     response = admin_client.post(
-        f"/admin/scoring/qualificationpolicy/{v1.pk}/change/", form_data(v1, icp_weight=0.9)
+        f"/admin/scoring/qualificationpolicy/{v1.pk}/change/", form_data(admin_client, v1, icp_weight=0.9)
     )
     assert response.status_code == 403
     assert (
@@ -185,23 +190,55 @@ def test_a_draft_is_deleted_through_the_service(admin_client, revops_admin):
     assert ChangeRecord.objects.filter(object_id=str(draft.pk), action="delete").count() == 1
 
 
-def test_publish_action(admin_client, revops_admin, rescores, django_capture_on_commit_callbacks):
+def test_workflow_actions_sign_off_publish_and_roll_back(
+    client, revops_admin, user_in, rescores, django_capture_on_commit_callbacks
+):
+    """Staff leads of marketing and sales sign a proposal off by actions; a revops lead publishes."""
+    marketing_lead = make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.MARKETING)
+    sales_lead = make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.SALES)
     draft = policies.policy_draft_create(user=revops_admin)
-    response = action(admin_client, "qualificationpolicy", "publish_selected", draft, starter_policy())
+    client.force_login(revops_admin)
+    response = action(client, "qualificationpolicy", "publish_now", draft)
+    assert any(
+        level == constants.ERROR and "only a version approved by both" in text
+        for level, text in messages_of(response)
+    )
+    response = action(client, "qualificationpolicy", "propose_selected", draft)
+    assert (constants.SUCCESS, "Policy v2 proposed (now proposed).") in messages_of(response)
+    client.force_login(marketing_lead)
+    action(client, "qualificationpolicy", "approve_selected", draft)
+    client.force_login(sales_lead)
+    response = action(client, "qualificationpolicy", "approve_selected", draft)
+    assert (constants.SUCCESS, "Policy v2 approved (now approved).") in messages_of(response)
+    client.force_login(revops_admin)
+    response = action(client, "qualificationpolicy", "publish_now", draft, starter_policy())
     assert (constants.ERROR, "Select exactly one version.") in messages_of(response)
     with django_capture_on_commit_callbacks(execute=True):
-        response = action(admin_client, "qualificationpolicy", "publish_selected", draft)
-    assert (constants.SUCCESS, "Policy v2 published.") in messages_of(response)
-    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.ARCHIVED
+        response = action(client, "qualificationpolicy", "publish_now", draft)
+    assert (constants.SUCCESS, "Policy v2 published (now published).") in messages_of(response)
+    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.SUPERSEDED
     assert [c["reason"] for c in rescores] == ["policy v2 published"]
-    response = action(admin_client, "qualificationpolicy", "publish_selected", draft)
+    response = action(client, "qualificationpolicy", "rollback_to", draft)
     assert any(
         level == constants.ERROR and "already the published" in text for level, text in messages_of(response)
     )
-    response = action(
-        admin_client, "qualificationpolicy", "publish_selected", QualificationPolicy.objects.get(number=1)
-    )
-    assert (constants.SUCCESS, "Policy v1 published.") in messages_of(response)
+    v1 = QualificationPolicy.objects.get(number=1)
+    response = action(client, "qualificationpolicy", "rollback_to", v1)
+    assert (constants.SUCCESS, "Policy v1 restored (now published).") in messages_of(response)
+    page = client.get(f"/admin/scoring/qualificationpolicy/{draft.pk}/change/").content.decode()
+    assert "approval" in page and "superseded" in page  # approvals and history inlines
+    assert PolicyHistory.objects.filter(policy=draft).count() == 7
+
+
+def test_policy_actions_are_offered_by_permission(client, revops_admin, user_in):
+    def offered(user) -> set[str]:
+        client.force_login(user)
+        form = client.get("/admin/scoring/qualificationpolicy/").context["action_form"]
+        return {value for value, _ in form.fields["action"].choices}
+
+    assert {"propose_selected", "publish_now", "rollback_to"} <= offered(revops_admin)
+    assert "approve_selected" not in offered(revops_admin)  # a revops lead signs for no team
+    assert "approve_selected" in offered(make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.SALES))
 
 
 # --- model versions -----------------------------------------------------------------------------------
@@ -240,6 +277,8 @@ def test_actions_are_offered_by_permission(client, admin_client):
         return set() if form is None else {value for value, _ in form.fields["action"].choices}
 
     assert not {"promote_selected", "rollback_kind"} & offered("/admin/scoring/scoringmodel/")
-    assert "publish_selected" not in offered("/admin/scoring/qualificationpolicy/")
+    assert not {"propose_selected", "approve_selected", "publish_now", "rollback_to"} & offered(
+        "/admin/scoring/qualificationpolicy/"
+    )
     assert action(client, "scoringmodel", "promote_selected", ScoringModelFactory()).status_code == 200
     assert not ScoringModel.objects.filter(status=ScoringModelStatus.CHAMPION).exists()

@@ -578,22 +578,115 @@ def test_delete_a_draft(client_for, marketer, viewer, user_in):
     assert not QualificationPolicy.objects.filter(pk=draft.pk).exists()
 
 
-def test_publish_and_roll_back(client_for, marketer, marketing_lead, user_in, rescores):
+def test_sign_off_publish_and_roll_back(
+    client_for, marketer, marketing_lead, user_in, rescores, django_capture_on_commit_callbacks
+):
+    """A marketer proposes, a marketing lead and a sales lead approve, a lead publishes; rollback."""
+    sales_lead = user_in(TeamKind.SALES, Role.LEAD)
     draft = policies.policy_draft_create(user=marketer)
-    url = f"/api/policies/{draft.pk}/publish/"
+    base = f"/api/policies/{draft.pk}"
+    response = client_for(marketing_lead).post(f"{base}/publish/")
+    assert (
+        response.status_code == 409
+        and "approved by both a marketing and a sales lead" in response.json()["detail"]
+    )
+    assert client_for(user_in(TeamKind.SALES, Role.VIEWER)).post(f"{base}/propose/").status_code == 403
+    response = client_for(marketer).post(f"{base}/propose/")
+    assert response.status_code == 200 and response.json()["status"] == "proposed"
+    assert response.json()["proposed_by"] == marketer.pk
+    assert client_for(marketer).post(f"{base}/approve/").status_code == 403  # no approve permission
+    response = client_for(user_in(TeamKind.REVENUE_OPERATIONS, Role.LEAD)).post(f"{base}/approve/")
+    assert response.status_code == 403 and "marketing or a sales team" in response.json()["detail"]
+    response = client_for(marketing_lead).post(f"{base}/approve/")
+    assert response.status_code == 200, response.content
+    assert [a["team_kind"] for a in response.json()["approvals"]] == ["marketing"]
+    assert client_for(marketing_lead).post(f"{base}/approve/").status_code == 409  # already approved
+    response = client_for(sales_lead).post(f"{base}/approve/")
+    assert response.json()["status"] == "approved"
+    url = f"{base}/publish/"
     assert client_for(marketer).post(url).status_code == 403
     response = client_for(user_in(TeamKind.CUSTOMER_SUCCESS, Role.LEAD)).post(url)
     assert response.status_code == 403 and "marketing or sales" in response.json()["detail"]
-    response = client_for(marketing_lead).post(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(marketing_lead).post(url)
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["published_by"]) == ("published", marketing_lead.pk)
-    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.ARCHIVED
+    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.SUPERSEDED
     assert client_for(marketing_lead).post(url).status_code == 409  # already published
-    response = client_for(marketing_lead).post(
-        f"/api/policies/{QualificationPolicy.objects.get(number=1).pk}/publish/"
-    )
+    v1 = QualificationPolicy.objects.get(number=1)
+    assert client_for(marketing_lead).post(f"/api/policies/{v1.pk}/publish/").status_code == 409
+    assert client_for(marketer).post(f"/api/policies/{v1.pk}/rollback/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(marketing_lead).post(f"/api/policies/{v1.pk}/rollback/")
     assert response.status_code == 200 and response.json()["number"] == 1
     assert policies.policy_published().number == 1
+    assert [c["reason"] for c in rescores] == ["policy v2 published", "policy rolled back to v1"]
+
+
+def test_four_eyes_reject_and_withdraw(client_for, marketer, marketing_lead, user_in):
+    sales_lead = user_in(TeamKind.SALES, Role.LEAD)
+    draft = policies.policy_draft_create(user=marketer)
+    base = f"/api/policies/{draft.pk}"
+    assert client_for(sales_lead).post(f"{base}/propose/").status_code == 200
+    response = client_for(sales_lead).post(f"{base}/approve/")
+    assert response.status_code == 403 and "Four eyes" in response.json()["detail"]
+    assert client_for(marketing_lead).post(f"{base}/reject/", {}, format="json").status_code == 400
+    assert (
+        client_for(marketing_lead).post(f"{base}/reject/", {"reason": " "}, format="json").status_code == 400
+    )
+    response = client_for(marketing_lead).post(f"{base}/reject/", {"reason": "x", "colour": 1}, format="json")
+    assert response.status_code == 400 and "colour" in response.json()
+    assert client_for(marketer).post(f"{base}/reject/", {"reason": "No"}, format="json").status_code == 403
+    response = client_for(marketing_lead).post(
+        f"{base}/reject/", {"reason": "Hysteresis too low."}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "draft"
+    assert client_for(marketer).post(f"{base}/withdraw/").status_code == 409  # a draft already
+    client_for(marketer).post(f"{base}/propose/")
+    response = client_for(marketer).post(f"{base}/withdraw/")
+    assert response.status_code == 200 and (response.json()["status"], response.json()["proposed_by"]) == (
+        "draft",
+        None,
+    )
+    history = client_for(user_in(TeamKind.SALES, Role.VIEWER)).get(f"{base}/history/").json()["results"]
+    assert [row["action"] for row in history] == [
+        "created",
+        "proposed",
+        "rejected",
+        "proposed",
+        "withdrawn",
+    ]
+    assert history[2]["detail"]["reason"] == "Hysteresis too low."
+
+
+def test_comments_on_a_policy(client_for, marketer, viewer):
+    v1 = starter_policy()
+    url = f"/api/policies/{v1.pk}/comments/"
+    assert client_for(viewer).post(url, {"body": "Hi"}, format="json").status_code == 403
+    assert client_for(marketer).post(url, {"body": ""}, format="json").status_code == 400
+    assert client_for(marketer).post(url, {"body": "x", "colour": 1}, format="json").status_code == 400
+    response = client_for(marketer).post(url, {"body": "  Medium fit is too generous.  "}, format="json")
+    assert response.status_code == 201 and response.json()["body"] == "Medium fit is too generous."
+    rows = client_for(viewer).get(url).json()["results"]
+    assert [(r["author_username"], r["body"]) for r in rows] == [
+        (marketer.username, "Medium fit is too generous.")
+    ]
+
+
+def test_put_of_a_read_document_ignores_the_workflow_keys(client_for, marketer):
+    draft = policies.policy_draft_create(user=marketer)
+    client = client_for(marketer)
+    read = client.get(f"/api/policies/{draft.pk}/")
+    document = read.json()
+    assert {"approvals", "proposed_by", "based_on"} <= set(document)
+    response = client.put(
+        f"/api/policies/{draft.pk}/",
+        {**document, "icp_weight": 0.6},
+        format="json",
+        HTTP_IF_MATCH=read["ETag"],
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["icp_weight"], response.json()["revision"]) == (0.6, 2)
 
 
 def test_schema_documents_the_learned_endpoints(client_for, viewer):
@@ -620,3 +713,18 @@ def test_schema_documents_the_learned_endpoints(client_for, viewer):
     detail = response.json()["components"]["schemas"]["AccountModelScoreDetail"]["properties"]
     assert "explanation" in detail
     assert "artefact" not in response.json()["components"]["schemas"]["ScoringModelDetail"]["properties"]
+
+
+def test_policy_list_queries_do_not_grow_with_versions(client_for, viewer, marketer, marketing_lead):
+    def count() -> int:
+        client = client_for(viewer)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/policies/").status_code == 200
+        return len(queries)
+
+    few = count()
+    for _ in range(4):
+        draft = policies.policy_draft_create(user=marketer)
+        policies.policy_propose(policy=draft, user=marketer)
+        policies.policy_approve(policy=draft, user=marketing_lead)
+    assert count() == few

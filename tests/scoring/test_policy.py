@@ -1,5 +1,6 @@
-"""Versions of the qualification policy: drafts copied and edited, checked field by field, published,
-rolled back, deleted — each by whom, audited — and the role map that grants it."""
+"""Versions of the qualification policy: drafts copied and edited, checked field by field, signed off by a
+marketing lead and a sales lead, published, rolled back, deleted — each by whom, audited, with history —
+and the role map that grants it."""
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -10,8 +11,8 @@ from revops.models import ChangeRecord
 from revops.permissions import GROUP_LEAD, GROUP_MEMBER, GROUP_REVOPS, GROUP_VIEWER, role_permissions
 from scoring import policy as policies
 from scoring.exceptions import WorkflowError
-from scoring.models import PolicyStatus, QualificationPolicy
-from tests.scoring.factories import starter_policy, stub_callable
+from scoring.models import PolicyApproval, PolicyHistory, PolicyStatus, QualificationPolicy
+from tests.scoring.factories import make_lead, starter_policy, stub_callable, workflow_people
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,27 @@ def marketer(user_in):
 @pytest.fixture
 def draft(marketer):
     return policies.policy_draft_create(user=marketer)
+
+
+@pytest.fixture
+def people(user_in):
+    return workflow_people(user_in)
+
+
+def signed_off(policy: QualificationPolicy, people) -> QualificationPolicy:
+    """``policy`` proposed by a marketer and approved by a marketing lead and a sales lead."""
+    policies.policy_propose(policy=policy, user=people.marketer)
+    policies.policy_approve(policy=policy, user=people.marketing_lead)
+    policies.policy_approve(policy=policy, user=people.sales_lead)
+    policy.refresh_from_db()
+    assert policy.status == PolicyStatus.APPROVED
+    return policy
+
+
+def actions(policy: QualificationPolicy) -> list[str]:
+    return list(
+        PolicyHistory.objects.filter(policy=policy).order_by("at", "id").values_list("action", flat=True)
+    )
 
 
 def audit_of(policy: QualificationPolicy) -> list[str]:
@@ -51,13 +73,19 @@ def test_the_starter_policy_is_published():
 def test_a_draft_copies_the_published_version(marketer):
     v1 = starter_policy()
     draft = policies.policy_draft_create(user=marketer)
-    assert (draft.number, draft.status, draft.created_by) == (2, PolicyStatus.DRAFT, marketer)
+    assert (draft.number, draft.status, draft.created_by, draft.based_on) == (
+        2,
+        PolicyStatus.DRAFT,
+        marketer,
+        v1,
+    )
     assert policies.policy_settings(draft) == policies.policy_settings(v1)
     assert audit_of(draft) == ["create"]
     record = ChangeRecord.objects.get(
         object_id=str(draft.pk), action="create", object_type__model="qualificationpolicy"
     )
-    assert record.actor == marketer and record.after["based_on"] == 1
+    assert record.actor == marketer and record.after["based_on_id"] == v1.pk
+    assert PolicyHistory.objects.get(policy=draft).detail == {"based_on": 1}
 
 
 def test_a_draft_copies_the_version_it_is_based_on_with_a_new_name(marketer, draft):
@@ -90,6 +118,9 @@ def test_editing_a_draft_changes_it_and_is_audited(marketer, draft):
     assert audit_of(draft) == ["create", "update"]
     record = ChangeRecord.objects.filter(object_id=str(draft.pk), action="update").get()
     assert record.before["fit_high_min"] == 65 and record.after["fit_high_min"] == 70
+    edited = PolicyHistory.objects.get(policy=draft, action="edited")
+    assert edited.actor == marketer and edited.detail["revision"] == 2
+    assert {"field": "fit_high_min", "old": 65, "new": 70} in edited.detail["settings"]
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(marketer, draft):
@@ -97,6 +128,8 @@ def test_an_edit_that_changes_nothing_writes_nothing(marketer, draft):
         expected_revision=1, policy=draft, user=marketer, data={"icp_weight": draft.icp_weight}
     )
     assert audit_of(draft) == ["create"]
+    assert actions(draft) == ["created"]
+    assert QualificationPolicy.objects.get(pk=draft.pk).revision == 1
 
 
 @pytest.mark.parametrize(
@@ -165,13 +198,13 @@ def test_thresholds_moved_together_stay_valid(marketer, draft):
     assert (draft.awareness_min, draft.purchase_min) == (0.5, 0.8)
 
 
-def test_published_and_archived_versions_do_not_change(marketer, user_in, draft, rescores):
+def test_published_and_superseded_versions_do_not_change(marketer, people, draft, rescores):
     with pytest.raises(policies.PolicyNotEditable, match="v1 is published: only drafts can be edited"):
         policies.policy_update(
             expected_revision=1, policy=starter_policy(), user=marketer, data={"icp_weight": 0.9}
         )
-    policies.policy_publish(policy=draft, user=user_in(TeamKind.MARKETING, Role.LEAD))
-    with pytest.raises(policies.PolicyNotEditable, match="v1 is archived"):
+    policies.policy_publish(policy=signed_off(draft, people), user=people.marketing_lead)
+    with pytest.raises(policies.PolicyNotEditable, match="v1 is superseded"):
         policies.policy_update(
             expected_revision=1,
             policy=QualificationPolicy.objects.get(number=1),
@@ -187,38 +220,158 @@ def test_non_dict_data_is_refused(marketer, draft):
     assert "non_field_errors" in caught.value.message_dict
 
 
+# --- sign-off: proposed, approved by a marketing lead and a sales lead ----------------------------------
+def test_a_draft_cannot_be_published_without_sign_off(people, draft, rescores):
+    with pytest.raises(WorkflowError, match="only a version approved by both a marketing and a sales lead"):
+        policies.policy_publish(policy=draft, user=people.marketing_lead)
+    assert policies.policy_published() == starter_policy() and rescores == []
+
+
+def test_propose_freezes_the_draft_and_records_who(people, draft):
+    policies.policy_propose(policy=draft, user=people.seller)
+    draft.refresh_from_db()
+    assert (draft.status, draft.proposed_by) == (PolicyStatus.PROPOSED, people.seller)
+    assert draft.proposed_at is not None and not draft.is_editable
+    with pytest.raises(policies.PolicyNotEditable, match="v2 is proposed: only drafts can be edited"):
+        policies.policy_update(
+            policy=draft, user=people.seller, data={"icp_weight": 0.9}, expected_revision=1
+        )
+    with pytest.raises(WorkflowError, match="only a draft can be proposed"):
+        policies.policy_propose(policy=draft, user=people.seller)
+    assert actions(draft) == ["created", "proposed"]
+
+
+def test_both_a_marketing_and_a_sales_lead_must_approve(people, user_in, draft):
+    policies.policy_propose(policy=draft, user=people.marketer)
+    approval = policies.policy_approve(policy=draft, user=people.marketing_lead)
+    assert approval.team_kind == TeamKind.MARKETING
+    assert QualificationPolicy.objects.get(pk=draft.pk).status == PolicyStatus.PROPOSED
+    with pytest.raises(WorkflowError, match="still needs a sales lead"):
+        policies.policy_approve(policy=draft, user=user_in(TeamKind.MARKETING, Role.LEAD))
+    with pytest.raises(WorkflowError, match="already approved"):
+        policies.policy_approve(policy=draft, user=people.marketing_lead)
+    policies.policy_approve(policy=draft, user=people.sales_lead)
+    draft.refresh_from_db()
+    assert draft.status == PolicyStatus.APPROVED
+    assert sorted(draft.approvals.values_list("team_kind", flat=True)) == ["marketing", "sales"]
+    assert actions(draft)[-3:] == ["approval", "approval", "approved"]
+    assert "create" in audit_of(draft) and PolicyApproval.objects.filter(policy=draft).count() == 2
+
+
+def test_four_eyes_the_proposer_cannot_approve(people, draft):
+    policies.policy_propose(policy=draft, user=people.sales_lead)
+    with pytest.raises(PermissionDenied, match="Four eyes"):
+        policies.policy_approve(policy=draft, user=people.sales_lead)
+    assert not draft.approvals.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "role"),
+    [
+        (TeamKind.MARKETING, Role.MEMBER),
+        (TeamKind.REVENUE_OPERATIONS, Role.LEAD),  # publishes, but signs for no team
+        (TeamKind.CUSTOMER_SUCCESS, Role.LEAD),
+        (TeamKind.BDR, Role.LEAD),
+    ],
+)
+def test_only_marketing_and_sales_leads_approve(people, user_in, draft, kind, role):
+    policies.policy_propose(policy=draft, user=people.marketer)
+    with pytest.raises(PermissionDenied, match="lead of a marketing or a sales team"):
+        policies.policy_approve(policy=draft, user=user_in(kind, role))
+    assert policies.policy_approver_team_kinds(make_lead(user_in, TeamKind.SALES, TeamKind.MARKETING)) == {
+        "marketing",
+        "sales",
+    }
+
+
+def test_reject_goes_back_to_draft_with_the_reason(people, draft):
+    policies.policy_propose(policy=draft, user=people.marketer)
+    policies.policy_approve(policy=draft, user=people.marketing_lead)
+    with pytest.raises(ValidationError):
+        policies.policy_reject(policy=draft, user=people.sales_lead, reason="  ")
+    with pytest.raises(PermissionDenied):
+        policies.policy_reject(policy=draft, user=people.seller, reason="No")
+    policies.policy_reject(policy=draft, user=people.sales_lead, reason="Purchase starts too early.")
+    draft.refresh_from_db()
+    assert draft.status == PolicyStatus.DRAFT and not draft.approvals.exists() and draft.proposed_by is None
+    rejected = PolicyHistory.objects.get(policy=draft, action="rejected")
+    assert rejected.detail["reason"] == "Purchase starts too early." and rejected.actor == people.sales_lead
+    assert draft.comments.get().body == "Rejected: Purchase starts too early."
+    # Edited again after the rejection, under its ETag, and proposed anew.
+    policies.policy_update(
+        policy=draft, user=people.marketer, data={"purchase_min": 0.6}, expected_revision=1
+    )
+    assert policies.policy_propose(policy=draft, user=people.marketer).status == PolicyStatus.PROPOSED
+
+
+def test_withdraw_clears_approvals(people, draft):
+    signed_off(draft, people)
+    policies.policy_withdraw(policy=draft, user=people.seller)
+    draft.refresh_from_db()
+    assert draft.status == PolicyStatus.DRAFT and not draft.approvals.exists()
+    with pytest.raises(WorkflowError, match="only a proposed, approved or scheduled version"):
+        policies.policy_withdraw(policy=draft, user=people.seller)
+
+
+def test_comments_on_any_version(people, user_in):
+    comment = policies.policy_comment_add(policy=starter_policy(), user=people.seller, body="  Too strict?  ")
+    assert (comment.author, comment.body) == (people.seller, "Too strict?")
+    assert actions(starter_policy())[-1] == "commented"
+    with pytest.raises(PermissionDenied):
+        policies.policy_comment_add(policy=starter_policy(), user=people.viewer, body="Me too")
+    with pytest.raises(ValidationError):
+        policies.policy_comment_add(policy=starter_policy(), user=people.seller, body=" ")
+
+
 # --- publishing and rolling back --------------------------------------------------------------------
-def test_publishing_archives_the_published_version_and_rescores_after_commit(
-    user_in, draft, rescores, django_capture_on_commit_callbacks
+def test_publishing_supersedes_the_published_version_and_rescores_after_commit(
+    people, draft, rescores, django_capture_on_commit_callbacks
 ):
-    lead = user_in(TeamKind.SALES, Role.LEAD)
+    lead = people.sales_lead
+    signed_off(draft, people)
     with django_capture_on_commit_callbacks(execute=True):
         published = policies.policy_publish(policy=draft, user=lead)
     assert published.status == PolicyStatus.PUBLISHED and published.published_by == lead
     assert published.published_at is not None
-    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.ARCHIVED
+    assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.SUPERSEDED
     assert policies.policy_published() == draft
-    assert audit_of(draft) == ["create", "update"]
+    assert audit_of(draft) == ["create", "update", "update", "update"]  # proposed, approved, published
     assert audit_of(QualificationPolicy.objects.get(number=1)) == ["update"]
     assert rescores == [{"user": lead, "reason": "policy v2 published"}]
+    assert actions(draft)[-1] == "published"
+    assert actions(QualificationPolicy.objects.get(number=1)) == ["superseded"]
+    assert PolicyHistory.objects.get(policy=draft, action="published").detail == {"replaces": 1}
 
 
-def test_publishing_an_archived_version_again_is_the_rollback(
-    user_in, draft, rescores, django_capture_on_commit_callbacks
+def test_rollback_publishes_a_superseded_version_again(
+    people, draft, rescores, django_capture_on_commit_callbacks
 ):
-    lead = user_in(TeamKind.MARKETING, Role.LEAD)
-    policies.policy_publish(policy=draft, user=lead)
+    lead = people.marketing_lead
+    policies.policy_publish(policy=signed_off(draft, people), user=lead)
     v1 = QualificationPolicy.objects.get(number=1)
+    with pytest.raises(WorkflowError, match="only a version approved by both"):
+        policies.policy_publish(policy=v1, user=lead)  # an earlier version comes back by rollback
+    with pytest.raises(PermissionDenied):
+        policies.policy_rollback(target=v1, user=people.marketer)
     with django_capture_on_commit_callbacks(execute=True):
-        policies.policy_publish(policy=v1, user=lead)
+        policies.policy_rollback(target=v1, user=lead)
     assert QualificationPolicy.objects.get(number=1).status == PolicyStatus.PUBLISHED
-    assert QualificationPolicy.objects.get(number=2).status == PolicyStatus.ARCHIVED
-    assert rescores[-1]["reason"] == "policy rolled back to v1"
-
-
-def test_the_published_version_cannot_be_published_again(user_in, rescores):
+    assert QualificationPolicy.objects.get(number=2).status == PolicyStatus.SUPERSEDED
+    assert rescores[-1] == {"user": lead, "reason": "policy rolled back to v1"}
+    assert PolicyHistory.objects.get(policy=draft, action="superseded").detail == {"by": 1, "rollback": True}
     with pytest.raises(WorkflowError, match="already the published version"):
-        policies.policy_publish(policy=starter_policy(), user=user_in(TeamKind.MARKETING, Role.LEAD))
+        policies.policy_rollback(target=v1, user=lead)
+
+
+def test_rollback_to_a_never_published_version_is_refused(people, draft, rescores):
+    with pytest.raises(WorkflowError, match="published before"):
+        policies.policy_rollback(target=draft, user=people.marketing_lead)
+    assert policies.policy_published() == starter_policy()
+
+
+def test_the_published_version_cannot_be_published_again(people, rescores):
+    with pytest.raises(WorkflowError, match="v1 is published: only a version approved"):
+        policies.policy_publish(policy=starter_policy(), user=people.marketing_lead)
 
 
 @pytest.mark.parametrize(
@@ -234,16 +387,17 @@ def test_the_published_version_cannot_be_published_again(user_in, rescores):
         (TeamKind.SALES, Role.VIEWER, False),
     ],
 )
-def test_who_may_publish(user_in, draft, rescores, kind, role, allowed):
+def test_who_may_publish_a_signed_off_version(user_in, people, draft, rescores, kind, role, allowed):
+    signed_off(draft, people)
     user = user_in(kind, role)
     assert policies.can_publish_policies(user) is allowed
     if allowed:
         policies.policy_publish(policy=draft, user=user)
         assert QualificationPolicy.objects.get(pk=draft.pk).status == PolicyStatus.PUBLISHED
     else:
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match="marketing or sales and revenue-operations"):
             policies.policy_publish(policy=draft, user=user)
-        assert QualificationPolicy.objects.get(pk=draft.pk).status == PolicyStatus.DRAFT
+        assert QualificationPolicy.objects.get(pk=draft.pk).status == PolicyStatus.APPROVED
         assert policies.policy_published() == starter_policy()
 
 
@@ -261,10 +415,13 @@ def test_another_member_may_not_delete_a_draft_but_a_lead_may(user_in, draft):
     assert not QualificationPolicy.objects.filter(pk=draft.pk).exists()
 
 
-def test_published_versions_are_not_deleted(revops_admin):
+def test_proposed_and_published_versions_are_not_deleted(revops_admin, people, draft):
+    policies.policy_propose(policy=draft, user=people.marketer)
+    with pytest.raises(policies.PolicyNotEditable, match="v2 is proposed: only drafts can be deleted"):
+        policies.policy_delete(policy=draft, user=revops_admin)
     with pytest.raises(policies.PolicyNotEditable, match="only drafts can be deleted"):
         policies.policy_delete(policy=starter_policy(), user=revops_admin)
-    assert QualificationPolicy.objects.filter(number=1).exists()
+    assert QualificationPolicy.objects.filter(number__in=[1, 2]).count() == 2
 
 
 # --- the role map -----------------------------------------------------------------------------------
@@ -285,6 +442,10 @@ def test_roles_grant_the_learned_scores_permissions():
     assert {"scoring.add_qualificationpolicy", "scoring.change_qualificationpolicy"} <= roles[GROUP_MEMBER]
     assert "scoring.publish_qualificationpolicy" not in roles[GROUP_MEMBER]
     assert "scoring.publish_qualificationpolicy" in roles[GROUP_LEAD]
+    assert "scoring.approve_qualificationpolicy" not in roles[GROUP_MEMBER]
+    assert "scoring.approve_qualificationpolicy" in roles[GROUP_LEAD]
+    assert "scoring.add_policycomment" in roles[GROUP_MEMBER]
+    assert {"scoring.view_policyapproval", "scoring.view_policyhistory"} <= roles[GROUP_VIEWER]
     admin_only = {
         "scoring.rescore_accounts",
         "scoring.promote_scoringmodel",

@@ -1,13 +1,15 @@
 """Issue 12: qualification policy drafts are edited with the one versioned-document workflow of rules
-versions — ETag per revision, If-Match required (428), a stale edit refused (412) — in the API and admin."""
+versions (``revops.documents``) — ETag per revision, If-Match required (428), a stale edit refused (412) —
+in the API and admin."""
 
 import pytest
 from django.test import Client
 
 from revops.choices import Role, TeamKind
+from revops.documents import if_match_revision
 from scoring import policy as policies
 from scoring.models import QualificationPolicy
-from scoring.versioning import if_match_revision
+from tests.scoring.factories import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +71,11 @@ def test_a_stale_admin_form_is_refused_with_a_clear_message(revops_admin, draft)
     client = Client()
     client.force_login(revops_admin)
     url = f"/admin/scoring/qualificationpolicy/{draft.pk}/change/"
-    assert 'name="revision"' in client.get(url).content.decode()
-    form = {k: ("" if v is None else v) for k, v in policies.policy_settings(draft).items()}
+    page = client.get(url)
+    assert 'name="revision"' in page.content.decode()
+    form = change_form_data(page)  # as read, at revision 1
     policies.policy_update(policy=draft, user=revops_admin, data={"icp_weight": 0.8}, expected_revision=1)
-    response = client.post(url, {**form, "revision": 1, "icp_weight": 0.6}, follow=True)
+    response = client.post(url, {**form, "icp_weight": 0.6}, follow=True)
     messages = [str(m) for m in response.context["messages"]]
     assert any("changed by someone else" in m for m in messages), messages
     assert QualificationPolicy.objects.get(pk=draft.pk).icp_weight == 0.8

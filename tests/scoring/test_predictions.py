@@ -126,7 +126,7 @@ def test_bands_and_qualified_follow_the_published_policy(world):
         )
     # A new version: every account is in market, only high fit qualifies — exactly the high-fit accounts
     # do, and every row names the version.
-    policy.status = PolicyStatus.ARCHIVED
+    policy.status = PolicyStatus.SUPERSEDED
     policy.save()
     stricter = QualificationPolicy.objects.create(
         number=2, name="high fit only", status=PolicyStatus.PUBLISHED, in_market_high_min=0.0,
@@ -301,7 +301,7 @@ def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, u
     assert not Notification.objects.filter(kind__startswith="account.qualified").exists()  # the baseline
     # Lower the bar: accounts that were not qualified become so.
     policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
-    policy.status = PolicyStatus.ARCHIVED
+    policy.status = PolicyStatus.SUPERSEDED
     policy.save()
     QualificationPolicy.objects.create(number=2, name="looser", status=PolicyStatus.PUBLISHED,
                                        in_market_high_min=0.0, in_market_medium_min=0.0)  # fmt: skip

@@ -12,6 +12,7 @@ from tests.scoring.factories import (
     ContactScoreFactory,
     ContactScoreHistoryFactory,
     LifecycleTransitionFactory,
+    change_form_data,
     make_lead,
     stub_rescore,
 )
@@ -37,48 +38,6 @@ def admin_sales_lead(user_in):
 
 def v1() -> Ruleset:
     return Ruleset.objects.get(number=1)
-
-
-def _value(field, value):
-    if value is None:
-        return ""
-    prepared = field.prepare_value(value)
-    return "" if prepared is None else str(prepared)
-
-
-def change_form_data(response) -> dict:
-    """What the browser would post back for the change page in ``response``, unchanged."""
-    data: dict = {}
-    form = response.context["adminform"].form
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
-        if getattr(field.widget, "input_type", "") == "checkbox":
-            if value:
-                data[name] = "on"
-        else:
-            data[name] = _value(field, value)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        prefix = formset.prefix
-        data[f"{prefix}-TOTAL_FORMS"] = str(len(formset.initial_forms))
-        data[f"{prefix}-INITIAL_FORMS"] = str(len(formset.initial_forms))
-        data[f"{prefix}-MIN_NUM_FORMS"] = "0"
-        data[f"{prefix}-MAX_NUM_FORMS"] = "1000"
-        for sub in formset.initial_forms:
-            for name, field in sub.fields.items():
-                key = sub.add_prefix(name)
-                if name == "id":
-                    data[key] = str(sub.instance.pk)
-                elif name == formset.fk.name:
-                    data[key] = str(formset.instance.pk)
-                elif name == "DELETE":
-                    continue
-                elif getattr(field.widget, "input_type", "") == "checkbox":
-                    if sub.initial.get(name):
-                        data[key] = "on"
-                else:
-                    data[key] = _value(field, sub.initial.get(name))
-    return data
 
 
 def messages_of(response) -> list[tuple[int, str]]:

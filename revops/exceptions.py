@@ -1,0 +1,28 @@
+"""State errors of the services, with messages meant for users (the API answers 409, 412 and 428).
+
+Field-level problems are ``django.core.exceptions.ValidationError`` (a dict of field → messages) and
+missing rights are ``django.core.exceptions.PermissionDenied``; these are the state problems.
+"""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """The action is not possible in the object's current state; ``str(exc)`` says why and what is."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StaleRevision(WorkflowError):
+    """A versioned document was edited since the editor read it (stale revision); nothing was changed.
+    ``current`` is the document as it is now."""
+
+    def __init__(self, message: str, *, current):
+        super().__init__(message)
+        self.current = current
+
+
+class PreconditionRequired(WorkflowError):
+    """An edit came without the revision it was based on, so a lost update could not be ruled out."""
