@@ -18,14 +18,17 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
 )
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage
-from accounts.models import Contact
+from accounts.models import Campaign, Contact
+from revops.models import JobRun
 
 from .models import (
     AccountModelScore,
@@ -33,8 +36,11 @@ from .models import (
     LifecycleTransition,
     Rule,
     Ruleset,
+    RulesetApproval,
+    RulesetComment,
     RulesetHistory,
     RulesetStatus,
+    WhatIfRun,
 )
 
 # The lifecycle definitions a version carries, in the order forms and diffs show them.
@@ -90,6 +96,103 @@ def ruleset_list(*, user, status: list[str] | None = None) -> QuerySet[Ruleset]:
     if status:
         qs = qs.filter(status__in=status)
     return qs.order_by("-number")
+
+
+def ruleset_get(*, user, pk: int, related: tuple[str, ...] = ()) -> Ruleset:
+    """A version ``user`` may see (404 otherwise), joined to ``related``."""
+    return get_object_or_404(Ruleset.objects.for_user(user).select_related(*related), pk=pk)
+
+
+def ruleset_fresh(ruleset: Ruleset) -> Ruleset:
+    """The version as it is stored now (another editor may have saved since ``ruleset`` was read)."""
+    return Ruleset.objects.get(pk=ruleset.pk)
+
+
+def ruleset_versions(*, limit: int) -> QuerySet[Ruleset]:
+    """Every version, newest first, light columns only (drop-downs; versions are few)."""
+    return Ruleset.objects.only("id", "number", "name", "status").order_by("-number")[:limit]
+
+
+def ruleset_choices(*, excluding: Ruleset | None = None) -> QuerySet[Ruleset]:
+    """The versions a form may name (a draft's base, a what-if baseline), newest first."""
+    versions = Ruleset.objects.order_by("-number")
+    return versions.exclude(pk=excluding.pk) if excluding is not None else versions
+
+
+def ruleset_overview(*, user, limit: int) -> list[Ruleset]:
+    """The versions page: each version ``user`` may see with its people, approvals and rule count."""
+    approvals = RulesetApproval.objects.select_related("user").order_by("id")
+    return list(
+        Ruleset.objects.for_user(user)
+        .select_related("based_on", "created_by", "published_by")
+        .prefetch_related(Prefetch("approvals", queryset=approvals))
+        .annotate(rule_count=Count("rules"))
+        .order_by("-number")[:limit]
+    )
+
+
+def ruleset_detail_get(*, user, pk: int) -> Ruleset:
+    """One version ``user`` may see (404 otherwise) with its people and its rules (and their campaigns)."""
+    rules = Prefetch("rules", queryset=Rule.objects.select_related("campaign"))
+    versions = (
+        Ruleset.objects.for_user(user)
+        .select_related("based_on", "created_by", "proposed_by", "published_by")
+        .prefetch_related(rules)
+    )
+    return get_object_or_404(versions, pk=pk)
+
+
+def ruleset_compared(*, user, pk: int | None, ruleset: Ruleset) -> Ruleset | None:
+    """The version ``ruleset`` is compared with (whole, with its rules), when ``user`` may see it."""
+    if not pk:
+        return None
+    return (
+        Ruleset.objects.for_user(user).prefetch_related("rules").filter(pk=pk).exclude(pk=ruleset.pk).first()
+    )
+
+
+def ruleset_history(ruleset: Ruleset, *, limit: int) -> list[RulesetHistory]:
+    """The version's newest ``limit`` history entries with their actors."""
+    entries = RulesetHistory.objects.filter(ruleset=ruleset).select_related("actor")
+    return list(entries.order_by("-at", "-id")[:limit])
+
+
+def ruleset_comments(ruleset: Ruleset) -> list[RulesetComment]:
+    """The version's comments, oldest first, with their authors."""
+    return list(RulesetComment.objects.filter(ruleset=ruleset).select_related("author").order_by("id"))
+
+
+def ruleset_for_whatif() -> Ruleset | None:
+    """The version the navigation's "What-if" opens: the newest draft, else the newest not superseded."""
+    return (
+        Ruleset.objects.filter(status=RulesetStatus.DRAFT).order_by("-number").first()
+        or Ruleset.objects.exclude(status=RulesetStatus.SUPERSEDED).order_by("-number").first()
+    )
+
+
+def campaign_choices(*, limit: int) -> list[tuple[int, str]]:
+    """``(id, name)`` of the campaigns a rule may name, by name."""
+    return list(Campaign.objects.order_by("name").values_list("pk", "name")[:limit])
+
+
+def whatif_runs(ruleset: Ruleset) -> QuerySet[WhatIfRun]:
+    """The version's what-if runs with their baselines and requesters."""
+    return WhatIfRun.objects.filter(ruleset=ruleset).select_related("baseline", "requested_by")
+
+
+def whatif_run_get(*, user, pk: int) -> WhatIfRun:
+    """A what-if run ``user`` may see (404 otherwise)."""
+    return get_object_or_404(WhatIfRun.objects.for_user(user).select_related("ruleset"), pk=pk)
+
+
+def rescore_job_get(pk: int) -> JobRun:
+    """A rules rescore job (404 otherwise)."""
+    return get_object_or_404(JobRun.objects.filter(kind__startswith="rescore"), pk=pk)
+
+
+def contact_get(*, user, pk: int) -> Contact:
+    """A contact ``user`` may see (404 otherwise)."""
+    return get_object_or_404(Contact.objects.for_user(user), pk=pk)
 
 
 def ruleset_settings(ruleset: Ruleset) -> dict[str, Any]:

@@ -16,16 +16,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.choices import EventType, LifecycleStage
-from accounts.models import Campaign, Contact
+from accounts.models import Contact
 from revops.models import JobRun
 from revops.views import job_start_say
 
@@ -52,13 +51,9 @@ from .forms import (
     snapshot_merge,
 )
 from .models import (
-    Rule,
     RuleKind,
     RuleOperator,
     Ruleset,
-    RulesetApproval,
-    RulesetComment,
-    RulesetHistory,
     RulesetStatus,
     WhatIfRun,
 )
@@ -79,11 +74,11 @@ def _error_text(exc: Exception) -> str:
 
 def _versions():
     """Every version, newest first, for drop-downs (bounded; versions are few)."""
-    return Ruleset.objects.only("id", "number", "name", "status").order_by("-number")[:MAX_VERSIONS]
+    return selectors.ruleset_versions(limit=MAX_VERSIONS)
 
 
 def _get_ruleset(request: HttpRequest, pk: int, *related: str) -> Ruleset:
-    return get_object_or_404(Ruleset.objects.for_user(request.user).select_related(*related), pk=pk)
+    return selectors.ruleset_get(user=request.user, pk=pk, related=related)
 
 
 def _display(value: Any) -> str:
@@ -213,22 +208,14 @@ class RulesetListView(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        versions = list(
-            Ruleset.objects.for_user(user)
-            .select_related("based_on", "created_by", "published_by")
-            .prefetch_related(
-                Prefetch("approvals", queryset=RulesetApproval.objects.select_related("user").order_by("id"))
-            )
-            .annotate(rule_count=Count("rules"))
-            .order_by("-number")[:MAX_VERSIONS]
-        )
+        versions = selectors.ruleset_overview(user=user, limit=MAX_VERSIONS)
         live = next((v for v in versions if v.status == RulesetStatus.PUBLISHED), None)
         context.update(
             {
                 "versions": versions,
                 "live": live,
                 "draft_form": DraftCreateForm(
-                    versions=Ruleset.objects.order_by("-number"), initial={"based_on": live}
+                    versions=selectors.ruleset_choices(), initial={"based_on": live}
                 ),
                 "can_create": user.has_perm("scoring.add_ruleset"),
                 "can_rescore": user.has_perm("scoring.rescore_contacts"),
@@ -243,7 +230,7 @@ class RulesetCreateView(PermissionRequiredMixin, View):
     permission_required = "scoring.add_ruleset"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = DraftCreateForm(request.POST, versions=Ruleset.objects.all())
+        form = DraftCreateForm(request.POST, versions=selectors.ruleset_choices())
         if not form.is_valid():
             messages.error(request, "Choose an existing version to start from.")
             return redirect("scoring:ruleset_list")
@@ -292,34 +279,16 @@ class RulesetDetailView(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         request, user = self.request, self.request.user
-        rules_with_campaigns = Prefetch("rules", queryset=Rule.objects.select_related("campaign"))
-        ruleset = get_object_or_404(
-            Ruleset.objects.for_user(user)
-            .select_related("based_on", "created_by", "proposed_by", "published_by")
-            .prefetch_related(rules_with_campaigns),
-            pk=self.kwargs["pk"],
-        )
+        ruleset = selectors.ruleset_detail_get(user=user, pk=self.kwargs["pk"])
         rules = sorted(ruleset.rules.all(), key=lambda r: (r.position, r.pk))
         versions = [v for v in _versions() if v.pk != ruleset.pk]
         diff_param = request.GET.get("diff", "")
         diff_id = int(diff_param) if diff_param.isdigit() else ruleset.based_on_id
         # The whole row (the drop-down's rows carry only their labels); both versions' rules are prefetched.
-        diff_against = (
-            Ruleset.objects.for_user(user)
-            .prefetch_related("rules")
-            .filter(pk=diff_id)
-            .exclude(pk=ruleset.pk)
-            .first()
-            if diff_id
-            else None
-        )
+        diff_against = selectors.ruleset_compared(user=user, pk=diff_id, ruleset=ruleset)
         for rule in rules:
             rule.value_text = rule_value_text(rule.value)
-        history = list(
-            RulesetHistory.objects.filter(ruleset=ruleset)
-            .select_related("actor")
-            .order_by("-at", "-id")[:MAX_HISTORY]
-        )
+        history = selectors.ruleset_history(ruleset, limit=MAX_HISTORY)
         for entry in history:
             entry.detail_items = _detail_items(entry.detail)
         diff = selectors.ruleset_diff(old=diff_against, new=ruleset) if diff_against else None
@@ -331,9 +300,7 @@ class RulesetDetailView(PermissionRequiredMixin, TemplateView):
                 "engagement_rules": [r for r in rules if r.kind == "engagement"],
                 "rule_count": len(rules),
                 "approvals": list(ruleset.approvals.select_related("user").order_by("id")),
-                "comments": list(
-                    RulesetComment.objects.filter(ruleset=ruleset).select_related("author").order_by("id")
-                ),
+                "comments": selectors.ruleset_comments(ruleset),
                 "history": history,
                 "versions": versions,
                 "diff_against": diff_against,
@@ -434,7 +401,7 @@ class RulesetActionView(PermissionRequiredMixin, View):
 
 # --- the editor -----------------------------------------------------------------------------------
 def _campaign_choices() -> list[tuple[int, str]]:
-    return list(Campaign.objects.order_by("name").values_list("pk", "name")[:MAX_CAMPAIGN_CHOICES])
+    return selectors.campaign_choices(limit=MAX_CAMPAIGN_CHOICES)
 
 
 class RulesetEditView(PermissionRequiredMixin, View):
@@ -583,7 +550,7 @@ class RulesetEditView(PermissionRequiredMixin, View):
     def merge(self, ruleset: Ruleset, form, formset) -> HttpResponse:
         """Re-apply the user's changes (relative to the version they started from) onto the current one."""
         base = snapshot_load(form.cleaned_data.get("base_snapshot", ""))
-        current = Ruleset.objects.get(pk=ruleset.pk)
+        current = selectors.ruleset_fresh(ruleset)
         theirs = ruleset_snapshot(current, list(current.rules.order_by("position", "id")))
         if base is None:
             form.add_error(None, "The version you started from is unknown; reload the editor.")
@@ -729,8 +696,8 @@ class WhatIfView(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         ruleset = kwargs.get("ruleset") or _get_ruleset(self.request, self.kwargs["pk"])
-        versions = Ruleset.objects.exclude(pk=ruleset.pk).order_by("-number")
-        runs = WhatIfRun.objects.filter(ruleset=ruleset).select_related("baseline", "requested_by")
+        versions = selectors.ruleset_choices(excluding=ruleset)
+        runs = selectors.whatif_runs(ruleset)
         run = None
         run_param = self.request.GET.get("run", "")
         if run_param.isdigit():
@@ -763,7 +730,7 @@ class WhatIfView(PermissionRequiredMixin, TemplateView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         ruleset = _get_ruleset(request, pk)
-        form = WhatIfForm(request.POST, versions=Ruleset.objects.exclude(pk=ruleset.pk))
+        form = WhatIfForm(request.POST, versions=selectors.ruleset_choices(excluding=ruleset))
         if not form.is_valid():
             context = self.get_context_data(ruleset=ruleset, form=form)
             return self.render_to_response(context, status=400)
@@ -791,7 +758,7 @@ class WhatIfStatusView(PermissionRequiredMixin, View):
     permission_required = "scoring.view_whatifrun"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = get_object_or_404(WhatIfRun.objects.for_user(request.user).select_related("ruleset"), pk=pk)
+        run = selectors.whatif_run_get(user=request.user, pk=pk)
         response = render(request, "scoring/includes/whatif_progress.html", {"run": run})
         if run.status in ("succeeded", "failed"):
             response["HX-Redirect"] = (
@@ -806,10 +773,7 @@ class WhatIfIndexView(PermissionRequiredMixin, View):
     permission_required = ("scoring.view_ruleset", "scoring.view_whatifrun")
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        target = (
-            Ruleset.objects.filter(status=RulesetStatus.DRAFT).order_by("-number").first()
-            or Ruleset.objects.exclude(status=RulesetStatus.SUPERSEDED).order_by("-number").first()
-        )
+        target = selectors.ruleset_for_whatif()
         if target is None:
             messages.info(request, "There is no version yet: create a draft first.")
             return redirect("scoring:ruleset_list")
@@ -903,7 +867,7 @@ class RescoreJobMixin(PermissionRequiredMixin):
     permission_required = "scoring.rescore_contacts"
 
     def get_job(self, pk: int) -> JobRun:
-        return get_object_or_404(JobRun.objects.filter(kind__startswith="rescore"), pk=pk)
+        return selectors.rescore_job_get(pk)
 
 
 class RescoreProgressView(RescoreJobMixin, View):
@@ -937,7 +901,7 @@ class ContactLifecycleView(PermissionRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if action not in self.DONE:
             raise Http404("No such action.")
-        contact = get_object_or_404(Contact.objects.for_user(request.user), pk=pk)
+        contact = selectors.contact_get(user=request.user, pk=pk)
         back = reverse("accounts:contact_detail", kwargs={"pk": pk}) + "#lifecycle"
         call, error = self.service_call(request, contact, action)
         if error:
