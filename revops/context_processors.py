@@ -2,6 +2,8 @@
 
 from django.utils.functional import SimpleLazyObject
 
+from .models import Membership
+
 NAVIGATION = [
     # (label, url name, permission needed)
     ("Dashboard", "home", None),
@@ -18,8 +20,6 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_memberships": []}
-    from .models import Membership
-
     items = [
         {"label": label, "url_name": url_name}
         for label, url_name, perm in NAVIGATION

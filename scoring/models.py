@@ -6,6 +6,7 @@ SQL checklist. Only drafts change; a published version is immutable and every sc
 webhook records the version that produced it.
 """
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -516,8 +517,6 @@ class ScoringModel(BaseModel):
     def artefact_bytes(self) -> bytes:
         """The trained model's bytes stored with the version, checked against their checksum (read them
         as a model with ``scoring.ml.families.fitted_of``)."""
-        import hashlib
-
         data = bytes(self.artefact or b"")
         if not data:
             raise ValueError(f"{self} has no stored artefact")

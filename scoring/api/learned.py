@@ -41,6 +41,7 @@ from .. import filtersets as filters
 from .. import pipeline
 from .. import policy as policies
 from ..ml import jobs as ml_jobs
+from ..ml.words import account_explanation
 from ..models import (
     AccountModelScore,
     AccountModelScoreHistory,
@@ -53,6 +54,7 @@ from ..models import (
     ScoringModel,
     ScoringModelKind,
 )
+from ..predictions import account_score_as_of
 from .views import HistoryPagination, OldestFirstPagination, TransitionCursorPagination
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
@@ -165,7 +167,6 @@ class AccountModelScoreDetailSerializer(AccountModelScoreSerializer):
 
     @extend_schema_field(ExplanationItemSerializer(many=True))
     def get_explanation(self, obj) -> list[dict[str, Any]]:
-        from ..ml.words import account_explanation
 
         return account_explanation(obj)
 
@@ -529,7 +530,6 @@ class AccountModelScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             day = datetime.date.fromisoformat(request.query_params.get("date", ""))
         except ValueError:
             raise exceptions.ValidationError({"date": ["Give the day as YYYY-MM-DD."]}) from None
-        from ..predictions import account_score_as_of
 
         answer = account_score_as_of(account_id=account.pk, day=day)
         if answer is None:
@@ -683,7 +683,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=False, methods=["post"], filterset_class=None)
     def rollback(self, request):
-        from ..ml import registry
+        from ..ml import registry  # scikit-learn and XGBoost: loaded only when needed
 
         data = _validated(ModelRollbackSerializer, request.data)
         try:

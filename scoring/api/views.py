@@ -26,6 +26,7 @@ from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
 from .. import filtersets, lifecycle, selectors, workflow
 from ..exceptions import StaleRevision
 from ..models import ContactScore, ContactScoreHistory, LifecycleTransition, Ruleset, RulesetApproval
+from ..rescore import contact_score_as_of
 from . import serializers
 
 # Keys of the document that are state, not content: ignored when a client sends the document back.
@@ -505,7 +506,6 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             day = datetime.date.fromisoformat(request.query_params.get("date", ""))
         except ValueError:
             raise exceptions.ValidationError({"date": ["Give the day as YYYY-MM-DD."]}) from None
-        from ..rescore import contact_score_as_of
 
         answer = contact_score_as_of(contact_id=contact.pk, day=day)
         if answer is None:
