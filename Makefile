@@ -37,13 +37,15 @@ serve: install
 	$(MANAGE) runserver 127.0.0.1:8000
 
 ## make test: the whole suite, browser tests included (they skip without /usr/bin/chromium
-## unless REQUIRE_BROWSER=1, as in CI).
+## unless REQUIRE_BROWSER=1, as in CI). All but the browser tests run in TEST_PROCESSES processes
+## (pytest-xdist; each its own test database and Redis database); the browser tests in one.
+TEST_PROCESSES ?= 2
 test: install
-	$(PY) -m pytest -q -m "not browser" tests
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) -m "not browser" tests
 	$(PY) -m pytest -q -m browser tests/browser
 
 test-fast: install
-	$(PY) -m pytest -q -m "not browser" tests
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) -m "not browser" tests
 
 test-browser: install
 	$(PY) -m pytest -q -m browser tests/browser

@@ -7,6 +7,7 @@ Outside debug mode it refuses to start without a secret key and allowed hosts.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -118,6 +119,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and cache ---------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Test processes side by side (pytest -n N: pytest-xdist names them gw0, gw1, … in PYTEST_XDIST_WORKER)
+# each take their own Redis database, REDIS_URL's number plus theirs: cache, broker queues and results
+# apart, as their test databases are. The Celery workers a test starts inherit the variable, so they
+# share their test process's database.
+_TEST_PROCESS = env.str("PYTEST_XDIST_WORKER", default="")
+if REDIS_URL and _TEST_PROCESS.startswith("gw"):
+    _redis = urlsplit(REDIS_URL)
+    _redis_db = int(_redis.path.strip("/") or 0) + int(_TEST_PROCESS.removeprefix("gw"))
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

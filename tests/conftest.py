@@ -13,6 +13,16 @@ from tests.revops.factories import UserFactory, make_member
 pytest_plugins = ["tests.workers"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
+def pytest_collection_modifyitems(items):
+    """``make test`` runs the suite in two processes (pytest -n 2 --dist loadgroup): the tests with real
+    Celery workers go to one of them, one after another, so that no two sets of worker processes (and
+    their kills and timeouts) compete for the cores at once."""
+    for item in items:
+        if item.get_closest_marker("worker"):
+            item.add_marker(pytest.mark.xdist_group("worker"))
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Creating a user hashes its password: the production hasher costs ~0.8 s a user."""
