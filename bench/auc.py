@@ -1,5 +1,5 @@
 """AUC benchmark: the in-market backtest on the demo world at ``make demo``'s size and seed, on PostgreSQL —
-the issue's accuracy bar, measured by the product's own backtest (``scoring.ml.backtest.run``, what
+the issue's accuracy bar, measured by the product's own backtest (``scoring.learned.backtest.run``, what
 ``manage.py backtest --json`` prints).
 
 The world is seeded afresh in a database of its own (2,000 accounts take seconds): ``seed_demo`` with
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> dict:
     bench_db.django_ready(url)
     seed_s = world._seed(url, args.auc_accounts, args.auc_seed, end)
 
-    from scoring.ml import backtest as B
-    from scoring.ml import features as F
+    from scoring.learned import backtest as B
+    from scoring.learned import features as F
 
     print("bench: the in-market backtest on the demo world …", file=sys.stderr, flush=True)
     load_before = os.getloadavg()

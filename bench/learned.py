@@ -6,7 +6,7 @@ against a plain per-account ORM loop measured in the same run.
 The world is the rescore section's (``bench.rescore``): the same database, kept between runs and
 seeded by the same helpers when it is missing. Setup, untimed: the rules scores (``rescore_all``), and
 the champions the pipeline scores with — an in-market model trained on a modest sample of snapshot
-rows (no backtest: training is measured by its own section) and, when ``scoring.ml.lookalike`` can
+rows (no backtest: training is measured by its own section) and, when ``scoring.learned.lookalike`` can
 train them, the account and persona fit models. The models are kept between runs too (``bench_meta``).
 
 Then, each from empty learned-score tables:
@@ -142,9 +142,10 @@ def _meta(key: str, value: dict | None = None) -> dict | None:
 
 
 def _lookalike() -> tuple[object | None, str | None]:
-    """``scoring.ml.lookalike`` when it can train and score (another part of the project), else why not."""
+    """``scoring.learned.lookalike`` when it can train and score (another part of the project), else why
+    not."""
     try:
-        from scoring.ml import lookalike
+        from scoring.learned import lookalike
 
         for name in ("train_persona_fit", "contacts_chunk_score", "train_account_fit"):
             getattr(lookalike, name)
@@ -155,8 +156,9 @@ def _lookalike() -> tuple[object | None, str | None]:
 
 def _promoted(model_id: int | None, sha256: str | None):
     """The kept model ``model_id`` (same artefact), made champion of its kind again if it was replaced."""
-    from scoring.ml.registry import model_promote
-    from scoring.models import ScoringModel, ScoringModelStatus
+    from scoring.choices import ScoringModelStatus
+    from scoring.learned.registry import model_promote
+    from scoring.models import ScoringModel
 
     model = ScoringModel.objects.filter(pk=model_id, artefact_sha256=sha256).first() if model_id else None
     if model is not None and model.status != ScoringModelStatus.CHAMPION:
@@ -169,11 +171,11 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
     on ``snapshots`` monthly dates whose 90-day labels closed by ``as_of``, for the lowest ``accounts``
     account ids (an id range: the demo world's ids are in no meaningful order)."""
     from accounts.models import Account
-    from scoring.ml import backtest as B
-    from scoring.ml import families
-    from scoring.ml import features as F
-    from scoring.ml.registry import artefact_bytes, model_promote, model_register
-    from scoring.models import ScoringModelKind, ScoringModelStatus
+    from scoring.choices import ScoringModelKind, ScoringModelStatus
+    from scoring.learned import backtest as B
+    from scoring.learned import families
+    from scoring.learned import features as F
+    from scoring.learned.registry import artefact_bytes, model_promote, model_register
     from scoring.store import id_bounds
 
     started = time.perf_counter()
@@ -234,12 +236,12 @@ def _champions(args: argparse.Namespace, as_of: datetime.date) -> dict:
     out["in_market"].update(id=in_market.pk, version=in_market.version)
     models["in_market"] = [in_market.pk, in_market.artefact_sha256]
 
-    from scoring.models import ScoringModelStatus
+    from scoring.choices import ScoringModelStatus
 
     lookalike, missing = _lookalike()
     for kind, train in (("account_fit", "train_account_fit"), ("persona_fit", "train_persona_fit")):
         if lookalike is None:
-            out[kind] = {"skipped": f"scoring.ml.lookalike cannot train it ({missing})"}
+            out[kind] = {"skipped": f"scoring.learned.lookalike cannot train it ({missing})"}
             continue
         model = _promoted(*(kept.get(kind) or (None, None)))
         if model is None:
@@ -264,19 +266,19 @@ class _Clock:
     phase's pool) and, in one process, per step inside the chunks of the learned phases."""
 
     STEPS = {  # (module, function) → step; within the phase the chunk function runs in
-        ("scoring.ml.features", "account_features"): "features",
-        ("scoring.predictions", "in_market_predict"): "predict",
-        ("scoring.predictions", "in_market_contributions"): "shap",
-        ("scoring.predictions", "_contributions_json"): "explanations",  # SHAP + top five + JSON
-        ("scoring.predictions", "profile_fit"): "profile_fit",
-        ("scoring.predictions", "_stored"): "read_stored",
-        ("scoring.predictions", "_rules_fit"): "read_stored",
-        ("scoring.predictions", "_open_opportunities"): "read_stored",
-        ("scoring.predictions", "insert_or_upsert"): "write",
-        ("scoring.predictions", "frame_copy"): "write",
-        ("scoring.ml.lookalike", "_chunk_contacts"): "read_contacts",
-        ("scoring.ml.lookalike", "persona_fit_predict"): "persona_fit",
-        ("scoring.ml.lookalike", "engagement_vs_buyers"): "engagement_vs_buyers",
+        ("scoring.learned.features", "account_features"): "features",
+        ("scoring.learned.predictions", "in_market_predict"): "predict",
+        ("scoring.learned.predictions", "in_market_contributions"): "shap",
+        ("scoring.learned.predictions", "_contributions_json"): "explanations",  # SHAP + top five + JSON
+        ("scoring.learned.predictions", "profile_fit"): "profile_fit",
+        ("scoring.learned.predictions", "_stored"): "read_stored",
+        ("scoring.learned.predictions", "_rules_fit"): "read_stored",
+        ("scoring.learned.predictions", "_open_opportunities"): "read_stored",
+        ("scoring.learned.predictions", "insert_or_upsert"): "write",
+        ("scoring.learned.predictions", "frame_copy"): "write",
+        ("scoring.learned.lookalike", "_chunk_contacts"): "read_contacts",
+        ("scoring.learned.lookalike", "persona_fit_predict"): "persona_fit",
+        ("scoring.learned.lookalike", "engagement_vs_buyers"): "engagement_vs_buyers",
         ("scoring.rescore", "stored_read"): "read_stored",
         ("scoring.rescore", "changed_mask"): "compare",
         ("scoring.rescore", "insert_or_upsert"): "write",
@@ -464,10 +466,10 @@ def _baseline(as_of: datetime.date, ids: list[int]) -> dict:
 
     from accounts.choices import CLOSED_STAGES
     from accounts.models import Opportunity
-    from scoring import predictions as P
     from scoring.engine import stages as stage_engine
-    from scoring.ml import families
-    from scoring.ml import features as F
+    from scoring.learned import families
+    from scoring.learned import features as F
+    from scoring.learned import predictions as P
     from scoring.models import (
         AccountModelScore,
         AccountModelScoreHistory,

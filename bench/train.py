@@ -1,14 +1,14 @@
 """Training benchmark: the in-market XGBoost model on a million snapshot rows, the way the product trains
-it (``scoring.ml.registry.model_train``), against a plain baseline measured in the same run.
+it (``scoring.learned.registry.model_train``), against a plain baseline measured in the same run.
 
 The world is the rescore section's (``bench.rescore``): the same database, kept between runs and seeded
 by the same helpers when it is missing. 100,000 accounts × 10 monthly snapshot dates ≈ a million rows.
 Training as of the world's last day, on the newest labelled snapshot dates (``labelled_dates``: their
 90-day label window has closed) — as many as ``--train-rows`` needs — timed step by step:
 
-1. ``features``: ``scoring.ml.features.snapshots`` builds the matrix from the database (one read of
+1. ``features``: ``scoring.learned.features.snapshots`` builds the matrix from the database (one read of
    the rollups, opportunities and firmographics for the whole period, then every snapshot date);
-2. ``fit``: ``scoring.ml.registry.final_fit`` with the product's parameters — one fit on every date
+2. ``fit``: ``scoring.learned.registry.final_fit`` with the product's parameters — one fit on every date
    with the number of trees the backtest's early stopping chose. That choice is the backtest's work
    (``model_train`` runs the backtest first); here it is made, untimed and reported as
    ``tree_choice``, by early stopping on the newest backtest fold (``--train-trees`` gives it instead);
@@ -141,7 +141,7 @@ def _eligible(day: datetime.date) -> int:
 
 def _dates(as_of: datetime.date, rows: int) -> tuple[list[datetime.date], int]:
     """The newest labelled snapshot dates (at least two: training and validation) until ``rows``."""
-    from scoring.ml import backtest as B
+    from scoring.learned import backtest as B
 
     labelled = B.labelled_dates(as_of=as_of, horizon_days=HORIZON_DAYS)
     if len(labelled) < 2:
@@ -198,8 +198,8 @@ class _Steps:
 
     @contextmanager
     def active(self) -> Iterator["_Steps"]:
-        from scoring.ml import families
-        from scoring.ml import features as F
+        from scoring.learned import families
+        from scoring.learned import features as F
 
         patches = [(F, name, self._timed(getattr(F, name), key)) for name, key in self.WRAPPED.items()]
         patches.append((F.Source, "__init__", self._timed(F.Source.__init__, "read_period")))
@@ -237,8 +237,8 @@ def _rolled_back(register) -> tuple[object, float]:
 def _register(model, frame, columns: list[str], dates: list[datetime.date]) -> tuple[float, int]:
     """``model_register`` as ``model_train`` calls it (artefact, features, parameters), rolled back.
     Returns the seconds and the artefact's size."""
-    from scoring.ml import families
-    from scoring.ml.registry import KIND, artefact_bytes, model_register
+    from scoring.learned import families
+    from scoring.learned.registry import KIND, artefact_bytes, model_register
 
     params = {**families.XGB_PARAMS, "n_estimators": int(model.n_estimators)}
     params["top_keys"] = frame.attrs.get("top_keys", [])
@@ -260,7 +260,7 @@ def _register(model, frame, columns: list[str], dates: list[datetime.date]) -> t
 def _command(as_of: datetime.date) -> dict:
     """``model_train`` as the ``train`` command runs it for the in-market model, rolled back: seconds by
     stage, from its progress messages, and the peak RSS."""
-    from scoring.ml.registry import model_train
+    from scoring.learned.registry import model_train
 
     marks: list[tuple[float, str]] = []
     peak_resettable = world._rss_peak_reset()
@@ -277,7 +277,7 @@ def _command(as_of: datetime.date) -> dict:
         stages[message.split(":")[0].rstrip(" …")] = round(until - at, 1)
     report = model.metrics or {}
     return {
-        "what": "scoring.ml.registry.model_train (the train command's in-market model), rolled back",
+        "what": "scoring.learned.registry.model_train (the train command's in-market model), rolled back",
         "seconds": round(seconds, 1),
         "stages_s": stages,  # features, each backtest fold (four models), the final fit + registration
         "fold_train_rows": [f["train_rows"] for f in report.get("folds", [])],
@@ -292,8 +292,8 @@ def _tree_choice(
 ) -> dict:
     """The number of trees for the final fit, as the backtest chooses it (early stopping in a fold: here
     the newest fold only), untimed; or ``trees`` as given."""
-    from scoring.ml import backtest as B
-    from scoring.ml import families
+    from scoring.learned import backtest as B
+    from scoring.learned import families
 
     if trees:
         return {"trees": trees, "given": True}
@@ -316,10 +316,10 @@ def _train(
     """The product's training, timed: features from the database, the XGBoost fit, the registration."""
     import pandas as pd
 
-    from scoring.ml import backtest as B
-    from scoring.ml import families
-    from scoring.ml import features as F
-    from scoring.ml.registry import final_fit
+    from scoring.learned import backtest as B
+    from scoring.learned import families
+    from scoring.learned import features as F
+    from scoring.learned.registry import final_fit
 
     steps = _Steps()
     rss_before = world._rss_mb("VmRSS")
@@ -393,7 +393,7 @@ def _baseline_features(frame, columns: list[str], sample: int, seed: int) -> dic
     that date (the matrix's top keys, so that the columns match), its label; checked against the matrix."""
     import numpy as np
 
-    from scoring.ml import features as F
+    from scoring.learned import features as F
 
     top_keys = frame.attrs.get("top_keys")
     rows = random.Random(seed).sample(range(len(frame)), min(sample, len(frame)))
@@ -424,7 +424,7 @@ def _baseline_fit(frame, columns: list[str], fits: list[dict], sample: int, tree
     rows and a few trees; extrapolated by (rows × trees) to the product's fits."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from scoring.ml import families
+    from scoring.learned import families
 
     p = families.XGB_PARAMS
     chosen = frame.sample(n=min(sample, len(frame)), random_state=seed)
@@ -456,9 +456,9 @@ def _baseline_fit(frame, columns: list[str], fits: list[dict], sample: int, tree
 
 def _profile(path: str, dates: list[datetime.date]) -> dict:
     """Features + fit once more under cProfile."""
-    from scoring.ml import backtest as B
-    from scoring.ml import families
-    from scoring.ml import features as F
+    from scoring.learned import backtest as B
+    from scoring.learned import families
+    from scoring.learned import features as F
 
     def train() -> None:
         frame = F.snapshots(dates=dates, horizon_days=HORIZON_DAYS)
@@ -472,7 +472,7 @@ def _profile(path: str, dates: list[datetime.date]) -> dict:
 def _estimate(ours: dict) -> dict:
     """A capped run's figures scaled to the product's most trees (``XGB_PARAMS["n_estimators"]`` in
     both fits, as when early stopping never stops): an upper bound of its fit, from the same rounds."""
-    from scoring.ml import families
+    from scoring.learned import families
 
     trees = families.XGB_PARAMS["n_estimators"]
     fit = sum(f["seconds"] / f["rounds"] * trees for f in ours["fits"] if f["rounds"])

@@ -7,10 +7,10 @@ from accounts.api import views as accounts_views
 from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
 from revops.api import views as revops_views
-from scoring.api import learned as learned_views
 from scoring.api import views as scoring_views
-from scoring.api import webhooks as webhooks_views
 from scoring.api import whatif as whatif_views
+from scoring.delivery import api as webhooks_views
+from scoring.learned import api as learned_views
 
 router = DefaultRouter()
 router.register("accounts", accounts_views.AccountViewSet)

@@ -16,7 +16,7 @@ app.autodiscover_tasks()
 def _share_cores(options=None, conf=None, **kwargs) -> None:
     """Each pool process of this worker predicts with XGBoost on its share of the cores: ``--concurrency``
     processes run side by side already, and more threads than cores only spin. Set before the pool
-    forks, read by ``scoring.ml.families.loaded``."""
+    forks, read by ``scoring.learned.families.loaded``."""
     processes = (options or {}).get("concurrency") or getattr(conf, "worker_concurrency", None)
     cores = os.cpu_count() or 1
     os.environ["REVOPS_XGB_THREADS"] = str(max(1, cores // int(processes or cores)))

@@ -327,13 +327,13 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "accounts.choices.EventType",
         "VersionStatusEnum": "revops.choices.VersionStatus",
         "OpportunityStageEnum": "accounts.choices.OpportunityStage",
-        "DeliveryStatusEnum": "scoring.models.DeliveryStatus",
+        "DeliveryStatusEnum": "scoring.choices.DeliveryStatus",
         "JobStatusEnum": "revops.choices.JobStatus",
-        "BuyingStageEnum": "scoring.models.BuyingStage",
-        "BandEnum": "scoring.models.Band",
+        "BuyingStageEnum": "scoring.choices.BuyingStage",
+        "BandEnum": "scoring.choices.Band",
         "QualifyingBandEnum": [("high", "High"), ("medium", "Medium or high")],
-        "ScoringModelKindEnum": "scoring.models.ScoringModelKind",
-        "ScoringModelStatusEnum": "scoring.models.ScoringModelStatus",
+        "ScoringModelKindEnum": "scoring.choices.ScoringModelKind",
+        "ScoringModelStatusEnum": "scoring.choices.ScoringModelStatus",
     },
 }
 

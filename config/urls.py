@@ -21,7 +21,7 @@ urlpatterns = [
     path("import/", include("imports.urls")),
     path("scoring/", include("scoring.urls")),
     # /notifications/ and /webhooks/
-    path("", include("scoring.urls_webhooks")),
+    path("", include("scoring.delivery.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

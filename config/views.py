@@ -6,8 +6,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
 from accounts import selectors
+from scoring.learned.views import STAGE_COLOURS
 from scoring.selectors import buying_stage_summary
-from scoring.views_learned import STAGE_COLOURS
 
 
 class HomeView(LoginRequiredMixin, TemplateView):

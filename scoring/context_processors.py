@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .notifications import UNREAD_CAP, notification_unread_count
+from scoring.delivery.notifications import UNREAD_CAP, notification_unread_count
 
 
 class NotificationBell:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from revops.exceptions import PreconditionRequired, StaleRevision, WorkflowError
 
 if TYPE_CHECKING:
-    from .models import QualificationPolicy, Ruleset
+    from scoring.models import QualificationPolicy, Ruleset
 
 __all__ = [
     "PolicyConflict",

@@ -20,28 +20,29 @@ from accounts.choices import LifecycleStage
 from revops.choices import JobStatus
 from revops.filtersets import SearchFilter
 from revops.models import JobRun
-
-from .models import (
-    AccountModelScore,
+from scoring.choices import (
     Band,
     BuyingStage,
+    DeliveryStatus,
+    PolicyStatus,
+    RulesetStatus,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
+from scoring.models import (
+    AccountModelScore,
     BuyingStageTransition,
     ContactModelScore,
     ContactScore,
-    DeliveryStatus,
     LifecycleTransition,
     Notification,
-    PolicyStatus,
     QualificationPolicy,
     Ruleset,
-    RulesetStatus,
     ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .selectors import DAY, day_start
+from scoring.selectors import DAY, day_start
 
 # The heavy columns of a model version: never needed to show a score or a list of versions.
 HEAVY_MODEL_FIELDS = ("artefact", "metrics", "features", "params")

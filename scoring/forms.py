@@ -14,10 +14,10 @@ from django.core import signing
 from django.utils import timezone
 
 from accounts.choices import EventType
-
-from .models import RuleKind, RuleOperator, Ruleset
-from .selectors import RULE_FIELDS, document_diff, rule_as_dict, ruleset_settings
-from .whatif import MAX_DAYS
+from scoring.choices import RuleKind, RuleOperator
+from scoring.models import Ruleset
+from scoring.selectors import RULE_FIELDS, document_diff, rule_as_dict, ruleset_settings
+from scoring.whatif import MAX_DAYS
 
 # Definition fields of a version, in the order the editor shows them (the same set as the selectors').
 DEFINITION_FIELDS = [

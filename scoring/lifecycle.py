@@ -16,11 +16,10 @@ from accounts.models import Contact
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
-
-from . import notifications
-from .exceptions import WorkflowError
-from .models import LifecycleTransition, Ruleset
-from .selectors import published_ruleset
+from scoring.delivery import notifications
+from scoring.exceptions import WorkflowError
+from scoring.models import LifecycleTransition, Ruleset
+from scoring.selectors import published_ruleset
 
 # Who decides: sales, BDR/SDR and revenue operations (members and leads).
 DECIDER_TEAMS = [TeamKind.SALES, TeamKind.BDR, TeamKind.REVENUE_OPERATIONS]

@@ -14,9 +14,18 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.choices import EventType, LifecycleStage
-from revops.choices import VersionStatus
 from revops.models import BaseModel
 from revops.versioned import DocumentApproval, DocumentComment, DocumentHistory, VersionedDocument
+from scoring.choices import (
+    Band,
+    BuyingStage,
+    ColumnDecisionKind,
+    DeliveryStatus,
+    RuleKind,
+    RuleOperator,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
 
 DEFAULT_SQL_CHECKLIST = [
     "One-to-one conversation held",
@@ -34,8 +43,6 @@ DEFAULT_EXCLUDED_TITLES = (
 
 
 # Rulesets and policies are versioned documents (``revops.versioned``): their statuses are
-# ``VersionStatus``, named here as the code that reads them knows them.
-RulesetStatus = VersionStatus
 
 
 class Ruleset(VersionedDocument):
@@ -91,20 +98,6 @@ class Ruleset(VersionedDocument):
         if self.recycle_engagement_below is not None:
             return self.recycle_engagement_below
         return self.mql_engagement_min / 2
-
-
-class RuleKind(models.TextChoices):
-    FIT = "fit", "Fit"
-    ENGAGEMENT = "engagement", "Engagement"
-
-
-class RuleOperator(models.TextChoices):
-    EQUALS = "equals", "equals"
-    IN = "in", "is one of"
-    CONTAINS = "contains", "contains"
-    RANGE = "range", "is between"
-    REGEX = "regex", "matches"
-    EMAIL_DOMAIN = "email_domain", "e-mail domain is one of"
 
 
 class Rule(BaseModel):
@@ -379,13 +372,6 @@ class WebhookEndpoint(BaseModel):
         return f"{self.team}: {self.name}"
 
 
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    RETRYING = "retrying", "Retrying"
-    FAILED = "failed", "Failed (gave up)"
-
-
 class WebhookDelivery(BaseModel):
     """One event for one endpoint, retried with back-off until delivered or given up."""
 
@@ -461,17 +447,6 @@ class DemoGroundTruth(BaseModel):
 
 
 # --- machine-learned scores -----------------------------------------------------------------------
-class ScoringModelKind(models.TextChoices):
-    IN_MARKET = "in_market", "In market (account)"
-    ACCOUNT_FIT = "account_fit", "Account profile fit (look-alike)"
-    PERSONA_FIT = "persona_fit", "Contact profile fit (buying-team look-alike)"
-    LEAD_CONVERSION = "lead_conversion", "Lead conversion (from a CRM export)"
-
-
-class ScoringModelStatus(models.TextChoices):
-    CHAMPION = "champion", "Champion"
-    CHALLENGER = "challenger", "Challenger"
-    RETIRED = "retired", "Retired"
 
 
 class ScoringModel(BaseModel):
@@ -516,7 +491,7 @@ class ScoringModel(BaseModel):
 
     def artefact_bytes(self) -> bytes:
         """The trained model's bytes stored with the version, checked against their checksum (read them
-        as a model with ``scoring.ml.families.fitted_of``)."""
+        as a model with ``scoring.learned.families.fitted_of``)."""
         data = bytes(self.artefact or b"")
         if not data:
             raise ValueError(f"{self} has no stored artefact")
@@ -528,11 +503,6 @@ class ScoringModel(BaseModel):
     def family(self) -> str:
         """The model family that scores (``xgboost`` for versions trained before there were others)."""
         return (self.params or {}).get("family", "xgboost")
-
-
-class ColumnDecisionKind(models.TextChoices):
-    CONFIRMED = "confirmed", "Known before the outcome"
-    EXCLUDED = "excluded", "Excluded from training"
 
 
 class ColumnDecision(BaseModel):
@@ -560,27 +530,6 @@ class ColumnDecision(BaseModel):
 
 
 # --- qualified accounts and buying stages ----------------------------------------------------------
-PolicyStatus = VersionStatus  # as ``RulesetStatus``: a policy is a versioned document
-
-
-class BuyingStage(models.TextChoices):
-    TARGET = "target", "Target"
-    AWARENESS = "awareness", "Awareness"
-    CONSIDERATION = "consideration", "Consideration"
-    DECISION = "decision", "Decision"
-    PURCHASE = "purchase", "Purchase"
-
-
-BUYING_STAGE_ORDER = [s.value for s in BuyingStage]
-
-
-class Band(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-
-
-BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
 
 
 class QualificationPolicy(VersionedDocument):

@@ -14,10 +14,9 @@ from django.urls import reverse
 from accounts.choices import LifecycleStage
 from accounts.models import Account, Contact
 from revops.panels import panel_register
-
-from .lifecycle import RECYCLABLE_STAGES, can_decide
-from .models import ContactScoreHistory, LifecycleTransition, Rule
-from .selectors import published_ruleset
+from scoring.lifecycle import RECYCLABLE_STAGES, can_decide
+from scoring.models import ContactScoreHistory, LifecycleTransition, Rule
+from scoring.selectors import published_ruleset
 
 SCORE_HISTORY_LIMIT = 20
 TRANSITION_LIMIT = 50

@@ -32,11 +32,11 @@ from revops.bulk import is_postgres
 from revops.chunks import Failure, error_words, range_run_isolated
 from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_create_once, job_run_finish, job_run_send, job_run_start
-
-from . import predictions
-from .models import Ruleset, ScoringModel, ScoringModelKind, ScoringModelStatus
-from .population import spec_for
-from .rescore import (
+from scoring.choices import ScoringModelKind, ScoringModelStatus
+from scoring.learned import predictions
+from scoring.models import Ruleset, ScoringModel
+from scoring.population import spec_for
+from scoring.rescore import (
     ACCOUNT_CHUNK,
     CONTACT_CHUNK,
     NoPublishedRuleset,
@@ -46,7 +46,7 @@ from .rescore import (
     runner,
     today,
 )
-from .store import id_bounds
+from scoring.store import id_bounds
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ def range_run(params: dict, phase: str, low: int, high: int) -> dict:
         return predictions.accounts_chunk_score(scorer=scorer, ids=range(low, high), as_of=as_of, now=now)
     if phase == "contact_models":
         model = ScoringModel.objects.defer("metrics").get(pk=params["persona_model_id"])
-        from .ml.lookalike import contacts_chunk_score  # scikit-learn: loaded by workers, not web pages
+        from scoring.learned.lookalike import (
+            contacts_chunk_score,  # scikit-learn: loaded by workers, not web pages
+        )
 
         stats = contacts_chunk_score(low=low, high=high, as_of=as_of, now=now, model=model)
         return {k: v for k, v in stats.items() if isinstance(v, int | float | str)}

@@ -24,11 +24,11 @@ from django.db import transaction
 from revops.choices import Role, TeamKind
 from revops.documents import DocumentWorkflow, memberships, signed_in, version_text_clean
 from revops.versioned import VERSION_FIELDS
-
-from . import pipeline
-from .exceptions import PolicyConflict, PolicyNotEditable
-from .models import Band, PolicyApproval, PolicyComment, QualificationPolicy
-from .workflow import finite_number, whole_number
+from scoring import pipeline
+from scoring.choices import Band
+from scoring.exceptions import PolicyConflict, PolicyNotEditable
+from scoring.models import PolicyApproval, PolicyComment, QualificationPolicy
+from scoring.workflow import finite_number, whole_number
 
 # What an editor changes, in the order forms show it.
 POLICY_FIELDS = [

@@ -24,8 +24,7 @@ from accounts.models import (
 )
 from accounts.normalize import activity_key
 from revops.bulk import frame_read, ids_condition, is_postgres, table_sql
-
-from .engine.rules import (
+from scoring.engine.rules import (
     ACTIVITY_COLUMNS,
     CAMPAIGN_COLUMNS,
     Population,
@@ -34,7 +33,7 @@ from .engine.rules import (
     day_ordinal,
     empty_activity,
 )
-from .models import ContactScore, LifecycleTransition, Ruleset
+from scoring.models import ContactScore, LifecycleTransition, Ruleset
 
 
 def spec_for(ruleset: Ruleset) -> RulesetSpec:

@@ -29,10 +29,10 @@ from revops.choices import ChangeAction
 from revops.chunks import TRANSIENT, Failure, Isolated, Run, error_words, local_runner, range_run_isolated
 from revops.models import JobRun
 from revops.services import job_run_progress
-
-from . import notifications
-from .engine import lifecycle as lifecycle_engine
-from .engine.rules import (
+from scoring.choices import RulesetStatus
+from scoring.delivery import notifications
+from scoring.engine import lifecycle as lifecycle_engine
+from scoring.engine.rules import (
     ContactResult,
     RulesetSpec,
     account_explanation_for,
@@ -41,25 +41,24 @@ from .engine.rules import (
     score_account,
     score_contact,
 )
-from .ml import families
-from .models import (
+from scoring.learned import families
+from scoring.learned.predictions import accounts_rescore, contacts_model_rescore
+from scoring.models import (
     AccountRuleScore,
     ContactScore,
     ContactScoreHistory,
     LifecycleTransition,
     Ruleset,
-    RulesetStatus,
     ScoringOutbox,
 )
-from .population import (
+from scoring.population import (
     account_population,
     contacts_by_ids,
     contacts_by_range,
     lifecycle_context,
     spec_for,
 )
-from .predictions import accounts_rescore, contacts_model_rescore
-from .store import (
+from scoring.store import (
     changed_mask,
     derived_data_commit,
     frame_copy,

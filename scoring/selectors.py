@@ -29,17 +29,16 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.models import Campaign, Contact
 from revops.models import JobRun
-
-from .models import (
+from scoring.choices import BuyingStage, RulesetStatus
+from scoring.models import (
     AccountModelScore,
-    BuyingStage,
+    ContactScoreHistory,
     LifecycleTransition,
     Rule,
     Ruleset,
     RulesetApproval,
     RulesetComment,
     RulesetHistory,
-    RulesetStatus,
     WhatIfRun,
 )
 
@@ -190,9 +189,24 @@ def rescore_job_get(pk: int) -> JobRun:
     return get_object_or_404(JobRun.objects.filter(kind__startswith="rescore"), pk=pk)
 
 
+def contacts_visible(*, user) -> QuerySet[Contact]:
+    """The contacts ``user`` may see."""
+    return Contact.objects.for_user(user)
+
+
 def contact_get(*, user, pk: int) -> Contact:
     """A contact ``user`` may see (404 otherwise)."""
-    return get_object_or_404(Contact.objects.for_user(user), pk=pk)
+    return get_object_or_404(contacts_visible(user=user), pk=pk)
+
+
+def ruleset_visible(*, user, pk: int) -> Ruleset | None:
+    """The version ``user`` may see with this id (and its rules), or None."""
+    return Ruleset.objects.for_user(user).prefetch_related("rules").filter(pk=pk).first()
+
+
+def contact_score_history(contact: Contact) -> QuerySet[ContactScoreHistory]:
+    """Every past score of ``contact`` with its version (the paginator orders them)."""
+    return ContactScoreHistory.objects.filter(contact=contact).select_related("ruleset")
 
 
 def ruleset_settings(ruleset: Ruleset) -> dict[str, Any]:

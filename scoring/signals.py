@@ -11,9 +11,8 @@ from django.dispatch import receiver
 from accounts.models import Account, Contact, Technology
 from accounts.signals import events_ingested, records_imported
 from revops.safecache import cache_delete
-
-from .ml.words import TECHNOLOGY_NAMES_KEY
-from .rescore import outbox_enqueue
+from scoring.learned.words import TECHNOLOGY_NAMES_KEY
+from scoring.rescore import outbox_enqueue
 
 
 @receiver(events_ingested, dispatch_uid="scoring-events-ingested")

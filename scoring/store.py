@@ -2,8 +2,8 @@
 written — only the rows whose values changed, new keys with COPY, the rest through one upsert, in
 transactions that need not wait for the WAL flush (scores are derived data).
 
-Used by ``scoring.rescore`` (rules scores), ``scoring.predictions`` (learned account scores) and
-``scoring.ml.lookalike`` (learned contact scores); it imports none of them.
+Used by ``scoring.rescore`` (rules scores), ``scoring.learned.predictions`` (learned account scores) and
+``scoring.learned.lookalike`` (learned contact scores); it imports none of them.
 """
 
 import datetime

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views, views_outbox
+from scoring import views
 
 app_name = "scoring"
 
@@ -16,11 +16,11 @@ urlpatterns = [
     path("whatif/", views.WhatIfIndexView.as_view(), name="whatif_index"),
     path("whatif/<int:pk>/status/", views.WhatIfStatusView.as_view(), name="whatif_status"),
     path("funnel/", views.FunnelView.as_view(), name="funnel"),
-    path("outbox/", views_outbox.OutboxView.as_view(), name="outbox"),
-    path("outbox/replay/", views_outbox.OutboxReplayView.as_view(), name="outbox_replay"),
+    path("outbox/", views.OutboxView.as_view(), name="outbox"),
+    path("outbox/replay/", views.OutboxReplayView.as_view(), name="outbox_replay"),
     path("rescore/", views.RescoreStartView.as_view(), name="rescore_start"),
     path("rescore/<int:pk>/", views.RescoreProgressView.as_view(), name="rescore_progress"),
     path("rescore/<int:pk>/status/", views.RescoreStatusView.as_view(), name="rescore_status"),
     path("contacts/<int:pk>/<slug:action>/", views.ContactLifecycleView.as_view(), name="contact_lifecycle"),
-    path("", include("scoring.urls_learned")),  # models, in-market accounts, an account's learned scores
+    path("", include("scoring.learned.urls")),  # models, in-market accounts, an account's learned scores
 ]

@@ -27,10 +27,10 @@ from accounts.choices import EventType, LifecycleStage
 from accounts.models import Contact
 from revops.models import JobRun
 from revops.views import job_start_say
-
-from . import lifecycle, pipeline, selectors, workflow
-from .exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
-from .forms import (
+from scoring import lifecycle, pipeline, selectors, workflow
+from scoring.choices import RuleKind, RuleOperator, RulesetStatus
+from scoring.exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
+from scoring.forms import (
     CommentForm,
     ContactRejectForm,
     DraftCreateForm,
@@ -50,14 +50,9 @@ from .forms import (
     snapshot_load,
     snapshot_merge,
 )
-from .models import (
-    RuleKind,
-    RuleOperator,
-    Ruleset,
-    RulesetStatus,
-    WhatIfRun,
-)
-from .whatif import whatif_run_start
+from scoring.models import Ruleset, WhatIfRun
+from scoring.rescore import OUTBOX_ATTEMPTS, outbox_parked, outbox_pending, outbox_replay, outbox_waiting
+from scoring.whatif import whatif_run_start
 
 RULE_PREFIX = "rules"
 MAX_VERSIONS = 200
@@ -955,3 +950,44 @@ class ContactLifecycleView(PermissionRequiredMixin, View):
             return None, "Give a reason: it is kept with the lifecycle change."
         service = lifecycle.contact_recycle if action == "recycle" else lifecycle.contact_reopen
         return (lambda: service(contact=contact, user=user, reason=reason)), ""
+
+
+# --- the scoring outbox: changes whose rescoring failed every attempt, and their replay ----------------
+OUTBOX_SHOWN = 200
+
+
+class OutboxView(PermissionRequiredMixin, TemplateView):
+    """Parked rows (newest first), rows waiting for a retry, and how many are pending."""
+
+    permission_required = "scoring.view_scoringoutbox"
+    template_name = "scoring/outbox.html"
+
+    def get_context_data(self, **kwargs):
+        waiting, parked = outbox_waiting(), outbox_parked()
+        return super().get_context_data(
+            parked=parked.order_by("-parked_at", "-id")[:OUTBOX_SHOWN],
+            parked_count=parked.count(),
+            waiting=waiting[:OUTBOX_SHOWN],
+            pending_count=outbox_pending().count(),
+            attempts=OUTBOX_ATTEMPTS,
+            can_replay=self.request.user.has_perm("scoring.change_scoringoutbox"),
+            **kwargs,
+        )
+
+
+class OutboxReplayView(PermissionRequiredMixin, View):
+    """Replay the chosen parked rows (or all of them): fresh attempts, audited."""
+
+    permission_required = "scoring.change_scoringoutbox"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        parked = outbox_parked()
+        if "all" not in request.POST:
+            ids = [int(v) for v in request.POST.getlist("row") if v.isdigit()]
+            parked = parked.filter(pk__in=ids)
+        count = outbox_replay(actor=request.user, rows=list(parked))
+        if count:
+            messages.success(request, f"{count} row{'s' if count != 1 else ''} queued again for scoring.")
+        else:
+            messages.info(request, "Nothing to replay: no parked row was chosen.")
+        return redirect("scoring:outbox")

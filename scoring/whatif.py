@@ -24,11 +24,11 @@ from accounts.models import Campaign, Channel, Contact, EngagementEvent, Opportu
 from revops.background import job_send
 from revops.bulk import table_sql
 from revops.services import JOB_ABANDONED_AFTER
-
-from .engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
-from .models import LifecycleTransition, Ruleset, RulesetStatus, WhatIfRun
-from .population import as_date, campaign_activity, contact_activity, contacts_frame, spec_for
-from .store import today
+from scoring.choices import RulesetStatus
+from scoring.engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
+from scoring.models import LifecycleTransition, Ruleset, WhatIfRun
+from scoring.population import as_date, campaign_activity, contact_activity, contacts_frame, spec_for
+from scoring.store import today
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 365

@@ -32,22 +32,20 @@ from revops.choices import ChangeAction, Role, TeamKind
 from revops.documents import DocumentWorkflow, memberships, version_text_clean
 from revops.services import object_delete
 from revops.versioned import VERSION_FIELDS
-
-from . import pipeline
-from .exceptions import RulesetConflict, RulesetNotEditable
-from .models import (
+from scoring import pipeline
+from scoring.choices import RuleKind, RuleOperator
+from scoring.exceptions import RulesetConflict, RulesetNotEditable
+from scoring.models import (
     DEFAULT_EXCLUDED_TITLES,
     DEFAULT_FAST_TRACK,
     DEFAULT_REQUIRED_FIELDS,
     DEFAULT_SQL_CHECKLIST,
     Rule,
-    RuleKind,
-    RuleOperator,
     Ruleset,
     RulesetApproval,
     RulesetComment,
 )
-from .selectors import DEFINITION_FIELDS, RULE_FIELDS, document_diff, ruleset_document
+from scoring.selectors import DEFINITION_FIELDS, RULE_FIELDS, document_diff, ruleset_document
 
 # Who edits drafts, proposes and comments; whose leads approve.
 EDITOR_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.BDR, TeamKind.REVENUE_OPERATIONS]

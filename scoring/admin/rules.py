@@ -27,9 +27,8 @@ from revops.admin import (
     service_failed,
     service_refused,
 )
-
-from .. import workflow
-from ..models import (
+from scoring import workflow
+from scoring.models import (
     AccountRuleScore,
     ContactScore,
     ContactScoreHistory,
@@ -42,9 +41,9 @@ from ..models import (
     RulesetHistory,
     ScoringOutbox,
 )
-from ..rescore import outbox_replay
-from ..selectors import DEFINITION_FIELDS, RULE_FIELDS, ruleset_rules
-from ..workflow import RULESETS
+from scoring.rescore import outbox_replay
+from scoring.selectors import DEFINITION_FIELDS, RULE_FIELDS, ruleset_rules
+from scoring.workflow import RULESETS
 
 _RULE_KEY = re.compile(r"^rules\[(\d+)\]\.(\w+)$")
 

@@ -11,20 +11,18 @@ from rest_framework import serializers
 
 from accounts.choices import EventType
 from revops.api.viewsets import StrictFieldsMixin
-
-from ..models import (
+from scoring.choices import RuleKind, RuleOperator
+from scoring.models import (
     ContactScore,
     ContactScoreHistory,
     LifecycleTransition,
     Rule,
-    RuleKind,
-    RuleOperator,
     Ruleset,
     RulesetApproval,
     RulesetComment,
     RulesetHistory,
 )
-from ..selectors import DEFINITION_FIELDS, RULE_FIELDS
+from scoring.selectors import DEFINITION_FIELDS, RULE_FIELDS
 
 
 # --- versions ---------------------------------------------------------------------------------------

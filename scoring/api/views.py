@@ -22,12 +22,11 @@ from rest_framework.views import APIView
 from accounts.models import Contact
 from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
 from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
-
-from .. import filtersets, lifecycle, selectors, workflow
-from ..exceptions import StaleRevision
-from ..models import ContactScore, ContactScoreHistory, LifecycleTransition, Ruleset, RulesetApproval
-from ..rescore import contact_score_as_of
-from . import serializers
+from scoring import filtersets, lifecycle, selectors, workflow
+from scoring.api import serializers
+from scoring.exceptions import StaleRevision
+from scoring.models import ContactScore, LifecycleTransition, Ruleset, RulesetApproval
+from scoring.rescore import contact_score_as_of
 
 # Keys of the document that are state, not content: ignored when a client sends the document back.
 _READ_ONLY_KEYS = {*serializers.RulesetSerializer.Meta.fields} - {*selectors.DEFINITION_FIELDS, "rules"}
@@ -284,7 +283,7 @@ class RulesetViewSet(
         else:
             if not other_id.isdigit():
                 raise exceptions.ValidationError({"other": ["A version id is required."]})
-            other = Ruleset.objects.for_user(request.user).filter(pk=int(other_id)).first()
+            other = selectors.ruleset_visible(user=request.user, pk=int(other_id))
             if other is None:
                 raise exceptions.ValidationError({"other": [f"No version with id {other_id}."]})
         diff = selectors.ruleset_diff(old=other, new=ruleset)
@@ -501,7 +500,8 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=True, methods=["get"], url_path="as-of", filterset_class=None)
     def as_of(self, request, contact_id=None):
-        contact = get_object_or_404(Contact.objects.for_user(request.user), pk=contact_id)
+        # DRF's get_object_or_404: an id that is not a number is a 404 too.
+        contact = get_object_or_404(selectors.contacts_visible(user=request.user), pk=contact_id)
         try:
             day = datetime.date.fromisoformat(request.query_params.get("date", ""))
         except ValueError:
@@ -519,7 +519,8 @@ class ContactScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request, contact_id=None):
-        contact = get_object_or_404(Contact.objects.for_user(request.user), pk=contact_id)
-        rows = ContactScoreHistory.objects.filter(contact=contact).select_related("ruleset")
+        # DRF's get_object_or_404: an id that is not a number is a 404 too.
+        contact = get_object_or_404(selectors.contacts_visible(user=request.user), pk=contact_id)
+        rows = selectors.contact_score_history(contact)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(serializers.ContactScoreHistorySerializer(page, many=True).data)

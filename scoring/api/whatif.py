@@ -9,10 +9,9 @@ from rest_framework.views import APIView
 from revops.api.viewsets import StrictFieldsMixin
 from revops.permissions import RolePermission
 from revops.services import job_not_queued
-
-from .. import pipeline
-from ..models import Ruleset, WhatIfRun
-from ..whatif import MAX_DAYS, whatif_run_start
+from scoring import pipeline
+from scoring.models import Ruleset, WhatIfRun
+from scoring.whatif import MAX_DAYS, whatif_run_start
 
 
 class WhatIfRunSerializer(serializers.ModelSerializer):

@@ -15,7 +15,7 @@ import datetime
 
 import numpy as np
 
-from .rules import EPOCH, RulesetSpec
+from scoring.engine.rules import EPOCH, RulesetSpec
 
 LEAD, MQL, SAL, SQL, OPPORTUNITY, CUSTOMER, RECYCLED, DISQUALIFIED = (
     "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from revops.choices import JobStatus
-from scoring.models import ScoringModelStatus
+from scoring.choices import ScoringModelStatus
 from tests.scoring.factories import (
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,

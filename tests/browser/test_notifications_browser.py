@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
-from scoring import notifications, webhooks
+from scoring.delivery import notifications, webhooks
 from scoring.models import LifecycleTransition, WebhookEndpoint
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.scoring.test_webhooks import Receiver

@@ -13,7 +13,8 @@ from accounts.choices import EventType, LifecycleStage
 from accounts.models import Contact, ContactActivityDaily
 from revops.choices import Role, TeamKind
 from scoring import workflow
-from scoring.models import LifecycleTransition, Ruleset, RulesetStatus
+from scoring.choices import RulesetStatus
+from scoring.models import LifecycleTransition, Ruleset
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.browser.conftest import PASSWORD
 from tests.revops.factories import make_member

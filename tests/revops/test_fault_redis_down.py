@@ -122,7 +122,7 @@ def test_a_job_that_cannot_be_queued_fails_with_the_reason_and_the_api_answers_5
 @pytest.mark.django_db
 def test_the_cache_down_degrades_import_progress_and_explanation_words(redis_stopped):
     from accounts.models import Technology
-    from scoring.ml.words import _technology
+    from scoring.learned.words import _technology
 
     Technology.objects.create(name="Amazon Redshift")
     job = JobRun.objects.create(kind="import", progress=3, total=10, status=JobStatus.RUNNING)

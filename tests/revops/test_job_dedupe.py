@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from revops.choices import JobStatus
 from revops.models import JobRun
 from revops.services import job_run_create_once, job_run_finish
-from scoring.ml import jobs as ml_jobs
+from scoring.learned import jobs as ml_jobs
 from scoring.models import WhatIfRun
 from tests.scoring.factories import starter_ruleset
 

@@ -15,25 +15,27 @@ from django.utils import timezone
 from accounts.choices import EventType, LifecycleStage
 from revops.choices import Role, TeamKind
 from revops.models import JobRun
+from scoring.choices import (
+    Band,
+    BuyingStage,
+    PolicyStatus,
+    RulesetStatus,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
 from scoring.models import (
     DEFAULT_SQL_CHECKLIST,
     AccountModelScore,
     AccountModelScoreHistory,
     AccountRuleScore,
-    Band,
-    BuyingStage,
     BuyingStageTransition,
     ContactModelScore,
     ContactScore,
     ContactScoreHistory,
     LifecycleTransition,
-    PolicyStatus,
     QualificationPolicy,
     Ruleset,
-    RulesetStatus,
     ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
     WhatIfRun,
 )
 from tests.accounts.factories import AccountFactory, ContactFactory
@@ -214,7 +216,7 @@ def starter_policy() -> QualificationPolicy:
 
 
 def report(roc_auc: float = 0.81) -> dict:
-    """A small backtest report shaped like ``scoring.ml.backtest.run``'s."""
+    """A small backtest report shaped like ``scoring.learned.backtest.run``'s."""
     figures = {
         "rows": 1000,
         "positives": 80,
@@ -270,8 +272,8 @@ def champion_in_market(*, as_of: datetime.date, snapshots: int = 3, trees: int =
     # Imported here: pandas, scikit-learn and XGBoost would slow every test that imports this module.
     from xgboost import XGBClassifier
 
-    from scoring.ml import backtest as B
-    from scoring.ml import features as F
+    from scoring.learned import backtest as B
+    from scoring.learned import features as F
 
     last = as_of - datetime.timedelta(days=90)
     dates = [last - datetime.timedelta(days=30 * k) for k in range(snapshots)][::-1]
@@ -432,8 +434,8 @@ def stub_rescore(monkeypatch) -> list[dict]:
 
 
 def stub_notify(monkeypatch) -> list[dict]:
-    """Record ``scoring.notifications.stage_change_notify`` calls instead of notifying."""
-    return stub_callable(monkeypatch, "scoring.notifications", "stage_change_notify")
+    """Record ``scoring.delivery.notifications.stage_change_notify`` calls instead of notifying."""
+    return stub_callable(monkeypatch, "scoring.delivery.notifications", "stage_change_notify")
 
 
 # --- admin pages ---------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from django.utils import timezone
 from revops.choices import TeamKind
 from revops.models import ChangeRecord
 from scoring import policy as policies
-from scoring.models import PolicyHistory, PolicyStatus, QualificationPolicy, ScoringModel, ScoringModelStatus
+from scoring.choices import PolicyStatus, ScoringModelStatus
+from scoring.models import PolicyHistory, QualificationPolicy, ScoringModel
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import (
     ARTEFACT,

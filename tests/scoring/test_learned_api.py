@@ -12,13 +12,8 @@ from revops import services
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord, JobRun
 from scoring import policy as policies
-from scoring.models import (
-    AccountModelScore,
-    PolicyStatus,
-    QualificationPolicy,
-    ScoringModel,
-    ScoringModelStatus,
-)
+from scoring.choices import PolicyStatus, ScoringModelStatus
+from scoring.models import AccountModelScore, QualificationPolicy, ScoringModel
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.scoring.factories import (
     ARTEFACT,
@@ -167,7 +162,7 @@ def test_account_scores_query_count_does_not_grow(client_for, viewer, django_ass
 
 
 def test_account_score_explained_in_words(client_for, viewer):
-    pytest.importorskip("scoring.predictions")
+    pytest.importorskip("scoring.learned.predictions")
     score = AccountModelScoreFactory(model=ScoringModelFactory())
     response = client_for(viewer).get(f"/api/account-scores/{score.account_id}/")
     assert response.status_code == 200, response.content

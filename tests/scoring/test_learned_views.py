@@ -12,17 +12,9 @@ from django.utils import timezone
 
 from revops.choices import JobStatus
 from revops.models import ChangeRecord, JobRun
-from scoring.ml import backtest as B
-from scoring.models import (
-    AccountModelScore,
-    Band,
-    BuyingStage,
-    ColumnDecision,
-    QualificationPolicy,
-    ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
-)
+from scoring.choices import Band, BuyingStage, ScoringModelKind, ScoringModelStatus
+from scoring.learned import backtest as B
+from scoring.models import AccountModelScore, ColumnDecision, QualificationPolicy, ScoringModel
 from tests.accounts.factories import AccountFactory
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import (
@@ -79,7 +71,7 @@ def _figures(name: str, auc: float, *, curves: bool) -> dict:
 
 
 def realistic_report(*, curves: bool = True, ground_truth: bool = True) -> dict:
-    """A small report in the shape ``scoring.ml.backtest.run`` returns: three rolling-origin folds."""
+    """A small report in the shape ``scoring.learned.backtest.run`` returns: three rolling-origin folds."""
     names = [m for m in MODELS if ground_truth or m != "ground_truth"]
     months = ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"]
     folds = [

@@ -10,8 +10,9 @@ from accounts.models import Contact
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
 from scoring import lifecycle, selectors
+from scoring.choices import RulesetStatus
 from scoring.exceptions import WorkflowError
-from scoring.models import DEFAULT_SQL_CHECKLIST, LifecycleTransition, Ruleset, RulesetStatus
+from scoring.models import DEFAULT_SQL_CHECKLIST, LifecycleTransition, Ruleset
 from tests.accounts.factories import ContactFactory
 from tests.scoring.factories import FAST_PASSWORD_HASHERS, LifecycleTransitionFactory, stub_notify
 

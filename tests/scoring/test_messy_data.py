@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 
 from accounts.models import Account, Technology
 from revops.models import JobRun, JobStatus
-from scoring import pipeline, predictions
-from scoring.ml.jobs import models_train_all
-from scoring.ml.words import account_explanation
-from scoring.models import AccountModelScore, ScoringModel, ScoringModelKind, ScoringModelStatus
+from scoring import pipeline
+from scoring.choices import ScoringModelKind, ScoringModelStatus
+from scoring.learned import predictions
+from scoring.learned.jobs import models_train_all
+from scoring.learned.words import account_explanation
+from scoring.models import AccountModelScore, ScoringModel
 
 UNKNOWN_WORDS = {"log_revenue": "annual revenue unknown", "log_employees": "employee count unknown"}
 

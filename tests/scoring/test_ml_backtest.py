@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from scoring.ml import backtest as B
-from scoring.ml import families
-from scoring.ml import features as F
+from scoring.learned import backtest as B
+from scoring.learned import families
+from scoring.learned import features as F
 
 METRICS = (
     "roc_auc", "pr_auc", "top_decile_lift", "top_decile_capture", "precision_at_100", "precision_at_5pct",

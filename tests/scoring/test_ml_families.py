@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from scoring import pipeline
-from scoring.ml import backtest as B
-from scoring.ml import families
-from scoring.ml import registry as R
+from scoring.learned import backtest as B
+from scoring.learned import families
+from scoring.learned import registry as R
 from scoring.models import AccountModelScore, ScoringModel
 
 
@@ -174,7 +174,7 @@ def test_training_ships_the_champion_family_and_scores_with_it(demo, monkeypatch
     score = AccountModelScore.objects.exclude(contributions=[]).first()
     assert score.model_id == model.pk
     # The stored explanation is the logistic regression's own largest contributions.
-    from scoring.ml import features as F
+    from scoring.learned import features as F
 
     row = F.account_features(
         as_of=score.as_of, account_ids=[score.account_id], top_keys=model.params["top_keys"]

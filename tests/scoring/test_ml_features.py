@@ -7,7 +7,7 @@ import pytest
 
 from accounts.choices import OpportunityStage
 from accounts.ingest import events_ingest
-from scoring.ml import features as F
+from scoring.learned import features as F
 from tests.accounts.factories import AccountFactory, ContactFactory, OpportunityFactory, PersonaFactory
 
 AS_OF = datetime.date(2026, 6, 30)

@@ -13,16 +13,11 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity
 from revops.models import ChangeRecord
-from scoring.ml import families
-from scoring.ml import leads as LD
-from scoring.ml import lookalike as L
-from scoring.models import (
-    ColumnDecision,
-    ColumnDecisionKind,
-    ContactModelScore,
-    ScoringModel,
-    ScoringModelStatus,
-)
+from scoring.choices import ColumnDecisionKind, ScoringModelStatus
+from scoring.learned import families
+from scoring.learned import leads as LD
+from scoring.learned import lookalike as L
+from scoring.models import ColumnDecision, ContactModelScore, ScoringModel
 from tests.accounts.factories import ContactFactory
 
 
@@ -179,7 +174,7 @@ def test_a_confirmed_column_is_kept_and_its_warning_resolved(db, tmp_path):
 
 
 def test_a_clean_challenger_replaces_a_champion_with_unresolved_warnings_within_the_margin(db, tmp_path):
-    from scoring.ml import registry as R
+    from scoring.learned import registry as R
 
     leaky = run(write(tmp_path, export(leaky=True)), "--target", "converted")
     R.model_promote(model=ScoringModel.objects.get(pk=leaky["id"]), user=None, reason="promoted by hand")

@@ -9,10 +9,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
-from scoring.ml import families
-from scoring.ml import lookalike as L
-from scoring.ml import registry as R
-from scoring.models import ContactModelScore, ScoringModel, ScoringModelStatus
+from scoring.choices import ScoringModelStatus
+from scoring.learned import families
+from scoring.learned import lookalike as L
+from scoring.learned import registry as R
+from scoring.models import ContactModelScore, ScoringModel
 from tests.accounts.factories import TechnologyFactory
 
 AS_OF = datetime.date(2026, 6, 30)

@@ -9,10 +9,11 @@ from django.core.management import call_command
 from xgboost import Booster
 
 from revops.models import ChangeRecord
-from scoring.ml import backtest as B
-from scoring.ml import families
-from scoring.ml import registry as R
-from scoring.models import ScoringModel, ScoringModelStatus
+from scoring.choices import ScoringModelStatus
+from scoring.learned import backtest as B
+from scoring.learned import families
+from scoring.learned import registry as R
+from scoring.models import ScoringModel
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Explanations in plain words (``scoring.ml.words``): every feature the builder makes reads as a phrase
+"""Explanations in plain words (``scoring.learned.words``): every feature the builder makes reads as a phrase
 with one colon (before the contribution), counts first, sizes without false precision, countries and
 technologies by their names."""
 
@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Technology
-from scoring.ml import features as F
-from scoring.ml.backtest import data_end
-from scoring.ml.words import describe, sentence
+from scoring.learned import features as F
+from scoring.learned.backtest import data_end
+from scoring.learned.words import describe, sentence
 
 
 @pytest.fixture

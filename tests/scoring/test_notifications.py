@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
-from scoring import notifications, webhooks
+from scoring.delivery import notifications, webhooks
 from scoring.models import ContactScore, LifecycleTransition, Notification, Ruleset, WebhookDelivery
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import TeamFactory

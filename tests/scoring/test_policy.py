@@ -10,8 +10,9 @@ from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
 from revops.permissions import GROUP_LEAD, GROUP_MEMBER, GROUP_REVOPS, GROUP_VIEWER, role_permissions
 from scoring import policy as policies
+from scoring.choices import PolicyStatus
 from scoring.exceptions import WorkflowError
-from scoring.models import PolicyApproval, PolicyHistory, PolicyStatus, QualificationPolicy
+from scoring.models import PolicyApproval, PolicyHistory, QualificationPolicy
 from tests.scoring.factories import make_lead, starter_policy, stub_callable, workflow_people
 
 pytestmark = pytest.mark.django_db

@@ -18,17 +18,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from revops.models import JobRun
-from scoring import pipeline, predictions
-from scoring.ml import features as F
-from scoring.ml import lookalike as L
-from scoring.ml.backtest import data_end
-from scoring.ml.words import account_explanation
+from scoring import pipeline
+from scoring.choices import PolicyStatus
+from scoring.learned import features as F
+from scoring.learned import lookalike as L
+from scoring.learned import predictions
+from scoring.learned.backtest import data_end
+from scoring.learned.words import account_explanation
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
     AccountRuleScore,
     BuyingStageTransition,
-    PolicyStatus,
     QualificationPolicy,
 )
 from tests.scoring.factories import champion_in_market
@@ -289,8 +290,8 @@ def test_a_past_score_is_reproduced_with_the_model_that_made_it(world, client_fo
 def test_accounts_that_become_qualified_notify_sales_and_send_a_webhook(world, user_in):
     from accounts.models import Account
     from revops.choices import Role, TeamKind
+    from scoring.delivery.notifications import SUMMARY_THRESHOLD
     from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
-    from scoring.notifications import SUMMARY_THRESHOLD
 
     seller = user_in(TeamKind.SALES, Role.LEAD)
     team = seller.memberships.first().team

@@ -9,13 +9,13 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage, Seniority
 from accounts.ingest import events_ingest
 from accounts.models import AccountActivityDaily, Contact
+from scoring.choices import RulesetStatus
 from scoring.models import (
     AccountRuleScore,
     ContactScore,
     ContactScoreHistory,
     LifecycleTransition,
     Ruleset,
-    RulesetStatus,
     ScoringOutbox,
 )
 from scoring.population import spec_for

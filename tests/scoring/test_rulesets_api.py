@@ -8,7 +8,8 @@ from django.utils import timezone
 from revops import services
 from revops.choices import Role, TeamKind
 from scoring import selectors, workflow
-from scoring.models import Ruleset, RulesetComment, RulesetHistory, RulesetStatus
+from scoring.choices import RulesetStatus
+from scoring.models import Ruleset, RulesetComment, RulesetHistory
 from tests.scoring.factories import FAST_PASSWORD_HASHERS, stub_rescore, workflow_people
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ from django.contrib.messages import constants
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
 from scoring import workflow
-from scoring.models import Rule, Ruleset, RulesetHistory, RulesetStatus
+from scoring.choices import RulesetStatus
+from scoring.models import Rule, Ruleset, RulesetHistory
 from tests.scoring.factories import (
     FAST_PASSWORD_HASHERS,
     ContactScoreFactory,

@@ -17,13 +17,8 @@ from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
 from revops.services import job_run_finish
 from scoring import workflow
-from scoring.models import (
-    LifecycleTransition,
-    Rule,
-    RulesetComment,
-    RulesetStatus,
-    WhatIfRun,
-)
+from scoring.choices import RulesetStatus
+from scoring.models import LifecycleTransition, Rule, RulesetComment, WhatIfRun
 from scoring.selectors import published_ruleset
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.scoring.factories import (

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from revops.choices import TeamKind
-from scoring import webhooks
-from scoring.models import DeliveryStatus, WebhookAttempt, WebhookEndpoint
+from scoring.choices import DeliveryStatus
+from scoring.delivery import webhooks
+from scoring.models import WebhookAttempt, WebhookEndpoint
 from tests.revops.factories import TeamFactory
 from tests.scoring.test_webhooks import Receiver, make_delivery, make_endpoint
 

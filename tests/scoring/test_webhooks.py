@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
-from scoring import webhooks
-from scoring.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from scoring.choices import DeliveryStatus
+from scoring.delivery import webhooks
+from scoring.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.revops.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,9 @@ import pytest
 from revops import services
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
-from scoring import webhooks
-from scoring.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
+from scoring.choices import DeliveryStatus
+from scoring.delivery import webhooks
+from scoring.models import Notification, WebhookDelivery, WebhookEndpoint
 from tests.revops.factories import TeamFactory
 from tests.scoring.test_webhooks import Receiver, make_delivery
 

@@ -12,7 +12,8 @@ from accounts.ingest import events_ingest
 from revops.choices import Role, TeamKind, TokenScope
 from revops.models import JobRun
 from revops.services import api_token_create
-from scoring.models import ContactScore, Rule, Ruleset, RulesetStatus, WhatIfRun
+from scoring.choices import RulesetStatus
+from scoring.models import ContactScore, Rule, Ruleset, WhatIfRun
 from scoring.whatif import whatif_compute
 from tests.accounts.factories import AccountFactory, ContactFactory, OpportunityFactory
 from tests.revops.factories import UserFactory

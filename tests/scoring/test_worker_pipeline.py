@@ -25,7 +25,8 @@ from accounts.models import Account, Contact
 from config.celery import app as celery_app
 from revops.choices import JobStatus
 from scoring import pipeline
-from scoring.ml import features as F
+from scoring.choices import ScoringModelKind, ScoringModelStatus
+from scoring.learned import features as F
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
@@ -35,8 +36,6 @@ from scoring.models import (
     ContactScoreHistory,
     LifecycleTransition,
     ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
 )
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import starter_policy, starter_ruleset

@@ -9,8 +9,9 @@ from django.utils import timezone
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
 from scoring import selectors, workflow
+from scoring.choices import RulesetStatus
 from scoring.exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
-from scoring.models import Rule, Ruleset, RulesetApproval, RulesetComment, RulesetHistory, RulesetStatus
+from scoring.models import Rule, Ruleset, RulesetApproval, RulesetComment, RulesetHistory
 from tests.accounts.factories import CampaignFactory
 from tests.scoring.factories import (
     FAST_PASSWORD_HASHERS,

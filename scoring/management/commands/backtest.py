@@ -6,7 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml import backtest as B
+from scoring.learned import backtest as B
 
 COLUMNS = ("roc_auc", "pr_auc", "top_decile_lift", "top_decile_capture", "precision_at_100", "brier")
 

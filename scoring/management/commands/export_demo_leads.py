@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml.leads import demo_leads_frame
+from scoring.learned.leads import demo_leads_frame
 
 
 class Command(BaseCommand):

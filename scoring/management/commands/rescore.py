@@ -7,10 +7,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from scoring.ml import registry
-from scoring.models import AccountModelScore, Ruleset, ScoringModelKind
+from scoring.choices import ScoringModelKind
+from scoring.learned import registry
+from scoring.learned.predictions import accounts_rescore
+from scoring.models import AccountModelScore, Ruleset
 from scoring.pipeline import failed_words, full_rescore_local
-from scoring.predictions import accounts_rescore
 from scoring.rescore import NoPublishedRuleset, rescore_all, rescore_contacts
 from scoring.store import today
 

@@ -7,12 +7,12 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from scoring.ml import decisions
-from scoring.ml.jobs import models_train_all
-from scoring.ml.registry import RegistryError, champion
-from scoring.models import ColumnDecisionKind, ScoringModel, ScoringModelKind
-
-from .backtest import decision_arguments, parse_day, table
+from scoring.choices import ColumnDecisionKind, ScoringModelKind
+from scoring.learned import decisions
+from scoring.learned.jobs import models_train_all
+from scoring.learned.registry import RegistryError, champion
+from scoring.management.commands.backtest import decision_arguments, parse_day, table
+from scoring.models import ScoringModel
 
 FEATURE_NAME = re.compile(r"^[a-z0-9_]+$")
 

@@ -5,11 +5,10 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml.decisions import DecisionError
-from scoring.ml.leads import LeadImportError, lead_conversion_train
-from scoring.ml.registry import RegistryError
-
-from .backtest import decision_arguments, table
+from scoring.learned.decisions import DecisionError
+from scoring.learned.leads import LeadImportError, lead_conversion_train
+from scoring.learned.registry import RegistryError
+from scoring.management.commands.backtest import decision_arguments, table
 
 
 class Command(BaseCommand):

@@ -9,9 +9,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from revops.admin import AuditedModelAdmin
-
-from .. import webhooks
-from ..models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from scoring.delivery import webhooks
+from scoring.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class ReadOnlyMixin:

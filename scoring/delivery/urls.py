@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_webhooks as views
+from scoring.delivery import views
 
 app_name = "webhooks"
 

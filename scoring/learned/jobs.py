@@ -18,7 +18,7 @@ from revops.services import (
     job_run_send,
     job_run_start,
 )
-from scoring.models import ScoringModelKind
+from scoring.choices import ScoringModelKind
 
 TRAIN_KIND = "train"
 TRAIN_SCOPE = "models"
@@ -72,7 +72,9 @@ def _runnable(job_id: int) -> JobRun | None:
 @shared_task(name="scoring.tasks.model_train_task")
 def model_train_task(job_id: int | None = None) -> dict:
     """Train (a job's parameters, or the defaults when beat calls it without a job)."""
-    from . import registry  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    from scoring.learned import (
+        registry,  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    )
 
     if job_id is None:  # the periodic retrain: make a job of it so it shows in the UI
         params = {"reason": "scheduled retrain"}
@@ -114,7 +116,9 @@ def models_train_all(
     """Train the in-market model (backtested) and the look-alike fit models; register each version.
 
     ``progress(message, step)`` hears what is going on (step 1..3 as each model is registered)."""
-    from . import registry  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    from scoring.learned import (
+        registry,  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    )
 
     say = progress or (lambda message, step=None: None)
     model = registry.model_train(
@@ -148,14 +152,18 @@ def _summary(model) -> dict:
 
 def _fit_trainers():
     """The look-alike fit models trained with the in-market model."""
-    from . import lookalike  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    from scoring.learned import (
+        lookalike,  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    )
 
     return [("account_fit", lookalike.train_account_fit), ("persona_fit", lookalike.train_persona_fit)]
 
 
 @shared_task(name="scoring.tasks.backtest_task")
 def backtest_task(job_id: int) -> dict:
-    from . import backtest  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    from scoring.learned import (
+        backtest,  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
+    )
 
     job = _runnable(job_id)
     if job is None:

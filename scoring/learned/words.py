@@ -1,7 +1,7 @@
 """Feature names and values in plain words, for explanations ("5 research-page visits … in the last 30
 days: +0.12").
 
-Names follow ``scoring.ml.features``; an unknown name falls back to itself with underscores as spaces,
+Names follow ``scoring.learned.features``; an unknown name falls back to itself with underscores as spaces,
 so a new feature never breaks an explanation.
 """
 

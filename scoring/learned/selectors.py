@@ -10,18 +10,16 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
 from revops.models import ChangeRecord, JobRun
+from scoring.choices import ScoringModelKind, ScoringModelStatus
 from scoring.filtersets import without_heavy_model_fields
+from scoring.learned.jobs import BACKTEST_KIND, TRAIN_KIND
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
     BuyingStageTransition,
     QualificationPolicy,
     ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
 )
-
-from .jobs import BACKTEST_KIND, TRAIN_KIND
 
 RESCORE_KIND = "rescore"  # the full rescore's jobs (``pipeline.KIND``), followed from the models page
 JOB_KINDS = (TRAIN_KIND, BACKTEST_KIND, RESCORE_KIND)

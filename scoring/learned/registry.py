@@ -19,22 +19,18 @@ from django.utils import timezone
 
 from revops.audit import change_record_create, model_snapshot
 from revops.jsonsafe import json_safe
-from scoring.models import (
-    ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
-)
-
-from . import backtest as B
-from . import families
-from . import features as F
-from .decisions import (
+from scoring.choices import ScoringModelKind, ScoringModelStatus
+from scoring.learned import backtest as B
+from scoring.learned import families
+from scoring.learned import features as F
+from scoring.learned.decisions import (
     LEAKY_CHAMPION_MARGIN,
     column_decisions,
     excluded_columns,
     unresolved,
     warnings_resolved,
 )
+from scoring.models import ScoringModel
 
 log = logging.getLogger(__name__)
 

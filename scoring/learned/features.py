@@ -20,8 +20,7 @@ from django.db import connection
 from accounts.choices import CLOSED_STAGES, EventType, OpportunityStage
 from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import frame_read, ids_condition, table_sql
-
-from .words import slug
+from scoring.learned.words import slug
 
 WINDOWS = (7, 30, 90)
 LOOKBACK = 180  # days of activity read per snapshot (windows, trends, recency)

@@ -34,21 +34,15 @@ from sklearn.model_selection import StratifiedKFold
 
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import is_postgres, rows_frame, table_sql
-from scoring.models import (
-    ColumnDecisionKind,
-    ContactModelScore,
-    ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
-)
-
-from . import backtest as B
-from . import columns as C
-from . import decisions as D
-from . import families
-from . import lookalike as L
-from . import registry as R
-from .words import slug
+from scoring.choices import ColumnDecisionKind, ScoringModelKind, ScoringModelStatus
+from scoring.learned import backtest as B
+from scoring.learned import columns as C
+from scoring.learned import decisions as D
+from scoring.learned import families
+from scoring.learned import lookalike as L
+from scoring.learned import registry as R
+from scoring.learned.words import slug
+from scoring.models import ContactModelScore, ScoringModel
 
 MIN_ROWS = 50
 TOP_LEVELS = 20

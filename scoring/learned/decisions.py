@@ -7,7 +7,8 @@ them when a version is registered (``model_register``); trainers leave excluded 
 from django.db import transaction
 
 from revops.audit import change_record_create, model_snapshot
-from scoring.models import ColumnDecision, ColumnDecisionKind, ScoringModelKind
+from scoring.choices import ColumnDecisionKind, ScoringModelKind
+from scoring.models import ColumnDecision
 
 
 class DecisionError(ValueError):

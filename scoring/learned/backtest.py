@@ -35,12 +35,12 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from accounts.models import Account, AccountActivityDaily, Opportunity
+from scoring.choices import RulesetStatus
 from scoring.engine.rules import evaluate_accounts, evaluate_contacts
-from scoring.models import DemoGroundTruth, Ruleset, RulesetStatus
+from scoring.learned import families
+from scoring.learned import features as F
+from scoring.models import DemoGroundTruth, Ruleset
 from scoring.population import account_population, contacts_by_range, spec_for
-
-from . import families
-from . import features as F
 
 BASELINES = ("plain_xgboost", "naive_bayes", "rules")
 ORACLES = ("observable_ceiling", "ground_truth")

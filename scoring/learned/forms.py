@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from scoring.models import ColumnDecisionKind
+from scoring.choices import ColumnDecisionKind
 
 
 class TrainForm(forms.Form):
@@ -27,7 +27,7 @@ class BacktestForm(forms.Form):
 
 
 class ColumnDecisionForm(forms.Form):
-    """A person's decision on a column a leakage warning names (``scoring.ml.decisions``)."""
+    """A person's decision on a column a leakage warning names (``scoring.learned.decisions``)."""
 
     column = forms.CharField(max_length=300, widget=forms.HiddenInput)
     decision = forms.ChoiceField(choices=ColumnDecisionKind.choices)

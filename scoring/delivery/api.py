@@ -1,8 +1,8 @@
 """API for webhook endpoints, their delivery log, and the teams' notifications.
 
 Rows are scoped to the user's teams; endpoints are managed (and tested, and deliveries retried) by
-leads of the endpoint's team. Writes go through the services in ``scoring.webhooks`` and
-``scoring.notifications``.
+leads of the endpoint's team. Writes go through the services in ``scoring.delivery.webhooks`` and
+``scoring.delivery.notifications``.
 """
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -12,9 +12,10 @@ from rest_framework.response import Response
 
 from revops.api.viewsets import BaseModelSerializer, BaseModelViewSet
 from revops.models import Team
-
-from .. import filtersets, notifications, webhooks
-from ..models import DeliveryStatus, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from scoring import filtersets
+from scoring.choices import DeliveryStatus
+from scoring.delivery import notifications, webhooks
+from scoring.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 # --- serializers ----------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from revops.views import paginate_without_count, positive_int
-
-from . import filtersets, notifications, webhooks
-from .models import DeliveryStatus, Notification, WebhookEndpoint
+from scoring import filtersets
+from scoring.choices import DeliveryStatus
+from scoring.delivery import notifications, webhooks
+from scoring.models import Notification, WebhookEndpoint
 
 STATUS_COLOURS = {
     DeliveryStatus.PENDING: "secondary",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_learned as views
+from scoring.learned import views
 
 urlpatterns = [
     path("models/", views.ScoringModelListView.as_view(), name="model_list"),

@@ -2,7 +2,7 @@
 
 For a chunk of accounts (an id range, or a few ids for the incremental path):
 
-1. point-in-time features as of the day (``scoring.ml.features``), with the columns the model learnt;
+1. point-in-time features as of the day (``scoring.learned.features``), with the columns the model learnt;
 2. the in-market probability; XGBoost's own SHAP contributions (``pred_contribs``) are computed only
    for the rows whose probability changed, and their top five stored with the score;
 3. profile fit = (1 − w) × the look-alike model + w × the ICP criteria (the published rules' account fit,
@@ -27,26 +27,21 @@ from django.utils import timezone
 from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
 from revops.bulk import ids_condition, table_sql
-
-from . import notifications
-from .engine import stages as stage_engine
-from .ml import families
-from .ml import features as F
-from .ml.words import sentence
-from .models import (
-    BAND_RANK,
+from scoring.choices import BAND_RANK, Band, PolicyStatus, ScoringModelKind, ScoringModelStatus
+from scoring.delivery import notifications
+from scoring.engine import stages as stage_engine
+from scoring.learned import families
+from scoring.learned import features as F
+from scoring.learned.words import sentence
+from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
     AccountRuleScore,
-    Band,
     BuyingStageTransition,
-    PolicyStatus,
     QualificationPolicy,
     ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
 )
-from .store import changed_mask, derived_data_commit, frame_copy, insert_or_upsert, stored_read, today
+from scoring.store import changed_mask, derived_data_commit, frame_copy, insert_or_upsert, stored_read, today
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +164,7 @@ def profile_fit(scorer: Scorer, frame: pd.DataFrame, rules_fit: np.ndarray) -> n
     if scorer.fit_model is None:
         return np.round(100.0 * icp, 2)
     # scikit-learn and SciPy load only when a model scores: pages that show stored scores skip them.
-    from .ml.lookalike import account_fit_predict
+    from scoring.learned.lookalike import account_fit_predict
 
     lookalike = np.clip(np.asarray(account_fit_predict(scorer.fit_model, frame), dtype=float), 0.0, 1.0)
     w = policy.icp_weight
@@ -364,7 +359,7 @@ def contacts_model_rescore(*, contact_ids, as_of: datetime.date | None = None, s
         return {"contacts": 0, "written": 0}
     as_of, now = as_of or today(), timezone.now()
     spans = [(ids[0], ids[-1] + 1)] if ids[-1] - ids[0] < span else [(c, c + 1) for c in ids]
-    from .ml.lookalike import contacts_chunk_score  # scikit-learn: only when contacts score
+    from scoring.learned.lookalike import contacts_chunk_score  # scikit-learn: only when contacts score
 
     written = 0
     for low, high in spans:

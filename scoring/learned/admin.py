@@ -23,10 +23,9 @@ from revops.admin import (
     selected_one,
     service_failed,
 )
-
-from .. import policy as policies
-from ..filtersets import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
-from ..models import (
+from scoring import policy as policies
+from scoring.filtersets import HEAVY_MODEL_FIELDS, report_figure, without_heavy_model_fields
+from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
     BuyingStageTransition,
@@ -288,7 +287,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Promote the selected version to champion", permissions=["promote"])
     def promote_selected(self, request, queryset):
-        from ..ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from scoring.learned import registry  # scikit-learn and XGBoost: loaded only when needed
 
         model = selected_one(self, request, queryset)
         if model is None:
@@ -302,7 +301,7 @@ class ScoringModelAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Roll back the selected kind to its previous champion", permissions=["promote"])
     def rollback_kind(self, request, queryset):
-        from ..ml import registry
+        from scoring.learned import registry
 
         for kind in sorted(set(queryset.values_list("kind", flat=True))):
             try:

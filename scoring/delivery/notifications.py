@@ -26,10 +26,9 @@ from accounts.models import Account, Contact
 from revops.audit import change_record_create
 from revops.choices import ChangeAction, TeamKind
 from revops.models import Membership, Team
-
-from . import webhooks
-from .ml.words import account_explanation
-from .models import (
+from scoring.delivery import webhooks
+from scoring.learned.words import account_explanation
+from scoring.models import (
     AccountModelScore,
     ContactScore,
     LifecycleTransition,

@@ -2,8 +2,9 @@
 transitions, model versions (backtest report, promote, roll back, retrain), backtests, account rescoring
 and the versions of the qualification policy.
 
-Thin: reads go through the shared FilterSets (``scoring.filtersets``), writes call one service
-each (``scoring.policy``, ``scoring.ml.registry``, ``scoring.ml.jobs``, ``scoring.predictions``). State
+Thin: reads go through the shared FilterSets (``scoring.filtersets``), writes call one service each
+(``scoring.policy``, ``scoring.learned.registry``, ``scoring.learned.jobs``,
+``scoring.learned.predictions``). State
 errors answer 409, missing rights 403, bad input 400 with field → messages. A model's artefact bytes
 are never read for, nor written to, an answer.
 """
@@ -36,13 +37,15 @@ from revops.api.serializers import JobRunSerializer
 from revops.api.viewsets import StrictFieldsMixin
 from revops.models import JobRun
 from revops.services import job_not_queued
-
-from .. import filtersets as filters
-from .. import pipeline
-from .. import policy as policies
-from ..ml import jobs as ml_jobs
-from ..ml.words import account_explanation
-from ..models import (
+from scoring import filtersets as filters
+from scoring import pipeline
+from scoring import policy as policies
+from scoring.api.views import HistoryPagination, OldestFirstPagination, TransitionCursorPagination
+from scoring.choices import ScoringModelKind
+from scoring.learned import jobs as ml_jobs
+from scoring.learned.predictions import account_score_as_of
+from scoring.learned.words import account_explanation
+from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
     BuyingStageTransition,
@@ -52,10 +55,7 @@ from ..models import (
     PolicyHistory,
     QualificationPolicy,
     ScoringModel,
-    ScoringModelKind,
 )
-from ..predictions import account_score_as_of
-from .views import HistoryPagination, OldestFirstPagination, TransitionCursorPagination
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
 _FIELD_ERRORS = OpenApiResponse(description="Field → messages; nothing was changed.")
@@ -665,7 +665,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def promote(self, request, pk=None):
-        from ..ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from scoring.learned import registry  # scikit-learn and XGBoost: loaded only when needed
 
         model = self.get_object()
         data = _validated(ModelPromoteSerializer, request.data)
@@ -683,7 +683,7 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=False, methods=["post"], filterset_class=None)
     def rollback(self, request):
-        from ..ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from scoring.learned import registry  # scikit-learn and XGBoost: loaded only when needed
 
         data = _validated(ModelRollbackSerializer, request.data)
         try:

@@ -55,8 +55,8 @@ from django.utils import timezone
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role
 from revops.models import Membership, Team
-
-from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from scoring.choices import DeliveryStatus
+from scoring.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def verify(
     ``now`` (default: the current time), which stops replays of captured requests. Several ``v1=``
     parts are accepted (any may match). Example::
 
-        from scoring.webhooks import verify
+        from scoring.delivery.webhooks import verify
 
         if not verify(secret=SECRET, header=request.headers["X-Revops-Signature"], body=request.body):
             return HttpResponse(status=400)

@@ -46,15 +46,15 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import frame_read, ids_condition, is_postgres, rows_frame, table_sql
-from scoring.models import ContactModelScore, DemoGroundTruth, ScoringModel, ScoringModelKind
+from scoring.choices import ScoringModelKind
+from scoring.learned import backtest as B
+from scoring.learned import decisions as D
+from scoring.learned import families
+from scoring.learned import features as F
+from scoring.learned import registry as R
+from scoring.learned.words import slug
+from scoring.models import ContactModelScore, DemoGroundTruth, ScoringModel
 from scoring.store import changed_mask, derived_data_commit, id_bounds, insert_or_upsert, stored_read, today
-
-from . import backtest as B
-from . import decisions as D
-from . import families
-from . import features as F
-from . import registry as R
-from .words import slug
 
 FOLDS = 5
 QUANTILES = 101

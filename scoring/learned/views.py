@@ -2,11 +2,12 @@
 promote and roll back, the in-market accounts list, and the learned scores section of an account page.
 
 Thin views: reads are a few bounded queries (a model version's artefact bytes are never loaded), writes
-call one service each — ``scoring.ml.jobs`` (retrain, backtest), ``scoring.ml.registry`` (promote, roll
-back, both audited there) and ``scoring.predictions`` (rescore accounts). The views check the role's
+call one service each — ``scoring.learned.jobs`` (retrain, backtest), ``scoring.learned.registry``
+(promote, roll back, both audited there) and ``scoring.learned.predictions`` (rescore accounts). The
+views check the role's
 Django permission first, so a user without it gets a 403 before any service runs.
 
-The backtest report (``scoring.ml.backtest.run`` or the look-alike models' cross-validation) is turned
+The backtest report (``scoring.learned.backtest.run`` or the look-alike models' cross-validation) is turned
 into tables and chart data here, tolerating reports written before a figure existed: a missing curve
 shows a note instead of a chart. Per compared model (``report["models"][name]``) the curves are read from
 ``roc_curve`` / ``roc`` (``{fpr, tpr}`` lists or ``[[fpr, tpr], …]``), ``calibration`` (``{predicted,
@@ -34,17 +35,24 @@ from django.views.generic import TemplateView
 from revops.choices import JobStatus
 from revops.models import JobRun
 from revops.views import Column, ObjectListView, job_start_say
-
-from . import pipeline
-from .filtersets import (
+from scoring import pipeline
+from scoring.choices import (
+    BAND_RANK,
+    Band,
+    BuyingStage,
+    ColumnDecisionKind,
+    ScoringModelKind,
+    ScoringModelStatus,
+)
+from scoring.filtersets import (
     AccountModelScoreFilterSet,
     ScoringModelFilterSet,
     scoring_model_list,
 )
-from .ml import decisions
-from .ml import jobs as ml_jobs
-from .ml import selectors as learned
-from .ml.forms import (
+from scoring.learned import decisions
+from scoring.learned import jobs as ml_jobs
+from scoring.learned import selectors as learned
+from scoring.learned.forms import (
     BacktestForm,
     ColumnDecisionForm,
     RegistryReasonForm,
@@ -52,17 +60,8 @@ from .ml.forms import (
     errors_line,
     with_defaults,
 )
-from .ml.words import account_explanation, sentence
-from .models import (
-    BAND_RANK,
-    AccountModelScore,
-    Band,
-    BuyingStage,
-    ColumnDecisionKind,
-    ScoringModel,
-    ScoringModelKind,
-    ScoringModelStatus,
-)
+from scoring.learned.words import account_explanation, sentence
+from scoring.models import AccountModelScore, ScoringModel
 
 # Jobs shown on the models page and followed on the job page (the full rescore is ``pipeline.KIND``).
 RESCORE_KIND = learned.RESCORE_KIND
@@ -713,7 +712,7 @@ class ModelPromoteView(PermissionRequiredMixin, View):
     permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from scoring.learned import registry  # scikit-learn and XGBoost: loaded only when needed
 
         model = learned.model_get(user=request.user, pk=pk, without=("artefact", "metrics"))
         form = RegistryReasonForm(request.POST)
@@ -742,7 +741,7 @@ class ModelRollbackView(PermissionRequiredMixin, View):
     permission_required = ("scoring.view_scoringmodel", "scoring.promote_scoringmodel")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from .ml import registry  # scikit-learn and XGBoost: loaded only when needed
+        from scoring.learned import registry  # scikit-learn and XGBoost: loaded only when needed
 
         model = learned.model_get(user=request.user, pk=pk, without=("artefact", "metrics"))
         form = RegistryReasonForm(request.POST)
