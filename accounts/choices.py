@@ -90,3 +90,9 @@ class CampaignGoal(models.TextChoices):
     VELOCITY = "velocity", "Deal velocity"
     NEW_INDUSTRY = "new_industry", "New industry"
     EXPANSION = "expansion", "Expansion / upsell"
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", "Open opportunity"
+    CUSTOMER = "customer", "Customer"
+    NEITHER = "neither", "Neither"

@@ -1,11 +1,21 @@
 """One FilterSet per listable model, shared by the HTML lists and the API viewsets."""
 
 import django_filters
+from django.db.models import Exists, OuterRef, Q
 from django_countries import countries
 
 from revops.filtersets import IsoDateTimeFilter, SearchFilter
 
-from .choices import Department, EventSource, EventType, LifecycleStage, OpportunityStage, Seniority
+from .choices import (
+    OPEN_STAGES,
+    DealStatus,
+    Department,
+    EventSource,
+    EventType,
+    LifecycleStage,
+    OpportunityStage,
+    Seniority,
+)
 from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology
 
 
@@ -33,6 +43,9 @@ class AccountFilterSet(django_filters.FilterSet):
         field_name="parent", lookup_expr="isnull", exclude=True, label="Has a parent company"
     )
     owner = django_filters.NumberFilter(field_name="owner_id")
+    deal = django_filters.MultipleChoiceFilter(
+        choices=DealStatus.choices, method="filter_deal", label="Open deal or customer"
+    )
 
     class Meta:
         model = Account
@@ -48,7 +61,20 @@ class AccountFilterSet(django_filters.FilterSet):
             "parent",
             "has_parent",
             "owner",
+            "deal",
         ]
+
+    def filter_deal(self, qs, name, value):
+        """Accounts with an open opportunity, customers (a won deal), or neither — any of those chosen."""
+        if not value:
+            return qs
+        open_deal = Exists(Opportunity.objects.filter(account_id=OuterRef("pk"), stage__in=OPEN_STAGES))
+        won = Exists(Opportunity.objects.filter(account_id=OuterRef("pk"), stage=OpportunityStage.WON))
+        parts = {DealStatus.OPEN: open_deal, DealStatus.CUSTOMER: won, DealStatus.NEITHER: ~open_deal & ~won}
+        query = Q()
+        for status in value:
+            query |= Q(parts[status])
+        return qs.filter(query)
 
 
 class ContactFilterSet(django_filters.FilterSet):

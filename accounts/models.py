@@ -223,7 +223,13 @@ class Campaign(BaseModel):
     description = models.TextField(blank=True)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text="Spent so far: the sum of its cost lines, if any.",
+    )
+    budget = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     owner_team = models.ForeignKey(
         "revops.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
     )
@@ -234,6 +240,9 @@ class Campaign(BaseModel):
         constraints = [
             models.CheckConstraint(condition=Q(cost__gte=0), name="campaign_cost_not_negative"),
             models.CheckConstraint(
+                condition=Q(budget__isnull=True) | Q(budget__gte=0), name="campaign_budget_not_negative"
+            ),
+            models.CheckConstraint(
                 condition=Q(end_date__isnull=True)
                 | Q(start_date__isnull=True)
                 | Q(end_date__gte=models.F("start_date")),
@@ -243,6 +252,48 @@ class Campaign(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CampaignCost(models.Model):
+    """What a campaign cost in one month (media, events, agencies): its costs over time."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="cost_lines")
+    month = models.DateField(help_text="The first day of the month.")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "campaigns_campaigncost"
+        ordering = ["campaign", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "month"], name="campaign_cost_month_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="campaign_cost_line_not_negative"),
+            models.CheckConstraint(condition=Q(month__day=1), name="campaign_cost_month_first_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.month:%Y-%m}: {self.amount}"
+
+
+class CampaignKey(models.Model):
+    """A value that ties incoming events to a campaign: a UTM campaign, an e-mail id or an ad id."""
+
+    class Kind(models.TextChoices):
+        UTM_CAMPAIGN = "utm_campaign", "UTM campaign"
+        EMAIL_ID = "email_id", "E-mail id"
+        AD_ID = "ad_id", "Ad id"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="keys")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=200, help_text="Compared case-insensitively (stored lower-case).")
+
+    class Meta:
+        db_table = "campaigns_campaignkey"
+        ordering = ["campaign", "kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="campaign_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value}"
 
 
 # --- deals and engagement ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from revops.permissions import grants_register, model_perms
 
 MODELS = [
     "account", "contact", "persona", "technology", "product", "salesagent", "opportunity", "engagementevent",
-    "accountactivitydaily", "contactactivitydaily", "channel", "campaign",
+    "accountactivitydaily", "contactactivitydaily", "channel", "campaign", "campaigncost", "campaignkey",
 ]  # fmt: skip
 # Rollups are derived data: nobody but revenue operations edits them by hand. Channels are a short list
 # everyone reports by: leads add and rename them (below), revenue operations deletes them.

@@ -68,6 +68,17 @@ def channel_choices() -> list[tuple[str, str]]:
     return list(Channel.objects.order_by("sort_order", "name").values_list("slug", "name"))
 
 
+def industry_choices() -> list[tuple[str, str]]:
+    """The industries the accounts have (distinct, on the industry index), for pickers."""
+    names = (
+        Account.objects.exclude(industry="")
+        .order_by("industry")
+        .values_list("industry", flat=True)
+        .distinct()
+    )
+    return [(name, name) for name in names]
+
+
 def account_contact_counts(*, account_ids: list[int]) -> dict[int, int]:
     """Contacts per account for a page of accounts, in one grouped query on the contact FK index."""
     if not account_ids:

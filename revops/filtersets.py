@@ -46,3 +46,24 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """``IsoDateTimeFilter`` that answers "Enter a valid date/time." for ``+19:51`` instead of a 500."""
 
     field_class = UtcIsoDateTimeField
+
+
+# --- FilterSets that apps above a model widen ---------------------------------------------------------
+# The accounts list lives in the accounts app, but "accounts in the decision stage" or "accounts in the
+# EMEA ICP segment" are filters of the apps above it (scoring, campaigns). As with detail-page panels
+# (revops/panels.py), an app above registers, when it is ready, a subclass of the model's FilterSet
+# with its own filters; the lists and API viewsets of the model ask for the widest one at request time.
+# Each registration subclasses the one below it, so the last app ready (the top layer) wins.
+_widened: dict[str, type[django_filters.FilterSet]] = {}
+
+
+def filterset_widen(model_label: str, filterset_class: type[django_filters.FilterSet]) -> None:
+    """Use ``filterset_class`` (a subclass of the model's own FilterSet) for ``model_label``'s lists."""
+    _widened[model_label] = filterset_class
+
+
+def filterset_for(
+    model_label: str, default: type[django_filters.FilterSet]
+) -> type[django_filters.FilterSet]:
+    """The widest FilterSet registered for ``model_label`` ("accounts.account"), else ``default``."""
+    return _widened.get(model_label, default)

@@ -17,6 +17,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage
+from accounts.filtersets import AccountFilterSet
 from revops.choices import JobStatus
 from revops.filtersets import SearchFilter
 from revops.models import JobRun
@@ -76,6 +77,65 @@ def scoring_model_list(*, user) -> QuerySet[ScoringModel]:
 
 def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class AccountScoreFilterSet(AccountFilterSet):
+    """Accounts by their stored scores as well as their firmographics: the accounts list and API use it
+    (registered with ``revops.filtersets.filterset_widen`` when the app is ready)."""
+
+    stage = django_filters.MultipleChoiceFilter(
+        field_name="model_score__stage", choices=BuyingStage.choices, label="Buying stage"
+    )
+    in_market_band = django_filters.MultipleChoiceFilter(
+        field_name="model_score__in_market_band", choices=Band.choices, label="In-market band"
+    )
+    fit_band = django_filters.MultipleChoiceFilter(
+        field_name="model_score__fit_band", choices=Band.choices, label="Profile-fit band"
+    )
+    qualified = django_filters.BooleanFilter(field_name="model_score__qualified", label="Qualified")
+    in_market_min = django_filters.NumberFilter(
+        field_name="model_score__in_market",
+        lookup_expr="gte",
+        label="In market ≥ (0 to 1)",
+        min_value=0,
+        max_value=1,
+    )
+    profile_fit_min = django_filters.NumberFilter(
+        field_name="model_score__profile_fit",
+        lookup_expr="gte",
+        label="Profile fit ≥ (0 to 100)",
+        min_value=0,
+        max_value=100,
+    )
+    fit_grade = django_filters.MultipleChoiceFilter(
+        field_name="rule_score__fit_grade", choices=[(g, g) for g in "ABC"], label="Rules fit grade"
+    )
+    engagement_grade = django_filters.MultipleChoiceFilter(
+        field_name="rule_score__engagement_grade",
+        choices=[(g, g) for g in "123"],
+        label="Rules engagement grade",
+    )
+    engagement_min = django_filters.NumberFilter(
+        field_name="rule_score__engagement", lookup_expr="gte", label="Rules engagement ≥", min_value=0
+    )
+    engagement_max = django_filters.NumberFilter(
+        field_name="rule_score__engagement", lookup_expr="lte", label="Rules engagement ≤", min_value=0
+    )
+
+    class Meta(AccountFilterSet.Meta):
+        fields = [
+            *AccountFilterSet.Meta.fields,
+            "stage",
+            "in_market_band",
+            "fit_band",
+            "qualified",
+            "in_market_min",
+            "profile_fit_min",
+            "fit_grade",
+            "engagement_grade",
+            "engagement_min",
+            "engagement_max",
+        ]
 
 
 class AccountModelScoreFilterSet(django_filters.FilterSet):

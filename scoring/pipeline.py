@@ -46,6 +46,7 @@ from scoring.rescore import (
     runner,
     today,
 )
+from scoring.signals import rescore_finished
 from scoring.store import id_bounds
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ def full_rescore_local(
         out["failed"] = failed
     if "models_skipped" in params:
         out["models_skipped"] = params["models_skipped"]
+    rescore_finished.send(sender=full_rescore_local, as_of=params["as_of"])
     return out
 
 
@@ -298,6 +300,7 @@ def _finish(job_id: int) -> None:
         message += f". {failed_words(failed)}"
     result = {**(job.result or {}), **summary, "totals": totals, "failed": failed}
     job_run_finish(job=job, ok=True, message=message, result=result)
+    rescore_finished.send(sender=_finish, as_of=(job.params or {}).get("as_of"))
 
 
 @shared_task(name="scoring.tasks.rescore_chunk_task", acks_late=True, reject_on_worker_lost=True)

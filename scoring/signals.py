@@ -6,13 +6,17 @@ commit (``scoring.rescore.outbox_drain``), so a rolled-back change never rescore
 """
 
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import Account, Contact, Technology
 from accounts.signals import events_ingested, records_imported
 from revops.safecache import cache_delete
 from scoring.learned.words import TECHNOLOGY_NAMES_KEY
 from scoring.rescore import outbox_enqueue
+
+# Sent when a full rescore (rules and learned scores of every account) has finished, with ``as_of``:
+# apps above refresh what they derive from scores (segment membership, campaign measurement).
+rescore_finished = Signal()
 
 
 @receiver(events_ingested, dispatch_uid="scoring-events-ingested")
