@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
+from revops.filtersets import WidenedFilterSet
 from revops.views import Column, ObjectDetailView, ObjectEditView, ObjectListView
 
 from . import selectors
@@ -32,7 +33,6 @@ class AccountListView(ObjectListView):
     """Accounts, filtered by the AccountFilterSet, with their number of contacts."""
 
     model = Account
-    filterset_class = AccountFilterSet
     template_name = "accounts/account_list.html"
     columns = [
         Column("name", "Name", ("name",)),
@@ -44,7 +44,7 @@ class AccountListView(ObjectListView):
         Column("contacts", "Contacts", numeric=True),
     ]
     default_sort = "name"
-    primary_filters = ["q", "industry", "country", "technology"]
+    primary_filters = ["q", "industry", "segment", "stage", "deal"]
     filter_labels = {
         "employees_min": "Employees at least",
         "employees_max": "Employees at most",
@@ -53,9 +53,13 @@ class AccountListView(ObjectListView):
         "has_parent": "Has a parent company",
         "owner": "Owner",
         "parent": "Parent account (id)",
+        "deal": "Open deal or customer",
     }
     filter_choices = {"owner": "user_choices"}
     add_url_name = "accounts:account_create"
+
+    # The apps above add their filters (scores, stage, segment …): revops.filtersets.
+    filterset_class = WidenedFilterSet("accounts.account", AccountFilterSet)
 
     def decorate_rows(self, rows: list[Account]) -> None:
         counts = selectors.account_contact_counts(account_ids=[a.pk for a in rows])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.choices import OPEN_STAGES, EventType, OpportunityStage
@@ -14,13 +15,15 @@ from accounts.models import (
     Account,
     AccountActivityDaily,
     Campaign,
+    CampaignCost,
     Contact,
     ContactActivityDaily,
     EngagementEvent,
     Opportunity,
 )
 
-from .models import CampaignAudience
+from .choices import LeaderboardMetric
+from .models import CampaignAudience, CampaignMeasurement, CampaignTarget, Segment, SegmentMembership
 
 
 def campaign_event_counts(*, campaign_ids: list[int]) -> dict[int, int]:
@@ -242,3 +245,214 @@ def contact_campaign_history(
         return {r["day"]: r["n"] for r in rows}
 
     return _touches(events, {}, daily_of, today, limit)
+
+
+# --- the leaderboard -----------------------------------------------------------------------------------
+LEADERBOARD_MONTHS = 6
+CUT_SHARE = 0.10
+
+
+@dataclass
+class LeaderboardRow:
+    campaign: Campaign
+    measurement: CampaignMeasurement | None
+    value: float | None = None
+    rank: int | None = None
+    cut: bool = False
+
+    @property
+    def pipeline_per_dollar(self) -> float | None:
+        m = self.measurement
+        if m is None or m.incremental_pipeline is None or not m.cost:
+            return None
+        return m.incremental_pipeline / float(m.cost)
+
+
+@dataclass
+class Leaderboard:
+    start: datetime.date
+    end: datetime.date
+    metric: str
+    rows: list[LeaderboardRow]
+    totals: dict[str, float]
+    cut_count: int
+
+
+def metric_value(row: LeaderboardRow, metric: str) -> float | None:
+    if metric == LeaderboardMetric.PIPELINE_PER_DOLLAR:
+        return row.pipeline_per_dollar
+    if row.measurement is None:
+        return None
+    value = getattr(row.measurement, metric, None)
+    return None if value is None else float(value)
+
+
+def leaderboard_period(
+    start: datetime.date | None, end: datetime.date | None
+) -> tuple[datetime.date, datetime.date]:
+    """The period asked for, by default the six months to today."""
+    end = end or timezone.localdate()
+    start = start or (end - datetime.timedelta(days=round(LEADERBOARD_MONTHS * 30.44)))
+    return start, end
+
+
+def leaderboard(
+    *,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    metric: str = LeaderboardMetric.INCREMENTAL_PIPELINE,
+    channel: str = "",
+) -> Leaderboard:
+    """Programs that ran in the period, ranked by ``metric`` (best first), the bottom 10% of the ranked
+    ones marked as cut candidates, with totals. One query (campaigns with their stored measurement)."""
+    start, end = leaderboard_period(start, end)
+    metric = metric if metric in LeaderboardMetric.values else LeaderboardMetric.INCREMENTAL_PIPELINE
+    campaigns = (
+        Campaign.objects.filter(start_date__lte=end)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        .select_related("channel", "owner_team", "measurement")
+        .defer("measurement__detail")
+    )
+    if channel:
+        campaigns = campaigns.filter(channel__slug=channel)
+    rows = []
+    for campaign in campaigns:
+        measurement = getattr(campaign, "measurement", None) if hasattr(campaign, "measurement") else None
+        rows.append(LeaderboardRow(campaign=campaign, measurement=measurement))
+    for row in rows:
+        row.value = metric_value(row, metric)
+    ranked = sorted((r for r in rows if r.value is not None), key=lambda r: (-r.value, r.campaign.name))
+    for position, row in enumerate(ranked, start=1):
+        row.rank = position
+    cut_count = math.ceil(CUT_SHARE * len(ranked)) if len(ranked) >= 3 else 0
+    for row in ranked[len(ranked) - cut_count :] if cut_count else []:
+        row.cut = True
+    unranked = sorted((r for r in rows if r.value is None), key=lambda r: r.campaign.name)
+    measured = [r.measurement for r in rows if r.measurement is not None]
+    totals = {
+        "campaigns": len(rows),
+        "cost": float(sum(float(r.campaign.cost or 0) for r in rows)),
+        "incremental_opportunities": sum(m.incremental_opportunities or 0 for m in measured),
+        "incremental_pipeline": sum(m.incremental_pipeline or 0 for m in measured),
+        "sourced_pipeline": sum(m.sourced_pipeline for m in measured),
+        "influenced_pipeline": sum(m.influenced_pipeline for m in measured),
+        "won_revenue": sum(m.won_revenue for m in measured),
+        "accounts_touched": sum(m.accounts_touched for m in measured),
+    }
+    return Leaderboard(
+        start=start, end=end, metric=metric, rows=ranked + unranked, totals=totals, cut_count=cut_count
+    )
+
+
+def campaign_measurement(*, campaign: Campaign) -> CampaignMeasurement | None:
+    return CampaignMeasurement.objects.filter(campaign=campaign).first()
+
+
+def campaign_cost_lines(*, campaign: Campaign) -> list[CampaignCost]:
+    return list(CampaignCost.objects.filter(campaign=campaign).order_by("month"))
+
+
+def campaign_target(*, campaign: Campaign) -> CampaignTarget | None:
+    return CampaignTarget.objects.filter(campaign=campaign).select_related("segment", "launched_by").first()
+
+
+def campaign_audience_counts(*, campaign: Campaign) -> dict[str, int]:
+    return dict(
+        CampaignAudience.objects.filter(campaign=campaign)
+        .order_by()
+        .values_list("group")
+        .annotate(n=Count("id"))
+        .values_list("group", "n")
+    )
+
+
+# --- segments -------------------------------------------------------------------------------------------
+def segment_list(*, user) -> QuerySet[Segment]:
+    return Segment.objects.for_user(user).select_related("owner_team")
+
+
+def segment_get(*, user, pk: int, action: str = "view") -> Segment:
+    return Segment.objects.for_user(user, action).select_related("owner_team").get(pk=pk)
+
+
+def segment_members(*, segment: Segment, at: datetime.datetime | None = None) -> QuerySet[SegmentMembership]:
+    """A segment's members now (or at ``at``), with their accounts, newest joiners first."""
+    rows = SegmentMembership.objects.filter(segment=segment)
+    if at is None:
+        rows = rows.filter(left_at__isnull=True)
+    else:
+        rows = rows.filter(joined_at__lte=at).filter(Q(left_at__isnull=True) | Q(left_at__gt=at))
+    return rows.select_related("account").order_by("-joined_at", "account__name", "pk")
+
+
+def segment_changes(*, segment: Segment, limit: int = 20) -> list[dict[str, Any]]:
+    """The last joins and leaves (newest first)."""
+    joins = (
+        SegmentMembership.objects.filter(segment=segment)
+        .select_related("account")
+        .order_by("-joined_at", "-pk")[:limit]
+    )
+    leaves = (
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=False)
+        .select_related("account")
+        .order_by("-left_at", "-pk")[:limit]
+    )
+    changes = [{"at": m.joined_at, "joined": True, "membership": m} for m in joins]
+    changes += [{"at": m.left_at, "joined": False, "membership": m} for m in leaves]
+    return sorted(changes, key=lambda c: c["at"], reverse=True)[:limit]
+
+
+def segment_campaigns(*, segment: Segment) -> list[CampaignTarget]:
+    return list(
+        CampaignTarget.objects.filter(segment=segment)
+        .select_related("campaign")
+        .order_by("-campaign__start_date")
+    )
+
+
+def segment_choices() -> list[tuple[int, str]]:
+    return list(Segment.objects.order_by("name").values_list("pk", "name"))
+
+
+def audience_rows(*, segment: Segment, kind: str):
+    """What an ad platform takes: the members' domains, or the e-mails of their buying teams (contacts
+    mapped to a persona), streamed in id order."""
+    members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).values("account_id")
+    if kind == "emails":
+        return (
+            Contact.objects.filter(account_id__in=members, persona__isnull=False)
+            .exclude(email="")
+            .order_by("pk")
+            .values_list("email", "first_name", "last_name", "account__domain")
+            .iterator(chunk_size=5000)
+        )
+    return (
+        Account.objects.filter(pk__in=members)
+        .exclude(domain__isnull=True)
+        .exclude(domain="")
+        .order_by("pk")
+        .values_list("domain", "name")
+        .iterator(chunk_size=5000)
+    )
+
+
+def segment_export_rows(*, segment: Segment):
+    """The current members with their firmographics and learned scores, streamed in account order."""
+    return (
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+        .order_by("account_id")
+        .values_list(
+            "account_id",
+            "account__name",
+            "account__domain",
+            "account__industry",
+            "account__employee_count",
+            "account__country",
+            "account__model_score__stage",
+            "account__model_score__in_market",
+            "account__model_score__profile_fit",
+            "account__model_score__qualified",
+            "joined_at",
+        )
+        .iterator(chunk_size=5000)
+    )

@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Personas", "accounts:persona_list", "accounts.view_persona"),
     ("Opportunities", "accounts:opportunity_list", "accounts.view_opportunity"),
     ("Campaigns", "campaigns:campaign_list", "accounts.view_campaign"),
+    ("Segments", "campaigns:segment_list", "campaigns.view_segment"),
     ("Import", "imports:import_start", "revops.add_jobrun"),
 ]
 

@@ -67,3 +67,15 @@ def filterset_for(
 ) -> type[django_filters.FilterSet]:
     """The widest FilterSet registered for ``model_label`` ("accounts.account"), else ``default``."""
     return _widened.get(model_label, default)
+
+
+class WidenedFilterSet:
+    """``filterset_class = WidenedFilterSet("accounts.account", AccountFilterSet)`` on a list view or API
+    viewset: reads, at request time, as the widest FilterSet registered for the model. Assigning on an
+    instance still works (tools that swap a view's FilterSet, such as the schema generator)."""
+
+    def __init__(self, model_label: str, default: type[django_filters.FilterSet]) -> None:
+        self.model_label, self.default = model_label, default
+
+    def __get__(self, instance, owner=None) -> type[django_filters.FilterSet]:
+        return filterset_for(self.model_label, self.default)

@@ -3,6 +3,7 @@
 from rest_framework import mixins, viewsets
 
 from revops.api.viewsets import BaseModelViewSet
+from revops.filtersets import WidenedFilterSet
 
 from .. import filtersets
 from ..models import Account, Contact, EngagementEvent, Opportunity, Persona, Product, SalesAgent, Technology
@@ -12,8 +13,10 @@ from . import serializers
 class AccountViewSet(BaseModelViewSet):
     queryset = Account.objects.select_related("parent").prefetch_related("technologies")
     serializer_class = serializers.AccountSerializer
-    filterset_class = filtersets.AccountFilterSet
     ordering_fields = ["id", "name", "employee_count", "annual_revenue", "created"]
+
+    # The apps above add their filters (scores, stage, segment …): revops.filtersets.
+    filterset_class = WidenedFilterSet("accounts.account", filtersets.AccountFilterSet)
 
 
 class ContactViewSet(BaseModelViewSet):

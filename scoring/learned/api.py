@@ -35,6 +35,7 @@ from accounts.models import Account, Contact
 from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
 from revops.api.serializers import JobRunSerializer
 from revops.api.viewsets import StrictFieldsMixin
+from revops.filtersets import WidenedFilterSet
 from revops.models import JobRun
 from revops.services import job_not_queued
 from scoring import filtersets as filters
@@ -467,9 +468,11 @@ class AccountModelScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     queryset = AccountModelScore.objects.all()
     serializer_class = AccountModelScoreSerializer
-    filterset_class = filters.AccountModelScoreFilterSet
     lookup_url_kwarg = "account_id"
     ordering_fields = ["in_market", "profile_fit", "scored_at"]
+
+    # The apps above add their filters (scores, stage, segment …): revops.filtersets.
+    filterset_class = WidenedFilterSet("scoring.accountmodelscore", filters.AccountModelScoreFilterSet)
 
     @property
     def ordering(self):

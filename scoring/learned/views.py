@@ -33,6 +33,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from revops.choices import JobStatus
+from revops.filtersets import WidenedFilterSet
 from revops.models import JobRun
 from revops.views import Column, ObjectListView, job_start_say
 from scoring import pipeline
@@ -821,7 +822,6 @@ class InMarketListView(ObjectListView):
     """Accounts by their learned scores: in market first, with stage counts over the same filters."""
 
     model = AccountModelScore
-    filterset_class = AccountModelScoreFilterSet
     template_name = "scoring/learned/inmarket_list.html"
     columns = [
         Column("account", "Account", ("account__name",)),
@@ -845,6 +845,9 @@ class InMarketListView(ObjectListView):
         "account": "Account id",
     }
     filter_choices = {"model": "model_choices", "policy": "policy_choices"}
+
+    # The apps above add their filters (scores, stage, segment …): revops.filtersets.
+    filterset_class = WidenedFilterSet("scoring.accountmodelscore", AccountModelScoreFilterSet)
 
     def model_choices(self) -> list[tuple[int, str]]:
         return [
