@@ -2,13 +2,30 @@
 
 from django import forms
 
-from .mappings import CUSTOM, IGNORE, KIND_CHOICES, KINDS, ValueMap, loose_key, resolve_mapping
+from .mappings import (
+    CUSTOM,
+    IGNORE,
+    KIND_CHOICES,
+    KINDS,
+    MEMBER_MODES,
+    ValueMap,
+    loose_key,
+    options_check,
+    resolve_mapping,
+)
 from .reader import SAMPLE_BYTES, CsvFileError, upload_check
 from .services import MODE_ALL, MODE_ROWS
 
 MAX_VALUE_ROWS = 1_000  # value-mapping rows read back from a post
 LEAVE = ""  # a value left outside the list: its rows are rejected
 
+MEMBER_MODE_CHOICES = list(
+    zip(
+        MEMBER_MODES,
+        ["Replace the segment's list with the file", "Add the file's accounts to it", "Remove them from it"],
+        strict=True,
+    )
+)
 MODE_CHOICES = [
     (MODE_ALL, "All or nothing: import only if every row is valid"),
     (MODE_ROWS, "Row by row: import the valid rows, report the others"),
@@ -31,6 +48,28 @@ class ImportUploadForm(forms.Form):
             attrs={"class": "form-control", "accept": ".csv,.tsv,.txt,text/csv,text/plain"}
         ),
     )
+
+    segment = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Segment",
+        help_text="Segment members: the static segment the domains belong to (created if it does not exist), "
+        "for rows without a segment column.",
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. Q3 ABM list"}),
+    )
+    members = forms.ChoiceField(
+        choices=MEMBER_MODE_CHOICES,
+        required=False,
+        initial=MEMBER_MODES[0],
+        label="Segment members: the file",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def options(self) -> dict[str, str]:
+        """The settings for the whole file, for the kinds that take them."""
+        kind = self.cleaned_data["kind"]
+        given = {name: self.cleaned_data.get(name) for name in KINDS[kind].options}
+        return options_check(kind, given)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -187,6 +226,12 @@ class ImportMappingForm(forms.Form):
             if not target or target in (CUSTOM, IGNORE):
                 continue
             field = spec.field(target)
+            if field.from_header:  # several columns, each naming in its header what it holds
+                if field.from_header(header) is None:
+                    raise forms.ValidationError(
+                        f"Column '{header}' cannot be read as {field.label}: {field.from_header_hint}."
+                    )
+                continue
             slot = field.group or target
             if slot in seen:
                 raise forms.ValidationError(

@@ -10,6 +10,7 @@ import datetime
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,7 +20,7 @@ from typing import Any
 from django.utils.translation import override
 from django_countries import countries
 
-from accounts.choices import Department, LifecycleStage, OpportunityStage, Seniority
+from accounts.choices import CampaignGoal, Department, LifecycleStage, OpportunityStage, Seniority
 from accounts.normalize import normalize_domain, normalize_email, normalize_key
 
 CUSTOM = "custom"  # keep the column in the record's ``custom`` JSON (events: in ``properties``)
@@ -131,6 +132,72 @@ def json_object(value: str) -> dict:
     if not isinstance(data, dict):
         raise ValueError('must be a JSON object, e.g. {"plan": "pro"}')
     return data
+
+
+def name_text(max_length: int) -> Callable[[str], str]:
+    """``text``, in Unicode NFC: ``Café`` typed on a Mac and on Windows is one name."""
+    parse_text = text(max_length)
+
+    def parse(value: str) -> str:
+        return parse_text(unicodedata.normalize("NFC", value))
+
+    return parse
+
+
+def share(value: str) -> float:
+    """A share of 0 to 0.5: ``0.1``, ``10%`` or ``10 %``."""
+    raw = value.strip()
+    percent = raw.endswith("%")
+    number = _number(raw.removesuffix("%")) / (100 if percent else 1)
+    if not percent and number > 1:
+        raise ValueError(f"'{value}' is not a share: write 0.1 or 10%")
+    if not 0 <= number <= Decimal("0.5"):
+        raise ValueError("must be between 0 and 0.5 (0% and 50%)")
+    return float(number)
+
+
+def key_list(max_length: int) -> Callable[[str], tuple[str, ...] | None]:
+    """A cell of keys that tie events to a campaign: ``spring-webinar; spring_webinar_2``.
+
+    Separated like technologies (``;``, ``|``, ``,`` or a line break); each is compared lower-case, as
+    stored, and exactly otherwise (``spring-26`` and ``spring_26`` are two UTM values).
+    """
+
+    def parse(value: str) -> tuple[str, ...] | None:
+        keys: dict[str, None] = {}
+        for part in _LIST_SPLIT.split(value):
+            key = " ".join(part.split()).lower()
+            if not key:
+                continue
+            if len(key) > max_length:
+                raise ValueError(f"'{key[:40]}…' is {len(key)} characters long; a key fits {max_length}")
+            keys[key] = None
+        return tuple(keys) or None
+
+    return parse
+
+
+# A month in a column header: 2026-01, 2026/1 (not part of a longer date or number).
+_MONTH_RE = re.compile(r"(?<![\d/-])(\d{4})[-/](1[0-2]|0?[1-9])(?![-/]?\d)")
+# What else a month's cost column may say about itself ("cost 2026-01", "2026-01 spend (USD)").
+_COST_WORDS = {"cost", "costs", "spend", "spent", "amount", "actual", "actuals", "usd", "eur", "gbp", "in",
+               "for", "of", "month", "monthly", "total"}  # fmt: skip
+
+
+def cost_month(header: str) -> datetime.date | None:
+    """The month a cost column's header names (``cost 2026-01``, ``2026-01 cost``, ``2026-01``), else None.
+
+    The header holds one month as YYYY-MM (or YYYY/MM) and, besides it, at most words like cost,
+    spend or amount: ``budget 2026-01`` or ``start 2026-01`` is not a cost column.
+    """
+    found = _MONTH_RE.findall(header)
+    if len(found) != 1:
+        return None
+    rest = _MONTH_RE.sub(" ", header).casefold()
+    if any(word not in _COST_WORDS for word in re.findall(r"[^\W\d_]+", rest)):
+        return None
+    year_text, month_text = found[0]
+    return datetime.date(int(year_text), int(month_text), 1)
 
 
 def loose_key(value: str) -> str:
@@ -406,6 +473,53 @@ DEPARTMENT_SYNONYMS = {
 }
 
 
+# What marketing plans call a campaign's goal.
+GOAL_SYNONYMS = {
+    "Awareness": "awareness",
+    "Brand": "awareness",
+    "Brand awareness": "awareness",
+    "Engagement": "awareness",
+    "Thought leadership": "awareness",
+    "Pipeline generation": "pipeline",
+    "New pipeline": "pipeline",
+    "Demand generation": "pipeline",
+    "Demand gen": "pipeline",
+    "Lead generation": "pipeline",
+    "Lead gen": "pipeline",
+    "New business": "pipeline",
+    "Acquisition": "pipeline",
+    "Partners": "partner",
+    "Partnership": "partner",
+    "Partner marketing": "partner",
+    "Co-selling": "partner",
+    "Co-sell": "partner",
+    "Partner co-sell": "partner",
+    "Win rate": "win_rate",
+    "Enterprise": "win_rate",
+    "Enterprise deals": "win_rate",
+    "Competitive": "competitive",
+    "Displacement": "competitive",
+    "Competitor displacement": "competitive",
+    "Competitive takeout": "competitive",
+    "Takeout": "competitive",
+    "Rip and replace": "competitive",
+    "Velocity": "velocity",
+    "Acceleration": "velocity",
+    "Pipeline acceleration": "velocity",
+    "Deal acceleration": "velocity",
+    "Sales velocity": "velocity",
+    "New vertical": "new_industry",
+    "Vertical": "new_industry",
+    "New market": "new_industry",
+    "Market entry": "new_industry",
+    "Upsell": "expansion",
+    "Up-sell": "expansion",
+    "Cross-sell": "expansion",
+    "Customer expansion": "expansion",
+    "Expand": "expansion",
+}
+
+
 def name_list(max_length: int) -> Callable[[str], tuple[str, ...]]:
     """A cell listing names: ``Snowflake; Tableau``, ``Snowflake|Tableau`` or ``"Snowflake, Tableau"``.
 
@@ -622,6 +736,10 @@ class FieldSpec:
     help: str = ""
     # Fields that fill the same model field: at most one of a group may be mapped.
     group: str = ""
+    # A field read from several columns, each naming in its header what it holds (a month's cost):
+    # header → what it names, or None. Such columns are mapped by their header, not by alias.
+    from_header: Callable[[str], Any] | None = None
+    from_header_hint: str = ""
 
     @property
     def keys(self) -> list[str]:
@@ -643,6 +761,8 @@ class KindSpec:
     keeps_custom: bool = False
     custom_label: str = "custom data"
     natural_key: str = ""
+    help: str = ""  # how the kind reads a file, for the import page and the command's help
+    options: tuple[str, ...] = ()  # settings for the whole file (``options_check``)
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
@@ -904,6 +1024,116 @@ KINDS: dict[str, KindSpec] = {
             FieldSpec("properties", "Properties (JSON object)", json_object, ("props", "json")),
         ),
     ),
+    "campaigns": KindSpec(
+        name="campaigns",
+        label="Campaigns",
+        natural_key="name (ignoring case)",
+        help=(
+            "A name already imported updates that campaign; a new one needs a channel. Costs by month: one "
+            "column per month, its header holding the month as YYYY-MM ('cost 2026-01', '2026-01 cost' "
+            "or just '2026-01'); a month's cell sets that month's cost line, a blank cell keeps it, and a "
+            "campaign with cost lines costs their sum. Keys (UTM campaigns, e-mail ids, ad ids) are "
+            "separated by ; | , or a line break and replace the campaign's keys of that kind. The target "
+            "segment must exist; the holdout is a share (0.1) or a percentage (10%), at most half."
+        ),
+        fields=(
+            FieldSpec(
+                "name",
+                "Name",
+                name_text(200),
+                ("campaign", "campaign_name", "program", "program_name", "title"),
+                required=True,
+            ),
+            FieldSpec(
+                "channel",
+                "Channel (slug or name)",
+                reference,
+                ("channel_name", "channel_slug", "campaign_channel", "type", "campaign_type"),
+            ),
+            FieldSpec(
+                "goal",
+                "Goal",
+                choice(CampaignGoal, noun="campaign goal", synonyms=GOAL_SYNONYMS),
+                ("campaign_goal", "objective", "purpose"),
+            ),
+            FieldSpec(
+                "owner_team",
+                "Owner team (name or slug)",
+                reference,
+                ("team", "owner", "owning_team", "team_name", "owner_team_name"),
+            ),
+            FieldSpec(
+                "start_date", "Start date", date, ("start", "starts", "start_on", "launch_date", "from")
+            ),
+            FieldSpec("end_date", "End date", date, ("end", "ends", "end_on", "finish_date", "until", "to")),
+            FieldSpec(
+                "budget",
+                "Budget",
+                decimal(max_digits=14),
+                ("planned_budget", "budgeted_cost", "budgeted_cost_in_campaign", "planned_cost"),
+            ),
+            FieldSpec(
+                "cost",
+                "Cost (total)",
+                decimal(max_digits=14),
+                ("actual_cost", "actual_cost_in_campaign", "total_cost", "spend", "spent"),
+                help="Written only for a campaign without cost lines: with them, the cost is their sum.",
+            ),
+            FieldSpec("description", "Description", text(10_000), ("notes", "summary")),
+            FieldSpec(
+                "segment",
+                "Target segment (name)",
+                reference,
+                ("target_segment", "segment_name", "audience", "target"),
+            ),
+            FieldSpec(
+                "holdout_share",
+                "Holdout (share or %)",
+                share,
+                ("holdout", "holdout_percent", "holdout_pct", "holdout_percentage", "control_share"),
+            ),
+            FieldSpec(
+                "utm_campaigns",
+                "UTM campaigns (list)",
+                key_list(200),
+                ("utm_campaign", "utm", "utms", "utm_campaign_values"),
+            ),
+            FieldSpec(
+                "email_ids", "E-mail ids (list)", key_list(200), ("email_id", "e_mail_ids", "e_mail_id")
+            ),
+            FieldSpec("ad_ids", "Ad ids (list)", key_list(200), ("ad_id", "ads")),
+            FieldSpec(
+                "cost_month",
+                "Cost of the month in the header (YYYY-MM)",
+                decimal(max_digits=14),
+                from_header=cost_month,
+                from_header_hint="a month's cost column names the month in its header, like 'cost 2026-01'",
+            ),
+        ),
+    ),
+    "segment_members": KindSpec(
+        name="segment_members",
+        label="Segment members (a static segment's list of domains)",
+        natural_key="domain, within its segment",
+        options=("segment", "members"),
+        help=(
+            "One domain per row, normalised like account domains (https://www.Acme.com/ = acme.com, "
+            "bücher.de = xn--bcher-kva.de). The segment is the file's segment column, else the one named "
+            "for the whole file; a segment that does not exist is created as a static segment. The file "
+            "replaces the segment's list (or adds to it, or removes from it). Domains no account has are "
+            "listed in the report and left out."
+        ),
+        fields=(
+            FieldSpec(
+                "domain",
+                "Domain",
+                domain,
+                ("website", "web_site", "url", "account_domain", "company_domain", "company_website"),
+                required=True,
+            ),
+            FieldSpec("segment", "Segment (name)", name_text(200), ("segment_name", "list", "list_name")),
+        ),
+    ),
 }
 KIND_CHOICES = [(k.name, k.label) for k in KINDS.values()]
 
@@ -1034,6 +1264,33 @@ def value_map_check(kind_name: str, value_map: ValueMap | None) -> ValueMap:
     return out
 
 
+MEMBER_MODES = ("replace", "add", "remove")
+
+
+def options_check(kind_name: str, options: dict[str, Any] | None) -> dict[str, str]:
+    """The settings for a whole file, checked: only those the kind takes, blank ones left out.
+
+    Segment members take ``segment`` (the segment's name, for rows that name none) and ``members``
+    (replace, add or remove; replace when not given). Raises ValueError naming each problem.
+    """
+    kind = KINDS[kind_name]
+    clean = {
+        name: unicodedata.normalize("NFC", " ".join(str(value).split()))
+        for name, value in (options or {}).items()
+        if value is not None and str(value).strip()
+    }
+    problems = [
+        f"an import of {kind.name} takes no setting '{name}'" for name in clean if name not in kind.options
+    ]
+    if clean.get("members", "replace") not in MEMBER_MODES:
+        problems.append(f"members is one of {', '.join(MEMBER_MODES)}, not '{clean['members']}'")
+    if len(clean.get("segment", "")) > 200:
+        problems.append("a segment's name fits 200 characters")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return clean
+
+
 def resolve_mapping(
     kind_name: str, headers: list[str], explicit: dict[str, str] | None = None
 ) -> ColumnMapping:
@@ -1047,6 +1304,9 @@ def resolve_mapping(
 
     def claim(column: Column, target: str) -> bool:
         spec = kind.field(target)
+        if spec.from_header:  # read from several columns, each naming what it holds
+            column.target = target
+            return True
         if target in taken or (spec.group and spec.group in groups):
             return False
         taken[target] = column.header
@@ -1071,6 +1331,13 @@ def resolve_mapping(
             )
         elif target in (CUSTOM, IGNORE):
             column.target = target
+        elif kind.field(target).from_header and kind.field(target).from_header(column.header) is None:
+            mapping.errors.append(
+                (
+                    column.header,
+                    f"'{column.header}' cannot be read as {target}: {kind.field(target).from_header_hint}",
+                )
+            )
         elif not claim(column, target):
             other = taken.get(target) or groups.get(kind.field(target).group)
             mapping.errors.append(
@@ -1088,6 +1355,25 @@ def resolve_mapping(
                 keys = [normalize_key(spec.name)] if exact else spec.keys
                 if key in keys and claim(column, spec.name):
                     break
+    # Columns that name what they hold in their header (a month's cost): by header, not by alias.
+    header_fields = [spec for spec in kind.fields if spec.from_header]
+    named: dict[tuple[str, Any], str] = {}  # (field, what the header names) → the first such column
+    for column in columns:
+        for spec in header_fields:
+            if column.target != spec.name and (column.explicit or column.target not in (CUSTOM, IGNORE)):
+                continue
+            what = spec.from_header(column.header)
+            if what is None:
+                continue
+            column.target = spec.name
+            first = named.setdefault((spec.name, what), column.header)
+            if first != column.header:
+                shown = what.strftime("%Y-%m") if isinstance(what, datetime.date) else what
+                mapping.notes.append(
+                    f"Columns '{first}' and '{column.header}' both hold {spec.name} {shown}: "
+                    "a row may fill only one of them."
+                )
+            break
     for spec in kind.fields:
         if spec.required and spec.name not in taken:
             names = ", ".join(spec.keys[:6])

@@ -38,9 +38,11 @@ from .mappings import (
     ColumnMapping,
     ValueMap,
     loose_key,
+    options_check,
     resolve_mapping,
     value_map_check,
 )
+from .marketing import CampaignImporter, SegmentMembersImporter
 from .reader import CsvFileError, CsvSource, csv_source_open
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class ImportReport:
     choice_values: dict[str, dict[str, dict]] = field(default_factory=dict)
     choice_values_more: dict[str, int] = field(default_factory=dict)  # rows beyond MAX_CHOICE_VALUES
     value_map: ValueMap = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # settings for the whole file (segment, members)
 
     @property
     def ok(self) -> bool:
@@ -224,6 +227,7 @@ class ImportReport:
             "errors_listed": min(len(errors), max_errors) if max_errors is not None else len(errors),
             "unknown_values": self.unknown_values(),
             "value_map": {name: dict(values) for name, values in self.value_map.items()},
+            "options": dict(self.options),
         }
 
 
@@ -262,9 +266,11 @@ class ImportContext:
         row_by_row: bool,
         actor=None,
         value_map: ValueMap | None = None,
+        options: dict[str, str] | None = None,
     ):
         self.report = report
         self.actor = actor
+        self.options = options or {}
         self.mapping = mapping
         self.headers = headers
         self.row_by_row = row_by_row
@@ -368,6 +374,7 @@ def csv_import(
     progress: ProgressCallback | None = None,
     job: JobRun | None = None,
     filename: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import the CSV file at ``path`` as ``kind``; returns the report (it never raises on bad data).
 
@@ -376,6 +383,8 @@ def csv_import(
     ``preview_rows`` rows. ``mapping`` maps headers to fields explicitly (``{"revenue":
     "annual_revenue_millions"}``); the rest are detected by name. ``value_map`` reads values of
     choice fields as accepted ones (``{"seniority": {"intern": "entry"}}``); see ``value_map_check``.
+    ``options`` are settings for the whole file (segment members: ``segment``, ``members``); see
+    ``options_check``.
     """
     if kind not in KINDS:
         raise ValueError(f"Unknown import kind '{kind}'; choose one of {', '.join(KINDS)}")
@@ -397,6 +406,12 @@ def csv_import(
     except ValueError as exc:
         report.fatal = f"the value mapping is wrong: {exc}"
         report.add_error(row=None, column="(value mapping)", value="", reason=str(exc))
+        return report
+    try:
+        report.options = options_check(kind, options)
+    except ValueError as exc:
+        report.fatal = f"the settings are wrong: {exc}"
+        report.add_error(row=None, column="(settings)", value="", reason=str(exc))
         return report
     headers = source.headers
     report.headers = headers
@@ -420,6 +435,7 @@ def csv_import(
         row_by_row=row_by_row,
         actor=actor,
         value_map=report.value_map,
+        options=report.options,
     )
     importer = importer_registry()[kind](ctx)
     try:
@@ -509,8 +525,13 @@ def _fill_row_data(ctx: ImportContext, source: CsvSource, headers: list[str], to
 
 
 def importer_registry() -> dict[str, type]:
-    """Importers by kind, events included."""
-    return {**IMPORTERS, "events": EventImporter}
+    """Importers by kind, events, campaigns and segment members included."""
+    return {
+        **IMPORTERS,
+        "events": EventImporter,
+        "campaigns": CampaignImporter,
+        "segment_members": SegmentMembersImporter,
+    }
 
 
 def _audit_import(*, report: ImportReport, actor, importer, job: JobRun | None) -> None:
@@ -543,8 +564,9 @@ def _storage() -> FileSystemStorage:
 
 
 @transaction.atomic
-def import_upload_create(*, actor, kind: str, upload) -> JobRun:
-    """Keep the uploaded file under MEDIA_ROOT/imports/<job id>/ and record a pending import job."""
+def import_upload_create(*, actor, kind: str, upload, options: dict[str, str] | None = None) -> JobRun:
+    """Keep the uploaded file under MEDIA_ROOT/imports/<job id>/ and record a pending import job
+    (``options``: the settings for the whole file, see ``options_check``)."""
     original = Path(upload.name or "upload.csv").name
     job = job_run_create(
         kind=f"{JOB_KIND_PREFIX}{kind}",
@@ -558,6 +580,7 @@ def import_upload_create(*, actor, kind: str, upload) -> JobRun:
             "mode": MODE_ALL,
             "confirmed": False,
             "source": "upload",
+            "options": options_check(kind, options),
         },
     )
     safe = get_valid_filename(original) or "upload.csv"
@@ -629,6 +652,7 @@ def import_preview(*, job: JobRun, mapping: dict[str, str] | None = None, rows: 
         preview=True,
         preview_rows=PREVIEW_ROWS,
         filename=params.get("filename"),
+        options=params.get("options") or {},
     ).as_dict(max_errors=20)
     return out
 
@@ -690,6 +714,7 @@ def import_job_run(*, job_id: int) -> JobRun | None:
             progress=on_progress,
             job=job,
             filename=params.get("filename"),
+            options=params.get("options") or {},
         )
     except Exception as exc:
         logger.exception("Import job %s crashed", job_id)

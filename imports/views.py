@@ -62,7 +62,10 @@ class ImportStartView(ImportAccessMixin, View):
         if not form.is_valid():
             return self.render(form, status=400)
         job = import_upload_create(
-            actor=request.user, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
+            actor=request.user,
+            kind=form.cleaned_data["kind"],
+            upload=form.cleaned_data["file"],
+            options=form.options(),
         )
         return redirect("imports:import_preview", pk=job.pk)
 

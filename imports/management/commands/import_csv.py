@@ -8,14 +8,22 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from imports.mappings import KINDS, explicit_mapping_parse, value_map_check, value_map_parse
+from imports.mappings import (
+    KINDS,
+    MEMBER_MODES,
+    explicit_mapping_parse,
+    options_check,
+    value_map_check,
+    value_map_parse,
+)
 from imports.services import JOB_KIND_PREFIX, MODE_ALL, MODE_ROWS, csv_import, report_errors_csv
 from revops.services import job_run_create, job_run_finish, job_run_start
 
 
 class Command(BaseCommand):
     help = (
-        "Import a CSV file of accounts, contacts, opportunities, events, products or sales agents. "
+        "Import a CSV file of accounts, contacts, opportunities, events, products, sales agents, campaigns "
+        "or segment members. "
         "All or nothing by default: every row is validated first and nothing is written if one is bad. "
         "Re-importing a file updates what it imported before. "
         "Accounts: a technologies cell lists names separated by ';', '|', ',' or a line break (in a "
@@ -28,7 +36,15 @@ class Command(BaseCommand):
         "…) founds no account: the contact comes in without one, with a warning. "
         "Choice columns (seniority, department, stage …) read their values and labels, and common CRM "
         "names (Closed Won, Needs Analysis, Intern, Head of …) with a note in the report; map other "
-        "values with --map-values."
+        "values with --map-values. "
+        "Campaigns: a name already imported updates that campaign; costs by month come from the columns "
+        "whose header holds the month as YYYY-MM ('cost 2026-01', '2026-01 cost' or '2026-01'), a blank "
+        "cell keeps the month's cost; UTM campaigns, e-mail ids and ad ids are lists like technologies and "
+        "replace the campaign's keys of their kind; the target segment must exist; the holdout is 0.1 or "
+        "10%. "
+        "Segment members: a file of domains (and optionally a segment column); the segment named by "
+        "--segment (or the column) is created as a static segment if it does not exist, and its list is "
+        "replaced (--members add or remove to change it instead); domains no account has are listed."
     )
 
     def add_arguments(self, parser):
@@ -50,11 +66,20 @@ class Command(BaseCommand):
             metavar="FIELD:VALUE=ACCEPTED[,VALUE=ACCEPTED…]",
             help="read values of a choice field as one of its accepted values, e.g. --map-values "
             "seniority:intern=entry or --map-values 'stage:Open=prospecting,On hold=engaging'. FIELD is "
-            "a field name (seniority, department, lifecycle_stage, stage); values match ignoring case, "
+            "a field name (seniority, department, lifecycle_stage, stage, goal); values match ignoring case, "
             "spaces and punctuation. Repeat for several fields.",
         )
         parser.add_argument(
             "--row-by-row", action="store_true", help="import the good rows and report the bad ones"
+        )
+        parser.add_argument(
+            "--segment",
+            help="segment members: the segment of the rows whose segment column is blank (or of every row)",
+        )
+        parser.add_argument(
+            "--members",
+            choices=MEMBER_MODES,
+            help="segment members: replace the segment's list (the default), add to it or remove from it",
         )
         parser.add_argument("--user", help="username recorded as the one who imported (audit log)")
         parser.add_argument("--errors-csv", help="write the rejected rows, with reasons, to this CSV file")
@@ -65,6 +90,7 @@ class Command(BaseCommand):
         try:
             mapping = explicit_mapping_parse(options["map"])
             value_map = value_map_check(kind, value_map_parse(options["map_values"]))
+            settings = options_check(kind, {"segment": options["segment"], "members": options["members"]})
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if not path.is_file():
@@ -90,6 +116,7 @@ class Command(BaseCommand):
                     "mode": MODE_ROWS if row_by_row else MODE_ALL,
                     "source": "cli",
                     "confirmed": True,
+                    "options": settings,
                 },
             )
             job_run_start(job=job)
@@ -117,6 +144,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 progress=progress,
                 job=job,
+                options=settings,
             )
         except Exception as exc:
             if job:
@@ -144,6 +172,8 @@ class Command(BaseCommand):
         out.write(
             f"Import of {data['kind']} from {data['file']} ({mode}{', dry run' if data['dry_run'] else ''})"
         )
+        if data["options"]:
+            out.write("Settings: " + ", ".join(f"{k} {v}" for k, v in data["options"].items()))
         if data["mapping"]:
             mapped = ", ".join(f"{h} → {t}" for h, t in data["mapping"].items())
             out.write(f"Columns: {mapped}")
