@@ -128,7 +128,7 @@ class SegmentCriteriaFilterSet(AccountScoreFilterSet):
             "not_segment",
         ]
 
-    def filter_industry(self, qs, name, value):
+    def filter_industry(self, qs, name, value: str):
         query = Q()
         for industry in value or []:
             query |= Q(industry__iexact=industry)
@@ -168,12 +168,12 @@ class SegmentCriteriaFilterSet(AccountScoreFilterSet):
             return qs
         return qs.filter(Exists(Contact.objects.filter(account_id=OuterRef("pk"), lifecycle_stage__in=value)))
 
-    def filter_segment(self, qs, name, value):
+    def filter_segment(self, qs, name, value: int):
         if not value:
             return qs
         return qs.filter(Exists(_current_members([s.pk for s in value])))
 
-    def filter_not_segment(self, qs, name, value):
+    def filter_not_segment(self, qs, name, value: int):
         if not value:
             return qs
         return qs.filter(~Exists(_current_members([s.pk for s in value])))
@@ -189,7 +189,7 @@ class InMarketSegmentFilterSet(AccountModelScoreFilterSet):
     class Meta(AccountModelScoreFilterSet.Meta):
         fields = [*AccountModelScoreFilterSet.Meta.fields, "segment"]
 
-    def filter_segment(self, qs, name, value):
+    def filter_segment(self, qs, name, value: int):
         if not value:
             return qs
         members = SegmentMembership.objects.filter(
