@@ -111,7 +111,7 @@ def _referenced(criteria: dict) -> set[int]:
     return ids
 
 
-def _refuse_cycles(segment: Segment | None, criteria: dict) -> None:
+def refuse_cycles(segment: Segment | None, criteria: dict) -> None:
     """A segment may not name itself, nor a segment that (through others) names it."""
     if segment is None or segment.pk is None:
         return
@@ -221,7 +221,7 @@ def segment_update(*, actor, segment: Segment, data: dict) -> Segment:
     if "criteria" in data or "kind" in data:
         criteria = data.get("criteria", segment.criteria) if kind == SegmentKind.DYNAMIC else {}
         data["criteria"] = criteria_clean(criteria or {})
-        _refuse_cycles(segment, data["criteria"])
+        refuse_cycles(segment, data["criteria"])
         if data["criteria"] != segment.criteria or kind != segment.kind:
             data["version"] = segment.version + 1  # (dynamic → static keeps the members as the list)
     segment = object_update(instance=segment, actor=actor, data=data)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.models import Campaign
+from accounts.models import Account, Campaign
 from accounts.selectors import industry_choices
 from accounts.views import channel_select
 from revops import csvsafe
@@ -356,7 +356,7 @@ class SegmentListView(ObjectListView):
 
 def criteria_form(data=None) -> forms.Form:
     """The criteria editor: the FilterSet's form with the page's labels and pickers."""
-    filterset = SegmentCriteriaFilterSet(data, queryset=Segment.objects.none(), prefix=CRITERIA_PREFIX)
+    filterset = SegmentCriteriaFilterSet(data, queryset=Account.objects.none(), prefix=CRITERIA_PREFIX)
     form = filterset.form
     for name in ("q", "parent", "has_parent", "owner", "industry"):
         form.fields.pop(name, None)

@@ -13,7 +13,8 @@ def signed(value, digits: int = 2) -> str:
     """``0.5`` → ``+0.50``; nothing → an em dash."""
     if value is None or value == "":
         return "—"
-    return f"{float(value):+.{int(digits)}f}"
+    rounded = round(float(value), int(digits)) + 0.0  # no "-0.00"
+    return f"{rounded:+.{int(digits)}f}" if rounded else f"{0:.{int(digits)}f}"
 
 
 @register.filter

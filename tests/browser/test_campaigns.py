@@ -333,12 +333,6 @@ def test_a_targeted_account_page_names_the_campaign(page, login, viewer, program
     page.screenshot(path="/tmp/ui-account-campaigns.png", full_page=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns.views.criteria_form builds SegmentCriteriaFilterSet over Segment.objects.none(): "
-    "django-filter then labels the filters without an explicit label from Segment's fields, and "
-    "Country shows as “[invalid name]” (the editor, and the criteria of a segment with a country)",
-)
 def test_the_criteria_editor_labels_every_criterion(page, login, member, market):
     login(member)
     page.goto("/campaigns/segments/add/")
