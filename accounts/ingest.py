@@ -7,17 +7,21 @@ those into the daily rollups (``ON CONFLICT … DO UPDATE SET count = count + EX
 replayed batch, even two replays racing, counts every event once. SQLite, whose writers are
 serialised, gets the same semantics with batched statements. Unknown account domains and contact
 e-mails are created on the way, race-safely (``INSERT … ON CONFLICT DO NOTHING`` then re-select).
+An event without a ``campaign_id`` is tied to the campaign whose key (``CampaignKey``) it carries: one
+query per batch for every key value in it, none when no event carries one.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -29,7 +33,15 @@ from revops.choices import ChangeAction
 
 from .choices import EventSource, EventType
 from .freemail import FREE_MAIL_DOMAINS
-from .models import Account, AccountActivityDaily, Campaign, Contact, ContactActivityDaily, EngagementEvent
+from .models import (
+    Account,
+    AccountActivityDaily,
+    Campaign,
+    CampaignKey,
+    Contact,
+    ContactActivityDaily,
+    EngagementEvent,
+)
 from .normalize import activity_key, email_domain, normalize_domain, normalize_email
 from .signals import events_ingested
 
@@ -50,6 +62,16 @@ INTENT, FIRST_PARTY, THIRD_PARTY = (
 MAX_MESSAGE_ID = EngagementEvent._meta.get_field("message_id").max_length
 MAX_TOPIC = EngagementEvent._meta.get_field("topic").max_length
 MAX_URL = 2048
+MAX_KEY = CampaignKey._meta.get_field("value").max_length
+# Properties that name a campaign by one of its keys, most specific first: the first that matches wins,
+# then the URL's utm_campaign.
+KEY_PROPERTIES = (
+    str(CampaignKey.Kind.EMAIL_ID),
+    str(CampaignKey.Kind.AD_ID),
+    str(CampaignKey.Kind.UTM_CAMPAIGN),
+)
+UTM_CAMPAIGN = str(CampaignKey.Kind.UTM_CAMPAIGN)
+_UTM_IN_URL = UTM_CAMPAIGN + "="
 MAX_FUTURE = datetime.timedelta(days=1)
 MAX_ID = 2**63 - 1
 UTC = datetime.UTC
@@ -100,10 +122,12 @@ class _Event:
     __slots__ = (
         "index", "message_id", "event_type", "occurred_at", "day", "key", "source", "url", "topic",
         "properties", "campaign_id", "account_id", "account_domain", "contact_id", "contact_email",
+        "campaign_keys",
     )  # fmt: skip
 
     def __init__(self, index, message_id, event_type, occurred_at, source, url, topic, properties,
-                 campaign_id, account_id, account_domain, contact_id, contact_email):  # fmt: skip
+                 campaign_id, account_id, account_domain, contact_id, contact_email,
+                 campaign_keys=None):  # fmt: skip
         self.index = index
         self.message_id: str = message_id
         self.event_type: str = event_type
@@ -119,6 +143,8 @@ class _Event:
         self.account_domain: str | None = account_domain
         self.contact_id: int | None = contact_id
         self.contact_email: str | None = contact_email
+        # (kind, value) pairs that may name the campaign, in order of precedence; None: none given.
+        self.campaign_keys: tuple[tuple[str, str], ...] | None = campaign_keys
 
 
 _json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -139,6 +165,45 @@ def _email_ok(email: str) -> str:
     email = _email(email)
     _domain(email_domain(email))
     return email
+
+
+def _key_value(value: Any) -> str | None:
+    """A property's value as ``CampaignKey`` stores it (lower-case text), or ``None`` if it cannot be one."""
+    if type(value) is str:
+        value = value.strip().lower()
+    elif type(value) is int:  # not bool: True is no id
+        value = str(value)
+    elif type(value) is float and math.isfinite(value):
+        value = str(int(value)) if value.is_integer() else repr(value)  # 123.0 from a tool's float ids
+    else:
+        return None
+    # NUL: a URL's %00 decodes to one, and PostgreSQL refuses it in a query parameter.
+    return value if value and len(value) <= MAX_KEY and "\x00" not in value else None
+
+
+@lru_cache(maxsize=65_536)
+def _url_utm_campaign(url: str) -> str | None:
+    """The first non-empty ``utm_campaign`` of the URL's query string, decoded and lower-cased."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # e.g. a malformed IPv6 host: the URL is stored as sent, it just names no campaign
+        return None
+    for name, value in parse_qsl(query):
+        if name == UTM_CAMPAIGN and (value := _key_value(value)) is not None:
+            return value
+    return None
+
+
+def _campaign_keys(url: str, properties: Any) -> tuple[tuple[str, str], ...] | None:
+    """The campaign keys an event carries, in order of precedence (properties, then the URL)."""
+    keys = []
+    if type(properties) is dict:
+        for kind in KEY_PROPERTIES:
+            if kind in properties and (value := _key_value(properties[kind])) is not None:
+                keys.append((kind, value))
+    if _UTM_IN_URL in url and (value := _url_utm_campaign(url)) is not None:
+        keys.append((UTM_CAMPAIGN, value))
+    return tuple(keys) or None
 
 
 def account_name_from_domain(domain: str) -> str:
@@ -233,7 +298,7 @@ def _parse_item(index: int, item: Any, latest: datetime.datetime, errors: list[I
     elif not topic and event_type == INTENT:
         errors.append(ItemError(index, "topic", "Intent events need a topic."))
 
-    properties = item.get("properties")
+    properties = fields = item.get("properties")
     if not properties:
         if properties is not None and type(properties) is not dict:
             errors.append(ItemError(index, "properties", "Must be a JSON object."))
@@ -296,9 +361,17 @@ def _parse_item(index: int, item: Any, latest: datetime.datetime, errors: list[I
         return None
     if source is None:
         source = THIRD_PARTY if event_type == INTENT else FIRST_PARTY
+    keys = None
+    # An explicit campaign wins; cheap tests spare the events that carry no key at all (plain `in`s
+    # cost less than a set operation on the properties).
+    if campaign_id is None and (
+        _UTM_IN_URL in url
+        or (fields and ("email_id" in fields or "ad_id" in fields or "utm_campaign" in fields))
+    ):
+        keys = _campaign_keys(url, fields)
     return _Event(
         index, message_id, event_type, occurred_at, source, url, topic, properties,
-        campaign_id, account_id, account_domain, contact_id, contact_email,
+        campaign_id, account_id, account_domain, contact_id, contact_email, keys,
     )  # fmt: skip
 
 
@@ -361,6 +434,19 @@ class _Resolved:
             domain: pk for pk, domain in _select(f"SELECT id, domain FROM {accounts}", "domain", domains)
         }
         self.new_domains = sorted(domains - self.domains.keys())
+        # The campaigns named by key: one query for every value in the batch, none if no event has one.
+        self.keyed = [e for e in events if e.campaign_keys is not None]
+        self.campaign_keys: dict[tuple[str, str], int] = {}
+        if self.keyed:
+            values = {value for e in self.keyed for _, value in e.campaign_keys}
+            condition, params = _in("value", values)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT kind, value, campaign_id FROM {_table(CampaignKey)} "
+                    f"WHERE kind IN ({', '.join(['%s'] * len(KEY_PROPERTIES))}) AND {condition}",
+                    [*KEY_PROPERTIES, *params],
+                )
+                self.campaign_keys = {(kind, value): pk for kind, value, pk in cursor.fetchall()}
 
     def errors(self, events: list[_Event]) -> list[ItemError]:
         errors = []
@@ -507,6 +593,18 @@ def _identities_resolve(resolved: _Resolved, events: list[_Event]) -> None:
             e.account_id = contact_account
 
 
+def _campaigns_resolve(resolved: _Resolved) -> None:
+    """Tie each event without a campaign_id to the campaign of its first known key (unknown: none)."""
+    known = resolved.campaign_keys
+    if not known:
+        return
+    for e in resolved.keyed:
+        for key in e.campaign_keys:
+            if (campaign_id := known.get(key)) is not None:
+                e.campaign_id = campaign_id
+                break
+
+
 _CREATE_STAGE = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} (
     message_id text NOT NULL, event_type text NOT NULL, occurred_at timestamptz NOT NULL,
@@ -651,6 +749,7 @@ def events_ingest(
         accounts_created = _accounts_create(resolved)
         contacts_created = _contacts_create(resolved)
         _identities_resolve(resolved, events)
+        _campaigns_resolve(resolved)
         if not events:
             created = 0
         elif is_postgres():

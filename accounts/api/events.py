@@ -40,7 +40,11 @@ class EventInSerializer(serializers.Serializer):
         required=False,
         help_text="Default: third_party for intent, else first_party.",
     )
-    campaign_id = serializers.IntegerField(required=False)
+    campaign_id = serializers.IntegerField(
+        required=False,
+        help_text="Without it, the event is tied to the campaign with a matching key (case-insensitive): "
+        "properties email_id, ad_id or utm_campaign, else the URL's utm_campaign; unknown keys tie none.",
+    )
     url = serializers.CharField(required=False, max_length=2048)
     topic = serializers.CharField(required=False, max_length=200, help_text="Required for intent events.")
     properties = serializers.DictField(required=False)
