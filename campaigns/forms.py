@@ -9,6 +9,8 @@ from django import forms
 
 from accounts.forms import ServiceModelForm
 from accounts.models import Campaign, CampaignKey
+from scoring.models import Ruleset
+from scoring.whatif import MAX_DAYS
 
 from .choices import LeaderboardMetric
 from .models import Segment
@@ -157,6 +159,13 @@ class CampaignForm(ServiceModelForm):
         return self.cleaned_data.get("target_segment"), float(
             self.cleaned_data.get("holdout_percent") or 0
         ) / 100
+
+
+class SegmentWhatIfForm(forms.Form):
+    """Replay a rules version over the contacts of a segment's accounts (scoring's what-if)."""
+
+    ruleset = forms.ModelChoiceField(queryset=Ruleset.objects.order_by("-number"), label="Rules version")
+    days = forms.IntegerField(min_value=7, max_value=MAX_DAYS, initial=90, label="Days")
 
 
 class LeaderboardForm(forms.Form):

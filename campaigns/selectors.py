@@ -456,3 +456,12 @@ def segment_export_rows(*, segment: Segment):
         )
         .iterator(chunk_size=5000)
     )
+
+
+def segment_member_ids(*, segment: Segment) -> list[int]:
+    """The current members' account ids (for a what-if over the segment)."""
+    return list(
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )

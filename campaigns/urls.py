@@ -21,4 +21,5 @@ urlpatterns = [
     path("segments/<int:pk>/members/", views.SegmentMembersView.as_view(), name="segment_members"),
     path("segments/<int:pk>/delete/", views.SegmentDeleteView.as_view(), name="segment_delete"),
     path("segments/<int:pk>/export/", views.SegmentExportView.as_view(), name="segment_export"),
+    path("segments/<int:pk>/whatif/", views.SegmentWhatIfView.as_view(), name="segment_whatif"),
 ]

@@ -34,6 +34,7 @@ from accounts.selectors import industry_choices
 from accounts.views import channel_select
 from revops import csvsafe
 from revops.views import Column, ObjectDetailView, ObjectEditView, ObjectListView, positive_int
+from scoring.whatif import whatif_run_start
 
 from . import selectors
 from .filtersets import CampaignFilterSet, SegmentCriteriaFilterSet, SegmentFilterSet
@@ -42,6 +43,7 @@ from .forms import (
     CampaignForm,
     LeaderboardForm,
     SegmentForm,
+    SegmentWhatIfForm,
     StaticMembersForm,
     criteria_from_post,
 )
@@ -447,6 +449,11 @@ class SegmentDetailView(ObjectDetailView):
                 "campaign_targets": selectors.segment_campaigns(segment=segment),
                 "static_form": StaticMembersForm() if segment.kind == "static" else None,
                 "can_refresh": request.user.has_perm("campaigns.refresh_segment"),
+                "whatif_form": (
+                    SegmentWhatIfForm()
+                    if request.user.has_perms(["scoring.view_ruleset", "scoring.add_whatifrun"])
+                    else None
+                ),
             }
         )
         return context
@@ -592,6 +599,31 @@ class SegmentMembersView(SegmentActionView):
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
             messages.warning(self.request, f"No account has these {len(missing):,} domains: {shown}")
         messages.success(self.request, text)
+
+
+class SegmentWhatIfView(SegmentActionView):
+    """Replay a rules version (against the published one) over the contacts of the segment's members."""
+
+    permission_required = ("campaigns.view_segment", "scoring.view_ruleset", "scoring.add_whatifrun")
+
+    def get_segment(self, pk: int) -> Segment:
+        try:
+            return selectors.segment_get(user=self.request.user, pk=pk)
+        except Segment.DoesNotExist as exc:
+            raise Http404(f"No segment with id {pk}") from exc
+
+    def act(self, segment: Segment) -> str:
+        form = SegmentWhatIfForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError([e for errs in form.errors.values() for e in errs])
+        run = whatif_run_start(
+            ruleset=form.cleaned_data["ruleset"],
+            user=self.request.user,
+            days=form.cleaned_data["days"],
+            account_ids=selectors.segment_member_ids(segment=segment),
+            scope=f"segment {segment.name} (v{segment.version}, {segment.member_count:,} accounts)",
+        )
+        return reverse("scoring:ruleset_whatif", kwargs={"pk": run.ruleset_id}) + f"?run={run.pk}"
 
 
 class SegmentDeleteView(SegmentActionView):

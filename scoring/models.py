@@ -296,6 +296,12 @@ class WhatIfRun(BaseModel):
     )
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    scope = models.CharField(
+        max_length=250, blank=True, help_text="The accounts it was limited to, in words (e.g. a segment)."
+    )
+    account_ids = models.JSONField(
+        null=True, blank=True, help_text="The accounts whose contacts it replayed; empty means every contact."
+    )
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -189,9 +189,15 @@ def _people(frame: pd.DataFrame, contacts: pd.DataFrame) -> list[dict]:
 
 
 def whatif_compute(
-    *, ruleset: Ruleset, baseline: Ruleset, days: int = 90, as_of: datetime.date | None = None
+    *,
+    ruleset: Ruleset,
+    baseline: Ruleset,
+    days: int = 90,
+    as_of: datetime.date | None = None,
+    account_ids: list[int] | None = None,
 ) -> dict:
-    """The comparison (see the module docstring) as a JSON-ready dict."""
+    """The comparison (see the module docstring) as a JSON-ready dict; with ``account_ids``, only the
+    contacts of those accounts (a segment) are replayed."""
     as_of = as_of or today()
     start = as_of - datetime.timedelta(days=days)
     weeks = sorted({as_of - datetime.timedelta(days=7 * k) for k in range(0, (days + 6) // 7)})
@@ -205,6 +211,8 @@ def whatif_compute(
         fast_track_days=max(specs["draft"].fast_track_days, specs["baseline"].fast_track_days),
     )
     contacts = contacts_frame(both)
+    if account_ids is not None:
+        contacts = contacts[contacts["account_id"].isin(account_ids)].reset_index(drop=True)
     population = Population(
         contacts=contacts,
         accounts=pd.DataFrame({"account_id": pd.Series(dtype="int64")}),
@@ -236,6 +244,7 @@ def whatif_compute(
         "ruleset": {"id": ruleset.pk, "number": ruleset.number, "name": ruleset.name},
         "baseline": {"id": baseline.pk, "number": baseline.number, "name": baseline.name},
         "contacts": len(contacts),
+        "accounts_limited_to": None if account_ids is None else len(account_ids),
         "weeks": by_week,
         "totals": {name: _totals(f) for name, f in frames.items()},
         "by_channel": _breakdown(frames["draft"], frames["baseline"], "channel"),
@@ -247,8 +256,19 @@ def whatif_compute(
     }
 
 
-def whatif_run_start(*, ruleset: Ruleset, user, days: int = 90, baseline: Ruleset | None = None) -> WhatIfRun:
-    """Queue a what-if run (in-process in the embedded mode); its result lands on the run."""
+def whatif_run_start(
+    *,
+    ruleset: Ruleset,
+    user,
+    days: int = 90,
+    baseline: Ruleset | None = None,
+    account_ids: list[int] | None = None,
+    scope: str = "",
+) -> WhatIfRun:
+    """Queue a what-if run (in-process in the embedded mode); its result lands on the run. With
+    ``account_ids`` (and ``scope``, their name in words) only those accounts' contacts are replayed."""
+    if account_ids is not None:
+        account_ids = sorted({int(i) for i in account_ids})
     if not isinstance(days, int) or not 7 <= days <= MAX_DAYS:
         raise ValidationError({"days": f"Choose between 7 and {MAX_DAYS} days."})
     if baseline is None:
@@ -262,11 +282,19 @@ def whatif_run_start(*, ruleset: Ruleset, user, days: int = 90, baseline: Rulese
         run = WhatIfRun.objects.filter(
             ruleset=ruleset, baseline=baseline, days=days, status__in=["pending", "running"],
             updated__gte=timezone.now() - JOB_ABANDONED_AFTER,  # older: its worker is gone
+            scope=scope,
         ).first()  # fmt: skip
-        if run is not None:
+        if run is not None and run.account_ids == account_ids:
             run.existing = True
             return run
-        run = WhatIfRun.objects.create(ruleset=ruleset, baseline=baseline, days=days, requested_by=user)
+        run = WhatIfRun.objects.create(
+            ruleset=ruleset,
+            baseline=baseline,
+            days=days,
+            requested_by=user,
+            scope=scope,
+            account_ids=account_ids,
+        )
         run.existing = False
 
         def failed(words: str) -> None:
@@ -285,7 +313,9 @@ def whatif_task(run_id: int) -> str:
         return run.status
     WhatIfRun.objects.filter(pk=run.pk).update(status="running")
     try:
-        result = whatif_compute(ruleset=run.ruleset, baseline=run.baseline, days=run.days)
+        result = whatif_compute(
+            ruleset=run.ruleset, baseline=run.baseline, days=run.days, account_ids=run.account_ids
+        )
     except Exception as exc:
         log.exception("what-if %s failed", run.pk)
         WhatIfRun.objects.filter(pk=run.pk).update(status="failed", error=f"{type(exc).__name__}: {exc}")

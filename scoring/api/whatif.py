@@ -20,7 +20,18 @@ class WhatIfRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WhatIfRun
-        fields = ["id", "ruleset", "baseline", "days", "status", "error", "result", "created", "updated"]
+        fields = [
+            "id",
+            "ruleset",
+            "baseline",
+            "days",
+            "scope",
+            "status",
+            "error",
+            "result",
+            "created",
+            "updated",
+        ]
         read_only_fields = fields
 
 

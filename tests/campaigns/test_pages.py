@@ -17,6 +17,7 @@ from campaigns.measurement import audience_write, campaigns_measure_all
 from campaigns.models import CampaignAudience, CampaignTarget, Segment, SegmentMembership
 from campaigns.segments import segment_create
 from scoring.choices import BuyingStage
+from scoring.models import Ruleset, WhatIfRun
 from scoring.signals import rescore_finished
 from tests.accounts.factories import (
     AccountFactory,
@@ -268,3 +269,27 @@ def test_segment_membership_follows_a_rescore(member, world, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         rescore_finished.send(sender=None, as_of=TODAY.isoformat())
     assert SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count() == 6
+
+
+def test_what_if_over_a_segment(client, revops_admin, member, world, django_capture_on_commit_callbacks):
+    segment = segment_create(actor=member, data={"name": "Deciders", "criteria": {"stage": ["decision"]}})
+    client.force_login(revops_admin)
+    published = Ruleset.objects.get(status="published")
+    page = client.get(reverse("campaigns:segment_detail", kwargs={"pk": segment.pk}))
+    assert page.context["whatif_form"] is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("campaigns:segment_whatif", kwargs={"pk": segment.pk}),
+            {"ruleset": published.pk, "days": 30},
+        )
+    assert response.status_code == 302 and "?run=" in response.url
+    run = WhatIfRun.objects.get()
+    run.refresh_from_db()
+    assert run.scope.startswith("segment Deciders") and sorted(run.account_ids) == sorted(
+        a.pk for a in world[:5]
+    )
+    assert run.status == "succeeded" and run.result["accounts_limited_to"] == 5
+    bad = client.post(
+        reverse("campaigns:segment_whatif", kwargs={"pk": segment.pk}), {"days": 3}, follow=True
+    )
+    assert any("Rules version" in str(m) or "required" in str(m) for m in bad.context["messages"])

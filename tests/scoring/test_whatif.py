@@ -142,3 +142,12 @@ def test_rescore_command(history, capsys):
     with pytest.raises(CommandError, match="No published ruleset"):
         call_command("rescore")
     assert JobRun.objects.count() == 0 and Rule.objects.filter(ruleset=history["draft"]).count() == 20
+
+
+def test_whatif_limited_to_some_accounts_replays_only_their_contacts(history):
+    beta = history["warm"].account_id
+    result = whatif_compute(
+        ruleset=history["draft"], baseline=history["published"], days=90, account_ids=[beta]
+    )
+    assert result["contacts"] == 2 and result["accounts_limited_to"] == 1
+    assert result["totals"]["baseline"]["mql"] == 0 and result["totals"]["draft"]["mql"] == 1
