@@ -46,7 +46,7 @@ ID_CHUNK = 20_000  # ids per query (SQLite binds each one)
 
 
 def influence_days() -> int:
-    return int(getattr(settings, "CAMPAIGN_INFLUENCE_DAYS", 90))
+    return settings.CAMPAIGN_INFLUENCE_DAYS
 
 
 # --- launch ------------------------------------------------------------------------------------------

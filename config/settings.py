@@ -177,6 +177,10 @@ SCORING_SEMI_MONTHLY_BELOW = env.int("SCORING_SEMI_MONTHLY_BELOW", default=25_00
 # A deployment whose receivers are internal turns this on.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
+# Campaign measurement: an opportunity is "influenced" by a campaign that touched its account in the N
+# days before it opened (campaigns/measurement.py).
+CAMPAIGN_INFLUENCE_DAYS = env.int("CAMPAIGN_INFLUENCE_DAYS", default=90)
+
 # --- Auth -----------------------------------------------------------------------------------
 LOGIN_URL = "/login/"  # not /accounts/login/: /accounts/ belongs to the accounts app
 LOGIN_REDIRECT_URL = "/"
