@@ -704,9 +704,17 @@ CHANNELS = list(CHANNEL_WIN_RATES)
 
 # --- campaigns --------------------------------------------------------------------------------
 # Each template runs one to three times over the period; ``mix`` lists the campaign's engagement events
-# (event type, path on the site or "" for none, share). ``segment`` decides which accounts it targets:
-# industries (None: any), minimum and maximum employees, a technology category, ICP-fit weighting,
-# and "customers" (upsell programs target accounts that are customers when they start).
+# (event type, path on the site or "" for none, share) and ``rate`` how many a treated account makes a
+# working day (a weekend day 0.3 of it): the campaign's direct, true engagement effect. ``segment``
+# decides which accounts it targets: industries (None: any), minimum and maximum employees, a
+# technology category, ICP-fit weighting, and "customers" (upsell programs target accounts that are
+# customers when they start); ``segment_name`` names the dynamic segment that describes it (the demo's
+# audience is a random share of it, ``reach``). ``known`` is the share of a campaign's events on
+# anonymous kinds (page views, ad clicks) made by a known contact (default ``CAMPAIGN_KNOWN``). The last
+# run of an ``ongoing`` template is still running when the period ends.
+CAMPAIGN_KNOWN = 0.3
+CAMPAIGN_CYCLE_LIFT = 1.6  # a running campaign multiplies a treated prospect's chance to start a buying cycle
+CAMPAIGN_HOLDOUT = 0.1  # share of each campaign's eligible accounts held out (no events, no lift)
 CAMPAIGN_TEMPLATES = [
     {
         "name": "Predictive Pipeline Webinar",
@@ -717,6 +725,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (8_000, 15_000),
         "reach": 0.18,
         "runs": 3,
+        "rate": 0.04,
+        "segment_name": "ICP fit: high and medium",
         "segment": {"fit": True},
         "mix": [
             ("webinar", "/webinars/predictive-pipeline", 0.5),
@@ -733,6 +743,9 @@ CAMPAIGN_TEMPLATES = [
         "cost": (5_000, 12_000),
         "reach": 0.25,
         "runs": 3,
+        "rate": 0.03,
+        "segment_name": "Every account",
+        "ongoing": True,
         "segment": {},
         "mix": [
             ("content_download", "/resources/mql-is-dead-ebook", 0.35),
@@ -749,6 +762,9 @@ CAMPAIGN_TEMPLATES = [
         "cost": (20_000, 40_000),
         "reach": 0.35,
         "runs": 3,
+        "rate": 0.09,
+        "segment_name": "SaaS, fintech and health tech, 200–5,000 employees",
+        "ongoing": True,
         "segment": {"industries": ["Software", "Fintech", "Health tech"], "min_emp": 200, "max_emp": 5000},
         "mix": [
             ("email_open", "", 0.45),
@@ -766,6 +782,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (40_000, 70_000),
         "reach": 0.12,
         "runs": 2,
+        "rate": 0.06,
+        "segment_name": "Enterprise: 500+ employees",
         "segment": {"min_emp": 500},
         "mix": [("form_fill", "/events/revops-summit", 0.4), ("meeting", "", 0.2), ("email_open", "", 0.4)],
     },
@@ -778,6 +796,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (10_000, 25_000),
         "reach": 0.4,
         "runs": 2,
+        "rate": 0.05,
+        "segment_name": "Data-warehouse users",
         "segment": {"tech": "Data warehouse"},
         "mix": [
             ("page_view", "/partners/snowflake", 0.4),
@@ -795,6 +815,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (12_000, 25_000),
         "reach": 0.2,
         "runs": 2,
+        "rate": 0.07,
+        "segment_name": "ICP fit, 100+ employees",
         "segment": {"fit": True, "min_emp": 100},
         "mix": [
             ("email_open", "", 0.4),
@@ -811,6 +833,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (15_000, 30_000),
         "reach": 0.45,
         "runs": 2,
+        "rate": 0.04,
+        "segment_name": "Fintech and financial services",
         "segment": {"industries": ["Fintech", "Financial services"]},
         "mix": [
             ("ad_click", "/solutions/fintech", 0.4),
@@ -825,10 +849,15 @@ CAMPAIGN_TEMPLATES = [
         "team": "marketing",
         "days": 30,
         "cost": (25_000, 35_000),
-        "reach": 0.3,
+        "reach": 0.6,
         "runs": 1,
+        # Lots of views and not one MQL: people watch the video without signing in or filling a form
+        # (their visits resolve to their account by IP), and a view is no valuable action anyway.
+        "rate": 1.0,
+        "known": 0.0,
+        "segment_name": "ICP fit: high and medium",
         "segment": {"fit": True},
-        "mix": [("ad_click", "/news/series-b", 0.6), ("page_view", "/news/series-b", 0.4)],
+        "mix": [("page_view", "/news/series-b/video", 0.85), ("ad_click", "/news/series-b/video", 0.15)],
     },
     {
         "name": "Deal Velocity Sprint",
@@ -839,6 +868,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (5_000, 10_000),
         "reach": 0.15,
         "runs": 2,
+        "rate": 0.08,
+        "segment_name": "Large accounts: 1,000+ employees",
         "segment": {"min_emp": 1000},
         "mix": [
             ("meeting", "", 0.3),
@@ -855,6 +886,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (18_000, 30_000),
         "reach": 0.35,
         "runs": 2,
+        "rate": 0.03,
+        "segment_name": "Health tech and healthcare",
         "segment": {"industries": ["Health tech", "Healthcare"]},
         "mix": [
             ("form_fill", "/events/health-tech-dinner", 0.5),
@@ -871,6 +904,9 @@ CAMPAIGN_TEMPLATES = [
         "cost": (3_000, 8_000),
         "reach": 0.7,
         "runs": 2,
+        "rate": 0.06,
+        "segment_name": "Customers",
+        "ongoing": True,
         "segment": {"customers": True},
         "mix": [
             ("email_open", "", 0.4),
@@ -888,6 +924,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (4_000, 9_000),
         "reach": 0.6,
         "runs": 1,
+        "rate": 0.02,
+        "segment_name": "Customers",
         "segment": {"customers": True},
         "mix": [("email_open", "", 0.5), ("page_view", "/customers/advocates", 0.3), ("meeting", "", 0.2)],
     },
@@ -900,6 +938,9 @@ CAMPAIGN_TEMPLATES = [
         "cost": (6_000, 14_000),
         "reach": 0.3,
         "runs": 2,
+        "rate": 0.05,
+        "segment_name": "CRM users",
+        "ongoing": True,
         "segment": {"tech": "CRM"},
         "mix": [
             ("page_view", "/integrations/hubspot", 0.5),
@@ -916,6 +957,8 @@ CAMPAIGN_TEMPLATES = [
         "cost": (9_000, 16_000),
         "reach": 0.2,
         "runs": 2,
+        "rate": 0.04,
+        "segment_name": "Data-warehouse users, 300+ employees",
         "segment": {"tech": "Data warehouse", "min_emp": 300},
         "mix": [
             ("webinar", "/events/data-leaders-roundtable", 0.5),

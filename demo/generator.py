@@ -18,6 +18,13 @@ world starts in a steady state — historic deals and customers included):
 Because cooling lasts at least 90 days, at most one new cycle can start in any 90-day window, so the
 probability of an opening in the window given the hidden state has a closed form (``_propensity``);
 that exact number is the ground truth.
+
+Campaigns (``catalogue.CAMPAIGN_TEMPLATES``) have their eligible accounts split, reproducibly from each
+campaign's seed, into treated and a 10% holdout: only the treated get its events (at the campaign's own
+daily rate) and its lift of the cycle entry rate. Its true engagement effect is the expected number of
+extra first-party events per treated account-week while it runs: its own events (direct) plus the
+research and sales meetings of the cycles its lift started (indirect, in closed form: ``_indirect``) —
+what a measurement against the holdout should recover. Some campaigns still run on the last day.
 """
 
 import calendar
@@ -30,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from accounts.normalize import activity_key
+from campaigns.stats import holdout_mask
 
 from . import catalogue as cat
 
@@ -132,10 +140,15 @@ class Chunk:
     contact_daily: pd.DataFrame
     ground_truth: pd.DataFrame
     lifecycle_transitions: pd.DataFrame  # contact, from_stage, to_stage, day: how each got its stage
+    audience: pd.DataFrame  # campaign, account, held: each campaign's eligible accounts, treated or held out
+    # Per campaign: treated and held-out accounts, and the sum over the treated of the indirect effect
+    # (extra engaged events per account-week from buying cycles its lift started while it ran).
+    campaign_effects: pd.DataFrame
 
 
 # --- the global plan --------------------------------------------------------------------------
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A campaign's ``utm_campaign`` value (and ``CampaignKey``): its name in lower case, hyphenated."""
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-").replace("--", "-")
 
 
@@ -143,16 +156,25 @@ def make_plan(spec: Spec) -> Plan:
     """Campaigns over the period and the table of event templates (pure, deterministic)."""
     rng = np.random.default_rng([spec.seed, 0x5EED])
     days = spec.days
+    workday = workdays(spec)
     rows = []
     for tpl in cat.CAMPAIGN_TEMPLATES:
         runs = tpl["runs"]
         for run in range(runs):
             span = max(1, days - tpl["days"] - 7)
-            start_day = int((run + rng.uniform(0.1, 0.9)) / runs * span)
-            end_day = min(days - 1, start_day + tpl["days"] - 1)
+            u = rng.uniform(0.1, 0.9)
+            start_day = int((run + u) / runs * span)
+            if tpl.get("ongoing") and run == runs - 1:
+                # Still running when the period ends: a quarter to most of its planned days are past.
+                start_day = days - max(7, int(round(tpl["days"] * (0.2 + 0.75 * u))))
+            end_day = start_day + tpl["days"] - 1  # planned; past the period's end while it still runs
+            last_day = min(days - 1, end_day)  # the last day with data
             start = spec.start + dt.timedelta(days=start_day)
             quarter = f"Q{(start.month - 1) // 3 + 1} {start.year}"
             lo, hi = tpl["cost"]
+            planned = int(round(rng.uniform(lo, hi), -2))
+            run_days = last_day - start_day + 1
+            rate = float(tpl["rate"])
             rows.append(
                 {
                     "name": f"{tpl['name']} — {quarter}",
@@ -162,10 +184,19 @@ def make_plan(spec: Spec) -> Plan:
                     "description": cat.CAMPAIGN_DESCRIPTIONS[tpl["goal"]],
                     "start_day": start_day,
                     "end_day": end_day,
-                    "cost": int(round(rng.uniform(lo, hi), -2)),
+                    "last_day": last_day,
+                    # Spent so far (pro rata while it runs) and the budget (the plan, rounded up).
+                    "cost": int(round(planned * run_days / tpl["days"], -2)),
+                    "budget": -(-planned // 5000) * 5000,
                     "reach": tpl["reach"],
                     "segment": tpl["segment"],
+                    "segment_name": tpl["segment_name"],
                     "mix": tpl["mix"],
+                    "rate": rate,
+                    "known": float(tpl.get("known", cat.CAMPAIGN_KNOWN)),
+                    "cycle_lift": 1.0 if tpl["segment"].get("customers") else cat.CAMPAIGN_CYCLE_LIFT,
+                    # The direct true effect: its events per treated account-week over the days it ran.
+                    "direct_lift": rate * 7 * float(workday[start_day : last_day + 1].mean()),
                 }
             )
     campaigns = pd.DataFrame(rows).sort_values(["start_day", "name"], kind="stable").reset_index(drop=True)
@@ -173,6 +204,9 @@ def make_plan(spec: Spec) -> Plan:
     campaigns.loc[dup, "name"] = campaigns.loc[dup, "name"] + campaigns.loc[dup].groupby(
         "name"
     ).cumcount().map(lambda n: "" if n == 0 else f" ({n + 1})")
+    campaigns["slug"] = [slug(name) for name in campaigns["name"]]
+    # Each campaign holds out its own reproducible share of its accounts (``holdout_mask``).
+    campaigns["holdout_seed"] = np.random.default_rng([spec.seed, 0x401D]).integers(0, 2**62, len(campaigns))
 
     templates: list[tuple[str, str, str, str]] = []
     index: dict[tuple[str, str, str, str], int] = {}
@@ -222,7 +256,7 @@ def make_plan(spec: Spec) -> Plan:
                 url = f"{cat.SITE}{path}"
                 if event_type in {"email_click", "ad_click"}:
                     medium = "email" if event_type == "email_click" else "paid"
-                    url += f"?utm_medium={medium}&utm_campaign={_slug(row.name)}"
+                    url += f"?utm_medium={medium}&utm_campaign={row.slug}"
             entries.append(template(event_type, url))
         shares = np.array([m[2] for m in row.mix], dtype=float)
         plan.campaign_mix.append((np.array(entries), shares / shares.sum()))
@@ -238,6 +272,19 @@ def make_plan(spec: Spec) -> Plan:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+def workdays(spec: Spec) -> np.ndarray:
+    """Each day of the period's activity weight: 1 on a weekday, 0.3 on a weekend day."""
+    weekday = (np.datetime64(spec.start) + np.arange(spec.days)).astype("datetime64[D]").view("int64")
+    return np.where(((weekday + 3) % 7) < 5, 1.0, 0.3)  # 1970-01-01 was a Thursday
+
+
+def account_ids(spec: Spec, first: int, n: int) -> np.ndarray:
+    """The ids the writer gives accounts ``first .. first + n - 1`` of the world: explicit and
+    consecutive after the largest id before the run (``first_index``), so the holdout drawn here is
+    the one ``campaigns.stats.holdout_mask`` draws from the stored ids and the campaign's seed."""
+    return spec.first_index + first + np.arange(n, dtype=np.int64) + 1
+
+
 def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One categorical draw per row of a (n, k) probability matrix."""
     cum = np.cumsum(probs, axis=1)
@@ -377,11 +424,17 @@ def generate_chunk(plan: Plan, number: int) -> Chunk:
 
     contacts, team_start, team_size, junk = _contacts(spec, rng, accounts, country, first)
     campaigns = plan.campaigns
-    targets = _targets(rng, campaigns, industry, employees, fit, tech_acc, tech_idx)
-
-    sim = _simulate(plan, rng, n, employees, fit, country, targets)
+    eligible = _targets(rng, campaigns, industry, employees, fit, tech_acc, tech_idx)
+    held = _holdout(campaigns, account_ids(spec, first, n))
+    sim = _simulate(plan, rng, n, employees, fit, country, eligible & ~held)
+    # Customer programs: the accounts that are customers when one starts (a share of them, its reach).
+    for c, row in enumerate(campaigns.itertuples()):
+        if row.segment.get("customers"):
+            eligible[:, c] = (sim["customer_since"] <= row.start_day) & (rng.random(n) < row.reach)
+    treated = eligible & ~held
     opps = sim["opportunities"]
-    events = _events(plan, rng, sim, accounts, contacts, team_start, team_size, junk, targets, fit, log_emp)
+    events = _events(plan, rng, sim, accounts, contacts, team_start, team_size, junk, treated, fit, log_emp)
+    audience, effects = _audience(campaigns, eligible, held, sim["indirect"])
 
     # A source campaign only counts when the account engaged with it before the deal opened.
     camp_ev = events[events["campaign"] >= 0]
@@ -407,6 +460,8 @@ def generate_chunk(plan: Plan, number: int) -> Chunk:
         contact_daily=contact_daily,
         ground_truth=sim["ground_truth"],
         lifecycle_transitions=transitions,
+        audience=audience,
+        campaign_effects=effects,
     )
 
 
@@ -555,8 +610,37 @@ def _targets(rng, campaigns, industry, employees, fit, tech_acc, tech_idx) -> np
     return targets
 
 
-def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
-    """The daily hidden process; returns opportunities, per-day cycle state and the ground truth."""
+def _holdout(campaigns: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """Per campaign, the accounts (by their future ids) in its holdout, were they eligible: reproducible
+    from the campaign's seed, whatever else the world holds (``campaigns.stats.holdout_mask``)."""
+    held = np.zeros((len(ids), len(campaigns)), dtype=bool)
+    for c, seed in enumerate(campaigns["holdout_seed"]):
+        held[:, c] = holdout_mask(ids, seed=int(seed), share=cat.CAMPAIGN_HOLDOUT)
+    return held
+
+
+def _audience(campaigns, eligible, held, indirect) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each campaign's eligible accounts (treated or held out), and per campaign the counts and the sum
+    of the indirect effect over its treated accounts."""
+    acc, camp = np.nonzero(eligible.T)[::-1]
+    order = np.lexsort((acc, camp))
+    acc, camp = acc[order], camp[order]
+    audience = pd.DataFrame({"campaign": camp, "account": acc, "held": held[acc, camp]})
+    treated = eligible & ~held
+    effects = pd.DataFrame(
+        {
+            "campaign": np.arange(len(campaigns)),
+            "treated": treated.sum(axis=0),
+            "held": (eligible & held).sum(axis=0),
+            "indirect_sum": np.where(treated, indirect, 0.0).sum(axis=0),
+        }
+    )
+    return audience, effects
+
+
+def _simulate(plan: Plan, rng, n, employees, fit, country, treated) -> dict:
+    """The daily hidden process; returns opportunities, per-day cycle state, the ground truth, and per
+    account and campaign the indirect effect of the campaign's lift (``_indirect``)."""
     spec = plan.spec
     T, B, H = spec.days, BURN_IN, HORIZON
     dates = np.datetime64(spec.start) + np.arange(-B, T + H)
@@ -574,11 +658,12 @@ def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
     c_start = campaigns["start_day"].to_numpy() + B
     c_end = campaigns["end_day"].to_numpy() + B
     c_upsell = (campaigns["channel"] == "upsell").to_numpy()
+    c_lift = campaigns["cycle_lift"].to_numpy()
     channel_of = np.array([cat.CHANNELS.index(ch) for ch in campaigns["channel"]])
     q = np.outer(q_i, season)
     for c in range(len(campaigns)):
         if not c_upsell[c]:
-            q[targets[:, c], c_start[c] : c_end[c] + 1] *= 1.6
+            q[treated[:, c], c_start[c] : c_end[c] + 1] *= c_lift[c]
     b = np.outer(b_i, season)
     up = np.outer(up_i, season)
 
@@ -606,8 +691,12 @@ def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
     prod_rec = np.zeros((n, T), dtype=np.int8)
     snap_days = {(d - spec.start).days - 1 + B: d for d in spec.as_of_dates}
     snapshots = {}
+    starts = set(c_start[~c_upsell].tolist())
+    at_start = {}  # the state as a campaign starts (before that day's step)
     opened_rows = []
     for k in range(B + T):
+        if k in starts:
+            at_start[k] = (active.copy(), free_from.copy(), customer_since.copy())
         enter = ~active & (k >= free_from) & (rng.random(n) < q[:, k])
         if enter.any():
             idx = np.nonzero(enter)[0]
@@ -635,7 +724,7 @@ def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
                     band,
                     band_p,
                     fit,
-                    targets,
+                    treated,
                     c_start,
                     c_end,
                     c_upsell,
@@ -686,6 +775,28 @@ def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
         opps[col] -= B
     opps = opps.rename(columns={"day": "created_day", "close": "close_day", "engaged": "engaged_day"})
     opps = opps.sort_values(["created_day", "account"], kind="stable", ignore_index=True)
+
+    indirect = np.zeros((n, len(campaigns)))
+    workday = workdays(spec)
+    for c, row in enumerate(campaigns.itertuples()):
+        rows = np.nonzero(treated[:, c])[0]
+        if c_upsell[c] or c_lift[c] == 1.0 or not len(rows):
+            continue
+        state = tuple(s[rows] for s in at_start[c_start[c]])
+        days = np.arange(c_start[c], row.last_day + B + 1)
+        indirect[rows, c] = _indirect(
+            days,
+            workday[days - B],
+            c_lift[c],
+            state,
+            q[rows][:, days],
+            b[rows][:, days],
+            up[rows][:, days],
+            fit[rows],
+            c_i[rows],
+            R_i[rows],
+            D_i[rows],
+        )
     return {
         "opportunities": opps,
         "ground_truth": gt,
@@ -693,7 +804,46 @@ def _simulate(plan: Plan, rng, n, employees, fit, country, targets) -> dict:
         "product": prod_rec,
         "R": R_i,
         "customer_since": customer_since - B,
+        "indirect": indirect,
     }
+
+
+def _indirect(days, workday, lift, state, q, b, up, fit, c, R, D) -> np.ndarray:
+    """Extra engaged (first-party) events per account-week, in expectation, that a campaign's lift of the
+    chance to start a buying cycle adds while it runs (``days``), for treated accounts in ``state`` as it
+    starts. Only a dormant account can start a cycle; one that does researches (the cycle's pages, ramping
+    up over ``R`` days, until it ends or a deal opens) and, once a deal opens, meets sales. Sums over the
+    day ``u`` a cycle starts of (P(start on u | lift) − P(start on u | none)) × E[events from u on].
+    Leaves out what is smaller still: a second cycle after an early deal, customer-success events after a
+    deal won within the run, and the season's change of the small baseline opening rate within the run."""
+    active, free_from, customer_since = state
+    L = len(days)
+    base = b + up * (days[None, :] >= customer_since[:, None])  # baseline and upsell opening hazard
+    free = ~active[:, None] & (days[None, :] >= free_from[:, None])
+
+    def first_start(qq: np.ndarray) -> np.ndarray:
+        """P(the first cycle starts on each day): not started, and no deal opened, on any day before."""
+        qw = np.where(free, qq, 0.0)
+        stay = np.cumsum(np.log1p(-qw) - np.where(free, base, 0.0), axis=1)
+        return np.exp(np.concatenate([np.zeros((len(qw), 1)), stay[:, :-1]], axis=1)) * qw
+
+    shift = first_start(q) - first_start(q / lift)
+    # Expected events on the cycle's day ``age`` (before the weekday weight), with the opening hazard
+    # taken at its mean over the run.
+    age = np.arange(L)[None, :]
+    in_cycle = age <= (D - 1)[:, None]
+    hb = np.repeat(base.mean(axis=1, keepdims=True), L, axis=1)
+    hc = np.where(in_cycle & (age >= R[:, None]), c[:, None], 0.0)
+    opened_by = np.cumsum(hb + hc, axis=1)  # cumulative hazard through each day, that day included
+    still = np.exp(-(opened_by - hb - hc)) * in_cycle  # in the cycle, no deal yet, at the day's start
+    research = 0.12 * (0.6 + 0.8 * fit)[:, None] * np.minimum(1.0, (age + 3) / R[:, None])  # ``_events``
+    sales = 0.07 * (np.exp(-np.cumsum(hb, axis=1)) - np.exp(-opened_by))  # a deal the cycle opened
+    per_age = still * research + sales
+    # A cycle started on run day j has age a on run day j + a: weigh by that day's weekday weight.
+    j, a = np.meshgrid(np.arange(L), np.arange(L))
+    weight = np.where(j + a < L, workday[np.minimum(j + a, L - 1)], 0.0)  # [age, start day]
+    extra = (shift * (per_age @ weight)).sum(axis=1)
+    return extra / (L / 7)
 
 
 def _open_keys() -> list[str]:
@@ -723,7 +873,7 @@ def _open(
     band,
     band_p,
     fit,
-    targets,
+    treated,
     c_start,
     c_end,
     c_upsell,
@@ -743,7 +893,7 @@ def _open(
     prod = np.where(cause == CAUSE_UPSELL, upsell_prod, prod)
 
     # The latest campaign that targeted the account, running now or in the last 45 days.
-    recent = targets[idx] & (c_start[None, :] <= k) & (k <= c_end[None, :] + 45) & ~c_upsell[None, :]
+    recent = treated[idx] & (c_start[None, :] <= k) & (k <= c_end[None, :] + 45) & ~c_upsell[None, :]
     latest = np.argmax(np.where(recent, c_start[None, :], -1), axis=1)
     has = recent.any(axis=1)
     take = has & (cause != CAUSE_UPSELL) & (rng.random(m) < np.where(cause == CAUSE_CYCLE, 0.7, 0.5))
@@ -820,7 +970,7 @@ def _draw(rng, rate: np.ndarray):
 
 
 def _events(
-    plan, rng, sim, accounts, contacts, team_start, team_size, junk, targets, fit, log_emp
+    plan, rng, sim, accounts, contacts, team_start, team_size, junk, treated, fit, log_emp
 ) -> pd.DataFrame:
     """Engagement and intent events from the hidden state, baseline noise, campaigns and junk."""
     spec = plan.spec
@@ -828,8 +978,7 @@ def _events(
     n = len(accounts)
     tpl = plan.templates
     identifying = tpl["identifying"].to_numpy()
-    weekday = (np.datetime64(spec.start) + np.arange(T)).astype("datetime64[D]").view("int64")
-    workday = np.where(((weekday + 3) % 7) < 5, 1.0, 0.3)  # 1970-01-01 was a Thursday
+    workday = workdays(spec)
     s_i = np.clip(log_emp / 2.5, 0.35, 1.6)
     parts: list[tuple] = []
 
@@ -878,21 +1027,18 @@ def _events(
     acc, day = _draw(rng, 0.02 * customer * workday[None, :])
     add(acc, day, _pick(rng, plan.groups["customer"], len(acc)), 0.8, 1.5)
 
-    # Campaigns: their targets engage while they run (customer programs target current customers).
+    # Campaigns: their treated accounts engage while they run, at the campaign's rate (the holdout does
+    # not); customer programs target the accounts that are customers when they start.
     campaigns = plan.campaigns
     for c, row in enumerate(campaigns.itertuples()):
-        if row.segment.get("customers"):
-            who = (sim["customer_since"] <= row.start_day) & (rng.random(n) < row.reach)
-        else:
-            who = targets[:, c]
-        idx = np.nonzero(who)[0]
+        idx = np.nonzero(treated[:, c])[0]
         if not len(idx):
             continue
-        span = row.end_day - row.start_day + 1
-        rate = np.full((len(idx), span), 0.05) * workday[None, row.start_day : row.end_day + 1]
+        span = row.last_day - row.start_day + 1
+        rate = np.full((len(idx), span), row.rate) * workday[None, row.start_day : row.last_day + 1]
         a, d = _draw(rng, rate)
         acc, day = idx[a], d + row.start_day
-        add(acc, day, _pick(rng, plan.campaign_mix[c], len(acc)), 0.3, 1.5, np.full(len(acc), c))
+        add(acc, day, _pick(rng, plan.campaign_mix[c], len(acc)), row.known, 1.5, np.full(len(acc), c))
 
     frames = [
         pd.DataFrame({"account": a, "contact": co, "day": d, "template": t, "campaign": ca})

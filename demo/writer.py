@@ -2,8 +2,11 @@
 
 Every table gets explicit ids starting after its current maximum, so the same arguments on the same
 database give identical rows, ids included; PostgreSQL sequences are moved past them at the end.
-Reference data (personas, technologies, products, sales agents, campaigns) is matched by natural key
-and only the missing rows are inserted.
+Reference data (personas, technologies, products, sales agents, campaigns, segments) is matched by natural
+key and only the missing rows are inserted. A campaign the run inserts also gets what measures it: its
+target segment and holdout (``CampaignTarget``: launched on its start day, with the seed that draws the
+holdout again), its audience (treated and held-out accounts, per chunk), its utm_campaign key, monthly
+cost lines and budget, and the generator's true effect (``CampaignGroundTruth``, at the end).
 
 PostgreSQL: COPY in text format, built column by column. Loading into empty tables as a superuser,
 the whole run is one transaction with foreign-key triggers off and the big tables' secondary indexes
@@ -26,6 +29,8 @@ from accounts.models import (
     Account,
     AccountActivityDaily,
     Campaign,
+    CampaignCost,
+    CampaignKey,
     Channel,
     Contact,
     ContactActivityDaily,
@@ -36,11 +41,15 @@ from accounts.models import (
     SalesAgent,
     Technology,
 )
+from campaigns.choices import AudienceGroup, SegmentKind
+from campaigns.models import CampaignAudience, CampaignGroundTruth, CampaignTarget, Segment
+from campaigns.segments import criteria_clean
 from revops import services
 from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction, TeamKind
 from revops.models import Team
+from scoring.choices import Band
 from scoring.models import DemoGroundTruth, LifecycleTransition
 
 from . import catalogue as cat
@@ -75,6 +84,11 @@ SEEDED_MODELS = [
     ContactActivityDaily,
     DemoGroundTruth,
     LifecycleTransition,
+    Segment,
+    CampaignTarget,
+    CampaignAudience,
+    CampaignCost,
+    CampaignKey,
 ]
 
 
@@ -301,6 +315,8 @@ class DemoWriter:
         )
         camps = self.plan.campaigns
         start = self.spec.start
+        taken = set(Campaign.objects.filter(name__in=camps["name"].tolist()).values_list("name", flat=True))
+        self.fresh = ~camps["name"].isin(taken).to_numpy()  # campaigns this run creates (and measures)
         self.campaigns = self._reference(
             Campaign,
             "name",
@@ -315,6 +331,7 @@ class DemoWriter:
                 "start_date",
                 "end_date",
                 "cost",
+                "budget",
                 "owner_team_id",
             ],
             [
@@ -328,10 +345,151 @@ class DemoWriter:
                     (start + dt.timedelta(days=int(row.start_day))).isoformat(),
                     (start + dt.timedelta(days=int(row.end_day))).isoformat(),
                     int(row.cost),
+                    int(row.budget),
                     self.teams.get(row.team),
                 ]
                 for row in camps.itertuples()
             ],
+        )
+        self.launched = [_timestamp(start + dt.timedelta(days=int(d))) for d in camps["start_day"]]
+        self.effects = np.zeros((len(camps), 3))  # treated, held out, sum of the indirect effect
+        self._measured_campaigns()
+
+    # --- what measures the campaigns --------------------------------------------------------
+    def _segment_criteria(self, segment: dict) -> dict:
+        """A template's targeting as the criteria of a dynamic segment (``SegmentCriteriaFilterSet``)."""
+        criteria: dict[str, list[str]] = {}
+        if segment.get("customers"):
+            criteria["deal"] = ["customer"]
+        if segment.get("industries"):
+            criteria["industry_in"] = list(segment["industries"])
+        if segment.get("min_emp"):
+            criteria["employees_min"] = [str(segment["min_emp"])]
+        if segment.get("max_emp"):
+            criteria["employees_max"] = [str(segment["max_emp"])]
+        if segment.get("tech"):
+            criteria["technology"] = [
+                str(self.technologies[i]) for i, t in enumerate(cat.TECHNOLOGIES) if t[1] == segment["tech"]
+            ]
+        if segment.get("fit"):  # the generator targets by the hidden fit; the platform sees its band
+            criteria["fit_band"] = [Band.HIGH.value, Band.MEDIUM.value]
+        return criteria_clean(criteria)
+
+    def _measured_campaigns(self) -> None:
+        """Segments, targets, keys and cost lines of the campaigns this run creates."""
+        camps = self.plan.campaigns
+        c = self.created
+        seen: dict[str, tuple[dict, str]] = {}
+        for row in camps.itertuples():
+            seen.setdefault(row.segment_name, (self._segment_criteria(row.segment), row.team))
+        names = sorted(seen)
+        segment_ids = self._reference(
+            Segment,
+            "name",
+            names,
+            [
+                "created",
+                "updated",
+                "name",
+                "description",
+                "kind",
+                "criteria",
+                "version",
+                "owner_team_id",
+                "member_count",
+            ],
+            [
+                [
+                    c,
+                    c,
+                    name,
+                    "What the demo's campaigns on it target; each reaches a random share of it.",
+                    SegmentKind.DYNAMIC.value,
+                    seen[name][0],
+                    1,
+                    self.teams.get(seen[name][1]),
+                    0,
+                ]
+                for name in names
+            ],
+        )
+        segment_of = dict(zip(names, segment_ids.tolist(), strict=True))
+        fresh = np.flatnonzero(self.fresh)
+        if not len(fresh):
+            return
+        rows = camps.iloc[fresh]
+        ids = self.campaigns[fresh].tolist()
+        launched = [self.launched[i] for i in fresh]
+        k = len(fresh)
+        base = self._take(CampaignTarget, k)
+        self.result.add(
+            "campaign targets",
+            _insert(
+                CampaignTarget,
+                [
+                    "id",
+                    "created",
+                    "updated",
+                    "campaign_id",
+                    "segment_id",
+                    "holdout_share",
+                    "seed",
+                    "launched_at",
+                    "segment_version",
+                ],
+                [
+                    (base + np.arange(k)).tolist(),
+                    launched,
+                    launched,
+                    ids,
+                    [segment_of[name] for name in rows["segment_name"]],
+                    [cat.CAMPAIGN_HOLDOUT] * k,
+                    [int(v) for v in rows["holdout_seed"]],
+                    launched,
+                    [1] * k,
+                ],
+            ),
+        )
+        utm = CampaignKey.Kind.UTM_CAMPAIGN
+        taken = set(
+            CampaignKey.objects.filter(kind=utm, value__in=rows["slug"].tolist()).values_list(
+                "value", flat=True
+            )
+        )
+        free = [(i, slug) for i, slug in zip(ids, rows["slug"], strict=True) if slug not in taken]
+        base = self._take(CampaignKey, len(free))
+        self.result.add(
+            "campaign keys",
+            _insert(
+                CampaignKey,
+                ["id", "campaign_id", "kind", "value"],
+                [
+                    (base + np.arange(len(free))).tolist(),
+                    [i for i, _ in free],
+                    [utm.value] * len(free),
+                    [slug for _, slug in free],
+                ],
+            ),
+        )
+        lines = [
+            (campaign_id, month, amount)
+            for campaign_id, row in zip(ids, rows.itertuples(), strict=True)
+            for month, amount in _cost_lines(self.spec.start, row.start_day, row.last_day, int(row.cost))
+        ]
+        base = self._take(CampaignCost, len(lines))
+        self.result.add(
+            "campaign cost lines",
+            _insert(
+                CampaignCost,
+                ["id", "campaign_id", "month", "amount", "note"],
+                [
+                    (base + np.arange(len(lines))).tolist(),
+                    [line[0] for line in lines],
+                    [line[1] for line in lines],
+                    [line[2] for line in lines],
+                    ["Demo: pro rata to the days it ran"] * len(lines),
+                ],
+            ),
         )
 
     def _teams(self) -> dict[str, int]:
@@ -495,6 +653,7 @@ class DemoWriter:
             ),
         )
         self._opportunities(chunk, acc_base)
+        self._audience(chunk, acc_base)
         self._transitions(chunk, con_base)
         self._events(chunk, acc_base, con_base)
         self._rollups(chunk, acc_base, con_base)
@@ -531,6 +690,59 @@ class DemoWriter:
                     gt["fit"].round(6).tolist(),
                     gt["in_market"].astype(bool).tolist(),
                 ],
+            ),
+        )
+
+    def _audience(self, chunk: gen.Chunk, acc_base: int) -> None:
+        """The chunk's accounts in the audiences of the campaigns this run creates: treated or held out,
+        assigned at the launch; and the chunk's share of each campaign's true effect."""
+        effects = chunk.campaign_effects
+        self.effects += effects[["treated", "held", "indirect_sum"]].to_numpy()
+        aud = chunk.audience[self.fresh[chunk.audience["campaign"].to_numpy()]]
+        k = len(aud)
+        if not k:
+            return
+        base = self._take(CampaignAudience, k)
+        campaign = aud["campaign"].to_numpy()
+        groups = np.where(aud["held"].to_numpy(), AudienceGroup.HOLDOUT.value, AudienceGroup.TREATED.value)
+        self.result.add(
+            "campaign audiences",
+            _insert(
+                CampaignAudience,
+                ["id", "campaign_id", "account_id", "group", "assigned_at"],
+                [
+                    (base + np.arange(k)).tolist(),
+                    self.campaigns[campaign].tolist(),
+                    (acc_base + aud["account"].to_numpy()).tolist(),
+                    groups.astype(object).tolist(),
+                    np.array(self.launched, dtype=object)[campaign].tolist(),
+                ],
+            ),
+        )
+
+    def _ground_truth(self) -> None:
+        """Each created campaign's true engagement effect: its own events (direct) plus the buying cycles
+        its lift started while it ran (indirect), per treated account-week over the days it ran."""
+        camps = self.plan.campaigns
+        rows = []
+        for i in np.flatnonzero(self.fresh):
+            row = camps.iloc[i]
+            treated, held, indirect_sum = self.effects[i]
+            indirect = indirect_sum / treated if treated else 0.0
+            rows.append(
+                (
+                    int(self.campaigns[i]),
+                    round(float(row["direct_lift"] + indirect), 6),
+                    float(row["cycle_lift"]),
+                    _truth_note(self.spec, row, int(treated), int(held), indirect),
+                )
+            )
+        self.result.add(
+            "campaign ground truth",
+            bulk_insert(
+                CampaignGroundTruth._meta.db_table,
+                ["campaign_id", "engagement_lift", "cycle_multiplier", "note"],
+                rows,
             ),
         )
 
@@ -785,7 +997,9 @@ class DemoWriter:
 
     # --- the end --------------------------------------------------------------------------
     def finish(self) -> None:
-        """Move PostgreSQL sequences past the explicit ids and audit the seed."""
+        """Write the campaigns' true effects, move PostgreSQL sequences past the explicit ids and audit
+        the seed."""
+        self._ground_truth()
         statements = connection.ops.sequence_reset_sql(no_style(), SEEDED_MODELS)
         if statements:
             with connection.cursor() as cursor:
@@ -804,6 +1018,43 @@ class DemoWriter:
                 "counts": self.result.counts,
             },
         )
+
+
+def _cost_lines(start: dt.date, first: int, last: int, cost: int) -> list[tuple[str, str, str]]:
+    """A campaign's cost over the months it ran, pro rata to its days in each, in cents that add up."""
+    days = [start + dt.timedelta(days=d) for d in range(first, last + 1)]
+    months = sorted({d.replace(day=1) for d in days})
+    counts = [sum(d.replace(day=1) == m for d in days) for m in months]
+    cents = [cost * 100 * n // len(days) for n in counts]
+    cents[-1] += cost * 100 - sum(cents)
+    return [(m.isoformat(), f"{v // 100}.{v % 100:02d}") for m, v in zip(months, cents, strict=True)]
+
+
+def _truth_note(spec: gen.Spec, row, treated: int, held: int, indirect: float) -> str:
+    """What the true effect counts, in words."""
+    days = int(row["last_day"] - row["start_day"] + 1)
+    last = spec.start + dt.timedelta(days=int(row["last_day"]))
+    running = " (still running: to the period's last day)" if row["end_day"] > row["last_day"] else ""
+    text = (
+        f"Direct: {row['rate']:g} campaign events per treated account a working day (0.3 of that on a "
+        f"weekend day), {row['direct_lift']:.4f} per account-week over the {days} days to "
+        f"{last:%d %b %Y}{running}. "
+    )
+    if row["cycle_lift"] != 1.0:
+        text += (
+            f"Indirect: {indirect:.4f} per account-week from the buying cycles that its "
+            f"×{row['cycle_lift']:g} lift of a dormant prospect's daily chance to start one began while it "
+            "ran (their research, and the sales meetings of the deals they opened), in expectation from each "
+            "treated account's state at the start. Not counted (smaller still): a second cycle after an "
+            "early deal, customer-success events of a deal won within the run. "
+        )
+    else:
+        text += "No indirect part: a customer program does not change buying cycles. "
+    return text + (
+        f"Audience: {treated} treated and {held} held out ({cat.CAMPAIGN_HOLDOUT:.0%} of those eligible, "
+        "drawn from the target's seed); the holdout gets neither its events nor its lift. Third-party "
+        "intent is not engagement."
+    )
 
 
 def demo_world_seed(

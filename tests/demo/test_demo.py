@@ -18,6 +18,8 @@ from accounts.models import (
     Account,
     AccountActivityDaily,
     Campaign,
+    CampaignCost,
+    CampaignKey,
     Contact,
     ContactActivityDaily,
     EngagementEvent,
@@ -28,6 +30,7 @@ from accounts.models import (
     Technology,
 )
 from accounts.normalize import activity_key
+from campaigns.models import CampaignAudience, CampaignGroundTruth, CampaignTarget, Segment
 from demo import catalogue as cat
 from demo import generator as gen
 from revops.choices import TeamKind
@@ -175,18 +178,24 @@ SNAPSHOT = {
     AccountActivityDaily: ["id", "account_id", "day", "event_type", "key", "count", "known_count"],
     ContactActivityDaily: ["id", "contact_id", "day", "key", "count"],
     DemoGroundTruth: ["id", "account_id", "as_of", "propensity", "fit", "in_market"],
-    Campaign: ["id", "name", "start_date", "cost", "owner_team_id"],
+    Campaign: ["id", "name", "start_date", "end_date", "cost", "budget", "owner_team_id"],
+    CampaignTarget: ["id", "campaign_id", "segment_id", "holdout_share", "seed", "launched_at"],
+    CampaignAudience: ["id", "campaign_id", "account_id", "group", "assigned_at"],
+    CampaignGroundTruth: ["campaign_id", "engagement_lift", "cycle_multiplier", "note"],
+    CampaignCost: ["id", "campaign_id", "month", "amount"],
+    CampaignKey: ["id", "campaign_id", "kind", "value"],
+    Segment: ["id", "name", "criteria", "owner_team_id"],
 }
 
 
 def snapshot() -> dict:
-    return {model: list(model.objects.order_by("id").values_list(*cols)) for model, cols in SNAPSHOT.items()}
+    return {model: list(model.objects.order_by("pk").values_list(*cols)) for model, cols in SNAPSHOT.items()}
 
 
 def wipe() -> None:
     Account.objects.all().delete()
     Contact.objects.all().delete()  # the junk has no account; its events go with it
-    for model in (Campaign, Product, SalesAgent, Persona, Technology):
+    for model in (Campaign, Segment, Product, SalesAgent, Persona, Technology):
         model.objects.all().delete()
 
 
@@ -218,7 +227,9 @@ def test_reference_data_and_teams(world):
     campaigns = Campaign.objects.all()
     assert 20 <= len(campaigns) <= 40
     assert {c.channel.slug for c in campaigns} == set(cat.CHANNELS)
-    assert all(c.owner_team_id and c.start_date <= c.end_date < END and c.cost > 0 for c in campaigns)
+    assert all(c.owner_team_id and c.start_date <= c.end_date and c.cost > 0 for c in campaigns)
+    running = [c for c in campaigns if c.end_date >= END]  # still running: planned past the period's end
+    assert 2 <= len(running) < len(campaigns) and all(c.start_date < END for c in running)
     job = JobRun.objects.get(kind="seed_demo")
     assert job.status == "succeeded" and job.progress == SMALL
 
