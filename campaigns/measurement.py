@@ -254,6 +254,21 @@ def mqls_per_account(ids: np.ndarray, window: Window) -> np.ndarray:
     )["mqls"]
 
 
+def engaged_mqls(campaign: Campaign, window: Window) -> int:
+    """People the campaign engaged (an attributed event) who became MQL over the run and the lag."""
+    start = timezone.make_aware(datetime.datetime.combine(window.start, datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(window.opportunity_end, datetime.time.max))
+    people = EngagementEvent.objects.filter(campaign=campaign, contact_id__isnull=False).values("contact_id")
+    return (
+        LifecycleTransition.objects.filter(
+            contact_id__in=people, to_stage=LifecycleStage.MQL, at__gte=start, at__lte=end
+        )
+        .values("contact_id")
+        .distinct()
+        .count()
+    )
+
+
 def _audience(campaign: Campaign) -> tuple[np.ndarray, np.ndarray]:
     rows = CampaignAudience.objects.filter(campaign=campaign).values_list("account_id", "group")
     treated = [a for a, g in rows if g == AudienceGroup.TREATED]
@@ -491,7 +506,7 @@ def campaign_measure(
         },
         "treated_opportunities": int(opp_t["opportunities"].sum()),
         "treated_pipeline": float(opp_t["pipeline"].sum()),
-        "treated_mqls": int(mql_t.sum()),
+        "treated_mqls": int(mql_t.sum()),  # from any cause, in the targeted accounts
         "money": money,
         "engaged_accounts": engaged_accounts(campaign),
     }
@@ -521,7 +536,7 @@ def campaign_measure(
         "sourced_pipeline": money["sourced_pipeline"],
         "influenced_pipeline": money["influenced_pipeline"],
         "won_revenue": money["sourced_won"],
-        "mqls": int(mql_t.sum()),
+        "mqls": engaged_mqls(campaign, window),
         "detail": detail,
     }
     measurement, _ = CampaignMeasurement.objects.update_or_create(campaign=campaign, defaults=values)

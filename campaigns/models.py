@@ -152,7 +152,7 @@ class CampaignMeasurement(models.Model):
     sourced_pipeline = models.FloatField(default=0)
     influenced_pipeline = models.FloatField(default=0)
     won_revenue = models.FloatField(default=0)
-    mqls = models.PositiveIntegerField(default=0)
+    mqls = models.PositiveIntegerField(default=0, help_text="People it engaged who became MQL in the window.")
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """The statistics of campaign measurement, pure NumPy: difference in differences and differences of
-rates per account between the targeted accounts and their control, with normal 95% intervals, the
+rates per account between the targeted accounts and their control, with Welch 95% intervals (Student's
+t with Welch–Satterthwaite degrees of freedom), the
 reproducible holdout draw, and the strata of a matched control.
 
 Each account is one observation. For a random holdout the plain difference of per-account rates is
@@ -76,7 +77,26 @@ def difference(
     mc, vc, effective = _weighted(control, control_weights)
     effect = mt - mc
     se = float(np.sqrt(vt + vc))
-    return Estimate(effect, effect - Z95 * se, effect + Z95 * se, se, mt, mc, len(treated), effective)
+    half = t95(welch_df(vt, len(treated), vc, effective)) * se
+    return Estimate(effect, effect - half, effect + half, se, mt, mc, len(treated), effective)
+
+
+def welch_df(var_t: float, n_t: float, var_c: float, n_c: float) -> float:
+    """Welch–Satterthwaite degrees of freedom of a difference of two means (variances of the means)."""
+    denominator = (var_t**2 / (n_t - 1) if n_t > 1 else 0.0) + (var_c**2 / (n_c - 1) if n_c > 1 else 0.0)
+    if denominator <= 0 or not np.isfinite(denominator):
+        return float("inf")
+    return float((var_t + var_c) ** 2 / denominator)
+
+
+def t95(df: float) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom (the normal's for large
+    ``df``): a holdout of a few accounts gets the wider interval it deserves."""
+    if not np.isfinite(df) or df > 1e6:
+        return Z95
+    from scipy.stats import t  # heavy: loaded where a measurement is computed
+
+    return float(t.ppf(0.975, max(df, 1.0)))
 
 
 def diff_in_diff(

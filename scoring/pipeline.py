@@ -235,7 +235,8 @@ def full_rescore_local(
         out["failed"] = failed
     if "models_skipped" in params:
         out["models_skipped"] = params["models_skipped"]
-    rescore_finished.send(sender=full_rescore_local, as_of=params["as_of"])
+    if params["as_of"] == today().isoformat():  # not each past month end of a backfill
+        rescore_finished.send(sender=full_rescore_local, as_of=params["as_of"])
     return out
 
 

@@ -99,7 +99,10 @@ def test_mqls_count_per_account(world):
         ),
     )
     m = campaign_measure(campaign=world["campaign"], end_of_data=TODAY)
-    assert m.mqls == 1 and m.incremental_mqls == pytest.approx(1.0)
+    # one more MQL in a targeted account, but not among the people the campaign engaged
+    assert m.mqls == 0 and m.incremental_mqls == pytest.approx(1.0)
+    EngagementEventFactory(account=contact.account, contact=contact, campaign=world["campaign"])
+    assert campaign_measure(campaign=world["campaign"], end_of_data=TODAY).mqls == 1
 
 
 def test_matched_control_without_a_holdout(world):

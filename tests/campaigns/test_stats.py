@@ -69,3 +69,13 @@ def test_matching_weights_balance_the_strata_and_flag_unmatched():
     weights, matched = stats.matching_weights(treated, control)
     assert weights.tolist() == [3.0, 0.5, 0.5, 0.0]
     assert matched.tolist() == [True, True, True, True, False]
+
+
+def test_a_small_holdout_gets_the_wider_t_interval_and_still_covers():
+    rng = np.random.default_rng(19)
+    covered = 0
+    for _ in range(600):
+        est = stats.difference(rng.normal(0.3, 1.0, 200), rng.normal(0.0, 1.0, 4))
+        covered += est.low <= 0.3 <= est.high
+    assert 0.93 <= covered / 600 <= 0.975  # a normal interval covers ~85% here
+    assert stats.t95(3) > 3 and abs(stats.t95(1e9) - stats.Z95) < 1e-12
