@@ -64,8 +64,16 @@ def test_utm_campaign_in_the_url(ingest, campaign_with):
         event(1, url="https://example.com/pricing?utm_source=linkedin&utm_campaign=spring-launch"),
         event(2, url="/pricing?utm_campaign=spring-launch#utm_campaign=other"),
         event(3, url="/pricing?utm_campaign="),
+        event(4, url="/pricing?xutm_campaign=spring-launch&utm_campaign=&utm_campaign=spring-launch"),
+        event(5, url="/pricing?not_utm_campaign=spring-launch"),
     )
-    assert campaigns() == {"evt-1": spring.pk, "evt-2": spring.pk, "evt-3": None}
+    assert campaigns() == {
+        "evt-1": spring.pk,
+        "evt-2": spring.pk,
+        "evt-3": None,
+        "evt-4": spring.pk,
+        "evt-5": None,
+    }
 
 
 def test_url_value_is_decoded(ingest, campaign_with):
