@@ -20,6 +20,7 @@ SECTIONS = {
     "learned": "bench.learned",
     "train": "bench.train",
     "auc": "bench.auc",
+    "campaigns": "bench.campaigns",
 }
 
 
