@@ -11,4 +11,8 @@ from .tasks import campaigns_measure_task, segments_refresh_task
 
 @receiver(rescore_finished, dispatch_uid="campaigns-rescore-finished")
 def _rescore_finished(sender, **kwargs):
-    transaction.on_commit(lambda: segments_refresh_task.apply_async(link=campaigns_measure_task.si()))
+    # robust: with the broker down the rescore still finishes (the failure is logged; the next rescore or
+    # "Refresh now" catches up), rather than the error surfacing from the rescore's commit.
+    transaction.on_commit(
+        lambda: segments_refresh_task.apply_async(link=campaigns_measure_task.si()), robust=True
+    )

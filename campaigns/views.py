@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +50,7 @@ from .measurement import campaign_launch, campaign_measure, campaign_target_set
 from .models import Segment
 from .segments import (
     criteria_preview,
+    criteria_querydict,
     domains_resolve,
     segment_create,
     segment_delete,
@@ -494,7 +494,7 @@ class SegmentEditView(PermissionRequiredMixin, TemplateView):
         if segment is not None:
             data = _criteria_data(segment.criteria)
         elif initial:
-            data = _querydict(initial)
+            data = criteria_querydict(initial)
         return self.render_page(
             segment, SegmentForm(instance=segment, user=request.user), criteria_form(data)
         )
@@ -523,15 +523,8 @@ class SegmentEditView(PermissionRequiredMixin, TemplateView):
         return HttpResponseRedirect(reverse("campaigns:segment_detail", kwargs={"pk": saved.pk}))
 
 
-def _querydict(values: dict[str, Iterable[str]]) -> QueryDict:
-    data = QueryDict(mutable=True)
-    for key, vals in values.items():
-        data.setlist(key, list(vals))
-    return data
-
-
-def _criteria_data(criteria: dict):
-    return _querydict({f"{CRITERIA_PREFIX}-{k}": v for k, v in criteria.items()})
+def _criteria_data(criteria: dict) -> QueryDict:
+    return criteria_querydict({f"{CRITERIA_PREFIX}-{k}": v for k, v in criteria.items()})
 
 
 class SegmentPreviewView(PermissionRequiredMixin, View):
