@@ -15,6 +15,7 @@ from .models import (
     Product,
     SalesAgent,
     Technology,
+    Territory,
 )
 
 
@@ -37,7 +38,7 @@ class TechnologyAdmin(AuditedModelAdmin):
 @admin.register(Account)
 class AccountAdmin(AuditedModelAdmin):
     list_display = ["name", "domain", "industry", "employee_count", "annual_revenue", "country", "parent"]
-    list_filter = ["industry", "country"]
+    list_filter = ["industry", "country", "owner_team"]
     search_fields = ["name", "domain"]
     autocomplete_fields = ["parent", "technologies", "owner"]
     show_full_result_count = False  # no exact COUNT on big tables
@@ -108,3 +109,16 @@ class ContactActivityDailyAdmin(ReadOnlyAdmin):
     list_filter = ["event_type"]
     raw_id_fields = ["contact", "account"]
     show_full_result_count = False
+
+
+@admin.register(Territory)
+class TerritoryAdmin(AuditedModelAdmin):
+    """Routing territories: tried by priority, lowest first; the first that matches owns the account."""
+
+    list_display = ["name", "priority", "active", "countries", "industries", "employees_min", "employees_max",
+                    "team", "user"]  # fmt: skip
+    list_editable = ["priority", "active"]
+    list_filter = ["active", "team"]
+    search_fields = ["name"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["team", "user"]

@@ -16,7 +16,11 @@ from .choices import (
     OpportunityStage,
     Seniority,
 )
-from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology
+from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology, Territory
+
+
+class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    """``?id=3,5,8``: any of these numbers."""
 
 
 class AccountFilterSet(django_filters.FilterSet):
@@ -43,6 +47,11 @@ class AccountFilterSet(django_filters.FilterSet):
         field_name="parent", lookup_expr="isnull", exclude=True, label="Has a parent company"
     )
     owner = django_filters.NumberFilter(field_name="owner_id")
+    owner_team = django_filters.NumberFilter(field_name="owner_team_id", label="Owning team id")
+    has_owner = django_filters.BooleanFilter(
+        field_name="owner", lookup_expr="isnull", exclude=True, label="Has an owner"
+    )
+    id = NumberInFilter(field_name="id", label="Account ids (comma-separated)")
     deal = django_filters.MultipleChoiceFilter(
         choices=DealStatus.choices, method="filter_deal", label="Open deal or customer"
     )
@@ -61,6 +70,9 @@ class AccountFilterSet(django_filters.FilterSet):
             "parent",
             "has_parent",
             "owner",
+            "owner_team",
+            "has_owner",
+            "id",
             "deal",
         ]
 
@@ -90,6 +102,10 @@ class ContactFilterSet(django_filters.FilterSet):
     )
     country = django_filters.MultipleChoiceFilter(choices=list(countries))
     owner = django_filters.NumberFilter(field_name="owner_id")
+    owner_team = django_filters.NumberFilter(field_name="owner_team_id", label="Owning team id")
+    has_owner = django_filters.BooleanFilter(
+        field_name="owner", lookup_expr="isnull", exclude=True, label="Has an owner"
+    )
 
     class Meta:
         model = Contact
@@ -104,6 +120,8 @@ class ContactFilterSet(django_filters.FilterSet):
             "has_persona",
             "country",
             "owner",
+            "owner_team",
+            "has_owner",
         ]
 
 
@@ -181,3 +199,13 @@ class EngagementEventFilterSet(django_filters.FilterSet):
             "occurred_after",
             "occurred_before",
         ]
+
+
+class TerritoryFilterSet(django_filters.FilterSet):
+    q = SearchFilter(fields=("name",))
+    team = django_filters.NumberFilter(field_name="team_id")
+    user = django_filters.NumberFilter(field_name="user_id")
+
+    class Meta:
+        model = Territory
+        fields = ["q", "active", "team", "user"]

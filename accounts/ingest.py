@@ -43,6 +43,7 @@ from .models import (
     EngagementEvent,
 )
 from .normalize import activity_key, email_domain, normalize_domain, normalize_email
+from .routing import accounts_route, contacts_route
 from .signals import events_ingested
 
 FIELDS = frozenset(
@@ -558,10 +559,10 @@ def _insert_new(
         return cursor.fetchall()
 
 
-def _accounts_create(resolved: _Resolved) -> int:
-    """Create the accounts of unknown domains (race-safe); fill ``resolved.domains``; return how many."""
+def _accounts_create(resolved: _Resolved) -> list[int]:
+    """Create the accounts of unknown domains (race-safe); fill ``resolved.domains``; return their ids."""
     if not resolved.new_domains:
-        return 0
+        return []
     rows = [(account_name_from_domain(d), d) for d in resolved.new_domains]
     created = _insert_new(Account, "domain", ("name", "domain"), rows, ("id", "domain"))
     resolved.domains.update((domain, pk) for pk, domain in created)
@@ -569,13 +570,13 @@ def _accounts_create(resolved: _Resolved) -> int:
     if missing:  # created meanwhile by a concurrent batch
         again = _select(f"SELECT id, domain FROM {_table(Account)}", "domain", missing)
         resolved.domains.update((domain, pk) for pk, domain in again)
-    return len(created)
+    return [pk for pk, _ in created]
 
 
-def _contacts_create(resolved: _Resolved) -> int:
-    """Create the contacts of unknown e-mails at the account of their first event; return how many."""
+def _contacts_create(resolved: _Resolved) -> list[int]:
+    """Create the contacts of unknown e-mails at the account of their first event; return their ids."""
     if not resolved.new_contacts:
-        return 0
+        return []
     rows = [
         (email, resolved.domains[domain] if domain else account_id)
         for email, (account_id, domain) in resolved.new_contacts.items()
@@ -586,7 +587,7 @@ def _contacts_create(resolved: _Resolved) -> int:
     if missing:  # created meanwhile by a concurrent batch: use that contact and its account
         again = _select(f"SELECT id, email, account_id FROM {_table(Contact)}", "email", missing)
         resolved.emails.update((email, (pk, account_id)) for pk, email, account_id in again)
-    return len(created)
+    return [pk for pk, _, _ in created]
 
 
 def _identities_resolve(resolved: _Resolved, events: list[_Event]) -> None:
@@ -757,8 +758,11 @@ def events_ingest(
     nested = connection.in_atomic_block
     now = timezone.now()
     with transaction.atomic():
-        accounts_created = _accounts_create(resolved)
-        contacts_created = _contacts_create(resolved)
+        new_accounts = _accounts_create(resolved)
+        new_contacts = _contacts_create(resolved)
+        # Who owns the newcomers: set-based, a few queries per batch whatever its size.
+        accounts_route(account_ids=new_accounts, actor=actor, reason="ingested")
+        contacts_route(contact_ids=new_contacts, actor=actor, reason="ingested")
         _identities_resolve(resolved, events)
         _campaigns_resolve(resolved)
         if not events:
@@ -777,8 +781,8 @@ def events_ingest(
             received=len(items),
             created=created,
             duplicates=len(events) - created,
-            accounts_created=accounts_created,
-            contacts_created=contacts_created,
+            accounts_created=len(new_accounts),
+            contacts_created=len(new_contacts),
         )
         change_record_create(
             actor=actor,

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django_countries import countries
 from django_countries.fields import CountryField
 
 from revops.models import BaseModel
@@ -68,6 +69,9 @@ class Account(BaseModel):
         null=True,
         blank=True,
         related_name="owned_accounts",
+    )
+    owner_team = models.ForeignKey(
+        "revops.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_accounts"
     )
     custom = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
 
@@ -143,6 +147,9 @@ class Contact(BaseModel):
         null=True,
         blank=True,
         related_name="owned_contacts",
+    )
+    owner_team = models.ForeignKey(
+        "revops.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_contacts"
     )
     custom = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
 
@@ -480,3 +487,84 @@ class ContactActivityDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.day} {self.event_type} {self.key}: {self.count}"
+
+
+# --- routing: who owns a new account or lead ------------------------------------------------------------
+class Territory(BaseModel):
+    """A routing rule: accounts in these countries, industries and size range go to a team (and a
+    user, or the team's members in turn). Rules are tried by ``priority``, lowest first; an empty
+    criterion matches everything (a territory with none is the catch-all)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.PositiveIntegerField(default=100, help_text="Tried in this order, lowest first.")
+    active = models.BooleanField(default=True)
+    countries = models.JSONField(
+        default=list, blank=True, help_text='ISO codes, e.g. ["DE", "AT"]; empty: any.'
+    )
+    industries = models.JSONField(
+        default=list, blank=True, help_text='Industries (case-insensitive), e.g. ["Software"]; empty: any.'
+    )
+    employees_min = models.PositiveIntegerField(null=True, blank=True, help_text="At least; empty: no floor.")
+    employees_max = models.PositiveIntegerField(null=True, blank=True, help_text="At most; empty: no cap.")
+    team = models.ForeignKey("revops.Team", on_delete=models.PROTECT, related_name="territories")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="territories",
+        help_text="Owner of everything routed here; empty: the team's members in turn (round-robin).",
+    )
+
+    class Meta:
+        ordering = ["priority", "id"]
+        verbose_name_plural = "territories"
+        indexes = [models.Index(fields=["priority", "id"], name="territory_order_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(employees_min__isnull=True)
+                | Q(employees_max__isnull=True)
+                | Q(employees_min__lte=models.F("employees_max")),
+                name="territory_employee_range_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not isinstance(self.countries, list) or not all(
+            isinstance(c, str) and c.upper() in dict(countries) for c in self.countries
+        ):
+            errors["countries"] = 'A list of ISO 3166 country codes, e.g. ["DE", "FR"].'
+        else:
+            self.countries = sorted({c.upper() for c in self.countries})
+        if not isinstance(self.industries, list) or not all(
+            isinstance(i, str) and i.strip() for i in self.industries
+        ):
+            errors["industries"] = "A list of industry names."
+        else:
+            self.industries = [i.strip() for i in self.industries]
+        if (
+            self.employees_min is not None
+            and self.employees_max is not None
+            and self.employees_min > self.employees_max
+        ):
+            errors["employees_max"] = "At least the minimum number of employees."
+        if errors:
+            raise ValidationError(errors)
+
+
+class RoutingCursor(models.Model):
+    """Where a team's round-robin stands: the number of owners it has handed out so far (the next
+    owner is the member at that position, modulo the active members). Locked while assigning."""
+
+    team = models.OneToOneField("revops.Team", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    assigned = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "routing cursor"
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.assigned}"

@@ -5,10 +5,14 @@ from revops.permissions import grants_register, model_perms
 MODELS = [
     "account", "contact", "persona", "technology", "product", "salesagent", "opportunity", "engagementevent",
     "accountactivitydaily", "contactactivitydaily", "channel", "campaign", "campaigncost", "campaignkey",
+    "territory",
 ]  # fmt: skip
 # Rollups are derived data: nobody but revenue operations edits them by hand. Channels are a short list
 # everyone reports by: leads add and rename them (below), revenue operations deletes them.
-EDITABLE = [m for m in MODELS if m not in {"accountactivitydaily", "contactactivitydaily", "channel"}]
+# Territories decide who owns what: everyone reads them, revenue operations edits them.
+EDITABLE = [
+    m for m in MODELS if m not in {"accountactivitydaily", "contactactivitydaily", "channel", "territory"}
+]
 
 
 def grants() -> None:

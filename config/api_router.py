@@ -21,6 +21,7 @@ router.register("technologies", accounts_views.TechnologyViewSet)
 router.register("products", accounts_views.ProductViewSet)
 router.register("sales-agents", accounts_views.SalesAgentViewSet)
 router.register("events", accounts_views.EngagementEventViewSet)
+router.register("territories", accounts_views.TerritoryViewSet)
 router.register("channels", campaigns_views.ChannelViewSet)
 router.register("campaigns", campaigns_views.CampaignViewSet)
 router.register("segments", campaigns_views.SegmentViewSet)
@@ -47,5 +48,6 @@ urlpatterns = [
     path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
     path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
     path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
+    path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
     *router.urls,
 ]

@@ -1,5 +1,6 @@
 """API serializers for the revenue data: explicit fields, normalised natural keys, strict input."""
 
+from django_countries import countries
 from django_countries.serializers import CountryFieldMixin
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
@@ -18,6 +19,7 @@ from ..models import (
     Product,
     SalesAgent,
     Technology,
+    Territory,
 )
 from ..normalize import normalize_domain, normalize_email, normalize_key
 
@@ -72,6 +74,7 @@ class AccountSerializer(CountryFieldMixin, BaseModelSerializer):
             "parent",
             "technologies",
             "owner",
+            "owner_team",
             "custom",
             "created",
             "updated",
@@ -173,6 +176,7 @@ class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
             "persona",
             "lifecycle_stage",
             "owner",
+            "owner_team",
             "custom",
             "created",
             "updated",
@@ -298,3 +302,52 @@ class EngagementEventSerializer(BaseModelSerializer):
             "created",
         ]
         read_only_fields = fields
+
+
+class TerritorySerializer(BaseModelSerializer):
+    """A routing rule: countries, industries and a size range → a team and optionally a user."""
+
+    countries = serializers.ListField(child=serializers.CharField(max_length=2), required=False)
+    industries = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    class Meta:
+        model = Territory
+        fields = [
+            "id",
+            "name",
+            "priority",
+            "active",
+            "countries",
+            "industries",
+            "employees_min",
+            "employees_max",
+            "team",
+            "user",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+
+    def validate_countries(self, value):
+        unknown = sorted({c for c in value if c.upper() not in dict(countries)})
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown country codes: {', '.join(unknown)} (use ISO 3166, e.g. DE)."
+            )
+        return sorted({c.upper() for c in value})
+
+    def validate_industries(self, value):
+        return [v.strip() for v in value if v.strip()]
+
+    def validate(self, attrs):
+        low = attrs.get("employees_min", getattr(self.instance, "employees_min", None))
+        high = attrs.get("employees_max", getattr(self.instance, "employees_max", None))
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError(
+                {"employees_max": ["At least the minimum number of employees."]}
+            )
+        user = attrs.get("user", getattr(self.instance, "user", None))
+        team = attrs.get("team", getattr(self.instance, "team", None))
+        if user is not None and team is not None and not team.memberships.filter(user=user).exists():
+            raise serializers.ValidationError({"user": [f"{user} is not a member of {team}."]})
+        return attrs

@@ -6,7 +6,17 @@ from revops.api.viewsets import BaseModelViewSet
 from revops.filtersets import WidenedFilterSet
 
 from .. import filtersets
-from ..models import Account, Contact, EngagementEvent, Opportunity, Persona, Product, SalesAgent, Technology
+from ..models import (
+    Account,
+    Contact,
+    EngagementEvent,
+    Opportunity,
+    Persona,
+    Product,
+    SalesAgent,
+    Technology,
+    Territory,
+)
 from . import serializers
 
 
@@ -68,3 +78,12 @@ class EngagementEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     def get_queryset(self):
         return super().get_queryset().for_user(self.request.user)
+
+
+class TerritoryViewSet(BaseModelViewSet):
+    """Routing territories, tried in priority order. Everyone reads them; revenue operations edits them."""
+
+    queryset = Territory.objects.select_related("team", "user")
+    serializer_class = serializers.TerritorySerializer
+    filterset_class = filtersets.TerritoryFilterSet
+    ordering_fields = ["priority", "id", "name"]
