@@ -49,5 +49,6 @@ urlpatterns = [
     path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
     path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
     path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
+    path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
     *router.urls,
 ]

@@ -67,3 +67,65 @@ class Band(models.TextChoices):
 
 
 BAND_RANK = {Band.LOW: 0, Band.MEDIUM: 1, Band.HIGH: 2}
+
+
+class LifecycleDecision(models.TextChoices):
+    """Which decision of a person a lifecycle transition records (blank: automatic, or recorded before
+    decisions were named)."""
+
+    ACCEPT = "accept", "Accepted"
+    REJECT = "reject", "Rejected"
+    QUALIFY = "qualify", "Qualified"
+    RECYCLE = "recycle", "Recycled"
+    REOPEN = "reopen", "Reopened"
+
+
+class LifecycleReason(models.TextChoices):
+    """Why sales rejected or recycled a lead: a code to count, with free text beside it.
+
+    Modelled on the disqualification reasons CRMs ship (Salesforce's lead status and "unqualified
+    reason", HubSpot's lead disqualification reasons): BANT gaps, not the ideal customer, the wrong
+    person, junk, duplicates, and "not now" for recycling.
+    """
+
+    # Reject (MQL or SAL → recycled or disqualified)
+    NOT_A_FIT = "not_a_fit", "Not a fit (outside the ICP)"
+    WRONG_PERSON = "wrong_person", "Wrong person (no role in buying)"
+    NO_BUDGET = "no_budget", "No budget"
+    NO_NEED = "no_need", "No need or pain"
+    NO_TIMING = "no_timing", "No timing (not buying this year)"
+    COMPETITOR = "competitor", "Committed to a competitor"
+    JUNK = "junk", "Junk (job seeker, student, vendor, spam)"
+    DUPLICATE = "duplicate", "Duplicate"
+    BAD_DATA = "bad_data", "Bad data (fake or unreachable)"
+    # Recycle (MQL, SAL, SQL or opportunity → recycled)
+    NO_RESPONSE = "no_response", "No response"
+    TIMING = "timing", "Bad timing (come back later)"
+    NURTURE = "nurture", "Early research: needs nurturing"
+    STALLED = "stalled", "Deal stalled or went dark"
+    # Both
+    OTHER = "other", "Other (say why)"
+
+
+# Which codes each decision takes, in the order forms list them.
+REJECT_REASONS = [
+    LifecycleReason.NOT_A_FIT,
+    LifecycleReason.WRONG_PERSON,
+    LifecycleReason.NO_BUDGET,
+    LifecycleReason.NO_NEED,
+    LifecycleReason.NO_TIMING,
+    LifecycleReason.COMPETITOR,
+    LifecycleReason.JUNK,
+    LifecycleReason.DUPLICATE,
+    LifecycleReason.BAD_DATA,
+    LifecycleReason.OTHER,
+]
+RECYCLE_REASONS = [
+    LifecycleReason.NO_RESPONSE,
+    LifecycleReason.TIMING,
+    LifecycleReason.NURTURE,
+    LifecycleReason.NO_BUDGET,
+    LifecycleReason.STALLED,
+    LifecycleReason.OTHER,
+]
+REASONS_BY_DECISION = {LifecycleDecision.REJECT: REJECT_REASONS, LifecycleDecision.RECYCLE: RECYCLE_REASONS}

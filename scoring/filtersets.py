@@ -25,6 +25,8 @@ from scoring.choices import (
     Band,
     BuyingStage,
     DeliveryStatus,
+    LifecycleDecision,
+    LifecycleReason,
     PolicyStatus,
     RulesetStatus,
     ScoringModelKind,
@@ -258,10 +260,23 @@ class LifecycleTransitionFilterSet(django_filters.FilterSet):
     actor = django_filters.NumberFilter(field_name="actor_id")
     ruleset = django_filters.NumberFilter(field_name="ruleset_id")
     automatic = django_filters.BooleanFilter(field_name="actor", lookup_expr="isnull", label="Made by a rule")
+    decision = django_filters.MultipleChoiceFilter(choices=LifecycleDecision.choices)
+    reason_code = django_filters.MultipleChoiceFilter(choices=LifecycleReason.choices)
 
     class Meta:
         model = LifecycleTransition
-        fields = ["contact", "from_stage", "to_stage", "since", "until", "actor", "ruleset", "automatic"]
+        fields = [
+            "contact",
+            "from_stage",
+            "to_stage",
+            "since",
+            "until",
+            "actor",
+            "ruleset",
+            "automatic",
+            "decision",
+            "reason_code",
+        ]
 
     def filter_since(self, qs, name, value):
         return qs.filter(at__gte=day_start(value)) if value else qs

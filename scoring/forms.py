@@ -473,8 +473,15 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False)
 
 
-class ContactRejectForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+class ContactRecycleForm(forms.Form):
+    """A reason code (a select of the decision's codes) and free text beside it. The code is checked by
+    the service (``scoring.lifecycle.reason_code_clean``), whose error lists the valid codes."""
+
+    reason_code = forms.CharField(max_length=24, required=False)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False)
+
+
+class ContactRejectForm(ContactRecycleForm):
     outcome = forms.ChoiceField(
         choices=[("recycle", "Recycle (nurture again)"), ("disqualify", "Disqualify")], initial="recycle"
     )

@@ -1,8 +1,9 @@
 """Sales decisions on a contact's lifecycle stage: accept, reject, qualify, recycle, reopen.
 
 Each decision checks the contact's current stage under a row lock, writes a ``LifecycleTransition``
-(actor, published version, reason, SQL checklist), moves ``Contact.lifecycle_stage`` and audits both
-in one transaction; the teams hear about it (notifications, webhooks) once it commits.
+(actor, published version, the decision, reason code and free text, SQL checklist), moves
+``Contact.lifecycle_stage`` and audits both in one transaction; the teams hear about it (notifications,
+webhooks) once it commits.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from django.utils import timezone
 
 from accounts.choices import LifecycleStage
 from accounts.models import Contact
+from accounts.routing import leads_route
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import Membership
+from scoring.choices import REASONS_BY_DECISION, LifecycleDecision, LifecycleReason
 from scoring.delivery import notifications
 from scoring.exceptions import WorkflowError
 from scoring.models import LifecycleTransition, Ruleset
@@ -71,6 +74,35 @@ def _reason(reason: str, *, required: bool) -> str:
     return reason
 
 
+def reason_codes(decision: str) -> list[str]:
+    """The reason codes a reject or recycle takes, in the order forms list them."""
+    return [str(code) for code in REASONS_BY_DECISION[decision]]
+
+
+def reason_codes_text(decision: str) -> str:
+    """``"not_a_fit (Not a fit …), …"``: the valid codes in words, for errors."""
+    return ", ".join(f"{code} ({LifecycleReason(code).label})" for code in REASONS_BY_DECISION[decision])
+
+
+def reason_code_clean(reason_code: str, reason: str, *, decision: str) -> tuple[str, str]:
+    """A reject's or recycle's reason code (required, one of the decision's) and its free text
+    (required for "other", optional beside any other code): ``(code, text)`` or ``ValidationError``."""
+    code = (reason_code or "").strip() if isinstance(reason_code, str) else ""
+    valid = reason_codes(decision)
+    if not code:
+        raise ValidationError(
+            {"reason_code": [f"Choose a reason code: one of {reason_codes_text(decision)}."]}
+        )
+    if code not in valid:
+        choices = reason_codes_text(decision)
+        message = f"“{code}” is not a {decision} reason: use one of {choices}."
+        raise ValidationError({"reason_code": [message]})
+    text = (reason or "").strip()
+    if code == LifecycleReason.OTHER and not text:
+        raise ValidationError({"reason": ["Say why in a few words: the reason code is “other”."]})
+    return code, text
+
+
 def _notify(transition: LifecycleTransition) -> None:
     notifications.stage_change_notify(transitions=[transition])
 
@@ -82,7 +114,9 @@ def _transition(
     user,
     to_stage: str,
     ruleset: Ruleset | None,
+    decision: str,
     reason: str,
+    reason_code: str = "",
     checklist: dict[str, bool] | None = None,
 ) -> LifecycleTransition:
     """Write the transition, move the contact, audit both, and notify after commit."""
@@ -93,6 +127,8 @@ def _transition(
         at=timezone.now(),
         actor=user,
         ruleset=ruleset,
+        decision=decision,
+        reason_code=reason_code,
         reason=reason,
         checklist=checklist or {},
     )
@@ -120,21 +156,31 @@ def contact_accept(*, contact: Contact, user, reason: str = "") -> LifecycleTran
     if ruleset is None or not ruleset.sal_enabled:
         version = f"v{ruleset.number}" if ruleset else "The current version"
         raise WorkflowError(f"{version} has no SAL stage: qualify the MQL as an SQL directly, or reject it.")
-    return _transition(
+    transition = _transition(
         locked,
         original=contact,
         user=user,
         to_stage=LifecycleStage.SAL,
         ruleset=ruleset,
+        decision=LifecycleDecision.ACCEPT,
         reason=_reason(reason, required=False),
     )
+    # An accepted lead has an owner from now on: its account's, else by territory or round-robin.
+    leads_route(contact_ids=[locked.pk], actor=user, reason="accepted")
+    contact.owner_id, contact.owner_team_id = Contact.objects.values_list("owner_id", "owner_team_id").get(
+        pk=locked.pk
+    )
+    return transition
 
 
 @transaction.atomic
-def contact_reject(*, contact: Contact, user, reason: str, disqualify: bool = False) -> LifecycleTransition:
-    """Sales rejects an MQL or SAL: back to marketing (RECYCLED) or out for good (DISQUALIFIED)."""
+def contact_reject(
+    *, contact: Contact, user, reason_code: str, reason: str = "", disqualify: bool = False
+) -> LifecycleTransition:
+    """Sales rejects an MQL or SAL: back to marketing (RECYCLED) or out for good (DISQUALIFIED), with a
+    reason code (``REJECT_REASONS``) and free text beside it (required for "other")."""
     _require_decider(user)
-    reason = _reason(reason, required=True)
+    reason_code, reason = reason_code_clean(reason_code, reason, decision=LifecycleDecision.REJECT)
     locked = _lock(contact)
     _require_stage(locked, [LifecycleStage.MQL, LifecycleStage.SAL], "rejected")
     return _transition(
@@ -143,6 +189,8 @@ def contact_reject(*, contact: Contact, user, reason: str, disqualify: bool = Fa
         user=user,
         to_stage=LifecycleStage.DISQUALIFIED if disqualify else LifecycleStage.RECYCLED,
         ruleset=published_ruleset(),
+        decision=LifecycleDecision.REJECT,
+        reason_code=reason_code,
         reason=reason,
     )
 
@@ -179,16 +227,18 @@ def contact_qualify(
         user=user,
         to_stage=LifecycleStage.SQL,
         ruleset=ruleset,
+        decision=LifecycleDecision.QUALIFY,
         reason=_reason(reason, required=False),
         checklist={item: True for item in items},
     )
 
 
 @transaction.atomic
-def contact_recycle(*, contact: Contact, user, reason: str) -> LifecycleTransition:
-    """Not now: an MQL, SAL, SQL or opportunity contact goes back to marketing's nurture (RECYCLED)."""
+def contact_recycle(*, contact: Contact, user, reason_code: str, reason: str = "") -> LifecycleTransition:
+    """Not now: an MQL, SAL, SQL or opportunity contact goes back to marketing's nurture (RECYCLED), with
+    a reason code (``RECYCLE_REASONS``) and free text beside it (required for "other")."""
     _require_decider(user)
-    reason = _reason(reason, required=True)
+    reason_code, reason = reason_code_clean(reason_code, reason, decision=LifecycleDecision.RECYCLE)
     locked = _lock(contact)
     _require_stage(locked, RECYCLABLE_STAGES, "recycled")
     return _transition(
@@ -197,6 +247,8 @@ def contact_recycle(*, contact: Contact, user, reason: str) -> LifecycleTransiti
         user=user,
         to_stage=LifecycleStage.RECYCLED,
         ruleset=published_ruleset(),
+        decision=LifecycleDecision.RECYCLE,
+        reason_code=reason_code,
         reason=reason,
     )
 
@@ -214,5 +266,6 @@ def contact_reopen(*, contact: Contact, user, reason: str) -> LifecycleTransitio
         user=user,
         to_stage=LifecycleStage.LEAD,
         ruleset=published_ruleset(),
+        decision=LifecycleDecision.REOPEN,
         reason=reason,
     )

@@ -21,6 +21,8 @@ from scoring.choices import (
     BuyingStage,
     ColumnDecisionKind,
     DeliveryStatus,
+    LifecycleDecision,
+    LifecycleReason,
     RuleKind,
     RuleOperator,
     ScoringModelKind,
@@ -273,12 +275,20 @@ class LifecycleTransition(models.Model):
     )
     rule = models.CharField(max_length=200, blank=True, help_text="The rule that moved it, if automatic.")
     ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A person's decision and, for reject and recycle, its reason code (the free text beside it). Blank
+    # for automatic moves and for decisions recorded before they were coded; ``db_default`` so that the
+    # bulk writers that name their columns (the demo's COPY) need not know them.
+    decision = models.CharField(max_length=16, choices=LifecycleDecision.choices, blank=True, db_default="")
+    reason_code = models.CharField(max_length=24, choices=LifecycleReason.choices, blank=True, db_default="")
     reason = models.TextField(blank=True)
     checklist = models.JSONField(default=dict, blank=True, help_text="SQL checklist answers.")
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["to_stage", "at"], name="transition_stage_at_idx")]
+        indexes = [
+            models.Index(fields=["to_stage", "at"], name="transition_stage_at_idx"),
+            models.Index(fields=["decision", "at"], name="transition_decision_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.from_stage} → {self.to_stage}"

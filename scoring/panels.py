@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts.choices import LifecycleStage
 from accounts.models import Account, Contact
 from revops.panels import panel_register
+from scoring.choices import RECYCLE_REASONS, REJECT_REASONS
 from scoring.lifecycle import RECYCLABLE_STAGES, can_decide
 from scoring.models import ContactScoreHistory, LifecycleTransition, Rule
 from scoring.selectors import published_ruleset
@@ -32,6 +33,9 @@ class ContactScoring:
     actions: list[str] = field(default_factory=list)
     sql_checklist: list[str] = field(default_factory=list)
     published_number: int | None = None
+    # (code, label) of the reason codes the reject and recycle forms offer.
+    reject_reasons: list[tuple[str, str]] = field(default_factory=list)
+    recycle_reasons: list[tuple[str, str]] = field(default_factory=list)
 
 
 def contact_scoring(*, contact: Contact, user) -> ContactScoring:
@@ -81,6 +85,8 @@ def contact_scoring(*, contact: Contact, user) -> ContactScoring:
         actions.append("reopen")
     scoring.can_decide = True
     scoring.actions = actions
+    scoring.reject_reasons = [(str(code), code.label) for code in REJECT_REASONS]
+    scoring.recycle_reasons = [(str(code), code.label) for code in RECYCLE_REASONS]
     scoring.sql_checklist = list(published.sql_checklist) if published is not None else []
     scoring.published_number = published.number if published is not None else None
     return scoring

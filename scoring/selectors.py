@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.models import Campaign, Contact
 from revops.models import JobRun
-from scoring.choices import BuyingStage, RulesetStatus
+from scoring.choices import REASONS_BY_DECISION, BuyingStage, LifecycleReason, RulesetStatus
 from scoring.models import (
     AccountModelScore,
     ContactScoreHistory,
@@ -430,6 +430,46 @@ def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str,
         "disqualified": _exit(LifecycleStage.DISQUALIFIED),
         "reopened": _exit(LifecycleStage.LEAD),
     }
+
+
+# --- why leads were rejected or recycled ----------------------------------------------------------------
+def lifecycle_reasons(*, since: datetime.date, until: datetime.date) -> dict[str, Any]:
+    """How often each reason code was given for sales' rejects and recycles decided between ``since`` and
+    ``until`` (inclusive dates): per decision, every code of it (zeros included, most given first) with
+    its count and share, and the total. ``uncoded``: people's moves to recycled or disqualified in the
+    period without a code (decided before codes were recorded). Two grouped queries."""
+    start, end = day_start(since), day_start(until + DAY)
+    counts = {
+        (row["decision"], row["reason_code"]): row["n"]
+        for row in LifecycleTransition.objects.filter(
+            at__gte=start, at__lt=end, decision__in=list(REASONS_BY_DECISION)
+        )
+        .values("decision", "reason_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    answer: dict[str, Any] = {"since": since, "until": until}
+    for decision, codes in REASONS_BY_DECISION.items():
+        total = sum(n for (d, _code), n in counts.items() if d == decision)
+        rows = [
+            {
+                "code": str(code),
+                "label": LifecycleReason(code).label,
+                "count": counts.get((decision, code), 0),
+                "share": counts.get((decision, code), 0) / total if total else None,
+            }
+            for code in codes
+        ]
+        rows.sort(key=lambda row: -row["count"])  # stable: ties keep the forms' order
+        answer[str(decision)] = {"total": total, "reasons": rows}
+    answer["uncoded"] = LifecycleTransition.objects.filter(
+        at__gte=start,
+        at__lt=end,
+        actor__isnull=False,
+        decision="",
+        to_stage__in=[LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED],
+    ).count()
+    return answer
 
 
 # --- the dashboard ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from scoring.choices import RuleKind, RuleOperator, RulesetStatus
 from scoring.exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
 from scoring.forms import (
     CommentForm,
+    ContactRecycleForm,
     ContactRejectForm,
     DraftCreateForm,
     FunnelForm,
@@ -788,9 +789,12 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
         today = timezone.localdate()
         defaults = {"since": today - datetime.timedelta(days=self.DEFAULT_DAYS), "until": today}
         form = FunnelForm({**defaults, **self.request.GET.dict()} if self.request.GET else defaults)
-        funnel = None
+        funnel = reasons = None
         if form.is_valid():
             funnel = selectors.lifecycle_funnel(
+                since=form.cleaned_data["since"], until=form.cleaned_data["until"]
+            )
+            reasons = selectors.lifecycle_reasons(
                 since=form.cleaned_data["since"], until=form.cleaned_data["until"]
             )
         steps = _funnel_steps(funnel)
@@ -798,6 +802,13 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
             {
                 "form": form,
                 "funnel": funnel,
+                "reasons": reasons,
+                "reason_tables": [
+                    {"decision": decision, "title": title, **reasons[decision]}
+                    for decision, title in (("reject", "rejected"), ("recycle", "recycled"))
+                ]
+                if reasons
+                else [],
                 "steps": steps,
                 "chart": {
                     "labels": [s["label"] for s in steps],
@@ -925,13 +936,21 @@ class ContactLifecycleView(PermissionRequiredMixin, View):
         if action == "reject":
             form = ContactRejectForm(request.POST)
             if not form.is_valid():
-                return None, "Say why the lead is rejected."
+                return None, "Choose a reason and whether to recycle or disqualify the lead."
             disqualify = form.cleaned_data["outcome"] == "disqualify"
-            reason = form.cleaned_data["reason"]
+            code, reason = form.cleaned_data["reason_code"], form.cleaned_data["reason"]
             return (
                 lambda: lifecycle.contact_reject(
-                    contact=contact, user=user, reason=reason, disqualify=disqualify
+                    contact=contact, user=user, reason_code=code, reason=reason, disqualify=disqualify
                 )
+            ), ""
+        if action == "recycle":
+            form = ContactRecycleForm(request.POST)
+            if not form.is_valid():
+                return None, "Choose a reason for recycling (the note is at most 2,000 characters)."
+            code, reason = form.cleaned_data["reason_code"], form.cleaned_data["reason"]
+            return (
+                lambda: lifecycle.contact_recycle(contact=contact, user=user, reason_code=code, reason=reason)
             ), ""
         if action == "qualify":
             published = selectors.published_ruleset()
@@ -948,8 +967,7 @@ class ContactLifecycleView(PermissionRequiredMixin, View):
         reason = form.cleaned_data.get("reason", "")
         if not reason:
             return None, "Give a reason: it is kept with the lifecycle change."
-        service = lifecycle.contact_recycle if action == "recycle" else lifecycle.contact_reopen
-        return (lambda: service(contact=contact, user=user, reason=reason)), ""
+        return (lambda: lifecycle.contact_reopen(contact=contact, user=user, reason=reason)), ""
 
 
 # --- the scoring outbox: changes whose rescoring failed every attempt, and their replay ----------------

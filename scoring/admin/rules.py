@@ -395,8 +395,18 @@ class RulesetCommentAdmin(ServiceSavedAdmin):
 # --- read-only: transitions and scores -----------------------------------------------------------
 @admin.register(LifecycleTransition)
 class LifecycleTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["contact", "from_stage", "to_stage", "at", "actor", "rule", "ruleset"]
-    list_filter = ["to_stage", "from_stage"]
+    list_display = [
+        "contact",
+        "from_stage",
+        "to_stage",
+        "at",
+        "actor",
+        "decision",
+        "reason_code",
+        "rule",
+        "ruleset",
+    ]
+    list_filter = ["decision", "reason_code", "to_stage", "from_stage"]
     search_fields = ["contact__email", "reason", "rule"]
     list_select_related = ["contact", "actor", "ruleset"]
     raw_id_fields = ["contact"]

@@ -11,7 +11,8 @@ from rest_framework import serializers
 
 from accounts.choices import EventType
 from revops.api.viewsets import StrictFieldsMixin
-from scoring.choices import RuleKind, RuleOperator
+from scoring.choices import LifecycleDecision, LifecycleReason, RuleKind, RuleOperator
+from scoring.lifecycle import reason_codes, reason_codes_text
 from scoring.models import (
     ContactScore,
     ContactScoreHistory,
@@ -256,10 +257,27 @@ class LifecycleTransitionSerializer(serializers.ModelSerializer):
             "rule",
             "ruleset",
             "ruleset_number",
+            "decision",
+            "reason_code",
             "reason",
             "checklist",
         ]
         read_only_fields = fields
+
+
+def reason_code_field(decision: str) -> serializers.ChoiceField:
+    """The reason code of a reject or recycle: required, one of the decision's codes; a missing or
+    unknown code is a 400 that lists the valid ones."""
+    codes = reason_codes_text(decision)
+    return serializers.ChoiceField(
+        choices=[(code, LifecycleReason(code).label) for code in reason_codes(decision)],
+        help_text=f"Why, as a code to count: {codes}. Free text goes beside it in reason.",
+        error_messages={
+            "required": f"Choose a reason code: one of {codes}.",
+            "null": f"Choose a reason code: one of {codes}.",
+            "invalid_choice": f"“{{input}}” is not a {decision} reason: use one of {codes}.",
+        },
+    )
 
 
 class LifecycleAcceptSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -267,7 +285,14 @@ class LifecycleAcceptSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class LifecycleRejectSerializer(StrictFieldsMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=5000)
+    reason_code = reason_code_field(LifecycleDecision.REJECT)
+    reason = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Free text beside the code (required when the code is other).",
+    )
     disqualify = serializers.BooleanField(
         required=False, default=False, help_text="Out for good (DISQUALIFIED) instead of RECYCLED."
     )
@@ -279,6 +304,17 @@ class LifecycleQualifySerializer(StrictFieldsMixin, serializers.Serializer):
         help_text="Every item of the published version's SQL checklist, confirmed: {item: true}.",
     )
     reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class LifecycleRecycleSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason_code = reason_code_field(LifecycleDecision.RECYCLE)
+    reason = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Free text beside the code (required when the code is other).",
+    )
 
 
 class LifecycleReasonSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -324,6 +360,29 @@ class FunnelSerializer(serializers.Serializer):
     recycled = FunnelExitSerializer()
     disqualified = FunnelExitSerializer()
     reopened = FunnelExitSerializer()
+
+
+class ReasonCountSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=LifecycleReason.choices)
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    share = serializers.FloatField(allow_null=True, help_text="Of the decision's total; null when none.")
+
+
+class DecisionReasonsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    reasons = ReasonCountSerializer(many=True, help_text="Every code of the decision, most given first.")
+
+
+class LifecycleReasonsSerializer(serializers.Serializer):
+    since = serializers.DateField()
+    until = serializers.DateField()
+    reject = DecisionReasonsSerializer()
+    recycle = DecisionReasonsSerializer()
+    uncoded = serializers.IntegerField(
+        help_text="People's moves to recycled or disqualified in the period without a code (made before "
+        "codes were recorded)."
+    )
 
 
 # --- scores -----------------------------------------------------------------------------------------

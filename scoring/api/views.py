@@ -392,7 +392,11 @@ class LifecycleDecisionViewSet(WorkflowErrorsMixin, viewsets.GenericViewSet):
         data = self._payload(serializers.LifecycleRejectSerializer)
         return self._created(
             lifecycle.contact_reject(
-                contact=contact, user=request.user, reason=data["reason"], disqualify=data["disqualify"]
+                contact=contact,
+                user=request.user,
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+                disqualify=data["disqualify"],
             )
         )
 
@@ -413,15 +417,17 @@ class LifecycleDecisionViewSet(WorkflowErrorsMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Recycle (MQL, SAL, SQL or opportunity → recycled)",
-        request=serializers.LifecycleReasonSerializer,
+        request=serializers.LifecycleRecycleSerializer,
         responses=_DECISION,
     )
     @action(detail=True, methods=["post"])
     def recycle(self, request, contact_id=None):
         contact = self.get_object()
-        data = self._payload(serializers.LifecycleReasonSerializer)
+        data = self._payload(serializers.LifecycleRecycleSerializer)
         return self._created(
-            lifecycle.contact_recycle(contact=contact, user=request.user, reason=data["reason"])
+            lifecycle.contact_recycle(
+                contact=contact, user=request.user, reason_code=data["reason_code"], reason=data["reason"]
+            )
         )
 
     @extend_schema(
@@ -460,6 +466,30 @@ class LifecycleFunnelView(APIView):
             raise exceptions.ValidationError({"since": ["Must not be after until."]})
         funnel = selectors.lifecycle_funnel(since=since, until=until)
         return Response(serializers.FunnelSerializer(funnel).data)
+
+
+class LifecycleReasonsView(APIView):
+    """Why leads were rejected or recycled: the reason codes given, counted over a period."""
+
+    required_permissions = ["scoring.view_lifecycletransition"]
+
+    @extend_schema(
+        operation_id="lifecycle_reasons_retrieve",
+        summary="Reject and recycle reasons: how often each code was given",
+        description="Sales' rejects and recycles decided between since and until (inclusive dates), "
+        "counted per reason code, with each code's share of its decision.",
+        parameters=[serializers.FunnelQuerySerializer],
+        responses={200: serializers.LifecycleReasonsSerializer, 400: OpenApiResponse()},
+    )
+    def get(self, request):
+        query = serializers.FunnelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        until = query.validated_data.get("until") or timezone.localdate()
+        since = query.validated_data.get("since") or until - datetime.timedelta(days=90)
+        if since > until:
+            raise exceptions.ValidationError({"since": ["Must not be after until."]})
+        reasons = selectors.lifecycle_reasons(since=since, until=until)
+        return Response(serializers.LifecycleReasonsSerializer(reasons).data)
 
 
 # --- scores -----------------------------------------------------------------------------------------

@@ -84,14 +84,14 @@ def test_accept_needs_the_sal_stage(seller, notified):
         (lifecycle.contact_accept, {}, "lead", "is Lead: only MQL contacts can be accepted"),
         (
             lifecycle.contact_reject,
-            {"reason": "x"},
+            {"reason_code": "not_a_fit"},
             "sql",
             "is SQL: only MQL or SAL contacts can be rejected",
         ),
         (lifecycle.contact_qualify, {"checklist": ALL_CONFIRMED}, "lead", "is Lead: only SAL contacts"),
         (
             lifecycle.contact_recycle,
-            {"reason": "x"},
+            {"reason_code": "timing"},
             "lead",
             "is Lead: only MQL, SAL, SQL or Opportunity contacts",
         ),
@@ -105,16 +105,51 @@ def test_a_wrong_stage_says_where_the_contact_is(seller, notified, service, kwar
     assert stage(contact) == current and not LifecycleTransition.objects.exists()
 
 
-def test_reject_recycles_or_disqualifies_with_a_reason(seller, notified):
+def test_reject_recycles_or_disqualifies_with_a_reason_code(seller, notified):
     mql, sal = ContactFactory(lifecycle_stage="mql"), ContactFactory(lifecycle_stage="sal")
-    with pytest.raises(ValidationError) as caught:
-        lifecycle.contact_reject(contact=mql, user=seller, reason="  ")
-    assert "reason" in caught.value.message_dict
-    assert lifecycle.contact_reject(contact=mql, user=seller, reason="Not now").to_stage == "recycled"
-    assert lifecycle.contact_reject(contact=sal, user=seller, reason="Student", disqualify=True).to_stage == (
-        "disqualified"
+    recycled = lifecycle.contact_reject(contact=mql, user=seller, reason_code="no_budget", reason=" Q3 ")
+    assert (recycled.to_stage, recycled.decision, recycled.reason_code, recycled.reason) == (
+        "recycled",
+        "reject",
+        "no_budget",
+        "Q3",
     )
+    out = lifecycle.contact_reject(contact=sal, user=seller, reason_code="junk", disqualify=True)
+    assert (out.to_stage, out.reason_code, out.reason) == ("disqualified", "junk", "")
     assert (stage(mql), stage(sal)) == ("recycled", "disqualified")
+
+
+@pytest.mark.parametrize(
+    ("service", "code", "reason", "field", "words"),
+    [
+        (lifecycle.contact_reject, "", "Not now", "reason_code", "Choose a reason code: one of not_a_fit"),
+        (lifecycle.contact_reject, "nurture", "", "reason_code", "“nurture” is not a reject reason"),
+        (lifecycle.contact_reject, "other", "  ", "reason", "the reason code is “other”"),
+        (lifecycle.contact_recycle, None, "", "reason_code", "one of no_response (No response)"),
+        (lifecycle.contact_recycle, "duplicate", "", "reason_code", "“duplicate” is not a recycle reason"),
+        (lifecycle.contact_recycle, "other", "", "reason", "the reason code is “other”"),
+    ],
+)
+def test_a_missing_or_unknown_reason_code_changes_nothing(
+    seller, notified, service, code, reason, field, words
+):
+    contact = ContactFactory(lifecycle_stage="mql")
+    records = ChangeRecord.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        service(contact=contact, user=seller, reason_code=code, reason=reason)
+    assert list(caught.value.message_dict) == [field] and words in caught.value.message_dict[field][0]
+    assert stage(contact) == "mql" and not LifecycleTransition.objects.exists()
+    assert ChangeRecord.objects.count() == records and notified == []
+
+
+def test_every_decision_is_named_on_its_transition(seller, notified):
+    contact = ContactFactory(lifecycle_stage="mql")
+    decisions = [
+        lifecycle.contact_accept(contact=contact, user=seller).decision,
+        lifecycle.contact_qualify(contact=contact, user=seller, checklist=ALL_CONFIRMED).decision,
+        lifecycle.contact_recycle(contact=contact, user=seller, reason_code="stalled").decision,
+    ]
+    assert decisions == ["accept", "qualify", "recycle"]
 
 
 def test_qualify_needs_every_checklist_item(seller, notified):
@@ -146,7 +181,10 @@ def test_mql_goes_to_sql_directly_only_without_sal(seller, notified):
 def test_recycle_from_any_working_stage(seller, notified, current):
     contact = ContactFactory(lifecycle_stage=current)
     assert (
-        lifecycle.contact_recycle(contact=contact, user=seller, reason="Budget frozen").from_stage == current
+        lifecycle.contact_recycle(
+            contact=contact, user=seller, reason_code="no_budget", reason="Budget frozen"
+        ).from_stage
+        == current
     )
     assert stage(contact) == "recycled"
 
@@ -183,7 +221,9 @@ def test_who_decides(user_in, notified, kind, role, allowed):
 
 def test_outsider_cannot_decide(outsider, notified):
     with pytest.raises(PermissionDenied):
-        lifecycle.contact_recycle(contact=ContactFactory(lifecycle_stage="mql"), user=outsider, reason="x")
+        lifecycle.contact_recycle(
+            contact=ContactFactory(lifecycle_stage="mql"), user=outsider, reason_code="timing"
+        )
 
 
 # --- the funnel -------------------------------------------------------------------------------------
@@ -250,3 +290,45 @@ def test_funnel_counts_a_contact_once_at_its_first_entry(known_history):
 def test_funnel_of_an_empty_period():
     funnel = selectors.lifecycle_funnel(since=datetime.date(2030, 1, 1), until=datetime.date(2030, 1, 2))
     assert all(s["entered"] == 0 and s["rate"] is None and s["median_days"] is None for s in funnel["steps"])
+
+
+# --- reject and recycle reasons ----------------------------------------------------------------------
+def _decided(seller, decision, code, when, to_stage="recycled"):
+    return LifecycleTransitionFactory(
+        from_stage="mql", to_stage=to_stage, at=_at(*when), actor=seller, rule="", decision=decision,
+        reason_code=code,
+    )  # fmt: skip
+
+
+def test_reasons_are_counted_per_decision_and_code_over_the_period(seller, django_assert_max_num_queries):
+    _decided(seller, "reject", "no_budget", (1, 5))
+    _decided(seller, "reject", "no_budget", (1, 6), to_stage="disqualified")
+    _decided(seller, "reject", "junk", (1, 31))
+    _decided(seller, "recycle", "no_budget", (1, 10))  # the same code under the other decision
+    _decided(seller, "reject", "junk", (2, 1))  # after the period
+    _decided(seller, "", "", (1, 7))  # a person's move before codes were recorded
+    LifecycleTransitionFactory(from_stage="mql", to_stage="recycled", at=_at(1, 8))  # automatic: not counted
+    with django_assert_max_num_queries(2):
+        reasons = selectors.lifecycle_reasons(
+            since=datetime.date(2025, 1, 1), until=datetime.date(2025, 1, 31)
+        )
+    reject = reasons["reject"]
+    assert reject["total"] == 3
+    assert [(r["code"], r["count"]) for r in reject["reasons"][:3]] == [
+        ("no_budget", 2),
+        ("junk", 1),
+        ("not_a_fit", 0),
+    ]
+    assert reject["reasons"][0]["share"] == pytest.approx(2 / 3) and reject["reasons"][2]["share"] == 0
+    assert {r["code"] for r in reject["reasons"]} == {str(c) for c in lifecycle.reason_codes("reject")}
+    recycle = reasons["recycle"]
+    assert recycle["total"] == 1 and recycle["reasons"][0] == {
+        "code": "no_budget", "label": "No budget", "count": 1, "share": 1.0,
+    }  # fmt: skip
+    assert reasons["uncoded"] == 1
+
+
+def test_reasons_of_an_empty_period_have_no_share():
+    reasons = selectors.lifecycle_reasons(since=datetime.date(2030, 1, 1), until=datetime.date(2030, 1, 2))
+    assert reasons["reject"]["total"] == 0 and all(r["share"] is None for r in reasons["reject"]["reasons"])
+    assert reasons["uncoded"] == 0

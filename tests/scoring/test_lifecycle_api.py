@@ -68,10 +68,10 @@ def test_accept_through_the_api(client_for, seller, notified, django_capture_on_
 @pytest.mark.parametrize(
     ("action", "current", "payload", "to_stage"),
     [
-        ("reject", "mql", {"reason": "No budget"}, "recycled"),
-        ("reject", "sal", {"reason": "Student", "disqualify": True}, "disqualified"),
+        ("reject", "mql", {"reason_code": "no_budget", "reason": "Q3"}, "recycled"),
+        ("reject", "sal", {"reason_code": "junk", "reason": "Student", "disqualify": True}, "disqualified"),
         ("qualify", "sal", {"checklist": ALL_CONFIRMED, "reason": "Demo booked"}, "sql"),
-        ("recycle", "opportunity", {"reason": "Lost to timing"}, "recycled"),
+        ("recycle", "opportunity", {"reason_code": "stalled"}, "recycled"),
         ("reopen", "disqualified", {"reason": "Changed jobs"}, "lead"),
     ],
 )
@@ -81,16 +81,25 @@ def test_each_decision(client_for, seller, notified, action, current, payload, t
         f"/api/lifecycle/contacts/{contact.pk}/{action}/", payload, format="json"
     )
     assert response.status_code == 201, response.content
-    assert response.json()["to_stage"] == to_stage and stage(contact) == to_stage
+    body = response.json()
+    assert body["to_stage"] == to_stage and stage(contact) == to_stage
+    assert (body["decision"], body["reason_code"]) == (action, payload.get("reason_code", ""))
 
 
 @pytest.mark.parametrize(
     ("action", "current", "payload", "field"),
     [
-        ("reject", "mql", {}, "reason"),
-        ("reject", "mql", {"reason": ""}, "reason"),
-        ("reject", "mql", {"reason": "x", "disqualify": "maybe"}, "disqualify"),
-        ("recycle", "sql", {"reason": "x", "colour": "red"}, "colour"),
+        ("reject", "mql", {}, "reason_code"),
+        ("reject", "mql", {"reason": "No budget"}, "reason_code"),
+        ("reject", "mql", {"reason_code": "", "reason": "x"}, "reason_code"),
+        ("reject", "mql", {"reason_code": "nurture"}, "reason_code"),
+        ("reject", "mql", {"reason_code": "other", "reason": " "}, "reason"),
+        ("reject", "mql", {"reason_code": "junk", "disqualify": "maybe"}, "disqualify"),
+        ("recycle", "sql", {}, "reason_code"),
+        ("recycle", "sql", {"reason_code": "duplicate"}, "reason_code"),
+        ("recycle", "sql", {"reason_code": ["timing"]}, "reason_code"),
+        ("recycle", "sql", {"reason_code": "other"}, "reason"),
+        ("recycle", "sql", {"reason_code": "timing", "colour": "red"}, "colour"),
         ("qualify", "sal", {}, "checklist"),
         ("qualify", "sal", {"checklist": {DEFAULT_SQL_CHECKLIST[0]: True}}, "checklist"),
         ("qualify", "sal", {"checklist": {**ALL_CONFIRMED, "Likes golf": True}}, "checklist"),
@@ -135,7 +144,7 @@ def test_unknown_contact_is_404(client_for, seller):
 def test_who_may_not_decide(client_for, user_in, notified, kind, role):
     contact = ContactFactory(lifecycle_stage="mql")
     response = client_for(user_in(kind, role)).post(
-        f"/api/lifecycle/contacts/{contact.pk}/reject/", {"reason": "x"}, format="json"
+        f"/api/lifecycle/contacts/{contact.pk}/reject/", {"reason_code": "not_a_fit"}, format="json"
     )
     assert response.status_code == 403
     assert stage(contact) == "mql"
@@ -158,6 +167,39 @@ def test_bdr_and_revops_members_decide(client_for, user_in, notified):
             f"/api/lifecycle/contacts/{contact.pk}/accept/", {}, format="json"
         )
         assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "listed"),
+    [
+        ("reject", {}, "not_a_fit (Not a fit (outside the ICP)), wrong_person"),
+        ("reject", {"reason_code": "maybe"}, "“maybe” is not a reject reason: use one of not_a_fit"),
+        ("recycle", {"reason_code": "junk"}, "“junk” is not a recycle reason: use one of no_response"),
+    ],
+)
+def test_a_bad_reason_code_lists_the_valid_ones(client_for, seller, notified, action, payload, listed):
+    contact = ContactFactory(lifecycle_stage="mql")
+    response = client_for(seller).post(
+        f"/api/lifecycle/contacts/{contact.pk}/{action}/", payload, format="json"
+    )
+    assert response.status_code == 400
+    message = response.json()["reason_code"][0]
+    assert listed in message and "other (Other (say why))" in message
+    assert stage(contact) == "mql" and not LifecycleTransition.objects.exists()
+
+
+def test_the_schema_documents_the_reason_codes(client_for, user_in):
+    schema = client_for(user_in(TeamKind.REVENUE_OPERATIONS, Role.LEAD)).get(
+        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
+    assert schema.status_code == 200
+    components = schema.json()["components"]["schemas"]
+    reject = components["LifecycleRejectRequest"]
+    assert "reason_code" in reject["required"] and "reason" not in reject.get("required", [])
+    paths = schema.json()["paths"]
+    assert "/api/lifecycle/reasons/" in paths
+    text = str(components)
+    assert "not_a_fit" in text and "no_response" in text
 
 
 # --- transitions ------------------------------------------------------------------------------------
@@ -211,6 +253,48 @@ def test_funnel_endpoint(client_for, user_in, outsider):
     assert "since" in client.get("/api/lifecycle/funnel/?since=2025-04-01&until=2025-03-01").json()
     assert "until" in client.get("/api/lifecycle/funnel/?until=someday").json()
     assert client_for(outsider).get("/api/lifecycle/funnel/").status_code == 403
+
+
+def test_transitions_filter_by_decision_and_reason_code(client_for, user_in, seller):
+    LifecycleTransitionFactory(to_stage="recycled", actor=seller, decision="reject", reason_code="junk")
+    LifecycleTransitionFactory(to_stage="recycled", actor=seller, decision="recycle", reason_code="timing")
+    LifecycleTransitionFactory()
+    client = client_for(user_in(TeamKind.MARKETING, Role.VIEWER))
+    rows = client.get("/api/lifecycle/transitions/?reason_code=junk").json()["results"]
+    assert [(r["decision"], r["reason_code"]) for r in rows] == [("reject", "junk")]
+    assert (
+        len(client.get("/api/lifecycle/transitions/?decision=recycle&decision=reject").json()["results"]) == 2
+    )
+    assert client.get("/api/lifecycle/transitions/?reason_code=bored").status_code == 400
+
+
+def test_reasons_endpoint(client_for, user_in, outsider, seller):
+    LifecycleTransitionFactory(
+        to_stage="recycled", actor=seller, at=_at(2), decision="reject", reason_code="junk"
+    )
+    LifecycleTransitionFactory(
+        to_stage="recycled", actor=seller, at=_at(3), decision="reject", reason_code="junk"
+    )
+    LifecycleTransitionFactory(
+        to_stage="recycled", actor=seller, at=_at(3), decision="recycle", reason_code="no_response"
+    )
+    client = client_for(user_in(TeamKind.MARKETING, Role.VIEWER))
+    response = client.get("/api/lifecycle/reasons/?since=2025-03-01&until=2025-03-31")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["reject"]["total"] == 2 and body["reject"]["reasons"][0] == {
+        "code": "junk",
+        "label": "Junk (job seeker, student, vendor, spam)",
+        "count": 2,
+        "share": 1.0,
+    }
+    assert body["recycle"]["reasons"][0]["code"] == "no_response" and body["uncoded"] == 0
+    assert (
+        client.get("/api/lifecycle/reasons/?since=2025-03-04&until=2025-03-31").json()["reject"]["total"] == 0
+    )
+    assert "since" in client.get("/api/lifecycle/reasons/?since=2025-04-01&until=2025-03-01").json()
+    assert client.get("/api/lifecycle/reasons/?until=someday").status_code == 400
+    assert client_for(outsider).get("/api/lifecycle/reasons/").status_code == 403
 
 
 # --- scores -----------------------------------------------------------------------------------------

@@ -628,6 +628,40 @@ def test_funnel_shows_conversion_and_velocity(client, viewer):
     assert 'id="funnel-table"' in html and 'id="funnel-chart"' in html and "MQL → SAL" in html
     response = client.get(reverse("scoring:funnel") + "?since=2030-01-01&until=2020-01-01")
     assert response.context["funnel"] is None and 'id="funnel-errors"' in response.content.decode()
+    assert 'id="lifecycle-reasons"' not in response.content.decode()
+
+
+def test_funnel_page_counts_why_leads_were_rejected_and_recycled(client, viewer, sales_member):
+    now = timezone.now()
+    for code, decision, days in [
+        ("junk", "reject", 3),
+        ("junk", "reject", 4),
+        ("no_budget", "reject", 5),
+        ("timing", "recycle", 6),
+        ("junk", "reject", 200),  # outside the default 90 days
+        ("", "", 7),  # decided before codes
+    ]:
+        LifecycleTransitionFactory(
+            from_stage=LifecycleStage.MQL,
+            to_stage=LifecycleStage.RECYCLED,
+            at=now - datetime.timedelta(days=days),
+            actor=sales_member,
+            decision=decision,
+            reason_code=code,
+        )
+    logged_in(client, viewer)
+    html = client.get(reverse("scoring:funnel")).content.decode()
+    reject = html[html.index('id="reasons-reject"') :]
+    reject = reject[: reject.index("</table>")]
+    rows = re.findall(r'data-reason="(\w+)"[^>]*>\s*<td>[^<]+</td>\s*<td class="text-end">(\d+)</td>', reject)
+    assert rows[:3] == [("junk", "2"), ("no_budget", "1"), ("not_a_fit", "0")]
+    assert "Why leads were rejected" in html and "(3 in the period)" in html and "67%" in reject
+    recycle = html[html.index('id="reasons-recycle"') :]
+    assert re.search(
+        r'data-reason="timing"[^>]*>\s*<td>Bad timing \(come back later\)</td>\s*<td class="text-end">1<',
+        recycle,
+    )
+    assert 'id="reasons-uncoded">1 earlier decision in the period had no reason code' in html
 
 
 def test_rescore_all_is_offered_to_revops_and_shows_progress(
@@ -761,20 +795,27 @@ def test_reject_recycle_and_reopen(client, sales_member):
     contact = ContactFactory(lifecycle_stage=LifecycleStage.MQL)
     logged_in(client, sales_member)
     reject = reverse("scoring:contact_lifecycle", kwargs={"pk": contact.pk, "action": "reject"})
-    response = client.post(reject, {"reason": "", "outcome": "disqualify"}, follow=True)
-    assert "Say why the lead is rejected" in response.content.decode()
-    client.post(reject, {"reason": "Student", "outcome": "disqualify"})
+    response = client.post(reject, {"reason": "Student", "outcome": "disqualify"}, follow=True)
+    errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+    assert len(errors) == 1 and "Choose a reason code: one of not_a_fit" in errors[0], errors
+    response = client.post(reject, {"reason_code": "nurture", "outcome": "disqualify"}, follow=True)
+    assert "“nurture” is not a reject reason" in response.content.decode()
+    response = client.post(reject, {"reason_code": "other", "outcome": "disqualify"}, follow=True)
+    assert "the reason code is “other”" in response.content.decode()
+    assert not LifecycleTransition.objects.filter(contact=contact).exists()
+    client.post(reject, {"reason_code": "junk", "reason": "Student", "outcome": "disqualify"})
     contact.refresh_from_db()
     assert contact.lifecycle_stage == LifecycleStage.DISQUALIFIED
     html = client.get(reverse("accounts:contact_detail", kwargs={"pk": contact.pk})).content.decode()
     assert 'id="lifecycle-reopen"' in html and 'id="lifecycle-accept"' not in html
+    assert 'data-reason-code="junk">Junk (job seeker, student, vendor, spam)</span> Student' in html
     reopen = reverse("scoring:contact_lifecycle", kwargs={"pk": contact.pk, "action": "reopen"})
     client.post(reopen, {"reason": "Graduated, now a buyer"})
     contact.refresh_from_db()
     assert contact.lifecycle_stage == LifecycleStage.LEAD
     # A wrong stage: the service's message, nothing changes.
     recycle = reverse("scoring:contact_lifecycle", kwargs={"pk": contact.pk, "action": "recycle"})
-    response = client.post(recycle, {"reason": "Not now"}, follow=True)
+    response = client.post(recycle, {"reason_code": "timing", "reason": "Not now"}, follow=True)
     errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
     assert len(errors) == 1 and "contacts can be recycled" in errors[0], errors
     assert list(
@@ -782,6 +823,31 @@ def test_reject_recycle_and_reopen(client, sales_member):
         .order_by("at", "id")
         .values_list("to_stage", flat=True)
     ) == ["disqualified", "lead"]
+
+
+def test_recycle_form_offers_the_recycle_codes_and_records_the_choice(client, sales_member):
+    contact = ContactFactory(lifecycle_stage=LifecycleStage.SQL)
+    logged_in(client, sales_member)
+    page = client.get(reverse("accounts:contact_detail", kwargs={"pk": contact.pk})).content.decode()
+    recycle_form = page[page.index('id="lifecycle-recycle"') :]
+    recycle_form = recycle_form[: recycle_form.index("</form>")]
+    assert 'name="reason_code"' in recycle_form and '<option value="no_response">No response</option>' in (
+        recycle_form
+    )
+    assert 'value="junk"' not in recycle_form  # a reject code
+    url = reverse("scoring:contact_lifecycle", kwargs={"pk": contact.pk, "action": "recycle"})
+    response = client.post(url, {"reason_code": "", "reason": "Later"}, follow=True)
+    assert "Choose a reason code: one of no_response" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.lifecycle_stage == LifecycleStage.SQL
+    client.post(url, {"reason_code": "stalled"})
+    transition = LifecycleTransition.objects.get(contact=contact)
+    assert (transition.to_stage, transition.decision, transition.reason_code, transition.reason) == (
+        "recycled",
+        "recycle",
+        "stalled",
+        "",
+    )
 
 
 def test_marketing_members_see_no_lifecycle_buttons_and_are_refused(client, member):
