@@ -123,10 +123,14 @@ class AccountScoreFilterSet(AccountFilterSet):
     engagement_max = django_filters.NumberFilter(
         field_name="rule_score__engagement", lookup_expr="lte", label="Rules engagement ≤", min_value=0
     )
+    notification = django_filters.NumberFilter(
+        method="filter_notification", label="The accounts of notification", min_value=1
+    )
 
     class Meta(AccountFilterSet.Meta):
         fields = [
             *AccountFilterSet.Meta.fields,
+            "notification",
             "stage",
             "in_market_band",
             "fit_band",
@@ -138,6 +142,13 @@ class AccountScoreFilterSet(AccountFilterSet):
             "engagement_min",
             "engagement_max",
         ]
+
+    def filter_notification(self, qs, name, value):
+        """Exactly the accounts a notification is about (its link, when the ids do not fit a URL)."""
+        if value is None:
+            return qs
+        ids = Notification.objects.filter(pk=value).values_list("account_ids", flat=True).first() or []
+        return qs.filter(pk__in=[i for i in ids if isinstance(i, int)])
 
 
 class AccountModelScoreFilterSet(django_filters.FilterSet):

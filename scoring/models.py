@@ -353,22 +353,59 @@ class ScoringOutbox(models.Model):
 
 
 class Notification(BaseModel):
-    """An in-app notice to a team: a contact became an MQL or an SQL, a version awaits approval …"""
+    """An in-app notice to a team, or to one person (``user``): a contact became an MQL or an SQL, an
+    account of theirs qualified, a version awaits approval … Read marks are per person
+    (``NotificationRead``): what I have read, my team may not have."""
 
-    team = models.ForeignKey("revops.Team", on_delete=models.CASCADE, related_name="notifications")
+    team = models.ForeignKey(
+        "revops.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        help_text="Addressed to this person only; empty: to everyone in the team.",
+    )
     kind = models.CharField(max_length=32)
     title = models.CharField(max_length=300)
     url = models.CharField(max_length=300, blank=True)
     contact = models.ForeignKey(
         "accounts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    read_at = models.DateTimeField(null=True, blank=True)
+    account_ids = models.JSONField(
+        default=list, blank=True, help_text="The accounts it is about (its link lists exactly these)."
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "-created"], name="notification_user_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(team__isnull=False) | Q(user__isnull=False), name="notification_has_audience"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationRead(models.Model):
+    """One person has read one notification (and when): read by me is not read by my team."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "user"], name="notification_read_once_per_user")
+        ]
+        indexes = [models.Index(fields=["user", "notification"], name="notification_read_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} read by {self.user_id} at {self.read_at:%Y-%m-%d %H:%M}"
 
 
 class WebhookEndpoint(BaseModel):

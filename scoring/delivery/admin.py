@@ -23,11 +23,11 @@ class ReadOnlyMixin:
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyMixin, AuditedModelAdmin):
-    list_display = ["title", "team", "kind", "created", "read_at"]
+    list_display = ["title", "team", "user", "kind", "created"]
     list_filter = ["team", "kind"]
     search_fields = ["title"]
-    raw_id_fields = ["contact"]
-    list_select_related = ["team"]
+    raw_id_fields = ["contact", "user"]
+    list_select_related = ["team", "user"]
     show_full_result_count = False
 
 

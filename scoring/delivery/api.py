@@ -95,11 +95,17 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    team_name = serializers.CharField(source="team.name", read_only=True)
+    team_name = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
+    read_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When you read it (null: unread for you); per person."
+    )
 
     class Meta:
         model = Notification
-        fields = ["id", "team", "team_name", "kind", "title", "url", "contact", "read_at", "created"]
+        fields = [
+            "id", "team", "team_name", "user", "kind", "title", "url", "contact", "account_ids", "read_at",
+            "created",
+        ]  # fmt: skip
         read_only_fields = fields
 
 
@@ -220,7 +226,8 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
 @extend_schema_view(list=extend_schema(description="Notifications of your teams, newest first."))
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Your teams' notifications. Marking read (members and leads) marks it for the whole team."""
+    """Your teams' notifications and those addressed to you. Marking read (members and leads) marks it
+    read by you only: your teammates still see it unread."""
 
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
@@ -249,5 +256,5 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request):
-        """Mark every unread notification of your teams read."""
+        """Mark every notification you have not read as read by you."""
         return Response({"marked": notifications.notification_mark_all_read(actor=request.user)})

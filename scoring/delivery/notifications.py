@@ -3,7 +3,8 @@
 ``stage_change_notify`` is what the lifecycle code calls with the transitions it just wrote: contacts
 that became MQL (or were fast-tracked to SAL from lead or recycled) and contacts that became SQL make
 a ``Notification`` for each owning team and a ``WebhookDelivery`` for each subscribed endpoint of those
-teams. Read marks are per team: whoever of the team marks a notification read marks it for the team.
+teams. Read marks are per person (``NotificationRead``): what I have read is still unread for my team.
+A notification may be addressed to one person (an account owner hears that their account qualified).
 
 This module holds the notification services (writes), selectors (reads scoped to the user's teams)
 and the FilterSet shared by the API and the page.
@@ -18,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,6 +35,7 @@ from scoring.models import (
     ContactScore,
     LifecycleTransition,
     Notification,
+    NotificationRead,
     Ruleset,
     WebhookDelivery,
     WebhookEndpoint,
@@ -43,6 +46,9 @@ SUMMARY_THRESHOLD = 20
 # Ids per IN (…) lookup when loading thousands of contacts.
 ID_CHUNK = 5000
 UNREAD_CAP = 100
+# A notification's link lists its accounts in the URL up to this length (the column holds 300).
+URL_MAX = 300
+LONG_LINK = "about:accounts"  # a placeholder until the notification has an id (see account_qualified_notify)
 
 _MQL_FROM_FAST_TRACK = {LifecycleStage.LEAD, LifecycleStage.RECYCLED}
 _LABELS = {webhooks.EVENT_MQL: "MQL", webhooks.EVENT_SQL: "SQL"}
@@ -238,15 +244,21 @@ def _notifications(per_team: dict[int, list[tuple[str, LifecycleTransition, dict
 
 
 def account_qualified_notify(*, account_ids: list[int], at) -> None:
-    """Accounts that just became qualified: a notification for the owner's teams (else sales and
-    BDR/SDR) and an ``account.qualified`` webhook, with the scores, versions and top reasons."""
+    """Accounts that just became qualified: a notification to each account's owner (addressed to them
+    alone; a summary when they have more than ``SUMMARY_THRESHOLD``), to every sales and BDR/SDR team
+    for the accounts nobody owns, and an ``account.qualified`` webhook to the owner's teams' endpoints
+    (else sales and BDR/SDR), with the scores, versions and top reasons. A notification about several
+    accounts lists them (``account_ids``) and links to the accounts list filtered to exactly those."""
     if not account_ids:
         return
     teams_by_kind: dict[str, list[int]] = defaultdict(list)
     for team_id, kind in Team.objects.values_list("id", "kind"):
         teams_by_kind[kind].append(team_id)
     fallback = set(teams_by_kind[TeamKind.SALES]) | set(teams_by_kind[TeamKind.BDR])
-    per_team: dict[int, list[tuple[Account, AccountModelScore]]] = defaultdict(list)
+    # Recipients: ("user", owner id, owning team) or ("team", team id, None).
+    per_recipient: dict[tuple[str, int, int | None], list[tuple[Account, AccountModelScore]]] = defaultdict(
+        list
+    )
     outgoing = []
     for chunk in _chunks(sorted(account_ids)):
         scores = AccountModelScore.objects.filter(account_id__in=chunk).select_related(
@@ -261,9 +273,15 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
             owner_teams[user_id].add(team_id)
         for score in scores:
             account = score.account
-            team_ids = owner_teams.get(account.owner_id) or fallback
-            for team_id in team_ids:
-                per_team[team_id].append((account, score))
+            if account.owner_id:
+                per_recipient[("user", account.owner_id, account.owner_team_id)].append((account, score))
+                team_ids = owner_teams.get(account.owner_id) or (
+                    {account.owner_team_id} if account.owner_team_id else fallback
+                )
+            else:
+                team_ids = fallback
+                for team_id in team_ids:
+                    per_recipient[("team", team_id, None)].append((account, score))
             event_id = uuid.uuid4()
             data = {
                 "account": {"id": account.pk, "name": account.name, "domain": account.domain},
@@ -281,27 +299,39 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
             )
             outgoing.append((event_id, payload, set(team_ids)))
     notes = []
-    accounts_url = reverse("scoring:inmarket_list")
-    for team_id, items in per_team.items():
+    for (audience, recipient, owning_team), items in per_recipient.items():
+        address = (
+            {"user_id": recipient, "team_id": owning_team} if audience == "user" else {"team_id": recipient}
+        )
         if len(items) > SUMMARY_THRESHOLD:
+            ids = sorted(account.pk for account, _ in items)
             noun = "account" if len(items) == 1 else "accounts"
-            notes.append(Notification(team_id=team_id, kind=f"{webhooks.EVENT_QUALIFIED}.summary",
-                                      title=f"{len(items):,} {noun} became qualified",
-                                      url=f"{accounts_url}?qualified=true"))  # fmt: skip
+            yours = " of yours" if audience == "user" else ""
+            notes.append(Notification(**address, kind=f"{webhooks.EVENT_QUALIFIED}.summary",
+                                      title=f"{len(items):,} {noun}{yours} became qualified",
+                                      url=accounts_link(ids), account_ids=ids))  # fmt: skip
             continue
         for account, score in items:
             notes.append(
                 Notification(
-                    team_id=team_id, kind=webhooks.EVENT_QUALIFIED,
+                    **address, kind=webhooks.EVENT_QUALIFIED,
                     title=f"{account.name} became a qualified account (in market {score.in_market:.0%}, "
                           f"{score.stage})"[:300],
                     url=reverse("accounts:account_detail", kwargs={"pk": account.pk}),
+                    account_ids=[account.pk],
                 )
             )  # fmt: skip
     Notification.objects.bulk_create(notes, batch_size=1000)
+    # Links too long for a URL list the accounts by the notification instead (its own ids).
+    long = [n for n in notes if n.url == LONG_LINK]
+    for note in long:
+        note.url = f"{reverse('accounts:account_list')}?notification={note.pk}"
+    if long:
+        Notification.objects.bulk_update(long, ["url"], batch_size=1000)
+    all_team_ids = {t for _, _, team_ids in outgoing for t in team_ids}
     endpoints_by_team: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
     for endpoint_id, team_id, event_types in WebhookEndpoint.objects.filter(
-        active=True, team_id__in=set(per_team)
+        active=True, team_id__in=all_team_ids
     ).values_list("id", "team_id", "event_types"):
         endpoints_by_team[team_id].append((endpoint_id, event_types or []))
     deliveries = [
@@ -316,16 +346,30 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
     webhooks.deliveries_bulk_create(deliveries=deliveries)
 
 
+def accounts_link(account_ids: list[int]) -> str:
+    """The accounts list filtered to exactly these accounts (``?id=1,2,3``), or ``LONG_LINK`` when the
+    list does not fit the notification's URL (the caller then links by the notification's own ids)."""
+    url = f"{reverse('accounts:account_list')}?id={','.join(map(str, account_ids))}"
+    return url if len(url) <= URL_MAX else LONG_LINK
+
+
 # --- selectors -------------------------------------------------------------------------------------
 def notification_list(*, user) -> models.QuerySet:
-    """Notifications of the user's teams, newest first (every team's for a superuser)."""
-    queryset = Notification.objects.for_user(user).select_related("team")
+    """Notifications for the user, newest first: their teams' (every team's for a superuser) and those
+    addressed to them, each with ``read_at``: when *this user* read it (``None``: unread for them)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    reads = NotificationRead.objects.filter(notification=OuterRef("pk"), user=user).values("read_at")[:1]
+    queryset = (
+        Notification.objects.for_user(user).select_related("team", "user").annotate(read_at=Subquery(reads))
+    )
     team_ids = webhooks.team_ids_for(user=user)
-    return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+    to_team = Q(user__isnull=True) if team_ids is None else Q(user__isnull=True, team_id__in=team_ids)
+    return queryset.filter(to_team | Q(user=user))
 
 
 def notification_unread_count(*, user, cap: int = UNREAD_CAP) -> int:
-    """Unread notifications of the user's teams, counted up to ``cap`` (one bounded COUNT)."""
+    """Notifications the user has not read, counted up to ``cap`` (one bounded COUNT)."""
     queryset = notification_list(user=user).filter(read_at__isnull=True).order_by()
     return queryset.values("id")[:cap].count()
 
@@ -333,34 +377,39 @@ def notification_unread_count(*, user, cap: int = UNREAD_CAP) -> int:
 # --- services --------------------------------------------------------------------------------------
 @transaction.atomic
 def notification_mark_read(*, actor, notification: Notification) -> Notification:
-    """Mark one notification read (for its whole team); a no-op if it already is."""
-    if notification.read_at is not None:
-        return notification
+    """Mark one notification read by ``actor`` (not by their team); a no-op if they already have."""
     now = timezone.now()
-    if Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=now):
-        notification.read_at = now
+    read, created = NotificationRead.objects.get_or_create(
+        notification=notification, user=actor, defaults={"read_at": now}
+    )
+    notification.read_at = read.read_at
+    if created:
         change_record_create(
             actor=actor,
             action=ChangeAction.UPDATE,
             instance=notification,
-            before={"read_at": None},
-            after={"read_at": webhooks.iso(now)},
+            before={"read_by": actor.pk, "read_at": None},
+            after={"read_by": actor.pk, "read_at": webhooks.iso(now)},
         )
-    else:  # someone in the team was quicker
-        notification.refresh_from_db(fields=["read_at"])
     return notification
 
 
 @transaction.atomic
 def notification_mark_all_read(*, actor) -> int:
-    """Mark every unread notification of the actor's teams read; one audit row with the count."""
-    marked = notification_list(user=actor).filter(read_at__isnull=True).update(read_at=timezone.now())
-    if marked:
+    """Mark every notification ``actor`` has not read as read by them; one audit row with the count."""
+    ids = list(notification_list(user=actor).filter(read_at__isnull=True).values_list("id", flat=True))
+    now = timezone.now()
+    NotificationRead.objects.bulk_create(
+        [NotificationRead(notification_id=pk, user=actor, read_at=now) for pk in ids],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    if ids:
         change_record_create(
             actor=actor,
             action=ChangeAction.UPDATE,
             model=Notification,
-            object_repr=f"{marked} notifications marked read",
-            after={"marked_read": marked},
+            object_repr=f"{len(ids)} notifications marked read",
+            after={"marked_read": len(ids), "read_by": actor.pk},
         )
-    return marked
+    return len(ids)

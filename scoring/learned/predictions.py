@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
+from accounts.routing import accounts_route
 from revops.bulk import ids_condition, table_sql
 from scoring.choices import BAND_RANK, Band, PolicyStatus, ScoringModelKind, ScoringModelStatus
 from scoring.delivery import notifications
@@ -281,6 +282,15 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
                 }
             )  # fmt: skip
             frame_copy(table_sql(BuyingStageTransition), transitions)
+        # Newly qualified accounts without an owner get one (territory or round-robin), set-based, before
+        # anyone is told: the owner hears of it.
+        qualified_now = new["qualified"].to_numpy()
+        if before is not None:
+            qualified_now = qualified_now & ~np.asarray(
+                pd.Series(before["qualified"].to_numpy()).fillna(False), dtype=bool
+            )
+        if qualified_now.any():
+            accounts_route(account_ids=account_ids[qualified_now].tolist(), reason="qualified")
         # Newly qualified (a scored account that was not qualified before): sales hears of it. The
         # very first scoring of an account sets the baseline and notifies nobody.
         if before is not None:

@@ -9,9 +9,18 @@ from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
 from scoring.delivery import notifications, webhooks
-from scoring.models import ContactScore, LifecycleTransition, Notification, Ruleset, WebhookDelivery
+from scoring.models import (
+    AccountModelScore,
+    ContactScore,
+    LifecycleTransition,
+    Notification,
+    NotificationRead,
+    Ruleset,
+    WebhookDelivery,
+)
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import TeamFactory
+from tests.scoring.factories import AccountModelScoreFactory
 from tests.scoring.test_webhooks import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +62,7 @@ def test_mql_of_an_unowned_contact_goes_to_sales_bdr_and_marketing(teams):
     note = Notification.objects.get(team=teams[TeamKind.SALES])
     assert note.title == "Ada Byron at acme.com became MQL"
     assert note.kind == "contact.mql" and note.contact == contact
-    assert note.url == f"/accounts/contacts/{contact.pk}/" and note.read_at is None
+    assert note.url == f"/accounts/contacts/{contact.pk}/" and not note.reads.exists()
 
 
 def test_sql_of_an_unowned_contact_goes_to_sales_only(teams):
@@ -282,42 +291,52 @@ def test_nothing_to_say_makes_no_queries(django_assert_num_queries):
 
 # --- reading ---------------------------------------------------------------------------------------
 @pytest.fixture
-def inbox(teams):
-    """Two sales notifications (one read) and one marketing notification."""
+def reader(user_in):
+    """The sales member who has read "Old news" (the inbox marks it read by them)."""
+    return user_in(TeamKind.SALES, Role.MEMBER)
+
+
+@pytest.fixture
+def inbox(teams, reader):
+    """Two sales notifications (one read by ``reader``) and one marketing notification."""
     sales, marketing = teams[TeamKind.SALES], teams[TeamKind.MARKETING]
+    old = Notification.objects.create(team=sales, kind="contact.sql", title="Old news")
+    NotificationRead.objects.create(notification=old, user=reader, read_at=timezone.now())
     return {
         "sales_new": Notification.objects.create(
             team=sales, kind="contact.sql", title="Ada became SQL", url="/"
         ),
-        "sales_read": Notification.objects.create(
-            team=sales, kind="contact.sql", title="Old news", read_at=timezone.now()
-        ),
+        "sales_read": old,
         "marketing_new": Notification.objects.create(
             team=marketing, kind="contact.mql", title="Bo became MQL"
         ),
     }
 
 
-def test_selectors_are_scoped_to_the_users_teams(inbox, user_in):
-    seller = user_in(TeamKind.SALES, Role.MEMBER)
+def test_selectors_are_scoped_to_the_users_teams(inbox, reader):
+    seller = reader
     assert set(notifications.notification_list(user=seller)) == {inbox["sales_new"], inbox["sales_read"]}
     assert notifications.notification_unread_count(user=seller) == 1
     assert notifications.notification_unread_count(user=seller, cap=1) == 1
 
 
-def test_mark_all_read_marks_only_the_users_teams_and_is_audited(inbox, user_in):
-    seller = user_in(TeamKind.SALES, Role.MEMBER)
+def test_mark_all_read_marks_only_the_users_teams_and_is_audited(inbox, reader):
+    seller = reader
     assert notifications.notification_mark_all_read(actor=seller) == 1
-    assert Notification.objects.filter(read_at__isnull=True).get() == inbox["marketing_new"]
+    assert set(NotificationRead.objects.filter(user=seller).values_list("notification", flat=True)) == {
+        inbox["sales_new"].pk,
+        inbox["sales_read"].pk,
+    }
+    assert not inbox["marketing_new"].reads.exists()
     record = ChangeRecord.objects.get(object_type__model="notification")
-    assert record.actor == seller and record.after == {"marked_read": 1}
+    assert record.actor == seller and record.after == {"marked_read": 1, "read_by": seller.pk}
     assert notifications.notification_mark_all_read(actor=seller) == 0
 
 
 def test_bell_shows_the_unread_count_with_one_count_query(
-    client, inbox, user_in, django_assert_max_num_queries
+    client, inbox, reader, django_assert_max_num_queries
 ):
-    seller = user_in(TeamKind.SALES, Role.MEMBER)
+    seller = reader
     client.force_login(seller)
     page = client.get("/webhooks/").content.decode()
     assert 'id="notification-bell"' in page and 'id="notification-count">1</span>' in page
@@ -347,8 +366,8 @@ def test_no_bell_for_a_user_without_a_team(client, outsider):
     assert "notification-bell" not in client.get("/").content.decode()
 
 
-def test_notification_page_lists_filters_and_marks_read(client, inbox, user_in):
-    seller = user_in(TeamKind.SALES, Role.MEMBER)
+def test_notification_page_lists_filters_and_marks_read(client, inbox, reader):
+    seller = reader
     client.force_login(seller)
     page = client.get("/notifications/").content.decode()
     assert "Ada became SQL" in page and "Old news" in page and "Bo became MQL" not in page
@@ -361,8 +380,7 @@ def test_notification_page_lists_filters_and_marks_read(client, inbox, user_in):
     html = row.content.decode()
     assert row.status_code == 200 and f'id="notification-{pk}"' in html and 'data-unread="false"' in html
     assert 'hx-swap-oob="true"' in html and "d-none" in html  # the bell's count goes away
-    inbox["sales_new"].refresh_from_db()
-    assert inbox["sales_new"].read_at is not None
+    assert inbox["sales_new"].reads.get().user == seller
     # Another team's notification is out of reach.
     assert client.post(f"/notifications/{inbox['marketing_new'].pk}/read/").status_code == 404
     response = client.post("/notifications/read-all/", {"next": "https://evil.example.com/"})
@@ -376,4 +394,82 @@ def test_viewers_read_but_do_not_mark(client, inbox, user_in):
     assert "Ada became SQL" in page and "Mark read" not in page and "Mark all read" not in page
     assert client.post(f"/notifications/{inbox['sales_new'].pk}/read/").status_code == 403
     assert client.post("/notifications/read-all/").status_code == 403
-    assert Notification.objects.filter(read_at__isnull=True).count() == 2
+    assert NotificationRead.objects.count() == 1  # only the inbox's own mark
+
+
+# --- read by me is not read by my team ---------------------------------------------------------------
+def test_read_by_me_is_not_read_by_my_team(client_for, inbox, reader, user_in):
+    teammate = user_in(TeamKind.SALES, Role.MEMBER)
+    assert notifications.notification_unread_count(user=reader) == 1
+    assert notifications.notification_unread_count(user=teammate) == 2  # "Old news" is unread for them
+
+    response = client_for(reader).post(f"/api/notifications/{inbox['sales_new'].pk}/read/")
+    assert response.status_code == 200 and response.json()["read_at"]
+    mine = {n["title"]: n["read_at"] for n in client_for(reader).get("/api/notifications/").json()["results"]}
+    theirs = {
+        n["title"]: n["read_at"] for n in client_for(teammate).get("/api/notifications/").json()["results"]
+    }
+    assert all(mine.values()) and not any(theirs.values())
+    # Marking again changes nothing and audits nothing.
+    records = ChangeRecord.objects.count()
+    client_for(reader).post(f"/api/notifications/{inbox['sales_new'].pk}/read/")
+    assert (
+        ChangeRecord.objects.count() == records and NotificationRead.objects.filter(user=reader).count() == 2
+    )
+
+
+def test_a_notification_to_one_person_reaches_only_them(client_for, teams, reader, user_in):
+    teammate = user_in(TeamKind.SALES, Role.MEMBER)
+    note = Notification.objects.create(team=teams[TeamKind.SALES], user=reader, kind="x", title="Yours")
+    assert [n["title"] for n in client_for(reader).get("/api/notifications/").json()["results"]] == ["Yours"]
+    assert client_for(reader).get("/api/notifications/").json()["results"][0]["user"] == reader.pk
+    assert client_for(teammate).get("/api/notifications/").json()["results"] == []
+    assert client_for(teammate).post(f"/api/notifications/{note.pk}/read/").status_code == 404
+
+
+def test_a_qualified_account_notifies_its_owner_and_links_to_exactly_its_accounts(
+    client, teams, reader, user_in
+):
+    teammate = user_in(TeamKind.SALES, Role.MEMBER)
+    sales = teams[TeamKind.SALES]
+    owned = [
+        AccountFactory(owner=reader, owner_team=sales) for _ in range(notifications.SUMMARY_THRESHOLD + 1)
+    ]
+    single = AccountFactory(owner=teammate, owner_team=sales)
+    unowned = AccountFactory()
+    others = AccountFactory.create_batch(3, owner=reader)  # not qualified: not in the link
+    for account in [*owned, single, unowned]:
+        AccountModelScoreFactory(account=account, qualified=True)
+
+    notifications.account_qualified_notify(account_ids=[a.pk for a in [*owned, single, unowned]], at=AT)
+
+    summary = Notification.objects.get(user=reader)
+    assert summary.kind == "account.qualified.summary" and summary.team == sales
+    assert summary.title == f"{len(owned)} accounts of yours became qualified"
+    assert summary.account_ids == sorted(a.pk for a in owned)
+    personal = Notification.objects.get(user=teammate)
+    assert personal.account_ids == [single.pk] and personal.url == f"/accounts/{single.pk}/"
+    # The account nobody owns goes to the sales and BDR/SDR teams, to everyone in them.
+    assert set(Notification.objects.filter(user=None).values_list("team__kind", flat=True)) == {
+        TeamKind.SALES,
+        TeamKind.BDR,
+    }
+    # The link opens the accounts list filtered to exactly those accounts.
+    client.force_login(reader)
+    page = client.get(summary.url).content.decode()
+    assert all(a.name in page for a in owned) and not any(a.name in page for a in [*others, single, unowned])
+    assert AccountModelScore.objects.count() == len(owned) + 2
+
+
+def test_a_notification_about_more_accounts_than_a_url_holds_links_by_its_own_ids(client, teams, reader):
+    sales = teams[TeamKind.SALES]
+    accounts = AccountFactory.create_batch(120, owner=reader, owner_team=sales)
+    for account in accounts:
+        AccountModelScoreFactory(account=account, qualified=True)
+    other = AccountFactory(name="Aaa not in the notification")
+    notifications.account_qualified_notify(account_ids=[a.pk for a in accounts], at=AT)
+    note = Notification.objects.get(user=reader)
+    assert note.url == f"/accounts/?notification={note.pk}" and len(note.account_ids) == 120
+    client.force_login(reader)
+    page = client.get(note.url).content.decode()
+    assert min(a.name for a in accounts) in page and other.name not in page

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from revops.models import JobRun
+from accounts.models import Account, Territory
+from revops.choices import Role, TeamKind
+from revops.models import ChangeRecord, JobRun, Team
 from scoring import pipeline
 from scoring.choices import PolicyStatus
 from scoring.learned import features as F
@@ -30,6 +32,7 @@ from scoring.models import (
     AccountModelScoreHistory,
     AccountRuleScore,
     BuyingStageTransition,
+    Notification,
     QualificationPolicy,
 )
 from tests.scoring.factories import champion_in_market
@@ -448,3 +451,40 @@ def test_a_backfill_needs_a_champion(db):
     with pytest.raises(CommandError, match="needs an in-market champion"):
         call_command("rescore", "--backfill-months", "2", stdout=io.StringIO())
     assert not AccountModelScore.objects.exists()
+
+
+def test_accounts_that_become_qualified_without_an_owner_are_routed_and_their_owner_told(world, user_in):
+    sellers = [user_in(TeamKind.SALES, Role.MEMBER) for _ in range(2)]
+    team = Team.objects.get(kind=TeamKind.SALES)
+    Account.objects.update(owner=None, owner_team=None)
+    Territory.objects.create(name="Everything", team=team)
+    now = timezone.now()
+    score_all(world, now)
+    first = set(AccountModelScore.objects.filter(qualified=True).values_list("account_id", flat=True))
+    assert set(Account.objects.filter(owner__isnull=False).values_list("pk", flat=True)) == first
+    policy = QualificationPolicy.objects.get(status=PolicyStatus.PUBLISHED)
+    policy.status = PolicyStatus.SUPERSEDED
+    policy.save()
+    QualificationPolicy.objects.create(number=2, name="looser", status=PolicyStatus.PUBLISHED,
+                                       in_market_high_min=0.0, in_market_medium_min=0.0)  # fmt: skip
+
+    score_all(world, now + datetime.timedelta(hours=1))
+
+    qualified = set(AccountModelScore.objects.filter(qualified=True).values_list("account_id", flat=True))
+    newly = qualified - first
+    assert newly
+    owned = Account.objects.filter(pk__in=newly)
+    assert not owned.filter(owner__isnull=True).exists() and set(
+        owned.values_list("owner_team", flat=True)
+    ) == {team.pk}
+    counts = sorted(owned.filter(owner=s).count() for s in sellers)
+    assert counts[1] - counts[0] <= 1  # round-robin
+    assert not Account.objects.exclude(pk__in=qualified).filter(owner__isnull=False).exists()
+    record = ChangeRecord.objects.filter(object_repr__contains="(qualified)").latest("id")
+    assert record.after["routed"] == len(newly)
+    # Each owner hears of their own accounts, addressed to them.
+    for seller in sellers:
+        notes = Notification.objects.filter(user=seller, kind__startswith="account.qualified")
+        assert {i for n in notes for i in n.account_ids} == set(
+            owned.filter(owner=seller).values_list("pk", flat=True)
+        )
