@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import views as accounts_views
 from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
+from plans.api import views as plans_views
 from revops.api import views as revops_views
 from scoring.api import views as scoring_views
 from scoring.api import whatif as whatif_views
@@ -25,6 +26,7 @@ router.register("territories", accounts_views.TerritoryViewSet)
 router.register("channels", campaigns_views.ChannelViewSet)
 router.register("campaigns", campaigns_views.CampaignViewSet)
 router.register("segments", campaigns_views.SegmentViewSet)
+router.register("revenue-plans", plans_views.RevenuePlanViewSet)
 router.register("teams", revops_views.TeamViewSet)
 router.register("tokens", revops_views.ApiTokenViewSet)
 router.register("jobs", revops_views.JobRunViewSet)
@@ -48,7 +50,6 @@ urlpatterns = [
     path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
     path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
     path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
-    path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
     path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
     *router.urls,
 ]

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "scoring",
     "campaigns",
+    "plans",
     "imports",
     "demo",
 ]

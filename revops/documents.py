@@ -162,6 +162,9 @@ class DocumentWorkflow:
     conflict: type[StaleRevision] = StaleRevision
     # Why a draft cannot be proposed yet (e.g. a ruleset without rules), or None.
     propose_check: Callable[[Any], str | None] | None = None
+    # Fields that split the versions into series, each numbered and published on its own (a revenue plan
+    # per period: one published plan for each); empty (rulesets, policies): one series, one published.
+    series: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name in ("approvals", "comments", "history"):
@@ -172,7 +175,11 @@ class DocumentWorkflow:
 
     # --- words ------------------------------------------------------------------------------------
     def label_of(self, document) -> str:
-        return self.label.format(number=document.number)
+        return self.label.format(number=document.number, document=document)
+
+    def series_of(self, document) -> dict[str, Any]:
+        """The series ``document`` belongs to, as filter arguments (empty without series)."""
+        return {name: getattr(document, name) for name in self.series}
 
     @staticmethod
     def state_of(document) -> str:
@@ -192,6 +199,50 @@ class DocumentWorkflow:
             return set()
         return {kind for kind, role in memberships(user) if role == Role.LEAD and kind in self.signers}
 
+    def actions_for(self, user, document) -> set[str]:
+        """The workflow steps ``user`` may take on ``document`` now, for pages to offer only those
+        (the methods below still check every step): "edit", "propose", "delete", "comment", "withdraw",
+        "approve", "reject", "publish", "schedule", "rollback".
+
+        Approve: a proposed version, by a lead of a signer team (with the approve permission) that has
+        not signed yet, who did not propose it (four eyes) and has not approved it. Reject: a proposed
+        or approved version, by such a lead who did not propose it and has not approved it. Publish and
+        schedule: an approved or scheduled version, by a publisher. Roll back: a superseded version that
+        was published before, by a publisher. A few small queries (memberships, the approvals; the
+        approvals come from a prefetch when there is one).
+        """
+        if not signed_in(user):
+            return set()
+        status = document.status
+        actions: set[str] = set()
+        if self.can_edit(user):
+            actions.add("comment")
+            if status == VersionStatus.DRAFT:
+                actions |= {"edit", "propose"}
+                if (
+                    document.created_by_id == user.pk
+                    or self.can_publish(user)
+                    or user.has_perm(self.delete_permission)
+                ):
+                    actions.add("delete")
+            if status in TRANSITIONS["withdraw"]:
+                actions.add("withdraw")
+        if status in TRANSITIONS["reject"]:
+            kinds = self.approver_team_kinds(user)
+            if kinds and document.proposed_by_id != user.pk:
+                approvals = list(document.approvals.all())
+                if not any(a.user_id == user.pk for a in approvals):
+                    actions.add("reject")
+                    signed = {a.team_kind for a in approvals}
+                    if status in TRANSITIONS["approve"] and kinds - signed:
+                        actions.add("approve")
+        if self.can_publish(user):
+            if status in TRANSITIONS["publish"]:
+                actions |= {"publish", "schedule"}
+            if status in TRANSITIONS["rollback"] and document.published_at is not None:
+                actions.add("rollback")
+        return actions
+
     def require_editor(self, user, what: str) -> None:
         if not self.can_edit(user):
             raise PermissionDenied(self.edit_refusal.format(what=what))
@@ -208,9 +259,9 @@ class DocumentWorkflow:
         return kinds
 
     # --- rows --------------------------------------------------------------------------------------
-    def published(self):
-        """The published version, or None."""
-        return self.model.objects.published().first()
+    def published(self, **series):
+        """The published version (of the series named by ``series``'s fields), or None."""
+        return self.model.objects.published().filter(**series).first()
 
     def lock(self, document):
         """The version's row, locked for this transaction and fresh from the database."""
@@ -256,15 +307,21 @@ class DocumentWorkflow:
         based_on=None,
         values: Callable[[Any], dict[str, Any]],
         copy: Callable[[Any, Any], dict[str, Any]] | None = None,
+        series: dict[str, Any] | None = None,
     ):
-        """A new draft numbered next: ``values(source)`` gives its fields (``source``: ``based_on``, default
-        the published version, may be None); ``copy(draft, source)`` copies what hangs on it and returns
-        what the history should say about it."""
+        """A new draft numbered next in its series: ``values(source)`` gives its fields (``source``:
+        ``based_on``, default the published version of ``series``, may be None; the fields name the
+        draft's series, which may differ from the source's: next quarter's plan based on this one's);
+        ``copy(draft, source)`` copies what hangs on it and returns what the history should say."""
         self.require_editor(user, "create drafts")
-        source = based_on or self.published()
+        source = based_on or self.published(**(series or {}))
         fields = values(source)
+        missing = [name for name in self.series if name not in fields]
+        if missing:
+            raise TypeError(f"values() must give the series fields {missing}.")
+        siblings = self.model.objects.filter(**{name: fields[name] for name in self.series})
         for _attempt in range(5):
-            number = (self.model.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+            number = (siblings.aggregate(n=Max("number"))["n"] or 0) + 1
             try:
                 with transaction.atomic():
                     draft = self.model.objects.create(
@@ -489,7 +546,7 @@ class DocumentWorkflow:
         """Supersede the published version and publish ``locked``; ``after_publish`` after commit."""
         previous = (
             self.model.objects.select_for_update()
-            .filter(status=VersionStatus.PUBLISHED)
+            .filter(status=VersionStatus.PUBLISHED, **self.series_of(locked))
             .exclude(pk=locked.pk)
             .first()
         )

@@ -79,11 +79,10 @@ def groups_for(memberships) -> set[str]:
 def role_groups_sync() -> None:
     """Create the role groups and give each exactly its permissions (idempotent)."""
     wanted = role_permissions()
+    labels = {code.split(".", 1)[0] for codes in wanted.values() for code in codes}  # the apps that grant
     all_perms = {
         f"{p.content_type.app_label}.{p.codename}": p
-        for p in Permission.objects.select_related("content_type").filter(
-            content_type__app_label__in={"accounts", "campaigns", "revops", "scoring", "axes"}
-        )
+        for p in Permission.objects.select_related("content_type").filter(content_type__app_label__in=labels)
     }
     for group_name, codes in wanted.items():
         group, _ = Group.objects.get_or_create(name=group_name)

@@ -1,0 +1,143 @@
+"""A plan's figures and attainment as plain JSON-ready data: the API's answers and the page's charts read
+the same structures, so they cannot disagree."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from .models import RevenuePlan
+from .selectors import UNASSIGNED, Attainment, PlanFigures
+
+
+def _month(day: datetime.date) -> str:
+    return day.strftime("%Y-%m")
+
+
+def figures_as_dict(figures: PlanFigures) -> dict[str, Any]:
+    return {
+        "win_rate": figures.win_rate,
+        "deal_size": figures.deal_size,
+        "cycle_days": figures.cycle_days,
+        "sources": figures.sources,
+        "revenue": figures.revenue,
+        "pipeline_needed": figures.pipeline,
+        "opportunities_needed": figures.opportunities,
+        "create_from": figures.creation_start.isoformat() if figures.creation_start else None,
+        "schedule": [
+            {"month": _month(m), "pipeline": v, "opportunities": figures.opportunity_schedule[m]}
+            for m, v in figures.schedule.items()
+        ],
+        "channels": [
+            {
+                "channel": row.name,
+                "channel_id": int(row.key),
+                "share": row.share,
+                "suggested_share": row.suggested,
+                "historical_win_rate": row.historical_win_rate,
+                "capacity": row.capacity,
+                "capped": row.capped,
+                "quota": row.quota,
+                "opportunities": row.opportunities,
+                "by_month": {_month(m): v for m, v in row.by_month.items()},
+            }
+            for row in figures.channels
+        ],
+        "shortfall": figures.shortfall,
+        "problems": figures.problems,
+    }
+
+
+def attainment_rows(figures: PlanFigures, attainment: Attainment) -> list[dict[str, Any]]:
+    """One row per channel — the plan's, then any other that created pipeline, then none — with quota and
+    created by month: the whole pipeline, not only the planned channels'."""
+    rows = []
+    planned = {row.key for row in figures.channels}
+    for row in figures.channels:
+        rows.append(
+            {
+                "key": row.key,
+                "channel": row.name,
+                "planned": True,
+                "quota": row.quota,
+                "created": attainment.channel_total(row.key),
+                "opportunities": attainment.channel_count(row.key),
+                "months": [
+                    {
+                        "month": _month(m),
+                        "quota": row.by_month.get(m, 0.0),
+                        "created": attainment.pipeline.get((m, row.key), 0.0),
+                        "opportunities": attainment.count.get((m, row.key), 0),
+                    }
+                    for m in attainment.months
+                ],
+            }
+        )
+    others = sorted({k for (_, k) in attainment.pipeline} - planned, key=lambda k: (k == UNASSIGNED, k))
+    for key in others:
+        rows.append(
+            {
+                "key": key,
+                "channel": attainment.channel_names.get(key, key),
+                "planned": False,
+                "quota": 0.0,
+                "created": attainment.channel_total(key),
+                "opportunities": attainment.channel_count(key),
+                "months": [
+                    {
+                        "month": _month(m),
+                        "quota": 0.0,
+                        "created": attainment.pipeline.get((m, key), 0.0),
+                        "opportunities": attainment.count.get((m, key), 0),
+                    }
+                    for m in attainment.months
+                ],
+            }
+        )
+    for row in rows:
+        row["attainment"] = row["created"] / row["quota"] if row["quota"] else None
+    return rows
+
+
+def attainment_as_dict(
+    plan: RevenuePlan, figures: PlanFigures, attainment: Attainment | None
+) -> dict[str, Any]:
+    if attainment is None:
+        return {"plan": plan.pk, "ready": False, "problems": figures.problems}
+    outlook = attainment.forecast
+    quota_by_month = {m: v for m, v in figures.schedule.items()}
+    return {
+        "plan": plan.pk,
+        "ready": True,
+        "months": [_month(m) for m in attainment.months],
+        "quota": figures.pipeline,
+        "created": attainment.total,
+        "opportunities_quota": figures.opportunities,
+        "opportunities_created": attainment.total_count,
+        "attainment": attainment.total / figures.pipeline if figures.pipeline else None,
+        "unpriced_opportunities": attainment.unpriced,
+        "by_month": [
+            {
+                "month": _month(m),
+                "quota": quota_by_month.get(m, 0.0),
+                "created": attainment.month_total(m),
+                "opportunities_quota": figures.opportunity_schedule.get(m, 0.0),
+                "opportunities": sum(v for (mm, _), v in attainment.count.items() if mm == m),
+            }
+            for m in attainment.months
+        ],
+        "channels": attainment_rows(figures, attainment),
+        "forecast": {
+            "created": outlook.created,
+            "run_rate_per_day": outlook.run_rate,
+            "in_market_expected": outlook.in_market,
+            "in_market_accounts": attainment.in_market_accounts,
+            "expected": outlook.expected,
+            "low": outlook.low,
+            "high": outlook.high,
+            "cone": [
+                {"day": p.day.isoformat(), "expected": p.expected, "low": p.low, "high": p.high}
+                for p in outlook.cone
+            ],
+        },
+    }
