@@ -7,6 +7,7 @@ documents with their workflow actions (``VersionedDocumentAdmin``, driven by a `
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -14,7 +15,7 @@ from django.urls import reverse
 
 from . import services
 from .audit import change_record_create, model_snapshot
-from .choices import ChangeAction
+from .choices import ChangeAction, VersionStatus
 from .documents import DocumentWorkflow
 from .exceptions import WorkflowError
 from .models import ApiToken, ChangeRecord, JobRun, Membership, Team
@@ -178,6 +179,31 @@ class VersionedDocumentAdmin(ServiceSavedAdmin):
     workflow: DocumentWorkflow
     add_form: type[forms.ModelForm]
     actions = ["propose_selected", "approve_selected", "publish_now", "rollback_to"]
+    # A version's page says which workflow steps its reader may take now (``actions_for``).
+    change_form_template = "admin/versioned_document_change_form.html"
+    STEP_WORDS = {
+        "edit": "edit it",
+        "propose": "propose it for approval",
+        "delete": "delete it",
+        "withdraw": "withdraw it to draft",
+        "approve": "approve it for your team",
+        "reject": "reject it",
+        "publish": "publish it",
+        "rollback": "roll back to it",
+    }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        document = self.get_object(request, unquote(object_id))
+        if document is not None:
+            allowed = self.workflow.actions_for(request.user, document)
+            extra_context = {
+                **(extra_context or {}),
+                "workflow_steps": [words for step, words in self.STEP_WORDS.items() if step in allowed],
+                "workflow_own_proposal": document.status in (VersionStatus.PROPOSED, VersionStatus.APPROVED)
+                and document.proposed_by_id == request.user.pk,
+                "workflow_label": self.workflow.label_of(document),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)

@@ -244,22 +244,15 @@ class RulesetCreateView(PermissionRequiredMixin, View):
         return redirect("scoring:ruleset_edit", pk=draft.pk)
 
 
+WORKFLOW_BUTTONS = ("edit", "propose", "withdraw", "approve", "reject", "publish", "schedule", "rollback")
+
+
 def _ruleset_actions(user, ruleset: Ruleset) -> dict[str, bool]:
-    """Which workflow buttons to offer; the services still decide (four eyes, teams, states)."""
-    status = ruleset.status
-    can_change = user.has_perm("scoring.change_ruleset")
-    can_approve = user.has_perm("scoring.approve_ruleset")
-    can_publish = user.has_perm("scoring.publish_ruleset")
+    """Which workflow buttons to offer: only the steps the user may take now (``actions_for``: a
+    proposer never sees Approve, nor a lead who approved already); the services still decide."""
+    allowed = workflow.RULESETS.actions_for(user, ruleset)
     return {
-        "edit": can_change and status == RulesetStatus.DRAFT,
-        "propose": can_change and status == RulesetStatus.DRAFT,
-        "withdraw": can_change
-        and status in (RulesetStatus.PROPOSED, RulesetStatus.APPROVED, RulesetStatus.SCHEDULED),
-        "approve": can_approve and status == RulesetStatus.PROPOSED,
-        "reject": can_approve and status in (RulesetStatus.PROPOSED, RulesetStatus.APPROVED),
-        "publish": can_publish and status in (RulesetStatus.APPROVED, RulesetStatus.SCHEDULED),
-        "schedule": can_publish and status in (RulesetStatus.APPROVED, RulesetStatus.SCHEDULED),
-        "rollback": can_publish and status == RulesetStatus.SUPERSEDED,
+        **{name: name in allowed for name in WORKFLOW_BUTTONS},
         "new_draft": user.has_perm("scoring.add_ruleset"),
         "comment": user.has_perm("scoring.add_rulesetcomment"),
         "whatif": user.has_perm("scoring.view_whatifrun"),

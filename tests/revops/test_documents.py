@@ -267,13 +267,18 @@ def test_random_transitions_never_reach_an_illegal_state(flow, cast, steps):
                 f.attname: getattr(document, f.attname) for f in QualificationPolicy._meta.concrete_fields
             }
             history = document.history.count()
+            # What pages offer (actions_for) is exactly what the workflow lets this user do now; reject is
+            # offered to fewer (not the proposer, not who approved), so only "offered ⇒ allowed" holds.
+            offered_now = flow.actions_for(user, document)
             try:
                 _act(flow, action, document, user)
             except REFUSALS:
+                assert action not in offered_now, (action, actor, document.status)
                 after = QualificationPolicy.objects.get(pk=document.pk)
                 assert {f: getattr(after, f) for f in before} == before, (action, actor)  # nothing changed
                 assert document.history.count() == history
             else:
+                assert action in offered_now or action == "reject", (action, actor, document.status)
                 after = QualificationPolicy.objects.get(pk=document.pk)
                 assert after.status in MACHINE[action][before["status"]], (
                     action,

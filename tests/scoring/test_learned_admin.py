@@ -242,6 +242,30 @@ def test_policy_actions_are_offered_by_permission(client, revops_admin, user_in)
     assert "approve_selected" in offered(make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.SALES))
 
 
+def test_a_policy_page_offers_approval_to_other_leads_only(client, revops_admin, user_in):
+    """The version's admin page says which steps its reader may take (``actions_for``): the proposer
+    is told another lead approves it, a lead who has not signed may approve, a revops lead signs for no
+    team."""
+    proposer = make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.MARKETING)
+    other = make_lead(user_in, TeamKind.REVENUE_OPERATIONS, TeamKind.MARKETING)
+    draft = policies.policy_draft_create(user=proposer)
+    policies.policy_propose(policy=draft, user=proposer)
+    url = f"/admin/scoring/qualificationpolicy/{draft.pk}/change/"
+
+    def steps(user) -> str:
+        client.force_login(user)
+        html = client.get(url).content.decode()
+        return html[html.index('id="workflow-steps"') :][:600]
+
+    mine = steps(proposer)
+    assert "approve it" not in mine and "You proposed it" in mine and "withdraw it to draft" in mine
+    assert "approve it for your team, reject it" in steps(other)
+    assert "approve it" not in steps(revops_admin)
+    client.force_login(proposer)
+    response = action(client, "qualificationpolicy", "approve_selected", draft)
+    assert any(level == constants.ERROR and "Four eyes" in text for level, text in messages_of(response))
+
+
 # --- model versions -----------------------------------------------------------------------------------
 def test_promote_and_rollback_actions(admin_client, revops_admin):
     old = ScoringModelFactory(

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.choices import LifecycleStage
 from revops.choices import Role, TeamKind
@@ -315,6 +316,50 @@ def test_propose_approve_by_both_leads_then_publish(client, member, draft, live,
     client.post(reverse("scoring:ruleset_action", kwargs={"pk": live.pk, "action": "rollback"}))
     live.refresh_from_db()
     assert live.status == RulesetStatus.PUBLISHED
+
+
+def test_approve_is_offered_only_to_leads_who_may_approve(client, user_in, viewer, sales_member, live):
+    """Four eyes on the page: the proposer never sees Approve (nor Reject), another marketing lead and a
+    sales lead do until they approved, a viewer and a member see no workflow step; the API's refusal
+    of the proposer is unchanged."""
+    proposer, marketing_2, marketing_3 = (user_in(TeamKind.MARKETING, Role.LEAD) for _ in range(3))
+    sales_lead = user_in(TeamKind.SALES, Role.LEAD)
+    draft = workflow.ruleset_draft_create(user=proposer, based_on=live, name="Four eyes")
+    workflow.ruleset_propose(ruleset=draft, user=proposer)
+    url = reverse("scoring:ruleset_detail", kwargs={"pk": draft.pk})
+
+    def page(user) -> str:
+        logged_in(client, user)
+        return client.get(url).content.decode()
+
+    html = page(proposer)
+    assert ">Approve</button>" not in html and 'id="reject-form"' not in html
+    assert ">Withdraw</button>" in html  # the proposer may still take it back
+    for lead in (marketing_2, sales_lead):
+        html = page(lead)
+        assert ">Approve</button>" in html and 'id="reject-form"' in html
+    for reader in (viewer, sales_member):
+        html = page(reader)
+        assert ">Approve</button>" not in html and 'id="reject-form"' not in html
+        assert "Publish now" not in html and ">Propose for approval</button>" not in html
+    assert "Nothing for you to do on this version" in page(viewer)
+    workflow.ruleset_approve(ruleset=draft, user=marketing_2)
+    assert ">Approve</button>" not in page(marketing_2)  # approved already
+    assert ">Approve</button>" not in page(marketing_3)  # marketing has signed; sales has not
+    assert ">Approve</button>" in page(sales_lead)
+    logged_in(client, proposer)
+    response = client.post(
+        reverse("scoring:ruleset_action", kwargs={"pk": draft.pk, "action": "approve"}), follow=True
+    )
+    assert "Four eyes: you proposed" in response.content.decode()
+    api = APIClient()
+    api.force_authenticate(proposer)
+    refused = api.post(f"/api/rulesets/{draft.pk}/approve/", {}, format="json")
+    assert refused.status_code == 403 and "Four eyes" in refused.json()["detail"]
+    workflow.ruleset_approve(ruleset=draft, user=sales_lead)
+    html = page(sales_lead)
+    assert "Publish now" in html and ">Approve</button>" not in html
+    assert "Publish now" not in page(viewer)
 
 
 def test_publish_at_a_later_time_schedules_and_reject_needs_a_reason(

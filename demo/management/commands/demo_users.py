@@ -1,4 +1,5 @@
-"""``manage.py demo_users``: one demo login per revenue team, with a role that grants permissions."""
+"""``manage.py demo_users``: two demo leads per revenue team (so that one proposes a version and
+another approves it: four eyes) and a read-only viewer, each with a role that grants permissions."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,21 +12,31 @@ from revops.models import Team
 
 DEMO_PASSWORD = "revops-demo"
 DEMO_URL = "http://127.0.0.1:8000/"
-# (username, first name, team kind, team name if it must be created, role)
+# (username, first name, team kind, team name if it must be created, role). Two leads per team: a
+# version proposed by one lead is approved by another (never its proposer), one of marketing and one of
+# sales; "viewer" reads everything and is offered no workflow step.
 DEMO_USERS = [
     ("marketing", "Maya", TeamKind.MARKETING, "Marketing", Role.LEAD),
+    ("marketing2", "Marco", TeamKind.MARKETING, "Marketing", Role.LEAD),
     ("sales", "Sam", TeamKind.SALES, "Sales", Role.LEAD),
-    ("bdr", "Ben", TeamKind.BDR, "BDR/SDR", Role.MEMBER),
-    ("success", "Sofia", TeamKind.CUSTOMER_SUCCESS, "Customer Success", Role.MEMBER),
+    ("sales2", "Sara", TeamKind.SALES, "Sales", Role.LEAD),
+    ("bdr", "Ben", TeamKind.BDR, "BDR/SDR", Role.LEAD),
+    ("bdr2", "Bianca", TeamKind.BDR, "BDR/SDR", Role.LEAD),
+    ("success", "Sofia", TeamKind.CUSTOMER_SUCCESS, "Customer Success", Role.LEAD),
+    ("success2", "Simon", TeamKind.CUSTOMER_SUCCESS, "Customer Success", Role.LEAD),
     ("revops", "Rita", TeamKind.REVENUE_OPERATIONS, "Revenue Operations", Role.LEAD),
+    ("revops2", "Raj", TeamKind.REVENUE_OPERATIONS, "Revenue Operations", Role.LEAD),
+    ("viewer", "Vic", TeamKind.MARKETING, "Marketing", Role.VIEWER),
 ]
 
 
 class Command(BaseCommand):
     help = (
-        "Create (idempotently) one demo user per team (marketing, sales, bdr, success, revops) with a "
-        f"known password ({DEMO_PASSWORD!r} unless --password) and print the logins. The revops user "
-        "leads revenue operations and so gets Django admin."
+        "Create (idempotently) two demo leads per team (marketing and marketing2, sales and sales2, bdr "
+        "and bdr2, success and success2, revops and revops2) and a read-only viewer, with a known password "
+        f"({DEMO_PASSWORD!r} unless --password), and print the logins. Propose a version as one lead and "
+        "approve it as another (four eyes: marketing and sales each approve, never the proposer). The "
+        "revops leads get Django admin."
     )
 
     def add_arguments(self, parser):
@@ -61,7 +72,12 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Created: {', '.join(created)}.")
         self.stdout.write(
-            f"Open {DEMO_URL} and sign in; 'revops' also has the Django admin at {DEMO_URL}admin/."
+            f"Open {DEMO_URL} and sign in; 'revops' and 'revops2' also have the Django admin at "
+            f"{DEMO_URL}admin/."
+        )
+        self.stdout.write(
+            "Four eyes: propose a rules version as 'marketing', then approve it as 'marketing2' and 'sales' "
+            "(the proposer is never offered Approve); a marketing or sales lead publishes it."
         )
 
 
