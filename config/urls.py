@@ -18,6 +18,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("plans/", include("plans.urls")),
     path("import/", include("imports.urls")),
     path("scoring/", include("scoring.urls")),
     # /notifications/ and /webhooks/

@@ -13,6 +13,7 @@ NAVIGATION = [
     ("Opportunities", "accounts:opportunity_list", "accounts.view_opportunity"),
     ("Campaigns", "campaigns:campaign_list", "accounts.view_campaign"),
     ("Segments", "campaigns:segment_list", "campaigns.view_segment"),
+    ("Plans", "plans:plan_list", "plans.view_revenueplan"),
     ("Import", "imports:import_start", "revops.add_jobrun"),
 ]
 

@@ -5,6 +5,8 @@ import datetime
 from django import template
 from django.utils.safestring import mark_safe
 
+from revops.templatetags.revops_ui import percent
+
 register = template.Library()
 
 
@@ -17,12 +19,7 @@ def signed(value, digits: int = 2) -> str:
     return f"{rounded:+.{int(digits)}f}" if rounded else f"{0:.{int(digits)}f}"
 
 
-@register.filter
-def percent(value) -> str:
-    """A share as a percentage: ``0.1`` → ``10%``."""
-    if value is None:
-        return "—"
-    return f"{float(value) * 100:.0f}%"
+register.filter("percent", percent)  # the core's, for the templates that load only this library
 
 
 @register.filter

@@ -24,6 +24,14 @@ def number(value) -> str:
 
 
 @register.filter
+def percent(value, digits: int = 0) -> str:
+    """A share as a percentage: ``0.1`` → ``10%``, ``0.6315|percent:1`` → ``63.2%``; nothing → an em dash."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
 def money(value) -> str:
     """Whole US dollars with thousands separators: ``$1,250,000``."""
     if value is None or value == "":
