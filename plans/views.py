@@ -160,7 +160,7 @@ def _cone_chart(report: dict, figures) -> dict:
         ends.append((first_next - datetime.timedelta(days=1)).isoformat())
     created, running = [], 0.0
     today = timezone.localdate().isoformat()
-    for month, end in zip(report["by_month"], ends, strict=True):
+    for month in report["by_month"]:
         running += month["created"]
         created.append(round(running) if month["month"] <= today[:7] else None)
     cone = {p["day"]: p for p in report["forecast"]["cone"]}

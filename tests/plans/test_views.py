@@ -84,7 +84,7 @@ def test_editing_an_override_needs_its_reason_and_a_bad_edit_changes_nothing(peo
         "revenue_target": "800000",
         "history_start": plan.history_start.isoformat(),
         "history_end": plan.history_end.isoformat(),
-        "share-%d" % Channel.objects.get(slug="inbound").pk: "100",
+        f"share-{Channel.objects.get(slug='inbound').pk}": "100",
     }
     bad = client.post(f"/plans/{plan.pk}/edit/", {**base, "win_rate": "0.5"})
     assert bad.status_code == 400 and "Say why you override" in bad.content.decode()
