@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.utils import timezone
 
@@ -37,8 +38,10 @@ from accounts.models import (
     Technology,
 )
 from accounts.normalize import email_domain, normalize_domain, normalize_key
+from accounts.routing import accounts_route, contacts_route
 from accounts.signals import records_imported
 from revops.bulk import bulk_insert, is_postgres
+from revops.models import Membership, Team
 from scoring.models import LifecycleTransition
 
 from .mappings import CUSTOM, Corrected, KindSpec, UnknownChoice, loose_key
@@ -224,6 +227,42 @@ class NameIndex:
         known = sorted({name for _, name in self.exact.values()})
         listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "none yet"
         return None, "", f"unknown {self.label} '{raw}' ({self.hint}; known {self.plural}: {listed})"
+
+
+class OwnerIndex:
+    """Active users by e-mail and by username (case-insensitive), teams by name or slug, and who is in
+    which team: an import's owner and owning-team columns."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, int] = {}
+        for pk, username, email in (
+            get_user_model().objects.filter(is_active=True).values_list("id", "username", "email")
+        ):
+            self.users.setdefault(username.casefold(), pk)
+            if email:
+                self.users.setdefault(email.strip().casefold(), pk)
+        self.teams = NameIndex(
+            Team.objects.values_list("id", "name", "slug"), "team", "teams", "create the team first"
+        )
+        self.members: set[tuple[int, int]] = set(Membership.objects.values_list("team_id", "user_id"))
+
+    def user(self, raw: str) -> tuple[int | None, str, str]:
+        pk = self.users.get(" ".join(raw.split()).casefold())
+        if pk is None:
+            return None, "", f"unknown owner '{raw}': no active user has this e-mail or username"
+        return pk, "", ""
+
+    def owners(self, importer: "Importer", row: "Row") -> dict[str, Any]:
+        """The row's ``owner_id`` and ``owner_team_id`` (absent when blank, INVALID when wrong)."""
+        owner = importer.ref(row, "owner", self.user)
+        team = importer.ref(row, "owner_team", self.teams.resolve)
+        if isinstance(owner, int) and isinstance(team, int) and (team, owner) not in self.members:
+            importer.ctx.error(
+                row, "owner", importer.raw(row, "owner"),
+                f"is not a member of the team '{importer.raw(row, 'owner_team').strip()}'",
+            )  # fmt: skip
+            owner = INVALID
+        return {"owner_id": owner, "owner_team_id": team}
 
 
 class TechnologyIndex:
@@ -482,11 +521,14 @@ class AccountImporter(Importer):
         "annual_revenue",
         "founded_year",
         "country",
+        "owner_id",
+        "owner_team_id",
         "custom",
     ]
 
     def load(self) -> None:
         self.accounts = AccountIndex()
+        self.owners = OwnerIndex()
         self.no_adopt: set[int] = set()  # rows that must not take over a domainless account (pass 1 decides)
         self.claimed: dict[int, int] = {}  # existing pk → row
         self.file_by_domain: dict[str, tuple] = {}
@@ -535,6 +577,7 @@ class AccountImporter(Importer):
             "annual_revenue": self.value(row, "annual_revenue"),
             "founded_year": self.value(row, "founded_year"),
             "country": self.value(row, "country"),
+            **self.owners.owners(self, row),
         }
         millions = self.value(row, "annual_revenue_millions")
         if millions is not None:
@@ -702,6 +745,9 @@ class AccountImporter(Importer):
             )
 
     def written(self, rows, current) -> None:
+        # New accounts without an owner column get one by territory or round-robin (one audit record).
+        created = [pk for _p, pk, status in rows if status == "created" and pk is not None]
+        accounts_route(account_ids=created, actor=self.ctx.actor, reason="imported")
         records_imported.send(sender=Account, contact_ids=set(), account_ids={pk for _p, pk, _s in rows})
 
     def write(self, items: list[AccountItem], *, write: bool) -> None:
@@ -982,11 +1028,14 @@ class ContactImporter(Importer):
         "country",
         "persona_id",
         "account_id",
+        "owner_id",
+        "owner_team_id",
         "custom",
     ]
 
     def load(self) -> None:
         self.accounts = AccountIndex()
+        self.owners = OwnerIndex()
         self.personas = NameIndex(
             Persona.objects.values_list("id", "name"), "persona", "personas", "create the persona first"
         )
@@ -995,6 +1044,7 @@ class ContactImporter(Importer):
         self.new_name_of: dict[str, str] = {}  # domain → the company name its first row gives
         self.new_rows: list[tuple[int, NewAccount, str, str]] = []  # (row, plan, company, domain): the report
         self.account_ids: dict[str, int] = {}  # domain → id of the account created (made up in a dry run)
+        self.created_account_ids: list[int] = []  # created by this chunk, routed once its contacts are
 
     def _account(self, row: Row, email: Any) -> tuple[Any, NewAccount | None]:
         """The account cell → (account id, None), or (None, plan) for an account to create.
@@ -1060,6 +1110,7 @@ class ContactImporter(Importer):
             "lifecycle_stage": self.value(row, "lifecycle_stage"),
             "persona_id": self.ref(row, "persona", self.personas.resolve),
             "account_id": account_id,
+            **self.owners.owners(self, row),
         }
         full = self.value(row, "full_name")
         if INVALID in v.values() or full is INVALID:
@@ -1118,7 +1169,9 @@ class ContactImporter(Importer):
                 ignore_conflicts=True,
                 batch_size=WRITE_BATCH,
             )
-            self.account_ids.update(Account.objects.filter(domain__in=missing).values_list("domain", "id"))
+            created = dict(Account.objects.filter(domain__in=missing).values_list("domain", "id"))
+            self.account_ids.update(created)
+            self.created_account_ids += created.values()
         else:
             self.account_ids.update((d, -(len(self.account_ids) + 1)) for d in missing)
         report = self.ctx.report
@@ -1153,9 +1206,16 @@ class ContactImporter(Importer):
     def written(self, rows, current) -> None:
         contact_ids = {pk for _p, pk, _s in rows if pk is not None}
         emails = [{**p.soft, **p.values}["email"] for p, pk, _s in rows if pk is None]  # created by COPY
+        created: list[int] = []
         for start in range(0, len(emails), WRITE_BATCH):
             chunk = emails[start : start + WRITE_BATCH]
-            contact_ids.update(Contact.objects.filter(email__in=chunk).values_list("id", flat=True))
+            created += Contact.objects.filter(email__in=chunk).values_list("id", flat=True)
+        contact_ids.update(created)
+        # New contacts without an owner column get one: their account's owner, else by territory (the
+        # accounts this file created are routed first, so their people follow them).
+        accounts_route(account_ids=self.created_account_ids, actor=self.ctx.actor, reason="imported")
+        self.created_account_ids = []
+        contacts_route(contact_ids=created, actor=self.ctx.actor, reason="imported")
         self._starting_stages_record([p for p, pk, _s in rows if pk is None])
         records_imported.send(
             sender=Contact, contact_ids=contact_ids, account_ids=_account_ids(rows, current)

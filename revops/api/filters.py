@@ -61,7 +61,8 @@ class ApiFilterBackend(DjangoFilterBackend):
                 if isinstance(filterset.filters.get(name), NumberFilter)
                 and value is not None
                 and not isinstance(value, Model)
-                and abs(value) > _INT_LIMIT
+                # an "in" filter (``?id=1,2``) holds a list of numbers
+                and any(abs(v) > _INT_LIMIT for v in (value if isinstance(value, list) else [value]))
             ]
             if too_large:
                 raise exceptions.ValidationError({name: ["Out of range."] for name in too_large})
