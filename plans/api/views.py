@@ -12,14 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns.models import Segment
-from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
+from revops.api.documents import IF_MATCH, DocumentActionsMixin
 from revops.api.viewsets import StrictFieldsMixin
 from revops.models import Team
 
 from .. import selectors, services
 from ..choices import PeriodKind
 from ..filtersets import RevenuePlanFilterSet
-from ..models import PlanAllocation, PlanApproval, PlanComment, PlanHistory, RevenuePlan
+from ..models import PlanAllocation, PlanApproval, RevenuePlan
 from ..reports import attainment_as_dict, figures_as_dict
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
@@ -149,36 +149,6 @@ class PlanWriteSerializer(serializers.Serializer):
     refresh_history = serializers.BooleanField(required=False, help_text="Compute the history again.")
 
 
-class PlanRejectSerializer(StrictFieldsMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=5000)
-
-
-class PlanPublishSerializer(StrictFieldsMixin, serializers.Serializer):
-    at = serializers.DateTimeField(required=False, allow_null=True, help_text="Schedule for this time.")
-
-
-class PlanCommentSerializer(serializers.ModelSerializer):
-    author = serializers.StringRelatedField()
-
-    class Meta:
-        model = PlanComment
-        fields = ["id", "author", "body", "created"]
-        read_only_fields = fields
-
-
-class PlanCommentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    body = serializers.CharField(max_length=10_000)
-
-
-class PlanHistorySerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
-
-    class Meta:
-        model = PlanHistory
-        fields = ["at", "actor", "action", "detail"]
-        read_only_fields = fields
-
-
 def _validated(serializer_class, data) -> dict[str, Any]:
     payload = serializer_class(data=data)
     payload.is_valid(raise_exception=True)
@@ -196,7 +166,7 @@ def _plan_queryset():
     retrieve=extend_schema(summary="A revenue plan with its quotas", description="The ETag guards edits."),
 )
 class RevenuePlanViewSet(
-    WorkflowErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    DocumentActionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """A period's revenue target worked back to pipeline quotas per channel, as versions signed off by a
     marketing lead and a sales lead."""
@@ -221,12 +191,14 @@ class RevenuePlanViewSet(
     def get_queryset(self):
         return _plan_queryset().for_user(self.request.user)
 
-    def _plan(self, plan: RevenuePlan, *, status_code: int = status.HTTP_200_OK) -> Response:
+    workflow = services.PLANS
+
+    def document_response(self, plan: RevenuePlan, *, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = _plan_queryset().get(pk=plan.pk)
         return Response(RevenuePlanSerializer(fresh).data, status=status_code, headers={"ETag": fresh.etag})
 
     def retrieve(self, request, *args, **kwargs):
-        return self._plan(self.get_object())
+        return self.document_response(self.get_object())
 
     def current_body(self, exc) -> dict:
         return {"current": RevenuePlanSerializer(exc.current).data}
@@ -248,7 +220,7 @@ class RevenuePlanViewSet(
             based_on=data.get("based_on"),
             data=fields,
         )
-        return self._plan(draft, status_code=status.HTTP_201_CREATED)
+        return self.document_response(draft, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Edit a draft",
@@ -267,7 +239,7 @@ class RevenuePlanViewSet(
         saved = services.plan_update(
             plan=plan, user=request.user, data=data, expected_revision=self.if_match(request, plan)
         )
-        return self._plan(saved)
+        return self.document_response(saved)
 
     @extend_schema(parameters=[IF_MATCH], request=PlanWriteSerializer, responses={200: RevenuePlanSerializer})
     def partial_update(self, request, *args, **kwargs):
@@ -277,74 +249,6 @@ class RevenuePlanViewSet(
     def destroy(self, request, *args, **kwargs):
         services.plan_delete(plan=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=None, responses={200: RevenuePlanSerializer, 403: _ERROR, 409: _ERROR})
-    @action(detail=True, methods=["post"])
-    def propose(self, request, pk=None):
-        """Propose a complete draft for sign-off by a marketing lead and a sales lead."""
-        return self._plan(services.plan_propose(plan=self.get_object(), user=request.user))
-
-    @extend_schema(request=None, responses={200: RevenuePlanSerializer, 403: _ERROR, 409: _ERROR})
-    @action(detail=True, methods=["post"])
-    def withdraw(self, request, pk=None):
-        """Back to draft; approvals are cleared."""
-        return self._plan(services.plan_withdraw(plan=self.get_object(), user=request.user))
-
-    @extend_schema(request=None, responses={200: RevenuePlanSerializer, 403: _ERROR, 409: _ERROR})
-    @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
-        """Approve for your team (marketing or sales lead; never the proposer)."""
-        plan = self.get_object()
-        services.plan_approve(plan=plan, user=request.user)
-        return self._plan(plan)
-
-    @extend_schema(
-        request=PlanRejectSerializer, responses={200: RevenuePlanSerializer, 400: _FIELD_ERRORS, 409: _ERROR}
-    )
-    @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
-        """Send a proposal back to draft, saying why."""
-        plan = self.get_object()
-        data = _validated(PlanRejectSerializer, request.data)
-        return self._plan(services.plan_reject(plan=plan, user=request.user, reason=data["reason"]))
-
-    @extend_schema(
-        request=PlanPublishSerializer, responses={200: RevenuePlanSerializer, 403: _ERROR, 409: _ERROR}
-    )
-    @action(detail=True, methods=["post"])
-    def publish(self, request, pk=None):
-        """Publish an approved plan now (or at a time); the period's published plan is superseded."""
-        plan = self.get_object()
-        data = _validated(PlanPublishSerializer, request.data or {})
-        return self._plan(services.plan_publish(plan=plan, user=request.user, at=data.get("at")))
-
-    @extend_schema(request=None, responses={200: RevenuePlanSerializer, 403: _ERROR, 409: _ERROR})
-    @action(detail=True, methods=["post"])
-    def rollback(self, request, pk=None):
-        """Publish this earlier version of the plan again."""
-        return self._plan(services.plan_rollback(target=self.get_object(), user=request.user))
-
-    @extend_schema(methods=["GET"], responses=PlanCommentSerializer(many=True))
-    @extend_schema(
-        methods=["POST"],
-        request=PlanCommentCreateSerializer,
-        responses={201: PlanCommentSerializer, 400: _FIELD_ERRORS, 403: _ERROR},
-    )
-    @action(detail=True, methods=["get", "post"])
-    def comments(self, request, pk=None):
-        """The comments on this version (GET), or a new one (POST)."""
-        plan = self.get_object()
-        if request.method == "POST":
-            data = _validated(PlanCommentCreateSerializer, request.data)
-            comment = services.plan_comment_add(plan=plan, user=request.user, body=data["body"])
-            return Response(PlanCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
-        return Response(PlanCommentSerializer(selectors.plan_comments(plan), many=True).data)
-
-    @extend_schema(responses=PlanHistorySerializer(many=True))
-    @action(detail=True, methods=["get"])
-    def history(self, request, pk=None):
-        """What happened to this version, newest first."""
-        return Response(PlanHistorySerializer(selectors.plan_history(self.get_object()), many=True).data)
 
     @extend_schema(
         summary="Pipeline and opportunities created each month by channel against quota, and the forecast",

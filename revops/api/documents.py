@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ..documents import if_match_revision
@@ -64,3 +65,119 @@ class WorkflowErrorsMixin:
             **self.current_body(exc),
         }
         return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers={"ETag": exc.current.etag})
+
+
+class DocumentRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why: it goes to the history and the comments.")
+
+
+class DocumentCommentCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class DocumentPublishSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(required=False, allow_null=True, help_text="Schedule for this time.")
+
+
+class DocumentCommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    author = serializers.StringRelatedField(read_only=True)
+    body = serializers.CharField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+
+
+class DocumentHistorySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(read_only=True)
+    actor = serializers.StringRelatedField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    detail = serializers.JSONField(read_only=True)
+
+
+def _valid(serializer_class, data) -> dict:
+    payload = serializer_class(data=data if isinstance(data, dict) else {})
+    payload.is_valid(raise_exception=True)
+    extra = set(data) - set(payload.fields) if isinstance(data, dict) else set()
+    if extra:
+        raise exceptions.ValidationError({key: ["Unknown field."] for key in sorted(extra)})
+    return payload.validated_data
+
+
+class DocumentActionsMixin(WorkflowErrorsMixin):
+    """The workflow's steps of a versioned document as API actions, the same for every document: propose,
+    withdraw, approve, reject, publish (now or at a time), rollback, comments and history.
+
+    A viewset sets ``workflow`` (its ``DocumentWorkflow``) and implements ``document_response(document,
+    status_code)`` (the document as saved, with its ETag); permissions per action are the viewset's.
+    """
+
+    workflow = None
+
+    def document_response(self, document, *, status_code: int = status.HTTP_200_OK) -> Response:
+        raise NotImplementedError
+
+    @extend_schema(summary="Propose a draft for sign-off", request=None)
+    @action(detail=True, methods=["post"])
+    def propose(self, request, pk=None):
+        return self.document_response(self.workflow.propose(document=self.get_object(), user=request.user))
+
+    @extend_schema(summary="Withdraw a proposal (back to draft; approvals are cleared)", request=None)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        return self.document_response(self.workflow.withdraw(document=self.get_object(), user=request.user))
+
+    @extend_schema(summary="Approve a proposed version for your team (never the proposer's)", request=None)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        document = self.get_object()
+        self.workflow.approve(document=document, user=request.user)
+        return self.document_response(document)
+
+    @extend_schema(
+        summary="Reject a proposed version (back to draft, with the reason)", request=DocumentRejectSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        document = self.get_object()
+        data = _valid(DocumentRejectSerializer, request.data)
+        return self.document_response(
+            self.workflow.reject(document=document, user=request.user, reason=data["reason"])
+        )
+
+    @extend_schema(summary="Publish an approved version now, or at a time", request=DocumentPublishSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        document = self.get_object()
+        data = _valid(DocumentPublishSerializer, request.data or {})
+        return self.document_response(
+            self.workflow.publish(document=document, user=request.user, at=data.get("at"))
+        )
+
+    @extend_schema(summary="Roll back: publish this earlier version again", request=None)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        return self.document_response(self.workflow.rollback(document=self.get_object(), user=request.user))
+
+    @extend_schema(
+        methods=["GET"], summary="Comments on this version", responses=DocumentCommentSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["POST"], summary="Comment on this version", request=DocumentCommentCreateSerializer,
+        responses={201: DocumentCommentSerializer},
+    )  # fmt: skip
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, pk=None):
+        document = self.get_object()
+        if request.method == "POST":
+            data = _valid(DocumentCommentCreateSerializer, request.data)
+            comment = self.workflow.comment_add(document=document, user=request.user, body=data["body"])
+            return Response(DocumentCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        comments = document.comments.select_related("author").order_by("created", "id")
+        return Response(DocumentCommentSerializer(comments, many=True).data)
+
+    @extend_schema(
+        summary="What happened to this version, newest first", responses=DocumentHistorySerializer(many=True)
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        rows = self.get_object().history.select_related("actor").order_by("-at", "-id")[:200]
+        return Response(DocumentHistorySerializer(rows, many=True).data)

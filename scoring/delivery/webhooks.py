@@ -40,6 +40,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,11 +65,13 @@ logger = logging.getLogger(__name__)
 EVENT_MQL = "contact.mql"
 EVENT_SQL = "contact.sql"
 EVENT_QUALIFIED = "account.qualified"
+EVENT_PLAY = "play.started"
 EVENT_PING = "ping"
 EVENT_TYPES = {
     EVENT_MQL: "A contact became an MQL (fast-track to SAL included)",
     EVENT_SQL: "A contact became an SQL",
     EVENT_QUALIFIED: "An account became qualified (fits and is in market)",
+    EVENT_PLAY: "A playbook's play started for an account that entered a buying stage",
 }
 EVENT_TYPE_CHOICES = list(EVENT_TYPES.items())
 
@@ -448,6 +451,27 @@ def deliveries_bulk_create(*, deliveries: list[WebhookDelivery]) -> list[Webhook
     else:  # a backend that does not return ids: the periodic sender finds them
         transaction.on_commit(lambda: webhook_deliveries_task.delay(), robust=True)
     return created
+
+
+def team_events_deliver(*, events: list[tuple[uuid.UUID, str, dict, Iterable[int]]]) -> list[WebhookDelivery]:
+    """Queue events to the active endpoints of their teams that subscribe to them (all, when an endpoint
+    names no type): ``(event id, event type, payload, team ids)`` each; one query for the endpoints."""
+    team_ids = {team_id for _, _, _, teams in events for team_id in teams}
+    if not team_ids:
+        return []
+    endpoints_by_team: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
+    for endpoint_id, team_id, event_types in WebhookEndpoint.objects.filter(
+        active=True, team_id__in=team_ids
+    ).values_list("id", "team_id", "event_types"):
+        endpoints_by_team[team_id].append((endpoint_id, event_types or []))
+    deliveries = [
+        WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type, payload=payload)
+        for event_id, event_type, payload, teams in events
+        for team_id in teams
+        for endpoint_id, subscribed in endpoints_by_team.get(team_id, ())
+        if not subscribed or event_type in subscribed
+    ]
+    return deliveries_bulk_create(deliveries=deliveries)
 
 
 @transaction.atomic
