@@ -59,11 +59,11 @@ def allocations_from_post(data, channels) -> list[dict]:
         share = (data.get(f"share-{channel.pk}") or "").strip()
         capacity = (data.get(f"capacity-{channel.pk}") or "").strip()
         note = (data.get(f"note-{channel.pk}") or "").strip()
-        if not share and not capacity and not note:
-            continue
         try:
             fraction = float(share or 0) / 100
         except ValueError:
             fraction = share  # the service says what is wrong with it
+        if fraction == 0 and not capacity and not note:
+            continue
         rows.append({"channel": channel.pk, "share": fraction, "capacity": capacity or None, "note": note})
     return rows

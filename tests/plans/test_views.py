@@ -139,3 +139,25 @@ def test_a_viewer_reads_plans_but_cannot_create_or_act(people, deals):
     assert viewer.get(f"/plans/{plan.pk}/edit/").status_code == 403
     assert viewer.post(f"/plans/{plan.pk}/propose/").status_code == 403
     assert browser(people["editor"]).post(f"/plans/{plan.pk}/nonsense/").status_code == 404
+
+
+def test_channels_left_at_zero_percent_are_not_part_of_the_plan(people, deals):
+    client = browser(people["editor"])
+    plan = new_plan(client)
+    inbound, events = Channel.objects.get(slug="inbound"), Channel.objects.get(slug="events")
+    answer = client.post(
+        f"/plans/{plan.pk}/edit/",
+        {
+            "revision": plan.revision,
+            "name": plan.name,
+            "revenue_target": "800000",
+            "history_start": plan.history_start.isoformat(),
+            "history_end": plan.history_end.isoformat(),
+            f"share-{inbound.pk}": "100",
+            f"share-{events.pk}": "0",
+            **{f"share-{c.pk}": "0" for c in Channel.objects.exclude(pk__in=[inbound.pk, events.pk])},
+            f"capacity-{events.pk}": "",
+        },
+    )
+    assert answer.status_code == 302
+    assert [a.channel.slug for a in plan.allocations.all()] == ["inbound"]
