@@ -21,6 +21,7 @@ SECTIONS = {
     "train": "bench.train",
     "auc": "bench.auc",
     "campaigns": "bench.campaigns",
+    "plans": "bench.plans",
 }
 
 

@@ -46,7 +46,7 @@ def _url(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     url = _url(args)
-    if bench_db._ready_url not in (None, url):
+    if bench_db.ready_url() not in (None, url):
         return world.in_own_process(
             "auc", args, own=("auc_",), url_flag="--auc-database-url", url=url, reseed=False
         )

@@ -61,8 +61,7 @@ from types import SimpleNamespace
 from . import db as bench_db
 from . import learned
 from . import rescore as world
-from .db import queries_counted
-from .server import _percentile
+from .db import percentile, queries_counted
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_campaigns"
 TARGET_SEGMENT_SECONDS = 1.0
@@ -1128,8 +1127,8 @@ def _leaderboard(requests: int, first_day: datetime.date) -> dict:
             "requests": len(latencies),
             "statuses": dict(statuses),
             "campaigns_on_board": len(leaderboard(start=periods[name][0], end=periods[name][1]).rows),
-            "p50_ms": round(1000 * _percentile(latencies, 0.50), 1),
-            "p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
+            "p50_ms": round(1000 * percentile(latencies, 0.50), 1),
+            "p95_ms": round(1000 * percentile(latencies, 0.95), 1),
             "max_ms": round(1000 * latencies[-1], 1),
             "bytes": max(sizes),
             "queries_per_request": max(queries_each),
@@ -1150,7 +1149,7 @@ def _first_day() -> datetime.date:
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     url = _database_url(args)
-    if bench_db._ready_url not in (None, url):
+    if bench_db.ready_url() not in (None, url):
         return world.in_own_process(
             "campaigns", args, own=("campaigns_", "rescore_seed"), url_flag="--campaigns-database-url",
             url=url, reseed=_reseed(args, url),

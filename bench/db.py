@@ -1,8 +1,9 @@
 """The benchmark's own PostgreSQL database: dropped, recreated and migrated on every run."""
 
+import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -63,6 +64,11 @@ def django_ready(url: str) -> None:
     _ready_url = url
 
 
+def ready_url() -> str | None:
+    """The database Django points at in this process (``django_ready``), or None before it does."""
+    return _ready_url
+
+
 @contextmanager
 def queries_counted() -> Iterator[list[int]]:
     """Count the SQL statements run inside the block: ``with queries_counted() as n: …; n[0]``."""
@@ -76,3 +82,10 @@ def queries_counted() -> Iterator[list[int]]:
 
     with connection.execute_wrapper(count):
         yield counter
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of already sorted values (0.0 for none): ``percentile(xs, 0.95)``."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1)]

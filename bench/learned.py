@@ -583,7 +583,7 @@ def _agreement(results: dict[int, tuple]) -> dict:
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     url = world.shared_database_url(args, args.learned_database_url)
-    if bench_db._ready_url not in (None, url):
+    if bench_db.ready_url() not in (None, url):
         return world.in_own_process(
             "learned", args, own=("learned_", "rescore_seed"), url_flag="--learned-database-url", url=url,
             reseed=_reseed(args),

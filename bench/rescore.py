@@ -35,8 +35,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from . import db as bench_db
-from .db import database_recreate, django_ready, queries_counted, server_environment
-from .server import _percentile, database_cpu
+from .db import database_recreate, django_ready, percentile, queries_counted, server_environment
+from .server import database_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_rescore"
@@ -714,10 +714,10 @@ def _latency(url: str, redis_url: str, events: int, seed: int) -> dict:
         "events": len(latencies),
         "event": "page_view /pricing for a random contact with an account and no engagement yet",
         "worker": "celery worker -P solo -c 1 (Redis broker), scoring outbox drained per event",
-        "p50_ms": round(1000 * _percentile(latencies, 0.50), 1),
-        "p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
+        "p50_ms": round(1000 * percentile(latencies, 0.50), 1),
+        "p95_ms": round(1000 * percentile(latencies, 0.95), 1),
         "max_ms": round(1000 * latencies[-1], 1),
-        "ingest_call_ms_p50": round(1000 * _percentile(ingest, 0.50), 1),
+        "ingest_call_ms_p50": round(1000 * percentile(ingest, 0.50), 1),
         "worker_boot_and_warmup_s": round(ready_s, 1),
         "timeout_s_per_event": EVENT_TIMEOUT_S,
         "load_average_at_start": [round(x, 2) for x in load],
@@ -727,7 +727,7 @@ def _latency(url: str, redis_url: str, events: int, seed: int) -> dict:
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     url = _database_url(args)
-    if bench_db._ready_url not in (None, url):
+    if bench_db.ready_url() not in (None, url):
         return in_own_process(
             "rescore", args, own=("rescore_",), url_flag="--rescore-database-url", url=url, reseed=args.reseed
         )

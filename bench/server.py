@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .db import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,12 +131,6 @@ def _wait_ready(port: int, process: subprocess.Popen, log_path: str, timeout: fl
     raise SystemExit(f"gunicorn did not answer within {timeout}s:\n{Path(log_path).read_text()[-4000:]}")
 
 
-def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1)]
-
-
 def post_all(*, port: int, path: str, token: str, bodies: Sequence[bytes], clients: int) -> dict:
     """POST every body from ``clients`` threads, one keep-alive connection each; time it all."""
     work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -189,8 +185,8 @@ def post_all(*, port: int, path: str, token: str, bodies: Sequence[bytes], clien
         "failures": failures,
         "reconnects": connects[0],
         "latency_ms": {
-            "p50": round(1000 * _percentile(latencies, 0.50), 1),
-            "p95": round(1000 * _percentile(latencies, 0.95), 1),
+            "p50": round(1000 * percentile(latencies, 0.50), 1),
+            "p95": round(1000 * percentile(latencies, 0.95), 1),
             "max": round(1000 * (latencies[-1] if latencies else 0), 1),
         },
     }

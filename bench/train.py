@@ -486,7 +486,7 @@ def _estimate(ours: dict) -> dict:
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
     url = world.shared_database_url(args, args.train_database_url)
-    if bench_db._ready_url not in (None, url):
+    if bench_db.ready_url() not in (None, url):
         return world.in_own_process(
             "train", args, own=("train_", "rescore_seed"), url_flag="--train-database-url", url=url,
             reseed=_reseed(args),
