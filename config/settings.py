@@ -339,6 +339,10 @@ SPECTACULAR_SETTINGS = {
         "QualifyingBandEnum": [("high", "High"), ("medium", "Medium or high")],
         "ScoringModelKindEnum": "scoring.choices.ScoringModelKind",
         "ScoringModelStatusEnum": "scoring.choices.ScoringModelStatus",
+        "LifecycleDecisionEnum": "scoring.choices.LifecycleDecision",
+        "LifecycleReasonEnum": "scoring.choices.LifecycleReason",
+        "RejectReasonEnum": "scoring.choices.REJECT_REASON_CHOICES",
+        "RecycleReasonEnum": "scoring.choices.RECYCLE_REASON_CHOICES",
     },
 }
 

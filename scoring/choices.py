@@ -129,3 +129,6 @@ RECYCLE_REASONS = [
     LifecycleReason.OTHER,
 ]
 REASONS_BY_DECISION = {LifecycleDecision.REJECT: REJECT_REASONS, LifecycleDecision.RECYCLE: RECYCLE_REASONS}
+# The same as (value, label) choices: the API's request enums, named in the schema (``ENUM_NAME_OVERRIDES``).
+REJECT_REASON_CHOICES = [(str(code), code.label) for code in REJECT_REASONS]
+RECYCLE_REASON_CHOICES = [(str(code), code.label) for code in RECYCLE_REASONS]

@@ -11,8 +11,15 @@ from rest_framework import serializers
 
 from accounts.choices import EventType
 from revops.api.viewsets import StrictFieldsMixin
-from scoring.choices import LifecycleDecision, LifecycleReason, RuleKind, RuleOperator
-from scoring.lifecycle import reason_codes, reason_codes_text
+from scoring.choices import (
+    RECYCLE_REASON_CHOICES,
+    REJECT_REASON_CHOICES,
+    LifecycleDecision,
+    LifecycleReason,
+    RuleKind,
+    RuleOperator,
+)
+from scoring.lifecycle import reason_codes_text
 from scoring.models import (
     ContactScore,
     ContactScoreHistory,
@@ -242,6 +249,18 @@ class LifecycleTransitionSerializer(serializers.ModelSerializer):
     ruleset_number = serializers.IntegerField(
         source="ruleset.number", read_only=True, default=None, allow_null=True
     )
+    decision = serializers.ChoiceField(
+        choices=LifecycleDecision.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The person's decision; empty for automatic moves and those recorded before decisions.",
+    )
+    reason_code = serializers.ChoiceField(
+        choices=LifecycleReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why a reject or recycle was decided; empty otherwise (and before codes).",
+    )
 
     class Meta:
         model = LifecycleTransition
@@ -270,7 +289,7 @@ def reason_code_field(decision: str) -> serializers.ChoiceField:
     unknown code is a 400 that lists the valid ones."""
     codes = reason_codes_text(decision)
     return serializers.ChoiceField(
-        choices=[(code, LifecycleReason(code).label) for code in reason_codes(decision)],
+        choices=REJECT_REASON_CHOICES if decision == LifecycleDecision.REJECT else RECYCLE_REASON_CHOICES,
         help_text=f"Why, as a code to count: {codes}. Free text goes beside it in reason.",
         error_messages={
             "required": f"Choose a reason code: one of {codes}.",
