@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "scoring",
     "campaigns",
     "plans",
+    "playbooks",
+    "desk",
     "imports",
     "demo",
 ]
@@ -181,6 +183,10 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 # Campaign measurement: an opportunity is "influenced" by a campaign that touched its account in the N
 # days before it opened (campaigns/measurement.py).
 CAMPAIGN_INFLUENCE_DAYS = env.int("CAMPAIGN_INFLUENCE_DAYS", default=90)
+# Playbooks: stage entries older than this (a backfill of history) start no plays; an account that comes
+# back to a stage within this many days of a play's run has that run resumed rather than a second one.
+PLAYBOOK_MAX_AGE_DAYS = env.int("PLAYBOOK_MAX_AGE_DAYS", default=14)
+PLAYBOOK_REENTRY_DAYS = env.int("PLAYBOOK_REENTRY_DAYS", default=30)
 
 # --- Auth -----------------------------------------------------------------------------------
 LOGIN_URL = "/login/"  # not /accounts/login/: /accounts/ belongs to the accounts app
