@@ -46,7 +46,7 @@ def run_counts(plays: Iterable[Play]) -> dict[int, dict[str, int]]:
 
 
 def tasks_for(*, user, scope: str = "mine", status: str = TaskStatus.OPEN) -> QuerySet[PlayTask]:
-    """Tasks assigned to ``user`` (``mine``), or to their teams with nobody assigned (``team``), by due date."""
+    """Tasks assigned to ``user`` (``mine``), or to their teams with nobody assigned (``team``)."""
     tasks = PlayTask.objects.select_related("run__account", "run__play", "assignee", "team")
     if status:
         tasks = tasks.filter(status=status)

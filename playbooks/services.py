@@ -62,7 +62,7 @@ def _may_publish(user) -> bool:
 
 
 def _published(*, user, reason: str) -> None:
-    """Nothing to redo: the next stage entries follow the published playbook; runs started stay as they are."""
+    """Nothing to redo: the next stage entries follow the published playbook; started runs stay."""
 
 
 def _propose_check(playbook: Playbook) -> str | None:
@@ -306,10 +306,8 @@ def task_finish(*, task: PlayTask, user, status: str = TaskStatus.DONE) -> PlayT
     change_record_create(actor=user, action=ChangeAction.UPDATE, instance=locked, before=before,
                          after=model_snapshot(locked))  # fmt: skip
     run = locked.run
-    PlayAction.objects.create(
-        run=run, at=locked.done_at, action=f"task_{status}", detail={"task": locked.pk, "title": locked.title},
-        actor=user,
-    )  # fmt: skip
+    detail = {"task": locked.pk, "title": locked.title}
+    PlayAction.objects.create(run=run, at=locked.done_at, action=f"task_{status}", detail=detail, actor=user)
     if run.status == RunStatus.OPEN and not run.tasks.filter(status=TaskStatus.OPEN).exists():
         run.status, run.ended_at = RunStatus.DONE, locked.done_at
         run.save(update_fields=["status", "ended_at"])
