@@ -188,3 +188,57 @@ def test_sales_member_accepts_an_mql_on_the_contact_page(page, login, live):
     assert contact.lifecycle_stage == LifecycleStage.SAL
     transition = LifecycleTransition.objects.get(contact=contact)
     assert transition.actor == seller and transition.ruleset.status == RulesetStatus.PUBLISHED
+
+
+def test_sales_rejects_an_mql_with_a_reason_code_and_the_funnel_counts_it(page, login, live):
+    seller = make_member(kind=TeamKind.SALES, role=Role.MEMBER)
+    contact = ContactFactory(first_name="Rex", last_name="Reject")
+    Contact.objects.filter(pk=contact.pk).update(lifecycle_stage=LifecycleStage.MQL)
+    login(seller)
+    page.goto(f"/accounts/contacts/{contact.pk}/")
+    page.get_by_role("button", name="Reject…").click()
+    form = page.locator("#lifecycle-reject")
+    expect(form.locator("select[name=reason_code] option")).to_have_count(11)  # "Reason…" and ten codes
+    form.locator("select[name=reason_code]").select_option("other")
+    form.get_by_role("button", name="Reject").click()  # "other" without a word: refused, nothing changes
+    expect(page.locator(".alert-danger")).to_contain_text("the reason code is “other”")
+    expect(page.locator("#lifecycle-stage")).to_have_text("MQL")
+    page.get_by_role("button", name="Reject…").click()
+    form.locator("select[name=reason_code]").select_option("no_budget")
+    form.locator("textarea[name=reason]").fill("Budget went to hiring")
+    form.get_by_role("button", name="Reject").click()
+    expect(page.locator(".alert-success")).to_contain_text("Rejected")
+    expect(page.locator("#lifecycle-stage")).to_have_text("Recycled")
+    expect(page.locator("#lifecycle-transitions tbody tr").first).to_contain_text("No budget")
+    page.goto("/scoring/funnel/")
+    row = page.locator('#reasons-reject tr[data-reason="no_budget"] td')
+    expect(row.nth(1)).to_have_text("1")
+    expect(row.nth(2)).to_have_text("100%")
+    page.screenshot(path="/tmp/ui-funnel-reasons.png", full_page=True)
+
+
+def test_the_proposer_is_offered_no_approve_and_another_lead_approves(browser, live_server, live):
+    proposer = make_member(kind=TeamKind.MARKETING, role=Role.LEAD)
+    other = make_member(kind=TeamKind.MARKETING, role=Role.LEAD)
+    draft = workflow.ruleset_draft_create(user=proposer, based_on=live, name="Four eyes")
+    workflow.ruleset_propose(ruleset=draft, user=proposer)
+    sessions = []
+    for user in (proposer, other):
+        context = browser.new_context(base_url=live_server.url)
+        sessions.append(context)
+        page = context.new_page()
+        _login(page, user)
+        page.goto(f"/scoring/rulesets/{draft.pk}/")
+        if user is proposer:
+            expect(page.locator("#workflow")).to_contain_text("Withdraw")
+            expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+            expect(page.locator("#reject-form")).to_have_count(0)
+        else:
+            page.get_by_role("button", name="Approve").click()
+            expect(page.locator(".alert-success")).to_contain_text("Approved")
+            expect(page.locator("#approvals")).to_contain_text("Marketing")
+            expect(page.get_by_role("button", name="Approve")).to_have_count(0)  # signed already
+    for context in sessions:
+        context.close()
+    draft.refresh_from_db()
+    assert draft.status == RulesetStatus.PROPOSED  # marketing signed; sales has not
