@@ -6,13 +6,16 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
 from accounts import selectors
+from scoring import metrics
 from scoring.learned.views import STAGE_COLOURS
-from scoring.selectors import buying_stage_summary
+
+# The lifecycle stages the dashboard counts (the whole list is on the funnel page).
+DASHBOARD_STAGES = ["mql", "sal", "sql", "opportunity", "customer"]
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
-    """The dashboard: headline numbers, the last 30 days of engagement, accounts by buying stage (the
-    learned scores), recent opportunities.
+    """The dashboard: headline numbers, contacts currently at each lifecycle stage, the last 30 days of
+    engagement, accounts by buying stage and in market (the learned scores), recent opportunities.
 
     Only cheap queries: planner estimates for big tables on PostgreSQL, the daily rollups for events
     (never the raw events table), one aggregate over open opportunities.
@@ -33,8 +36,15 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context["recent_opportunities"] = (
             selectors.opportunity_recent_list(user=user) if user.has_perm("accounts.view_opportunity") else []
         )
+        if user.has_perm("accounts.view_contact"):
+            # Currently <stage>: the contacts list filtered to each stage (scoring.metrics).
+            counts = metrics.contacts_by_stage(user=user)
+            context["lifecycle_now"] = [
+                {"stage": stage, "label": metrics.stage_now_label(stage), "contacts": counts[stage]}
+                for stage in DASHBOARD_STAGES
+            ]
         if user.has_perm("scoring.view_accountmodelscore"):
-            stages = buying_stage_summary()
+            stages = metrics.buying_stage_summary(user=user)
             for stage in stages["stages"]:
                 stage["colour"] = STAGE_COLOURS.get(stage["value"], "secondary")
             context["buying_stages"] = stages

@@ -179,7 +179,7 @@ _SUMMARY = {
     "contacts": "contacts_contacts",
     "contacts_written": "contacts_written",
     "moved": "contacts_moved",
-    "mql": "contacts_mql",
+    "meets_mql_definition": "contacts_meets_mql_definition",
     "accounts": "accounts_accounts",
     "accounts_written": "accounts_written",
     "qualified": "account_models_qualified",

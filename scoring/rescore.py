@@ -239,7 +239,9 @@ def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int,
             transitions_where="t.contact_id >= %s AND t.contact_id < %s", transitions_params=[low, high],
         )  # fmt: skip
     return {
-        "contacts": len(result), "written": written, "moved": len(moved), "mql": int(result["mql"].sum()),
+        "contacts": len(result), "written": written, "moved": len(moved),
+        # Scored as meeting the MQL definition, whatever the stage: not "MQLs" (scoring.metrics).
+        "meets_mql_definition": int(result["mql"].sum()),
         "scores": result[["contact_id", "account_id", "fit", "engagement", "excluded"]],
     }  # fmt: skip
 
@@ -284,7 +286,7 @@ def rescore_all(
         "contacts": 0,
         "contacts_written": 0,
         "moved": 0,
-        "mql": 0,
+        "meets_mql_definition": 0,
         "accounts": 0,
         "accounts_written": 0,
     }
@@ -295,7 +297,7 @@ def rescore_all(
     for stats in run(contacts_chunk_rescore, [dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now)
                                               for lo, hi in contact_chunks]):  # fmt: skip
         computed.append(stats["scores"])
-        for key in ("contacts", "moved", "mql"):
+        for key in ("contacts", "moved", "meets_mql_definition"):
             totals[key] += stats[key]
         totals["contacts_written"] += stats["written"]
         done += 1

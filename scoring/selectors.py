@@ -1,8 +1,7 @@
-"""Reads for the ruleset workflow and the lifecycle: the published version, documents, diffs, the funnel.
+"""Reads for the ruleset workflow and the lifecycle: the published version, documents, diffs, contacts.
 
-Sizes to keep in mind: a version has tens of rules and a few hundred history rows, but there are
-millions of contacts and transitions, so the funnel is a handful of grouped queries with correlated
-subqueries on the ``(contact, …)`` foreign key, never a loop over contacts in Python.
+Sizes to keep in mind: a version has tens of rules and a few hundred history rows. The counted figures
+(the lifecycle funnel, contacts per stage, accounts in market …) are defined once, in ``scoring.metrics``.
 """
 
 from __future__ import annotations
@@ -11,17 +10,9 @@ import datetime
 from typing import Any
 
 from django.db.models import (
-    Avg,
     Count,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    OuterRef,
     Prefetch,
-    Q,
     QuerySet,
-    Subquery,
 )
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -29,9 +20,8 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from accounts.models import Campaign, Contact
 from revops.models import JobRun
-from scoring.choices import REASONS_BY_DECISION, BuyingStage, LifecycleReason, RulesetStatus
+from scoring.choices import REASONS_BY_DECISION, LifecycleReason, RulesetStatus
 from scoring.models import (
-    AccountModelScore,
     ContactScoreHistory,
     LifecycleTransition,
     Rule,
@@ -317,119 +307,13 @@ def ruleset_changes_since(*, ruleset: Ruleset, revision: int) -> list[dict[str, 
     ]
 
 
-# --- the lifecycle funnel ---------------------------------------------------------------------------
-FUNNEL_STEPS: list[tuple[str, str, bool]] = [
-    # (from stage, to stage, only direct moves from the from-stage count)
-    (LifecycleStage.LEAD, LifecycleStage.MQL, False),
-    (LifecycleStage.MQL, LifecycleStage.SAL, False),
-    (LifecycleStage.SAL, LifecycleStage.SQL, False),
-    (LifecycleStage.MQL, LifecycleStage.SQL, True),  # teams that switched SAL off
-    (LifecycleStage.SQL, LifecycleStage.OPPORTUNITY, False),
-    (LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER, False),
-]
+# --- days ---------------------------------------------------------------------------------------------
+# The lifecycle funnel and every other counted figure live in ``scoring.metrics``.
 DAY = datetime.timedelta(days=1)
 
 
 def day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def _entries(stage: str, start: datetime.datetime, end: datetime.datetime) -> tuple[QuerySet, str, str]:
-    """Each contact's first entry into ``stage`` in the period: (queryset, contact ref, entry time ref).
-
-    A contact enters *lead* when it is created; every other stage by a transition into it.
-    """
-    if stage == LifecycleStage.LEAD:
-        return Contact.objects.filter(created__gte=start, created__lt=end), "pk", "created"
-    in_period = LifecycleTransition.objects.filter(to_stage=stage, at__gte=start, at__lt=end)
-    earlier = LifecycleTransition.objects.filter(
-        contact=OuterRef("contact"), to_stage=stage, at__gte=start
-    ).filter(Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id")))
-    return in_period.filter(~Exists(earlier)), "contact_id", "at"
-
-
-def _step(
-    from_stage: str, to_stage: str, direct: bool, start: datetime.datetime, end: datetime.datetime
-) -> dict[str, Any]:
-    entries, contact_ref, entered_ref = _entries(from_stage, start, end)
-    reached = LifecycleTransition.objects.filter(
-        contact=OuterRef(contact_ref), to_stage=to_stage, at__gte=OuterRef(entered_ref)
-    )
-    if direct:
-        reached = reached.filter(from_stage=from_stage)
-    qs = entries.annotate(reached_at=Subquery(reached.order_by("at", "id").values("at")[:1])).annotate(
-        days=ExpressionWrapper(F("reached_at") - F(entered_ref), output_field=DurationField())
-    )
-    totals = qs.aggregate(
-        entered=Count("pk"),
-        converted=Count("reached_at"),
-        mean=Avg("days", filter=Q(reached_at__isnull=False)),
-    )
-    entered, converted = totals["entered"], totals["converted"]
-    median = None
-    if converted:
-        # The middle one or two durations, found by the database with ORDER BY … LIMIT 2 OFFSET k.
-        middle = list(
-            qs.filter(reached_at__isnull=False)
-            .order_by("days")
-            .values_list("days", flat=True)[(converted - 1) // 2 : converted // 2 + 1]
-        )
-        median = sum((_as_days(d) for d in middle), 0.0) / len(middle)
-    return {
-        "from": from_stage,
-        "to": to_stage,
-        "label": f"{LifecycleStage(from_stage).label} → {LifecycleStage(to_stage).label}"
-        + (" (SAL skipped)" if direct else ""),
-        "direct_only": direct,
-        "entered": entered,
-        "converted": converted,
-        "rate": round(converted / entered, 4) if entered else None,
-        "median_days": round(median, 2) if median is not None else None,
-        "mean_days": round(_as_days(totals["mean"]), 2) if totals["mean"] is not None else None,
-    }
-
-
-def _as_days(value: datetime.timedelta | float | int) -> float:
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds() / 86400
-    return float(value) / 86400e6  # microseconds, should a backend hand back a number
-
-
-def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str, Any]:
-    """Conversion and velocity between consecutive stages for contacts entering a stage in the period.
-
-    For each step: ``entered`` (contacts entering the from-stage between ``since`` and ``until``,
-    inclusive, counted once at their first entry), ``converted`` (of those, the ones that reached the
-    to-stage at or after that entry, at any time since), ``rate``, and the median and mean days from
-    entry to the to-stage. The ``mql → sql`` step counts direct moves only (SAL switched off).
-    Also the transitions to recycled, disqualified and back to lead (reopened) in the period.
-    """
-    start, end = day_start(since), day_start(until + DAY)
-    steps = [_step(a, b, direct, start, end) for a, b, direct in FUNNEL_STEPS]
-    exits = {
-        row["to_stage"]: row
-        for row in LifecycleTransition.objects.filter(
-            at__gte=start,
-            at__lt=end,
-            to_stage__in=[LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED, LifecycleStage.LEAD],
-        )
-        .values("to_stage")
-        .annotate(transitions=Count("id"), contacts=Count("contact", distinct=True))
-        .order_by()
-    }
-
-    def _exit(stage: str) -> dict[str, int]:
-        row = exits.get(stage, {})
-        return {"transitions": row.get("transitions", 0), "contacts": row.get("contacts", 0)}
-
-    return {
-        "since": since,
-        "until": until,
-        "steps": steps,
-        "recycled": _exit(LifecycleStage.RECYCLED),
-        "disqualified": _exit(LifecycleStage.DISQUALIFIED),
-        "reopened": _exit(LifecycleStage.LEAD),
-    }
 
 
 # --- why leads were rejected or recycled ----------------------------------------------------------------
@@ -470,25 +354,3 @@ def lifecycle_reasons(*, since: datetime.date, until: datetime.date) -> dict[str
         to_stage__in=[LifecycleStage.RECYCLED, LifecycleStage.DISQUALIFIED],
     ).count()
     return answer
-
-
-# --- the dashboard ------------------------------------------------------------------------------------
-def buying_stage_summary() -> dict[str, Any]:
-    """Accounts per buying stage (in the funnel's order) and how many of each are qualified: one grouped
-    query over the learned scores."""
-    rows = {
-        row["stage"]: row
-        for row in AccountModelScore.objects.order_by()
-        .values("stage")
-        .annotate(accounts=Count("pk"), qualified=Count("pk", filter=Q(qualified=True)))
-    }
-    stages = [
-        {"value": value, "label": label, "accounts": rows.get(value, {}).get("accounts", 0),
-         "qualified": rows.get(value, {}).get("qualified", 0)}
-        for value, label in BuyingStage.choices
-    ]  # fmt: skip
-    return {
-        "stages": stages,
-        "accounts": sum(s["accounts"] for s in stages),
-        "qualified": sum(s["qualified"] for s in stages),
-    }

@@ -27,7 +27,7 @@ from accounts.choices import EventType, LifecycleStage
 from accounts.models import Contact
 from revops.models import JobRun
 from revops.views import job_start_say
-from scoring import lifecycle, pipeline, selectors, workflow
+from scoring import lifecycle, metrics, pipeline, selectors, workflow
 from scoring.choices import RuleKind, RuleOperator, RulesetStatus
 from scoring.exceptions import PreconditionRequired, RulesetConflict, RulesetNotEditable, WorkflowError
 from scoring.forms import (
@@ -782,11 +782,11 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
         today = timezone.localdate()
         defaults = {"since": today - datetime.timedelta(days=self.DEFAULT_DAYS), "until": today}
         form = FunnelForm({**defaults, **self.request.GET.dict()} if self.request.GET else defaults)
-        funnel = reasons = None
+        funnel = reasons = conversion = None
         if form.is_valid():
-            funnel = selectors.lifecycle_funnel(
-                since=form.cleaned_data["since"], until=form.cleaned_data["until"]
-            )
+            since, until = form.cleaned_data["since"], form.cleaned_data["until"]
+            funnel = metrics.lifecycle_funnel(since=since, until=until)
+            conversion = metrics.funnel_conversion(since=since, until=until)
             reasons = selectors.lifecycle_reasons(
                 since=form.cleaned_data["since"], until=form.cleaned_data["until"]
             )
@@ -803,16 +803,56 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
                 if reasons
                 else [],
                 "steps": steps,
+                "entries": _funnel_entries(funnel),
+                "conversion": conversion,
+                "now": _stages_now(self.request.user),
                 "chart": {
                     "labels": [s["label"] for s in steps],
                     "datasets": [
-                        {"label": "Entered", "values": [s["entered"] or 0 for s in steps], "colour": 0},
-                        {"label": "Converted", "values": [s["converted"] or 0 for s in steps], "colour": 1},
+                        {
+                            "label": "Entered the first stage in the period",
+                            "values": [s["entered"] or 0 for s in steps],
+                            "colour": 0,
+                        },
+                        {
+                            "label": "Of them, reached the next stage",
+                            "values": [s["converted"] or 0 for s in steps],
+                            "colour": 1,
+                        },
                     ],
                 },
             }
         )
         return context
+
+
+def _stages_now(user) -> list[dict[str, Any]]:
+    """Currently <stage> for every stage, each with the contacts list filtered to it."""
+    counts = metrics.contacts_by_stage(user=user)
+    url = reverse("accounts:contact_list")
+    return [
+        {
+            "stage": stage,
+            "label": metrics.stage_now_label(stage),
+            "contacts": counts[stage],
+            "url": f"{url}?lifecycle_stage={stage}",
+        }
+        for stage in metrics.STAGES
+    ]
+
+
+def _funnel_entries(funnel: dict | None) -> list[dict[str, Any]]:
+    """Entered <stage> in the period, with its words ("Entered MQL between … and …")."""
+    if not funnel:
+        return []
+    return [
+        {
+            "stage": stage,
+            "label": metrics.stage_entries_label(stage, funnel["since"], funnel["until"]),
+            "contacts": n,
+        }
+        for stage, n in funnel.get("entries", {}).items()
+    ]
 
 
 def _funnel_steps(funnel: dict | None) -> list[dict[str, Any]]:

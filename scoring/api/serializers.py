@@ -354,8 +354,10 @@ class FunnelStepSerializer(serializers.Serializer):
     # "from" is a keyword: declared below.
     label = serializers.CharField()
     direct_only = serializers.BooleanField(help_text="Only direct moves count (mql → sql with SAL skipped).")
-    entered = serializers.IntegerField()
-    converted = serializers.IntegerField()
+    entered = serializers.IntegerField(help_text="Contacts entering the from-stage in the period, once each.")
+    converted = serializers.IntegerField(help_text="Of them, those that reached the to-stage by now.")
+    entered_label = serializers.CharField(help_text="What entered counts, in words.")
+    converted_label = serializers.CharField(help_text="What converted counts, in words.")
     rate = serializers.FloatField(allow_null=True)
     median_days = serializers.FloatField(allow_null=True)
     mean_days = serializers.FloatField(allow_null=True)
@@ -372,10 +374,37 @@ class FunnelExitSerializer(serializers.Serializer):
     contacts = serializers.IntegerField()
 
 
+class ConversionStageSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    label = serializers.CharField()
+    contacts = serializers.IntegerField(help_text="Of the cohort, those that reached this stage by now.")
+    rate_of_cohort = serializers.FloatField(allow_null=True)
+    rate_of_previous = serializers.FloatField(allow_null=True)
+
+
+class ConversionSerializer(serializers.Serializer):
+    cohort = serializers.IntegerField(help_text="Contacts that entered MQL in the period.")
+    stages = ConversionStageSerializer(many=True, help_text="MQL, SAL, SQL, opportunity, won (customer).")
+
+
+def _stage_counts(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+
+
 class FunnelSerializer(serializers.Serializer):
     since = serializers.DateField()
     until = serializers.DateField()
     steps = FunnelStepSerializer(many=True)
+    entries = _stage_counts(
+        "Entered <stage> in the period: distinct contacts moving into it (lead: contacts created), by stage."
+    )
+    now = _stage_counts(
+        "Currently <stage>: contacts at each stage today, whatever the period (the contacts list "
+        "filtered by lifecycle_stage)."
+    )
+    conversion = ConversionSerializer(
+        help_text="MQL → SAL → SQL → opportunity → won for the contacts that entered MQL in the period."
+    )
     recycled = FunnelExitSerializer()
     disqualified = FunnelExitSerializer()
     reopened = FunnelExitSerializer()

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from accounts.models import Contact
 from revops.api.documents import IF_MATCH, WorkflowErrorsMixin
 from revops.api.pagination import CursorPagination, FixedOrderCursorPagination
-from scoring import filtersets, lifecycle, selectors, workflow
+from scoring import filtersets, lifecycle, metrics, selectors, workflow
 from scoring.api import serializers
 from scoring.exceptions import StaleRevision
 from scoring.models import ContactScore, LifecycleTransition, Ruleset, RulesetApproval
@@ -453,7 +453,10 @@ class LifecycleFunnelView(APIView):
         operation_id="lifecycle_funnel_retrieve",
         summary="Lifecycle funnel: conversion and velocity per step",
         description="Contacts entering each stage between since and until (inclusive dates), how many "
-        "reached the next stage, the rate, and the median and mean days it took.",
+        "of them reached the next stage by now, the rate, and the median and mean days it took; the "
+        "contacts that entered each stage in the period (entries), the contacts at each stage today "
+        "(now: the same figure as /api/contacts/?lifecycle_stage=…) and the conversion chain of the "
+        "contacts that entered MQL in the period.",
         parameters=[serializers.FunnelQuerySerializer],
         responses={200: serializers.FunnelSerializer, 400: OpenApiResponse()},
     )
@@ -464,7 +467,9 @@ class LifecycleFunnelView(APIView):
         since = query.validated_data.get("since") or until - datetime.timedelta(days=90)
         if since > until:
             raise exceptions.ValidationError({"since": ["Must not be after until."]})
-        funnel = selectors.lifecycle_funnel(since=since, until=until)
+        funnel = metrics.lifecycle_funnel(since=since, until=until)
+        funnel["now"] = metrics.contacts_by_stage(user=request.user)
+        funnel["conversion"] = metrics.funnel_conversion(since=since, until=until)
         return Response(serializers.FunnelSerializer(funnel).data)
 
 

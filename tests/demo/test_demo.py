@@ -304,8 +304,8 @@ def test_lifecycle_history_leads_each_contact_to_its_stage_within_the_period(wor
     """The demo's contacts come with dated moves (so the funnel has a past): each contact's moves are a
     path from lead to its current stage — up the funnel one stage at a time, or to recycled or
     disqualified — dated within the period, in order; deals date the opportunity and customer moves."""
+    from scoring.metrics import lifecycle_funnel
     from scoring.models import LifecycleTransition
-    from scoring.selectors import lifecycle_funnel
 
     funnel = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
     moves: dict[int, list] = {}

@@ -831,7 +831,9 @@ def test_the_dashboard_counts_accounts_by_buying_stage_with_links(client, viewer
     assert (stages["accounts"], stages["qualified"]) == (5, 2)
     html = response.content.decode()
     assert f'href="{reverse("scoring:inmarket_list")}?stage=decision"' in html
-    assert f'href="{reverse("scoring:inmarket_list")}?qualified=true">2 qualified' in html
+    # Accounts in market: the qualified ones, as the in-market list filtered to them counts them.
+    assert f'href="{reverse("scoring:inmarket_list")}?qualified=true" id="accounts-in-market"' in html
+    assert ">2 in market (qualified) ›</a>" in html
     # Without the learned scores' permission there is no such card.
     assert "buying_stages" not in logged_in(client, outsider).get(reverse("home")).context
 

@@ -9,7 +9,7 @@ from accounts.choices import LifecycleStage
 from accounts.models import Contact
 from revops.choices import Role, TeamKind
 from revops.models import ChangeRecord
-from scoring import lifecycle, selectors
+from scoring import lifecycle, metrics, selectors
 from scoring.choices import RulesetStatus
 from scoring.exceptions import WorkflowError
 from scoring.models import DEFAULT_SQL_CHECKLIST, LifecycleTransition, Ruleset
@@ -257,7 +257,7 @@ def known_history():
 
 def test_funnel_numbers_on_a_known_history(known_history, django_assert_max_num_queries):
     with django_assert_max_num_queries(14):
-        funnel = selectors.lifecycle_funnel(since=datetime.date(2025, 1, 1), until=datetime.date(2025, 1, 31))
+        funnel = metrics.lifecycle_funnel(since=datetime.date(2025, 1, 1), until=datetime.date(2025, 1, 31))
     steps = {(s["from"], s["to"]): s for s in funnel["steps"]}
     summary = {
         key: (s["entered"], s["converted"], s["rate"], s["median_days"], s["mean_days"])
@@ -282,13 +282,13 @@ def test_funnel_numbers_on_a_known_history(known_history, django_assert_max_num_
 def test_funnel_counts_a_contact_once_at_its_first_entry(known_history):
     # c[1] is recycled, becomes an MQL again later in January and is accepted the next day.
     _history(known_history[1], (1, 1), ("recycled", "mql", (1, 25)), ("mql", "sal", (1, 26)))
-    funnel = selectors.lifecycle_funnel(since=datetime.date(2025, 1, 1), until=datetime.date(2025, 1, 31))
+    funnel = metrics.lifecycle_funnel(since=datetime.date(2025, 1, 1), until=datetime.date(2025, 1, 31))
     step = next(s for s in funnel["steps"] if (s["from"], s["to"]) == ("mql", "sal"))
     assert (step["entered"], step["converted"]) == (5, 3)  # c[1] still counted once, from its first entry
 
 
 def test_funnel_of_an_empty_period():
-    funnel = selectors.lifecycle_funnel(since=datetime.date(2030, 1, 1), until=datetime.date(2030, 1, 2))
+    funnel = metrics.lifecycle_funnel(since=datetime.date(2030, 1, 1), until=datetime.date(2030, 1, 2))
     assert all(s["entered"] == 0 and s["rate"] is None and s["median_days"] is None for s in funnel["steps"])
 
 

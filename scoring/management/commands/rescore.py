@@ -7,6 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from scoring import metrics
 from scoring.choices import ScoringModelKind
 from scoring.learned import registry
 from scoring.learned.predictions import accounts_rescore
@@ -86,6 +87,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if backfill:
             result["backfill"] = result_backfill
+        # Where contacts stand after the run, counted as every page counts them (scoring.metrics).
+        result["lifecycle_now"] = metrics.contacts_by_stage()
         result["seconds"] = round(time.perf_counter() - started, 2)
         failed = (
             (result.get("learned") or {}).pop("failed", []) if isinstance(result.get("learned"), dict) else []
@@ -93,7 +96,9 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(_json_dumps({**result, "failed": failed} if failed else result))
         else:
+            now = result.pop("lifecycle_now")
             self.stdout.write(self.style.SUCCESS(", ".join(f"{k}: {v}" for k, v in result.items())))
+            self.stdout.write(_lifecycle_words(now, result.get(metrics.MEETS_MQL_DEFINITION)))
         if failed:  # the others were scored; these keep their previous scores until they can be
             self.stderr.write(self.style.WARNING(failed_words(failed)))
 
@@ -126,6 +131,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"backfilled {end}: {done.get('account_models_written', 0)} accounts")
             out.append({"as_of": end.isoformat(), "accounts_written": done.get("account_models_written", 0)})
         return out
+
+
+def _lifecycle_words(now: dict[str, int], meets: int | None) -> str:
+    """The contacts per stage after the run, each named as the pages name it, and the run's own figure
+    under its own name (meeting the MQL definition is not being an MQL)."""
+    stages = "; ".join(f"{metrics.stage_now_label(stage)}: {n:,}" for stage, n in now.items())
+    line = f"Lifecycle now (contacts at each stage, as the contacts list counts them): {stages}"
+    if meets is not None:
+        line += (
+            f"\n{metrics.MEETS_MQL_DEFINITION_LABEL}: {meets:,} (contacts whose score in this run meets the "
+            "MQL definition; only leads and recycled contacts become MQLs by it)"
+        )
+    return line
 
 
 def _month_end(first: datetime.date) -> datetime.date:
