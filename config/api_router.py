@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import views as accounts_views
 from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
+from desk.api import views as desk_views
 from plans.api import views as plans_views
 from revops.api import views as revops_views
 from scoring.api import views as scoring_views
@@ -49,6 +50,9 @@ urlpatterns = [
     path("events/batch/", EventBatchView.as_view(), name="events-batch"),
     path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
     path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
+    path("me/accounts/", desk_views.MyAccountsView.as_view(), name="me-accounts"),
+    path("me/queue/", desk_views.MyQueueView.as_view(), name="me-queue"),
+    path("me/queue/seen/", desk_views.MyQueueSeenView.as_view(), name="me-queue-seen"),
     path("lifecycle/funnel/", scoring_views.LifecycleFunnelView.as_view(), name="lifecycle-funnel"),
     path("lifecycle/reasons/", scoring_views.LifecycleReasonsView.as_view(), name="lifecycle-reasons"),
     *router.urls,

@@ -7,6 +7,8 @@ from .models import Membership
 NAVIGATION = [
     # (label, url name, permission needed)
     ("Dashboard", "home", None),
+    ("My queue", "desk:my_queue", "accounts.view_contact"),
+    ("My accounts", "desk:my_accounts", "accounts.view_account"),
     ("Accounts", "accounts:account_list", "accounts.view_account"),
     ("Contacts", "accounts:contact_list", "accounts.view_contact"),
     ("Personas", "accounts:persona_list", "accounts.view_persona"),
