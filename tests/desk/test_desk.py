@@ -73,7 +73,8 @@ def test_my_accounts_api_refuses_bad_input_and_strangers(client_for, api_client,
 def test_my_accounts_page_toggles_scope_and_filters(client, desk, outsider):
     client.force_login(desk["me"])
     page = client.get("/desk/accounts/").content.decode()
-    assert "Mine decision" in page and "Mine target" in page and "Teams account" not in page and "Theirs" not in page
+    assert "Mine decision" in page and "Mine target" in page
+    assert "Teams account" not in page and "Theirs" not in page
     team = client.get("/desk/accounts/?scope=team").content.decode()
     assert "Teams account" in team and "Theirs" not in team and 'data-scope="team"' in team
     assert "Mine target" not in client.get("/desk/accounts/?stage=decision").content.decode()
@@ -121,7 +122,7 @@ def test_plays_due_says_plainly_that_playbooks_come_later(client_for, client, de
 def test_newly_qualified_means_since_i_last_looked_at_most_14_days(client_for, desk):
     now = timezone.now()
     mine, teams = desk["mine"], desk["teams"]
-    # "Mine decision" was not qualified 3 days ago, qualified since; "Teams account" has been qualified for a month.
+    # "Mine decision" was not qualified 3 days ago, qualified since; "Teams account" has been for a month.
     AccountModelScoreHistoryFactory(account=mine, qualified=False, scored_at=now - datetime.timedelta(days=3))
     AccountModelScoreHistoryFactory(account=mine, qualified=True, scored_at=now - datetime.timedelta(days=2))
     AccountModelScoreHistoryFactory(
