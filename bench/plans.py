@@ -670,7 +670,10 @@ def measure(options: argparse.Namespace) -> dict:
     history = _history(plan, options.plans_repeats)
     attainment = _attainment(plan, options.plans_repeats, today)
     print("bench: plans: the plan page …", file=sys.stderr, flush=True)
-    page = plan_page(plan, viewer, options.plans_page_requests)
+    try:
+        page = plan_page(plan, viewer, options.plans_page_requests)
+    except Exception as exc:  # noqa: BLE001  (the project's URLs or page fail to load: keep the figures)
+        page = {"error": f"the plan page fails: {type(exc).__name__}: {exc}", "p95_ms": None}
     profile = None
     if getattr(options, "plans_profile", None):
         from plans.selectors import history_compute, plan_attainment, plan_figures
