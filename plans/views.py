@@ -150,27 +150,37 @@ def _months_chart(report: dict) -> dict:
 
 
 def _cone_chart(report: dict, figures) -> dict:
-    """Cumulative quota by month end against pipeline created, and the forecast's cone from today."""
-    cumulative, total, ends = [], 0.0, []
+    """Cumulative quota by month end against pipeline created, and the forecast's cone from today. Today,
+    when it falls inside a month of the window, is a point of its own (the quota pro rata to its day): the
+    pipeline created so far ends there and the cone starts there, instead of a partial month being drawn
+    at its end and the forecast as a lone dot."""
+    today = timezone.localdate()
+    points: list[tuple[datetime.date, float, float | None]] = []  # day, cumulative quota and created
+    quota = created = 0.0
     for month in report["by_month"]:
-        total += month["quota"]
-        cumulative.append(round(total))
         year, number = (int(x) for x in month["month"].split("-"))
-        first_next = datetime.date(year + number // 12, number % 12 + 1, 1)
-        ends.append((first_next - datetime.timedelta(days=1)).isoformat())
-    created, running = [], 0.0
-    today = timezone.localdate().isoformat()
-    for month in report["by_month"]:
-        running += month["created"]
-        created.append(round(running) if month["month"] <= today[:7] else None)
+        first = datetime.date(year, number, 1)
+        last = datetime.date(year + number // 12, number % 12 + 1, 1) - datetime.timedelta(days=1)
+        before = quota
+        quota += month["quota"]
+        created += month["created"]
+        if first <= today < last:
+            points.append((today, before + month["quota"] * today.day / last.day, created))
+            points.append((last, quota, None))
+        else:
+            points.append((last, quota, created if last <= today else None))
     cone = {p["day"]: p for p in report["forecast"]["cone"]}
+
+    def band(key: str) -> list[float | None]:
+        return [round(cone[d.isoformat()][key]) if d.isoformat() in cone else None for d, _, _ in points]
+
     return {
-        "labels": ends,
-        "quota": cumulative,
-        "created": created,
-        "expected": [round(cone[d]["expected"]) if d in cone else None for d in ends],
-        "low": [round(cone[d]["low"]) if d in cone else None for d in ends],
-        "high": [round(cone[d]["high"]) if d in cone else None for d in ends],
+        "labels": [d.isoformat() for d, _, _ in points],
+        "quota": [round(q) for _, q, _ in points],
+        "created": [None if c is None else round(c) for _, _, c in points],
+        "expected": band("expected"),
+        "low": band("low"),
+        "high": band("high"),
     }
 
 

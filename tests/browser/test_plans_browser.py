@@ -5,6 +5,7 @@ marketing lead approve, and Publish appears and publishes it; the attainment tab
 by month, the forecast cone) render, with no JavaScript error, failed request or CSP refusal on any page."""
 
 import datetime
+import json
 import re
 
 import pytest
@@ -242,6 +243,13 @@ def test_a_plan_is_built_agreed_by_four_eyes_published_and_its_attainment_drawn(
     expect_drawn(page, 'canvas[data-plan-chart="months"]')
     expect_drawn(page, 'canvas[data-plan-chart="cone"]')
     expect(page.locator("#forecast-expected")).to_contain_text("$")
+    # The cone starts today, where the pipeline created so far ends (not at a partial month's end).
+    cone = json.loads(page.locator("#cone-data").text_content())
+    now = cone["labels"].index(TODAY.isoformat())
+    assert cone["created"][now] == cone["expected"][now] == cone["low"][now] == 90_000
+    assert cone["created"][now + 1 :] == [None] * (len(cone["labels"]) - now - 1)
+    assert all(value is not None for value in cone["expected"][now:])
+    assert cone["labels"][-1] == plan.period_end.isoformat()
     page.screenshot(path="/tmp/ui-plan-detail.png", full_page=True)
 
     # The list shows the published plan with its pipeline needed.
