@@ -8,6 +8,7 @@ from accounts.api.events import EventBatchView
 from campaigns.api import views as campaigns_views
 from desk.api import views as desk_views
 from plans.api import views as plans_views
+from playbooks.api import views as playbooks_views
 from revops.api import views as revops_views
 from scoring.api import views as scoring_views
 from scoring.api import whatif as whatif_views
@@ -28,6 +29,9 @@ router.register("channels", campaigns_views.ChannelViewSet)
 router.register("campaigns", campaigns_views.CampaignViewSet)
 router.register("segments", campaigns_views.SegmentViewSet)
 router.register("revenue-plans", plans_views.RevenuePlanViewSet)
+router.register("playbooks", playbooks_views.PlaybookViewSet)
+router.register("play-runs", playbooks_views.PlayRunViewSet)
+router.register("play-tasks", playbooks_views.PlayTaskViewSet)
 router.register("teams", revops_views.TeamViewSet)
 router.register("tokens", revops_views.ApiTokenViewSet)
 router.register("jobs", revops_views.JobRunViewSet)

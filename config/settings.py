@@ -349,6 +349,12 @@ SPECTACULAR_SETTINGS = {
         "LifecycleReasonEnum": "scoring.choices.LifecycleReason",
         "RejectReasonEnum": "scoring.choices.REJECT_REASON_CHOICES",
         "RecycleReasonEnum": "scoring.choices.RECYCLE_REASON_CHOICES",
+        "TeamKindEnum": "revops.choices.TeamKind",
+        "PlayKindEnum": "playbooks.choices.PlayKind",
+        "PeriodKindEnum": "plans.choices.PeriodKind",
+        "StopConditionEnum": "playbooks.choices.StopCondition",
+        "PlayRunStatusEnum": "playbooks.choices.RunStatus",
+        "PlayTaskStatusEnum": "playbooks.choices.TaskStatus",
     },
 }
 

@@ -171,7 +171,7 @@ class PlayAction(models.Model):
     )
 
     class Meta:
-        ordering = ["-at", "-id"]
+        ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"

@@ -151,7 +151,7 @@ class Migration(migrations.Migration):
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='playbooks.playrun')),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                'ordering': ['at', 'id'],
             },
         ),
         migrations.CreateModel(
