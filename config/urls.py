@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("plans/", include("plans.urls")),
+    path("playbooks/", include("playbooks.urls")),
     path("desk/", include("desk.urls")),
     path("import/", include("imports.urls")),
     path("scoring/", include("scoring.urls")),

@@ -87,6 +87,10 @@ def run_actions(run: PlayRun) -> QuerySet[PlayAction]:
     return run.actions.select_related("actor").order_by("at", "id")
 
 
+def play_get(*, pk: int) -> Play:
+    return Play.objects.select_related("playbook").get(pk=pk)
+
+
 def play_audience(play: Play) -> QuerySet:
     """The accounts a play's audience holds now: those with an open run of it."""
     return (

@@ -16,6 +16,7 @@ NAVIGATION = [
     ("Campaigns", "campaigns:campaign_list", "accounts.view_campaign"),
     ("Segments", "campaigns:segment_list", "campaigns.view_segment"),
     ("Plans", "plans:plan_list", "plans.view_revenueplan"),
+    ("Playbooks", "playbooks:playbook_list", "playbooks.view_playbook"),
     ("Import", "imports:import_start", "revops.add_jobrun"),
 ]
 
