@@ -152,7 +152,6 @@ def demo_plans_seed(*, on: datetime.date) -> DemoPlans:
             period_start=next_quarter,
             based_on=based_on,
             data={
-                "name": f"Revenue plan {RevenuePlan(period_start=next_quarter).period_label}",
                 "revenue_target": target,
                 "description": (
                     "Next quarter's draft: this quarter's target plus 10%, its channel shares, and the "

@@ -362,11 +362,14 @@ def plan_draft_create(
     copied: list[dict[str, Any]] = []
 
     def values(source: RevenuePlan | None) -> dict[str, Any]:
-        fields: dict[str, Any] = {"name": f"Revenue plan {probe.scope_label}", "revenue_target": Decimal(0)}
+        default_name = f"Revenue plan {probe.scope_label}"
+        fields: dict[str, Any] = {"name": default_name, "revenue_target": Decimal(0)}
         if source is not None:
             fields |= {name: getattr(source, name) for name in PLAN_FIELDS}
             copied.extend(_allocations_as_data(source))
         if source is None or source.scope_key != scope["scope_key"]:  # a new period: the year before it
+            if source is not None and source.name == f"Revenue plan {source.scope_label}":
+                fields["name"] = default_name  # last quarter's default name would name the wrong period
             end = period_start - datetime.timedelta(days=1)
             fields["history_end"] = end
             fields["history_start"] = end.replace(year=end.year - 1) + datetime.timedelta(days=1)

@@ -161,3 +161,18 @@ def test_channels_left_at_zero_percent_are_not_part_of_the_plan(people, deals):
     )
     assert answer.status_code == 302
     assert [a.channel.slug for a in plan.allocations.all()] == ["inbound"]
+
+
+def test_a_draft_for_the_next_period_based_on_this_ones_is_named_for_its_own_period(people, deals):
+    client = browser(people["editor"])
+    plan = new_plan(client)
+    following = services.plan_draft_create(
+        user=people["editor"], period_start=D(2026, 4, 1), based_on=plan, data={"revenue_target": 900_000}
+    )
+    assert (plan.name, following.name) == ("Revenue plan Q1 2026", "Revenue plan Q2 2026")
+    assert following.history_end == D(2026, 3, 31) and following.based_on_id == plan.pk
+    plan.name = "Stretch plan"
+    plan.save(update_fields=["name"])
+    assert services.plan_draft_create(
+        user=people["editor"], period_start=D(2026, 7, 1), based_on=plan
+    ).name == ("Stretch plan")
