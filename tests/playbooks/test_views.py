@@ -85,3 +85,18 @@ def test_plays_due_are_finished_from_the_list_and_the_account_page_shows_the_nex
     assert audience[0] == "domain,account,stage,since" and audience[1].startswith(
         "globex.example,Globex,decision"
     )
+
+
+def test_admin_shows_plans_playbooks_and_runs_read_only(admin_client):
+    book = published_playbook("awareness", {"name": "Ads", "kind": PlayKind.DISPLAY_ADS})
+    account = AccountFactory()
+    enter(account, "awareness")
+    plays_trigger()
+    for url in (
+        "/admin/playbooks/playbook/",
+        f"/admin/playbooks/playbook/{book.pk}/change/",
+        "/admin/playbooks/playrun/",
+        "/admin/plans/revenueplan/",
+    ):
+        assert admin_client.get(url).status_code == 200, url
+    assert admin_client.get("/admin/playbooks/playbook/add/").status_code == 403
