@@ -126,11 +126,31 @@ def _task_titles(play: Play, missing_personas: list[str]) -> list[tuple[int, str
     return [(1, play.name, play.due_days)]
 
 
-def plays_trigger(*, now: datetime.datetime | None = None, batch: int = BATCH) -> dict[str, Any]:
+def plays_trigger(
+    *, now: datetime.datetime | None = None, batch: int = BATCH, replay_days: int | None = None
+) -> dict[str, Any]:
     """Act on every stage transition not acted on yet; returns the counts. Safe to run concurrently and
-    again: the cursor row is locked per batch and a run is unique per play and stage entry."""
+    again: the cursor row is locked per batch and a run is unique per play and stage entry.
+
+    ``replay_days``: first move the cursor back to the transitions of the last N days (after publishing a
+    first playbook, so that accounts that entered its stage lately get its plays); entries already acted
+    on start nothing twice.
+    """
     now = now or timezone.now()
     total = TriggerResult()
+    if replay_days is not None:
+        with transaction.atomic():
+            cursor, _ = PlaybookCursor.objects.get_or_create(name=CURSOR)
+            cursor = PlaybookCursor.objects.select_for_update().get(pk=cursor.pk)
+            first = (
+                BuyingStageTransition.objects.filter(at__gte=now - datetime.timedelta(days=replay_days))
+                .order_by("id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if first is not None and first - 1 < cursor.last_transition_id:
+                cursor.last_transition_id = first - 1
+                cursor.save(update_fields=["last_transition_id", "updated"])
     while True:
         with transaction.atomic():
             cursor, _ = PlaybookCursor.objects.get_or_create(name=CURSOR)
@@ -219,8 +239,10 @@ def _batch(transitions: list[dict], *, now: datetime.datetime, result: TriggerRe
         plays = chosen if chosen is not None else segments.get(None, [])
         for play in plays:
             earlier = [r for r in runs_of[account["id"]] if r.play_id == play.pk]
-            if any(r.status == RunStatus.OPEN for r in earlier):
-                continue  # already running: a stage entry never starts it twice
+            if any(r.transition_id == t["id"] for r in earlier):
+                continue  # this stage entry started it already (a replay): once per entry
+            if any(r.status in (RunStatus.OPEN, RunStatus.DONE) for r in earlier):
+                continue  # running, or done lately: a flapping stage does not start it twice
             recent = [r for r in earlier if r.status == RunStatus.STOPPED and r.started_at >= reentry]
             if recent:
                 run = max(recent, key=lambda r: r.started_at)

@@ -149,3 +149,15 @@ def test_enrichment_names_the_missing_personas_and_webhooks_go_to_the_team():
     delivery = WebhookDelivery.objects.get()
     assert delivery.event_type == "play.started" and delivery.payload["data"]["account"]["id"] == account.pk
     assert Persona.objects.count() == 2
+
+
+def test_a_replay_after_publishing_starts_recent_entries_once_and_never_twice():
+    account, other = AccountFactory(), AccountFactory()
+    enter(account, "awareness")
+    assert plays_trigger()["started"] == 0  # no playbook yet: the cursor moves on
+    published_playbook("awareness", {"name": "Ads", "kind": PlayKind.DISPLAY_ADS})
+    enter(other, "awareness", at=timezone.now() - datetime.timedelta(days=40))
+    counts = plays_trigger(replay_days=14)
+    assert counts["started"] == 1 and PlayRun.objects.get().account == account
+    assert plays_trigger(replay_days=14)["started"] == 0  # replaying again starts nothing twice
+    assert PlayRun.objects.count() == 1
