@@ -23,7 +23,8 @@ def figures_as_dict(figures: PlanFigures) -> dict[str, Any]:
         "revenue": figures.revenue,
         "pipeline_needed": figures.pipeline,
         "opportunities_needed": figures.opportunities,
-        "create_from": figures.creation_start.isoformat() if figures.creation_start else None,
+        "create_from": figures.creation_window[0].isoformat() if figures.creation_window else None,
+        "create_until": figures.creation_window[1].isoformat() if figures.creation_window else None,
         "schedule": [
             {"month": _month(m), "pipeline": v, "opportunities": figures.opportunity_schedule[m]}
             for m, v in figures.schedule.items()

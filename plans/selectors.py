@@ -173,9 +173,11 @@ class PlanFigures:
     shortfall: float
     problems: list[str]
 
+    creation_window: tuple[datetime.date, datetime.date] | None = None  # first and last day to create
+
     @property
     def creation_start(self) -> datetime.date | None:
-        return min(self.schedule) if self.schedule else None
+        return self.creation_window[0] if self.creation_window else None
 
     @property
     def ready(self) -> bool:
@@ -285,6 +287,10 @@ def plan_figures(plan: RevenuePlan, allocations: list[PlanAllocation] | None = N
         channels=rows,
         shortfall=split.shortfall,
         problems=problems,
+        creation_window=(
+            plan.period_start - datetime.timedelta(days=cycle),
+            plan.period_end - datetime.timedelta(days=cycle),
+        ),
     )
 
 
@@ -345,7 +351,9 @@ def plan_attainment(
     if not figures.ready:
         return None
     today = today or timezone.localdate()
-    start, end = figures.creation_start, plan.period_end
+    # The creation window: the period shifted back one cycle. Pipeline created later cannot close in the
+    # period; it counts toward the next one.
+    start, end = figures.creation_window
     months = engine.months_between(start, end)
     rows = (
         scoped_opportunities(team_id=plan.team_id, segment_id=plan.segment_id)

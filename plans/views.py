@@ -161,6 +161,7 @@ def _cone_chart(report: dict, figures) -> dict:
         year, number = (int(x) for x in month["month"].split("-"))
         first = datetime.date(year, number, 1)
         last = datetime.date(year + number // 12, number % 12 + 1, 1) - datetime.timedelta(days=1)
+        last = min(last, figures.creation_window[1])  # the window ends a cycle before the period
         before = quota
         quota += month["quota"]
         created += month["created"]

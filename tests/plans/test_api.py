@@ -65,7 +65,8 @@ def test_a_draft_works_the_target_back_to_pipeline_created_a_cycle_ahead(people,
     assert figures["win_rate"] == 0.5 and figures["deal_size"] == 10_000 and figures["cycle_days"] == 30
     assert figures["sources"] == {"win_rate": "history", "deal_size": "history", "cycle_days": "history"}
     assert figures["pipeline_needed"] == 2_000_000 and figures["opportunities_needed"] == 200
-    assert figures["create_from"] == "2025-12-01"  # 1 January minus 30 days
+    # 1 January minus 30 days, to 31 March minus 30 days: pipeline created later cannot close in the quarter.
+    assert (figures["create_from"], figures["create_until"]) == ("2025-12-02", "2026-03-01")
     assert [m["month"] for m in figures["schedule"]] == ["2025-12", "2026-01", "2026-02", "2026-03"]
     # Shares suggested from history: inbound's pipeline converts three times as well as outbound's.
     shares = {c["channel"]: c["share"] for c in figures["channels"]}
