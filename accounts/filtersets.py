@@ -19,6 +19,25 @@ from .choices import (
 from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology, Territory
 
 
+def deal_condition(statuses, account: str = "pk", correlated: bool = True) -> Q:
+    """Rows whose account (``account``: the path to its id) has an open opportunity, is a customer (a
+    won deal) or neither — any of ``statuses`` (``DealStatus`` values). ``correlated=False`` reads the
+    same as ``IN (…)`` subqueries, which a conditional aggregate (``Count(filter=…)``) can hold."""
+    open_deals = Opportunity.objects.filter(stage__in=OPEN_STAGES)
+    won_deals = Opportunity.objects.filter(stage=OpportunityStage.WON)
+    if correlated:
+        open_deal = Exists(open_deals.filter(account_id=OuterRef(account)))
+        won = Exists(won_deals.filter(account_id=OuterRef(account)))
+    else:
+        open_deal = Q(**{f"{account}__in": open_deals.filter(account__isnull=False).values("account_id")})
+        won = Q(**{f"{account}__in": won_deals.filter(account__isnull=False).values("account_id")})
+    parts = {DealStatus.OPEN: open_deal, DealStatus.CUSTOMER: won, DealStatus.NEITHER: ~open_deal & ~won}
+    query = Q()
+    for status in statuses:
+        query |= Q(parts[status])
+    return query
+
+
 class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
     """``?id=3,5,8``: any of these numbers."""
 
@@ -78,15 +97,7 @@ class AccountFilterSet(django_filters.FilterSet):
 
     def filter_deal(self, qs, name, value):
         """Accounts with an open opportunity, customers (a won deal), or neither — any of those chosen."""
-        if not value:
-            return qs
-        open_deal = Exists(Opportunity.objects.filter(account_id=OuterRef("pk"), stage__in=OPEN_STAGES))
-        won = Exists(Opportunity.objects.filter(account_id=OuterRef("pk"), stage=OpportunityStage.WON))
-        parts = {DealStatus.OPEN: open_deal, DealStatus.CUSTOMER: won, DealStatus.NEITHER: ~open_deal & ~won}
-        query = Q()
-        for status in value:
-            query |= Q(parts[status])
-        return qs.filter(query)
+        return qs.filter(deal_condition(value)) if value else qs
 
 
 class ContactFilterSet(django_filters.FilterSet):

@@ -167,6 +167,10 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
     def decorate_rows(self, rows: list) -> None:
         """Add per-row extras for the rows of this page only (counts in one grouped query)."""
 
+    def filter_data(self):
+        """What the FilterSet reads: the query string (a list with a default filter changes it)."""
+        return self.request.GET
+
     def sort_key(self) -> str:
         requested = self.request.GET.get("sort", "")
         sortable = {c.key for c in self.columns if c.sort}
@@ -175,7 +179,7 @@ class ObjectListView(PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         request = self.request
-        filterset = self.filterset_class(request.GET, queryset=self.get_queryset(), request=request)
+        filterset = self.filterset_class(self.filter_data(), queryset=self.get_queryset(), request=request)
         self.customize_filter_form(filterset.form)
         # A bad filter value shows its error and no rows, rather than being silently ignored.
         queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()

@@ -16,8 +16,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from accounts.choices import LifecycleStage
-from accounts.filtersets import AccountFilterSet
+from accounts.choices import DealStatus, LifecycleStage
+from accounts.filtersets import AccountFilterSet, deal_condition
 from revops.choices import JobStatus
 from revops.filtersets import SearchFilter
 from revops.models import JobRun
@@ -174,6 +174,18 @@ class AccountModelScoreFilterSet(django_filters.FilterSet):
     account = django_filters.NumberFilter(field_name="account_id")
     model = django_filters.NumberFilter(field_name="model_id", label="In-market model version id")
     policy = django_filters.NumberFilter(field_name="policy_id")
+    deal = django_filters.MultipleChoiceFilter(
+        choices=DealStatus.choices, method="filter_deal", label="Open deal or customer (neither: net-new)"
+    )
+    owner = django_filters.NumberFilter(field_name="account__owner_id", label="Owner (user id)")
+    owner_team = django_filters.NumberFilter(field_name="account__owner_team_id", label="Owning team id")
+    industry = django_filters.CharFilter(field_name="account__industry", lookup_expr="iexact")
+    employees_min = django_filters.NumberFilter(
+        field_name="account__employee_count", lookup_expr="gte", label="Employees ≥"
+    )
+    employees_max = django_filters.NumberFilter(
+        field_name="account__employee_count", lookup_expr="lte", label="Employees ≤"
+    )
 
     class Meta:
         model = AccountModelScore
@@ -188,7 +200,17 @@ class AccountModelScoreFilterSet(django_filters.FilterSet):
             "account",
             "model",
             "policy",
+            "deal",
+            "owner",
+            "owner_team",
+            "industry",
+            "employees_min",
+            "employees_max",
         ]
+
+    def filter_deal(self, qs, name, value):
+        """Scores of accounts with an open opportunity, customers, or neither (net-new) — any chosen."""
+        return qs.filter(deal_condition(value, account="account_id")) if value else qs
 
 
 class BuyingStageTransitionFilterSet(django_filters.FilterSet):

@@ -32,6 +32,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.choices import DealStatus
+from accounts.filtersets import deal_condition
 from revops.choices import JobStatus
 from revops.filtersets import WidenedFilterSet
 from revops.models import JobRun
@@ -819,7 +821,11 @@ class ModelJobStatusView(ModelJobMixin, View):
 
 # --- in-market accounts -----------------------------------------------------------------------------------
 class InMarketListView(ObjectListView):
-    """Accounts by their learned scores: in market first, with stage counts over the same filters."""
+    """Accounts by their learned scores: in market first, with stage counts over the same filters.
+
+    Net-new accounts (no open deal, not a customer) by default: sales works those; a tab shows the
+    accounts with an open deal or customers instead (``deal=open&deal=customer``), another every
+    account (``deal=any``), each with its count under the other filters."""
 
     model = AccountModelScore
     template_name = "scoring/learned/inmarket_list.html"
@@ -832,9 +838,13 @@ class InMarketListView(ObjectListView):
         Column("reason", "Top reason"),
     ]
     default_sort = "-in_market"
-    primary_filters = ["q", "stage", "qualified", "fit_band", "in_market_band", "in_market_min"]
+    primary_filters = ["q", "stage", "qualified", "fit_band", "in_market_band", "owner", "segment"]
     filter_labels = {
         "q": "Account name or domain",
+        "deal": "Open deal or customer",
+        "owner": "Owner",
+        "employees_min": "Employees at least",
+        "employees_max": "Employees at most",
         "stage": "Buying stage",
         "fit_band": "Fit band",
         "in_market_band": "In-market band",
@@ -844,10 +854,55 @@ class InMarketListView(ObjectListView):
         "policy": "Policy version",
         "account": "Account id",
     }
-    filter_choices = {"model": "model_choices", "policy": "policy_choices"}
+    filter_choices = {"model": "model_choices", "policy": "policy_choices", "owner": "user_choices"}
 
     # The apps above add their filters (scores, stage, segment …): revops.filtersets.
     filterset_class = WidenedFilterSet("scoring.accountmodelscore", AccountModelScoreFilterSet)
+
+    DEAL_TABS = [
+        ("net_new", "Net-new", [DealStatus.NEITHER]),
+        ("open_or_customer", "Open deal / customer", [DealStatus.OPEN, DealStatus.CUSTOMER]),
+        ("any", "All", []),
+    ]
+
+    def filter_data(self):
+        """``deal`` defaults to net-new (no open deal, not a customer); ``deal=any`` is every account."""
+        data = self.request.GET.copy()
+        deal = data.getlist("deal")
+        if not deal:
+            data.setlist("deal", [DealStatus.NEITHER])
+        elif "any" in deal:
+            data.pop("deal")
+        return data
+
+    def deal_tabs(self) -> list[dict[str, Any]]:
+        """The tabs over the deal filter, each with its count under every other filter (one query)."""
+        data = self.filter_data()
+        chosen = sorted(data.getlist("deal"))
+        others = data.copy()
+        others.pop("deal", None)
+        filterset = self.filterset_class(others, queryset=self.get_queryset(), request=self.request)
+        counts: dict[str, int] = {}
+        if filterset.is_valid():
+            counts = filterset.qs.order_by().aggregate(
+                **{
+                    key: Count("pk", filter=deal_condition(statuses, account="account_id", correlated=False))
+                    if statuses
+                    else Count("pk")
+                    for key, _, statuses in self.DEAL_TABS
+                }
+            )
+        tabs = []
+        for key, label, statuses in self.DEAL_TABS:
+            query = self.request.GET.copy()
+            query.pop("page", None)
+            query.setlist("deal", [str(s) for s in statuses] or ["any"])
+            active = chosen == sorted(str(s) for s in statuses)
+            href = f"?{query.urlencode()}"
+            tabs.append(
+                {"key": key, "label": label, "count": counts.get(key, 0), "href": href, "active": active}
+            )
+        return tabs
 
     def model_choices(self) -> list[tuple[int, str]]:
         return [
@@ -882,7 +937,7 @@ class InMarketListView(ObjectListView):
 
     def stage_counts(self) -> dict[str, Any]:
         """Accounts per buying stage under every filter but the stage itself (one grouped query)."""
-        data = self.request.GET.copy()
+        data = self.filter_data().copy()
         data.pop("stage", None)
         filterset = self.filterset_class(data, queryset=self.get_queryset(), request=self.request)
         counts: dict[str, int] = {}
@@ -910,6 +965,7 @@ class InMarketListView(ObjectListView):
         context.update(
             {
                 **self.stage_counts(),
+                "deal_tabs": self.deal_tabs(),
                 "can_rescore": self.request.user.has_perm("scoring.rescore_accounts"),
             }
         )
