@@ -20,7 +20,6 @@ from tests.browser.conftest import PASSWORD, csp_watch
 from tests.revops.factories import make_member
 
 TODAY = timezone.localdate()
-CYCLE = 120  # days from created to close: next quarter's pipeline is created from before today
 
 
 def next_quarter(day: datetime.date) -> datetime.date:
@@ -30,6 +29,9 @@ def next_quarter(day: datetime.date) -> datetime.date:
 
 
 QUARTER = next_quarter(TODAY)
+# Days from created to close, chosen so that next quarter's creation window (the quarter shifted back a
+# cycle) began 30 days ago and is still open today, whatever today is.
+CYCLE = (QUARTER - TODAY).days + 30
 
 
 @pytest.fixture
@@ -44,9 +46,10 @@ def people(transactional_db):
 
 @pytest.fixture
 def deals(transactional_db):
-    """The year before next quarter: 12 deals of $20,000 closed 120 days after they opened, 8 won (a win rate
+    """The year before next quarter: 12 deals of $20,000 closed a cycle after they opened, 8 won (a win rate
     of 2/3), inbound and outbound; and this quarter's open pipeline: $50,000 inbound, $30,000 outbound,
-    $10,000 from events, created in the last days (inside the plan's creation window)."""
+    $10,000 from events, created in the first days of the plan's creation window (the quarter shifted back a
+    cycle: always in the past)."""
     channels = {
         slug: ChannelFactory(slug=slug, name=slug.title()) for slug in ("inbound", "outbound", "events")
     }
@@ -63,7 +66,7 @@ def deals(transactional_db):
         OpportunityFactory(
             channel=channels[slug],
             amount=amount,
-            created_date=TODAY - datetime.timedelta(days=days_ago),
+            created_date=QUARTER - datetime.timedelta(days=CYCLE - days_ago),  # early in the window, past
             stage=OpportunityStage.ENGAGING,
         )
     return channels
@@ -249,7 +252,7 @@ def test_a_plan_is_built_agreed_by_four_eyes_published_and_its_attainment_drawn(
     assert cone["created"][now] == cone["expected"][now] == cone["low"][now] == 90_000
     assert cone["created"][now + 1 :] == [None] * (len(cone["labels"]) - now - 1)
     assert all(value is not None for value in cone["expected"][now:])
-    assert cone["labels"][-1] == plan.period_end.isoformat()
+    assert cone["labels"][-1] == (plan.period_end - datetime.timedelta(days=CYCLE)).isoformat()
     page.screenshot(path="/tmp/ui-plan-detail.png", full_page=True)
 
     # The list shows the published plan with its pipeline needed.
@@ -260,10 +263,11 @@ def test_a_plan_is_built_agreed_by_four_eyes_published_and_its_attainment_drawn(
 
 
 def plan_months(plan: RevenuePlan) -> list[str]:
-    """The months of the plan's creation window (a cycle before the period) through its end."""
+    """The months of the plan's creation window: the period shifted back a cycle."""
     first = plan.period_start - datetime.timedelta(days=CYCLE)
+    last = plan.period_end - datetime.timedelta(days=CYCLE)
     months, month = [], first.replace(day=1)
-    while month <= plan.period_end:
+    while month <= last:
         months.append(month.isoformat()[:7])
         month = (month + datetime.timedelta(days=32)).replace(day=1)
     return months
