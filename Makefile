@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-## make demo: embedded SQLite, demo world, demo logins, demo revenue plans, web UI on http://127.0.0.1:8000
+## make demo: embedded SQLite, demo world, demo logins, demo revenue plans and playbooks, web UI on http://127.0.0.1:8000
 demo: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
@@ -32,6 +32,7 @@ demo: install
 	$(MANAGE) rescore --backfill-months 6
 	$(MANAGE) demo_users
 	$(MANAGE) demo_plans
+	$(MANAGE) demo_playbooks
 	$(MANAGE) runserver 127.0.0.1:8000
 
 serve: install
