@@ -449,7 +449,7 @@ def attainment_baseline(plan, figures, *, today: datetime.date) -> dict:
 
     if plan.team_id or plan.segment_id:
         raise ValueError("The baseline computes company-wide plans only.")
-    start, end = figures.creation_start, plan.period_end
+    start, end = figures.creation_window  # the period shifted back one cycle
     last = min(end, today)
     priced: dict[tuple, Decimal] = defaultdict(Decimal)
     unpriced: dict[tuple, int] = defaultdict(int)
@@ -568,7 +568,7 @@ def _attainment(plan, repeats: int, today: datetime.date) -> dict:
             "status": plan.status,
             "revenue_target": float(plan.revenue_target),
             "pipeline_needed": figures.pipeline,
-            "creation_window": [figures.creation_start.isoformat(), plan.period_end.isoformat()],
+            "creation_window": [day.isoformat() for day in figures.creation_window],
             "channels": len(figures.channels),
         },
         "seconds": round(seconds, 4),
