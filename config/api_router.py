@@ -53,6 +53,7 @@ router.register("policies", learned_views.QualificationPolicyViewSet)
 urlpatterns = [
     path("events/batch/", EventBatchView.as_view(), name="events-batch"),
     path("rescore/", whatif_views.RescoreView.as_view(), name="rescore"),
+    path("sales-metrics/", plans_views.SalesMetricsView.as_view(), name="sales-metrics"),
     path("account-rescore/", learned_views.AccountRescoreView.as_view(), name="account-rescore"),
     path("me/accounts/", desk_views.MyAccountsView.as_view(), name="me-accounts"),
     path("me/queue/", desk_views.MyQueueView.as_view(), name="me-queue"),

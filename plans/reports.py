@@ -6,6 +6,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from scoring import metrics
+
 from .models import RevenuePlan
 from .selectors import UNASSIGNED, Attainment, PlanFigures
 
@@ -142,3 +147,39 @@ def attainment_as_dict(
             ],
         },
     }
+
+
+def metrics_window(params) -> tuple[datetime.date, datetime.date]:
+    """``since``/``until`` from a query (ISO dates; default: the last 90 days through today)."""
+    today = timezone.localdate()
+    try:
+        until = datetime.date.fromisoformat(params.get("until") or today.isoformat())
+        since = datetime.date.fromisoformat(
+            params.get("since") or (until - datetime.timedelta(days=89)).isoformat()
+        )
+    except ValueError:
+        raise ValidationError({"since": ["Dates as YYYY-MM-DD."]}) from None
+    if since > until:
+        raise ValidationError({"since": ["The window starts after it ends."]})
+    if (until - since).days > 3 * 366:
+        raise ValidationError({"since": ["At most three years."]})
+    return since, until
+
+
+def sales_metrics(*, user, since: datetime.date, until: datetime.date) -> dict[str, Any]:
+    """The figures sales trusts, on one page and in one API answer, each from its one definition
+    (``scoring.metrics``): account and persona engagement, deal velocity by month, accounts in market (by
+    buying stage), the conversion chain MQL → SAL → SQL → opportunity → won of the window's MQL cohort."""
+    velocity = metrics.deal_velocity(since=since, until=until, user=user)
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "account_engagement": metrics.account_engagement(user=user),
+        "persona_engagement": metrics.persona_engagement(user=user),
+        "deal_velocity": [{**row, "month": _month(row["month"])} for row in velocity],
+        "accounts_in_market": metrics.accounts_in_market(user=user),
+        "buying_stages": metrics.buying_stage_summary(user=user),
+        "conversion": {**metrics.funnel_conversion(since=since, until=until), "since": since.isoformat(),
+                       "until": until.isoformat()},
+        "currently": metrics.contacts_by_stage(user=user),
+    }  # fmt: skip

@@ -22,7 +22,7 @@ from revops.exceptions import WorkflowError
 from . import selectors, services
 from .forms import CommentForm, PlanCreateForm, PlanEditForm, RejectForm, allocations_from_post
 from .models import RevenuePlan
-from .reports import attainment_as_dict, figures_as_dict
+from .reports import attainment_as_dict, figures_as_dict, metrics_window, sales_metrics
 
 MAX_PLANS = 200
 
@@ -329,3 +329,34 @@ class PlanActionView(PermissionRequiredMixin, View):
         else:
             messages.success(request, self.DONE[action])
         return redirect("plans:plan_detail", pk=pk)
+
+
+class SalesMetricsView(PermissionRequiredMixin, TemplateView):
+    """The metrics sales trusts on one page, each from its one definition (``scoring.metrics``), with a
+    link to the list that shows the same number."""
+
+    permission_required = ("accounts.view_contact", "scoring.view_accountmodelscore")
+    template_name = "plans/sales_metrics.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        try:
+            since, until = metrics_window(self.request.GET)
+        except ValidationError as exc:
+            messages.error(self.request, _error_text(exc))
+            since, until = metrics_window({})
+        data = sales_metrics(user=self.request.user, since=since, until=until)
+        velocity = [row for row in data["deal_velocity"]]
+        context.update(
+            {
+                "m": data,
+                "since": since,
+                "until": until,
+                "velocity_chart": {
+                    "labels": [row["month"] for row in velocity],
+                    "values": [row["median_days"] for row in velocity],
+                    "label": "Median days from created to won",
+                },
+            }
+        )
+        return context

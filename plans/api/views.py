@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from campaigns.models import Segment
 from revops.api.documents import IF_MATCH, DocumentActionsMixin
@@ -20,7 +22,7 @@ from .. import selectors, services
 from ..choices import PeriodKind
 from ..filtersets import RevenuePlanFilterSet
 from ..models import PlanAllocation, PlanApproval, RevenuePlan
-from ..reports import attainment_as_dict, figures_as_dict
+from ..reports import attainment_as_dict, figures_as_dict, metrics_window, sales_metrics
 
 _ERROR = OpenApiResponse(description="{detail} saying why.")
 _FIELD_ERRORS = OpenApiResponse(description="Field → messages; nothing was changed.")
@@ -260,3 +262,25 @@ class RevenuePlanViewSet(
         plan = self.get_object()
         figures = selectors.plan_figures(plan)
         return Response(attainment_as_dict(plan, figures, selectors.plan_attainment(plan, figures)))
+
+
+class SalesMetricsView(APIView):
+    """The metrics sales trusts, each from its one definition (the same as every page shows): account and
+    persona engagement, deal velocity by month, accounts in market by buying stage, the conversion chain of
+    the window's MQL cohort, and the contacts currently in each lifecycle stage."""
+
+    required_permissions = ["accounts.view_contact", "scoring.view_accountmodelscore"]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATE, description="Default: 89 days before until."),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="Default: today."),
+        ],
+        responses={200: OpenApiResponse(description="The figures, with their window."), 400: _FIELD_ERRORS},
+    )
+    def get(self, request):
+        unknown = sorted(set(request.query_params) - {"since", "until"})
+        if unknown:
+            raise exceptions.ValidationError({key: ["Unknown parameter."] for key in unknown})
+        since, until = metrics_window(request.query_params)
+        return Response(sales_metrics(user=request.user, since=since, until=until))
