@@ -43,8 +43,8 @@ serve: install
 ## (pytest-xdist; each its own test database and Redis database); the browser tests in one.
 TEST_PROCESSES ?= 2
 test: install
-	$(PY) -m pytest -q -n $(TEST_PROCESSES) -m "not browser" tests
-	$(PY) -m pytest -q -m browser tests/browser
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) -m "not browser" --durations=25 tests
+	$(PY) -m pytest -q -m browser --durations=10 tests/browser
 
 test-fast: install
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) -m "not browser" tests
