@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
@@ -40,6 +41,7 @@ from accounts.models import (
     Product,
     SalesAgent,
     Technology,
+    Territory,
 )
 from campaigns.choices import AudienceGroup, SegmentKind
 from campaigns.models import CampaignAudience, CampaignGroundTruth, CampaignTarget, Segment
@@ -48,13 +50,22 @@ from revops import services
 from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction, TeamKind
-from revops.models import Team
+from revops.models import Membership, Team
 from scoring.choices import Band
 from scoring.models import DemoGroundTruth, LifecycleTransition
 
 from . import catalogue as cat
 from . import generator as gen
+from .management.commands.demo_users import DEMO_USERS
 
+# Enterprise accounts (this many employees or more) belong to sales, the rest to BDR/SDR: the demo's
+# owners and its territories follow the same rule.
+ENTERPRISE_EMPLOYEES = 1000
+DEMO_TERRITORIES = [
+    # (name, priority, employees at least, team kind)
+    ("Enterprise (1,000+ employees)", 10, ENTERPRISE_EMPLOYEES, str(TeamKind.SALES)),
+    ("Everyone else", 100, None, str(TeamKind.BDR)),
+]
 TEAM_NAMES = {
     TeamKind.MARKETING: "Marketing",
     TeamKind.SALES: "Sales",
@@ -244,6 +255,8 @@ class DemoWriter:
         # Tables that held rows before the run may collide on natural keys: check those chunks.
         self.checked_tables = {m for m in (Account, Contact) if self.next_id[m] > 1}
         self.teams = self._teams()
+        self.owners = self._owners()
+        self._territories()
         self.channels = dict(Channel.objects.values_list("slug", "id"))
         missing = sorted(set(cat.CHANNELS) - set(self.channels))
         if missing:
@@ -507,6 +520,49 @@ class DemoWriter:
             teams[str(kind)] = team.pk
         return teams
 
+    def _owners(self) -> dict[str, np.ndarray]:
+        """The demo's sales and BDR/SDR people (``demo_users`` names them; created here without a usable
+        password when missing, so ``demo_users`` later only sets theirs): team kind → user ids."""
+        User = get_user_model()
+        owners: dict[str, list[int]] = {str(TeamKind.SALES): [], str(TeamKind.BDR): []}
+        for username, first_name, kind, _team_name, role in DEMO_USERS:
+            if str(kind) not in owners:
+                continue
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first_name,
+                    "last_name": "Demo",
+                    "email": f"{username}@demo.example.com",
+                },
+            )
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            if not Membership.objects.filter(user=user, team_id=self.teams[str(kind)]).exists():
+                team = Team.objects.get(pk=self.teams[str(kind)])
+                services.membership_set(actor=None, user=user, team=team, role=role)
+            owners[str(kind)].append(user.pk)
+        return {kind: np.array(sorted(ids), dtype=np.int64) for kind, ids in owners.items()}
+
+    def _territories(self) -> None:
+        """Two territories, as routing reads them: enterprise accounts to sales, the rest to BDR/SDR (the
+        same rule the demo's own owners follow, so new accounts join the world the same way)."""
+        for name, priority, employees_min, kind in DEMO_TERRITORIES:
+            Territory.objects.get_or_create(
+                name=name,
+                defaults={"priority": priority, "employees_min": employees_min, "team_id": self.teams[kind]},
+            )
+
+    def _account_owners(self, employees: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each account's (owner, owning team): sales for enterprise accounts, BDR/SDR for the rest, its
+        people in turn by account id (deterministic)."""
+        enterprise = employees >= ENTERPRISE_EMPLOYEES
+        sales, bdr = self.owners[str(TeamKind.SALES)], self.owners[str(TeamKind.BDR)]
+        owner = np.where(enterprise, sales[ids % len(sales)], bdr[ids % len(bdr)])
+        team = np.where(enterprise, self.teams[str(TeamKind.SALES)], self.teams[str(TeamKind.BDR)])
+        return owner, team
+
     def _reference(self, model, key: str, keys: list, columns: list[str], rows: list[list]) -> np.ndarray:
         """Insert the rows whose natural key is missing (explicit ids); return ids in catalogue order."""
         existing = dict(model.objects.filter(**{f"{key}__in": keys}).values_list(key, "id"))
@@ -557,6 +613,8 @@ class DemoWriter:
         con_base = self._take(Contact, len(con))
         if Account in self.checked_tables or Contact in self.checked_tables:
             self._avoid_collisions(chunk, acc_base, con_base)
+        employees = acc["employee_count"].fillna(0).to_numpy(dtype=np.int64)
+        acc_owner, acc_team = self._account_owners(employees, acc_ids)
 
         self.result.add(
             "accounts",
@@ -574,6 +632,8 @@ class DemoWriter:
                     "founded_year",
                     "country",
                     "parent_id",
+                    "owner_id",
+                    "owner_team_id",
                     "custom",
                 ],
                 [
@@ -588,6 +648,8 @@ class DemoWriter:
                     acc["founded_year"].tolist(),
                     acc["country"].tolist(),
                     _nullable(acc["parent"].to_numpy(), acc_base),
+                    acc_owner.tolist(),
+                    acc_team.tolist(),
                     [{}] * n,
                 ],
             ),
@@ -609,6 +671,13 @@ class DemoWriter:
         )
         m = len(con)
         persona = con["persona"].to_numpy()
+        # People follow their account's owner; those without an account (free mail) go to BDR/SDR in turn.
+        at = con["account"].to_numpy()
+        has = at >= 0
+        where = np.where(has, at, 0)
+        bdr = self.owners[str(TeamKind.BDR)]
+        con_owner = np.where(has, acc_owner[where], bdr[(con_base + np.arange(m)) % len(bdr)])
+        con_team = np.where(has, acc_team[where], self.teams[str(TeamKind.BDR)])
         # Contacts are created the day they first showed up (at its start, before any of their activity):
         # leads enter the funnel over time.
         known_at = _format_times(
@@ -632,6 +701,8 @@ class DemoWriter:
                     "country",
                     "persona_id",
                     "lifecycle_stage",
+                    "owner_id",
+                    "owner_team_id",
                     "custom",
                 ],
                 [
@@ -648,6 +719,8 @@ class DemoWriter:
                     con["country"].tolist(),
                     [None if p < 0 else int(self.personas[p]) for p in persona],
                     con["lifecycle_stage"].tolist(),
+                    con_owner.tolist(),
+                    con_team.tolist(),
                     [{}] * m,
                 ],
             ),
