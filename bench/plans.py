@@ -10,9 +10,10 @@ thresholds, fit, stage; COPYed, as the learned pipeline writes them set-based), 
 opportunities (300,000) created over the 18 months to today across the six default channels (each with its
 own share, win rate, deal size and cycle): closed won or lost when their close date has passed, open
 otherwise; a few created only as "engaged" (Maven's export), without an amount or without a channel, as
-real CRM data is. Then the database is analyzed, and a plan for the current quarter is drafted from the
-history of the twelve months before it (``plan_draft_create``), proposed, approved by a marketing lead and
-a sales lead and published, through the services.
+real CRM data is. Then the database is analyzed, and a plan is drafted from the history of the twelve
+months before its period (``plan_draft_create``), proposed, approved by a marketing lead and a sales lead
+and published, through the services: the quarter whose creation window (the period shifted back one
+cycle) holds today, so that its forecast still looks ahead and counts the accounts in market.
 
 Timed, each selector ``--plans-repeats`` times (the median reported), each baseline once:
 
@@ -317,18 +318,23 @@ def _user(username: str, kind: str, role: str):
 
 
 def plan_published(*, today: datetime.date):
-    """The current quarter's plan, drafted from the twelve months before it (its channels as the history
-    suggests, a target of the history's quarterly won revenue plus 50 %), signed off by a marketing lead
-    and a sales lead and published, through the services. Returns (plan, a sales lead who views it)."""
+    """The plan of the quarter whose creation window (the period shifted back one sales cycle) holds
+    today, so that the forecast still has days ahead and counts the accounts in market; drafted from the
+    twelve months before it (its channels as the history suggests, a target of the history's quarterly
+    won revenue plus 50 %), signed off by a marketing lead and a sales lead and published, through the
+    services. Returns (plan, a sales lead who views it)."""
     from plans import services
     from plans.choices import PeriodKind
     from plans.models import RevenuePlan
+    from plans.selectors import history_compute
     from revops.choices import Role, TeamKind
 
     proposer = _user("marketing-lead", TeamKind.MARKETING, Role.LEAD)
     marketing = _user("marketing-lead-2", TeamKind.MARKETING, Role.LEAD)
     sales = _user("sales-lead", TeamKind.SALES, Role.LEAD)
-    start = today.replace(day=1, month=(today.month - 1) // 3 * 3 + 1)
+    cycle = history_compute(start=today - datetime.timedelta(days=365), end=today)["cycle_days"] or 0
+    ahead = today + datetime.timedelta(days=round(cycle))
+    start = ahead.replace(day=1, month=(ahead.month - 1) // 3 * 3 + 1)
     plan = services.plan_draft_create(user=proposer, period_kind=PeriodKind.QUARTER, period_start=start)
     history = plan.history_figures
     quarterly = (history.get("won") or 0) * (history.get("deal_size") or 0) / 4
@@ -569,6 +575,7 @@ def _attainment(plan, repeats: int, today: datetime.date) -> dict:
             "revenue_target": float(plan.revenue_target),
             "pipeline_needed": figures.pipeline,
             "creation_window": [day.isoformat() for day in figures.creation_window],
+            "today_in_creation_window": figures.creation_window[0] <= today <= figures.creation_window[1],
             "channels": len(figures.channels),
         },
         "seconds": round(seconds, 4),

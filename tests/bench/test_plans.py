@@ -64,7 +64,7 @@ def test_the_section_runs_at_a_tiny_size_and_its_baselines_agree_with_the_select
 
     attainment = result["attainment"]
     assert attainment["agreement"] == {"agree": True}
-    assert attainment["plan"]["status"] == "published"
+    assert attainment["plan"]["status"] == "published" and attainment["plan"]["today_in_creation_window"]
     assert attainment["figures"]["opportunities_created"] > 0
     assert attainment["figures"]["in_market_accounts"] > 0
     assert attainment["speedup"] is not None
