@@ -78,10 +78,11 @@ def queue_since(*, user, now: datetime.datetime | None = None) -> tuple[datetime
 
 def queue_newly_qualified(*, user, since: datetime.datetime, scope: str = Scope.MINE) -> QuerySet[Account]:
     """My (or my team's) accounts that are qualified now and became so after ``since``: their score
-    history has a not-qualified row after it, or starts after it (first scored qualified)."""
+    history has a not-qualified row after it, or starts after it (first scored qualified then)."""
     history = AccountModelScoreHistory.objects.filter(account_id=OuterRef("pk"))
-    became = Exists(history.filter(qualified=False, scored_at__gte=since)) | ~Exists(
-        history.filter(scored_at__lt=since)
+    after = history.filter(scored_at__gte=since)
+    became = Exists(after.filter(qualified=False)) | (
+        Exists(after) & ~Exists(history.filter(scored_at__lt=since))
     )
     return (
         my_accounts(user=user, scope=scope)

@@ -132,6 +132,16 @@ def test_newly_qualified_means_since_i_last_looked_at_most_14_days(client_for, d
     body = client.get("/api/me/queue/", {"scope": "team"}).json()["newly_qualified"]
     assert [a["name"] for a in body["items"]] == ["Mine decision"] and body["since_marked"] is False
 
+    # Scored for the first time (qualified) within the window: new too; never scored in the window: not.
+    first = AccountFactory(name="First scored", owner=desk["me"])
+    AccountModelScoreFactory(account=first)
+    AccountModelScoreHistoryFactory(account=first, qualified=True, scored_at=now - datetime.timedelta(days=1))
+    unrecorded = AccountFactory(name="No history", owner=desk["me"])
+    AccountModelScoreFactory(account=unrecorded)
+    assert [a["name"] for a in client.get("/api/me/queue/").json()["newly_qualified"]["items"]] == [
+        "Mine decision", "First scored",
+    ]  # fmt: skip
+
     seen = client.post("/api/me/queue/seen/")
     assert seen.status_code == 200
     assert client.get("/api/me/queue/").json()["newly_qualified"]["items"] == []  # nothing new since
