@@ -107,12 +107,15 @@ class AccountForm(ServiceModelForm):
             "country",
             "parent",
             "technologies",
+            "owner",
+            "owner_team",
             "custom",
         ]
         labels = {
             "employee_count": "Employees",
             "annual_revenue": "Annual revenue (USD)",
             "founded_year": "Founded",
+            "owner_team": "Owning team",
             "custom": "Custom attributes (JSON)",
         }
         help_texts = {
@@ -212,9 +215,11 @@ class ContactForm(ServiceModelForm):
             "account",
             "persona",
             "lifecycle_stage",
+            "owner",
+            "owner_team",
             "custom",
         ]
-        labels = {"custom": "Custom attributes (JSON)"}
+        labels = {"custom": "Custom attributes (JSON)", "owner_team": "Owning team"}
         help_texts = {"custom": 'A JSON object, e.g. {"source": "webinar"}.'}
         widgets = {"custom": forms.Textarea(attrs={"rows": 3})}
 

@@ -72,7 +72,7 @@ class AccountDetailView(ObjectDetailView):
 
     model = Account
     template_name = "accounts/account_detail.html"
-    select_related = ("parent", "owner", "rule_score__ruleset")
+    select_related = ("parent", "owner", "owner_team", "rule_score__ruleset")
     prefetch_related = ("technologies",)
     edit_url_name = "accounts:account_update"
 
@@ -163,7 +163,7 @@ class ContactDetailView(ObjectDetailView):
 
     model = Contact
     template_name = "accounts/contact_detail.html"
-    select_related = ("account", "persona", "owner", "rule_score__ruleset")
+    select_related = ("account", "persona", "owner", "owner_team", "rule_score__ruleset")
     edit_url_name = "accounts:contact_update"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

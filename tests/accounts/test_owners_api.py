@@ -48,3 +48,15 @@ def test_contacts_api_writes_owner_and_owning_team_and_refuses_unknown_ones(clie
     assert bad.status_code == 400 and {"owner", "owner_team"} <= set(bad.json())
     assert client.get("/api/contacts/", {"owner_team": sales.pk}).json()["results"][0]["id"] == contact.pk
     assert Account.objects.count() == 1
+
+
+def test_the_account_and_contact_pages_show_and_edit_the_owning_team(client, user_in):
+    seller = user_in(TeamKind.SALES, Role.MEMBER)
+    sales = Team.objects.get(kind=TeamKind.SALES)
+    account = AccountFactory(owner=seller, owner_team=sales)
+    contact = ContactFactory(account=account, owner=seller, owner_team=sales)
+    client.force_login(seller)
+    assert "· Sales" in client.get(f"/accounts/{account.pk}/").content.decode()
+    assert "(Sales)" in client.get(f"/accounts/contacts/{contact.pk}/").content.decode()
+    form = client.get(f"/accounts/{account.pk}/edit/").content.decode()
+    assert 'name="owner_team"' in form and 'name="owner"' in form
