@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Segment
-from revops.api.documents import IF_MATCH, DocumentActionsMixin
+from revops.api.documents import IF_MATCH, DocumentActionsMixin, document_actions_schema
 from revops.api.viewsets import StrictFieldsMixin
 from revops.models import Team
 
@@ -59,7 +59,7 @@ class PlanAllocationSerializer(serializers.ModelSerializer):
 
 
 class PlanApprovalSerializer(serializers.ModelSerializer):
-    user = serializers.StringRelatedField()
+    user = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = PlanApproval
@@ -151,6 +151,16 @@ class PlanWriteSerializer(serializers.Serializer):
     refresh_history = serializers.BooleanField(required=False, help_text="Compute the history again.")
 
 
+_EDIT_RESPONSES = {
+    200: RevenuePlanSerializer,
+    400: _FIELD_ERRORS,
+    403: _ERROR,
+    409: _ERROR,
+    412: _ERROR,
+    428: _ERROR,
+}
+
+
 def _validated(serializer_class, data) -> dict[str, Any]:
     payload = serializer_class(data=data)
     payload.is_valid(raise_exception=True)
@@ -167,6 +177,7 @@ def _plan_queryset():
     list=extend_schema(summary="Revenue plans, newest period first"),
     retrieve=extend_schema(summary="A revenue plan with its quotas", description="The ETag guards edits."),
 )
+@document_actions_schema(RevenuePlanSerializer)
 class RevenuePlanViewSet(
     DocumentActionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -230,7 +241,7 @@ class RevenuePlanViewSet(
         "An override of the win rate, deal size or cycle needs its note. If-Match: missing 428, stale 412.",
         parameters=[IF_MATCH],
         request=PlanWriteSerializer,
-        responses={200: RevenuePlanSerializer, 400: _FIELD_ERRORS, 403: _ERROR, 409: _ERROR, 412: _ERROR},
+        responses=_EDIT_RESPONSES,
     )
     def update(self, request, *args, **kwargs):
         plan = self.get_object()
@@ -243,7 +254,7 @@ class RevenuePlanViewSet(
         )
         return self.document_response(saved)
 
-    @extend_schema(parameters=[IF_MATCH], request=PlanWriteSerializer, responses={200: RevenuePlanSerializer})
+    @extend_schema(parameters=[IF_MATCH], request=PlanWriteSerializer, responses=_EDIT_RESPONSES)
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
 

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns.models import Segment
-from revops.api.documents import IF_MATCH, DocumentActionsMixin, WorkflowErrorsMixin
+from revops.api.documents import IF_MATCH, DocumentActionsMixin, WorkflowErrorsMixin, document_actions_schema
 from revops.api.pagination import FixedOrderCursorPagination
 from revops.api.viewsets import StrictFieldsMixin
 from revops.choices import VersionStatus
@@ -45,7 +45,7 @@ _PERMISSIONS = {
 
 
 class PlaySerializer(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Play
@@ -54,7 +54,7 @@ class PlaySerializer(serializers.ModelSerializer):
 
 
 class PlaybookApprovalSerializer(serializers.ModelSerializer):
-    user = serializers.StringRelatedField()
+    user = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = PlaybookApproval
@@ -100,6 +100,16 @@ class PlaybookWriteSerializer(serializers.Serializer):
     )  # fmt: skip
 
 
+_EDIT_RESPONSES = {
+    200: PlaybookSerializer,
+    400: _FIELD_ERRORS,
+    403: _ERROR,
+    409: _ERROR,
+    412: _ERROR,
+    428: _ERROR,
+}
+
+
 class PlaybookFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=VersionStatus.choices)
     stage = django_filters.ChoiceFilter(choices=BuyingStage.choices)
@@ -114,6 +124,7 @@ def _queryset():
     return Playbook.objects.select_related("segment").prefetch_related("plays__channel", "approvals__user")
 
 
+@document_actions_schema(PlaybookSerializer)
 class PlaybookViewSet(
     DocumentActionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -173,7 +184,7 @@ class PlaybookViewSet(
         summary="Edit a draft (name, description, the whole list of plays)",
         parameters=[IF_MATCH],
         request=PlaybookWriteSerializer,
-        responses={200: PlaybookSerializer, 400: _FIELD_ERRORS, 409: _ERROR, 412: _ERROR, 428: _ERROR},
+        responses=_EDIT_RESPONSES,
     )
     def update(self, request, *args, **kwargs):
         playbook = self.get_object()
@@ -191,9 +202,7 @@ class PlaybookViewSet(
         )
         return self.document_response(saved)
 
-    @extend_schema(
-        parameters=[IF_MATCH], request=PlaybookWriteSerializer, responses={200: PlaybookSerializer}
-    )
+    @extend_schema(parameters=[IF_MATCH], request=PlaybookWriteSerializer, responses=_EDIT_RESPONSES)
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
 
@@ -213,7 +222,7 @@ class PlaybookViewSet(
 
 
 class PlayActionSerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True)
 
     class Meta:
         model = PlayAction
@@ -225,8 +234,8 @@ class PlayTaskSerializer(serializers.ModelSerializer):
     account = serializers.IntegerField(source="run.account_id", read_only=True)
     account_name = serializers.CharField(source="run.account.name", read_only=True)
     play = serializers.CharField(source="run.play.name", read_only=True)
-    assignee = serializers.StringRelatedField()
-    team = serializers.StringRelatedField()
+    assignee = serializers.CharField(source="assignee.username", read_only=True, allow_null=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True)
 
     class Meta:
         model = PlayTask
@@ -336,7 +345,7 @@ class PlayTaskViewSet(
         return self._finish(request, TaskStatus.SKIPPED)
 
     @extend_schema(parameters=[_ACCOUNTS], responses=PlayTaskSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="next-best")
+    @action(detail=False, methods=["get"], url_path="next-best", pagination_class=None)
     def next_best(self, request):
         """Each account's next best action: the open task of its open plays due first."""
         raw = request.query_params.getlist("account")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -81,14 +81,14 @@ class DocumentPublishSerializer(serializers.Serializer):
 
 class DocumentCommentSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    author = serializers.StringRelatedField(read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True, allow_null=True)
     body = serializers.CharField(read_only=True)
     created = serializers.DateTimeField(read_only=True)
 
 
 class DocumentHistorySerializer(serializers.Serializer):
     at = serializers.DateTimeField(read_only=True)
-    actor = serializers.StringRelatedField(read_only=True)
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True)
     action = serializers.CharField(read_only=True)
     detail = serializers.JSONField(read_only=True)
 
@@ -164,7 +164,7 @@ class DocumentActionsMixin(WorkflowErrorsMixin):
         methods=["POST"], summary="Comment on this version", request=DocumentCommentCreateSerializer,
         responses={201: DocumentCommentSerializer},
     )  # fmt: skip
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def comments(self, request, pk=None):
         document = self.get_object()
         if request.method == "POST":
@@ -177,7 +177,23 @@ class DocumentActionsMixin(WorkflowErrorsMixin):
     @extend_schema(
         summary="What happened to this version, newest first", responses=DocumentHistorySerializer(many=True)
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def history(self, request, pk=None):
         rows = self.get_object().history.select_related("actor").order_by("-at", "-id")[:200]
         return Response(DocumentHistorySerializer(rows, many=True).data)
+
+
+def document_actions_schema(document_serializer):
+    """The schema of ``DocumentActionsMixin``'s steps for one document: each answers the document (200) or
+    says why not (403, 409; reject and publish 400 too). Decorate the viewset with it."""
+    refused = {403: OpenApiResponse(description="{detail}: not yours to do."),
+               409: OpenApiResponse(description="{detail}: not from this status.")}  # fmt: skip
+    invalid = {400: OpenApiResponse(description="Field → messages; nothing changed.")}
+    return extend_schema_view(
+        propose=extend_schema(responses={200: document_serializer, **refused}),
+        withdraw=extend_schema(responses={200: document_serializer, **refused}),
+        approve=extend_schema(responses={200: document_serializer, **refused}),
+        reject=extend_schema(responses={200: document_serializer, **invalid, **refused}),
+        publish=extend_schema(responses={200: document_serializer, **invalid, **refused}),
+        rollback=extend_schema(responses={200: document_serializer, **refused}),
+    )

@@ -42,7 +42,7 @@ from scoring import filtersets as filters
 from scoring import pipeline
 from scoring import policy as policies
 from scoring.api.views import HistoryPagination, OldestFirstPagination, TransitionCursorPagination
-from scoring.choices import ScoringModelKind
+from scoring.choices import BuyingStage, ScoringModelKind
 from scoring.learned import jobs as ml_jobs
 from scoring.learned.predictions import account_score_as_of
 from scoring.learned.words import account_explanation
@@ -201,6 +201,12 @@ class AccountModelScoreHistorySerializer(serializers.ModelSerializer):
 
 class BuyingStageTransitionSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
+    from_stage = serializers.ChoiceField(
+        choices=BuyingStage.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty: the first stage it had.",
+    )
     model_version = serializers.IntegerField(
         source="model.version", read_only=True, default=None, allow_null=True
     )

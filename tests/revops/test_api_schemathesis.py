@@ -10,6 +10,7 @@ on this small world they finish or refuse quickly. Operations that would end the
 (revoking the token it calls with, deleting its team) are repaired after each case rather than excluded.
 """
 
+import datetime
 import time
 from collections import Counter
 
@@ -23,6 +24,10 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from config.wsgi import application
+from plans.models import RevenuePlan
+from playbooks.choices import PlayKind
+from playbooks.models import PlayRun, PlayTask
+from playbooks.triggers import plays_trigger
 from revops import services
 from revops.choices import Role, TeamKind, TokenScope
 from revops.models import ApiToken, Membership
@@ -39,6 +44,7 @@ from tests.accounts.factories import (
     SalesAgentFactory,
     TechnologyFactory,
 )
+from tests.playbooks.factories import enter, published_playbook
 from tests.revops.factories import TeamFactory, make_member
 from tests.scoring.factories import (
     AccountModelScoreFactory,
@@ -139,6 +145,26 @@ def _small_world(user) -> dict[str, int]:
         "policies": QualificationPolicyFactory().pk,
         "contact_id": contacts[1].pk,
         "account_id": accounts[1].pk,
+        **_plans_and_plays(user, accounts[1]),
+    }
+
+
+def _plans_and_plays(user, account) -> dict[str, int]:
+    """A revenue plan, a published playbook, a play started for ``account`` and its task (the user's)."""
+    plan = RevenuePlan.objects.create(
+        number=1, name="Q1", period_start=datetime.date(2026, 1, 1), revenue_target=100_000,
+        history_start=datetime.date(2025, 1, 1), history_end=datetime.date(2025, 12, 31), created_by=user,
+    )  # fmt: skip
+    book = published_playbook("decision", {"name": "Call", "kind": PlayKind.MEETING})
+    enter(account, "decision")
+    plays_trigger()
+    run = PlayRun.objects.get(play__playbook=book, account=account)
+    PlayTask.objects.filter(run=run).update(assignee=user)
+    return {
+        "revenue-plans": plan.pk,
+        "playbooks": book.pk,
+        "play-runs": run.pk,
+        "play-tasks": run.tasks.get().pk,
     }
 
 
