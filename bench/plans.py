@@ -286,8 +286,8 @@ def world_build(*, accounts: int, opportunities: int, seed: int, today: datetime
     return {
         "accounts": len(ids),
         "scores": len(scores),
-        "in_market_band_medium_or_high": int(
-            sum(1 for s in scores if s[6] != Band.LOW)  # before excluding accounts with an open deal
+        "in_market_qualified": int(
+            sum(1 for s in scores if s[7])  # before excluding accounts with an open deal
         ),
         "opportunities": opportunities,
         "stages": dict(sorted(stage_counts.items())),
@@ -450,7 +450,6 @@ def attainment_baseline(plan, figures, *, today: datetime.date) -> dict:
     from accounts.models import Account, Channel, Opportunity
     from plans import engine
     from plans.selectors import UNASSIGNED, Attainment
-    from scoring.choices import Band
     from scoring.models import AccountModelScore
 
     if plan.team_id or plan.segment_id:
@@ -480,7 +479,7 @@ def attainment_baseline(plan, figures, *, today: datetime.date) -> dict:
         in_market = []
         for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
             score = AccountModelScore.objects.filter(account_id=account.pk).first()
-            if score is None or score.in_market_band not in (Band.HIGH, Band.MEDIUM):
+            if score is None or not score.qualified:  # in market: qualified (scoring.metrics)
                 continue
             if Opportunity.objects.filter(account_id=account.pk, stage__in=OPEN).exists():
                 continue

@@ -25,8 +25,7 @@ from accounts.models import Channel, Opportunity
 from campaigns.models import SegmentMembership
 from revops.choices import VersionStatus
 from revops.models import Membership
-from scoring.choices import Band
-from scoring.models import AccountModelScore
+from scoring import metrics
 
 from . import engine
 from .models import PlanAllocation, PlanComment, PlanHistory, RevenuePlan
@@ -340,10 +339,11 @@ class Attainment:
 def in_market_expected(
     *, deal_size: float, segment_id: int | None = None
 ) -> tuple[list[tuple[float, float]], int]:
-    """(probability, deal size) of each account in market (its in-market band medium or high, as the
-    in-market list has it) without an open opportunity; and how many there are."""
+    """(probability, deal size) of each account in market without an open opportunity, and how many there
+    are. "In market" is the one definition every page uses (``scoring.metrics.in_market_queryset``: the
+    in-market list's qualified accounts), so the forecast's count is the sales metrics' less open deals."""
     open_deal = Exists(Opportunity.objects.filter(account_id=OuterRef("account_id"), stage__in=OPEN_STAGES))
-    scores = AccountModelScore.objects.filter(in_market_band__in=(Band.HIGH, Band.MEDIUM)).filter(~open_deal)
+    scores = metrics.in_market_queryset().filter(~open_deal)
     if segment_id:
         scores = scores.filter(
             account_id__in=SegmentMembership.objects.filter(
