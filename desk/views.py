@@ -9,21 +9,18 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.filtersets import AccountFilterSet
 from accounts.models import Account
+from playbooks.selectors import next_best_actions, tasks_for
 from revops.filtersets import WidenedFilterSet
 from revops.views import Column, ObjectListView
 
 from . import selectors, services
 from .choices import Scope
-
-PLAYS_DUE_NOTE = (
-    "Plays due will appear here once stage playbooks exist: a playbook turns a buying stage into tasks for "
-    "the owning team or person. They are not built yet, so there is nothing to do here for now."
-)
 
 
 class ScopeMixin:
@@ -51,6 +48,7 @@ class MyAccountsView(ScopeMixin, ObjectListView):
         Column("grade", "Rules grade"),
         Column("industry", "Industry", ("industry",)),
         Column("employees", "Employees", ("employee_count",), numeric=True),
+        Column("next", "Next best action"),
     ]
     default_sort = "-in_market"
     primary_filters = ["q", "stage", "qualified", "in_market_band", "deal", "segment"]
@@ -73,11 +71,18 @@ class MyAccountsView(ScopeMixin, ObjectListView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(self.scope_context())
+        # The page's accounts' next best actions: one query for the page, not one per row.
+        accounts = list(context["object_list"])
+        best = next_best_actions([a.pk for a in accounts])
+        for account in accounts:
+            account.next_best_action = best.get(account.pk)
+        context["object_list"] = accounts
         return context
 
 
 class MyQueueView(ScopeMixin, PermissionRequiredMixin, TemplateView):
-    """MQLs to accept, accounts newly qualified since I last looked (at most 14 days), plays due (later)."""
+    """MQLs to accept, accounts newly qualified since I last looked (at most 14 days), plays due (my tasks
+    or my teams', open, by due date)."""
 
     template_name = "desk/my_queue.html"
     permission_required = ("accounts.view_account", "accounts.view_contact")
@@ -89,6 +94,7 @@ class MyQueueView(ScopeMixin, PermissionRequiredMixin, TemplateView):
         mqls = selectors.queue_mqls(user=user, scope=scope)
         qualified = selectors.queue_newly_qualified(user=user, since=since, scope=scope)
         limit = selectors.QUEUE_SECTION_LIMIT
+        plays = tasks_for(user=user, scope=scope).order_by("due_on", "id")
         context.update(
             {
                 **self.scope_context(),
@@ -99,7 +105,9 @@ class MyQueueView(ScopeMixin, PermissionRequiredMixin, TemplateView):
                 "since": since,
                 "since_marked": marked,
                 "limit": limit,
-                "plays_due_note": PLAYS_DUE_NOTE,
+                "plays": list(plays[:limit]),
+                "plays_count": plays.count(),
+                "today": timezone.localdate(),
             }
         )
         return context

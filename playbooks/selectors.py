@@ -46,13 +46,14 @@ def run_counts(plays: Iterable[Play]) -> dict[int, dict[str, int]]:
 
 
 def tasks_for(*, user, scope: str = "mine", status: str = TaskStatus.OPEN) -> QuerySet[PlayTask]:
-    """Tasks assigned to ``user`` (``mine``), or to their teams with nobody assigned (``team``)."""
+    """Tasks assigned to ``user`` (``mine``), or those and every task of their teams, whoever it is
+    assigned to (``team``: what the team has to do)."""
     tasks = PlayTask.objects.select_related("run__account", "run__play", "assignee", "team")
     if status:
         tasks = tasks.filter(status=status)
     if scope == "team":
         team_ids = Membership.objects.filter(user=user).values("team_id")
-        return tasks.filter(team_id__in=team_ids).filter(Q(assignee__isnull=True) | Q(assignee=user))
+        return tasks.filter(Q(team_id__in=team_ids) | Q(assignee=user))
     return tasks.filter(assignee=user)
 
 

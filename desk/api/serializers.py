@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import Account, Contact
+from playbooks.api.views import PlayTaskSerializer
 
 
 class MyAccountSerializer(serializers.ModelSerializer):
@@ -56,12 +57,8 @@ class QueueQualifiedSerializer(QueueSectionSerializer):
     items = MyAccountSerializer(many=True)
 
 
-class QueuePlaysSerializer(serializers.Serializer):
-    available = serializers.BooleanField(help_text="False: stage playbooks do not exist yet.")
-    message = serializers.CharField()
-    items = serializers.ListField(
-        child=serializers.DictField(), help_text="Always empty until playbooks arrive."
-    )
+class QueuePlaysSerializer(QueueSectionSerializer):
+    items = PlayTaskSerializer(many=True, help_text="Open tasks of running plays, due first.")
 
 
 class QueueSerializer(serializers.Serializer):

@@ -9,11 +9,11 @@ from rest_framework.views import APIView
 
 from accounts.filtersets import AccountFilterSet
 from accounts.models import Account
+from playbooks.selectors import tasks_for
 from revops.filtersets import WidenedFilterSet
 
 from .. import selectors, services
 from ..choices import Scope
-from ..views import PLAYS_DUE_NOTE
 from . import serializers
 
 SCOPE_PARAMETER = OpenApiParameter(
@@ -49,7 +49,7 @@ class MyAccountsView(generics.ListAPIView):
 
 class MyQueueView(APIView):
     """Your queue: MQLs to accept, accounts newly qualified since you last marked the queue seen (at
-    most 14 days back), and plays due (empty: stage playbooks come later)."""
+    most 14 days back), and plays due (your open tasks, or your teams', by due date)."""
 
     required_permissions = ["accounts.view_account", "accounts.view_contact"]
 
@@ -60,6 +60,7 @@ class MyQueueView(APIView):
         mqls = selectors.queue_mqls(user=request.user, scope=scope)
         qualified = selectors.queue_newly_qualified(user=request.user, since=since, scope=scope)
         limit = selectors.QUEUE_SECTION_LIMIT
+        plays = tasks_for(user=request.user, scope=scope).order_by("due_on", "id")
         data = {
             "scope": scope,
             "mqls_to_accept": {"count": mqls.count(), "items": list(mqls[:limit])},
@@ -67,7 +68,7 @@ class MyQueueView(APIView):
                 "count": qualified.count(), "since": since, "since_marked": marked,
                 "items": list(qualified[:limit]),
             },
-            "plays_due": {"available": False, "message": PLAYS_DUE_NOTE, "items": []},
+            "plays_due": {"count": plays.count(), "items": list(plays[:limit])},
         }  # fmt: skip
         return Response(serializers.QueueSerializer(data).data)
 

@@ -8,10 +8,13 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage
 from desk import selectors, services
 from desk.models import QueueSeen
+from playbooks.choices import PlayKind
+from playbooks.triggers import plays_trigger
 from revops.choices import Role, TeamKind
 from revops.models import Team
 from scoring.choices import BuyingStage
 from tests.accounts.factories import AccountFactory, ContactFactory
+from tests.playbooks.factories import enter, published_playbook
 from tests.scoring.factories import AccountModelScoreFactory, AccountModelScoreHistoryFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,11 +115,24 @@ def test_queue_lists_mqls_to_accept_mine_and_my_teams(client_for, desk, queue):
     assert emails(team["mqls_to_accept"]["items"]) == ["owned@x.com", "team@x.com", "unowned@x.com"]
 
 
-def test_plays_due_says_plainly_that_playbooks_come_later(client_for, client, desk):
+def test_plays_due_are_my_open_tasks_or_my_teams_and_my_accounts_show_the_next_best_action(
+    client_for, client, desk
+):
+    published_playbook(
+        "decision", {"name": "Call", "kind": PlayKind.MEETING, "team_kind": TeamKind.SALES, "due_days": 1}
+    )
+    for account in (desk["mine"], desk["teams"]):
+        enter(account, "decision")
+    plays_trigger()
     plays = client_for(desk["me"]).get("/api/me/queue/").json()["plays_due"]
-    assert plays["available"] is False and plays["items"] == [] and "playbooks" in plays["message"]
+    assert plays["count"] == 1 and plays["items"][0]["account_name"] == "Mine decision"
+    team = client_for(desk["me"]).get("/api/me/queue/", {"scope": "team"}).json()["plays_due"]
+    assert sorted(t["account_name"] for t in team["items"]) == ["Mine decision", "Teams account"]
     client.force_login(desk["me"])
-    assert "not built yet" in client.get("/desk/queue/").content.decode()
+    queue = client.get("/desk/queue/").content.decode()
+    assert 'id="plays-due-count">1<' in queue and "Call" in queue
+    mine = client.get("/desk/accounts/").content.decode()
+    assert "Call" in mine  # the next best action column
 
 
 def test_newly_qualified_means_since_i_last_looked_at_most_14_days(client_for, desk):
