@@ -30,8 +30,13 @@ Timed, each selector ``--plans-repeats`` times (the median reported), each basel
 A ratio is reported only when the baseline's figures agree with the selector's (counts exactly, amounts to
 1e-9 relative: sums taken in another order); otherwise ``speedup`` is null and the differences are listed.
 
-Playbook triggering after a full rescore is a placeholder (``playbook_trigger_after_rescore``): playbooks
-have not landed, the JSON says it is not measured yet.
+4. playbook triggering after a full rescore (``playbook_trigger_after_rescore``; off with
+   ``--no-plans-playbook-trigger``): one published playbook per buying stage with demo/playbooks.py's plays
+   (a 21-touch cadence for decision …), then two rounds of stage transitions COPYed as a rescore's stage
+   phase writes them — every account enters a stage, then ``--plans-playbook-regress-share`` (20%) of them
+   fall back one — each acted on by a plain per-transition loop (``.save()`` per run, task and action; in a
+   transaction rolled back afterwards) and then by ``playbooks.triggers.plays_trigger`` on the same state;
+   runs by status, tasks by status, actions by kind and the cursor compared.
 
 Django is imported inside functions: ``python -m bench`` imports every section before it points Django at
 the bench database (``bench.db.django_ready``).
@@ -98,9 +103,16 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--plans-page-requests", type=int, default=20, help="timed requests of the plan page")
     group.add_argument(
         "--plans-playbook-trigger",
-        action="store_true",
-        help="placeholder: playbook triggering after a full rescore (not measured yet: playbooks have not "
-        "landed; the JSON says so with or without this flag)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="playbook triggering after a full rescore: a stage transition per account, plays_trigger "
+        "against a per-transition loop (on by default)",
+    )
+    group.add_argument(
+        "--plans-playbook-regress-share",
+        type=float,
+        default=0.2,
+        help="share of the accounts that fall back one stage in the second round of transitions",
     )
     group.add_argument(
         "--plans-profile",
@@ -641,13 +653,344 @@ def plan_page(plan, user, requests: int) -> dict:
     }
 
 
-def playbook_trigger_after_rescore(options: argparse.Namespace) -> dict:
-    """Placeholder: the time from a full rescore's end to every playbook it triggers being queued, against a
-    per-account loop. Playbooks have not landed; the lead fills this in when they do."""
+# --- playbook triggering after a full rescore -----------------------------------------------------------
+PLAYBOOK_STAGE_MIX = {
+    "target": 0.10,
+    "awareness": 0.35,
+    "consideration": 0.27,
+    "decision": 0.18,
+    "purchase": 0.10,
+}
+PLAYBOOK_BOOK_NAME = "Bench playbook"
+
+
+def playbooks_published() -> dict[str, int]:
+    """One published playbook per buying stage with demo/playbooks.py's plays (a display-ad audience, a
+    content hub and the buying team's enrichment, a 21-touch BDR cadence, a meeting and direct mail),
+    created directly as published rows; returns stage → plays."""
+    from accounts.models import Channel
+    from demo.playbooks import PLAYS
+    from playbooks.models import Play, Playbook
+    from revops.choices import VersionStatus
+
+    channels = dict(Channel.objects.values_list("slug", "pk"))
+    now = datetime.datetime.now(datetime.UTC)
+    created = {}
+    for stage, plays in PLAYS.items():
+        book = Playbook.objects.create(
+            number=1,
+            name=f"{PLAYBOOK_BOOK_NAME}: {stage}",
+            stage=stage,
+            status=VersionStatus.PUBLISHED,
+            published_at=now,
+        )
+        for position, fields in enumerate(plays, start=1):
+            values = dict(fields)
+            slug = values.pop("channel", None)
+            Play.objects.create(playbook=book, position=position, channel_id=channels.get(slug), **values)
+        created[str(stage)] = len(plays)
+    return created
+
+
+def stage_transitions_insert(*, round_no: int, share: float, seed: int, previous: dict[int, str]) -> dict:
+    """One recent ``BuyingStageTransition`` per account, set-based (COPY on PostgreSQL), as a full rescore's
+    stage phase writes them. Round 1: every account enters a stage of ``PLAYBOOK_STAGE_MIX`` from its stored
+    one; later rounds: ``share`` of the accounts of ``previous`` (account → stage) fall back one stage.
+    Returns account → the stage entered (``to``) and the counts by stage."""
+    import numpy as np
+
+    from revops.bulk import bulk_insert
+    from scoring.choices import BUYING_STAGE_ORDER
+    from scoring.models import AccountModelScore, BuyingStageTransition
+    from scoring.policy import policy_published
+
+    rng = np.random.default_rng([seed, 0x9B00, round_no])
+    policy = policy_published()
+    now = datetime.datetime.now(datetime.UTC)
+    if round_no == 1:
+        stored = dict(AccountModelScore.objects.order_by("account_id").values_list("account_id", "stage"))
+        stages, weights = list(PLAYBOOK_STAGE_MIX), np.array(list(PLAYBOOK_STAGE_MIX.values()))
+        picks = rng.choice(len(stages), size=len(stored), p=weights / weights.sum())
+        moves = {a: (stored[a], stages[int(i)]) for a, i in zip(stored, picks.tolist(), strict=True)}
+    else:
+        movable = sorted(a for a, s in previous.items() if BUYING_STAGE_ORDER.index(s) > 0)
+        chosen = rng.choice(movable, size=min(len(movable), round(share * len(previous))), replace=False)
+        moves = {
+            int(a): (previous[int(a)], BUYING_STAGE_ORDER[BUYING_STAGE_ORDER.index(previous[int(a)]) - 1])
+            for a in sorted(chosen.tolist())
+        }
+    rows = [
+        (a, frm if frm != to else "", to, now - datetime.timedelta(seconds=len(moves) - n), 0.4, "bench",
+         policy.pk)
+        for n, (a, (frm, to)) in enumerate(moves.items())
+    ]  # fmt: skip
+    started = time.perf_counter()
+    bulk_insert(
+        BuyingStageTransition._meta.db_table,
+        ["account_id", "from_stage", "to_stage", "at", "in_market", "reason", "policy_id"],
+        rows,
+    )
     return {
-        "measured": False,
-        "status": "not measured yet: playbooks have not landed",
-        "asked": bool(getattr(options, "plans_playbook_trigger", False)),
+        "to": {a: to for a, (_, to) in moves.items()},
+        "transitions": len(rows),
+        "by_stage": dict(sorted(Counter(to for _, to in moves.values()).items())),
+        "insert_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def playbook_counts() -> dict:
+    """What the trigger left: runs by status, tasks by status, actions by kind, the cursor."""
+    from django.db.models import Count
+
+    from playbooks.models import PlayAction, PlaybookCursor, PlayRun, PlayTask
+    from playbooks.triggers import CURSOR
+
+    def by(model, name):
+        return dict(sorted(model.objects.values_list(name).annotate(n=Count("id")).values_list(name, "n")))
+
+    cursor = PlaybookCursor.objects.filter(name=CURSOR).values_list("last_transition_id", flat=True).first()
+    return {
+        "runs": by(PlayRun, "status"),
+        "tasks": by(PlayTask, "status"),
+        "actions": by(PlayAction, "action"),
+        "cursor": cursor or 0,
+    }
+
+
+def trigger_baseline(*, now: datetime.datetime) -> dict:
+    """``plays_trigger``'s work by a plain loop: every transition after the cursor as a model instance; per
+    transition the account, whether it has an open deal or a won one, its open runs (each stop saved, its
+    open tasks one by one, an action), the stage's published general playbook and its plays, the account's
+    earlier runs of each play, then each run, task and action created with ``.save()``. The same pure
+    ``playbooks.triggers.stops`` and ``suppression``; segment playbooks and webhooks are not handled (this
+    section publishes none and configures none)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from accounts.choices import OPEN_STAGES as OPEN
+    from accounts.choices import OpportunityStage
+    from accounts.models import Account, Contact, Opportunity, Persona
+    from playbooks.choices import AUDIENCE_KINDS, PlayKind, RunStatus, TaskStatus
+    from playbooks.models import PlayAction, Playbook, PlaybookCursor, PlayRun, PlayTask
+    from playbooks.triggers import CURSOR, stops, suppression
+    from revops.choices import VersionStatus
+    from revops.models import Membership, Team
+    from scoring.models import BuyingStageTransition
+
+    oldest = now - datetime.timedelta(days=getattr(settings, "PLAYBOOK_MAX_AGE_DAYS", 14))
+    reentry = now - datetime.timedelta(days=getattr(settings, "PLAYBOOK_REENTRY_DAYS", 30))
+    today = timezone.localdate(now)
+    cursor, _ = PlaybookCursor.objects.get_or_create(name=CURSOR)
+    transitions = 0
+    with queries_counted() as queries:
+        started = time.perf_counter()
+        for t in (
+            BuyingStageTransition.objects.filter(id__gt=cursor.last_transition_id)
+            .order_by("id")
+            .iterator(chunk_size=2000)
+        ):
+            transitions += 1
+            cursor.last_transition_id = t.pk
+            if t.at < oldest:
+                continue
+            account = Account.objects.filter(pk=t.account_id).first()
+            if account is None:
+                continue
+            open_deal = Opportunity.objects.filter(account_id=account.pk, stage__in=OPEN).exists()
+            customer = Opportunity.objects.filter(account_id=account.pk, stage=OpportunityStage.WON).exists()
+            for run in PlayRun.objects.filter(account_id=account.pk, status=RunStatus.OPEN).select_related(
+                "play"
+            ):
+                why = stops(run.play, run.stage, t.to_stage, open_deal=open_deal)
+                if not why:
+                    continue
+                run.status, run.ended_at, run.reason = RunStatus.STOPPED, now, why[:300]
+                run.save()
+                for task in PlayTask.objects.filter(run=run, status=TaskStatus.OPEN):
+                    task.status = TaskStatus.STOPPED
+                    task.save()
+                PlayAction(
+                    run=run, at=now, action="stopped", detail={"reason": why, "transition": t.pk}
+                ).save()
+            book = Playbook.objects.filter(
+                stage=t.to_stage, segment__isnull=True, status=VersionStatus.PUBLISHED
+            ).first()
+            if book is None:
+                continue
+            for play in book.plays.order_by("position", "id"):
+                earlier = list(PlayRun.objects.filter(account_id=account.pk, play=play))
+                if any(r.transition_id == t.pk for r in earlier):
+                    continue
+                if any(r.status in (RunStatus.OPEN, RunStatus.DONE) for r in earlier):
+                    continue
+                recent = [r for r in earlier if r.status == RunStatus.STOPPED and r.started_at >= reentry]
+                if recent:
+                    run = max(recent, key=lambda r: r.started_at)
+                    run.status, run.ended_at, run.reason = RunStatus.OPEN, None, ""
+                    run.save()
+                    for task in PlayTask.objects.filter(run=run, status=TaskStatus.STOPPED):
+                        task.status = TaskStatus.OPEN
+                        task.save()
+                    PlayAction(run=run, at=now, action="resumed", detail={"transition": t.pk}).save()
+                    continue
+                suppressed = suppression(play, customer=customer, open_deal=open_deal)
+                owner = None
+                if (
+                    account.owner_id
+                    and Membership.objects.filter(
+                        user_id=account.owner_id, team__kind=play.team_kind
+                    ).exists()
+                ):
+                    owner = account.owner_id
+                team = None
+                if account.owner_team_id and account.owner_team.kind == play.team_kind:
+                    team = account.owner_team_id
+                else:
+                    first = Team.objects.filter(kind=play.team_kind).order_by("name").first()
+                    team = first.pk if first else None
+                run = PlayRun(
+                    play=play,
+                    account=account,
+                    transition_id=t.pk,
+                    stage=t.to_stage,
+                    status=RunStatus.SUPPRESSED if suppressed else RunStatus.OPEN,
+                    started_at=now,
+                    ended_at=now if suppressed else None,
+                    reason=suppressed or "",
+                    owner_id=owner,
+                    team_id=team,
+                )
+                run.save()
+                if suppressed:
+                    PlayAction(
+                        run=run,
+                        at=now,
+                        action="suppressed",
+                        detail={"reason": suppressed, "transition": t.pk},
+                    ).save()
+                    continue
+                PlayAction(
+                    run=run, at=now, action="started", detail={"transition": t.pk, "stage": t.to_stage}
+                ).save()
+                titles: list[tuple[int, str, int]] = []
+                if play.kind in AUDIENCE_KINDS:
+                    titles = []
+                elif play.kind == PlayKind.CADENCE:
+                    touches = max(1, min(play.touches, 21))
+                    spread = play.due_days / (touches - 1) if touches > 1 else 0
+                    titles = [
+                        (i + 1, f"{play.name}: touch {i + 1} of {touches}", round(i * spread))
+                        for i in range(touches)
+                    ]
+                elif play.kind == PlayKind.ENRICH:
+                    required = Persona.objects.filter(required_in_buying_team=True).order_by("pk")
+                    have = set(
+                        Contact.objects.filter(account_id=account.pk).values_list("persona_id", flat=True)
+                    )
+                    names = [p.name for p in required if p.pk not in have]
+                    need = ", ".join(names) if names else "check the buying team is complete"
+                    titles = [(1, f"{play.name}: {need}", play.due_days)]
+                else:
+                    titles = [(1, play.name, play.due_days)]
+                for sequence, title, days in titles:
+                    PlayTask(
+                        run=run,
+                        sequence=sequence,
+                        title=title[:300],
+                        due_on=today + datetime.timedelta(days=days),
+                        assignee_id=run.owner_id,
+                        team_id=run.team_id,
+                    ).save()
+        cursor.save()
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "queries": queries[0], "transitions": transitions}
+
+
+def _trigger_round(*, round_no: int, share: float, seed: int, previous: dict[int, str], now) -> dict:
+    """Insert a round's transitions, run the baseline in a transaction rolled back afterwards, then
+    ``plays_trigger`` on the same state; the counts of both, the ratio when they agree."""
+    from django.db import connection, transaction
+
+    from playbooks.triggers import plays_trigger
+    from scoring.models import BuyingStageTransition
+
+    inserted = stage_transitions_insert(round_no=round_no, share=share, seed=seed, previous=previous)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(BuyingStageTransition._meta.db_table)}")
+    before = playbook_counts()
+    print(
+        f"bench: plans: playbooks round {round_no}: {inserted['transitions']:,} transitions: baseline …",
+        file=sys.stderr,
+        flush=True,
+    )
+    with transaction.atomic():
+        base = trigger_baseline(now=now)
+        base_counts = playbook_counts()
+        transaction.set_rollback(True)
+    print(f"bench: plans: playbooks round {round_no}: plays_trigger …", file=sys.stderr, flush=True)
+    with queries_counted() as queries:
+        started = time.perf_counter()
+        result = plays_trigger(now=now)
+        seconds = time.perf_counter() - started
+    counts = playbook_counts()
+    differences = figures_differences(base_counts, counts)
+    written = sum(sum(counts[k].values()) - sum(before[k].values()) for k in ("runs", "tasks", "actions"))
+    return {
+        "transitions": inserted["transitions"],
+        "by_stage": inserted["by_stage"],
+        "insert_seconds": inserted["insert_seconds"],
+        "trigger": result,
+        "counts": counts,
+        "rows_written": written,
+        "seconds": round(seconds, 3),
+        "transitions_per_second": round(inserted["transitions"] / seconds) if seconds else None,
+        "queries": queries[0],
+        "baseline": {
+            "seconds": round(base["seconds"], 2),
+            "transitions_per_second": round(base["transitions"] / base["seconds"])
+            if base["seconds"]
+            else None,
+            "queries": base["queries"],
+        },
+        "agreement": {"agree": True}
+        if not differences
+        else {"agree": False, "differences": differences[:20]},
+        "speedup": round(base["seconds"] / seconds, 1) if not differences and seconds else None,
+        "_to": inserted["to"],
+    }
+
+
+def playbook_trigger_after_rescore(options: argparse.Namespace) -> dict:
+    """Playbook triggering after a full rescore: one published playbook per stage, then two rounds of stage
+    transitions (round 1: every account enters a stage; round 2: ``--plans-playbook-regress-share`` of
+    them fall back one), each acted on by ``plays_trigger`` and by a plain per-transition loop on the same
+    state."""
+    if not getattr(options, "plans_playbook_trigger", True):
+        return {"measured": False, "status": "skipped (--no-plans-playbook-trigger)"}
+    now = datetime.datetime.now(datetime.UTC)
+    plays = playbooks_published()
+    rounds, previous = [], {}
+    for round_no in (1, 2):
+        measured = _trigger_round(
+            round_no=round_no,
+            share=options.plans_playbook_regress_share,
+            seed=options.plans_seed,
+            previous=previous,
+            now=now,
+        )
+        previous = {**previous, **measured.pop("_to")}
+        rounds.append(measured)
+    return {
+        "measured": True,
+        "playbooks": plays,
+        "method": "baseline first, in a transaction rolled back afterwards, then plays_trigger on the same "
+        "state; counts (runs by status, tasks by status, actions by kind, the cursor) compared",
+        "baseline_method": "every transition as a model instance; per transition the account, open deal and "
+        "won deal (.exists()), its open runs (stops saved one by one, their open tasks too), the stage's "
+        "published playbook and plays, earlier runs per play; each PlayRun, PlayTask and PlayAction .save()",
+        "rounds": rounds,
+        "agree": all(r["agreement"]["agree"] for r in rounds),
     }
 
 

@@ -13,7 +13,8 @@ from accounts.models import Account, Opportunity
 from bench import plans as bench
 from bench.__main__ import SECTIONS
 from plans.selectors import history_compute
-from scoring.models import AccountModelScore
+from playbooks.models import PlayRun, PlayTask
+from scoring.models import AccountModelScore, BuyingStageTransition
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,8 @@ def options(**overrides) -> SimpleNamespace:
         "plans_seed": 7,
         "plans_repeats": 1,
         "plans_page_requests": 2,
-        "plans_playbook_trigger": False,
+        "plans_playbook_trigger": True,
+        "plans_playbook_regress_share": 0.2,
         "plans_profile": None,
     }
     return SimpleNamespace(**(values | overrides))
@@ -37,7 +39,9 @@ def test_the_section_is_registered_and_takes_its_sizes_as_flags():
     bench.add_arguments(parser.add_argument_group("plans"))
     args = parser.parse_args(["--plans-accounts", "100000", "--plans-opportunities", "250000"])
     assert (args.plans_accounts, args.plans_opportunities) == (100_000, 250_000)
-    assert args.plans_playbook_trigger is False
+    assert args.plans_playbook_trigger is True and args.plans_playbook_regress_share == 0.2
+    args = parser.parse_args(["--no-plans-playbook-trigger", "--plans-playbook-regress-share", "0.5"])
+    assert args.plans_playbook_trigger is False and args.plans_playbook_regress_share == 0.5
 
 
 def test_the_section_runs_at_a_tiny_size_and_its_baselines_agree_with_the_selectors():
@@ -75,7 +79,20 @@ def test_the_section_runs_at_a_tiny_size_and_its_baselines_agree_with_the_select
     assert page["p95_ms"] is not None and page["path"] == f"/plans/{attainment['plan']['pk']}/"
 
     playbooks = result["playbook_trigger_after_rescore"]
-    assert playbooks["measured"] is False and "not measured yet" in playbooks["status"]
+    assert playbooks["measured"] is True and playbooks["agree"] is True
+    assert playbooks["playbooks"] == {"awareness": 1, "consideration": 2, "decision": 1, "purchase": 2}
+    first, second = playbooks["rounds"]
+    assert first["transitions"] == 80 and second["transitions"] == 16  # 20% fall back a stage
+    for measured in (first, second):
+        assert measured["agreement"] == {"agree": True} and measured["speedup"] is not None
+        assert {"seconds", "transitions_per_second", "queries", "rows_written", "counts", "baseline"} <= set(
+            measured
+        )
+        assert measured["trigger"]["transitions"] == measured["transitions"]
+    assert first["counts"]["runs"] and first["counts"]["tasks"]["open"] > 0
+    assert second["trigger"]["stopped"] > 0 and second["counts"]["runs"]["stopped"] > 0
+    assert second["counts"]["cursor"] == BuyingStageTransition.objects.order_by("id").last().id
+    assert PlayRun.objects.count() == sum(second["counts"]["runs"].values())
     assert "plan_page_under_300ms_met" in result["targets"]
 
 
@@ -102,3 +119,21 @@ def test_figures_differences_allows_only_the_last_bits_of_a_sum():
         {"at": "/n/1", "baseline": 2, "selector": 3},
         {"at": "/x", "baseline": None, "selector": 0},
     ]
+
+
+def test_the_playbook_baseline_disagreeing_gives_no_ratio_and_lists_the_differences(monkeypatch):
+    today = timezone.localdate()
+    bench.world_build(accounts=40, opportunities=100, seed=5, today=today)
+    original = bench.trigger_baseline
+
+    def one_task_short(**kwargs):
+        result = original(**kwargs)
+        PlayTask.objects.order_by("id").last().delete()
+        return result
+
+    monkeypatch.setattr(bench, "trigger_baseline", one_task_short)
+    result = bench.playbook_trigger_after_rescore(options(plans_accounts=40))
+    first = result["rounds"][0]
+    assert result["agree"] is False and first["speedup"] is None
+    assert first["agreement"]["agree"] is False
+    assert any(d["at"].startswith("/tasks/") for d in first["agreement"]["differences"])
