@@ -1,6 +1,6 @@
 """The sales desk in a real browser: a seller opens My accounts and My queue from the navigation, widens
-to the team's, sees an MQL to accept, the plays-due placeholder, and marks the queue seen; and the
-in-market list's net-new / open deal tabs."""
+to the team's, sees an MQL to accept and no play due, and marks the queue seen; and the in-market list's
+net-new / open deal tabs."""
 
 import datetime
 import re
@@ -52,7 +52,8 @@ def test_a_seller_works_their_accounts_and_queue(page, login, desk):
     expect(page.get_by_role("heading", level=1)).to_have_text("My queue")
     expect(page.locator("#mql-count")).to_have_text("1")
     expect(page.locator("#queue-mqls")).to_contain_text("Ada Byron")
-    expect(page.locator("#plays-due-note")).to_contain_text("not built yet")
+    expect(page.locator("#plays-due-count")).to_have_text("0")  # no playbook runs in this world
+    expect(page.locator("#plays-due-none")).to_contain_text("No play is due for you")
     expect(page.locator("#qualified-since")).to_contain_text("last 14 days")
     expect(page.locator("#qualified-count")).to_have_text("1")
     expect(page.locator("#queue-qualified")).to_contain_text("Acme Analytics")
