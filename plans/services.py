@@ -24,8 +24,8 @@ from django.db import transaction
 
 from accounts.models import Channel
 from campaigns.models import Segment
-from revops.choices import Role, TeamKind
-from revops.documents import DocumentWorkflow, memberships, signed_in, version_text_clean
+from revops.choices import TeamKind
+from revops.documents import DocumentWorkflow, marketing_sales_publisher, signed_in, version_text_clean
 from revops.exceptions import StaleRevision, WorkflowError
 from revops.models import Team
 from revops.versioned import VERSION_FIELDS
@@ -35,7 +35,6 @@ from .choices import PeriodKind
 from .models import PlanAllocation, PlanApproval, PlanComment, RevenuePlan, plan_scope_key
 
 SIGNER_TEAMS = (TeamKind.MARKETING, TeamKind.SALES)
-PUBLISHER_LEAD_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.REVENUE_OPERATIONS]
 # What an editor changes (besides the allocations), in the order forms show it.
 PLAN_FIELDS = [
     "name",
@@ -67,19 +66,6 @@ def _may_edit(user) -> bool:
     return user.has_perm("plans.change_revenueplan")
 
 
-def _may_publish(user) -> bool:
-    if user.is_superuser:
-        return True
-    if not user.has_perm("plans.publish_revenueplan"):
-        return False
-    for kind, role in memberships(user):
-        if kind == TeamKind.REVENUE_OPERATIONS and role in (Role.MEMBER, Role.LEAD):
-            return True
-        if kind in PUBLISHER_LEAD_TEAMS and role == Role.LEAD:
-            return True
-    return False
-
-
 def _published(*, user, reason: str) -> None:
     """Nothing to recompute: quotas, attainment and the forecast are read from the published plan live."""
 
@@ -99,7 +85,7 @@ PLANS = DocumentWorkflow(
     signers=SIGNER_TEAMS,
     approve_permission="plans.approve_revenueplan",
     may_edit=_may_edit,
-    may_publish=_may_publish,
+    may_publish=marketing_sales_publisher("plans.publish_revenueplan"),
     delete_permission="plans.delete_revenueplan",
     after_publish=_published,
     edit_refusal="You may not {what}: it needs the plans.change_revenueplan permission.",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from revops.admin import error_text
 from revops.choices import VersionStatus
 from revops.exceptions import WorkflowError
 
@@ -25,14 +26,6 @@ from .models import RevenuePlan
 from .reports import attainment_as_dict, figures_as_dict, metrics_window, sales_metrics
 
 MAX_PLANS = 200
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "message_dict"):
-            return " ".join(f"{k.replace('_', ' ')}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        return " ".join(exc.messages)
-    return str(exc) or "You are not allowed to do this."
 
 
 def _plan(request: HttpRequest, pk: int) -> RevenuePlan:
@@ -76,7 +69,7 @@ class PlanCreateView(PermissionRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         form = PlanCreateForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _error_text(ValidationError(form.errors)))
+            messages.error(request, error_text(ValidationError(form.errors)))
             return redirect("plans:plan_list")
         data = form.cleaned_data
         based_on = None
@@ -93,7 +86,7 @@ class PlanCreateView(PermissionRequiredMixin, View):
                 data={"revenue_target": data["revenue_target"]},
             )
         except (ValidationError, PermissionDenied, WorkflowError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
             return redirect("plans:plan_list")
         messages.success(request, f"Draft v{plan.number} of {plan.scope_label} created from the history.")
         return redirect("plans:plan_detail", pk=plan.pk)
@@ -266,7 +259,7 @@ class PlanEditView(PermissionRequiredMixin, View):
                     form.add_error(None, errors)
             return self._render(request, plan, form, posted, status=400)
         except (WorkflowError, PermissionDenied) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
             return self._render(request, plan, form, posted, status=409)
         messages.success(request, "Saved.")
         return redirect("plans:plan_detail", pk=pk)
@@ -325,7 +318,7 @@ class PlanActionView(PermissionRequiredMixin, View):
                 messages.success(request, self.DONE[action])
                 return redirect("plans:plan_list")
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, self.DONE[action])
         return redirect("plans:plan_detail", pk=pk)
@@ -343,7 +336,7 @@ class SalesMetricsView(PermissionRequiredMixin, TemplateView):
         try:
             since, until = metrics_window(self.request.GET)
         except ValidationError as exc:
-            messages.error(self.request, _error_text(exc))
+            messages.error(self.request, error_text(exc))
             since, until = metrics_window({})
         data = sales_metrics(user=self.request.user, since=since, until=until)
         velocity = [row for row in data["deal_velocity"]]

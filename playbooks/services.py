@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.models import Channel
 from campaigns.models import Segment
 from revops.audit import change_record_create, model_snapshot
-from revops.choices import ChangeAction, Role, TeamKind
-from revops.documents import DocumentWorkflow, memberships, signed_in, version_text_clean
+from revops.choices import ChangeAction, TeamKind
+from revops.documents import DocumentWorkflow, marketing_sales_publisher, signed_in, version_text_clean
 from revops.exceptions import StaleRevision, WorkflowError
 from revops.models import Membership
 from scoring.choices import BuyingStage
@@ -28,7 +28,6 @@ from .choices import MAX_TOUCHES, PlayKind, RunStatus, StopCondition, TaskStatus
 from .models import Play, PlayAction, Playbook, PlayTask, playbook_scope_key
 
 SIGNER_TEAMS = (TeamKind.MARKETING, TeamKind.SALES)
-PUBLISHER_LEAD_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.REVENUE_OPERATIONS]
 PLAY_FIELDS = [
     "name", "kind", "team_kind", "channel", "due_days", "touches", "stop_on", "include_customers",
     "include_open_deals", "notify_webhook", "instructions",
@@ -48,19 +47,6 @@ def _may_edit(user) -> bool:
     return user.has_perm("playbooks.change_playbook")
 
 
-def _may_publish(user) -> bool:
-    if user.is_superuser:
-        return True
-    if not user.has_perm("playbooks.publish_playbook"):
-        return False
-    for kind, role in memberships(user):
-        if kind == TeamKind.REVENUE_OPERATIONS and role in (Role.MEMBER, Role.LEAD):
-            return True
-        if kind in PUBLISHER_LEAD_TEAMS and role == Role.LEAD:
-            return True
-    return False
-
-
 def _published(*, user, reason: str) -> None:
     """Nothing to redo: the next stage entries follow the published playbook; started runs stay."""
 
@@ -75,7 +61,7 @@ PLAYBOOKS = DocumentWorkflow(
     signers=SIGNER_TEAMS,
     approve_permission="playbooks.approve_playbook",
     may_edit=_may_edit,
-    may_publish=_may_publish,
+    may_publish=marketing_sales_publisher("playbooks.publish_playbook"),
     delete_permission="playbooks.delete_playbook",
     after_publish=_published,
     edit_refusal="You may not {what}: it needs the playbooks.change_playbook permission.",

@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from revops import csvsafe
-from revops.exceptions import WorkflowError
+from revops.exceptions import WorkflowError, error_text
 from scoring.choices import BuyingStage
 
 from . import selectors, services
@@ -25,14 +25,6 @@ from .forms import PlaybookCreateForm, PlaybookEditForm, PlayFormSet, plays_from
 from .models import Playbook
 
 MAX_TASKS = 200
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "message_dict"):
-            return " ".join(" ".join(v) for v in exc.message_dict.values())
-        return " ".join(exc.messages)
-    return str(exc) or "You are not allowed to do this."
 
 
 def _playbook(request: HttpRequest, pk: int) -> Playbook:
@@ -81,7 +73,7 @@ class PlaybookCreateView(PermissionRequiredMixin, View):
                 based_on=based_on,
             )
         except (ValidationError, PermissionDenied, WorkflowError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
             return redirect("playbooks:playbook_list")
         messages.success(request, f"Draft v{book.number} of the {book.scope_label} playbook created.")
         return redirect("playbooks:playbook_edit", pk=book.pk)
@@ -152,10 +144,10 @@ class PlaybookEditView(PermissionRequiredMixin, View):
                 playbook=book, user=request.user, data=data, expected_revision=form.cleaned_data["revision"]
             )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
             return self._render(request, book, form, formset, status=400)
         except (WorkflowError, PermissionDenied) as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
             return self._render(request, book, form, formset, status=409)
         messages.success(request, "Saved.")
         return redirect("playbooks:playbook_detail", pk=pk)
@@ -205,7 +197,7 @@ class PlaybookActionView(PermissionRequiredMixin, View):
             else:
                 getattr(flow, action)(document=book, user=user)
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, self.DONE[action])
         return redirect("playbooks:playbook_detail", pk=pk)
@@ -242,7 +234,7 @@ class TaskFinishView(PermissionRequiredMixin, View):
         except ObjectDoesNotExist:
             raise Http404("No such task.") from None
         except (WorkflowError, PermissionDenied, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         target = request.POST.get("next") or ""
         return redirect(
             target if target.startswith("/") and not target.startswith("//") else "playbooks:task_list"

@@ -17,7 +17,7 @@ from . import services
 from .audit import change_record_create, model_snapshot
 from .choices import ChangeAction, VersionStatus
 from .documents import DocumentWorkflow
-from .exceptions import WorkflowError
+from .exceptions import WorkflowError, error_text
 from .models import ApiToken, ChangeRecord, JobRun, Membership, Team
 
 # What a service may refuse with: its message is shown, nothing was written.
@@ -53,15 +53,6 @@ class AuditedModelAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             services.object_delete(instance=obj, actor=request.user)
-
-
-def error_text(exc: Exception) -> str:
-    """One line for a service error: validation errors as ``field: message``."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-        return " ".join(exc.messages)
-    return str(exc) or "You may not do this."
 
 
 def service_failed(request, model_admin, exc: Exception) -> None:

@@ -129,6 +129,25 @@ def _signers_phrase(kinds: tuple[str, ...]) -> str:
     return f"{'both ' if len(names) == 2 else ''}{joined} lead"
 
 
+def marketing_sales_publisher(permission: str) -> Callable[[Any], bool]:
+    """Who publishes a document marketing and sales sign off (policies, revenue plans, playbooks): a holder
+    of ``permission`` who leads marketing or sales, or is a revenue-operations member or lead; superusers."""
+
+    def may_publish(user) -> bool:
+        if user.is_superuser:
+            return True
+        if not user.has_perm(permission):
+            return False
+        for kind, role in memberships(user):
+            if kind == TeamKind.REVENUE_OPERATIONS and role in (Role.MEMBER, Role.LEAD):
+                return True
+            if kind in (TeamKind.MARKETING, TeamKind.SALES) and role == Role.LEAD:
+                return True
+        return False
+
+    return may_publish
+
+
 # --- the workflow of one kind of document -----------------------------------------------------------
 @dataclass(frozen=True)
 class DocumentWorkflow:

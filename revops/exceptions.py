@@ -6,6 +6,8 @@ missing rights are ``django.core.exceptions.PermissionDenied``; these are the st
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 
 class WorkflowError(Exception):
     """The action is not possible in the object's current state; ``str(exc)`` says why and what is."""
@@ -26,3 +28,12 @@ class StaleRevision(WorkflowError):
 
 class PreconditionRequired(WorkflowError):
     """An edit came without the revision it was based on, so a lost update could not be ruled out."""
+
+
+def error_text(exc: Exception) -> str:
+    """One line for a service's refusal, for a page's message: validation errors as ``field: message``."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        return " ".join(exc.messages)
+    return str(exc) or "You may not do this."

@@ -21,8 +21,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from revops.choices import Role, TeamKind
-from revops.documents import DocumentWorkflow, memberships, signed_in, version_text_clean
+from revops.choices import TeamKind
+from revops.documents import DocumentWorkflow, marketing_sales_publisher, signed_in, version_text_clean
 from revops.versioned import VERSION_FIELDS
 from scoring import pipeline
 from scoring.choices import Band
@@ -74,27 +74,11 @@ _ORDERED = [
 _QUALIFYING_BANDS = {Band.HIGH.value, Band.MEDIUM.value}
 # Whose leads sign a proposal off: marketing and sales, who own the definitions together.
 SIGNER_TEAMS = (TeamKind.MARKETING, TeamKind.SALES)
-# Who publishes a signed-off version (and rolls back): leads of marketing and sales, and revenue
-# operations (members and leads), who run the platform.
-PUBLISHER_LEAD_TEAMS = [TeamKind.MARKETING, TeamKind.SALES, TeamKind.REVENUE_OPERATIONS]
 
 
 # --- who may do what --------------------------------------------------------------------------------
 def _may_edit(user) -> bool:
     return user.has_perm("scoring.change_qualificationpolicy")
-
-
-def _may_publish(user) -> bool:
-    if user.is_superuser:
-        return True
-    if not user.has_perm("scoring.publish_qualificationpolicy"):
-        return False
-    for kind, role in memberships(user):
-        if kind == TeamKind.REVENUE_OPERATIONS and role in (Role.MEMBER, Role.LEAD):
-            return True
-        if kind in PUBLISHER_LEAD_TEAMS and role == Role.LEAD:
-            return True
-    return False
 
 
 def _accounts_rescore(*, user, reason: str) -> None:
@@ -107,7 +91,7 @@ POLICIES = DocumentWorkflow(
     signers=SIGNER_TEAMS,
     approve_permission="scoring.approve_qualificationpolicy",
     may_edit=_may_edit,
-    may_publish=_may_publish,
+    may_publish=marketing_sales_publisher("scoring.publish_qualificationpolicy"),
     delete_permission="scoring.delete_qualificationpolicy",
     after_publish=_accounts_rescore,
     edit_refusal="You may not {what}: it needs the scoring.change_qualificationpolicy permission.",
