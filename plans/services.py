@@ -25,7 +25,14 @@ from django.db import transaction
 from accounts.models import Channel
 from campaigns.models import Segment
 from revops.choices import TeamKind
-from revops.documents import DocumentWorkflow, marketing_sales_publisher, signed_in, version_text_clean
+from revops.documents import (
+    DocumentWorkflow,
+    fields_diff,
+    marketing_sales_publisher,
+    rows_diff,
+    signed_in,
+    version_text_clean,
+)
 from revops.exceptions import StaleRevision, WorkflowError
 from revops.models import Team
 from revops.versioned import VERSION_FIELDS
@@ -272,7 +279,7 @@ def _allocations_write(plan: RevenuePlan, rows: list[dict[str, Any]]) -> None:
     )
 
 
-def _allocations_as_data(plan: RevenuePlan) -> list[dict[str, Any]]:
+def allocations_as_data(plan: RevenuePlan) -> list[dict[str, Any]]:
     return [
         {
             "channel": a.channel.slug,
@@ -352,7 +359,7 @@ def plan_draft_create(
         fields: dict[str, Any] = {"name": default_name, "revenue_target": Decimal(0)}
         if source is not None:
             fields |= {name: getattr(source, name) for name in PLAN_FIELDS}
-            copied.extend(_allocations_as_data(source))
+            copied.extend(allocations_as_data(source))
         if source is None or source.scope_key != scope["scope_key"]:  # a new period: the year before it
             if source is not None and source.name == f"Revenue plan {source.scope_label}":
                 fields["name"] = default_name  # last quarter's default name would name the wrong period
@@ -397,7 +404,7 @@ def plan_update(
         cleaned = plan_data_clean(plan=locked, data=data)
         rows = allocations_clean(data["allocations"]) if "allocations" in data else None
         changed = {k: v for k, v in cleaned.items() if getattr(locked, k) != v}
-        before_rows = _allocations_as_data(locked)
+        before_rows = allocations_as_data(locked)
         detail: dict[str, Any] = {}
         if changed:
             detail["settings"] = [
@@ -414,7 +421,7 @@ def plan_update(
             }
         if rows is not None:
             _allocations_write(locked, rows)
-            after_rows = _allocations_as_data(locked)
+            after_rows = allocations_as_data(locked)
             if after_rows != before_rows:
                 detail["allocations"] = {"old": before_rows, "new": after_rows}
         return detail or None
@@ -472,3 +479,16 @@ def plan_publish(*, plan: RevenuePlan, user, at: datetime.datetime | None = None
 def plan_rollback(*, target: RevenuePlan, user) -> RevenuePlan:
     """Publish an earlier, previously published version of the same plan again."""
     return PLANS.rollback(document=target, user=user)
+
+
+def plan_diff(*, old: RevenuePlan, new: RevenuePlan) -> dict[str, Any]:
+    """What changed from ``old`` to ``new`` (any two plans): name, target, history window, overrides and their
+    notes; the channels added, removed and changed."""
+    before = {f: _jsonable(getattr(old, f)) for f in PLAN_FIELDS}
+    after = {f: _jsonable(getattr(new, f)) for f in PLAN_FIELDS}
+    return {
+        "old": old.pk,
+        "new": new.pk,
+        "settings": fields_diff(before, after, PLAN_FIELDS),
+        "allocations": rows_diff(allocations_as_data(old), allocations_as_data(new), key="channel"),
+    }

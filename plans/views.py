@@ -105,6 +105,7 @@ class PlanDetailView(PermissionRequiredMixin, TemplateView):
         report = attainment_as_dict(plan, figures, attainment)
         history = selectors.plan_history(plan)
         actions = services.PLANS.actions_for(user, plan)
+        diff = services.plan_diff(old=plan.based_on, new=plan) if plan.based_on_id else None
         context.update(
             {
                 "plan": plan,
@@ -117,6 +118,7 @@ class PlanDetailView(PermissionRequiredMixin, TemplateView):
                 "history_figures": plan.history_figures or {},
                 "actions": actions,
                 "actions_besides_comment": actions - {"comment"},
+                "diff": diff,
                 "approvals": list(plan.approvals.all()),
                 "comments": selectors.plan_comments(plan),
                 "history": history,

@@ -19,7 +19,14 @@ from accounts.models import Channel
 from campaigns.models import Segment
 from revops.audit import change_record_create, model_snapshot
 from revops.choices import ChangeAction, TeamKind
-from revops.documents import DocumentWorkflow, marketing_sales_publisher, signed_in, version_text_clean
+from revops.documents import (
+    DocumentWorkflow,
+    fields_diff,
+    marketing_sales_publisher,
+    rows_diff,
+    signed_in,
+    version_text_clean,
+)
 from revops.exceptions import StaleRevision, WorkflowError
 from revops.models import Membership
 from scoring.choices import BuyingStage
@@ -300,3 +307,17 @@ def task_finish(*, task: PlayTask, user, status: str = TaskStatus.DONE) -> PlayT
         PlayAction.objects.create(run=run, at=locked.done_at, action="done", detail={}, actor=user)
     task.status, task.done_at, task.done_by = locked.status, locked.done_at, locked.done_by
     return task
+
+
+def playbook_diff(*, old: Playbook, new: Playbook) -> dict[str, Any]:
+    """What changed from ``old`` to ``new``: name and description; the plays (by name) added, removed and
+    changed."""
+    texts = ["name", "description"]
+    return {
+        "old": old.pk,
+        "new": new.pk,
+        "settings": fields_diff(
+            {f: getattr(old, f) for f in texts}, {f: getattr(new, f) for f in texts}, texts
+        ),
+        "plays": rows_diff(plays_as_data(old), plays_as_data(new), key="name"),
+    }

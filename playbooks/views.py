@@ -91,12 +91,14 @@ class PlaybookDetailView(PermissionRequiredMixin, TemplateView):
         for play in plays:
             play.counts = counts[play.pk]
         actions = services.PLAYBOOKS.actions_for(self.request.user, book)
+        diff = services.playbook_diff(old=book.based_on, new=book) if book.based_on_id else None
         context.update(
             {
                 "playbook": book,
                 "plays": plays,
                 "actions": actions,
                 "actions_besides_comment": actions - {"comment"},
+                "diff": diff,
                 "approvals": list(book.approvals.all()),
                 "comments": list(book.comments.select_related("author")),
                 "history": list(book.history.select_related("actor").order_by("-at", "-id")[:100]),

@@ -613,3 +613,26 @@ class DocumentWorkflow:
                 self.publish(document=document, user=None)
                 published += 1
         return published
+
+
+# --- what changed between two versions ---------------------------------------------------------------
+def fields_diff(old: dict[str, Any], new: dict[str, Any], fields: list[str]) -> list[dict[str, Any]]:
+    """``[{field, old, new}]`` for each of ``fields`` whose value differs, in ``fields``' order."""
+    return [{"field": f, "old": old.get(f), "new": new.get(f)} for f in fields if old.get(f) != new.get(f)]
+
+
+def rows_diff(old: list[dict[str, Any]], new: list[dict[str, Any]], *, key: str) -> dict[str, list]:
+    """Rows of a document (a plan's channels, a playbook's plays) matched by ``key``: ``added``,
+    ``removed`` and ``changed`` (``{key, changes: [{field, old, new}]}``)."""
+    before = {row[key]: row for row in old}
+    after = {row[key]: row for row in new}
+    changed = []
+    for name in after.keys() & before.keys():
+        changes = fields_diff(before[name], after[name], [f for f in after[name] if f != key])
+        if changes:
+            changed.append({key: name, "changes": changes})
+    return {
+        "added": [row for row in new if row[key] not in before],
+        "removed": [row for row in old if row[key] not in after],
+        "changed": sorted(changed, key=lambda item: str(item[key])),
+    }

@@ -35,6 +35,7 @@ _PERMISSIONS = {
     "list": ["plans.view_revenueplan"],
     "retrieve": ["plans.view_revenueplan"],
     "attainment": ["plans.view_revenueplan"],
+    "diff": ["plans.view_revenueplan"],
     "history": ["plans.view_revenueplan", "plans.view_planhistory"],
     "create": ["plans.add_revenueplan"],
     "update": ["plans.change_revenueplan"],
@@ -262,6 +263,27 @@ class RevenuePlanViewSet(
     def destroy(self, request, *args, **kwargs):
         services.plan_delete(plan=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="What changed from another version (default: the one it is based on)",
+        parameters=[OpenApiParameter("against", OpenApiTypes.INT, description="A plan's id.")],
+        responses={200: OpenApiResponse(description="settings [{field, old, new}], allocations {added, "
+                                        "removed, changed}"), 400: _FIELD_ERRORS},
+    )  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        plan = self.get_object()
+        raw = request.query_params.get("against")
+        if raw is None and plan.based_on_id is None:
+            raise exceptions.ValidationError(
+                {"against": ["This plan is based on none: say which to compare."]}
+            )
+        if raw is not None and not raw.isdigit():
+            raise exceptions.ValidationError({"against": ["A plan's id."]})
+        against = self.get_queryset().filter(pk=int(raw) if raw is not None else plan.based_on_id).first()
+        if against is None:
+            raise exceptions.ValidationError({"against": ["No such plan."]})
+        return Response(services.plan_diff(old=against, new=plan))
 
     @extend_schema(
         summary="Pipeline and opportunities created each month by channel against quota, and the forecast",

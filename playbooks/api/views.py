@@ -30,6 +30,7 @@ _PERMISSIONS = {
     "list": ["playbooks.view_playbook"],
     "retrieve": ["playbooks.view_playbook"],
     "history": ["playbooks.view_playbook", "playbooks.view_playbookhistory"],
+    "diff": ["playbooks.view_playbook"],
     "create": ["playbooks.add_playbook"],
     "update": ["playbooks.change_playbook"],
     "partial_update": ["playbooks.change_playbook"],
@@ -210,6 +211,25 @@ class PlaybookViewSet(
     def destroy(self, request, *args, **kwargs):
         services.PLAYBOOKS.draft_delete(document=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="What changed from another version (default: the one it is based on)",
+        parameters=[OpenApiParameter("against", OpenApiTypes.INT, description="A playbook's id.")],
+        responses={200: OpenApiResponse(description="settings [{field, old, new}], plays {added, removed, "
+                                        "changed}"), 400: _FIELD_ERRORS},
+    )  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        book = self.get_object()
+        raw = request.query_params.get("against")
+        if raw is None and book.based_on_id is None:
+            raise exceptions.ValidationError({"against": ["This playbook is based on none: say which."]})
+        if raw is not None and not raw.isdigit():
+            raise exceptions.ValidationError({"against": ["A playbook's id."]})
+        against = self.get_queryset().filter(pk=int(raw) if raw is not None else book.based_on_id).first()
+        if against is None:
+            raise exceptions.ValidationError({"against": ["No such playbook."]})
+        return Response(services.playbook_diff(old=against, new=book))
 
     @extend_schema(
         summary="Act on the stage transitions not acted on yet, now (revenue operations)",

@@ -171,3 +171,31 @@ def test_attainment_tracks_every_channel_against_quota_with_a_forecast(people, h
     )  # 2–31 December
     assert body["forecast"]["low"] <= body["forecast"]["expected"] <= body["forecast"]["high"]
     assert client_for(people["viewer"]).get(f"{URL}{plan['id']}/attainment/").status_code == 200
+
+
+def test_a_new_version_says_what_changed_from_the_one_it_is_based_on(people, history):
+    editor = client_for(people["mlead"])
+    first = create(editor, revenue_target="500000").json()
+    url = f"{URL}{first['id']}/"
+    editor.post(f"{url}propose/")
+    client_for(people["mlead2"]).post(f"{url}approve/")
+    client_for(people["slead"]).post(f"{url}approve/")
+    client_for(people["slead"]).post(f"{url}publish/")
+    second = create(editor, revenue_target="600000").json()
+    answer = editor.patch(
+        f"{URL}{second['id']}/",
+        {"cycle_days": 20, "cycle_days_note": "Shorter deals",
+         "allocations": [{"channel": "inbound", "share": 1}]},
+        format="json", HTTP_IF_MATCH=f'"plan-{second["id"]}-r1"',
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.json()
+    diff = client_for(people["viewer"]).get(f"{URL}{second['id']}/diff/").json()
+    changed = {c["field"]: (c["old"], c["new"]) for c in diff["settings"]}
+    assert changed["revenue_target"] == ("500000.00", "600000.00")
+    assert changed["cycle_days"] == (None, 20) and changed["cycle_days_note"] == ("", "Shorter deals")
+    removed = [r["channel"] for r in diff["allocations"]["removed"]]
+    assert removed == ["outbound", "events", "partners", "upsell", "direct"]
+    assert diff["allocations"]["changed"][0]["channel"] == "inbound"
+    assert editor.get(f"{url}diff/").status_code == 400  # v1 is based on nothing
+    assert editor.get(f"{url}diff/", {"against": second["id"]}).status_code == 200
+    assert editor.get(f"{url}diff/", {"against": "x"}).status_code == 400

@@ -81,3 +81,23 @@ def test_a_playbook_is_drafted_signed_off_published_and_then_acts(people):
     meeting_task = next(r for r in runs if r["play_name"] == "Meeting")["tasks"][0]["id"]
     bdr.post(f"/api/play-tasks/{meeting_task}/done/")
     assert PlayRun.objects.get(play__name="Meeting").status == "done"
+
+
+def test_a_playbook_version_says_what_changed(people):
+    editor = client_for(people["editor"])
+    first = editor.post("/api/playbooks/", {"stage": "purchase", "plays": [CADENCE]}, format="json").json()
+    second = editor.post(
+        "/api/playbooks/", {"stage": "purchase", "based_on": first["id"]}, format="json"
+    ).json()
+    mail = {"name": "Mail", "kind": "direct_mail", "team_kind": "marketing"}
+    editor.patch(
+        f"/api/playbooks/{second['id']}/", {"plays": [{**CADENCE, "touches": 10}, mail]},
+        format="json", HTTP_IF_MATCH=f'"playbook-{second["id"]}-r1"',
+    )  # fmt: skip
+    diff = editor.get(f"/api/playbooks/{second['id']}/diff/").json()
+    assert [p["name"] for p in diff["plays"]["added"]] == ["Mail"]
+    assert diff["plays"]["changed"] == [
+        {"name": "Outbound", "changes": [{"field": "touches", "old": 3, "new": 10}]}
+    ]
+    page = client_for(people["editor"])
+    assert page.get(f"/api/playbooks/{first['id']}/diff/").status_code == 400
