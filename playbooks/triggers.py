@@ -279,7 +279,16 @@ def _batch(transitions: list[dict], *, now: datetime.datetime, result: TriggerRe
 
     PlayRun.objects.bulk_create(new_runs, batch_size=1000, ignore_conflicts=False)
     updates = [r for r in changed.values() if r.pk]
-    PlayRun.objects.bulk_update(updates, ["status", "ended_at", "reason"], batch_size=1000)
+    # Stops and resumptions share a few (status, end, reason) values: one UPDATE each, not a bulk_update's
+    # CASE per row (docs/benchmarks.md, playbook triggering).
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for run in updates:
+        groups[(run.status, run.ended_at, run.reason)].append(run.pk)
+    for (status, ended_at, reason), ids in groups.items():
+        for start in range(0, len(ids), 5000):
+            PlayRun.objects.filter(pk__in=ids[start : start + 5000]).update(
+                status=status, ended_at=ended_at, reason=reason
+            )
     stopped_ids = [r.pk for r in updates if r.status == RunStatus.STOPPED]
     if stopped_ids:
         PlayTask.objects.filter(run_id__in=stopped_ids, status=TaskStatus.OPEN).update(
