@@ -22,6 +22,7 @@ SECTIONS = {
     "auc": "bench.auc",
     "campaigns": "bench.campaigns",
     "plans": "bench.plans",
+    "whatif": "bench.whatif",
 }
 
 
