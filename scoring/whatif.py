@@ -351,6 +351,10 @@ def whatif_compute(
         contacts = contacts[contacts["account_id"].isin(account_ids)].reset_index(drop=True)
     if replay == "weekly":
         activity = contact_activity(both, as_of, where="1 = 1", params=[], extra_days=days)
+        if account_ids is not None:
+            # Only the segment's rows (the engine drops the others anyway), so that a segment's replay
+            # costs what its contacts cost: the benchmark extrapolates the world's from a sample's.
+            activity = activity[activity["entity"].isin(contacts["contact_id"])].reset_index(drop=True)
     else:
         activity = activity_frame(both, as_of, days=days, account_ids=account_ids)
     population = Population(
