@@ -391,7 +391,7 @@ def _full_rescore(url: str, as_of: datetime.date, processes: int = 1) -> dict:
         "contacts_written": totals["contacts_written"],
         "history_rows": ContactScoreHistory.objects.count(),
         "moved": totals["moved"],
-        "mql": totals["mql"],
+        "meets_mql_definition": totals["meets_mql_definition"],
         "accounts": totals["accounts"],
         "accounts_written": totals["accounts_written"],
         # With several processes the steps run in the children: only the single-process run has them.
@@ -561,7 +561,7 @@ def _baseline(spec, as_of: datetime.date, ids: list[int]) -> dict:
                     **values,
                     "ruleset_id": spec.id,
                     "fast_track": one.fast_track,
-                    "explanation": one.explanation,
+                    "as_of": as_of,
                     "scored_at": now,
                 },
             )

@@ -196,7 +196,10 @@ class ContactScore(models.Model):
     engagement_grade = models.CharField(max_length=1, default="3")
     excluded = models.CharField(max_length=200, blank=True, help_text="Why disqualified, if so.")
     fast_track = models.CharField(max_length=32, blank=True, help_text="The fast-track action seen, if any.")
-    explanation = models.JSONField(default=list, blank=True, help_text="[[rule id, name, points], …]")
+    # No explanation column: ``scoring.rescore.contact_score_explanation`` recomputes it from the data of
+    # ``as_of`` under ``ruleset`` when someone reads it (a million jsonb values cost a rescore more than
+    # the scores).
+    as_of = models.DateField(null=True, help_text="The day whose data the score used.")
     scored_at = models.DateTimeField()
 
     class Meta:

@@ -17,6 +17,7 @@ from revops.panels import panel_register
 from scoring.choices import RECYCLE_REASONS, REJECT_REASONS
 from scoring.lifecycle import RECYCLABLE_STAGES, can_decide
 from scoring.models import ContactScoreHistory, LifecycleTransition, Rule
+from scoring.rescore import contact_score_explanation
 from scoring.selectors import published_ruleset
 
 SCORE_HISTORY_LIMIT = 20
@@ -148,9 +149,11 @@ def account_panel(account: Account, user) -> dict[str, Any]:
 def contact_panel(contact: Contact, user) -> dict[str, Any]:
     """The contact's rules score (loaded with it), its explanation, history, moves and decisions."""
     score = _related_or_none(contact, "rule_score") if user.has_perm("scoring.view_contactscore") else None
+    why = contact_score_explanation(score) if score else {"explanation": [], "current": True}
     return {
         "rule_score": score,
-        "score_explanation": explanation_rows(score.explanation) if score else [],
+        "score_explanation": explanation_rows(why["explanation"]),
+        "score_explanation_current": why["current"],
         "scoring": contact_scoring(contact=contact, user=user),
     }
 

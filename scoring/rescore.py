@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact
 from revops.audit import change_record_create, model_snapshot
-from revops.background import deferred_note
+from revops.background import debounced_run, deferred_note
 from revops.bulk import ids_condition, is_postgres, table_sql
 from revops.choices import ChangeAction
 from revops.chunks import TRANSIENT, Failure, Isolated, Run, error_words, local_runner, range_run_isolated
@@ -89,27 +89,15 @@ def published() -> Ruleset:
 
 
 # --- writing scores -------------------------------------------------------------------------------------
-def explanations_json(result: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    """``explanation_for`` of many rows at once, as JSON text, built per rule rather than per row."""
-    explain = result.attrs["explain"]
-    points = explain.points[:, rows]
-    pieces = np.full(len(rows), "", dtype=object)
-    for k, rule in enumerate(explain.rules):
-        fired = points[k] != 0.0
-        if not fired.any():
-            continue
-        prefix = f"[{json.dumps(rule.id)},{json.dumps(rule.name)},"
-        fragments = prefix + pd.Series(points[k][fired].astype(str), dtype=object) + "]"
-        before = pieces[fired]
-        pieces[fired] = np.where(before == "", fragments.to_numpy(), before + "," + fragments.to_numpy())
-    return ("[" + pd.Series(pieces, dtype=object) + "]").tolist()
-
-
 def contact_scores_write(
-    *, ruleset_id: int, result: pd.DataFrame, explain_json: Callable[[np.ndarray], list[str]],
-    as_of: datetime.date, now: datetime.datetime, where: str, params: list,
+    *, ruleset_id: int, result: pd.DataFrame, as_of: datetime.date, now: datetime.datetime, where: str,
+    params: list,
 ) -> int:  # fmt: skip
-    """Write the scores of ``result`` that changed (and their history rows); returns how many."""
+    """Write the scores of ``result`` that changed (and their history rows); returns how many.
+
+    Only numbers are written: a contact's explanation is recomputed when someone reads it
+    (``contact_score_explanation``), from the day's data the score used (``as_of``) under the version that
+    made it. Writing a million explanations as jsonb cost a full rescore more than the scores themselves."""
     if result.empty:
         return 0
     result = result.assign(ruleset_id=ruleset_id)
@@ -118,14 +106,12 @@ def contact_scores_write(
     if not len(changed):
         return 0
     out = result.iloc[changed][["contact_id", *SCORE_FIELDS]].reset_index(drop=True)
-    out["explanation"] = explain_json(changed)
+    out["as_of"] = as_of.isoformat()
     out["scored_at"] = now.isoformat()
     fresh = ~out["contact_id"].isin(current["contact_id"]) if len(current) else np.ones(len(out), dtype=bool)
     insert_or_upsert(ContactScore, "contact_id", out, np.asarray(fresh, dtype=bool))
-    # History keeps the numbers; a past explanation is reproduced on demand (``contact_score_as_of``),
-    # which halves what a full rescore writes.
     history = out[["contact_id", "ruleset_id", "fit", "engagement", "fit_grade", "engagement_grade",
-                   "excluded", "scored_at"]].assign(as_of=as_of.isoformat(), explanation="[]")  # fmt: skip
+                   "excluded", "scored_at", "as_of"]].assign(explanation="[]")  # fmt: skip
     frame_copy(table_sql(ContactScoreHistory), history)
     return len(out)
 
@@ -231,8 +217,8 @@ def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int,
     with transaction.atomic():
         derived_data_commit()
         written = contact_scores_write(
-            ruleset_id=spec.id, result=result, explain_json=lambda rows: explanations_json(result, rows),
-            as_of=as_of, now=now, where="contact_id >= %s AND contact_id < %s", params=[low, high],
+            ruleset_id=spec.id, result=result, as_of=as_of, now=now,
+            where="contact_id >= %s AND contact_id < %s", params=[low, high],
         )  # fmt: skip
         moved = lifecycle_apply(
             spec=spec, contacts=population.contacts, result=result, now=now,
@@ -364,13 +350,12 @@ def rescore_contacts(
             cursor.execute(f"SELECT id FROM {table_sql(Contact)} WHERE {clause}", params)
             contact_ids |= {row[0] for row in cursor.fetchall()}
     population = contacts_by_ids(spec, as_of, contact_ids)
-    result, explanations = _scalar_contacts(spec, population, as_of)
+    result, _explanations = _scalar_contacts(spec, population, as_of)
     id_clause, id_params = ids_condition("contact_id", sorted(contact_ids))
     with transaction.atomic():
         written = contact_scores_write(
-            ruleset_id=spec.id, result=result, as_of=as_of, now=now, where=id_clause, params=id_params,
-            explain_json=lambda rows: [json.dumps(explanations[i]) for i in rows.tolist()],
-        )  # fmt: skip
+            ruleset_id=spec.id, result=result, as_of=as_of, now=now, where=id_clause, params=id_params
+        )
         moved = lifecycle_apply(spec=spec, contacts=population.contacts, result=result, now=now)
         accounts_written = 0
         if account_ids:
@@ -450,6 +435,8 @@ def _scalar_accounts(spec, population, scores: pd.DataFrame, as_of) -> tuple[pd.
 
 # --- the outbox: who changed -----------------------------------------------------------------------
 DRAIN_KEY = "scoring:outbox:scheduled"
+DRAIN_THREAD = "scoring-drain"
+DRAIN_ROWS_SQLITE = 10
 # A row that fails is tried again after 30 s, 1, 2 and 4 minutes; the fifth failure parks it (about 7.5
 # minutes after the first) with its error, for a person to read and replay. The sweep (beat, every 10 s)
 # picks up rows whose back-off has elapsed.
@@ -474,11 +461,18 @@ def _drain_schedule() -> None:
     """Ask for a drain. The change it follows has committed: when the cache or the broker is down this
     only notes that the scoring waits (the beat sweep drains the row once the queue is back) and never
     raises into the request that wrote the change."""
-    # In-process (eager) there is nothing to debounce; otherwise one queued drain at a time (beat sweeps
-    # every 10 s in case a queued one is lost).
+    # With a broker: one queued drain at a time (beat sweeps every 10 s in case a queued one is lost).
+    # Without (the embedded mode, eager tasks): the web process's drainer thread, a moment later, one
+    # drain for all the requests of that moment; the request answers without waiting for the scores.
+    # SCORING_DRAIN_INLINE (tests) drains here, in the request.
     try:
-        if current_app.conf.task_always_eager or cache.add(DRAIN_KEY, 1, timeout=5):
+        if not current_app.conf.task_always_eager:
+            if cache.add(DRAIN_KEY, 1, timeout=5):
+                outbox_drain_task.delay()
+        elif settings.SCORING_DRAIN_INLINE:
             outbox_drain_task.delay()
+        else:
+            debounced_run(outbox_drain_here, name=DRAIN_THREAD, delay=settings.SCORING_DRAIN_DEBOUNCE_SECONDS)
     except Exception:
         log.warning("could not schedule an outbox drain; the periodic sweep will pick it up", exc_info=True)
         deferred_note("scoring will run when the queue is back")
@@ -586,6 +580,12 @@ def outbox_replay(*, actor, rows: Iterable[ScoringOutbox]) -> int:
     return replayed
 
 
+def outbox_drain_here() -> int:
+    """The embedded mode's drain (the drainer thread): on SQLite, a few rows per transaction, since each
+    holds the one write lock that the requests wait for; on PostgreSQL, as a worker drains."""
+    return outbox_drain(limit=500 if is_postgres() else DRAIN_ROWS_SQLITE)
+
+
 @shared_task(name="scoring.tasks.outbox_drain_task")
 def outbox_drain_task() -> int:
     try:
@@ -593,6 +593,31 @@ def outbox_drain_task() -> int:
     except Exception:  # the cache is down: the drain still runs (the key expires in 5 s by itself)
         log.warning("could not clear the outbox drain key", exc_info=True)
     return outbox_drain()
+
+
+# --- why: explanations are recomputed, not stored ---------------------------------------------------------
+def _reproduced(ruleset: Ruleset, contact_id: int, day: datetime.date) -> tuple[pd.Series | None, list]:
+    """A contact's score recomputed from the data known on ``day`` under ``ruleset``, with its explanation."""
+    spec = spec_for(ruleset)
+    result, explanations = _scalar_contacts(spec, contacts_by_ids(spec, day, [contact_id]), day)
+    if not len(result):
+        return None, []
+    return result.iloc[0], explanations[0]
+
+
+def contact_score_explanation(score: ContactScore) -> dict:
+    """Why a stored score is what it is: ``{"explanation": [[rule id, name, points], …], "current": bool}``.
+
+    The points are recomputed from the day's data the score used (``as_of``) under the version that made
+    it, which gives the stored numbers back. ``current`` is false when they do not (the contact or its
+    account was edited since and its rescore is still queued): the explanation then shows the new numbers."""
+    day = score.as_of or score.scored_at.astimezone(datetime.UTC).date()
+    recomputed, explanation = _reproduced(score.ruleset, score.contact_id, day)
+    current = recomputed is not None and (
+        (float(recomputed["fit"]), float(recomputed["engagement"]), recomputed["excluded"])
+        == (score.fit, score.engagement, score.excluded)
+    )
+    return {"explanation": explanation, "current": current}
 
 
 # --- the past ------------------------------------------------------------------------------------------
@@ -610,10 +635,7 @@ def contact_score_as_of(*, contact_id: int, day: datetime.date) -> dict | None:
     )
     if row is None:
         return None
-    spec = spec_for(row.ruleset)
-    population = contacts_by_ids(spec, row.as_of, [contact_id])
-    result, explanations = _scalar_contacts(spec, population, row.as_of)
-    recomputed = result.iloc[0] if len(result) else None
+    recomputed, explanation = _reproduced(row.ruleset, contact_id, row.as_of)
     stored = {
         "fit": row.fit, "engagement": row.engagement, "grade": f"{row.fit_grade}{row.engagement_grade}",
         "excluded": row.excluded,
@@ -623,7 +645,7 @@ def contact_score_as_of(*, contact_id: int, day: datetime.date) -> dict | None:
         reproduced = {
             "fit": float(recomputed["fit"]), "engagement": float(recomputed["engagement"]),
             "grade": f"{recomputed['fit_grade']}{recomputed['engagement_grade']}",
-            "excluded": recomputed["excluded"], "explanation": explanations[0],
+            "excluded": recomputed["excluded"], "explanation": explanation,
         }  # fmt: skip
     return {
         "contact_id": contact_id,

@@ -30,6 +30,7 @@ from scoring.models import (
     RulesetComment,
     RulesetHistory,
 )
+from scoring.rescore import contact_score_explanation
 from scoring.selectors import DEFINITION_FIELDS, RULE_FIELDS
 
 
@@ -479,16 +480,28 @@ class ContactScoreSerializer(serializers.ModelSerializer):
 
 
 class ContactScoreDetailSerializer(ContactScoreSerializer):
-    """A score with why: the points each rule gave."""
+    """A score with why: the points each rule gave, recomputed from the day's data the score used."""
 
     explanation = serializers.SerializerMethodField()
+    explanation_current = serializers.SerializerMethodField(
+        help_text="False while the contact's rescore is queued: the explanation then shows the new numbers."
+    )
 
     class Meta(ContactScoreSerializer.Meta):
-        fields = [*ContactScoreSerializer.Meta.fields, "explanation"]
+        fields = [*ContactScoreSerializer.Meta.fields, "as_of", "explanation", "explanation_current"]
         read_only_fields = fields
 
+    def _why(self, obj) -> dict:
+        cache = self.context.setdefault("explanations", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = contact_score_explanation(obj)
+        return cache[obj.pk]
+
     def get_explanation(self, obj) -> list[dict[str, Any]]:
-        return ExplanationItemSerializer(explanation_items(obj.explanation), many=True).data
+        return ExplanationItemSerializer(explanation_items(self._why(obj)["explanation"]), many=True).data
+
+    def get_explanation_current(self, obj) -> bool:
+        return self._why(obj)["current"]
 
 
 class ContactScoreHistorySerializer(serializers.ModelSerializer):

@@ -101,7 +101,7 @@ class ContactScoreFactory(_UpsertFactory):
     engagement = 40
     fit_grade = "B"
     engagement_grade = "2"
-    explanation = factory.LazyFunction(lambda: [[1, "Decision-maker seniority", 15], [8, "Pricing page", 20]])
+    as_of = factory.LazyFunction(lambda: timezone.now().date())
     scored_at = factory.LazyFunction(timezone.now)
 
 

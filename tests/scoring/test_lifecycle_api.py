@@ -8,6 +8,7 @@ from accounts.models import Contact
 from revops import services
 from revops.choices import Role, TeamKind
 from scoring.models import DEFAULT_SQL_CHECKLIST, LifecycleTransition
+from scoring.rescore import contact_score_explanation
 from tests.accounts.factories import ContactFactory
 from tests.scoring.factories import (
     FAST_PASSWORD_HASHERS,
@@ -317,10 +318,10 @@ def test_contact_scores_list_filters_and_detail(client_for, user_in):
     assert client.get("/api/contact-scores/?grade=Z9").status_code == 400
     detail = client.get(f"/api/contact-scores/{b2.pk}/").json()
     assert detail["grade"] == "B2" and detail["email"] == b2.contact.email
-    assert detail["explanation"] == [
-        {"rule": 1, "name": "Decision-maker seniority", "points": 15.0},
-        {"rule": 8, "name": "Pricing page", "points": 20.0},
-    ]
+    # Recomputed from the contact's data: the factory's invented numbers are not what the rules give.
+    expected = contact_score_explanation(b2)["explanation"]
+    assert detail["explanation"] == [{"rule": r, "name": n, "points": p} for r, n, p in expected]
+    assert detail["explanation_current"] is False and detail["as_of"] == b2.as_of.isoformat()
     assert "explanation" not in rows[0]
     assert client.get("/api/contact-scores/987654/").status_code == 404
 

@@ -19,7 +19,7 @@ from scoring.models import (
     ScoringOutbox,
 )
 from scoring.population import spec_for
-from scoring.rescore import outbox_drain, rescore_all, rescore_contacts
+from scoring.rescore import contact_score_explanation, outbox_drain, rescore_all, rescore_contacts
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import starter_ruleset
@@ -67,9 +67,12 @@ def world():
 
 def _scores():
     return {
-        s.contact_id: (s.fit, s.engagement, s.fit_grade, s.engagement_grade, s.excluded, s.explanation)
+        s.contact_id: (
+            s.fit, s.engagement, s.fit_grade, s.engagement_grade, s.excluded,
+            contact_score_explanation(s)["explanation"],
+        )
         for s in ContactScore.objects.all()
-    }
+    }  # fmt: skip
 
 
 def test_batch_rescore_scores_explains_and_moves_the_lifecycle(world):
@@ -78,7 +81,9 @@ def test_batch_rescore_scores_explains_and_moves_the_lifecycle(world):
     buyer = ContactScore.objects.get(contact=world["buyer"])
     # VP 15 + marketing 10 + 800 employees 15 + Software 10 = 50 fit → grade A
     assert buyer.fit == 50 and buyer.fit_grade == "A"
-    fired = {name for _id, name, _points in buyer.explanation}
+    why = contact_score_explanation(buyer)
+    assert why["current"]  # recomputed on read, it gives the stored numbers back
+    fired = {name for _id, name, _points in why["explanation"]}
     assert {"Decision-maker seniority", "Pricing page", "Webinar attended"} <= fired
     assert buyer.engagement > 30  # pricing decays over days, capped at 30; plus the webinar
     world["buyer"].refresh_from_db()

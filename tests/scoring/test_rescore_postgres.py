@@ -25,7 +25,7 @@ pytestmark = [
 
 
 def _snapshot():
-    contacts = sorted(ContactScore.objects.values_list("contact_id", "fit", "engagement", "explanation"))
+    contacts = sorted(ContactScore.objects.values_list("contact_id", "fit", "engagement", "as_of"))
     accounts = sorted(AccountRuleScore.objects.values_list("account_id", "fit", "engagement", "explanation"))
     moves = sorted(LifecycleTransition.objects.values_list("contact_id", "from_stage", "to_stage", "rule"))
     return contacts, accounts, moves
