@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Scores of contacts touched by events or edits are refreshed by a task within about a second.
 SCORING_INCREMENTAL = env.bool("SCORING_INCREMENTAL", default=True)
+# Without a broker that task runs in a thread of the web process, this long after the first request
+# that asks for it (the requests of that moment share one run); true runs it in the request (tests).
+SCORING_DRAIN_DEBOUNCE_SECONDS = env.float("SCORING_DRAIN_DEBOUNCE_SECONDS", default=0.3)
+SCORING_DRAIN_INLINE = env.bool("SCORING_DRAIN_INLINE", default=False)
 # Every backtest refits the champion without each group of features (what each earns: a few more fits).
 SCORING_FEATURE_ABLATION = env.bool("SCORING_FEATURE_ABLATION", default=True)
 # Below this many accounts the in-market model learns from snapshots twice a month instead of once.

@@ -61,6 +61,13 @@ def _jobs_inline(settings):
 
 
 @pytest.fixture(autouse=True)
+def _outbox_drained_inline(settings):
+    """Without a broker the outbox drains in a thread a moment after commit; tests read the scores right
+    after the write, so it drains in the request (tests/scoring/test_outbox_drainer.py tests the thread)."""
+    settings.SCORING_DRAIN_INLINE = True
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process in tests, even with REDIS_URL set; test_worker.py uses a real worker."""
     previous = celery_app.conf.task_always_eager

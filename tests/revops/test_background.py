@@ -56,3 +56,49 @@ def test_a_failing_job_in_the_thread_is_logged_not_raised(settings, caplog):
             break
         threading.Event().wait(0.05)
     assert any("background job backtest-3 failed" in r.getMessage() for r in caplog.records)
+
+
+def test_debounced_runs_once_for_a_burst_and_again_for_what_came_during_a_run():
+    runs, started, gate, second = [], threading.Event(), threading.Event(), threading.Event()
+
+    def run():
+        runs.append(threading.current_thread().name)
+        if len(runs) == 1:
+            started.set()
+            assert gate.wait(10)
+        else:
+            second.set()
+
+    name = "test-debounce-a"
+    background.debounced_run(run, name=name, delay=0.05)
+    assert started.wait(10)
+    for _ in range(5):  # while the first run runs: one more run, for all of them
+        background.debounced_run(run, name=name, delay=0.05)
+    gate.set()
+    assert second.wait(10)
+    debounced = background._debounced[name]
+    for _ in range(100):  # the thread goes back to waiting
+        if not debounced.wanted.is_set():
+            break
+        threading.Event().wait(0.05)
+    assert runs == [name, name] and not debounced.wanted.is_set()
+    assert debounced.thread.is_alive()  # one thread per name and process, waiting for the next call
+
+
+def test_a_failing_debounced_run_is_logged_and_the_next_call_runs_again(caplog):
+    calls, again = [], threading.Event()
+
+    def run():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        again.set()
+
+    background.debounced_run(run, name="test-debounce-b", delay=0.01)
+    for _ in range(200):
+        if any("background run test-debounce-b failed" in r.getMessage() for r in caplog.records):
+            break
+        threading.Event().wait(0.05)
+    assert any("background run test-debounce-b failed" in r.getMessage() for r in caplog.records)
+    background.debounced_run(run, name="test-debounce-b", delay=0.01)
+    assert again.wait(10) and len(calls) == 2
