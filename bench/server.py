@@ -37,8 +37,26 @@ class Server:
         """CPU (user + system) used so far by the gunicorn workers (the master only supervises)."""
         return sum(_cpu(pid) for pid in _children(self.pid))
 
+    def thread_cpu_seconds(self, name: str) -> float:
+        """CPU used so far by the workers' threads named ``name`` (their OS name, as ``top -H`` shows it)."""
+        total = 0.0
+        for pid in _children(self.pid):
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                        if f.read().strip() != name[:15]:
+                            continue
+                except OSError:
+                    continue
+                total += _cpu(f"{pid}/task/{tid}")
+        return total
 
-def _proc_stat(pid: int) -> list[str] | None:
+
+def _proc_stat(pid: int | str) -> list[str] | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()
@@ -46,7 +64,7 @@ def _proc_stat(pid: int) -> list[str] | None:
         return None
 
 
-def _cpu(pid: int) -> float:
+def _cpu(pid: int | str) -> float:
     fields = _proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
@@ -61,13 +79,16 @@ def _children(parent: int) -> list[int]:
     return pids
 
 
-def database_cpu(url: str) -> dict[int, float]:
-    """CPU used so far by each backend connected to the database of ``url`` (this one excepted)."""
+def database_cpu(url: str, *, application_name: str | None = None) -> dict[int, float]:
+    """CPU used so far by each backend connected to the database of ``url`` (this one excepted); only
+    the sessions that named themselves ``application_name``, if given."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND (%s::text IS NULL OR application_name = %s::text)",
+            (application_name, application_name),
         ).fetchall()
     return {pid: _cpu(pid) for (pid,) in rows}
 
