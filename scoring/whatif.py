@@ -1,9 +1,11 @@
 """What-if: replay a draft over the last N days against the published version.
 
-Both versions score every contact as of the end of each week of the window (the vectorised engine,
-point-in-time on activity). A contact "qualifies" in the first week it crosses into the MQL definition
-(or takes a fast-track action), as the live system would have moved it. What then actually happened
-to those contacts — SQL, an opportunity at their account, a win — comes from the recorded history.
+Both versions score every contact as of the end of each week of the window (point-in-time on activity),
+each in one pass over the weeks (``scoring.engine.timeline``: the same numbers as the engine run once per
+week, which ``replay="weekly"`` still does as the reference). A contact "qualifies" in the first week it
+crosses into the MQL definition (or takes a fast-track action), as the live system would have moved it.
+What then actually happened to those contacts — SQL, an opportunity at their account, a win — comes from
+the recorded history.
 
 Limits, said plainly: contact and account *fields* are today's values (fields keep no history), and
 SQL is a people's decision, so "SQLs produced" counts qualified contacts that sales did qualify.

@@ -80,6 +80,11 @@ class TimelineActivity:
         self.key_codes, self.keys = pd.factorize(frame["key"].to_numpy(dtype=object)[keep])
         self.campaign = frame["campaign_id"].to_numpy(dtype=np.int64)[keep] if campaign else None
         self._pairs = None
+        # The sums below add a contact's rows in their order and find its newest row by position: both
+        # need the rows sorted by (contact, day), as Population promises.
+        step, later = np.diff(self.pos), np.diff(self.day)
+        if ((step < 0) | ((step == 0) & (later < 0))).any():
+            raise ValueError("activity rows must be sorted by (contact, day) and contacts by id")
 
     def rule_rows(self, rule: RuleSpec) -> np.ndarray:
         """Indexes of the rows that match the rule's type / key / campaign (not its window)."""

@@ -251,3 +251,13 @@ def test_whatif_compute_equals_its_weekly_reference(world):
         assert whatif_compute(**arguments) == whatif_compute(**arguments, replay="weekly")
         transaction.set_rollback(True)
     assert not Rule.objects.filter(ruleset__number=2).exists()
+
+
+def test_timeline_refuses_unsorted_activity():
+    pop = population(
+        [{"contact_id": 1, "account_id": None, "email": "a@b.co"}],
+        activity=[(1, T - 3, "page_view", "/pricing", 1), (1, T - 5, "page_view", "/pricing", 1)],
+    )
+    pop.activity = pop.activity.iloc[::-1].reset_index(drop=True)
+    with pytest.raises(ValueError, match="sorted"):
+        Timeline.build(pop, [AS_OF])
