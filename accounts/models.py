@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django_countries import countries
 from django_countries.fields import CountryField
 
@@ -84,7 +85,11 @@ class Account(BaseModel):
             ),
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="account_not_own_parent"),
         ]
-        indexes = [models.Index(fields=["employee_count"], name="account_employees_idx")]
+        indexes = [
+            models.Index(fields=["employee_count"], name="account_employees_idx"),
+            # ``industry=…`` is case-insensitive (``iexact``: UPPER(industry) = UPPER(…)).
+            models.Index(Upper("industry"), name="account_industry_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -138,8 +143,9 @@ class Contact(BaseModel):
     persona = models.ForeignKey(
         Persona, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
     )
+    # Indexed with the id (Meta): the lists filter by stage and page by id.
     lifecycle_stage = models.CharField(
-        max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.LEAD, db_index=True
+        max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -155,6 +161,16 @@ class Contact(BaseModel):
 
     class Meta:
         ordering = ["email"]
+        # The API pages by id, newest first (cursor): a filter on a column of a few values that matches
+        # few rows (a rare stage, a country with no contacts) reads the (column, id) index backwards
+        # instead of walking the whole table by id. Creation time: the funnel's new leads in a window.
+        indexes = [
+            models.Index(fields=["lifecycle_stage", "id"], name="contact_stage_id_idx"),
+            models.Index(fields=["country", "id"], name="contact_country_id_idx"),
+            models.Index(fields=["department", "id"], name="contact_department_id_idx"),
+            models.Index(fields=["seniority", "id"], name="contact_seniority_id_idx"),
+            models.Index(fields=["created"], name="contact_created_idx"),
+        ]
 
     def __str__(self) -> str:
         full = f"{self.first_name} {self.last_name}".strip()
@@ -415,7 +431,12 @@ class EngagementEvent(BaseModel):
                 name="event_contact_time_idx",
                 condition=Q(contact__isnull=False),
             ),
-            models.Index(fields=["campaign"], name="event_campaign_idx", condition=Q(campaign__isnull=False)),
+            # With the id: a campaign's events page by id, and its count is read from the index alone.
+            models.Index(
+                fields=["campaign", "id"], name="event_campaign_id_idx", condition=Q(campaign__isnull=False)
+            ),
+            # The events list by type, newest first: a rare type (a demo request) without a table walk.
+            models.Index(fields=["event_type", "id"], name="event_type_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -447,7 +468,12 @@ class AccountActivityDaily(models.Model):
                 fields=["account", "day", "event_type", "key"], name="account_activity_daily_unique"
             )
         ]
-        indexes = [models.Index(fields=["day", "event_type"], name="account_activity_day_idx")]
+        # The dashboard's events per day and type read this index alone (the count is in it).
+        indexes = [
+            models.Index(
+                fields=["day", "event_type"], include=["count"], name="account_activity_day_count_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day} {self.event_type} {self.key}: {self.count}"

@@ -21,6 +21,10 @@ from .models import Segment, SegmentMembership
 
 User = get_user_model()
 
+# Choice filters say ``distinct=False`` when they read a column of the row itself (or of a one-to-one):
+# no row can match twice, and django-filter's default DISTINCT sorts every matching row before the page
+# is cut instead of reading an index in the list's order (a million rows for a common stage, issue 16).
+
 
 class ChannelFilterSet(django_filters.FilterSet):
     q = SearchFilter(fields=("name", "slug"))
@@ -33,7 +37,7 @@ class ChannelFilterSet(django_filters.FilterSet):
 class CampaignFilterSet(django_filters.FilterSet):
     q = SearchFilter(fields=("name", "description"))
     channel = django_filters.CharFilter(field_name="channel__slug")
-    goal = django_filters.MultipleChoiceFilter(choices=CampaignGoal.choices)
+    goal = django_filters.MultipleChoiceFilter(distinct=False, choices=CampaignGoal.choices)
     owner_team = django_filters.NumberFilter(field_name="owner_team_id")
     active_on = django_filters.DateFilter(method="filter_active_on", label="Active on")
 
@@ -103,7 +107,10 @@ class SegmentCriteriaFilterSet(AccountScoreFilterSet):
         choices=LifecycleStage.choices, method="filter_contact_lifecycle", label="Has a contact in stage"
     )
     owner_in = django_filters.ModelMultipleChoiceFilter(
-        field_name="owner", queryset=User.objects.filter(is_active=True), label="Owner (any of)"
+        distinct=False,
+        field_name="owner",
+        queryset=User.objects.filter(is_active=True),
+        label="Owner (any of)",
     )
     segment = django_filters.ModelMultipleChoiceFilter(
         queryset=Segment.objects.all(), method="filter_segment", label="Member of segment (any of)"
@@ -200,7 +207,7 @@ class InMarketSegmentFilterSet(AccountModelScoreFilterSet):
 
 class SegmentFilterSet(django_filters.FilterSet):
     q = SearchFilter(fields=("name", "description"))
-    kind = django_filters.MultipleChoiceFilter(choices=SegmentKind.choices)
+    kind = django_filters.MultipleChoiceFilter(distinct=False, choices=SegmentKind.choices)
     owner_team = django_filters.NumberFilter(field_name="owner_team_id")
 
     class Meta:
