@@ -150,6 +150,9 @@ JOBS_ABANDONED_MINUTES = env.int("JOBS_ABANDONED_MINUTES", default=120)
 # is sent again by the resume sweep (beat, every minute). See docs/architecture.md, "Long jobs".
 SCORING_CHUNK_HEARTBEAT_SECONDS = env.float("SCORING_CHUNK_HEARTBEAT_SECONDS", default=15)
 SCORING_CHUNK_STALE_SECONDS = env.float("SCORING_CHUNK_STALE_SECONDS", default=60)
+# Figures over millions of rows (persona engagement …) are kept this long for the pages that show them,
+# "as of" when computed, and forgotten after every full rescore (scoring.metrics.figure_kept); 0: never.
+METRICS_KEEP_SECONDS = env.int("METRICS_KEEP_SECONDS", default=600)
 # A failing outbox row is retried after 30 s, 1, 2, 4 minutes, then parked (scoring.rescore.outbox_drain).
 SCORING_OUTBOX_ATTEMPTS = env.int("SCORING_OUTBOX_ATTEMPTS", default=5)
 SCORING_OUTBOX_BACKOFF_SECONDS = env.int("SCORING_OUTBOX_BACKOFF_SECONDS", default=30)

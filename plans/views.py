@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -345,6 +346,8 @@ class SalesMetricsView(PermissionRequiredMixin, TemplateView):
         context.update(
             {
                 "m": data,
+                "personas_as_of": datetime.datetime.fromisoformat(data["persona_engagement_as_of"]),
+                "keep_minutes": settings.METRICS_KEEP_SECONDS // 60,
                 "since": since,
                 "until": until,
                 "velocity_chart": {

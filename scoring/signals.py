@@ -12,6 +12,7 @@ from accounts.models import Account, Contact, Technology
 from accounts.signals import events_ingested, records_imported
 from revops.safecache import cache_delete
 from scoring.learned.words import TECHNOLOGY_NAMES_KEY
+from scoring.metrics import figures_invalidate
 from scoring.rescore import outbox_enqueue
 
 # Sent when a full rescore (rules and learned scores of every account) has finished, with ``as_of``:
@@ -47,3 +48,8 @@ def _account_saved(sender, instance, raw=False, **kwargs):
 @receiver(post_delete, sender=Technology, dispatch_uid="scoring-technology-deleted")
 def _technology_changed(sender, **kwargs):
     cache_delete(TECHNOLOGY_NAMES_KEY)  # explanations name technologies as the catalogue spells them
+
+
+@receiver(rescore_finished, dispatch_uid="scoring-metrics-figures")
+def _figures_rescored(sender, **kwargs):
+    figures_invalidate()  # the figures pages keep a while count the scores just rewritten

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -782,19 +783,23 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
         today = timezone.localdate()
         defaults = {"since": today - datetime.timedelta(days=self.DEFAULT_DAYS), "until": today}
         form = FunnelForm({**defaults, **self.request.GET.dict()} if self.request.GET else defaults)
-        funnel = reasons = conversion = None
+        funnel = reasons = conversion = as_of = None
         if form.is_valid():
             since, until = form.cleaned_data["since"], form.cleaned_data["until"]
-            funnel = metrics.lifecycle_funnel(since=since, until=until)
-            conversion = metrics.funnel_conversion(since=since, until=until)
-            reasons = selectors.lifecycle_reasons(
-                since=form.cleaned_data["since"], until=form.cleaned_data["until"]
+            # Hundreds of thousands of moves in a window: kept until a move or a contact is added (or a
+            # full rescore, or METRICS_KEEP_SECONDS), and shown "as of" when counted.
+            (funnel, conversion, reasons), as_of = metrics.figure_kept(
+                f"funnel:{since.isoformat()}:{until.isoformat()}",
+                lambda: _funnel_figures(since, until),
+                version=metrics.lifecycle_version,
             )
         steps = _funnel_steps(funnel)
         context.update(
             {
                 "form": form,
                 "funnel": funnel,
+                "as_of": as_of,
+                "keep_minutes": settings.METRICS_KEEP_SECONDS // 60,
                 "reasons": reasons,
                 "reason_tables": [
                     {"decision": decision, "title": title, **reasons[decision]}
@@ -826,9 +831,24 @@ class FunnelView(PermissionRequiredMixin, TemplateView):
         return context
 
 
+def _funnel_figures(since: datetime.date, until: datetime.date) -> tuple[dict, dict, dict]:
+    """The funnel, the conversion chain and the reasons of the window (PostgreSQL's JIT off for them)."""
+    with metrics.without_jit():
+        return (
+            metrics.lifecycle_funnel(since=since, until=until),
+            metrics.funnel_conversion(since=since, until=until),
+            selectors.lifecycle_reasons(since=since, until=until),
+        )
+
+
 def _stages_now(user) -> list[dict[str, Any]]:
     """Currently <stage> for every stage, each with the contacts list filtered to it."""
-    counts = metrics.contacts_by_stage(user=user)
+    counts, _as_of = metrics.figure_kept(
+        "contacts_by_stage",
+        lambda: metrics.contacts_by_stage(user=user),
+        user=user,
+        version=metrics.lifecycle_version,
+    )
     url = reverse("accounts:contact_list")
     return [
         {

@@ -55,6 +55,13 @@ def _throttles_apart(settings):
 
 
 @pytest.fixture(autouse=True)
+def _figures_fresh(settings):
+    """Pages count every figure afresh in tests (scoring.metrics.figure_kept keeps none): a kept one would
+    outlive the test's data. tests/scoring/test_metrics.py keeps them to test the keeping itself."""
+    settings.METRICS_KEEP_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _jobs_inline(settings):
     """Jobs started from a page run in the request (the embedded mode's background thread is tested apart)."""
     settings.JOBS_RUN_INLINE = True

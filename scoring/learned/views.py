@@ -38,7 +38,7 @@ from revops.choices import JobStatus
 from revops.filtersets import WidenedFilterSet
 from revops.models import JobRun
 from revops.views import Column, ObjectListView, job_start_say
-from scoring import pipeline
+from scoring import metrics, pipeline
 from scoring.choices import (
     BAND_RANK,
     Band,
@@ -875,6 +875,8 @@ class InMarketListView(ObjectListView):
             data.pop("deal")
         return data
 
+    counts_as_of = None  # when the tabs' and stages' counts were counted (kept a few minutes)
+
     def deal_tabs(self) -> list[dict[str, Any]]:
         """The tabs over the deal filter, each with its count under every other filter (one query)."""
         data = self.filter_data()
@@ -884,13 +886,20 @@ class InMarketListView(ObjectListView):
         filterset = self.filterset_class(others, queryset=self.get_queryset(), request=self.request)
         counts: dict[str, int] = {}
         if filterset.is_valid():
-            counts = filterset.qs.order_by().aggregate(
-                **{
-                    key: Count("pk", filter=deal_condition(statuses, account="account_id", correlated=False))
-                    if statuses
-                    else Count("pk")
-                    for key, _, statuses in self.DEAL_TABS
-                }
+            # Counted over every scored account: kept a few minutes per filter and after each full rescore.
+            counts, self.counts_as_of = metrics.figure_kept(
+                f"inmarket_deal_tabs:{others.urlencode()}",
+                lambda: filterset.qs.order_by().aggregate(
+                    **{
+                        key: Count(
+                            "pk", filter=deal_condition(statuses, account="account_id", correlated=False)
+                        )
+                        if statuses
+                        else Count("pk")
+                        for key, _, statuses in self.DEAL_TABS
+                    }
+                ),
+                user=self.request.user,
             )
         tabs = []
         for key, label, statuses in self.DEAL_TABS:
@@ -942,8 +951,15 @@ class InMarketListView(ObjectListView):
         filterset = self.filterset_class(data, queryset=self.get_queryset(), request=self.request)
         counts: dict[str, int] = {}
         if filterset.is_valid():
-            counts = dict(
-                filterset.qs.order_by().values_list("stage").annotate(n=Count("pk")).values_list("stage", "n")
+            counts, _as_of = metrics.figure_kept(
+                f"inmarket_stage_counts:{data.urlencode()}",
+                lambda: dict(
+                    filterset.qs.order_by()
+                    .values_list("stage")
+                    .annotate(n=Count("pk"))
+                    .values_list("stage", "n")
+                ),
+                user=self.request.user,
             )
         total = sum(counts.values())
         chosen = set(self.request.GET.getlist("stage"))

@@ -22,6 +22,7 @@ from revops.choices import Role, TeamKind
 from scoring import metrics
 from scoring.choices import BuyingStage
 from scoring.models import LifecycleTransition, Ruleset
+from scoring.signals import rescore_finished
 from tests.accounts.factories import AccountFactory, ContactFactory, OpportunityFactory, PersonaFactory
 from tests.scoring.factories import (
     AccountModelScoreFactory,
@@ -414,3 +415,36 @@ def test_the_decimal_amounts_do_not_matter_to_velocity(db):
     )  # fmt: skip
     (may,) = metrics.deal_velocity(since=datetime.date(2026, 5, 1), until=datetime.date(2026, 5, 31))
     assert (may["won"], may["median_days"]) == (2, 15.0)
+
+
+# --- figures kept a while (pages at size) --------------------------------------------------------------
+def _engaged(figures, persona) -> int:
+    return next(row["engaged"] for row in figures if row["persona"] == persona.pk)
+
+
+def test_a_kept_figure_is_the_definitions_as_of_when_computed_until_a_full_rescore(db, settings):
+    settings.METRICS_KEEP_SECONDS = 600
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return metrics.persona_engagement()
+
+    persona = PersonaFactory()
+    ContactScoreFactory(contact=ContactFactory(persona=persona), engagement=5)
+    metrics.figures_invalidate()  # nothing kept from another test's database under the same name
+    first, as_of = metrics.figure_kept("persona_engagement_test", compute)
+    assert first == metrics.persona_engagement() and _engaged(first, persona) == 1
+    assert abs((timezone.now() - as_of).total_seconds()) < 60
+
+    ContactScoreFactory(contact=ContactFactory(persona=persona), engagement=7)
+    kept, kept_as_of = metrics.figure_kept("persona_engagement_test", compute)
+    assert (kept, kept_as_of, len(calls)) == (first, as_of, 1)  # as of then: not recounted
+
+    rescore_finished.send(sender=None, as_of=timezone.localdate().isoformat())
+    fresh, _ = metrics.figure_kept("persona_engagement_test", compute)
+    assert fresh == metrics.persona_engagement() and _engaged(fresh, persona) == 2 and len(calls) == 2
+
+    settings.METRICS_KEEP_SECONDS = 0  # never kept: the definition every time
+    metrics.figure_kept("persona_engagement_test", compute)
+    assert len(calls) == 3
