@@ -23,6 +23,7 @@ SECTIONS = {
     "campaigns": "bench.campaigns",
     "plans": "bench.plans",
     "whatif": "bench.whatif",
+    "pages": "bench.pages",
 }
 
 
