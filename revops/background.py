@@ -6,7 +6,10 @@ progress. ``JOBS_RUN_INLINE`` (tests) keeps them in the sending thread.
 
 Work that many requests ask for and one run catches up on (the scoring outbox's drain) goes, in the
 embedded mode, to ``debounced_run``: one thread of that name per process, which waits a moment for more
-requests to ask, then runs once for all of them, and again if more asked meanwhile.
+requests to ask, then runs once for all of them, and again if more asked meanwhile. While requests keep
+asking during every run (a steady feed), the wait doubles from run to run up to a bound, so one run takes
+the work of many requests instead of redoing the same work every moment; a run that nobody asked for
+again meanwhile brings the wait back to the first one.
 
 When the broker cannot be reached, sending fails: ``job_send`` then calls ``failed`` with the reason in
 words (the job's row is marked failed, so it never waits "running" forever) instead of raising into an
@@ -80,14 +83,18 @@ def _run(send: Callable[..., object], args: tuple, name: str) -> None:
 
 
 class _Debounced:
-    """One thread that runs ``run()`` once per burst of ``poke()``s, ``delay`` seconds after the first.
+    """One thread that runs ``run()`` once per burst of ``poke()``s, ``wait`` seconds after the first.
 
-    A poke during a run is never lost: the flag is cleared before the run starts, so that run or the
-    next one sees what the poke's caller committed. The thread lives as long as the process (idle, it
+    ``wait`` is ``delay`` after a quiet moment; when pokes came during a run (work keeps arriving), it
+    doubles for the next run, up to ``max_delay``, and falls back to ``delay`` after a run nobody poked
+    during. A poke during a run is never lost: the flag is cleared before the run starts, so that run or
+    the next one sees what the poke's caller committed. The thread lives as long as the process (idle, it
     only waits); an exception in ``run`` is logged and the thread waits for the next poke."""
 
-    def __init__(self, run: Callable[[], object], name: str, delay: float):
+    def __init__(self, run: Callable[[], object], name: str, delay: float, max_delay: float | None = None):
         self.run, self.name, self.delay = run, name, delay
+        self.max_delay = delay if max_delay is None else max(delay, max_delay)
+        self.wait = delay  # before the next run
         self.wanted = threading.Event()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
@@ -105,30 +112,39 @@ class _Debounced:
             if not self.wanted.wait(IDLE_SECONDS):
                 connections.close_all()  # this thread's: an idle thread holds no database session
                 self.wanted.wait()
-            time.sleep(self.delay)  # the requests of the next moments join this run
-            self.wanted.clear()
-            close_old_connections()  # past their age, or broken
-            try:
-                self.run()
-            except Exception:  # the work stays where it was (durable rows); the next poke retries it
-                log.exception("background run %s failed", self.name)
+            self._run_once()
+
+    def _run_once(self) -> None:
+        time.sleep(self.wait)  # the requests of the next moments join this run
+        self.wanted.clear()
+        close_old_connections()  # past their age, or broken
+        try:
+            self.run()
+        except Exception:  # the work stays where it was (durable rows); the next poke retries it
+            log.exception("background run %s failed", self.name)
+        # Asked again while running: a backlog builds up; let the next run take more of it at once.
+        self.wait = min(self.max_delay, 2 * self.wait) if self.wanted.is_set() else self.delay
 
 
 _debounced: dict[str, _Debounced] = {}
 _debounced_lock = threading.Lock()
 
 
-def debounced_run(run: Callable[[], object], *, name: str, delay: float) -> None:
+def debounced_run(
+    run: Callable[[], object], *, name: str, delay: float, max_delay: float | None = None
+) -> None:
     """Have ``run()`` called soon in this process's one thread ``name``, a run for many calls: the first
     call starts a run ``delay`` seconds later, calls until it starts join it, calls while it runs start
-    one more after it. ``run`` must catch up on everything its callers left (e.g. drain durable rows).
+    one more after it. While calls keep coming during every run, the wait before the next run doubles,
+    up to ``max_delay`` (default: ``delay``, a fixed wait); a run without calls during it resets it. ``run``
+    must catch up on everything its callers left (e.g. drain durable rows).
 
     The thread is named ``name`` for the OS (``top -H``) and its PostgreSQL session too (``application_
     name`` in ``pg_stat_activity``)."""
     with _debounced_lock:
         debounced = _debounced.get(name)
         if debounced is None:
-            debounced = _debounced[name] = _Debounced(run, name, delay)
+            debounced = _debounced[name] = _Debounced(run, name, delay, max_delay)
     debounced.poke()
 
 

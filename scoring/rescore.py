@@ -18,7 +18,7 @@ from celery import current_app, shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import Account, Contact
@@ -437,6 +437,11 @@ def _scalar_accounts(spec, population, scores: pd.DataFrame, as_of) -> tuple[pd.
 DRAIN_KEY = "scoring:outbox:scheduled"
 DRAIN_THREAD = "scoring-drain"
 DRAIN_ROWS_SQLITE = 10
+# The drainer thread's wait after the first request asking (SCORING_DRAIN_DEBOUNCE_SECONDS) doubles while
+# requests keep asking during its drains, up to this: a steady feed is scored in a few large drains, each
+# account once per drain instead of once every moment, and scores still follow within a few seconds.
+DRAIN_DEBOUNCE_MAX = getattr(settings, "SCORING_DRAIN_DEBOUNCE_MAX_SECONDS", 2.0)
+DRAIN_LOCK = 0x5C012ED  # PostgreSQL advisory lock: one embedded drainer at a time across the web processes
 # A row that fails is tried again after 30 s, 1, 2 and 4 minutes; the fifth failure parks it (about 7.5
 # minutes after the first) with its error, for a person to read and replay. The sweep (beat, every 10 s)
 # picks up rows whose back-off has elapsed.
@@ -472,10 +477,19 @@ def _drain_schedule() -> None:
         elif settings.SCORING_DRAIN_INLINE:
             outbox_drain_task.delay()
         else:
-            debounced_run(outbox_drain_here, name=DRAIN_THREAD, delay=settings.SCORING_DRAIN_DEBOUNCE_SECONDS)
+            _drain_soon()
     except Exception:
         log.warning("could not schedule an outbox drain; the periodic sweep will pick it up", exc_info=True)
         deferred_note("scoring will run when the queue is back")
+
+
+def _drain_soon() -> None:
+    debounced_run(
+        outbox_drain_here,
+        name=DRAIN_THREAD,
+        delay=settings.SCORING_DRAIN_DEBOUNCE_SECONDS,
+        max_delay=DRAIN_DEBOUNCE_MAX,
+    )
 
 
 def outbox_pending():
@@ -512,16 +526,25 @@ def _outbox_rescore(rows: list[ScoringOutbox]) -> None:
         contacts_model_rescore(contact_ids=contacts)
 
 
-def outbox_drain(*, limit: int = 500) -> int:
+def outbox_drain(*, limit: int = 500, arrived_by_now: bool = False) -> int:
     """Rescore what pending outbox rows name, then mark them processed; returns rows processed.
+
+    ``arrived_by_now``: only the rows written before the drain starts; rows that arrive meanwhile wait for
+    the next drain (the embedded drainer's, which a moment later takes all of them at once) instead of
+    being drained one request's row at a time as they come, each rescoring the same accounts again.
 
     A batch that fails is halved until the failing rows stand alone (``revops.chunks``): the others are
     processed, each failing row counts an attempt and waits (back-off), and after ``OUTBOX_ATTEMPTS`` it is
     parked with its error. A database that is unreachable leaves the batch as it is for the next sweep."""
     processed = 0
+    last = outbox_pending().aggregate(last=Max("id"))["last"] if arrived_by_now else None
+    if arrived_by_now and last is None:
+        return processed
     while True:
         with transaction.atomic():
             rows = outbox_pending().order_by("id")
+            if last is not None:
+                rows = rows.filter(id__lte=last)
             if is_postgres():
                 rows = rows.select_for_update(skip_locked=True)
             rows = list(rows[:limit])
@@ -581,9 +604,24 @@ def outbox_replay(*, actor, rows: Iterable[ScoringOutbox]) -> int:
 
 
 def outbox_drain_here() -> int:
-    """The embedded mode's drain (the drainer thread): on SQLite, a few rows per transaction, since each
-    holds the one write lock that the requests wait for; on PostgreSQL, as a worker drains."""
-    return outbox_drain(limit=500 if is_postgres() else DRAIN_ROWS_SQLITE)
+    """The embedded mode's drain (the drainer thread): the rows written before it starts (what comes
+    meanwhile waits for the next run, ``debounced_run``'s growing wait later, in one go); on SQLite, a few
+    rows per transaction, since each holds the one write lock that the requests wait for; on PostgreSQL,
+    as a worker drains, one web process at a time: two drainers at once would rescore the accounts both
+    their rows name twice; the one that finds the other at work asks for its own run again (after its
+    wait, grown meanwhile) instead."""
+    if not is_postgres():
+        return outbox_drain(limit=DRAIN_ROWS_SQLITE, arrived_by_now=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRAIN_LOCK])
+        if not cursor.fetchone()[0]:
+            _drain_soon()
+            return 0
+    try:
+        return outbox_drain(limit=500, arrived_by_now=True)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DRAIN_LOCK])
 
 
 @shared_task(name="scoring.tasks.outbox_drain_task")

@@ -102,3 +102,27 @@ def test_a_failing_debounced_run_is_logged_and_the_next_call_runs_again(caplog):
     assert any("background run test-debounce-b failed" in r.getMessage() for r in caplog.records)
     background.debounced_run(run, name="test-debounce-b", delay=0.01)
     assert again.wait(10) and len(calls) == 2
+
+
+def test_the_debounce_wait_doubles_while_calls_come_during_runs_and_resets_after_a_quiet_run(monkeypatch):
+    monkeypatch.setattr(background, "close_old_connections", lambda: None)  # no database here
+    busy = [True, True, True, True, False, True]
+
+    def run():  # a request asks again while this run runs, as long as busy says so
+        if busy.pop(0):
+            debounced.wanted.set()
+
+    debounced = background._Debounced(run, "test-debounce-c", delay=0.001, max_delay=0.005)
+    waits = []
+    for _ in range(6):
+        debounced._run_once()
+        waits.append(debounced.wait)
+    assert waits == [0.002, 0.004, 0.005, 0.005, 0.001, 0.002]  # bounded; back to the first wait
+
+
+def test_without_a_bound_the_debounce_wait_stays_fixed(monkeypatch):
+    monkeypatch.setattr(background, "close_old_connections", lambda: None)
+    debounced = background._Debounced(lambda: debounced.wanted.set(), "test-debounce-d", delay=0.001)
+    debounced._run_once()
+    debounced._run_once()
+    assert debounced.wait == 0.001

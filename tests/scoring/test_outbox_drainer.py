@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -58,7 +59,10 @@ def embedded_drain(settings):
     settings.SCORING_DRAIN_DEBOUNCE_SECONDS = 0.05
     yield
     if connection.vendor == "postgresql":  # the idle drainer closes its session: the test database can go
-        named = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        named = (  # this database only: another xdist worker's server may be draining its own
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()"
+        )
 
         def closed() -> bool:
             with connection.cursor() as cursor:
@@ -76,13 +80,15 @@ def test_the_request_only_asks_for_a_drain_and_the_drain_scores_it(
     contact = ContactFactory(email="ada@acme.com")
     asked = []
     monkeypatch.setattr(
-        rescore, "debounced_run", lambda run, *, name, delay: asked.append((run, name, delay))
+        rescore,
+        "debounced_run",
+        lambda run, *, name, delay, max_delay: asked.append((run, name, delay, max_delay)),
     )
     feed, _key = _feed(member)
     with django_capture_on_commit_callbacks(execute=True):
         response = feed.post(URL, {"events": _events("a", [contact.email], 3)}, format="json")
     assert response.status_code == 200 and response.json()["created"] == 3
-    assert asked == [(rescore.outbox_drain_here, "scoring-drain", 0.05)]
+    assert asked == [(rescore.outbox_drain_here, "scoring-drain", 0.05, rescore.DRAIN_DEBOUNCE_MAX)]
     assert rescore.outbox_pending().exists()  # answered before scoring
     assert not ContactScore.objects.filter(contact=contact).exists()
 
@@ -212,3 +218,49 @@ def _answers(port: int) -> bool:
         return ok
     except OSError:
         return False
+
+
+@pytest.mark.django_db
+def test_the_embedded_drain_takes_the_rows_written_before_it_and_leaves_later_ones_for_the_next(
+    settings, monkeypatch
+):
+    settings.SCORING_INCREMENTAL = False  # the factories' saves queue nothing: the rows are made here
+    starter_ruleset()
+    early, late = ContactFactory(), ContactFactory()
+    first = ScoringOutbox.objects.create(contact_ids=[early.pk])
+    real, arrived = rescore.rescore_contacts, []
+
+    def a_request_writes_meanwhile(*, contact_ids=(), account_ids=(), **kwargs):
+        if not arrived:  # a request commits its row while the drain runs
+            arrived.append(ScoringOutbox.objects.create(contact_ids=[late.pk]))
+        return real(contact_ids=contact_ids, account_ids=account_ids, **kwargs)
+
+    monkeypatch.setattr(rescore, "rescore_contacts", a_request_writes_meanwhile)
+    assert rescore.outbox_drain_here() == 1  # this drain: the row there when it started
+    first.refresh_from_db()
+    assert first.processed_at is not None
+    assert list(rescore.outbox_pending()) == arrived  # the next run's (its request asked for one)
+    assert rescore.outbox_drain_here() == 1
+    assert not rescore.outbox_pending().exists()
+    assert set(ContactScore.objects.values_list("contact_id", flat=True)) == {early.pk, late.pk}
+    assert rescore.outbox_drain_here() == 0  # nothing pending: nothing to do
+
+
+@pytest.mark.django_db
+def test_one_embedded_drainer_at_a_time_the_other_asks_again(settings, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the drainers of several web processes meet on PostgreSQL")
+    settings.SCORING_INCREMENTAL = False
+    starter_ruleset()
+    contact = ContactFactory()
+    ScoringOutbox.objects.create(contact_ids=[contact.pk])
+    asked = []
+    monkeypatch.setattr(rescore, "debounced_run", lambda run, **kwargs: asked.append(run))
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [rescore.DRAIN_LOCK])  # another process drains
+        assert rescore.outbox_drain_here() == 0
+        assert asked == [rescore.outbox_drain_here]  # its own run again, after the wait
+        assert rescore.outbox_pending().exists()
+        other.execute("SELECT pg_advisory_unlock(%s)", [rescore.DRAIN_LOCK])
+    assert rescore.outbox_drain_here() == 1
+    assert ContactScore.objects.filter(contact=contact).exists()
