@@ -27,9 +27,12 @@ Training as of the world's last day, on the newest labelled snapshot dates (``la
 
 import argparse
 import datetime
+import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +43,12 @@ from . import rescore as world
 
 TARGET_SECONDS = 120
 TARGET_ROWS = 1_000_000
+# The whole train command (``--train-scale``) at 100,000 accounts: features of every labelled date, the
+# backtest, the final fit and the look-alike models, in a process of its own.
+TARGET_COMMAND_SECONDS = 180
+TARGET_COMMAND_RSS_GB = 4.0
+TARGET_COMMAND_ACCOUNTS = 100_000
+SCALE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_train_{k}k"
 HORIZON_DAYS = 90
 HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
 
@@ -96,6 +105,25 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         help="also time the whole training of the train command (model_train: features on every labelled "
         "date, the backtest of XGBoost and its baselines, the final fit, registration; rolled back) — "
         "about 9 minutes and 8 GB at 100,000 accounts",
+    )
+    group.add_argument(
+        "--train-scale",
+        metavar="ACCOUNTS,…",
+        help="also run the whole `manage.py train` command in a process of its own on worlds of these sizes "
+        "(e.g. 25000,50000,100000; each seeded once in --train-scale-url): wall seconds and peak RSS "
+        "(ru_maxrss of the process and its children), the log-log growth exponents, and the targets at "
+        f"{TARGET_COMMAND_ACCOUNTS:,} accounts",
+    )
+    group.add_argument(
+        "--train-scale-url",
+        default=SCALE_URL,
+        help="database of each --train-scale world: {k} is the accounts in thousands, {accounts} the "
+        "accounts (default: %(default)s)",
+    )
+    group.add_argument(
+        "--train-scale-only",
+        action="store_true",
+        help="only the --train-scale measurement (not the million-row training of this section)",
     )
     group.add_argument(
         "--train-profile",
@@ -178,9 +206,9 @@ class _Steps:
         return timed
 
     def _fit(self, function):
-        def fit(x, y, params, validation=None):
+        def fit(x, y, params, validation=None, weight=None):
             started = time.perf_counter()
-            out = function(x, y, params, validation)
+            out = function(x, y, params, validation, weight)
             seconds, rounds = time.perf_counter() - started, int(out.num_boosted_rounds())
             self.fits.append(
                 {
@@ -483,8 +511,109 @@ def _estimate(ours: dict) -> dict:
     }
 
 
+# --- the whole command at several sizes -----------------------------------------------------------------
+def _scale_world(url: str, accounts: int, seed: int) -> dict:
+    """The world of ``accounts`` in ``url``: kept, or seeded by the rescore section's helpers in a process
+    of its own (Django points at one database per process)."""
+    marker = world._marker(url)
+    if not (marker and marker.get("accounts") == accounts and marker.get("seed") == seed):
+        code = (
+            "import sys; from bench import rescore as w; "
+            "w.kept_world(sys.argv[1], accounts=int(sys.argv[2]), seed=int(sys.argv[3]), reseed=False, "
+            "flag='--train-scale-url')"
+        )
+        done = subprocess.run([sys.executable, "-c", code, url, str(accounts), str(seed)], cwd=world.ROOT)
+        if done.returncode:
+            raise SystemExit(f"could not seed the {accounts:,}-account world in {url}")
+        marker = world._marker(url)
+    return marker
+
+
+def _command_process(url: str) -> dict:
+    """``manage.py train --json`` in a process of its own against ``url``: wall seconds, the process's
+    peak RSS and CPU (``os.wait4``: it and its children), the load average around it. The versions it
+    registers are deleted afterwards, so that every run starts from the same world."""
+    import psycopg
+
+    table = "scoring_scoringmodel"  # ScoringModel's (this process need not set Django up)
+    with psycopg.connect(url) as conn:
+        last = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    env = {**os.environ, **bench_db.server_environment(url), "REDIS_URL": ""}  # Celery eager: one process
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "manage.py", "train", "--json"], cwd=world.ROOT, env=env, stdout=out, stderr=err
+        )
+        _pid, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    with psycopg.connect(url) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE id > %s", [last])
+    if child.returncode:
+        raise SystemExit(f"manage.py train failed (exit {child.returncode}):\n{stderr[-4000:]}")
+    summary = json.loads(stdout)
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_gb": round(usage.ru_maxrss / 2**20, 2),  # kilobytes on Linux
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "backtest_roc_auc": {k: round(v, 4) for k, v in summary.get("backtest", {}).items() if v is not None},
+        "fit_models": {k: v.get("roc_auc") for k, v in summary.get("fit_models", {}).items()},
+        "progress": [line for line in stderr.splitlines() if line.strip()][-40:],
+    }
+
+
+def _exponent(sizes: list[int], values: list[float]) -> float | None:
+    """The slope of log(value) against log(size): 1 grows as the rows, 0 is flat."""
+    import numpy as np
+
+    if len(sizes) < 2:
+        return None
+    return round(float(np.polyfit(np.log(sizes), np.log(values), 1)[0]), 2)
+
+
+def _scale(args: argparse.Namespace) -> dict:
+    """The whole train command at each ``--train-scale`` size, the growth exponents and the targets."""
+    sizes = sorted({int(n) for n in args.train_scale.split(",") if n.strip()})
+    runs = {}
+    for accounts in sizes:
+        url = args.train_scale_url.format(k=accounts // 1000, accounts=accounts)
+        if "bench" not in url.rsplit("/", 1)[-1]:
+            raise SystemExit(f"Refusing to use {url!r}: the database name must contain 'bench'.")
+        marker = _scale_world(url, accounts, args.rescore_seed)
+        print(f"bench: the train command at {accounts:,} accounts …", file=sys.stderr, flush=True)
+        runs[accounts] = {"database": url, "world_end_date": marker["end_date"], **_command_process(url)}
+    measured = [n for n in sizes if n in runs]
+    at_target = runs.get(TARGET_COMMAND_ACCOUNTS)
+    load = max(max(r["load_average_before"][0], r["load_average_after"][0]) for r in runs.values())
+    return {
+        "what": "`manage.py train --json` (in-market model with its backtest, final fit, look-alike models) "
+        "in a process of its own; registered versions deleted after each run",
+        "runs": {str(n): runs[n] for n in measured},
+        "seconds_exponent": _exponent(measured, [runs[n]["seconds"] for n in measured]),
+        "peak_rss_exponent": _exponent(measured, [runs[n]["peak_rss_gb"] for n in measured]),
+        "targets": {
+            "accounts": TARGET_COMMAND_ACCOUNTS,
+            "train_seconds": TARGET_COMMAND_SECONDS,
+            "peak_rss_gb": TARGET_COMMAND_RSS_GB,
+        },
+        "train_seconds_met": None if at_target is None else at_target["seconds"] <= TARGET_COMMAND_SECONDS,
+        "peak_rss_gb_met": None if at_target is None else at_target["peak_rss_gb"] <= TARGET_COMMAND_RSS_GB,
+        **({"load_warning": f"load average up to {load:.1f} during the runs"} if load > HIGH_LOAD else {}),
+    }
+
+
 # --- the section ----------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
+    if args.train_scale_only:
+        if not args.train_scale:
+            raise SystemExit("--train-scale-only needs --train-scale")
+        return {"train_command_scale": _scale(args)}
     url = world.shared_database_url(args, args.train_database_url)
     if bench_db.ready_url() not in (None, url):
         return world.in_own_process(
@@ -564,6 +693,8 @@ def run(args: argparse.Namespace) -> dict:
     }
     if command:
         result["train_command"] = command
+    if args.train_scale:
+        result["train_command_scale"] = _scale(args)
     if profile:
         result["profile"] = profile
     return result

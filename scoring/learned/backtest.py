@@ -24,7 +24,9 @@ group of features in turn: what each group earns.
 """
 
 import datetime
+import os
 import re
+import tempfile
 import time
 
 import numpy as np
@@ -51,7 +53,14 @@ HISTOGRAM_BINS = 20
 BOOTSTRAP_REPLICATES = 500
 CEILING_ROWS = 200_000  # the observable ceiling's regressor learns from at most this many rows
 ABLATION_ROWS = 150_000  # each feature-group refit learns from at most this many rows
-META = ("as_of", "account_id", "label")
+# The training rows are bounded whatever the population: every positive and every negative up to these
+# many (over all snapshot dates), beyond that a fixed random sample of each class whose rows weigh
+# 1 / the class's sampling rate, so that the weighted rows restore the base rate (the probabilities stay
+# calibrated) and every model learns what it would from all of them. Test dates are scored on every
+# row. A million snapshot rows is 100,000 accounts; below ~25,000 accounts nothing is sampled.
+SAMPLE_POSITIVES = 100_000
+SAMPLE_NEGATIVES = 200_000
+META = ("as_of", "account_id", "label", "weight", "truth")
 
 
 # --- dates ---------------------------------------------------------------------------------------------
@@ -129,23 +138,51 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in META]
 
 
+class ColumnStats:
+    """Per column, over every row added (frame by frame): how many values are present, the least and the
+    greatest — what ``columns_usable`` needs, without holding the rows."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = list(columns)
+        self.rows = 0
+        self.present = np.zeros(len(columns), dtype=np.int64)
+        self.low = np.full(len(columns), np.inf)
+        self.high = np.full(len(columns), -np.inf)
+
+    def add(self, frame: pd.DataFrame) -> "ColumnStats":
+        x = frame.reindex(columns=self.columns).to_numpy(dtype=np.float64)
+        missing = np.isnan(x)
+        self.rows += len(x)
+        self.present += (~missing).sum(axis=0)
+        if len(x):
+            self.low = np.minimum(self.low, np.where(missing, np.inf, x).min(axis=0))
+            self.high = np.maximum(self.high, np.where(missing, -np.inf, x).max(axis=0))
+        return self
+
+    def usable(self, columns: list[str]) -> tuple[list[str], list[dict]]:
+        """The columns a model can learn from, and a note for each one left out (``columns_usable``)."""
+        if not self.rows:
+            return list(columns), []
+        at = {c: n for n, c in enumerate(self.columns)}
+        kept, dropped = [], []
+        for column in columns:
+            n = at[column]
+            if not self.present[n]:
+                dropped.append({"feature": column, "reason": "missing on every row"})
+            elif self.low[n] == self.high[n] and self.present[n] == self.rows:
+                dropped.append(
+                    {"feature": column, "reason": f"the same value ({self.low[n]:g}) on every row"}
+                )
+            else:
+                kept.append(column)
+        return kept, dropped
+
+
 def columns_usable(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[dict]]:
     """The columns a model can learn from, and a note for each one left out: missing on every row (no
     account has a founded year, say) or the same value on every row. Neither can rank anything, and
     some estimators refuse them. Partly missing columns stay: every model here takes missing values."""
-    if not len(frame):
-        return list(columns), []
-    kept, dropped = [], []
-    for column in columns:
-        x = frame[column].to_numpy(dtype=np.float64)
-        present = x[~np.isnan(x)]
-        if not len(present):
-            dropped.append({"feature": column, "reason": "missing on every row"})
-        elif present.min() == present.max() and len(present) == len(x):
-            dropped.append({"feature": column, "reason": f"the same value ({present[0]:g}) on every row"})
-        else:
-            kept.append(column)
-    return kept, dropped
+    return ColumnStats(columns).add(frame).usable(columns)
 
 
 def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
@@ -171,12 +208,16 @@ def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
     return total.reindex(ids).fillna(0.0)
 
 
-def ground_truth(as_of: datetime.date, horizon_days: int) -> pd.Series | None:
-    """The demo generator's propensity for the window after ``as_of`` (stored the day after)."""
+def ground_truth(as_of: datetime.date, horizon_days: int, account_ids=None) -> pd.Series | None:
+    """The demo generator's propensity for the window after ``as_of`` (stored the day after), of every
+    account or of these (an id ``range`` or a list)."""
 
-    rows = DemoGroundTruth.objects.filter(
-        as_of=as_of + datetime.timedelta(days=1), horizon_days=horizon_days
-    ).values_list("account_id", "propensity")
+    rows = DemoGroundTruth.objects.filter(as_of=as_of + datetime.timedelta(days=1), horizon_days=horizon_days)
+    if isinstance(account_ids, range):
+        rows = rows.filter(account_id__gte=account_ids.start, account_id__lt=account_ids.stop)
+    elif account_ids is not None:
+        rows = rows.filter(account_id__in=list(account_ids))
+    rows = rows.values_list("account_id", "propensity")
     if not rows:
         return None
     frame = pd.DataFrame.from_records(list(rows), columns=["account_id", "propensity"])
@@ -269,10 +310,14 @@ def metrics(y: np.ndarray, score: np.ndarray, *, probability: bool = True, curve
 
 
 def leakage_warnings(frame: pd.DataFrame, columns: list[str], *, threshold: float = LEAKY_AUC) -> list[dict]:
-    """Features that alone rank the label too well: probably known only after the outcome."""
+    """Features that alone rank the label too well: probably known only after the outcome (rows weighted
+    by the frame's ``weight`` column, if any: a sample standing for every row)."""
     y = frame["label"].to_numpy()
-    if y.min() == y.max():
+    if not len(y) or y.min() == y.max():
         return []
+    w = families.weights_of(frame)
+    w = np.ones(len(y)) if w is None else w
+    positive_w, negative_w = w * y, w * (1 - y)
     warnings = []
     for column in columns:
         x = frame[column].to_numpy(dtype=np.float64)
@@ -280,7 +325,7 @@ def leakage_warnings(frame: pd.DataFrame, columns: list[str], *, threshold: floa
         if not len(present) or present.min() == present.max():
             continue
         # Missing values rank below every known one (either way round: the AUC is folded below).
-        auc = _Ranked(np.where(np.isfinite(x), x, present.min() - 1.0)).auc(y.astype(float), 1.0 - y)
+        auc = _Ranked(np.where(np.isfinite(x), x, present.min() - 1.0)).auc(positive_w, negative_w)
         auc = max(auc, 1.0 - auc)
         if auc > threshold:
             auc = round(float(auc), 4)
@@ -396,9 +441,10 @@ def paired_bootstrap(
 
 
 # --- oracles that need their own fit ----------------------------------------------------------------------
-def fit_ceiling(x: np.ndarray, truth: np.ndarray):
+def fit_ceiling(x: np.ndarray, truth: np.ndarray, weight: np.ndarray | None = None):
     """The observable ceiling: an XGBoost regressor on the true propensities (not the 0/1 outcomes) from
-    the same features. With noise-free targets it approaches the best any model of these features can do."""
+    the same features. With noise-free targets it approaches the best any model of these features can do.
+    Rows weighted by ``weight`` if given (a sample standing for every row)."""
     from xgboost import XGBRegressor  # XGBoost loads where a model is fitted, as in families
 
     known = np.flatnonzero(np.isfinite(truth))
@@ -407,7 +453,7 @@ def fit_ceiling(x: np.ndarray, truth: np.ndarray):
         n_estimators=400, max_depth=4, learning_rate=0.05, subsample=0.8, colsample_bytree=0.5, n_jobs=2,
         random_state=0,
     )  # fmt: skip
-    return model.fit(x[rows], truth[rows])
+    return model.fit(x[rows], truth[rows], sample_weight=None if weight is None else weight[rows])
 
 
 def truth_lookup(dates: list[datetime.date], horizon_days: int) -> pd.Series | None:
@@ -429,32 +475,188 @@ def _truth_of(lookup: pd.Series | None, keys: pd.DataFrame) -> np.ndarray | None
     return lookup.reindex(index).to_numpy(dtype=np.float64)
 
 
+# --- the training rows: bounded, whatever the population ------------------------------------------------
+def _uniform(account_ids: np.ndarray, day: datetime.date) -> np.ndarray:
+    """A number in [0, 1) per (account, date), the same on every run and however the rows are chunked:
+    which rows a sample keeps (splitmix64 of the pair)."""
+    x = np.asarray(account_ids, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    x += np.array([day.toordinal()], dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)  # wraps, unwarned
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def sampling_rates(dates: list[datetime.date], horizon_days: int) -> dict:
+    """The share of positive and of negative snapshot rows training keeps (``SAMPLE_POSITIVES``,
+    ``SAMPLE_NEGATIVES``), from counts the database gives at once: every account at every date (an upper
+    bound: accounts with an opportunity open are left out) and the accounts that open one in each
+    date's window."""
+    accounts = Account.objects.count()
+    positives = sum(
+        Opportunity.objects.filter(
+            account__isnull=False,
+            created_date__gt=day,
+            created_date__lte=day + datetime.timedelta(days=horizon_days),
+        )
+        .values("account_id")
+        .distinct()
+        .count()
+        for day in dates
+    )
+    negatives = max(accounts * len(dates) - positives, 0)
+    return {
+        "positives": min(1.0, SAMPLE_POSITIVES / positives) if positives else 1.0,
+        "negatives": min(1.0, SAMPLE_NEGATIVES / negatives) if negatives else 1.0,
+    }
+
+
+class TrainingRows:
+    """What the backtest and the final fit learn from, bounded whatever the population: ``store``, every
+    snapshot row or — beyond ``SAMPLE_POSITIVES`` / ``SAMPLE_NEGATIVES`` — a fixed sample of each class
+    with a ``weight`` of 1 / its rate; the test dates' rows, all of them, read back a chunk at a time
+    (``test_chunks``: written to a temporary directory as the features are built); the columns' ranges
+    over every row (``stats``); and the demo ground truth (``truth``) where there is one.
+
+    ``build`` makes the features a chunk of accounts × a date at a time (``features.snapshot_chunks``):
+    the whole matrix is never in memory. ``of_frame`` wraps a matrix already built (tests, the auc
+    bench). Close it (or use ``with``) to remove the test rows' files."""
+
+    def __init__(self, *, store, dates, top_keys, stats, tests, sampling, has_truth, directory=None):
+        self.store, self.dates, self.top_keys, self.stats = store, dates, top_keys, stats
+        self.tests, self.sampling, self.has_truth = tests, sampling, has_truth
+        self.directory = directory
+
+    def __enter__(self) -> "TrainingRows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.directory is not None:
+            self.directory.cleanup()
+            self.directory = None
+
+    def test_rows(self, dates: list[datetime.date]) -> int:
+        return sum(rows for day in dates for _, rows in self.tests.get(day, []))
+
+    def test_chunks(self, dates: list[datetime.date]):
+        """Every row of these test dates, a chunk at a time."""
+        for day in dates:
+            for part, _ in self.tests.get(day, []):
+                yield part if isinstance(part, pd.DataFrame) else pd.read_pickle(part)
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame, *, horizon_days: int, test_dates) -> "TrainingRows":
+        dates = sorted(set(frame["as_of"]))
+        truth = truth_lookup(dates, horizon_days)
+        if truth is not None:
+            frame = frame.assign(truth=_truth_of(truth, frame))
+        tests = {}
+        for day in set(test_dates):
+            part = frame[frame["as_of"] == day]
+            tests[day] = [(part, len(part))] if len(part) else []
+        stats = ColumnStats(feature_columns(frame)).add(frame)
+        sampling = {"positives": 1.0, "negatives": 1.0, "rows": len(frame), "kept": len(frame)}
+        return cls(store=frame, dates=dates, top_keys=frame.attrs.get("top_keys", []), stats=stats,
+                   tests=tests, sampling=sampling, has_truth=truth is not None)  # fmt: skip
+
+    @classmethod
+    def build(
+        cls, *, dates: list[datetime.date], horizon_days: int, test_dates, progress=None
+    ) -> "TrainingRows":
+        say = progress or (lambda message: None)
+        dates, test_dates = sorted(dates), set(test_dates)
+        rates = sampling_rates(dates, horizon_days)
+        sampled = rates["positives"] < 1.0 or rates["negatives"] < 1.0
+        has_truth = DemoGroundTruth.objects.filter(horizon_days=horizon_days).exists()
+        directory = tempfile.TemporaryDirectory(prefix="revops-train-")
+        pieces, tests, stats, seen, positives = [], {day: [] for day in test_dates}, None, 0, 0
+        top_keys: list = []
+        try:
+            chunks = F.snapshot_chunks(dates=dates, horizon_days=horizon_days)
+            for n, chunk in enumerate(chunks):
+                as_of = chunk["as_of"].iat[0] if len(chunk) else None
+                top_keys = chunk.attrs.get("top_keys", top_keys)
+                if as_of is None:
+                    continue
+                if has_truth:
+                    ids = chunk["account_id"].to_numpy()
+                    truth = ground_truth(as_of, horizon_days, range(int(ids.min()), int(ids.max()) + 1))
+                    chunk["truth"] = (
+                        np.full(len(chunk), np.nan)
+                        if truth is None
+                        else truth.reindex(ids).to_numpy(np.float64)
+                    )
+                if stats is None:
+                    stats = ColumnStats(feature_columns(chunk))
+                stats.add(chunk)
+                y = chunk["label"].to_numpy()
+                seen, positives = seen + len(chunk), positives + int(y.sum())
+                if as_of in test_dates:
+                    path = os.path.join(directory.name, f"{n}.pickle")
+                    chunk.to_pickle(path)
+                    tests[as_of].append((path, len(chunk)))
+                if sampled:
+                    rate = np.where(y == 1, rates["positives"], rates["negatives"])
+                    keep = _uniform(chunk["account_id"].to_numpy(), as_of) < rate
+                    chunk = chunk[keep]
+                    chunk.insert(len(chunk.columns), "weight", 1.0 / rate[keep])
+                pieces.append(chunk)
+            say(f"{seen:,} snapshot rows, {len(pieces)} chunks")
+        except BaseException:
+            directory.cleanup()
+            raise
+        store = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=list(META[:3]))
+        del pieces
+        store.attrs["top_keys"] = top_keys
+        sampling = {**rates, "rows": seen, "positive_rows": positives, "kept": len(store)}
+        return cls(store=store, dates=dates, top_keys=top_keys, stats=stats or ColumnStats([]), tests=tests,
+                   sampling=sampling, has_truth=has_truth, directory=directory)  # fmt: skip
+
+
+def _weights(frame: pd.DataFrame) -> np.ndarray | None:
+    return families.weights_of(frame)
+
+
 # --- what each feature group earns -----------------------------------------------------------------------
 def group_ablation(
-    frame: pd.DataFrame, split: dict, columns: list[str], family: str, params: dict | None
+    rows: "TrainingRows | pd.DataFrame", split: dict, columns: list[str], family: str, params: dict | None
 ) -> dict:
     """The champion family refit on the last fold without each feature group in turn (training rows
     sampled to ``ABLATION_ROWS``): its ROC AUC on the fold's test rows without the group, and how much
     lower that is than with every feature (paired bootstrap by account)."""
-    train = frame[frame["as_of"].isin(split["train"])]
-    validation = frame[frame["as_of"].isin(split["validation"])]
-    test = frame[frame["as_of"].isin(split["test"])]
+    if isinstance(rows, pd.DataFrame):
+        rows = TrainingRows.of_frame(rows, horizon_days=90, test_dates=split["test"])
+    store = rows.store
     # The champion's settings are fixed (trees, strength): no early stopping, one fit per group.
-    train = pd.concat([train, validation])
+    train = store[store["as_of"].isin([*split["train"], *split["validation"]])]
     train = train.iloc[families.sample_rows(len(train), ABLATION_ROWS)]
-    y = test["label"].to_numpy()
-    if len(np.unique(y)) < 2 or train["label"].nunique() < 2:
+    if not rows.test_rows(split["test"]) or train["label"].nunique() < 2:
         return {}
-    scores = {"all": families.fit(family, train, None, columns, params).predict(test)}
     present: dict[str, list[str]] = {}
     for column in columns:
         present.setdefault(feature_group(column), []).append(column)
-    labels = {name: label for name, label, _ in FEATURE_GROUPS}
+    models = {"all": families.fit(family, train, None, columns, params)}
     for group, group_columns in present.items():
         rest = [c for c in columns if c not in set(group_columns)]
         if rest:
-            scores[group] = families.fit(family, train, None, rest, params).predict(test)
-    differences = paired_bootstrap(y, scores, test["account_id"].to_numpy(), "all", replicates=200)
+            models[group] = families.fit(family, train, None, rest, params)
+    parts, ys, accounts = {name: [] for name in models}, [], []
+    for test in rows.test_chunks(split["test"]):
+        ys.append(test["label"].to_numpy())
+        accounts.append(test["account_id"].to_numpy())
+        for name, model in models.items():
+            parts[name].append(model.predict(test))
+    y = np.concatenate(ys)
+    if len(np.unique(y)) < 2:
+        return {}
+    scores = {name: np.concatenate(p) for name, p in parts.items()}
+    differences = paired_bootstrap(y, scores, np.concatenate(accounts), "all", replicates=200)
+    labels = {name: label for name, label, _ in FEATURE_GROUPS}
     return {
         "family": family,
         "test_date": split["test"][0].isoformat(),
@@ -485,25 +687,44 @@ def run(
     progress=None,
     ablation: bool | None = None,
     exclude: list[str] | tuple = (),
+    rows: TrainingRows | None = None,
 ) -> dict:
     """The whole report: per model, metrics pooled over the test folds (with the chart curves) and per fold
     (figures only, to keep the report small); the champion family and its differences; what each
-    feature group earns; the split; dropped columns and warnings."""
+    feature group earns; the split; dropped columns and warnings. The rows: ``rows`` as built
+    (``TrainingRows``), else ``frame``, else built here from the database, bounded."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     as_of = as_of or data_end()
-    dates = labelled_dates(as_of=as_of, horizon_days=horizon_days)
-    if frame is None:
-        say(f"features for {len(dates)} snapshots …")
-        frame = F.snapshots(dates=dates, horizon_days=horizon_days)
-    else:
-        dates = sorted(set(frame["as_of"]))
+    own = None
+    if rows is None:
+        if frame is None:
+            dates = labelled_dates(as_of=as_of, horizon_days=horizon_days)
+            tests = [d for s in splits(dates, folds=folds, horizon_days=horizon_days) for d in s["test"]]
+            say(f"features for {len(dates)} snapshots …")
+            rows = own = TrainingRows.build(dates=dates, horizon_days=horizon_days, test_dates=tests)
+        else:
+            dates = sorted(set(frame["as_of"]))
+            tests = [d for s in splits(dates, folds=folds, horizon_days=horizon_days) for d in s["test"]]
+            rows = own = TrainingRows.of_frame(frame, horizon_days=horizon_days, test_dates=tests)
+    try:
+        return _report(rows, as_of=as_of, horizon_days=horizon_days, folds=folds, params=params, say=say,
+                       ablation=ablation, exclude=exclude, started=started)  # fmt: skip
+    finally:
+        if own is not None:
+            own.close()
+
+
+def _report(
+    rows: TrainingRows, *, as_of, horizon_days, folds, params, say, ablation, exclude, started
+) -> dict:
+    store, dates = rows.store, rows.dates
     feature_time = time.monotonic() - started
-    columns, dropped = columns_usable(frame, [c for c in feature_columns(frame) if c not in set(exclude)])
-    dropped += [{"feature": c, "reason": "excluded from training by a person"} for c in exclude if c in frame]
+    candidates = [c for c in feature_columns(store) if c not in set(exclude)]
+    columns, dropped = rows.stats.usable(candidates)
+    dropped += [{"feature": c, "reason": "excluded from training by a person"} for c in exclude if c in store]
     plain = plain_columns(columns)
     plain_at = [columns.index(c) for c in plain]
-    truth = truth_lookup(dates, horizon_days)
     folds_out, pooled = [], {m: [] for m in MODELS}
     pooled_y, pooled_accounts = [], []
     strength = None
@@ -511,14 +732,13 @@ def run(
     chosen = splits(dates, folds=folds, horizon_days=horizon_days)
     for k, split in enumerate(chosen):
         say(f"fold {k + 1}: train {split['train'][0]}…{split['validation'][0]}, test {split['test'][0]}")
-        train = frame[frame["as_of"].isin(split["train"])]
-        validation = frame[frame["as_of"].isin(split["validation"])]
-        test = frame[frame["as_of"].isin(split["test"])]
-        if train["label"].nunique() < 2 or test.empty:
+        train = store[store["as_of"].isin(split["train"])]
+        validation = store[store["as_of"].isin(split["validation"])]
+        if train["label"].nunique() < 2 or not rows.test_rows(split["test"]):
             continue
         # XGBoost stops early on the validation rows; every other model learns from training and
         # validation rows together: one dense matrix of both, made once XGBoost no longer needs the
-        # frames (at a million rows each copy is about 2 GB).
+        # frames.
         xgb = families.fit_xgboost(train, validation, columns, params)
         # Logistic regression's strength is chosen once, on the first fold's validation date: it precedes
         # every test date, and the choice is stable enough not to pay for it in every fold.
@@ -530,41 +750,56 @@ def run(
         if warnings is None:
             warnings = leakage_warnings(both, columns)
         x_both, y_both = both[columns].to_numpy(dtype=np.float64), both["label"].to_numpy()
-        truth_both = _truth_of(truth, both)
+        w_both = _weights(both)
+        truth_both = both["truth"].to_numpy(dtype=np.float64) if "truth" in both else None
         del both
-        logistic = families.fit_logistic(x_both, y_both, columns, C=strength)
-        nb = families.BinnedNB(binning).fit(x_both, y_both)
-        plain_model = families.fit_plain_xgboost(x_both[:, plain_at], y_both, plain)
+        logistic = families.fit_logistic(x_both, y_both, columns, C=strength, weight=w_both)
+        nb = families.BinnedNB(binning).fit(x_both, y_both, w_both)
+        plain_model = families.fit_plain_xgboost(x_both[:, plain_at], y_both, plain, weight=w_both)
         ceiling = (
-            fit_ceiling(x_both, truth_both)
+            fit_ceiling(x_both, truth_both, w_both)
             if truth_both is not None and np.isfinite(truth_both).any()
             else None
         )
         del x_both
-        x_test, y = test[columns].to_numpy(dtype=np.float64), test["label"].to_numpy()
-        p_xgb, z_logistic = xgb.predict(x_test), logistic.log_odds(x_test)
-        w = families.BLEND_WEIGHT
-        scores = {
-            "xgboost": p_xgb,
-            "logistic_regression": families.sigmoid(z_logistic),
-            "blend": families.sigmoid(w * families.logit(p_xgb) + (1.0 - w) * z_logistic),
-            "plain_xgboost": plain_model.predict(x_test[:, plain_at]),
-            "naive_bayes": nb.predict_proba(x_test)[:, 1],
-            "rules": rules_scores(split["test"][0], test["account_id"])
-            .reindex(test["account_id"].to_numpy())
-            .fillna(0.0)
-            .to_numpy(),
-        }
-        truth_test = _truth_of(truth, test)
-        if truth_test is not None:
-            scores["ground_truth"] = np.nan_to_num(truth_test, nan=0.0)
-        if ceiling is not None:
-            scores["observable_ceiling"] = np.clip(ceiling.predict(x_test).astype(np.float64), 0.0, 1.0)
+        # The test date's rows, every one of them, a chunk at a time.
+        parts: dict[str, list] = {}
+        y_parts, account_parts = [], []
+        for test in rows.test_chunks(split["test"]):
+            x_test = test[columns].to_numpy(dtype=np.float64)
+            p_xgb, z_logistic = xgb.predict(x_test), logistic.log_odds(x_test)
+            w = families.BLEND_WEIGHT
+            chunk_scores = {
+                "xgboost": p_xgb,
+                "logistic_regression": families.sigmoid(z_logistic),
+                "blend": families.sigmoid(w * families.logit(p_xgb) + (1.0 - w) * z_logistic),
+                "plain_xgboost": plain_model.predict(x_test[:, plain_at]),
+                "naive_bayes": nb.predict_proba(x_test)[:, 1],
+            }
+            if rows.has_truth and "truth" in test:
+                chunk_scores["ground_truth"] = np.nan_to_num(
+                    test["truth"].to_numpy(dtype=np.float64), nan=0.0
+                )
+            if ceiling is not None:
+                chunk_scores["observable_ceiling"] = np.clip(
+                    ceiling.predict(x_test).astype(np.float64), 0.0, 1.0
+                )
+            for name, values in chunk_scores.items():
+                parts.setdefault(name, []).append(values)
+            y_parts.append(test["label"].to_numpy())
+            account_parts.append(test["account_id"].to_numpy())
+            del x_test
+        y, test_accounts = np.concatenate(y_parts), np.concatenate(account_parts)
+        scores = {name: np.concatenate(values) for name, values in parts.items()}
+        scores["rules"] = (
+            rules_scores(split["test"][0], test_accounts).reindex(test_accounts).fillna(0.0).to_numpy()
+        )
         fold = {
             "train_dates": [d.isoformat() for d in split["train"]],
             "validation_dates": [d.isoformat() for d in split["validation"]],
             "test_dates": [d.isoformat() for d in split["test"]],
             "train_rows": len(y_both),
+            **({"train_rows_weighted": round(float(w_both.sum()))} if w_both is not None else {}),
             "xgboost_trees": int(xgb.n_estimators),
             "logistic_c": strength,
             "naive_bayes_binning": binning,
@@ -572,7 +807,7 @@ def run(
         }
         folds_out.append(fold)
         pooled_y.append(y)
-        pooled_accounts.append(test["account_id"].to_numpy())
+        pooled_accounts.append(test_accounts)
         for m, s in scores.items():
             pooled[m].append(s)
     y_all = np.concatenate(pooled_y) if pooled_y else np.zeros(0, dtype=np.int64)
@@ -591,7 +826,7 @@ def run(
     if ablation and champion and chosen:
         say(f"what each feature group earns ({champion['family']}) …")
         fixed = {**(params or {}), "C": strength, **({"n_estimators": trees} if trees else {})}
-        groups = group_ablation(frame, chosen[-1], columns, champion["family"], fixed)
+        groups = group_ablation(rows, chosen[-1], columns, champion["family"], fixed)
     return {
         "kind": "in_market",
         "as_of": as_of.isoformat(),
@@ -600,7 +835,8 @@ def run(
         "features": columns,
         "dropped_features": dropped,
         "plain_features": plain,
-        "top_keys": frame.attrs.get("top_keys", []),
+        "top_keys": rows.top_keys,
+        "sampling": _sampling_report(rows.sampling),
         "folds": folds_out,
         "models": report_models,
         "candidates": list(families.CANDIDATES),
@@ -613,6 +849,26 @@ def run(
         "logistic_c": strength,
         "notes": REPORT_NOTES,
         "seconds": {"features": round(feature_time, 2), "total": round(time.monotonic() - started, 2)},
+    }
+
+
+def _sampling_report(sampling: dict) -> dict:
+    """How the training rows were sampled, in the report's words."""
+    sampled = sampling["positives"] < 1.0 or sampling["negatives"] < 1.0
+    return {
+        "snapshot_rows": sampling["rows"],
+        "rows_kept": sampling["kept"],
+        "positive_rate": round(sampling["positives"], 6),
+        "negative_rate": round(sampling["negatives"], 6),
+        "weighted": sampled,
+        "note": (
+            f"training learns from every positive row kept at rate {sampling['positives']:.4g} and every "
+            f"negative at rate {sampling['negatives']:.4g}; each kept row weighs 1 / its class's rate, so "
+            "the weighted rows restore the base rate (calibrated probabilities). Test dates are scored on "
+            "every row."
+            if sampled
+            else "every snapshot row (none sampled)"
+        ),
     }
 
 
@@ -634,6 +890,9 @@ REPORT_NOTES = {
     "ground_truth": "oracle (demo data only): the generator's true propensity for the same window; it also "
     "knows hidden state (a budget, when a buying cycle starts, cooling) that no data shows",
     "curves": "ROC, lift and capture by decile and score histograms are pooled over the test folds",
+    "sampling": "beyond 100,000 positive and 200,000 negative snapshot rows, training learns from a fixed "
+    "random sample of each class, every kept row weighted by 1 / its class's rate (the weighted rows restore "
+    "the base rate); test dates are scored on every row (see sampling)",
 }
 
 

@@ -183,18 +183,24 @@ class Boosted(Fitted):
         return bytes(self.booster.save_raw(raw_format="json"))
 
 
-def _boost(x, y: np.ndarray, params: dict, validation: tuple | None = None):
+def weights_of(frame: pd.DataFrame) -> np.ndarray | None:
+    """A frame's row weights (``weight``: a sample of the rows standing for all of them), or None."""
+    return frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
+
+
+def _boost(x, y: np.ndarray, params: dict, validation: tuple | None = None, weight=None):
     """``xgboost.train`` on the sparse matrix ``x`` (``sparse_input``; the histogram index built once,
-    ``QuantileDMatrix``); with ``validation`` (its matrix and labels), early stopping on its log loss.
-    XGBoost's own API: its scikit-learn wrapper scores the validation rows through the histogram index
-    each round, several times slower."""
+    ``QuantileDMatrix``), rows weighted by ``weight`` if any; with ``validation`` (its matrix, labels and
+    optionally weights), early stopping on its log loss. XGBoost's own API: its scikit-learn wrapper
+    scores the validation rows through the histogram index each round, several times slower."""
     import xgboost  # heavy: loaded where a model is fitted or read
 
     missing = params.get("missing", np.nan)
-    data = xgboost.QuantileDMatrix(x, y, missing=missing)
+    data = xgboost.QuantileDMatrix(x, y, weight=weight, missing=missing)
     extra = {}
     if validation is not None:
-        check = xgboost.DMatrix(validation[0], validation[1], missing=missing)
+        check_weight = validation[2] if len(validation) > 2 else None
+        check = xgboost.DMatrix(validation[0], validation[1], weight=check_weight, missing=missing)
         extra = {"evals": [(check, "validation")], "early_stopping_rounds": EARLY_STOPPING_ROUNDS}
     return xgboost.train(
         booster_params(params), data, num_boost_round=int(params["n_estimators"]), verbose_eval=False, **extra
@@ -211,8 +217,9 @@ def early_stopping_trees(
     """How many trees (at most ``n_estimators``) to boost: trained on ``train``, stopped when the log loss
     on ``validation`` has not improved for ``EARLY_STOPPING_ROUNDS`` rounds."""
     params = {**XGB_PARAMS, **(params or {})}
-    check = (sparse_input(validation, columns), validation["label"].to_numpy())
-    return _stopped_at(_boost(sparse_input(train, columns), train["label"].to_numpy(), params, check))
+    check = (sparse_input(validation, columns), validation["label"].to_numpy(), weights_of(validation))
+    x, y = sparse_input(train, columns), train["label"].to_numpy()
+    return _stopped_at(_boost(x, y, params, check, weights_of(train)))
 
 
 def fit_xgboost(
@@ -220,25 +227,31 @@ def fit_xgboost(
 ) -> Boosted:
     """XGBoost on ``train``; with a ``validation`` set of both classes, the number of trees is chosen by
     early stopping on it, then the model is refit on both with that many trees. Each part becomes a
-    sparse matrix once; the refit stacks them (no concatenated copy of the frames)."""
+    sparse matrix once; the refit stacks them (no concatenated copy of the frames). Rows are weighted by
+    the frames' ``weight`` column if they have one (a sample standing for every row)."""
     from scipy import sparse  # heavy: loaded where a model is fitted or read
 
     params = {**XGB_PARAMS, **(params or {})}
-    x, y = sparse_input(train, columns), train["label"].to_numpy()
+    x, y, w = sparse_input(train, columns), train["label"].to_numpy(), weights_of(train)
     if validation is not None and len(validation) and validation["label"].nunique() == 2:
         x_check, y_check = sparse_input(validation, columns), validation["label"].to_numpy()
-        params["n_estimators"] = _stopped_at(_boost(x, y, params, (x_check, y_check)))
+        w_check = weights_of(validation)
+        params["n_estimators"] = _stopped_at(_boost(x, y, params, (x_check, y_check, w_check), w))
         x, y = sparse.vstack([x, x_check], format="csr"), np.concatenate([y, y_check])
+        if w is not None or w_check is not None:
+            ones = np.ones
+            w = np.concatenate([ones(len(y) - len(y_check)) if w is None else w,
+                                ones(len(y_check)) if w_check is None else w_check])  # fmt: skip
         del x_check
-    return Boosted(_boost(x, y, params), columns=columns, params=params)
+    return Boosted(_boost(x, y, params, weight=w), columns=columns, params=params)
 
 
-def fit_plain_xgboost(x: np.ndarray, y: np.ndarray, columns: list[str]) -> Boosted:
+def fit_plain_xgboost(x: np.ndarray, y: np.ndarray, columns: list[str], *, weight=None) -> Boosted:
     """The plain baseline: XGBoost's defaults (no early stopping, no tuning), NaN as missing."""
     import xgboost  # heavy: loaded where a model is fitted or read
 
     params = {**PLAIN_XGB_PARAMS, "missing": np.nan}
-    data = xgboost.DMatrix(np.asarray(x, dtype=np.float32), y, missing=np.nan)
+    data = xgboost.DMatrix(np.asarray(x, dtype=np.float32), y, weight=weight, missing=np.nan)
     booster = xgboost.train(booster_params(params), data, num_boost_round=params["n_estimators"])
     return Boosted(booster, columns=columns, params=params)
 
@@ -357,17 +370,18 @@ def sample_rows(n: int, limit: int = LINEAR_ROWS, seed: int = 0) -> np.ndarray |
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
-def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C) -> Logistic:
+def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C, weight=None) -> Logistic:
     """L2 logistic regression on ``x`` (a frame with ``columns``, or a matrix in their order; NaN allowed),
-    from at most ``LINEAR_ROWS`` of its rows."""
+    from at most ``LINEAR_ROWS`` of its rows, weighted by ``weight`` if given."""
     from sklearn.linear_model import LogisticRegression  # heavy: loaded where a model is fitted or read
 
     rows = sample_rows(len(y))
     if not isinstance(rows, slice):
         x = x.iloc[rows] if isinstance(x, pd.DataFrame) else np.asarray(x)[rows]
         y = np.asarray(y)[rows]
+        weight = None if weight is None else np.asarray(weight)[rows]
     z, preparation = _preparation(x, columns)
-    model = LogisticRegression(C=C, max_iter=2000).fit(z, y)
+    model = LogisticRegression(C=C, max_iter=2000).fit(z, y, sample_weight=weight)
     return Logistic(columns=columns, coef=model.coef_[0], intercept=float(model.intercept_[0]), C=C,
                     **preparation)  # fmt: skip
 
@@ -392,11 +406,12 @@ def logistic_strength(train, validation, columns: list[str]) -> float:
     check = _prepared(check, preparation["median"], preparation["flagged"], preparation["logged"],
                       preparation["mean"], preparation["scale"])  # fmt: skip
     y, y_check = train["label"].to_numpy(), validation["label"].to_numpy()
+    w, w_check = weights_of(train), weights_of(validation)
     # Rough fits do to compare strengths (a looser tolerance: about half the iterations).
     model, scored = LogisticRegression(max_iter=2000, warm_start=True, tol=1e-3), []
     for c in sorted(LOGISTIC_CS):
-        model.set_params(C=c).fit(z, y)
-        scored.append((roc_auc_score(y_check, check @ model.coef_[0]), -c))
+        model.set_params(C=c).fit(z, y, sample_weight=w)
+        scored.append((roc_auc_score(y_check, check @ model.coef_[0], sample_weight=w_check), -c))
     return -max(scored)[1]
 
 
@@ -441,11 +456,11 @@ def fit(family: str, train: pd.DataFrame, validation: pd.DataFrame | None, colum
     if family != "xgboost" and strength is None:
         strength = LOGISTIC_C if validation is None else logistic_strength(train, validation, columns)
     if family == "logistic_regression":
-        return fit_logistic(both, both["label"].to_numpy(), columns, C=strength)
+        return fit_logistic(both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both))
     boosted = fit_xgboost(train, validation, columns, params)
     if family == "xgboost":
         return boosted
-    logistic = fit_logistic(both, both["label"].to_numpy(), columns, C=strength)
+    logistic = fit_logistic(both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both))
     return Blend(boosted, logistic, (params or {}).get("blend_weight", BLEND_WEIGHT))
 
 
@@ -502,12 +517,13 @@ class BinnedNB:
             raise ValueError(f"unknown binning {binning!r}")
         self.binning = binning
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "BinnedNB":
-        """Fit on ``x`` (at most ``LINEAR_ROWS`` of its rows)."""
+    def fit(self, x: np.ndarray, y: np.ndarray, weight=None) -> "BinnedNB":
+        """Fit on ``x`` (at most ``LINEAR_ROWS`` of its rows), weighted by ``weight`` if given."""
         from sklearn.naive_bayes import CategoricalNB  # heavy: loaded where a model is fitted or read
 
         rows = sample_rows(len(y))
         x, y = np.asarray(x, dtype=np.float64)[rows], np.asarray(y)[rows]
+        weight = None if weight is None else np.asarray(weight, dtype=np.float64)[rows]
         self.edges = []
         for j in range(x.shape[1]):
             column = x[:, j]
@@ -524,7 +540,9 @@ class BinnedNB:
                     else np.array([median])
                 )
             self.edges.append(np.unique(edges))
-        self.model = CategoricalNB(alpha=1.0, min_categories=NB_BINS + 1).fit(self._codes(x), y)
+        self.model = CategoricalNB(alpha=1.0, min_categories=NB_BINS + 1).fit(
+            self._codes(x), y, sample_weight=weight
+        )
         return self
 
     def _codes(self, x: np.ndarray) -> np.ndarray:
@@ -550,8 +568,9 @@ def naive_bayes_binning(train: pd.DataFrame, validation: pd.DataFrame | None, co
         train = train.sample(C_CHOICE_ROWS, random_state=0)
     x_train, y_train = train[columns].to_numpy(dtype=np.float64), train["label"].to_numpy()
     x_check, y_check = validation[columns].to_numpy(dtype=np.float64), validation["label"].to_numpy()
-    scored = [(roc_auc_score(y_check, BinnedNB(b).fit(x_train, y_train).predict_proba(x_check)[:, 1]), b)
-              for b in ("deciles", "two")]  # fmt: skip
+    w, w_check = weights_of(train), weights_of(validation)
+    scored = [(roc_auc_score(y_check, BinnedNB(b).fit(x_train, y_train, w).predict_proba(x_check)[:, 1],
+                             sample_weight=w_check), b) for b in ("deciles", "two")]  # fmt: skip
     return max(scored)[1]
 
 

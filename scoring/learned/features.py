@@ -81,10 +81,16 @@ def _codes(values) -> tuple[np.ndarray, list]:
 
 
 class Source:
-    """What the features need, read once for the days ``(low, high]`` and reused for every snapshot."""
+    """What the features need, read once for the days ``(low, high]`` and reused for every snapshot.
 
-    def __init__(self, *, low: datetime.date, high: datetime.date, account_ids=None, top_keys=None):
+    ``top_keys`` and ``categories`` (``categories_of``) fix the per-key and one-hot columns; without them
+    they are the read accounts' own (a chunk of the accounts gets the whole population's from them)."""
+
+    def __init__(
+        self, *, low: datetime.date, high: datetime.date, account_ids=None, top_keys=None, categories=None
+    ):
         self.low, self.high = low, high
+        self.categories = categories
         ids = ids_normal(account_ids)
         a_clause, a_params = ids_condition("a.id", ids)
         self.accounts = frame_read(
@@ -120,16 +126,14 @@ class Source:
         # purchase is learnt, not configured.
         counts = activity["count"].to_numpy(dtype=float)
         chosen = ((types == intent) | research) & (keys >= 0)
-        tops = pd.Series(counts[chosen]).groupby([types[chosen], keys[chosen]]).sum().reset_index()
-        tops.columns = ["type", "key", "count"]
-        tops["type"] = np.asarray(self.type_names, dtype=object)[tops["type"].to_numpy()]
-        tops["key"] = np.asarray(self.key_names, dtype=object)[tops["key"].to_numpy()]
-        tops = tops.sort_values(["count", "type", "key"], ascending=[False, True, True], kind="stable")
-        self.top_keys = (
-            list(zip(tops["type"][:TOP_KEYS], tops["key"][:TOP_KEYS], strict=True))
-            if top_keys is None
-            else [(str(e), str(k)) for e, k in top_keys]
-        )
+        if top_keys is None:
+            tops = pd.Series(counts[chosen]).groupby([types[chosen], keys[chosen]]).sum().reset_index()
+            tops.columns = ["type", "key", "count"]
+            tops["type"] = np.asarray(self.type_names, dtype=object)[tops["type"].to_numpy()]
+            tops["key"] = np.asarray(self.key_names, dtype=object)[tops["key"].to_numpy()]
+            self.top_keys = _tops(tops)
+        else:
+            self.top_keys = [(str(e), str(k)) for e, k in top_keys]
         # Each row's position in ``top_keys`` (-1: none), found once for every snapshot to compare ints.
         type_code = {name: c for c, name in enumerate(self.type_names)}
         key_code = {name: c for c, name in enumerate(self.key_names)}
@@ -193,6 +197,52 @@ class Source:
         return _static(self)
 
 
+def _tops(tops: pd.DataFrame) -> list[tuple[str, str]]:
+    """The ``TOP_KEYS`` (type, key) pairs of the most counted, from per-pair sums (``type, key, count``)."""
+    tops = tops.sort_values(["count", "type", "key"], ascending=[False, True, True], kind="stable")
+    return list(zip(tops["type"][:TOP_KEYS], tops["key"][:TOP_KEYS], strict=True))
+
+
+def top_keys_of(*, low: datetime.date, high: datetime.date, account_ids=None) -> list[tuple[str, str]]:
+    """The top keys a ``Source`` of the days ``(low, high]`` and these accounts would choose, summed by the
+    database: what every chunk of the accounts is given, so that all have the same per-key columns."""
+    clause, params = ids_condition("r.account_id", ids_normal(account_ids))
+    sums = frame_read(
+        f"SELECT r.event_type, r.key, SUM(r.count) FROM {table_sql(AccountActivityDaily)} r "
+        f"WHERE r.day > %s AND r.day <= %s AND r.key IS NOT NULL AND {clause} GROUP BY r.event_type, r.key",
+        [low, high, *params],
+        {"type": "str", "key": "str", "count": "float"},
+    )
+    if not len(sums):
+        return []
+    types = sums["type"].astype(str).to_numpy(dtype=object)
+    keys = sums["key"].astype(str).to_numpy(dtype=object)
+    research = np.array([bool(RESEARCH_KEY.search(k)) for k in keys], dtype=bool)
+    chosen = (types == str(EventType.INTENT)) | research
+    return _tops(pd.DataFrame({"type": types[chosen], "key": keys[chosen], "count": sums["count"][chosen]}))
+
+
+def categories_of(account_ids=None) -> dict[str, list[str]]:
+    """The industries, countries and technologies of these accounts (all of them: the one-hot columns)."""
+    clause, params = ids_condition("a.id", ids_normal(account_ids))
+    out = {}
+    for column in ("industry", "country"):
+        values = frame_read(
+            f"SELECT DISTINCT a.{column} FROM {table_sql(Account)} a WHERE {clause}", params, {column: "str"}
+        )[column]
+        out[column] = sorted(set(values.astype(object).fillna("").tolist()))
+    through = Account.technologies.through
+    t_clause, t_params = ids_condition("x.account_id", ids_normal(account_ids))
+    names = frame_read(
+        f"SELECT DISTINCT t.name FROM {table_sql(through)} x "
+        f"JOIN accounts_technology t ON t.id = x.technology_id WHERE {t_clause}",
+        t_params,
+        {"technology": "str"},
+    )["technology"]
+    out["technology"] = sorted(set(names.astype(object).tolist()))
+    return out
+
+
 # --- features ------------------------------------------------------------------------------------------
 def _sum_by(n: int, pos: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
     """Per account position (``n`` of them): the sum of ``values`` (or the number of rows)."""
@@ -231,16 +281,17 @@ def _static(source: Source) -> dict[str, np.ndarray]:
     revenue = pd.to_numeric(accounts["annual_revenue"].astype(object), errors="coerce").to_numpy(dtype=float)
     cols["log_employees"] = np.log1p(employees)
     cols["log_revenue"] = np.log1p(revenue)
+    given = source.categories or {}
     for column in ("industry", "country"):
         values = accounts[column].astype(object).fillna("").to_numpy(dtype=object)
-        for value in sorted(set(values.tolist())):
+        for value in given.get(column) or sorted(set(values.tolist())):
             cols[f"{column}__{slug(value)}"] = (values == value).astype(float)
     techs = source.technologies
     tech_pos = index.get_indexer(techs["account_id"].to_numpy())
     known = tech_pos >= 0
     cols["technologies"] = _sum_by(len(index), tech_pos[known])
     names = techs["technology"].astype(object).to_numpy(dtype=object)
-    for name in sorted(set(names.tolist())):
+    for name in given.get("technology") or sorted(set(names.tolist())):
         column = np.zeros(len(index))
         column[tech_pos[known & (names == name)]] = 1.0
         cols[f"tech__{slug(name)}"] = column
@@ -421,6 +472,77 @@ def snapshot_dates(*, start: datetime.date, end: datetime.date, every_days: int 
     return dates[::-1]
 
 
+CHUNK_ACCOUNTS = 20_000  # accounts whose period is read at once when building snapshots
+
+
+def account_chunks(account_ids=None, size: int = CHUNK_ACCOUNTS) -> list:
+    """These accounts (all: by id range) in chunks of about ``size``: id ``range``s, or lists of ids."""
+    ids = ids_normal(account_ids)
+    if ids is not None and not isinstance(ids, range):
+        return [ids[n : n + size] for n in range(0, len(ids), size)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table_sql(Account)}")
+        low, high = cursor.fetchone()
+    if low is None:
+        return []
+    if ids is not None:
+        low, high = max(low, ids.start), min(high, ids.stop - 1)
+    return [range(lo, min(lo + size, high + 1)) for lo in range(low, high + 1, size)]
+
+
+def _opened(ids, low: datetime.date, high: datetime.date) -> pd.DataFrame:
+    """(account, day number) of the opportunities of these accounts created in ``(low, high]``."""
+    clause, params = ids_condition("o.account_id", ids)
+    return frame_read(
+        f"SELECT o.account_id, {_day_number('o.created_date')} FROM {table_sql(Opportunity)} o "
+        f"WHERE o.account_id IS NOT NULL AND o.created_date > %s AND o.created_date <= %s AND {clause}",
+        [low, high, *params],
+        {"account_id": "int", "created": "int"},
+    )
+
+
+def snapshot_chunks(
+    *,
+    dates: list[datetime.date],
+    horizon_days: int = 90,
+    account_ids=None,
+    with_labels: bool = True,
+    top_keys=None,
+    chunk_accounts: int = CHUNK_ACCOUNTS,
+):
+    """The rows of ``snapshots``, a chunk of accounts × one date at a time (chunk by chunk, each chunk's
+    dates oldest first): the whole matrix is never in memory, only one chunk's period. Every chunk has the
+    same columns, in the same order (the top keys and categories of all these accounts)."""
+    dates = sorted(dates)
+    if not dates:
+        return
+    low, high = dates[0] - datetime.timedelta(days=LOOKBACK), dates[-1]
+    if top_keys is None:
+        top_keys = top_keys_of(low=low, high=high, account_ids=account_ids)
+    categories = categories_of(account_ids)
+    for ids in account_chunks(account_ids, chunk_accounts):
+        source = Source(low=low, high=high, account_ids=ids, top_keys=top_keys, categories=categories)
+        if not len(source.index):
+            continue
+        opened = None
+        if with_labels:
+            opened = _opened(ids, dates[0], dates[-1] + datetime.timedelta(days=horizon_days))
+        for as_of in dates:
+            features = _features(source, as_of)
+            through = features.attrs["data_through"]
+            assert through is None or through <= as_of, f"features for {as_of} read data from {through}"
+            features = features[~features.index.isin(list(open_at(source, as_of)))]
+            frame = features.reset_index()
+            frame.insert(0, "as_of", as_of)
+            if with_labels:
+                t = _ordinal(as_of)
+                created = opened["created"].to_numpy()
+                window = (created > t) & (created <= t + horizon_days)
+                frame["label"] = frame["account_id"].isin(opened["account_id"][window]).astype(np.int64)
+            frame.attrs["top_keys"] = [list(pair) for pair in top_keys]
+            yield frame
+
+
 def snapshots(
     *,
     start: datetime.date | None = None,
@@ -433,30 +555,26 @@ def snapshots(
     top_keys=None,
 ) -> pd.DataFrame:
     """Rows (``as_of``, ``account_id``, features…, ``label``) for each snapshot date, leaving out accounts
-    with an opportunity open at the snapshot (they are not "about to open" one)."""
+    with an opportunity open at the snapshot (they are not "about to open" one). All in one frame, date
+    by date: for a bounded matrix of a large population, ``snapshot_chunks``."""
     if dates is None:
         dates = snapshot_dates(start=start, end=end, every_days=every_days)
     dates = sorted(dates)
     if not dates:
         return pd.DataFrame(columns=["as_of", "account_id", "label"])
-    source = Source(
-        low=dates[0] - datetime.timedelta(days=LOOKBACK),
-        high=dates[-1],
-        account_ids=account_ids,
-        top_keys=top_keys,
-    )
-    frames = []
-    for as_of in dates:
-        features = _features(source, as_of)
-        through = features.attrs["data_through"]
-        assert through is None or through <= as_of, f"features for {as_of} read data from {through}"
-        features = features[~features.index.isin(list(open_at(source, as_of)))]
-        frame = features.reset_index()
-        frame.insert(0, "as_of", as_of)
-        if with_labels:
-            y = labels(as_of=as_of, horizon_days=horizon_days, account_ids=account_ids)
-            frame["label"] = y.reindex(frame["account_id"]).fillna(0).astype(np.int64).to_numpy()
-        frames.append(frame)
+    if top_keys is None:
+        low = dates[0] - datetime.timedelta(days=LOOKBACK)
+        top_keys = top_keys_of(low=low, high=dates[-1], account_ids=account_ids)
+    frames = list(
+        snapshot_chunks(
+            dates=dates, horizon_days=horizon_days, account_ids=account_ids, with_labels=with_labels,
+            top_keys=top_keys,
+        )
+    )  # fmt: skip
+    if not frames:
+        return pd.DataFrame(columns=["as_of", "account_id", "label"])
     out = pd.concat(frames, ignore_index=True)
-    out.attrs["top_keys"] = [list(pair) for pair in source.top_keys]
+    if len(frames) > len(dates):  # several chunks: date by date, accounts in order within each
+        out = out.sort_values(["as_of", "account_id"], kind="stable", ignore_index=True)
+    out.attrs["top_keys"] = [list(pair) for pair in top_keys]
     return out

@@ -22,7 +22,6 @@ from revops.jsonsafe import json_safe
 from scoring.choices import ScoringModelKind, ScoringModelStatus
 from scoring.learned import backtest as B
 from scoring.learned import families
-from scoring.learned import features as F
 from scoring.learned.decisions import (
     LEAKY_CHAMPION_MARGIN,
     column_decisions,
@@ -243,20 +242,25 @@ def model_train(
     if len(dates) < 2:
         raise RegistryError(f"not enough history before {as_of} to train (need two labelled snapshots)")
     say(f"features for {len(dates)} snapshots …")
-    frame = F.snapshots(dates=dates, horizon_days=horizon_days)
-    report = B.run(
-        as_of=as_of, horizon_days=horizon_days, folds=folds, frame=frame, params=params, progress=say,
-        exclude=excluded_columns(KIND),
-    )  # fmt: skip
-    columns = report["features"]  # without the columns no row tells anything about (the report says why)
-    family = (report.get("champion") or {}).get("family", "xgboost")
-    say(f"training the final model ({family}) …")
-    chosen = {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
-    model = final_fit(frame, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family)
+    tests = [d for split in B.splits(dates, folds=folds, horizon_days=horizon_days) for d in split["test"]]
+    # Bounded whatever the population: features built a chunk of accounts at a time, training on every
+    # row or a weighted sample of each class, test dates scored from files (``TrainingRows``).
+    with B.TrainingRows.build(dates=dates, horizon_days=horizon_days, test_dates=tests) as rows:
+        report = B.run(
+            as_of=as_of, horizon_days=horizon_days, folds=folds, rows=rows, params=params, progress=say,
+            exclude=excluded_columns(KIND),
+        )  # fmt: skip
+        columns = report["features"]  # without the columns no row tells anything about (the report says why)
+        family = (report.get("champion") or {}).get("family", "xgboost")
+        say(f"training the final model ({family}) …")
+        chosen = {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
+        model = final_fit(
+            rows.store, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family
+        )
     used = {**families.XGB_PARAMS, **chosen, "family": family}
     if hasattr(model, "n_estimators"):
         used["n_estimators"] = int(model.n_estimators)
-    used["top_keys"] = frame.attrs.get("top_keys", [])  # for account_features(top_keys=…)
+    used["top_keys"] = rows.top_keys  # for account_features(top_keys=…)
     return model_register(
         kind=KIND,
         artefact=artefact_bytes(model),

@@ -230,3 +230,50 @@ def test_accounts_with_unknown_size_revenue_or_age_do_not_break_the_backtest(dem
     report = B.run(folds=2)
     assert set(report["models"]) == set(B.MODELS)
     assert all(values["roc_auc"] is not None for values in report["models"].values())
+
+
+def test_snapshots_built_a_chunk_of_accounts_at_a_time_are_the_whole_populations(demo):
+    """Training builds features a chunk of accounts × a date at a time: the same rows, columns and labels
+    as one read of every account (the top keys and one-hot columns are the whole population's)."""
+    import pandas as pd
+
+    dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)[-3:]
+    whole = F.snapshots(dates=dates, horizon_days=90)
+    chunks = list(F.snapshot_chunks(dates=dates, horizon_days=90, chunk_accounts=70))
+    assert len(chunks) > len(dates) and all(list(c.columns) == list(whole.columns) for c in chunks)
+    parts = pd.concat(chunks, ignore_index=True)
+    parts = parts.sort_values(["as_of", "account_id"], kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(parts, whole, check_like=False)
+
+
+def test_training_rows_beyond_the_bound_are_a_weighted_sample_that_restores_the_base_rate(demo, monkeypatch):
+    """Above ``SAMPLE_NEGATIVES`` negative rows training keeps a fixed sample of them, each weighing
+    1 / the rate: the weighted rows stand for every row (the base rate), test dates keep every row, the
+    columns' ranges are every row's, and the backtest still ranks and says how it sampled."""
+    import os
+
+    import pandas as pd
+
+    dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)
+    full = F.snapshots(dates=dates, horizon_days=90)
+    monkeypatch.setattr(B, "SAMPLE_NEGATIVES", len(full) // 4)
+    with B.TrainingRows.build(dates=dates, horizon_days=90, test_dates=dates[-1:]) as rows:
+        store = rows.store
+        assert rows.sampling["positives"] == 1.0 and rows.sampling["negatives"] < 0.5
+        assert len(store) < len(full) / 2
+        negatives, positives = store[store["label"] == 0], store[store["label"] == 1]
+        assert (positives["weight"] == 1.0).all() and len(positives) == full["label"].sum()
+        assert negatives["weight"].sum() == pytest.approx((full["label"] == 0).sum(), rel=0.1)
+        weighted_rate = positives["weight"].sum() / store["weight"].sum()
+        assert weighted_rate == pytest.approx(full["label"].mean(), rel=0.1)
+        test = pd.concat(list(rows.test_chunks(dates[-1:])), ignore_index=True)
+        assert len(test) == (full["as_of"] == dates[-1]).sum()
+        columns = B.feature_columns(full)
+        assert rows.stats.usable(columns) == B.columns_usable(full, columns)
+        directory = rows.directory.name
+    assert not os.path.exists(directory)  # the test rows' files are gone
+    report = B.run(folds=2, ablation=False)
+    assert report["sampling"]["weighted"] and report["sampling"]["negative_rate"] < 0.5
+    assert "restore the base rate" in report["sampling"]["note"]
+    assert report["champion"]["roc_auc"] > 0.6
+    assert all(f["train_rows_weighted"] > f["train_rows"] for f in report["folds"])

@@ -28,11 +28,11 @@ def backtest_auc(monkeypatch):
     box = {"auc": 0.80, "trees": None}
 
     def run(**kwargs):
-        frame = kwargs["frame"]
+        rows = kwargs["rows"]  # the training rows model_train built (bounded: ``TrainingRows``)
         return {
             "features": [
                 c
-                for c in B.columns_usable(frame, B.feature_columns(frame))[0]
+                for c in rows.stats.usable(B.feature_columns(rows.store))[0]
                 if c not in kwargs.get("exclude", ())
             ],
             "models": {"xgboost": {"roc_auc": box["auc"]}},
