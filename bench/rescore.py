@@ -41,7 +41,7 @@ from .server import database_cpu
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_rescore"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
-TARGET_SECONDS = 30
+TARGET_SECONDS = 20  # issue 16 (was 30)
 TARGET_SPEEDUP = 50
 TARGET_LATENCY_P95_MS = 1000
 
