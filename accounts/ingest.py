@@ -43,7 +43,7 @@ from .models import (
     EngagementEvent,
 )
 from .normalize import activity_key, email_domain, normalize_domain, normalize_email
-from .routing import accounts_route, contacts_route
+from .routing import newcomers_route
 from .signals import events_ingested
 
 FIELDS = frozenset(
@@ -761,8 +761,7 @@ def events_ingest(
         new_accounts = _accounts_create(resolved)
         new_contacts = _contacts_create(resolved)
         # Who owns the newcomers: set-based, a few queries per batch whatever its size.
-        accounts_route(account_ids=new_accounts, actor=actor, reason="ingested")
-        contacts_route(contact_ids=new_contacts, actor=actor, reason="ingested")
+        newcomers_route(account_ids=new_accounts, contact_ids=new_contacts, actor=actor, reason="ingested")
         _identities_resolve(resolved, events)
         _campaigns_resolve(resolved)
         if not events:

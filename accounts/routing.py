@@ -11,14 +11,16 @@ routed like an account on the account's firmographics (its own country when the 
 
 Routing is set-based: one query reads the rows, one locks the teams' cursors, one reads their members,
 and one UPDATE writes each (owner, team) pair; one ``ChangeRecord`` per batch lists who got what.
-Only rows still without an owner are written, so routing twice changes nothing.
+Only rows still without an owner are written, so routing twice changes nothing. The territories are read
+when a row needs them, once per call (``newcomers_route``: once for its accounts and contacts together).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db import models, transaction
@@ -135,15 +137,17 @@ def _round_robin(needed: dict[int, int]) -> dict[int, list[int | None]]:
     return turns
 
 
-def _assign(rows: list[tuple[int, Firmographics, int | None]]) -> dict[int, tuple[int | None, int | None]]:
-    """Owner and team for each ``(id, firmographics, owning team already set)``; unmatched ids absent."""
-    territories = territories_active()
+def _assign(
+    rows: list[tuple[int, Firmographics, int | None]], territories: Callable[[], list[Territory]]
+) -> dict[int, tuple[int | None, int | None]]:
+    """Owner and team for each ``(id, firmographics, owning team already set)``; unmatched ids absent.
+    ``territories()`` is called only if a row has no owning team."""
     chosen: dict[int, tuple[int | None, int]] = {}  # id → (fixed owner or None: take a turn, team)
     for pk, firm, team_id in rows:
         if team_id is not None:
             chosen[pk] = (None, team_id)
             continue
-        territory = territory_for(territories, firm)
+        territory = territory_for(territories(), firm)
         if territory is None:
             continue
         user = territory.user
@@ -194,11 +198,23 @@ def _unowned(queryset: models.QuerySet, ids: list[int]) -> models.QuerySet:
     return queryset.filter(pk__in=ids, owner__isnull=True).order_by("pk").select_for_update(of=("self",))
 
 
+def _territories_once() -> Callable[[], list[Territory]]:
+    """``territories_active``, read on the first call only: for one routing pass, never kept longer."""
+    return cache(territories_active)
+
+
 @transaction.atomic
-def accounts_route(*, account_ids: Iterable[int], actor=None, reason: str) -> RoutingResult:
+def accounts_route(
+    *,
+    account_ids: Iterable[int],
+    actor=None,
+    reason: str,
+    territories: Callable[[], list[Territory]] | None = None,
+) -> RoutingResult:
     """Give the accounts among ``account_ids`` that have no owner an owner and an owning team, by
     territory or round-robin; one audit record for the batch. ``reason``: why they are routed now
-    ("ingested", "imported", "qualified" …)."""
+    ("ingested", "imported", "qualified" …). ``territories``: where to read them (default: once, in this
+    call, if a row needs them)."""
     ids = sorted(set(account_ids))
     result = RoutingResult()
     if not ids:
@@ -210,7 +226,7 @@ def accounts_route(*, account_ids: Iterable[int], actor=None, reason: str) -> Ro
             Account.objects, ids[start : start + ID_CHUNK]
         ).values_list("pk", "country", "industry", "employee_count", "owner_team_id")
     ]
-    assignments = _assign(rows)
+    assignments = _assign(rows, territories or _territories_once())
     result.unrouted = len(rows) - len(assignments)
     _write(Account, result, assignments)
     _audit(Account, actor=actor, reason=reason, result=result)
@@ -218,10 +234,16 @@ def accounts_route(*, account_ids: Iterable[int], actor=None, reason: str) -> Ro
 
 
 @transaction.atomic
-def contacts_route(*, contact_ids: Iterable[int], actor=None, reason: str) -> RoutingResult:
+def contacts_route(
+    *,
+    contact_ids: Iterable[int],
+    actor=None,
+    reason: str,
+    territories: Callable[[], list[Territory]] | None = None,
+) -> RoutingResult:
     """Give the contacts among ``contact_ids`` that have no owner one: their account's owner and team
     when it has an owner, else by territory (on the account's firmographics) or round-robin; one audit
-    record for the batch."""
+    record for the batch. ``territories`` as for ``accounts_route``."""
     ids = sorted(set(contact_ids))
     result = RoutingResult()
     if not ids:
@@ -239,11 +261,24 @@ def contacts_route(*, contact_ids: Iterable[int], actor=None, reason: str) -> Ro
                 inherited[pk] = (account_owner, account_team)
             else:
                 rows.append((pk, Firmographics(a_country or country or "", industry or "", employees), team))
-    assignments = {**inherited, **_assign(rows)}
+    assignments = {**inherited, **_assign(rows, territories or _territories_once())}
     result.unrouted = len(inherited) + len(rows) - len(assignments)
     _write(Contact, result, assignments)
     _audit(Contact, actor=actor, reason=reason, result=result)
     return result
+
+
+@transaction.atomic(savepoint=False)  # inside a caller's transaction (ingestion's) no savepoint of its own
+def newcomers_route(
+    *, account_ids: Iterable[int], contact_ids: Iterable[int], actor=None, reason: str
+) -> tuple[RoutingResult, RoutingResult]:
+    """Route new accounts, then new contacts (who may take their new account's owner), reading the
+    territories at most once for both: what a batch of ingested events that created them needs."""
+    territories = _territories_once()
+    return (
+        accounts_route(account_ids=account_ids, actor=actor, reason=reason, territories=territories),
+        contacts_route(contact_ids=contact_ids, actor=actor, reason=reason, territories=territories),
+    )
 
 
 def leads_route(*, contact_ids: Iterable[int], actor=None, reason: str) -> RoutingResult:
@@ -258,5 +293,6 @@ def leads_route(*, contact_ids: Iterable[int], actor=None, reason: str) -> Routi
             .exclude(account=None)
             .values_list("account_id", flat=True)
         )
-        accounts_route(account_ids=list(account_ids), actor=actor, reason=reason)
-        return contacts_route(contact_ids=ids, actor=actor, reason=reason)
+        territories = _territories_once()
+        accounts_route(account_ids=list(account_ids), actor=actor, reason=reason, territories=territories)
+        return contacts_route(contact_ids=ids, actor=actor, reason=reason, territories=territories)

@@ -13,6 +13,7 @@ from accounts.routing import (
     accounts_route,
     contacts_route,
     leads_route,
+    newcomers_route,
     territory_for,
 )
 from revops.choices import Role, TeamKind
@@ -205,6 +206,68 @@ def test_ingestion_routes_1000_unknown_contacts_set_based_in_few_queries(sales, 
     assert (
         ChangeRecord.objects.filter(object_repr__startswith="Routed 1,000 contacts (ingested)").count() == 1
     )
+
+
+def territory_reads(queries) -> int:
+    return sum(Territory._meta.db_table in q["sql"].split(" WHERE ")[0] for q in queries.captured_queries)
+
+
+def batch(tag: str, n: int = 20) -> list[dict]:
+    return [
+        {
+            "message_id": f"{tag}{i}",
+            "type": "page_view",
+            "occurred_at": "2025-05-01T10:00:00Z",
+            "contact_email": f"{tag}{i}@{tag}co{i % 4}.io",
+        }
+        for i in range(n)
+    ]
+
+
+def test_ingestion_reads_the_territories_once_per_batch_and_only_when_a_newcomer_needs_them(sales, member):
+    team, _ = sales
+    territory(name="All", team=team)
+    with CaptureQueriesContext(connection) as queries:
+        result = events_ingest(actor=member, items=batch("a"))
+    assert result.accounts_created == 4 and result.contacts_created == 20
+    assert territory_reads(queries) == 1  # for the new accounts and the new contacts together
+
+    known = [{**item, "message_id": f"again{i}"} for i, item in enumerate(batch("a"))]
+    with CaptureQueriesContext(connection) as queries:
+        events_ingest(actor=member, items=known)  # no newcomer: nothing to route
+    assert territory_reads(queries) == 0
+
+
+def test_each_batch_routes_by_the_territories_of_its_time(sales, bdr, member):
+    sales_team, _ = sales
+    bdr_team, bdr_user = bdr
+    first = territory(name="Sales", team=sales_team)
+    events_ingest(actor=member, items=batch("b"))
+    assert set(Account.objects.filter(domain__startswith="bco").values_list("owner_team", flat=True)) == {
+        sales_team.pk
+    }
+
+    # A change of territories applies to the very next batch: nothing of the last batch's read is kept.
+    first.active = False
+    first.save()
+    territory(name="BDR", team=bdr_team, user=bdr_user)
+    events_ingest(actor=member, items=batch("c"))
+    owners = set(Account.objects.filter(domain__startswith="cco").values_list("owner", "owner_team"))
+    assert owners == {(bdr_user.pk, bdr_team.pk)}
+    assert set(Contact.objects.filter(email__startswith="c").values_list("owner", flat=True)) == {bdr_user.pk}
+
+
+def test_newcomers_route_shares_one_read_between_accounts_and_contacts(sales):
+    team, _ = sales
+    territory(name="All", team=team)
+    account = AccountFactory()
+    contact = ContactFactory(account=AccountFactory(owner=None))
+    with CaptureQueriesContext(connection) as queries:
+        accounts, contacts = newcomers_route(
+            account_ids=[account.pk], contact_ids=[contact.pk], reason="ingested"
+        )
+    assert (accounts.routed, contacts.routed) == (1, 1)
+    assert territory_reads(queries) == 1
 
 
 # --- the API -------------------------------------------------------------------------------------------
