@@ -447,11 +447,19 @@ class AccountActivityDaily(models.Model):
     """Events folded per account, UTC day, event type and key (intent topic or URL path).
 
     Anonymous activity resolved to the account counts here too. Features read these, never raw events.
+
+    The rollups' references have no database constraint, unlike the events': every rollup row is folded
+    from events written by the same statement (``accounts/ingest.py``), whose own foreign keys are checked
+    and lock the accounts and contacts they name (``FOR KEY SHARE``) until the batch commits, so the rollup
+    names only rows that exist, and deleting one (the ORM's ``CASCADE``) takes its rollups with it. A
+    checked constraint here was a second row-by-row check at every commit of ids the events' checks had
+    just locked: ~15% of the database's CPU per batch of 1,000 events (docs/benchmarks.md, ``ingest``).
     """
 
+    # The unique constraint leads with it. No database constraint: see the class's docstring.
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="daily_activity", db_index=False
-    )  # the unique constraint leads with it
+        Account, on_delete=models.CASCADE, related_name="daily_activity", db_index=False, db_constraint=False
+    )
     day = models.DateField()
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     key = models.CharField(max_length=200, blank=True)
@@ -482,9 +490,10 @@ class AccountActivityDaily(models.Model):
 class ContactActivityDaily(models.Model):
     """Events of one known contact folded per UTC day, event type and key."""
 
-    # Both keys lead an index below (the unique constraint, contact_activity_account_idx).
+    # Both keys lead an index below (the unique constraint, contact_activity_account_idx). No database
+    # constraints: folded from checked events, as AccountActivityDaily's.
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="daily_activity", db_index=False
+        Contact, on_delete=models.CASCADE, related_name="daily_activity", db_index=False, db_constraint=False
     )
     account = models.ForeignKey(
         Account,
@@ -493,6 +502,7 @@ class ContactActivityDaily(models.Model):
         blank=True,
         related_name="contact_daily_activity",
         db_index=False,
+        db_constraint=False,
     )
     day = models.DateField()
     event_type = models.CharField(max_length=32, choices=EventType.choices)

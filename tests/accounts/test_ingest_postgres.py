@@ -126,3 +126,54 @@ def test_events_go_through_copy_into_the_staging_table(monkeypatch, member):
     assert len(statements) == 1
     assert statements[0].startswith(f"COPY {STAGE_TABLE} (")
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_deleted_under_a_batch_fails_the_batch_so_no_rollup_names_a_missing_row(monkeypatch):
+    """The rollups' references are not checked by the database (accounts.models.AccountActivityDaily):
+    their ids come from the events of the same statement, whose own foreign keys refuse the batch."""
+    from django.db import IntegrityError
+
+    from accounts import ingest
+
+    account = AccountFactory(domain="gone.com")
+    user = UserFactory()
+    resolve = ingest._campaigns_resolve
+
+    def delete(pk: int) -> None:  # another session (a thread's own connection), committed at once
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {Account._meta.db_table} WHERE id = %s", [pk])
+        finally:
+            connection.close()
+
+    def delete_meanwhile(resolved):  # after validation, before the write
+        thread = threading.Thread(target=delete, args=(account.pk,))
+        thread.start()
+        thread.join(timeout=30)
+        resolve(resolved)
+
+    monkeypatch.setattr(ingest, "_campaigns_resolve", delete_meanwhile)
+    items = [
+        {"message_id": f"gone-{i}", "type": "page_view", "occurred_at": "2025-05-01T10:00:00Z",
+         "account_id": account.pk, "url": f"/p/{i}"}
+        for i in range(3)
+    ]  # fmt: skip
+    with pytest.raises(IntegrityError):
+        events_ingest(actor=user, items=items)
+    assert not EngagementEvent.objects.exists()
+    assert not AccountActivityDaily.objects.exists() and not ContactActivityDaily.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_or_a_contact_takes_their_rollups():
+    AccountFactory(domain="known.com")
+    events_ingest(actor=UserFactory(), items=batch("del", 30))
+    contact = Contact.objects.filter(daily_activity__isnull=False).first()
+    contact.delete()
+    assert not ContactActivityDaily.objects.filter(contact_id=contact.pk).exists()
+    account = Account.objects.get(domain="known.com")
+    assert AccountActivityDaily.objects.filter(account=account).exists()
+    account.delete()
+    assert not AccountActivityDaily.objects.filter(account_id=account.pk).exists()
+    assert not ContactActivityDaily.objects.filter(account_id=account.pk).exists()
