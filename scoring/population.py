@@ -141,10 +141,15 @@ def contacts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = 
     return frame
 
 
-def _created_day_sql() -> str:
+def _stamp_day_sql(expression: str) -> str:
+    """A timestamp's UTC day as days since 1970-01-01, in SQL: integers cross the wire, not datetimes."""
     if is_postgres():
-        return "((c.created AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
-    return "CAST(julianday(c.created) - 2440587.5 AS INTEGER)"
+        return f"(({expression} AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
+    return f"CAST(julianday({expression}) - 2440587.5 AS INTEGER)"
+
+
+def _created_day_sql() -> str:
+    return _stamp_day_sql("c.created")
 
 
 def accounts_frame(spec: RulesetSpec, *, where: str = "", params: list | None = None) -> pd.DataFrame:
@@ -385,16 +390,15 @@ def lifecycle_context(
             where, params = ids_condition("t.contact_id", ids.tolist())
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT t.contact_id, MAX(t.at) FROM {table_sql(LifecycleTransition)} t "
+                f"SELECT t.contact_id, {_stamp_day_sql('MAX(t.at)')} FROM {table_sql(LifecycleTransition)} t "
                 f"WHERE {where} GROUP BY t.contact_id",
                 params or [],
             )
-            rows = cursor.fetchall()
-        if rows:
-            moved_ids = np.array([r[0] for r in rows], dtype=np.int64)
-            positions = pd.Index(ids).get_indexer(moved_ids)
+            rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        if len(rows):
+            positions = pd.Index(ids).get_indexer(rows[:, 0])
             inside = positions >= 0
-            since[positions[inside]] = _days([r[1] for r in rows])[inside]
+            since[positions[inside]] = rows[inside, 1]
     accounts = sorted({int(a) for a in account_ids if not pd.isna(a)})
     opened: dict[int, int] = {}
     won: dict[int, int] = {}
@@ -418,14 +422,6 @@ def lifecycle_context(
         "opportunity_day": acc.map(opened).fillna(-1).to_numpy(dtype=np.int64),
         "won_day": acc.map(won).fillna(-1).to_numpy(dtype=np.int64),
     }
-
-
-def _days(values) -> np.ndarray:
-    """Timestamps (aware datetimes or ISO text) → UTC day ordinals, vectorised."""
-    stamps = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="ISO8601")
-    return (
-        stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
-    )
 
 
 def as_date(value) -> datetime.date:
