@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 from django_countries import countries
 
-from revops.filtersets import IsoDateTimeFilter, SearchFilter
+from revops.filtersets import IsoDateTimeFilter, SearchFilter, SharedChoices
 
 from .choices import (
     OPEN_STAGES,
@@ -17,6 +17,8 @@ from .choices import (
     Seniority,
 )
 from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology, Territory
+
+COUNTRY_CHOICES = SharedChoices(countries)
 
 # Choice filters say ``distinct=False`` when they read a column of the row itself (or of a one-to-one):
 # no row can match twice, and django-filter's default DISTINCT sorts every matching row before the page
@@ -49,7 +51,7 @@ class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
 class AccountFilterSet(django_filters.FilterSet):
     q = SearchFilter(fields=("name", "domain"))
     industry = django_filters.CharFilter(lookup_expr="iexact")
-    country = django_filters.MultipleChoiceFilter(distinct=False, choices=list(countries))
+    country = django_filters.MultipleChoiceFilter(distinct=False, choices=COUNTRY_CHOICES)
     employees_min = django_filters.NumberFilter(
         field_name="employee_count", lookup_expr="gte", label="Employees ≥"
     )
@@ -115,7 +117,7 @@ class ContactFilterSet(django_filters.FilterSet):
     has_persona = django_filters.BooleanFilter(
         field_name="persona", lookup_expr="isnull", exclude=True, label="Mapped to a persona"
     )
-    country = django_filters.MultipleChoiceFilter(distinct=False, choices=list(countries))
+    country = django_filters.MultipleChoiceFilter(distinct=False, choices=COUNTRY_CHOICES)
     owner = django_filters.NumberFilter(field_name="owner_id")
     owner_team = django_filters.NumberFilter(field_name="owner_team_id", label="Owning team id")
     has_owner = django_filters.BooleanFilter(
