@@ -93,6 +93,23 @@ def account_contact_counts(*, account_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
+def account_technology_names(*, account_ids: list[int]) -> dict[int, list[str]]:
+    """The names of each account's technologies (in name order) for a page of accounts, in one query of
+    ``(account, name)`` pairs: a page of the API list shows only the names, and prefetching the
+    technologies built a model and a queryset per account (~8 ms of CPU a page of 50, issue 16)."""
+    if not account_ids:
+        return {}
+    names: dict[int, list[str]] = defaultdict(list)
+    pairs = (
+        Account.technologies.through.objects.filter(account_id__in=account_ids)
+        .order_by("technology__name", "technology_id")
+        .values_list("account_id", "technology__name")
+    )
+    for account_id, name in pairs:
+        names[account_id].append(name)
+    return dict(names)
+
+
 def persona_contact_counts(*, persona_ids: list[int]) -> dict[int, int]:
     """Contacts mapped to each of these personas, in one grouped query."""
     if not persona_ids:

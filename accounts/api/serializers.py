@@ -22,6 +22,7 @@ from ..models import (
     Territory,
 )
 from ..normalize import normalize_domain, normalize_email, normalize_key
+from ..selectors import account_technology_names
 
 
 class DomainField(serializers.CharField):
@@ -54,14 +55,39 @@ class TechnologySerializer(BaseModelSerializer):
         read_only_fields = ["id", "created", "updated"]
 
 
+class TechnologyNamesField(serializers.ManyRelatedField):
+    """An account's technologies by name; reads the names ``AccountListSerializer`` left on the row
+    (``technology_names``) when there are some, instead of the many-to-many."""
+
+    def get_attribute(self, instance):
+        names = getattr(instance, "technology_names", None)
+        return names if names is not None else super().get_attribute(instance)
+
+    def to_representation(self, iterable):
+        return [v if isinstance(v, str) else self.child_relation.to_representation(v) for v in iterable]
+
+
+class AccountListSerializer(serializers.ListSerializer):
+    """A page of accounts: their technologies' names in one query (``account_technology_names``)."""
+
+    def to_representation(self, data):
+        accounts = list(data.all() if hasattr(data, "all") else data)
+        names = account_technology_names(account_ids=[a.pk for a in accounts])
+        for account in accounts:
+            account.technology_names = names.get(account.pk, [])
+        return super().to_representation(accounts)
+
+
 class AccountSerializer(CountryFieldMixin, BaseModelSerializer):
     domain = DomainField(required=False, allow_null=True, allow_blank=True, max_length=253)
-    technologies = serializers.SlugRelatedField(
-        slug_field="name", many=True, required=False, queryset=Technology.objects.all()
+    technologies = TechnologyNamesField(
+        child_relation=serializers.SlugRelatedField(slug_field="name", queryset=Technology.objects.all()),
+        required=False,
     )
 
     class Meta:
         model = Account
+        list_serializer_class = AccountListSerializer
         fields = [
             "id",
             "name",

@@ -21,7 +21,9 @@ from . import serializers
 
 
 class AccountViewSet(BaseModelViewSet):
-    queryset = Account.objects.select_related("parent").prefetch_related("technologies")
+    # A page of accounts reads its technologies' names in one query (serializers.AccountListSerializer);
+    # one account (retrieve, update) reads them through the many-to-many.
+    queryset = Account.objects.all()
     serializer_class = serializers.AccountSerializer
     ordering_fields = ["id", "name", "employee_count", "annual_revenue", "created"]
 

@@ -177,6 +177,19 @@ def test_opportunity_filters(client):
     assert len(client.get("/api/opportunities/?has_account=false").json()["results"]) == 1
 
 
+def test_account_list_shows_technology_names_in_order(client, django_assert_max_num_queries):
+    crm, bi = TechnologyFactory(name="Salesforce"), TechnologyFactory(name="Looker")
+    both = AccountFactory(name="Both")
+    both.technologies.set([crm, bi])
+    AccountFactory(name="None")
+    body = client.get("/api/accounts/").json()["results"]
+    assert {a["name"]: a["technologies"] for a in body} == {"Both": ["Looker", "Salesforce"], "None": []}
+    AccountFactory.create_batch(5)
+    with django_assert_max_num_queries(8):  # one query for every account's technologies
+        assert len(client.get("/api/accounts/").json()["results"]) == 7
+    assert client.get(f"/api/accounts/{both.pk}/").json()["technologies"] == ["Looker", "Salesforce"]
+
+
 def test_cursor_pagination_walks_everything_without_count(client):
     contacts = [ContactFactory() for _ in range(7)]
     seen, url = [], "/api/contacts/?page_size=3"
