@@ -177,6 +177,21 @@ def test_opportunity_filters(client):
     assert len(client.get("/api/opportunities/?has_account=false").json()["results"]) == 1
 
 
+@pytest.mark.parametrize("inline", [1000, 0])
+def test_opportunity_search_reads_the_account_name(client, monkeypatch, inline):
+    """``q`` matches an opportunity's own name or external id, or its account's name, whether the
+    account ids are few enough to be inlined or stay a subquery (revops.filtersets.SearchFilter)."""
+    monkeypatch.setattr("revops.filtersets.SEARCH_RELATED_IDS_INLINE", inline)
+    OpportunityFactory(name="Renewal", account=AccountFactory(name="Zephyr Labs"))
+    OpportunityFactory(name="Zephyr expansion", account=AccountFactory(name="Other"))
+    OpportunityFactory(name="Upsell", external_id="CRM-ZEPH-9", account=None)
+    OpportunityFactory(name="Unrelated", account=AccountFactory(name="Acme"))
+    names = lambda q: sorted(o["name"] for o in client.get(f"/api/opportunities/?q={q}").json()["results"])  # noqa: E731
+    assert names("zephyr") == ["Renewal", "Zephyr expansion"]
+    assert names("zeph") == ["Renewal", "Upsell", "Zephyr expansion"]
+    assert names("nothing-matches") == []
+
+
 def test_account_list_shows_technology_names_in_order(client, django_assert_max_num_queries):
     crm, bi = TechnologyFactory(name="Salesforce"), TechnologyFactory(name="Looker")
     both = AccountFactory(name="Both")
