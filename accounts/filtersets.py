@@ -44,6 +44,16 @@ def deal_condition(statuses, account: str = "pk", correlated: bool = True) -> Q:
     return query
 
 
+def uses_technologies(technology_ids, account: str = "pk") -> Exists:
+    """Rows whose account (``account``: the path to its id) uses any of ``technology_ids``. EXISTS rather
+    than a join through the many-to-many: a join needs DISTINCT, which sorted every matching account
+    before a page was cut (~10 ms of query instead of 0.3 at 100,000 accounts, issue 16)."""
+    links = Account.technologies.through.objects.filter(
+        account_id=OuterRef(account), technology_id__in=technology_ids
+    )
+    return Exists(links)
+
+
 class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
     """``?id=3,5,8``: any of these numbers."""
 
@@ -65,7 +75,10 @@ class AccountFilterSet(django_filters.FilterSet):
         field_name="annual_revenue", lookup_expr="lte", label="Revenue ≤"
     )
     technology = django_filters.ModelMultipleChoiceFilter(
-        field_name="technologies", queryset=Technology.objects.all(), label="Uses technology"
+        field_name="technologies",
+        queryset=Technology.objects.all(),
+        method="filter_technology",
+        label="Uses technology",
     )
     parent = django_filters.NumberFilter(field_name="parent_id", label="Parent account id")
     has_parent = django_filters.BooleanFilter(
@@ -104,6 +117,10 @@ class AccountFilterSet(django_filters.FilterSet):
     def filter_deal(self, qs, name, value):
         """Accounts with an open opportunity, customers (a won deal), or neither — any of those chosen."""
         return qs.filter(deal_condition(value)) if value else qs
+
+    def filter_technology(self, qs, name, value):
+        """Accounts that use any of the chosen technologies."""
+        return qs.filter(uses_technologies([t.pk for t in value])) if value else qs
 
 
 class ContactFilterSet(django_filters.FilterSet):

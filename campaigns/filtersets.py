@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from accounts.choices import CampaignGoal, EventType, LifecycleStage
+from accounts.filtersets import uses_technologies
 from accounts.models import AccountActivityDaily, Campaign, Channel, Contact, Technology
 from revops.filtersets import IsoDateTimeFilter, SearchFilter
 from scoring.filtersets import AccountModelScoreFilterSet, AccountScoreFilterSet
@@ -86,7 +87,10 @@ class SegmentCriteriaFilterSet(AccountScoreFilterSet):
 
     industry_in = AnyOfFilter(method="filter_industry", label="Industry (any of)")
     technology_all = django_filters.ModelMultipleChoiceFilter(
-        field_name="technologies", queryset=Technology.objects.all(), conjoined=True, label="Uses all of"
+        field_name="technologies",
+        queryset=Technology.objects.all(),
+        method="filter_technology_all",
+        label="Uses all of",
     )
     intent_topics = WordListFilter(
         method="filter_intent", label="Researched intent topics (any of, comma-separated)"
@@ -140,6 +144,12 @@ class SegmentCriteriaFilterSet(AccountScoreFilterSet):
         for industry in value or []:
             query |= Q(industry__iexact=industry)
         return qs.filter(query) if value else qs
+
+    def filter_technology_all(self, qs, name, value):
+        """Accounts that use every one of the chosen technologies (one EXISTS each, no DISTINCT)."""
+        for technology in value or []:
+            qs = qs.filter(uses_technologies([technology.pk]))
+        return qs
 
     def filter_nothing(self, qs, name, value):
         return qs  # a window or a count read by the filter it belongs to

@@ -205,6 +205,17 @@ def test_account_list_shows_technology_names_in_order(client, django_assert_max_
     assert client.get(f"/api/accounts/{both.pk}/").json()["technologies"] == ["Looker", "Salesforce"]
 
 
+def test_technology_filters_list_each_account_once(client):
+    crm, bi, other = (TechnologyFactory(name=n) for n in ("Salesforce", "Looker", "Zendesk"))
+    both, one = AccountFactory(name="Both"), AccountFactory(name="One")
+    both.technologies.set([crm, bi])
+    one.technologies.set([crm, other])
+    names = lambda q: [a["name"] for a in client.get(f"/api/accounts/?{q}").json()["results"]]  # noqa: E731
+    assert names(f"technology={crm.pk}&technology={bi.pk}") == ["One", "Both"]
+    assert names(f"technology_all={crm.pk}&technology_all={bi.pk}") == ["Both"]
+    assert names(f"technology={other.pk}") == ["One"]
+
+
 def test_cursor_pagination_walks_everything_without_count(client):
     contacts = [ContactFactory() for _ in range(7)]
     seen, url = [], "/api/contacts/?page_size=3"
