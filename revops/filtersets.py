@@ -15,7 +15,7 @@ MAX_UTC_OFFSET = datetime.timedelta(hours=18)
 # own trigram indexes answer) and, when they are few, lists their ids: ``account_id IN (3, 8, …)`` is a
 # condition PostgreSQL reads from an index beside those of the row's own columns, where the joined
 # ``OR`` made it test every row of the list (~270 ms for a word no opportunity matches, issue 16). Past
-# this many matches the ids stay a subquery: a common word finds a page early in the list's order.
+# this many matches the search stays the join: a common word finds a page early in the list's order.
 SEARCH_RELATED_IDS_INLINE = 1000
 
 
@@ -41,14 +41,21 @@ class SearchFilter(django_filters.CharFilter):
         for field in self.search_fields:
             relation, _, column = field.rpartition("__")
             if relation and "__" not in relation and _is_foreign_key(qs.model, relation):
-                through[relation] = through.get(relation, Q()) | Q(**{f"{column}__icontains": value})
+                through.setdefault(relation, []).append(column)
             else:
                 query |= Q(**{f"{field}__icontains": value})
-        for relation, condition in through.items():
+        for relation, columns in through.items():
+            condition = Q()
+            for column in columns:
+                condition |= Q(**{f"{column}__icontains": value})
             related = qs.model._meta.get_field(relation).related_model
-            matches = related._base_manager.filter(condition).values("pk")
-            ids = list(matches.values_list("pk", flat=True)[: SEARCH_RELATED_IDS_INLINE + 1])
-            query |= Q(**{f"{relation}__in": ids if len(ids) <= SEARCH_RELATED_IDS_INLINE else matches})
+            matches = related._base_manager.filter(condition).values_list("pk", flat=True)
+            ids = list(matches[: SEARCH_RELATED_IDS_INLINE + 1])
+            if len(ids) <= SEARCH_RELATED_IDS_INLINE:
+                query |= Q(**{f"{relation}__in": ids})
+            else:
+                for column in columns:
+                    query |= Q(**{f"{relation}__{column}__icontains": value})
         return qs.filter(query)
 
 
