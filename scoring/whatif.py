@@ -7,8 +7,18 @@ crosses into the MQL definition (or takes a fast-track action), as the live syst
 What then actually happened to those contacts — SQL, an opportunity at their account, a win — comes from
 the recorded history.
 
+"Newly qualify" lists the contacts one version qualifies in the window that the other neither qualifies in
+the window nor had as an MQL already at its start (a stricter draft qualifies such a contact *later*, not
+newly: it counts in the draft's totals, and in ``*_earlier_count``, not in the list). Each listed row says
+why, from the one-record engine at the week it qualified: the path (the MQL definition with its fit and
+engagement then, or a fast-track action) and why the other version did not (excluded, missing data, fit
+below its minimum, or its engagement peak in the window below its minimum).
+
 Limits, said plainly: contact and account *fields* are today's values (fields keep no history), and
-SQL is a people's decision, so "SQLs produced" counts qualified contacts that sales did qualify.
+SQL is a people's decision, so "SQLs produced" counts qualified contacts that sales did qualify. Likewise
+the replay's SALs are only the fast-track ones (a demo request or free trial taking a contact straight to
+SAL): sales accepting an MQL is a person's decision no version changes, so two versions with the same
+fast-track actions and exclusions show (nearly) the same SALs however far their MQLs differ.
 """
 
 import datetime
@@ -27,8 +37,16 @@ from revops.background import job_send
 from revops.bulk import frame_read, ids_condition, is_postgres, table_sql
 from revops.services import JOB_ABANDONED_AFTER
 from scoring.choices import RulesetStatus
-from scoring.engine.rules import Population, day_ordinal, empty_activity, evaluate_contacts
-from scoring.engine.timeline import Timeline, evaluate_timeline
+from scoring.engine.rules import (
+    EPOCH,
+    Population,
+    RulesetSpec,
+    day_ordinal,
+    empty_activity,
+    evaluate_contacts,
+    score_contact,
+)
+from scoring.engine.timeline import Timeline, TimelineScores, evaluate_timeline
 from scoring.models import LifecycleTransition, Ruleset, WhatIfRun
 from scoring.population import as_date, campaign_activity, contact_activity, contacts_frame, spec_for
 from scoring.store import today
@@ -83,10 +101,13 @@ def qualifications_weekly(spec, population, weeks: list[datetime.date], start: d
     return frame[frame["week"].notna()]
 
 
-def qualifications(spec, timeline: Timeline, weeks: list[datetime.date]) -> pd.DataFrame:
+def qualifications(
+    spec, timeline: Timeline, weeks: list[datetime.date], scores: TimelineScores | None = None
+) -> pd.DataFrame:
     """What ``qualifications_weekly`` gives, from one evaluation over the timeline (the window's start,
-    then every week end): the first week whose MQL state turned on, or with a fast-track action."""
-    scores = evaluate_timeline(spec, timeline)
+    then every week end): the first week whose MQL state turned on, or with a fast-track action.
+    ``scores``: that evaluation, if the caller has it already."""
+    scores = evaluate_timeline(spec, timeline) if scores is None else scores
     mql, fast = scores.mql, scores.fast
     crossing = (mql[1:] & ~mql[:-1]) | fast[1:]  # (weeks × contacts)
     n = crossing.shape[1]
@@ -270,14 +291,116 @@ def _breakdown(draft: pd.DataFrame, baseline: pd.DataFrame, column: str) -> list
     return sorted(rows, key=lambda r: -(r["draft"]["mql"] + r["baseline"]["mql"]))
 
 
-def _people(frame: pd.DataFrame, contacts: pd.DataFrame) -> list[dict]:
-    if frame.empty:
-        return []
-    top = (
+def _top(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a list shows: the best fit and engagement first, at most ``LIST_LIMIT``."""
+    return (
         frame.assign(total=frame["fit"] + frame["engagement"])
         .sort_values("total", ascending=False)
         .head(LIST_LIMIT)
     )
+
+
+def _rows_of(frame: pd.DataFrame | None, ids: set[int], campaign: bool = False) -> dict[int, list[tuple]]:
+    """The activity rows of ``ids`` as the one-record engine reads them, per contact, in frame order."""
+    out: dict[int, list[tuple]] = {}
+    if frame is None or frame.empty or not ids:
+        return out
+    columns = ["entity", "day", "event_type", "key", "count"] + (["campaign_id"] if campaign else [])
+    mine = frame[frame["entity"].isin(list(ids))]
+    for entity, *values in mine[columns].itertuples(index=False, name=None):
+        out.setdefault(int(entity), []).append(tuple(values))
+    return out
+
+
+def _words(event_type: str) -> str:
+    return event_type.replace("_", " ")
+
+
+class _Explainer:
+    """Why a listed contact qualifies under one version and not under the other, from the one-record
+    engine (``score_contact``) at the week it qualified and at the window's weeks: the same numbers as
+    the replay's (a property test holds the two engines together)."""
+
+    def __init__(self, population: Population, ids: set[int], start: datetime.date, weeks: list):
+        self.start, self.weeks = start, weeks
+        contacts = population.contacts
+        mine = contacts[contacts["contact_id"].isin(list(ids))]
+        self.records = {int(r["contact_id"]): r for r in mine.to_dict("records")}
+        self.activity = _rows_of(population.activity, ids)
+        self.campaign = _rows_of(population.campaign_activity, ids, campaign=True)
+
+    def score(self, spec: RulesetSpec, contact_id: int, as_of: datetime.date):
+        return score_contact(
+            spec,
+            self.records[contact_id],
+            self.activity.get(contact_id, ()),
+            self.campaign.get(contact_id, ()),
+            as_of=as_of,
+        )
+
+    def why(self, spec: RulesetSpec, label: str, contact_id: int, week: datetime.date) -> dict:
+        """The path by which ``spec`` qualified the contact in ``week``: its words, and the fit and
+        engagement it had then."""
+        one = self.score(spec, contact_id, week)
+        previous = week - datetime.timedelta(days=7)
+        if one.fast_track and one.fast_track_day is not None and one.fast_track_day > day_ordinal(previous):
+            day = EPOCH + datetime.timedelta(days=one.fast_track_day)
+            stage = "SAL" if spec.sal_enabled else "MQL"
+            reason = f"{label}: fast-track — {_words(one.fast_track)} on {day.isoformat()} → {stage}"
+            return {"path": "fast-track", "reason": reason, "fit": one.fit, "engagement": one.engagement,
+                    "fast_track": one.fast_track}  # fmt: skip
+        rules = {r.id: r for r in spec.rules}
+        fired = sorted(
+            (row for row in one.explanation if rules.get(row[0]) and rules[row[0]].kind == "engagement"),
+            key=lambda row: -abs(row[2]),
+        )[:3]
+        sources = ", ".join(f"{name} {points:+.3g}" for _id, name, points in fired)
+        reason = (
+            f"{label}: MQL definition — fit {one.fit:g} ≥ {spec.mql_fit_min:g} and engagement "
+            f"{one.engagement:.3g} ≥ {spec.mql_engagement_min:g} on {week.isoformat()}"
+            + (f" ({sources})" if sources else "")
+        )
+        return {"path": "MQL definition", "reason": reason, "fit": one.fit, "engagement": one.engagement}
+
+    def why_not(self, spec: RulesetSpec, label: str, contact_id: int, week: datetime.date, path: dict) -> str:
+        """Why ``spec`` did not qualify the contact in the window (it did not, and it had no MQL then)."""
+        at_start = self.score(spec, contact_id, self.start)
+        if at_start.mql:
+            return f"{label}: already an MQL before the window (engagement {at_start.engagement:.3g})"
+        one = self.score(spec, contact_id, week)
+        if one.excluded:
+            return f"{label}: excluded — {one.excluded}"
+        if one.missing:
+            return f"{label}: missing required data ({one.missing.replace(',', ', ')})"
+        if one.fit < spec.mql_fit_min:
+            return f"{label}: fit {one.fit:g} < {spec.mql_fit_min:g}"
+        words = []
+        if path["path"] == "fast-track":
+            words.append(f"{_words(path['fast_track'])} is not one of its fast-track actions")
+        peak, peak_week = max(
+            ((self.score(spec, contact_id, w).engagement, w) for w in self.weeks),
+            key=lambda pair: pair[0],
+            default=(one.engagement, week),
+        )
+        words.append(
+            f"engagement at most {peak:.3g} (on {peak_week.isoformat()}) < {spec.mql_engagement_min:g}"
+        )
+        return f"{label}: " + "; ".join(words)
+
+
+def _people(
+    frame: pd.DataFrame,
+    contacts: pd.DataFrame,
+    explainer: _Explainer | None = None,
+    this: tuple[RulesetSpec, str] | None = None,
+    other: tuple[RulesetSpec, str] | None = None,
+) -> list[dict]:
+    """The listed contacts of ``frame`` with their actual outcome and, with an ``explainer``, why
+    ``this`` version qualifies them (``reason``, with the fit and engagement in that week) and why
+    ``other`` does not (``other_reason``). ``engagement_now``: as of the end of the window."""
+    if frame.empty:
+        return []
+    top = _top(frame)
     info = contacts.set_index("contact_id")
     out = []
     for row in top.itertuples(index=False):
@@ -285,14 +408,71 @@ def _people(frame: pd.DataFrame, contacts: pd.DataFrame) -> list[dict]:
         outcome = (
             "won" if row.won else "opportunity" if row.opportunity else "SQL" if row.sql else "no progress"
         )
-        out.append(
-            {"contact_id": int(row.contact_id), "email": person["email"],
-             "name": f"{person['first_name'] or ''} {person['last_name'] or ''}".strip(),
-             "account": person["account.name"] or "", "fit": float(row.fit),
-             "engagement": float(row.engagement),
-             "week": row.week.isoformat(), "outcome": outcome}
-        )  # fmt: skip
+        item = {
+            "contact_id": int(row.contact_id), "email": person["email"],
+            "name": f"{person['first_name'] or ''} {person['last_name'] or ''}".strip(),
+            "account": person["account.name"] or "", "fit": float(row.fit),
+            "engagement": float(row.engagement), "engagement_now": float(row.engagement),
+            "week": row.week.isoformat(), "outcome": outcome,
+        }  # fmt: skip
+        if explainer is not None and this is not None and other is not None:
+            path = explainer.why(*this, int(row.contact_id), row.week)
+            item.update(
+                path=path["path"],
+                reason=path["reason"],
+                fit=float(path["fit"]),
+                engagement=float(path["engagement"]),
+                other_reason=explainer.why_not(*other, int(row.contact_id), row.week, path),
+            )
+        out.append(item)
     return out
+
+
+def _sal_note(draft: RulesetSpec, baseline: RulesetSpec, labels: dict[str, str]) -> str:
+    """What the SAL figures can and cannot show, in words for the page."""
+    note = (
+        "SALs here are the contacts a fast-track action took straight to SAL; sales accepting an MQL is "
+        "a person's decision the replay cannot make, so it is not in these figures."
+    )
+    differences = []
+    for spec, label in ((draft, labels["draft"]), (baseline, labels["baseline"])):
+        if not spec.sal_enabled:
+            differences.append(f"{label} has no SAL stage (its fast-track actions make MQLs)")
+    same_exclusions = all(
+        getattr(draft, name) == getattr(baseline, name)
+        for name in ("exclude_free_mail", "free_mail_domains", "excluded_title_pattern",
+                     "excluded_industries", "excluded_countries", "competitor_domains")
+    )  # fmt: skip
+    same_fast_track = (set(draft.fast_track), draft.fast_track_days) == (
+        set(baseline.fast_track),
+        baseline.fast_track_days,
+    )
+    if not differences and same_fast_track and same_exclusions:
+        actions = ", ".join(_words(t) for t in sorted(draft.fast_track)) or "none"
+        return (
+            f"{note} Both versions fast-track the same actions ({actions}) with the same exclusions, so "
+            "their SALs stay (nearly) equal however far the MQLs move."
+        )
+    if not same_fast_track:
+        for spec, label in ((draft, labels["draft"]), (baseline, labels["baseline"])):
+            actions = ", ".join(_words(t) for t in sorted(spec.fast_track)) or "none"
+            differences.append(f"{label} fast-tracks {actions} (within {spec.fast_track_days} days)")
+    if not same_exclusions:
+        differences.append("the exclusions")
+    return f"{note} What differs: " + "; ".join(differences) + "."
+
+
+def _mql_at_start(
+    spec: RulesetSpec, population: Population, scores: TimelineScores | None, start: datetime.date
+) -> set[int]:
+    """The contacts ``spec`` had as MQLs (by its definition) at the window's start: row 0 of its
+    timeline ``scores`` (the timeline's first date is the start), or the engine run as of then."""
+    if scores is not None:
+        mql = scores.mql[0]
+    else:
+        mql = evaluate_contacts(spec, population, as_of=start)["mql"].to_numpy(dtype=bool)
+    ids = population.contacts["contact_id"].to_numpy(dtype=np.int64)
+    return set(ids[mql].tolist()) if len(ids) else set()
 
 
 def activity_frame(spec, as_of: datetime.date, *, days: int, account_ids: list[int] | None) -> pd.DataFrame:
@@ -371,8 +551,10 @@ def whatif_compute(
     )
     timeline = Timeline.build(population, [start, *weeks]) if replay == "timeline" else None
     if timeline is not None:
+        scores = {name: evaluate_timeline(spec, timeline) for name, spec in specs.items()}
         frames = outcomes(
-            contacts, {name: qualifications(spec, timeline, weeks) for name, spec in specs.items()}
+            contacts,
+            {name: qualifications(spec, timeline, weeks, scores[name]) for name, spec in specs.items()},
         )
     else:
         frames = {
@@ -388,8 +570,19 @@ def whatif_compute(
                 for name, f in frames.items()}}
         )  # fmt: skip
     draft_ids, base_ids = set(frames["draft"]["contact_id"]), set(frames["baseline"]["contact_id"])
-    newly = frames["draft"][frames["draft"]["contact_id"].isin(draft_ids - base_ids)]
-    dropped = frames["baseline"][frames["baseline"]["contact_id"].isin(base_ids - draft_ids)]
+    # A contact the other version had as an MQL already at the window's start is not newly qualified
+    # (nor dropped): that version made it an MQL before, this one in the window (later).
+    before = {
+        name: _mql_at_start(spec, population, scores[name] if timeline is not None else None, start)
+        for name, spec in specs.items()
+    }
+    newly_ids, dropped_ids = draft_ids - base_ids, base_ids - draft_ids
+    newly = frames["draft"][frames["draft"]["contact_id"].isin(newly_ids - before["baseline"])]
+    dropped = frames["baseline"][frames["baseline"]["contact_id"].isin(dropped_ids - before["draft"])]
+    labels = {"draft": f"v{ruleset.number}", "baseline": f"v{baseline.number}"}
+    listed = set(_top(newly)["contact_id"].astype(int)) | set(_top(dropped)["contact_id"].astype(int))
+    explainer = _Explainer(population, listed, start, weeks)
+    draft_side, base_side = (specs["draft"], labels["draft"]), (specs["baseline"], labels["baseline"])
     return {
         "days": days,
         "as_of": as_of.isoformat(),
@@ -401,10 +594,13 @@ def whatif_compute(
         "totals": {name: _totals(f) for name, f in frames.items()},
         "by_channel": _breakdown(frames["draft"], frames["baseline"], "channel"),
         "by_segment": _breakdown(frames["draft"], frames["baseline"], "segment"),
-        "newly_qualified": _people(newly, contacts),
+        "newly_qualified": _people(newly, contacts, explainer, draft_side, base_side),
         "newly_qualified_count": len(newly),
-        "dropped": _people(dropped, contacts),
+        "newly_qualified_earlier_count": len(newly_ids & before["baseline"]),
+        "dropped": _people(dropped, contacts, explainer, base_side, draft_side),
         "dropped_count": len(dropped),
+        "dropped_earlier_count": len(dropped_ids & before["draft"]),
+        "sal_note": _sal_note(specs["draft"], specs["baseline"], labels),
     }
 
 

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -151,3 +152,97 @@ def test_whatif_limited_to_some_accounts_replays_only_their_contacts(history):
     )
     assert result["contacts"] == 2 and result["accounts_limited_to"] == 1
     assert result["totals"]["baseline"]["mql"] == 0 and result["totals"]["draft"]["mql"] == 1
+
+
+# --- why each listed contact qualifies (issue 17) --------------------------------------------------------
+def _version(published, number, name, **settings):
+    """A draft copied from ``published`` (its rules too), with ``settings`` changed."""
+    values = {
+        "mql_fit_min": published.mql_fit_min, "mql_engagement_min": published.mql_engagement_min,
+        "required_fields": published.required_fields,
+        "excluded_title_pattern": published.excluded_title_pattern,
+        "excluded_industries": published.excluded_industries,
+        "fast_track_event_types": published.fast_track_event_types, **settings,
+    }  # fmt: skip
+    draft = Ruleset.objects.create(number=number, name=name, based_on=published, **values)
+    for rule in published.rules.all():
+        rule.pk, rule.ruleset = None, draft
+        rule.save()
+    return draft
+
+
+def test_each_newly_qualified_row_says_which_path_and_why_not_under_the_baseline(history):
+    result = whatif_compute(ruleset=history["draft"], baseline=history["published"], days=90)
+    (row,) = result["newly_qualified"]
+    assert row["email"] == "warm@beta.io" and row["path"] == "MQL definition"
+    # The engagement shown is the one it qualified with, in its week, not today's decayed value.
+    assert row["engagement"] >= 8 > row["engagement_now"]
+    assert row["reason"].startswith(f"v2: MQL definition — fit {row['fit']:g} ≥ 20 and engagement")
+    assert f"≥ 8 on {row['week']}" in row["reason"] and "Pricing page +" in row["reason"]
+    peak = re.fullmatch(r"v1: engagement at most ([\d.]+) \(on [\d-]+\) < 15", row["other_reason"])
+    assert peak and float(peak[1]) < 15
+
+
+def test_a_contact_the_baseline_had_as_an_mql_before_the_window_is_not_newly_qualified(history):
+    """A stricter draft qualifies it later (in the window), not newly: it counts in the draft's totals
+    and in ``newly_qualified_earlier_count``, not in the list."""
+    beta = history["warm"].account
+    ContactFactory(account=beta, email="steady@beta.io", seniority=Seniority.VP, department="marketing")
+    # Two pricing visits as the window starts (≈ 20 points: an MQL at ≥ 15, not at ≥ 25), three a week
+    # later (capped at 30: ≥ 25).
+    events_ingest(
+        actor=UserFactory(), items=_events("steady@beta.io", 6, 2) + _events("steady@beta.io", 5, 3, start=9)
+    )
+    stricter = _version(history["published"], 3, "Higher bar", mql_engagement_min=25)
+    result = whatif_compute(ruleset=stricter, baseline=history["published"], days=42)
+    listed = {row["email"] for row in result["newly_qualified"]}
+    assert "steady@beta.io" not in listed and result["newly_qualified_count"] == len(listed) == 0
+    assert result["newly_qualified_earlier_count"] == 1
+    assert result["totals"]["draft"]["mql"] == 1 and result["totals"]["baseline"]["mql"] == 0
+    # Seen from the other side, the same contact is not "dropped" by the baseline either.
+    reverse = whatif_compute(ruleset=history["published"], baseline=stricter, days=42)
+    assert reverse["dropped_count"] == 0 and reverse["dropped_earlier_count"] == 1
+
+
+def test_a_fast_track_path_is_named_and_the_sal_note_says_what_differs(history):
+    beta = history["warm"].account
+    ContactFactory(account=beta, email="attendee@beta.io", seniority=Seniority.VP, department="marketing")
+    when = timezone.now() - datetime.timedelta(days=10)
+    events_ingest(
+        actor=UserFactory(),
+        items=[{"message_id": "attendee-webinar", "type": "webinar", "occurred_at": when.isoformat(),
+                "contact_email": "attendee@beta.io"}],
+    )  # fmt: skip
+    webinars = _version(
+        history["published"], 3, "Webinars fast-track",
+        fast_track_event_types=[*history["published"].fast_track_event_types, "webinar"],
+    )  # fmt: skip
+    result = whatif_compute(ruleset=webinars, baseline=history["published"], days=90)
+    row = next(r for r in result["newly_qualified"] if r["email"] == "attendee@beta.io")
+    assert row["path"] == "fast-track"
+    assert row["reason"] == f"v3: fast-track — webinar on {when.date().isoformat()} → SAL"
+    assert row["other_reason"].startswith(
+        "v1: webinar is not one of its fast-track actions; engagement at most"
+    )
+    assert result["totals"]["draft"]["sal"] == result["totals"]["baseline"]["sal"] + 1
+    assert "sales accepting an MQL is a person's decision" in result["sal_note"]
+    other = whatif_compute(ruleset=history["draft"], baseline=history["published"], days=90)
+    assert other["sal_note"].endswith("What differs: the exclusions.")  # the fixture's draft has none
+    assert "v3 fast-tracks demo request, free trial, webinar" in result["sal_note"]
+    assert "the exclusions" not in result["sal_note"]
+    lower = _version(history["published"], 4, "Lower bar, same exclusions", mql_engagement_min=8)
+    same = whatif_compute(ruleset=lower, baseline=history["published"], days=90)
+    assert "Both versions fast-track the same actions (demo request, free trial)" in same["sal_note"]
+
+
+def test_the_api_result_carries_the_explanations(
+    history, client_for, user_in, django_capture_on_commit_callbacks
+):
+    client = client_for(user_in(TeamKind.MARKETING, Role.MEMBER))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/whatif/", {"ruleset": history["draft"].pk, "days": 90}, format="json")
+    result = client.get(f"/api/whatif/{response.json()['id']}/").json()["result"]
+    (row,) = result["newly_qualified"]
+    assert row["reason"].startswith("v2: MQL definition") and row["other_reason"].startswith("v1: ")
+    assert {"path", "engagement_now", "week"} <= set(row)
+    assert result["newly_qualified_earlier_count"] == 0 and result["sal_note"]
