@@ -30,6 +30,7 @@ from django.utils import timezone
 from revops.audit import change_record_create
 from revops.bulk import bulk_insert, is_postgres
 from revops.choices import ChangeAction
+from revops.instruments import EVENTS_INGESTED
 
 from .choices import EventSource, EventType
 from .freemail import FREE_MAIL_DOMAINS
@@ -746,6 +747,11 @@ def _events_write_sqlite(events: list[_Event], now: datetime.datetime) -> int:
     return len(fresh)
 
 
+def _ingest_count(result: IngestResult) -> None:
+    EVENTS_INGESTED.labels(result="created").inc(result.created)
+    EVENTS_INGESTED.labels(result="duplicate").inc(result.duplicates)
+
+
 def events_ingest(
     *, actor, items: list[dict], max_items: int | None = settings.EVENTS_BATCH_MAX
 ) -> IngestResult:
@@ -783,6 +789,8 @@ def events_ingest(
             accounts_created=len(new_accounts),
             contacts_created=len(new_contacts),
         )
+        # Counted once the batch is committed (/metrics): a batch rolled back accepted nothing.
+        transaction.on_commit(lambda: _ingest_count(result))
         change_record_create(
             actor=actor,
             action=ChangeAction.INGEST,

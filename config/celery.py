@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.signals import celeryd_init
 
+from revops import workerops  # noqa: F401  (every task logged and timed, the worker's heartbeat)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("revops")

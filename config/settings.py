@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_countries",
     "django_celery_beat",
+    "django_prometheus",
     "axes",
     "csp",
     "revops",
@@ -68,9 +69,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Counts and times every request (django-prometheus), with its pair just before axes.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /healthz, /readyz and /metrics, before the host check, the HTTPS redirect and sign-in (config/ops.py).
+    "config.ops.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "revops.middleware.RequestIdMiddleware",
+    # A log line per request, with the request id above and the user authentication sets (revops/logs.py).
+    "revops.logs.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -78,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page (revops.loginlock).
     "axes.middleware.AxesMiddleware",
 ]
@@ -157,6 +165,8 @@ METRICS_KEEP_SECONDS = env.int("METRICS_KEEP_SECONDS", default=600)
 SCORING_OUTBOX_ATTEMPTS = env.int("SCORING_OUTBOX_ATTEMPTS", default=5)
 SCORING_OUTBOX_BACKOFF_SECONDS = env.int("SCORING_OUTBOX_BACKOFF_SECONDS", default=30)
 CELERY_TASK_ACKS_LATE = True
+# The worker logs through LOGGING below (JSON in production), not through a format of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -365,12 +375,36 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- The operator's view: logs, /healthz, /readyz, /metrics (README "Operating it") ----------------------
+# One line per request (revops.request) and per Celery task (revops.task): JSON objects in production,
+# words in development. LOG_FORMAT=json|text chooses either way.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "revops.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        name: {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")}
+        for name in ("revops.request", "revops.task")
+    },
 }
+# /readyz fails past this many outbox rows waiting, or an oldest row older than this (0: never).
+HEALTH_OUTBOX_MAX_PENDING = env.int("HEALTH_OUTBOX_MAX_PENDING", default=100_000)
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=1800)
+# With a broker, each worker writes a heartbeat this often; /readyz fails when none is this old.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15)
+HEALTH_WORKER_STALE_SECONDS = env.float("HEALTH_WORKER_STALE_SECONDS", default=60)
+# /metrics answers a bearer token equal to METRICS_TOKEN, or these addresses or networks (CIDR); with
+# neither, nobody in production. Development: this machine.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
 
 # --- Product settings -----------------------------------------------------------------------
 EVENTS_BATCH_MAX = 1000

@@ -20,6 +20,7 @@ from .audit import change_record_create, model_snapshot
 from .authentication import token_hash
 from .background import job_send
 from .choices import ChangeAction, JobStatus, Role, TokenScope
+from .instruments import JOB_FAILURES, JOB_SECONDS
 from .jsonsafe import json_safe
 from .models import ApiToken, JobRun, Membership, Team
 from .permissions import GROUP_REVOPS, groups_for, role_groups_sync, role_permissions
@@ -285,3 +286,11 @@ def job_run_finish(*, job: JobRun, ok: bool, message: str = "", result: dict | N
         job.progress = job.total
     job.result = json_safe(result or {})
     job.save(update_fields=["status", "finished_at", "message", "result", "progress", "updated"])
+    # Every job ends here, so its duration and failure are counted once, whatever ran it (/metrics).
+    outcome = "succeeded" if ok else "failed"
+    if job.started_at is not None:
+        JOB_SECONDS.labels(kind=job.kind, outcome=outcome).observe(
+            max(0.0, (job.finished_at - job.started_at).total_seconds())
+        )
+    if not ok:
+        JOB_FAILURES.labels(kind=job.kind).inc()

@@ -27,6 +27,7 @@ from revops.background import debounced_run, deferred_note
 from revops.bulk import ids_condition, is_postgres, table_sql
 from revops.choices import ChangeAction
 from revops.chunks import TRANSIENT, Failure, Isolated, Run, error_words, local_runner, range_run_isolated
+from revops.instruments import SCORED
 from revops.models import JobRun
 from revops.services import job_run_progress
 from scoring.choices import RulesetStatus
@@ -100,6 +101,7 @@ def contact_scores_write(
     made it. Writing a million explanations as jsonb cost a full rescore more than the scores themselves."""
     if result.empty:
         return 0
+    SCORED.labels(entity="contact").inc(len(result))  # scored, whether or not the score changed
     result = result.assign(ruleset_id=ruleset_id)
     current = stored_read(table_sql(ContactScore), "contact_id", SCORE_FIELDS, where, params)
     changed = np.flatnonzero(changed_mask(result, current, "contact_id", SCORE_FIELDS))
@@ -141,6 +143,7 @@ def account_scores_write(
 ) -> int:  # fmt: skip
     if result.empty:
         return 0
+    SCORED.labels(entity="account").inc(len(result))
     result = result.assign(ruleset_id=ruleset_id)
     current = stored_read(table_sql(AccountRuleScore), "account_id", ACCOUNT_FIELDS, where, params)
     changed = np.flatnonzero(changed_mask(result, current, "account_id", ACCOUNT_FIELDS))
@@ -517,6 +520,14 @@ def outbox_pending():
     return ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=True).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
+
+
+def outbox_backlog() -> tuple[int, datetime.datetime | None, int]:
+    """What the outbox has not done yet: rows to drain (due now or waiting for a retry), the oldest one's
+    time, and rows parked for a person. For /readyz and /metrics: two indexed counts and one look-up."""
+    backlog = ScoringOutbox.objects.filter(processed_at__isnull=True, parked_at__isnull=True)
+    oldest = backlog.order_by("id").values_list("created", flat=True).first()
+    return backlog.count(), oldest, outbox_parked().count()
 
 
 def outbox_parked():
