@@ -73,3 +73,110 @@ def activity_key(*, event_type: str, url: str = "", topic: str = "") -> str:
         path = path.lower().rstrip("/") or "/"
         return path[:200]
     return ""
+
+
+# --- job titles ---------------------------------------------------------------------------------
+# Abbreviations spelled out, so a title and a persona's title keywords compare in one vocabulary:
+# "Head of RevOps" and the keyword "revenue operations" (or "VP, Sales" and "vp sales") meet.
+TITLE_ABBREVIATIONS = {
+    "revops": "revenue operations",
+    "salesops": "sales operations",
+    "mops": "marketing operations",
+    "mktg": "marketing",
+    "mkt": "marketing",
+    "vp": "vice president",
+    "svp": "senior vice president",
+    "evp": "executive vice president",
+    "avp": "assistant vice president",
+    "sr": "senior",
+    "snr": "senior",
+    "jr": "junior",
+    "jnr": "junior",
+    "mgr": "manager",
+    "dir": "director",
+    "exec": "executive",
+    "ops": "operations",
+    "dev": "development",
+    "biz": "business",
+    "bizdev": "business development",
+    "hr": "human resources",
+}
+# Words that join a title and say nothing: "Head of Sales" = "Head, Sales"; "VP of Sales" = "VP Sales".
+TITLE_FILLERS = frozenset({"of", "the", "and", "for", "in", "de", "du", "des", "la", "le", "y", "et", "und"})
+_C_LEVEL_WORDS = frozenset(
+    {"ceo", "cfo", "coo", "cto", "cio", "cmo", "cro", "ciso", "cpo", "cdo", "cco", "chro", "cso", "cxo",
+     "chief", "founder", "cofounder", "president", "geschaftsfuhrer", "pdg", "clevel"}
+)  # fmt: skip
+# Owners run their company; a "Product Owner" does not.
+_C_LEVEL_TITLES = frozenset({("owner",), ("coowner",), ("business", "owner"), ("company", "owner")})
+_DIRECTOR_WORDS = frozenset({"director", "directora", "directeur", "directrice", "direktor", "head"})
+_MANAGER_WORDS = frozenset({"manager", "supervisor", "gerente", "responsable"})
+_ENTRY_WORDS = frozenset(
+    {"intern", "internship", "trainee", "apprentice", "student", "junior", "werkstudent"}
+)
+_INDIVIDUAL_WORDS = frozenset(
+    {"specialist", "analyst", "engineer", "developer", "representative", "rep", "coordinator", "consultant",
+     "associate", "administrator", "architect", "designer", "scientist", "advisor", "strategist", "writer",
+     "sdr", "bdr", "ae", "executive", "officer", "staff", "senior", "principal", "expert", "assistant"}
+)  # fmt: skip
+
+
+def title_words(title: str) -> tuple[str, ...]:
+    """A job title as comparable words: Unicode-folded (``Ｈｅａｄ`` = ``Head``, ``Diréctor`` = ``director``),
+    lower-case, punctuation as spaces, abbreviations spelled out, filler words dropped.
+
+    ``"Sr. Director, RevOps"`` → ``("senior", "director", "revenue", "operations")``.
+    """
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", title or "").casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # "co-founder" and "c-level" are one word each; other punctuation separates words.
+    text = re.sub(r"\b(co|c)-(?=\w)", r"\1", text)
+    words: list[str] = []
+    for word in re.findall(r"[^\W_]+", text):
+        words.extend(TITLE_ABBREVIATIONS.get(word, word).split())
+    return tuple(w for w in words if w not in TITLE_FILLERS)
+
+
+def title_key(title: str) -> str:
+    """``title_words`` joined by single spaces and padded with one on each side, so that one key holds
+    another as whole words: ``" it director "`` is in "IT Director, EMEA" but ``" cro "`` is not in
+    "Micro Focus"."""
+    return f" {' '.join(title_words(title))} "
+
+
+def seniority_from_title(title: str) -> str:
+    """The seniority a job title says (a ``Seniority`` value), ``"unknown"`` when it says none.
+
+    The highest level a title names wins: C-level (chief …, CEO/CRO/…, founder, president), VP (vice
+    president), director (director, head of), then entry level (intern, junior), manager (manager,
+    supervisor; "lead" after a function, not "Lead Engineer") and individual contributor (specialist,
+    engineer, senior …). "Sr. Director" is a director, "Head of RevOps" a director, "VP, Sales" a VP,
+    "RevOps Lead" a manager, "Executive Assistant to the CEO" an individual contributor.
+    """
+    words = title_words(title)
+    if not words:
+        return "unknown"
+    joined = f" {' '.join(words)} "
+    found = set(words)
+    if " assistant to " in joined:
+        return "individual"
+    if " vice president " in joined:
+        return "vp"
+    if (
+        found & _C_LEVEL_WORDS
+        or words in _C_LEVEL_TITLES
+        or any(
+            phrase in joined
+            for phrase in (" managing director ", " director general ", " directeur general ")
+        )
+    ):
+        return "c_level"
+    if found & _DIRECTOR_WORDS:
+        return "director"
+    if found & _ENTRY_WORDS:
+        return "entry"
+    if found & _MANAGER_WORDS or any(w in ("lead", "leader") for w in words[1:]):
+        return "manager"
+    if found & _INDIVIDUAL_WORDS:
+        return "individual"
+    return "unknown"

@@ -28,6 +28,7 @@ from .models import (
     Opportunity,
     Persona,
 )
+from .personas import PersonaMatcher, persona_rule
 
 ENGAGED_DAYS = 90
 TIMELINE_LIMIT = 20
@@ -108,6 +109,13 @@ def account_technology_names(*, account_ids: list[int]) -> dict[int, list[str]]:
     for account_id, name in pairs:
         names[account_id].append(name)
     return dict(names)
+
+
+def persona_matcher() -> PersonaMatcher:
+    """Every persona's matching criteria (title keywords, seniorities, departments), read once: an import
+    maps thousands of titles with it."""
+    fields = ("id", "name", "priority", "match_titles", "match_seniorities", "match_departments")
+    return PersonaMatcher(persona_rule(**row) for row in Persona.objects.values(*fields))
 
 
 def persona_contact_counts(*, persona_ids: list[int]) -> dict[int, int]:

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.utils import timezone
 
-from accounts.choices import LifecycleStage
+from accounts.choices import LifecycleStage, Seniority
 from accounts.freemail import FREE_MAIL_DOMAINS
 from accounts.ingest import account_name_from_domain
 from accounts.models import (
@@ -37,12 +37,13 @@ from accounts.models import (
     SalesAgent,
     Technology,
 )
-from accounts.normalize import email_domain, normalize_domain, normalize_key
+from accounts.normalize import email_domain, normalize_domain, normalize_key, seniority_from_title
 from accounts.routing import accounts_route, contacts_route
+from accounts.selectors import persona_matcher
 from accounts.signals import records_imported
 from revops.bulk import bulk_insert, is_postgres
 from revops.models import Membership, Team
-from scoring.models import LifecycleTransition
+from scoring.lifecycle import contacts_stage_import, importable_stages
 
 from .mappings import CUSTOM, Corrected, KindSpec, UnknownChoice, loose_key
 
@@ -334,6 +335,8 @@ class Importer:
     needs_ids = False
     # Events are validated by the ingestion service while it writes: a dry run executes and rolls back.
     dry_run_executes = False
+    # Stored values a soft value fills, besides blank ones (a contact's default "unknown" seniority).
+    soft_fills: dict[str, Any] = {}
 
     def __init__(self, ctx: "ImportContext") -> None:
         self.ctx = ctx
@@ -465,7 +468,9 @@ class Importer:
             for name, value in plan.values.items():
                 merged[name] = {**(cur[name] or {}), **value} if name == "custom" else value
             for name, value in plan.soft.items():
-                if merged.get(name) in (None, ""):
+                if merged.get(name) in (None, "") or (
+                    name in self.soft_fills and merged.get(name) == self.soft_fills[name]
+                ):
                     merged[name] = value
             problem = self.check_merged(merged)
             if problem:  # this row and what is stored contradict each other (found while writing)
@@ -1001,6 +1006,37 @@ class OpportunityImporter(Importer):
         records_imported.send(sender=Opportunity, contact_ids=set(), account_ids=_account_ids(rows, current))
 
 
+MAX_STAGE_VALUES = 100  # distinct stage cells listed with what they become
+STAGE_NEEDS_DECIDER = (
+    "only members and leads of a sales, BDR/SDR or revenue-operations team record an imported stage past MQL"
+)
+
+
+def lifecycle_summary(*, column: str, importable: set[str]) -> dict[str, Any]:
+    """What an import does with its stage column, for the report: the policy in words, then counts."""
+    policy = (
+        "Not written to contacts directly. A new contact starts as Lead; the lifecycle service then records "
+        'the stage the file gives as where it stood before (a move decided "Imported", by the importing '
+        "user, with the file's name as its reason, audited; nobody is notified). A stored contact keeps its "
+        "stage: that moves only by sales' decisions and the rules."
+    )
+    refused = [LifecycleStage(s).label for s in LifecycleStage.values if s not in importable]
+    if refused:
+        policy += (
+            f" This import records Lead and MQL only: {', '.join(refused)} are reported, not recorded "
+            f"({STAGE_NEEDS_DECIDER})."
+        )
+    return {
+        "column": column,
+        "policy": policy,
+        "values": {},
+        "new": 0,
+        "lead": 0,
+        "stored": 0,
+        "not_recorded": 0,
+    }
+
+
 STAGE_OF_EXISTING_IGNORED = (
     "stage not changed: the contact exists, and a stored contact's stage moves only through lifecycle "
     "decisions and automatic moves"
@@ -1017,6 +1053,7 @@ class ContactImporter(Importer):
 
     kind = "contacts"
     model = Contact
+    soft_fills = {"seniority": Seniority.UNKNOWN}
     # Not lifecycle_stage: it is set on creation only (see the class docstring).
     update_fields = [
         "email",
@@ -1039,6 +1076,15 @@ class ContactImporter(Importer):
         self.personas = NameIndex(
             Persona.objects.values_list("id", "name"), "persona", "personas", "create the persona first"
         )
+        self.persona_matcher = persona_matcher()
+        # A stage column is never written to contacts: the lifecycle service records new contacts' stages.
+        self.new_stages: dict[str, str] = {}  # e-mail → the stage to record once the contact exists
+        self.importable_stages: set[str] = set()
+        if "lifecycle_stage" in self.index:
+            self.importable_stages = importable_stages(self.ctx.actor)
+            self.ctx.report.lifecycle = lifecycle_summary(
+                column=self.ctx.column("lifecycle_stage"), importable=self.importable_stages
+            )
         # Accounts the file names but nobody imported: pass 1 plans them, pass 2 creates them.
         self.new_domain_of: dict[str, str] = {}  # company (loose key) → the domain of its first row
         self.new_name_of: dict[str, str] = {}  # domain → the company name its first row gives
@@ -1113,6 +1159,8 @@ class ContactImporter(Importer):
             **self.owners.owners(self, row),
         }
         full = self.value(row, "full_name")
+        if self.ctx.first_pass and isinstance(v["lifecycle_stage"], str):
+            self._stage_value_count(row, v["lifecycle_stage"])
         if INVALID in v.values() or full is INVALID:
             return None
         soft = {}
@@ -1123,6 +1171,7 @@ class ContactImporter(Importer):
             matched = self.accounts.by_domain.get(email_domain(v["email"]))
             if matched:
                 soft["account_id"] = matched
+        soft.update(self._from_title(row, v))
         values = {k: x for k, x in v.items() if x is not None}
         custom = self.custom(row)
         if custom:
@@ -1131,6 +1180,41 @@ class ContactImporter(Importer):
         return SimpleItem(
             row=row.number, key=v["email"], pk=None, values=values, soft=soft, new_account=new_account
         )
+
+    def _stage_value_count(self, row: Row, stage: str) -> None:
+        """Count a stage cell by its value, for the preview's table of what each value becomes."""
+        values = self.ctx.report.lifecycle["values"]
+        raw = " ".join(self.raw(row, "lifecycle_stage").split())
+        entry = values.get(loose_key(raw))
+        if entry is None:
+            if len(values) >= MAX_STAGE_VALUES:
+                return
+            entry = values[loose_key(raw)] = {"value": raw, "stage": stage, "count": 0}
+        entry["count"] += 1
+
+    def _from_title(self, row: Row, v: dict[str, Any]) -> dict[str, Any]:
+        """The seniority and persona a row's title says, where the row gives none: soft values (a new
+        contact gets them; a stored one only where its seniority is unknown or it has no persona)."""
+        title = v["title"]
+        if not title:
+            return {}
+        soft: dict[str, Any] = {}
+        seniority = v["seniority"]
+        if seniority is None:
+            seniority = seniority_from_title(title)
+            if seniority != Seniority.UNKNOWN:
+                soft["seniority"] = seniority
+                self.ctx.warn(
+                    row, "title", f"no seniority given: read from the title as {Seniority(seniority).label}"
+                )
+        if v["persona_id"] is None:
+            persona = self.persona_matcher.match(title=title, seniority=seniority, department=v["department"])
+            if persona is not None:
+                soft["persona_id"] = persona.id
+                self.ctx.warn(
+                    row, "title", f"no persona given: mapped by the title to the persona '{persona.name}'"
+                )
+        return soft
 
     def register(self, row: Row, item: SimpleItem) -> None:
         self.unique(row, item.key, "email", "e-mail")
@@ -1190,12 +1274,7 @@ class ContactImporter(Importer):
         }
         existing = {email: pk for email, (pk, _stage) in stored.items()}
         for item in items:
-            stage = item.values.get("lifecycle_stage") if item.key in stored else None
-            if stage is not None:
-                del item.values["lifecycle_stage"]
-                if stage != stored[item.key][1]:
-                    report, column = self.ctx.report, self.ctx.column("lifecycle_stage")
-                    report.add_warning(row=item.row, column=column, message=STAGE_OF_EXISTING_IGNORED)
+            self._stage_plan(item, stored.get(item.key))
         plans = [Plan(row=i.row, pk=existing.get(i.key), values=i.values, soft=i.soft) for i in items]
         matched = sum(1 for p in plans if p.pk is None and p.soft.get("account_id"))
         self.ctx.report.extra["accounts_matched_by_email_domain"] = (
@@ -1216,32 +1295,54 @@ class ContactImporter(Importer):
         accounts_route(account_ids=self.created_account_ids, actor=self.ctx.actor, reason="imported")
         self.created_account_ids = []
         contacts_route(contact_ids=created, actor=self.ctx.actor, reason="imported")
-        self._starting_stages_record([p for p, pk, _s in rows if pk is None])
+        self._starting_stages_record(emails)
         records_imported.send(
             sender=Contact, contact_ids=contact_ids, account_ids=_account_ids(rows, current)
         )
 
-    def _starting_stages_record(self, created: list[Plan]) -> None:
-        """A new contact imported past Lead gets the transition that put it there, naming the importer."""
-        stages = {
-            p.values["email"]: p.values["lifecycle_stage"]
-            for p in created
-            if p.values.get("lifecycle_stage") not in (None, LifecycleStage.LEAD)
-        }
+    def _stage_plan(self, item: SimpleItem, stored: tuple[int, str] | None) -> None:
+        """Take the row's stage out of what is written to the contact: a new contact's is recorded by
+        the lifecycle service once the contact exists (if the importer may record it), a stored one's is
+        ignored; each case counted and said in the report."""
+        stage = item.values.pop("lifecycle_stage", None)
+        if stage is None:
+            return
+        report, column = self.ctx.report, self.ctx.column("lifecycle_stage")
+        summary = report.lifecycle
+        if stored is not None:
+            summary["stored"] += 1
+            if stage != stored[1]:
+                report.add_warning(row=item.row, column=column, message=STAGE_OF_EXISTING_IGNORED)
+        elif stage == LifecycleStage.LEAD:
+            summary["lead"] += 1
+        elif stage in self.importable_stages:
+            summary["new"] += 1
+            self.new_stages[item.key] = stage
+        else:
+            summary["not_recorded"] += 1
+            report.add_warning(
+                row=item.row,
+                column=column,
+                message=f"{LifecycleStage(stage).label} not recorded: {STAGE_NEEDS_DECIDER}; "
+                "the new contact starts as Lead",
+            )
+
+    def _starting_stages_record(self, created_emails: list[str]) -> None:
+        """The stages of the new contacts, recorded through the lifecycle service (never written here)."""
+        stages = {e: self.new_stages.pop(e) for e in created_emails if e in self.new_stages}
         if not stages:
             return
-        actor = self.ctx.actor if getattr(self.ctx.actor, "is_authenticated", False) else None
-        now, reason = timezone.now(), f"Starting stage from the CSV import of {self.ctx.report.file}"
-        transitions = [
-            LifecycleTransition(
-                contact_id=pk, from_stage=LifecycleStage.LEAD, to_stage=stages[email], at=now, actor=actor,
-                reason=reason,
-            )
+        by_id = {
+            pk: stages[email]
             for email, pk in Contact.objects.filter(email__in=list(stages)).values_list("email", "id")
-        ]  # fmt: skip
-        LifecycleTransition.objects.bulk_create(transitions, batch_size=WRITE_BATCH)
+        }
+        source = (
+            f"Starting stage from the CSV import of {self.ctx.report.file} "
+            f"(column '{self.ctx.column('lifecycle_stage')}')"
+        )
+        moved = contacts_stage_import(stages=by_id, user=self.ctx.actor, source=source)
         extra = self.ctx.report.extra
-        extra["starting_stages_recorded"] = extra.get("starting_stages_recorded", 0) + len(transitions)
+        extra["starting_stages_recorded"] = extra.get("starting_stages_recorded", 0) + moved
 
 
 IMPORTERS: dict[str, type[Importer]] = {

@@ -418,6 +418,46 @@ SENIORITY_PREFIXES = (
     ("Senior Vice President", "vp"),
     ("Executive Vice President", "vp"),
 )
+# What CRMs and marketing automation call a person's status, read as our lifecycle stages: HubSpot's
+# lifecycle stages and lead statuses, Salesforce's lead statuses, and common words.
+LIFECYCLE_SYNONYMS = {
+    "Subscriber": "lead",
+    "New": "lead",
+    "Open": "lead",
+    "Open - Not Contacted": "lead",
+    "Not Contacted": "lead",
+    "Raw": "lead",
+    "Prospect": "lead",
+    "Marketing Qualified Lead": "mql",
+    "Marketing Qualified": "mql",
+    "Sales Accepted Lead": "sal",
+    "Sales Accepted": "sal",
+    "Accepted": "sal",
+    "Working": "sal",
+    "Working - Contacted": "sal",
+    "Contacted": "sal",
+    "In Progress": "sal",
+    "Attempted to Contact": "sal",
+    "Connected": "sal",
+    "Sales Qualified Lead": "sql",
+    "Sales Qualified": "sql",
+    "Qualified": "sql",
+    "Open Deal": "opportunity",
+    "Closed - Converted": "opportunity",
+    "Converted": "opportunity",
+    "Evangelist": "customer",
+    "Closed Won": "customer",
+    "Won": "customer",
+    "Nurture": "recycled",
+    "Nurturing": "recycled",
+    "Recycle": "recycled",
+    "Bad Timing": "recycled",
+    "Closed Lost": "recycled",
+    "Unqualified": "disqualified",
+    "Closed - Not Converted": "disqualified",
+    "Not Converted": "disqualified",
+    "Junk": "disqualified",
+}
 DEPARTMENT_SYNONYMS = {
     "C-suite": "executive",
     "Management": "executive",
@@ -723,6 +763,15 @@ def industry(value: str) -> str | Corrected:
     return Corrected(fixed, note) if note else fixed
 
 
+LIFECYCLE_HELP = (
+    "Never written to a contact directly: a new contact starts as Lead and the lifecycle service records "
+    'this stage as where it stood before (a move decided "import", by the importing user, audited), '
+    "if the importer decides on leads (sales, BDR/SDR, revenue operations) or runs the command line; "
+    "otherwise it is only reported. A stored contact keeps its stage: that moves only by decisions and "
+    "the rules."
+)
+
+
 # --- fields per kind -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class FieldSpec:
@@ -918,9 +967,19 @@ KINDS: dict[str, KindSpec] = {
             FieldSpec("country", "Country", country, ("country_code", "location")),
             FieldSpec(
                 "lifecycle_stage",
-                "Lifecycle stage",
-                choice(LifecycleStage, noun="lifecycle stage"),
-                ("lifecycle", "stage", "lead_stage"),
+                "Lifecycle stage (recorded through the lifecycle service)",
+                choice(LifecycleStage, noun="lifecycle stage", synonyms=LIFECYCLE_SYNONYMS),
+                (
+                    "lifecycle",
+                    "stage",
+                    "lead_stage",
+                    "lead_status",
+                    "status",
+                    "contact_status",
+                    "lifecycle_status",
+                    "hs_lead_status",
+                ),
+                help=LIFECYCLE_HELP,
             ),
             FieldSpec("persona", "Persona (name)", reference, ("persona_name",)),
             FieldSpec(

@@ -90,6 +90,11 @@ class ImportReport:
     choice_values_more: dict[str, int] = field(default_factory=dict)  # rows beyond MAX_CHOICE_VALUES
     value_map: ValueMap = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)  # settings for the whole file (segment, members)
+    # Rows with more cells than the header: {row, extra (how many cells), blank (all of them empty)}.
+    long_rows: list[dict] = field(default_factory=list)
+    long_row_count: int = 0
+    # A contacts file's stage column: what is done with it, and counts (``importers.lifecycle_summary``).
+    lifecycle: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -130,6 +135,32 @@ class ImportReport:
         entry["count"] += 1
         if len(entry["rows"]) < MAX_ROWS_PER_WARNING:
             entry["rows"].append(row)
+
+    def add_long_row(self, *, row: int, extra: int, blank: bool) -> None:
+        """Count a row with ``extra`` cells beyond the header (listing the first few)."""
+        self.long_row_count += 1
+        if len(self.long_rows) < MAX_ROWS_PER_WARNING:
+            self.long_rows.append({"row": row, "extra": extra, "blank": blank})
+
+    def long_rows_text(self) -> str:
+        """One sentence on the rows longer than the header, for the preview, the result and the CLI."""
+        if not self.long_row_count:
+            return ""
+        listed = ", ".join(
+            f"row {r['row']} (+{r['extra']} {'empty ' if r['blank'] else ''}cell{'s' * (r['extra'] > 1)})"
+            for r in self.long_rows
+        )
+        more = (
+            f" and {self.long_row_count - len(self.long_rows):,} more"
+            if self.long_row_count > len(self.long_rows)
+            else ""
+        )
+        return (
+            f"{self.long_row_count:,} row(s) have more cells than the header's {len(self.headers)} columns: "
+            f"{listed}{more}. Extra cells holding a value reject their row (nothing of it is imported: "
+            "quote a value that contains the delimiter, or name the extra column in the header); "
+            "empty extra cells are ignored."
+        )
 
     def add_choice_value(self, *, name: str, value: str, parser: ChoiceParser, mapped: str = "") -> None:
         """Count a value outside field ``name``'s list (mapped by the user to ``mapped``, or not)."""
@@ -228,7 +259,18 @@ class ImportReport:
             "unknown_values": self.unknown_values(),
             "value_map": {name: dict(values) for name, values in self.value_map.items()},
             "options": dict(self.options),
+            "long_rows": list(self.long_rows),
+            "long_row_count": self.long_row_count,
+            "long_rows_text": self.long_rows_text(),
+            "lifecycle": self.lifecycle_dict(),
         }
+
+    def lifecycle_dict(self) -> dict[str, Any]:
+        """The stage column's summary with its values as a list, most rows first."""
+        if not self.lifecycle:
+            return {}
+        values = sorted(self.lifecycle["values"].values(), key=lambda e: (-e["count"], e["value"]))
+        return {**self.lifecycle, "values": values}
 
 
 def report_errors_csv(report: dict | ImportReport, out) -> int:
@@ -339,15 +381,25 @@ def _rows(source: CsvSource, headers: list[str], limit: int, ctx: ImportContext 
         row = Row(number=number, cells=cells, headers=headers)
         if len(cells) > width:
             extra = [c for c in cells[width:] if c.strip()]
+            if ctx is not None and ctx.warnings_on:
+                ctx.report.add_long_row(row=number, extra=len(cells) - width, blank=not extra)
             if extra and ctx is not None:
+                shown = ", ".join(f"'{c.strip()[:40]}'" for c in extra[:3]) + (" …" if len(extra) > 3 else "")
                 ctx.error(
                     row,
                     "(row)",
                     "",
-                    f"has {len(cells)} values but the header names {width} columns "
-                    "(an unquoted comma in a value?)",
+                    f"has {len(cells)} values but the header names {width} columns: "
+                    f"{len(cells) - width} extra cell(s), holding {shown}; the row is not imported "
+                    "(an unquoted comma in a value? quote it, or name the extra column in the header)",
                 )
                 continue
+            if extra == [] and ctx is not None and ctx.warnings_on:
+                ctx.report.add_warning(
+                    row=number,
+                    column="(row)",
+                    message=f"empty cells beyond the header's {width} columns: ignored",
+                )
             row.cells = cells[:width]
         elif len(cells) < width:
             if ctx is not None and ctx.warnings_on:
@@ -646,6 +698,7 @@ def import_preview(*, job: JobRun, mapping: dict[str, str] | None = None, rows: 
     out["report"] = csv_import(
         kind=params["kind"],
         path=path,
+        actor=job.created_by,  # what the import may record depends on who imports (the stage column)
         mapping=mapping,
         value_map=params.get("value_map") or {},
         row_by_row=params.get("mode") == MODE_ROWS,

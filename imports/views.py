@@ -128,6 +128,8 @@ class ImportPreviewView(ImportAccessMixin, View):
             "form": form,
             "columns": columns,
             "rows": preview["rows"],
+            # Cells beyond the header in the rows shown get a column of their own, marked.
+            "extra_columns": range(max([len(c) for _, c in preview["rows"]] + [len(columns)]) - len(columns)),
             "report": preview["report"],
             "value_groups": form.value_groups(unknown_values),
             "preview_limit": PREVIEW_ROWS,

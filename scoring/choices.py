@@ -78,6 +78,7 @@ class LifecycleDecision(models.TextChoices):
     QUALIFY = "qualify", "Qualified"
     RECYCLE = "recycle", "Recycled"
     REOPEN = "reopen", "Reopened"
+    IMPORT = "import", "Imported"  # the stage a CSV import brought from another system (a new contact's)
 
 
 class LifecycleReason(models.TextChoices):

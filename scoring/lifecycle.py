@@ -1,4 +1,5 @@
-"""Sales decisions on a contact's lifecycle stage: accept, reject, qualify, recycle, reopen.
+"""Sales decisions on a contact's lifecycle stage: accept, reject, qualify, recycle, reopen; and the
+stages a CSV import brings for the contacts it creates.
 
 Each decision checks the contact's current stage under a row lock, writes a ``LifecycleTransition``
 (actor, published version, the decision, reason code and free text, SQL checklist), moves
@@ -269,3 +270,77 @@ def contact_reopen(*, contact: Contact, user, reason: str) -> LifecycleTransitio
         decision=LifecycleDecision.REOPEN,
         reason=reason,
     )
+
+
+# The stages an import by anyone may record (marketing's); the others record sales' decisions.
+MARKETING_STAGES = [LifecycleStage.LEAD, LifecycleStage.MQL]
+
+
+def importable_stages(user) -> set[str]:
+    """The stages an import by ``user`` may record for the contacts it creates: Lead and MQL for anyone
+    who imports; every stage for those who decide on leads (``can_decide``), and for the command line
+    (no user: whoever runs it administers the server)."""
+    if user is None or can_decide(user):
+        return set(LifecycleStage.values)
+    return {str(stage) for stage in MARKETING_STAGES}
+
+
+IMPORT_BATCH = 1000
+
+
+@transaction.atomic
+def contacts_stage_import(*, stages: dict[int, str], user, source: str) -> int:
+    """Record the stage another system gave each new contact (``{contact id: stage}``): a move from Lead,
+    decision "import", by ``user``, with ``source`` as its reason; one audit record for the batch.
+
+    Only contacts still at Lead move (a compare-and-set, like the automatic moves), so a stored contact's
+    stage is never overwritten: that takes a decision. Nobody is notified: it is history brought in, not
+    news. A stage outside ``importable_stages(user)`` is refused (``PermissionDenied``), like a decision
+    by someone who may not take it. Returns how many contacts moved.
+    """
+    wanted = {pk: stage for pk, stage in stages.items() if stage != LifecycleStage.LEAD}
+    if not wanted:
+        return 0
+    unknown = set(wanted.values()) - set(LifecycleStage.values)
+    if unknown:
+        raise ValidationError({"lifecycle_stage": [f"Not a lifecycle stage: {', '.join(sorted(unknown))}."]})
+    refused = set(wanted.values()) - importable_stages(user)
+    if refused:
+        labels = ", ".join(_label(stage) for stage in sorted(refused))
+        raise PermissionDenied(
+            f"Only members and leads of a sales, BDR/SDR or revenue-operations team record imported {labels} "
+            "stages."
+        )
+    actor = user if getattr(user, "is_authenticated", False) else None
+    ruleset, now = published_ruleset(), timezone.now()
+    moved: list[LifecycleTransition] = []
+    by_stage: dict[str, list[int]] = {}
+    for pk, stage in wanted.items():
+        by_stage.setdefault(stage, []).append(pk)
+    for stage, ids in sorted(by_stage.items()):
+        for start in range(0, len(ids), IMPORT_BATCH):
+            chunk = Contact.objects.select_for_update().filter(
+                pk__in=ids[start : start + IMPORT_BATCH], lifecycle_stage=LifecycleStage.LEAD
+            )
+            at_lead = list(chunk.values_list("id", flat=True))
+            Contact.objects.filter(pk__in=at_lead).update(lifecycle_stage=stage, updated=now)
+            moved += [
+                LifecycleTransition(
+                    contact_id=pk, from_stage=LifecycleStage.LEAD, to_stage=stage, at=now, actor=actor,
+                    ruleset=ruleset, decision=LifecycleDecision.IMPORT, reason=source,
+                )
+                for pk in at_lead
+            ]  # fmt: skip
+    LifecycleTransition.objects.bulk_create(moved, batch_size=IMPORT_BATCH)
+    if moved:
+        counts = {stage: 0 for stage in by_stage}
+        for transition in moved:
+            counts[transition.to_stage] += 1
+        change_record_create(
+            actor=actor,
+            action=ChangeAction.IMPORT,
+            model=LifecycleTransition,
+            object_repr=f"Imported lifecycle stages: {len(moved)} contact(s)",
+            after={"source": source, "moved": len(moved), "to_stage": counts},
+        )
+    return len(moved)

@@ -303,18 +303,22 @@ def test_values_outside_the_list_are_listed_with_counts_then_mapped(write):
     assert report.value_map == {"stage": {"PENDING": "engaging", "Negotation": "negotiation"}}
 
 
-def test_lifecycle_stage_takes_a_value_mapping_but_no_synonyms(write):
-    path = write("email,lifecycle_stage\na@x.com,Lead\nb@x.com,Nurture\nc@x.com,Marketing Qualified Lead\n")
+def test_lifecycle_stage_reads_crm_statuses_and_takes_a_value_mapping(write):
+    path = write(
+        "email,lifecycle_stage\na@x.com,Lead\nb@x.com,Nurture\nc@x.com,Marketing Qualified Lead\n"
+        "d@x.com,Hot lead\ne@x.com,Pending review\n"
+    )
     report = csv_import(kind="contacts", path=path)
-    assert {e["row"] for e in report.errors} == {3, 4}
+    assert {e["row"] for e in report.errors} == {5, 6}
     report = csv_import(
         kind="contacts",
         path=path,
-        value_map={"lifecycle_stage": {"nurture": "lead", "Marketing Qualified Lead": "mql"}},
+        value_map={"lifecycle_stage": {"hot lead": "mql", "Pending review": "lead"}},
     )
     assert report.ok
+    # Recorded through the lifecycle service by the command line (no user): every stage.
     assert dict(Contact.objects.values_list("email", "lifecycle_stage")) == {
-        "a@x.com": "lead", "b@x.com": "lead", "c@x.com": "mql",
+        "a@x.com": "lead", "b@x.com": "recycled", "c@x.com": "mql", "d@x.com": "mql", "e@x.com": "lead",
     }  # fmt: skip
 
 

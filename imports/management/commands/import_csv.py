@@ -185,6 +185,9 @@ class Command(BaseCommand):
                 f"Rows: {data['rows']:,} · created {data['created']:,} · updated {data['updated']:,} · "
                 f"unchanged {data['unchanged']:,} · rejected {data['rejected']:,}{extra}"
             )
+        self._print_lifecycle(data["lifecycle"], data["fatal"])
+        if data["long_rows_text"]:
+            out.write(self.style.WARNING(f"Long rows: {data['long_rows_text']}"))
         if data["warnings"]:
             out.write(self.style.WARNING("Warnings (corrections and additions):"))
             for warning in data["warnings"]:
@@ -203,6 +206,23 @@ class Command(BaseCommand):
         self._print_unknown_values(data["unknown_values"])
         style = self.style.SUCCESS if report.ok and not report.error_count else self.style.WARNING
         out.write(style(report.summary()))
+
+    def _print_lifecycle(self, lifecycle: dict, fatal: str) -> None:
+        """What the import does with a contacts file's stage column: the policy, then the counts."""
+        if not lifecycle:
+            return
+        out = self.stdout
+        out.write(f"Lifecycle stage column '{lifecycle['column']}': {lifecycle['policy']}")
+        if lifecycle["values"]:
+            values = ", ".join(f"'{e['value']}' → {e['stage']} ({e['count']:,})" for e in lifecycle["values"])
+            out.write(f"  Values: {values}")
+        if not fatal:
+            out.write(
+                f"  New contacts with a stage to record: {lifecycle['new']:,} · "
+                f"at Lead: {lifecycle['lead']:,} · stored contacts keeping theirs: {lifecycle['stored']:,} · "
+                "reported, not recorded: "
+                f"{lifecycle['not_recorded']:,}"
+            )
 
     def _print_unknown_values(self, columns: list[dict]) -> None:
         """Each choice column's values outside its list, and the --map-values that would read them."""
