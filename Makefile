@@ -9,6 +9,9 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 DEMO_ACCOUNTS ?= 2000
 DEMO_SEED ?= 42
+# Where `make demo` and `make serve` listen, e.g. `make demo PORT=8001` when 8000 is taken.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 BENCH_ARGS ?=
 
 .PHONY: install demo serve test test-fast test-browser lint audit bench clean
@@ -23,20 +26,20 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-## make demo: embedded SQLite, demo world, demo logins, demo revenue plans and playbooks, web UI on http://127.0.0.1:8000
+## make demo: embedded SQLite, demo world, demo logins, demo revenue plans and playbooks, web UI on http://$(HOST):$(PORT)
 demo: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED) --if-empty
 	$(MANAGE) rescore --rules-only
 	$(MANAGE) train --if-none
 	$(MANAGE) rescore --backfill-months 6
-	$(MANAGE) demo_users
+	$(MANAGE) demo_users --url http://$(HOST):$(PORT)/
 	$(MANAGE) demo_plans
 	$(MANAGE) demo_playbooks
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver $(HOST):$(PORT)
 
 serve: install
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver $(HOST):$(PORT)
 
 ## make test: the whole suite, browser tests included (they skip without /usr/bin/chromium
 ## unless REQUIRE_BROWSER=1, as in CI). All but the browser tests run in TEST_PROCESSES processes

@@ -44,21 +44,24 @@ class Command(BaseCommand):
             "--password", default=DEMO_PASSWORD, help=f"Password to set (default {DEMO_PASSWORD!r})."
         )
         parser.add_argument(
+            "--url", default=DEMO_URL, help=f"Where the demo is served, to print (default {DEMO_URL})."
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Allow it with DJANGO_DEBUG off: known passwords do not belong in production.",
         )
 
-    def handle(self, *args, password: str, force: bool, **options):
+    def handle(self, *args, password: str, force: bool, url: str, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "DJANGO_DEBUG is off: this looks like production, and demo users have a published password. "
                 "Pass --force if you really want them."
             )
         rows = demo_users_ensure(password=password)
-        self._table(rows, password)
+        self._table(rows, password, url if url.endswith("/") else url + "/")
 
-    def _table(self, rows: list[tuple[str, str, str, bool]], password: str) -> None:
+    def _table(self, rows: list[tuple[str, str, str, bool]], password: str, url: str) -> None:
         header = ("username", "password", "team", "role")
         table = [header] + [(u, password, team, role) for u, team, role, _ in rows]
         widths = [max(len(r[i]) for r in table) for i in range(4)]
@@ -72,8 +75,7 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Created: {', '.join(created)}.")
         self.stdout.write(
-            f"Open {DEMO_URL} and sign in; 'revops' and 'revops2' also have the Django admin at "
-            f"{DEMO_URL}admin/."
+            f"Open {url} and sign in; 'revops' and 'revops2' also have the Django admin at {url}admin/."
         )
         self.stdout.write(
             "Four eyes: propose a rules version as 'marketing', then approve it as 'marketing2' and 'sales' "
