@@ -1,6 +1,7 @@
 """What each role may do with the accounts app's models (registered by ``AccountsConfig.ready``)."""
 
-from revops.permissions import grants_register, model_perms
+from revops.choices import TokenScope
+from revops.permissions import grants_register, model_perms, token_scope_needs_register
 
 MODELS = [
     "account", "contact", "persona", "technology", "product", "salesagent", "opportunity", "engagementevent",
@@ -23,3 +24,5 @@ def grants() -> None:
         | model_perms("accounts", ["channel"], ["add", "change"]),
         revops_admin=model_perms("accounts", MODELS, ["add", "change", "delete"]),
     )
+    # The events endpoint (accounts.api.events) is the ingest scope's: it adds events.
+    token_scope_needs_register(scope=TokenScope.INGEST, perms={"accounts.add_engagementevent"})

@@ -22,6 +22,7 @@ urlpatterns = [
     path("playbooks/", include("playbooks.urls")),
     path("desk/", include("desk.urls")),
     path("import/", include("imports.urls")),
+    path("settings/", include("revops.urls")),
     path("scoring/", include("scoring.urls")),
     # /notifications/ and /webhooks/
     path("", include("scoring.delivery.urls")),

@@ -60,7 +60,14 @@ def core_grants() -> None:
         )
         | {"revops.view_changerecord", "revops.view_jobrun", "revops.change_jobrun"}
         # Sign-in lockouts (django-axes): see who is locked out, and unlock by deleting the attempts.
-        | {"axes.view_accessattempt", "axes.delete_accessattempt"},
+        | {"axes.view_accessattempt", "axes.delete_accessattempt"}
+        # The periodic tasks' schedule (django-celery-beat): retime, enable and disable the tasks, on the
+        # Schedule page or in admin (Periodic tasks); admin retimes a task by picking or adding a schedule.
+        # Tasks are made by migrations, never added or deleted by hand.
+        | {"django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask"}
+        | model_perms(
+            "django_celery_beat", ["crontabschedule", "intervalschedule"], ["view", "add", "change"]
+        ),
     )
 
 
@@ -87,6 +94,35 @@ def role_groups_sync() -> None:
     for group_name, codes in wanted.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         group.permissions.set([all_perms[c] for c in sorted(codes) if c in all_perms])
+
+
+# What a user must hold to give a token each scope beyond read and write: a scope grants access only
+# through its user's permissions, so a token is never offered a scope its user could not use. Apps
+# register the permissions their scoped endpoints need (the ingest endpoint: adding events).
+_scope_needs: dict[str, set[str]] = {}
+
+
+def token_scope_needs_register(*, scope: str, perms: set[str]) -> None:
+    """A user may give a token ``scope`` only if they hold at least one of ``perms`` (idempotent)."""
+    _scope_needs.setdefault(scope, set()).update(perms)
+
+
+def token_scopes_grantable(user) -> list[str]:
+    """The scopes ``user`` may give a token they create: read with any view permission, write with any
+    add, change or delete permission, and a scope an app registered with one of its permissions."""
+    held = user.get_all_permissions() if user is not None and user.is_authenticated else set()
+    codenames = [code.split(".", 1)[1] for code in held]
+    grantable = []
+    for scope in TokenScope.values:
+        if scope == TokenScope.READ:
+            allowed = any(c.startswith("view_") for c in codenames)
+        elif scope == TokenScope.WRITE:
+            allowed = any(c.startswith(("add_", "change_", "delete_")) for c in codenames)
+        else:
+            allowed = bool(_scope_needs.get(scope, set()) & held)
+        if allowed:
+            grantable.append(scope)
+    return grantable
 
 
 def token_allows(token, request, view) -> bool:

@@ -23,7 +23,7 @@ from .choices import ChangeAction, JobStatus, Role, TokenScope
 from .instruments import JOB_FAILURES, JOB_SECONDS
 from .jsonsafe import json_safe
 from .models import ApiToken, JobRun, Membership, Team
-from .permissions import GROUP_REVOPS, groups_for, role_groups_sync, role_permissions
+from .permissions import GROUP_REVOPS, groups_for, role_groups_sync, role_permissions, token_scopes_grantable
 
 User = get_user_model()
 
@@ -150,13 +150,15 @@ def api_token_create(
     scopes: list[str],
     expires_at: datetime | None = None,
     via_token: ApiToken | None = None,
+    check_grantable: bool = False,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns it with the plain key, which is shown once and never stored.
 
     ``via_token`` is the API token the request came with, if any: a token may create only tokens whose
     scopes are a subset of its own (a write-only integration must not mint itself read and ingest
     access). Every token acts as its user and is checked against the user's current permissions on
-    each request, so none exceeds them.
+    each request, so none exceeds them. ``check_grantable`` (the tokens page and the API) also refuses a
+    scope the actor holds no permission for (``revops.permissions.token_scopes_grantable``).
     """
     unknown = sorted(set(scopes) - set(TokenScope.values))
     if unknown or not scopes:
@@ -170,6 +172,13 @@ def api_token_create(
             raise PermissionDenied(
                 f"A token may create tokens only with scopes it has itself ({own}); this one lacks "
                 f"{', '.join(beyond)}. Sign in, or use a token that has them."
+            )
+    if check_grantable:
+        beyond = sorted(set(scopes) - set(token_scopes_grantable(actor)))
+        if beyond:
+            raise PermissionDenied(
+                f"You hold no permission a token with the {', '.join(beyond)} scope could use; "
+                "choose among the scopes offered to you."
             )
     key = "rvo_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

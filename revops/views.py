@@ -14,15 +14,20 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import TemplateView
 
+from .exceptions import error_text
+from .forms import ApiTokenCreateForm, PeriodicTaskForm
+from .models import ApiToken
 from .panels import panels_context
-from .services import job_not_queued, object_create, object_update
+from .schedule import periodic_task_history, periodic_task_list, periodic_task_update, schedule_in_words
+from .services import api_token_create, api_token_revoke, job_not_queued, object_create, object_update
 
 
 # --- shared bits ------------------------------------------------------------------------------
@@ -341,3 +346,145 @@ class ObjectEditView(PermissionRequiredMixin, TemplateView):
         context = self.get_context_data(form=form, object=self.object, model_opts=self.model._meta)
         context["cancel_url_name"] = self.detail_url_name if self.object is not None else self.list_url_name
         return render(self.request, self.template_name, context, status=status)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+# The key of a token just created, kept in the session for the one page that shows it (then dropped).
+TOKEN_KEY_SESSION = "api_token_key_once"
+
+
+def api_token_list_for(user) -> models.QuerySet:
+    """The tokens ``user`` sees, as on the API: their own, or every one for whoever may delete tokens
+    (revenue-operations admins)."""
+    queryset = ApiToken.objects.for_user(user).select_related("user")
+    if not user.has_perm("revops.delete_apitoken"):
+        queryset = queryset.filter(user=user)
+    return queryset.order_by("-created", "-pk")
+
+
+class ApiTokenListView(PermissionRequiredMixin, TemplateView):
+    """Your API tokens (every token for revenue-operations admins), and a form to create one.
+
+    A new token's key is shown once, on the page the creation redirects to, and never again: only its
+    SHA-256 is stored.
+    """
+
+    permission_required = ("revops.view_apitoken",)
+    template_name = "revops/apitoken_list.html"
+
+    def can_create(self) -> bool:
+        return self.request.user.has_perms(["revops.add_apitoken", "revops.change_apitoken"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if "form" not in context and self.can_create():
+            context["form"] = ApiTokenCreateForm(user=user)
+        context.update(
+            tokens=list(api_token_list_for(user)[:500]),
+            can_create=self.can_create(),
+            sees_all=user.has_perm("revops.delete_apitoken"),
+            now=timezone.now(),
+        )
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        created = request.session.pop(TOKEN_KEY_SESSION, None)
+        response = self.render_to_response(self.get_context_data(created=created))
+        if created:
+            response["Cache-Control"] = "no-store"  # the key must not be kept by a cache or the back button
+        return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.can_create():
+            raise PermissionDenied("Only team leads and revenue operations create API tokens.")
+        form = ApiTokenCreateForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                token, key = api_token_create(
+                    actor=request.user, user=request.user, check_grantable=True, **form.service_data()
+                )
+            except (PermissionDenied, ValidationError) as exc:
+                form.add_error(None, error_text(exc))
+            else:
+                request.session[TOKEN_KEY_SESSION] = {"id": token.pk, "name": token.name, "key": key}
+                return HttpResponseRedirect(reverse("revops:apitoken_list"))
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class ApiTokenRevokeView(PermissionRequiredMixin, TemplateView):
+    """Confirm, then revoke a token you see (POST): requests with it fail from then on."""
+
+    permission_required = ("revops.view_apitoken", "revops.add_apitoken", "revops.change_apitoken")
+    template_name = "revops/apitoken_revoke.html"
+
+    def get_token(self) -> ApiToken:
+        token = api_token_list_for(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        if token is None:
+            raise Http404(f"No API token with id {self.kwargs['pk']}")
+        return token
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(token=self.get_token(), **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = self.get_token()
+        if token.revoked_at is not None:
+            messages.info(request, f"“{token.name}” was already revoked.")
+        else:
+            api_token_revoke(actor=request.user, token=token)
+            messages.success(request, f"Revoked “{token.name}”: requests with it are refused from now on.")
+        return HttpResponseRedirect(reverse("revops:apitoken_list"))
+
+
+# --- the periodic tasks' schedule -------------------------------------------------------------
+class ScheduleView(PermissionRequiredMixin, TemplateView):
+    """The periodic tasks beat runs: what each does, when, whether it is on, and when it last ran."""
+
+    permission_required = ("django_celery_beat.view_periodictask",)
+    template_name = "revops/schedule_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["tasks"] = [{"task": task, "when": schedule_in_words(task)} for task in periodic_task_list()]
+        context["can_change"] = self.request.user.has_perm("django_celery_beat.change_periodictask")
+        return context
+
+
+class PeriodicTaskEditView(PermissionRequiredMixin, TemplateView):
+    """Retime a periodic task, or switch it on or off, with its audited history below."""
+
+    permission_required = ("django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask")
+    template_name = "revops/periodictask_edit.html"
+
+    def get_task(self):
+        task = periodic_task_list().filter(pk=self.kwargs["pk"]).first()
+        if task is None:
+            raise Http404(f"No periodic task with id {self.kwargs['pk']}")
+        return task
+
+    def render_form(self, task, form, status: int = 200) -> HttpResponse:
+        context = self.get_context_data(
+            task=task, form=form, when=schedule_in_words(task), history=periodic_task_history(task)
+        )
+        return self.render_to_response(context, status=status)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        task = self.get_task()
+        return self.render_form(task, PeriodicTaskForm(initial=PeriodicTaskForm.initial_for(task)))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        task = self.get_task()
+        form = PeriodicTaskForm(request.POST)
+        if form.is_valid():
+            try:
+                task = periodic_task_update(actor=request.user, task=task, **form.service_data())
+            except ValidationError as exc:
+                errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+                for field, field_errors in errors.items():
+                    form.add_error(field if field in form.fields else None, field_errors)
+            else:
+                state = "on" if task.enabled else "off"
+                messages.success(request, f"“{task.name}” runs {schedule_in_words(task)} ({state}).")
+                return HttpResponseRedirect(reverse("revops:schedule"))
+        return self.render_form(task, form, status=400)

@@ -55,8 +55,10 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         summary="Create an API token for yourself",
-        description="The key is in the answer once. Signed in, you may give the token any scopes; "
+        description="The key is in the answer once. Signed in, you may give the token any of those scopes; "
         "authenticated with a token, only scopes that token has itself (a subset; more is 403). "
+        "Either way only scopes your permissions could use (read: any view permission; write: any add, "
+        "change or delete permission; ingest: adding events); another is 403. "
         "A token acts as you: every request is also checked against your current permissions.",
         request=serializers.ApiTokenCreateSerializer,
         responses={201: serializers.ApiTokenCreatedSerializer},
@@ -67,7 +69,11 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         via_token = request.auth if isinstance(request.auth, ApiToken) else None
         try:
             token, key = services.api_token_create(
-                actor=request.user, user=request.user, via_token=via_token, **payload.validated_data
+                actor=request.user,
+                user=request.user,
+                via_token=via_token,
+                check_grantable=True,
+                **payload.validated_data,
             )
         except DjangoPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
