@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from accounts.choices import EventType
 from scoring.choices import RuleKind, RuleOperator
+from scoring.engine.preview import decay_preview_text
 from scoring.models import Ruleset
 from scoring.selectors import RULE_FIELDS, document_diff, rule_as_dict, ruleset_settings
 from scoring.whatif import MAX_DAYS
@@ -215,6 +217,17 @@ def rule_value_text(value: Any) -> str:
     return str(value)
 
 
+def _preview_number(value: Any) -> float | None | bool:
+    """A field's raw value as a number for the preview: ``None`` if empty, ``False`` if not a number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number if math.isfinite(number) else False
+
+
 def _plain(value: Any) -> Any:
     """Whole floats as integers, so that the editor shows ``30``, not ``30.0``."""
     if isinstance(value, float) and value.is_integer():
@@ -356,6 +369,20 @@ class RuleForm(forms.Form):
 
     def clean_url_pattern(self) -> str:
         return _regex_or_error(self.cleaned_data.get("url_pattern", ""))
+
+    def decay_preview(self) -> str:
+        """What one matching event earns by its age under the row's points, cap, half-life and window, as
+        the engine computes it (static/scoring/rule_preview.js rewrites it as the fields change)."""
+        values = {name: _preview_number(self[name].value()) for name in ("points", "cap", "half_life_days")}
+        window = _preview_number(self["window_days"].value())
+        if any(v is False for v in values.values()) or window is False:
+            return "Fix the half-life, window or cap to see what one event earns by its age."
+        return decay_preview_text(
+            points=values["points"],
+            cap=values["cap"],
+            half_life_days=values["half_life_days"],
+            window_days=window,
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -591,10 +591,14 @@ class RuleRowView(PermissionRequiredMixin, View):
         except ValueError:
             index = 0
         kind = request.GET.get("kind", "engagement")
+        kind = kind if kind in RuleKind.values else RuleKind.ENGAGEMENT
+        initial = {"kind": kind, "min_count": 1}
+        if kind == RuleKind.ENGAGEMENT:  # counts the last 90 days, halving every 30 (see the workflow)
+            initial.update(workflow.NEW_ENGAGEMENT_RULE_DEFAULTS)
         formset = RuleFormSet(prefix=RULE_PREFIX)
         rule_form = RuleForm(
             prefix=formset.add_prefix(index),
-            initial={"kind": kind if kind in RuleKind.values else RuleKind.ENGAGEMENT, "min_count": 1},
+            initial=initial,
             empty_permitted=True,
             use_required_attribute=False,
             campaign_choices=_campaign_choices(),

@@ -84,6 +84,14 @@ _BOOLEAN_FIELDS = ["sal_enabled", "exclude_free_mail"]
 _WORKFLOW_FIELDS = VERSION_FIELDS
 # Keys a rule may carry besides RULE_FIELDS: its id (kept) and its position (the list order wins).
 _RULE_EXTRA_KEYS = {"id", "position"}
+# What a *new* engagement rule counts when it does not say (issue 17): the last quarter of activity (90
+# days), halving every month (30 days). The seeds ask for accounts and people in market *now* ("прямо
+# сейчас"), engagement read "com relação ao tempo", and pipeline reported monthly against quarterly goals,
+# and the starter rules shipped from them use 60- to 120-day windows (mostly 90) and 14- to 30-day
+# half-lives: a four-month-old page view earns nothing, a month-old one half. Existing rules keep theirs:
+# only rules added without an id and without these keys take them (an explicit null still means all
+# history / no decay), so no live score changes.
+NEW_ENGAGEMENT_RULE_DEFAULTS: dict[str, Any] = {"window_days": 90, "half_life_days": 30}
 _RULE_DEFAULTS: dict[str, Any] = {
     "field": "",
     "operator": "",
@@ -378,6 +386,8 @@ def rule_clean(data: Any, *, prefix: str = "") -> dict[str, Any]:
     for key in sorted(set(data) - set(RULE_FIELDS) - _RULE_EXTRA_KEYS):
         fail(key, "Unknown field.")
     rule = {**_RULE_DEFAULTS, **{k: v for k, v in data.items() if k in RULE_FIELDS}}
+    if data.get("id") is None and data.get("kind") == RuleKind.ENGAGEMENT:
+        rule.update({k: v for k, v in NEW_ENGAGEMENT_RULE_DEFAULTS.items() if k not in data})
     for key in ("field", "operator", "event_type", "url_pattern", "topic"):
         if rule[key] is None:
             rule[key] = ""

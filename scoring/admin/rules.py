@@ -95,12 +95,23 @@ class RuleInlineFormSet(BaseInlineFormSet):
         self.service_rules = rules
 
 
+def new_rule_initial(db_field, formfield):
+    """A new rule's form starts with the window and half-life of a new engagement rule (fit rules ignore
+    them); an existing rule's form shows its own values, empty included."""
+    if formfield is not None and db_field.name in workflow.NEW_ENGAGEMENT_RULE_DEFAULTS:
+        formfield.initial = workflow.NEW_ENGAGEMENT_RULE_DEFAULTS[db_field.name]
+    return formfield
+
+
 class RuleInline(admin.TabularInline):
     model = Rule
     formset = RuleInlineFormSet
     extra = 0
     fields = ["position", *RULE_FIELDS]
     raw_id_fields = ["campaign"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return new_rule_initial(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def has_add_permission(self, request, obj=None):
         return obj is not None and obj.is_editable and super().has_add_permission(request, obj)
@@ -291,6 +302,9 @@ class RuleAdmin(ServiceSavedAdmin):
     search_fields = ["name"]
     list_select_related = ["ruleset"]
     raw_id_fields = ["campaign"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return new_rule_initial(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and workflow.can_edit_rulesets(request.user)

@@ -129,11 +129,22 @@ class RuleWriteSerializer(serializers.Serializer):
     topic = serializers.CharField(required=False, allow_blank=True)
     campaign = serializers.IntegerField(required=False, allow_null=True)
     min_count = serializers.IntegerField(required=False, min_value=1)
-    window_days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    window_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Only events of the last N days; null: all history. A new engagement rule (no id) sent "
+        "without it counts 90.",
+    )
     points = serializers.FloatField()
     repeatable = serializers.BooleanField(required=False)
     cap = serializers.FloatField(required=False, allow_null=True, min_value=0)
-    half_life_days = serializers.FloatField(required=False, allow_null=True)
+    half_life_days = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Above 0: an event this many days old counts half; null: no decay. A new engagement rule "
+        "(no id) sent without it halves every 30 days.",
+    )
 
 
 class RulesetWriteSerializer(serializers.Serializer):
