@@ -17,6 +17,7 @@ from .choices import (
     Seniority,
 )
 from .models import Account, Contact, EngagementEvent, Opportunity, Persona, Technology, Territory
+from .normalize import normalize_domain, search_domain_form
 
 COUNTRY_CHOICES = SharedChoices(countries)
 
@@ -54,12 +55,26 @@ def uses_technologies(technology_ids, account: str = "pk") -> Exists:
     return Exists(links)
 
 
+class DomainFilter(django_filters.CharFilter):
+    """A domain as typed (``Bücher.de``, ``https://www.acme.com/``) matched to the stored, normalised form."""
+
+    def filter(self, qs, value):
+        value = (value or "").strip()
+        if not value:
+            return qs
+        try:
+            value = normalize_domain(value)
+        except ValueError:
+            value = value.lower()  # not a domain: matches nothing, as an exact lookup always did
+        return qs.filter(**{self.field_name: value})
+
+
 class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
     """``?id=3,5,8``: any of these numbers."""
 
 
 class AccountFilterSet(django_filters.FilterSet):
-    q = SearchFilter(fields=("name", "domain"))
+    q = SearchFilter(fields=("name", "domain"), stored_form=search_domain_form)
     industry = django_filters.CharFilter(lookup_expr="iexact")
     country = django_filters.MultipleChoiceFilter(distinct=False, choices=COUNTRY_CHOICES)
     employees_min = django_filters.NumberFilter(
@@ -124,9 +139,9 @@ class AccountFilterSet(django_filters.FilterSet):
 
 
 class ContactFilterSet(django_filters.FilterSet):
-    q = SearchFilter(fields=("email", "first_name", "last_name", "title"))
+    q = SearchFilter(fields=("email", "first_name", "last_name", "title"), stored_form=search_domain_form)
     account = django_filters.NumberFilter(field_name="account_id")
-    account_domain = django_filters.CharFilter(field_name="account__domain", lookup_expr="iexact")
+    account_domain = DomainFilter(field_name="account__domain")
     seniority = django_filters.MultipleChoiceFilter(distinct=False, choices=Seniority.choices)
     department = django_filters.MultipleChoiceFilter(distinct=False, choices=Department.choices)
     lifecycle_stage = django_filters.MultipleChoiceFilter(distinct=False, choices=LifecycleStage.choices)

@@ -31,6 +31,42 @@ def normalize_domain(value: str) -> str:
     return host
 
 
+def display_domain(domain: str | None) -> str:
+    """A stored (ASCII) domain as people write it: ``xn--bcher-kva.de`` → ``bücher.de``. The stored form
+    stays the key; this is for pages and the API's ``domain_display``. Not IDNA → as it is."""
+    if not domain:
+        return domain or ""
+    if "xn--" not in domain:
+        return domain
+    try:
+        return domain.encode("ascii").decode("idna")
+    except UnicodeError:
+        return domain
+
+
+def display_email(email: str | None) -> str:
+    """A stored e-mail address with its domain as people write it: ``anna@xn--bcher-kva.de`` →
+    ``anna@bücher.de``."""
+    if not email or "@" not in email:
+        return email or ""
+    local, _, host = email.rpartition("@")
+    return f"{local}@{display_domain(host)}"
+
+
+def search_domain_form(value: str) -> str:
+    """What a search typed with a unicode domain (``bücher``, ``bücher.de``, ``anna@bücher.de``) looks
+    like in the stored ASCII form (``xn--bcher-kva``…), label by label; ``""`` if it is ASCII already or
+    cannot be encoded."""
+    if not value or value.isascii():
+        return ""
+    local, at, host = value.strip().lower().rpartition("@")
+    try:
+        labels = [label.encode("idna").decode("ascii") if label else "" for label in host.split(".")]
+    except UnicodeError:
+        return ""
+    return f"{local}{at}{'.'.join(labels)}"
+
+
 def _local_part_ok(local: str) -> bool:
     """RFC 5322 atoms, plus any letter, mark or digit beyond ASCII (RFC 6531: ``zoë.müller``)."""
     if not local or local.startswith(".") or local.endswith(".") or ".." in local:

@@ -99,7 +99,7 @@ class AccountDetailView(ObjectDetailView):
         context["weekly_total"] = sum(n for _, n in weekly)
         context["weekly_chart"] = {
             "label": "Events per week",
-            "labels": [f"Week of {week:%d %b %Y}" for week, _ in weekly],
+            "labels": [f"Week of {week:%-d %b %Y}" for week, _ in weekly],
             "values": [n for _, n in weekly],
         }
         opps = context["opportunities"]

@@ -84,7 +84,7 @@ def campaign_launch(
     if target is None or target.segment_id is None:
         raise ValidationError("Choose the campaign's target segment before launching it.")
     if target.launched_at:
-        raise ValidationError(f"Launched already, on {target.launched_at:%d %b %Y}.")
+        raise ValidationError(f"Launched already, on {target.launched_at:%-d %b %Y}.")
     at = at or timezone.now()
     segment = target.segment
     ids = np.array(sorted(segment_accounts(segment).values_list("pk", flat=True)), dtype=np.int64)

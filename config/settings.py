@@ -240,6 +240,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format everywhere (issue 17): "6 Dec 2026 04:42", in config/formats/en/formats.py, which
+# Django's own en formats ("Dec. 6, 2026, 4:42 a.m.") would otherwise override.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static and uploaded files ---------------------------------------------------------------
 STATIC_URL = "static/"

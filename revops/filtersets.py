@@ -1,6 +1,7 @@
 """Filters every app's FilterSets use: a search over several text fields, and ISO date-times read in UTC."""
 
 import datetime
+from collections.abc import Callable
 
 import django_filters
 from django.core.exceptions import ValidationError
@@ -28,8 +29,13 @@ def _is_foreign_key(model, name: str) -> bool:
 class SearchFilter(django_filters.CharFilter):
     """``q``: a case-insensitive search over several text fields (of the row, or of a foreign key's)."""
 
-    def __init__(self, *args, fields: tuple[str, ...], **kwargs):
+    def __init__(
+        self, *args, fields: tuple[str, ...], stored_form: Callable[[str], str] | None = None, **kwargs
+    ):
+        """``stored_form``: what a typed value also looks like as stored (a unicode domain's ASCII form,
+        ``bücher`` → ``xn--bcher-kva``), searched as well when it returns something else than ``""``."""
         self.search_fields = fields
+        self.stored_form = stored_form
         kwargs.setdefault("label", "Search")
         super().__init__(*args, **kwargs)
 
@@ -37,17 +43,23 @@ class SearchFilter(django_filters.CharFilter):
         value = (value or "").strip()
         if not value:
             return qs
+        values = [value]
+        other = self.stored_form(value) if self.stored_form else ""
+        if other and other != value:
+            values.append(other)
         query, through = Q(), {}
         for field in self.search_fields:
             relation, _, column = field.rpartition("__")
             if relation and "__" not in relation and _is_foreign_key(qs.model, relation):
                 through.setdefault(relation, []).append(column)
             else:
-                query |= Q(**{f"{field}__icontains": value})
+                for text in values:
+                    query |= Q(**{f"{field}__icontains": text})
         for relation, columns in through.items():
             condition = Q()
             for column in columns:
-                condition |= Q(**{f"{column}__icontains": value})
+                for text in values:
+                    condition |= Q(**{f"{column}__icontains": text})
             related = qs.model._meta.get_field(relation).related_model
             matches = related._base_manager.filter(condition).values_list("pk", flat=True)
             ids = list(matches[: SEARCH_RELATED_IDS_INLINE + 1])
@@ -55,7 +67,8 @@ class SearchFilter(django_filters.CharFilter):
                 query |= Q(**{f"{relation}__in": ids})
             else:
                 for column in columns:
-                    query |= Q(**{f"{relation}__{column}__icontains": value})
+                    for text in values:
+                        query |= Q(**{f"{relation}__{column}__icontains": text})
         return qs.filter(query)
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.choices import DealStatus, LifecycleStage
 from accounts.filtersets import AccountFilterSet, deal_condition
+from accounts.normalize import search_domain_form
 from revops.choices import JobStatus
 from revops.filtersets import SearchFilter
 from revops.models import JobRun
@@ -160,7 +161,7 @@ class AccountScoreFilterSet(AccountFilterSet):
 
 
 class AccountModelScoreFilterSet(django_filters.FilterSet):
-    q = SearchFilter(fields=("account__name", "account__domain"))
+    q = SearchFilter(fields=("account__name", "account__domain"), stored_form=search_domain_form)
     stage = django_filters.MultipleChoiceFilter(distinct=False, choices=BuyingStage.choices)
     qualified = django_filters.BooleanFilter()
     fit_band = django_filters.MultipleChoiceFilter(distinct=False, choices=Band.choices)

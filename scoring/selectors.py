@@ -298,6 +298,8 @@ def ruleset_changes_since(*, ruleset: Ruleset, revision: int) -> list[dict[str, 
         {
             "revision": row.detail.get("revision"),
             "actor": row.actor.get_username() if row.actor else None,
+            # What the page shows: the full name (the API keeps the username, an identifier).
+            "actor_name": (row.actor.get_full_name() or row.actor.get_username()) if row.actor else None,
             "at": row.at,
             "settings": row.detail.get("settings", []),
             "rules": row.detail.get("rules", {}),

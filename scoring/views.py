@@ -379,7 +379,7 @@ class RulesetActionView(PermissionRequiredMixin, View):
                 at = form.cleaned_data["at"]
                 workflow.ruleset_publish(ruleset=ruleset, user=user, at=at)
                 if at is not None:
-                    done = f"Scheduled: it goes live on {timezone.localtime(at):%d %b %Y at %H:%M}."
+                    done = f"Scheduled: it goes live on {timezone.localtime(at):%-d %b %Y %H:%M}."
             elif action == "rollback":
                 workflow.ruleset_rollback(target=ruleset, user=user)
         except (WorkflowError, PermissionDenied, ValidationError) as exc:

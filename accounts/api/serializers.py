@@ -21,7 +21,7 @@ from ..models import (
     Technology,
     Territory,
 )
-from ..normalize import normalize_domain, normalize_email, normalize_key
+from ..normalize import display_domain, display_email, normalize_domain, normalize_email, normalize_key
 from ..selectors import account_technology_names
 
 
@@ -36,6 +36,24 @@ class DomainField(serializers.CharField):
             return normalize_domain(value)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+class UnicodeDomainField(serializers.CharField):
+    """The stored (ASCII) domain as people write it, read only: ``xn--bcher-kva.de`` → ``bücher.de``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return display_domain(value)
+
+
+class UnicodeEmailField(UnicodeDomainField):
+    """The stored e-mail address with its domain as people write it, read only."""
+
+    def to_representation(self, value):
+        return display_email(value)
 
 
 class NormalizedEmailField(serializers.CharField):
@@ -80,6 +98,8 @@ class AccountListSerializer(serializers.ListSerializer):
 
 class AccountSerializer(CountryFieldMixin, BaseModelSerializer):
     domain = DomainField(required=False, allow_null=True, allow_blank=True, max_length=253)
+    # The key is stored in ASCII (IDNA); this is the same domain in unicode, for display.
+    domain_display = UnicodeDomainField(source="domain", allow_null=True)
     technologies = TechnologyNamesField(
         child_relation=serializers.SlugRelatedField(slug_field="name", queryset=Technology.objects.all()),
         required=False,
@@ -92,6 +112,7 @@ class AccountSerializer(CountryFieldMixin, BaseModelSerializer):
             "id",
             "name",
             "domain",
+            "domain_display",
             "industry",
             "employee_count",
             "annual_revenue",
@@ -186,6 +207,7 @@ LIFECYCLE_STAGE_READ_ONLY = (
 
 class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
     email = NormalizedEmailField(max_length=254)
+    email_display = UnicodeEmailField(source="email")
 
     class Meta:
         model = Contact
@@ -193,6 +215,7 @@ class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
             "id",
             "account",
             "email",
+            "email_display",
             "first_name",
             "last_name",
             "title",

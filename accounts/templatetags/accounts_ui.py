@@ -4,6 +4,7 @@ stage, lifecycle stage and event type (``{% load accounts_ui %}``). No queries h
 from django import template
 
 from accounts.choices import Department, EventType, LifecycleStage, OpportunityStage, Seniority
+from accounts.normalize import display_domain, display_email
 from revops.templatetags.revops_ui import EMPTY
 
 register = template.Library()
@@ -80,3 +81,15 @@ def lifecycle_colour(stage: str) -> str:
 @register.filter
 def event_colour(event_type: str) -> str:
     return _EVENT_COLOURS.get(event_type, "secondary")
+
+
+@register.filter
+def unicode_domain(domain) -> str:
+    """A stored domain as people write it: ``xn--bcher-kva.de`` → ``bücher.de`` (the key stays ASCII)."""
+    return display_domain(domain)
+
+
+@register.filter
+def unicode_email(email) -> str:
+    """A stored e-mail address with its domain in unicode: ``anna@xn--bcher-kva.de`` → ``anna@bücher.de``."""
+    return display_email(email)

@@ -2,12 +2,14 @@
 what views hand them: no queries here. Labels and colours of the accounts app's choices are in
 ``accounts_ui``."""
 
+import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django import forms, template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 register = template.Library()
@@ -61,6 +63,37 @@ def compact(value) -> str:
         if abs(amount) >= limit:
             return f"{amount / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
     return intcomma(int(amount))
+
+
+@register.filter(expects_localtime=True)
+def when(value) -> str:
+    """A moment, the one way the UI writes it: ``6 Dec 2026 04:42`` (a date alone: ``6 Dec 2026``);
+    nothing → ``""``, so ``|default:"—"`` still reads. The formats are config/formats/en/formats.py's."""
+    if isinstance(value, datetime.datetime):
+        return date_format(value, "DATETIME_FORMAT")
+    if isinstance(value, datetime.date):
+        return date_format(value, "DATE_FORMAT")
+    return ""
+
+
+@register.filter(expects_localtime=True)
+def day(value) -> str:
+    """The day of a date or a moment: ``6 Dec 2026``; nothing → ``""``."""
+    if isinstance(value, datetime.date):
+        return date_format(value, "DATE_FORMAT")
+    return ""
+
+
+@register.filter
+def person(user) -> str:
+    """A user as people know them: the full name, else the username (``Ada Byron``, not ``ada``);
+    nothing → ``""``. A plain string (a name already) is shown as it is."""
+    if not user:
+        return ""
+    if isinstance(user, str):
+        return user
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return (full_name or "").strip() or user.get_username()
 
 
 @register.filter

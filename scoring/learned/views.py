@@ -1083,7 +1083,7 @@ def _history_chart(account_id: int) -> dict | None:
     local = timezone.get_current_timezone()
     return {
         "kind": "line",
-        "labels": [at.astimezone(local).strftime("%d %b %Y") for at, _, _ in rows],
+        "labels": [at.astimezone(local).strftime("%-d %b %Y") for at, _, _ in rows],
         "y_title": "In market",
         "y2_title": "Profile fit (0–100)",
         "percent": True,
