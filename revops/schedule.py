@@ -36,7 +36,13 @@ UTC = "UTC"
 
 
 def interval_in_words(every: int, period: str) -> str:
-    """``every 10 seconds``, ``every minute``."""
+    """``every 10 seconds``, ``every minute`` (60 seconds read as a minute, 120 minutes as 2 hours)."""
+    seconds = every * PERIOD_SECONDS.get(period, 0)
+    for bigger in (IntervalSchedule.DAYS, IntervalSchedule.HOURS, IntervalSchedule.MINUTES):
+        size = PERIOD_SECONDS[bigger]
+        if seconds and seconds >= size and seconds % size == 0 and size > PERIOD_SECONDS[period]:
+            every, period = seconds // size, bigger
+            break
     unit = period.rstrip("s")
     return f"every {unit}" if every == 1 else f"every {every} {period}"
 

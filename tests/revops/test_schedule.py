@@ -202,3 +202,7 @@ def test_crontabs_in_words(fields, words):
 def test_intervals_in_words():
     assert schedule.interval_in_words(1, "minutes") == "every minute"
     assert schedule.interval_in_words(10, "seconds") == "every 10 seconds"
+    assert schedule.interval_in_words(60, "seconds") == "every minute"
+    assert schedule.interval_in_words(90, "seconds") == "every 90 seconds"
+    assert schedule.interval_in_words(120, "minutes") == "every 2 hours"
+    assert schedule.interval_in_words(48, "hours") == "every 2 days"
