@@ -28,6 +28,7 @@ from scoring.choices import (
     ScoringModelKind,
     ScoringModelStatus,
 )
+from scoring.engine.words import lifecycle_reason
 
 DEFAULT_SQL_CHECKLIST = [
     "One-to-one conversation held",
@@ -295,6 +296,12 @@ class LifecycleTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.from_stage} → {self.to_stage}"
+
+    @property
+    def reason_words(self) -> str:
+        """The reason as people read it: an automatic move's reason stored before it was worded for them
+        ("engagement 21.4421 ≥ 20") in today's words; a person's reason as written."""
+        return lifecycle_reason(self.rule, self.reason, dict(EventType.choices))
 
 
 class WhatIfRun(BaseModel):

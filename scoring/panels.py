@@ -105,7 +105,9 @@ def explanation_rows(explanation) -> list[dict]:
         else:
             continue
         if isinstance(points, int | float):
-            rows.append({"rule_id": rule_id, "name": str(name), "points": float(points), "kind": ""})
+            # stored before the count agreed with its noun: "Engagement of 1 known contacts"
+            name = ONE_KNOWN.sub("1 known contact", str(name))
+            rows.append({"rule_id": rule_id, "name": name, "points": float(points), "kind": ""})
     ids = {row["rule_id"] for row in rows if isinstance(row["rule_id"], int)}
     kinds = dict(Rule.objects.filter(pk__in=ids).values_list("pk", "kind")) if ids else {}
     for row in rows:
@@ -116,6 +118,7 @@ def explanation_rows(explanation) -> list[dict]:
 
 
 BEST_CONTACT = re.compile(r"^Best-fitting contact #(\d+)$")
+ONE_KNOWN = re.compile(r"\b1 known contacts\b")
 
 
 def _name_best_contact(rows: list[dict]) -> None:

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts.choices import EventType
 from accounts.models import Account, Contact
 from revops.audit import change_record_create, model_snapshot
 from revops.background import debounced_run, deferred_note
@@ -178,6 +179,7 @@ def lifecycle_apply(
         engagement=result["engagement"].to_numpy(),
         fast_track=result["fast_track"].to_numpy(dtype=object),
         fast_track_day=result["fast_track_day"].to_numpy(dtype=np.int64),
+        labels=dict(EventType.choices),
         **context,
     )
     moving = np.flatnonzero(to != "")

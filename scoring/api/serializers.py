@@ -273,6 +273,12 @@ class LifecycleTransitionSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Why a reject or recycle was decided; empty otherwise (and before codes).",
     )
+    reason = serializers.CharField(
+        source="reason_words",
+        read_only=True,
+        help_text="Why, in words: the person's text, or the automatic rule's figures rounded for people "
+        '("fit 45 ≥ 40 and engagement 21.4 ≥ 20", "Demo request on 2 Nov 2026").',
+    )
 
     class Meta:
         model = LifecycleTransition

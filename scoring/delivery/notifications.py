@@ -50,6 +50,8 @@ UNREAD_CAP = 100
 URL_MAX = 300
 LONG_LINK = "about:accounts"  # a placeholder until the notification has an id (see account_qualified_notify)
 
+# What the qualified-account webhook carries of each reason (``scoring.learned.words.explanation_item``).
+EXPLANATION_KEYS = ("feature", "contribution", "probability_points", "points", "strength", "words")
 _MQL_FROM_FAST_TRACK = {LifecycleStage.LEAD, LifecycleStage.RECYCLED}
 _LABELS = {webhooks.EVENT_MQL: "MQL", webhooks.EVENT_SQL: "SQL"}
 # Who hears about a contact with no owner in a team (marketing hears about every MQL anyway).
@@ -172,7 +174,7 @@ def _notify(events: list[tuple[LifecycleTransition, str]]) -> None:
                 "to": transition.to_stage,
                 "at": webhooks.iso(transition.at),
                 "rule": transition.rule,
-                "reason": transition.reason,
+                "reason": transition.reason_words,
                 "ruleset_version": versions.get(transition.ruleset_id),
                 "actor": usernames.get(transition.actor_id),
             },
@@ -283,6 +285,7 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
                 for team_id in team_ids:
                     per_recipient[("team", team_id, None)].append((account, score))
             event_id = uuid.uuid4()
+            explanation = account_explanation(score)
             data = {
                 "account": {"id": account.pk, "name": account.name, "domain": account.domain},
                 "scores": {
@@ -292,7 +295,10 @@ def account_qualified_notify(*, account_ids: list[int], at) -> None:
                 },
                 "model_version": score.model.version if score.model else None,
                 "policy_version": score.policy.number,
-                "reasons": [e["words"] for e in account_explanation(score)],
+                # in words with the points each adds ("…: +12 pts (strong raise)"); the figures beside
+                # them, the log-odds (``contribution``) kept for receivers that read them before points
+                "reasons": [e["words"] for e in explanation],
+                "explanation": [{key: e[key] for key in EXPLANATION_KEYS} for e in explanation],
             }  # fmt: skip
             payload = webhooks.event_envelope(
                 event_id=event_id, event_type=webhooks.EVENT_QUALIFIED, occurred_at=at, data=data

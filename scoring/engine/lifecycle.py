@@ -12,10 +12,12 @@ SAL → SQL and rejections are people's decisions (``scoring.lifecycle``), never
 """
 
 import datetime
+from collections.abc import Mapping
 
 import numpy as np
 
 from scoring.engine.rules import EPOCH, RulesetSpec
+from scoring.engine.words import compared, day, event_label
 
 LEAD, MQL, SAL, SQL, OPPORTUNITY, CUSTOMER, RECYCLED, DISQUALIFIED = (
     "lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified",
@@ -23,7 +25,7 @@ LEAD, MQL, SAL, SQL, OPPORTUNITY, CUSTOMER, RECYCLED, DISQUALIFIED = (
 
 
 def _day(ordinal: int) -> str:
-    return datetime.date.fromordinal(EPOCH.toordinal() + int(ordinal)).isoformat()
+    return day(datetime.date.fromordinal(EPOCH.toordinal() + int(ordinal)))
 
 
 def decide(
@@ -39,9 +41,11 @@ def decide(
     fast_track_day: np.ndarray,
     opportunity_day: np.ndarray,
     won_day: np.ndarray,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(to stage or "", rule, reason) per contact. Days are ordinals (-1: none); ``since`` is the day of
-    the contact's last move (or of its creation)."""
+    the contact's last move (or of its creation); ``labels`` name the event types in the reasons
+    ("Demo request on 2 Nov 2026")."""
     stage = np.asarray(stage, dtype=object)
     early = np.isin(stage, [LEAD, MQL, RECYCLED])
     open_ = np.isin(stage, [LEAD, RECYCLED])
@@ -72,20 +76,22 @@ def decide(
     reasons = np.full(len(stage), "", dtype=object)
     for i in np.flatnonzero(to != ""):
         reasons[i] = _reason(
-            spec, rule[i], excluded[i], fit[i], engagement[i], fast_track[i], fast_track_day[i]
+            spec, rule[i], excluded[i], fit[i], engagement[i], fast_track[i], fast_track_day[i], labels
         )
     return to.astype(object), rule.astype(object), reasons
 
 
-def _reason(spec, rule, excluded, fit, engagement, fast_track, fast_track_day) -> str:
+def _reason(spec, rule, excluded, fit, engagement, fast_track, fast_track_day, labels) -> str:
+    # Figures rounded for people, with the decimals a comparison needs to stay true (``compared``).
     if rule == "exclusion":
         return f"Excluded: {excluded}"
     if rule == "fast-track":
-        return f"{fast_track.replace('_', ' ')} on {_day(fast_track_day)}"
+        return f"{event_label(fast_track, labels)} on {_day(fast_track_day)}"
     if rule == "MQL definition":
-        return (
-            f"fit {fit:g} ≥ {spec.mql_fit_min:g} and engagement {engagement:g} ≥ {spec.mql_engagement_min:g}"
-        )
+        fit_shown, fit_min = compared(float(fit), float(spec.mql_fit_min))
+        eng_shown, eng_min = compared(float(engagement), float(spec.mql_engagement_min))
+        return f"fit {fit_shown} ≥ {fit_min} and engagement {eng_shown} ≥ {eng_min}"
     if rule == "engagement decayed":
-        return f"engagement {engagement:g} < {spec.recycle_below:g}"
+        shown, below = compared(float(engagement), float(spec.recycle_below))
+        return f"engagement {shown} < {below}"
     return rule

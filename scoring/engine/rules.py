@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.engine.words import plural
+
 EPOCH = datetime.date(1970, 1, 1)
 CONTACT_FIELDS = (
     "email",
@@ -434,7 +436,7 @@ def score_account(
     anonymous_points = float(_round(anonymous_total))
     engagement = float(_round(known + anonymous_points))
     if counted:
-        explanation.append([None, f"Engagement of {counted} known contacts", float(_round(known))])
+        explanation.append([None, f"Engagement of {plural(counted, 'known contact')}", float(_round(known))])
     if best is not None:
         explanation.append([None, f"Best-fitting contact #{best.contact_id}", best.fit])
     return AccountResult(
@@ -857,7 +859,8 @@ def account_explanation_for(result: pd.DataFrame, j: int) -> list:
         if points[k, j] != 0.0
     ]
     if explain.counted[j]:
-        out.append([None, f"Engagement of {int(explain.counted[j])} known contacts", float(explain.known[j])])
+        known = plural(int(explain.counted[j]), "known contact")
+        out.append([None, f"Engagement of {known}", float(explain.known[j])])
     if explain.best[j] >= 0:
         out.append([None, f"Best-fitting contact #{int(explain.best[j])}", float(explain.fit[j])])
     return out

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.engine.words import plural
+
 STAGES = ("target", "awareness", "consideration", "decision", "purchase")
 LEVEL = {name: level for level, name in enumerate(STAGES)}
 BEHAVIOUR_WORDS = {
     1: "engagement or intent in the last 30 days",
-    2: (
-        "{research} research-page visits (pricing, comparisons, case studies) "
-        "and {people} people engaged in 30 days"
-    ),
+    2: "{research} (pricing, comparisons, case studies) and {people} engaged in 30 days",
     3: "a demo request, trial or meeting in the last 30 days",
     4: "an opportunity is open",
 }
@@ -112,7 +111,10 @@ def decide(
     moved = np.flatnonzero(~known | (level != now))
     research, people = np.asarray(research_30d), np.asarray(engaged_people_30d)
     for i in moved.tolist():
-        evidence = {"research": int(research[i]), "people": int(people[i])}
+        evidence = {
+            "research": plural(int(research[i]), "research-page visit"),
+            "people": plural(int(people[i]), "person", "people"),
+        }
         reason[i] = _reason(policy, int(now[i]) if known[i] else None, int(level[i]), float(p[i]),
                             int(by_p[i]), int(behaviour[i]), evidence)  # fmt: skip
     return stage, reason

@@ -120,8 +120,25 @@ class JobStartedSerializer(serializers.Serializer):
 class ExplanationItemSerializer(serializers.Serializer):
     feature = serializers.CharField(help_text="The model's feature name.")
     value = serializers.JSONField(help_text="The account's value of the feature when it was scored.")
-    contribution = serializers.FloatField(help_text="Its SHAP contribution (log-odds): + raises, − lowers.")
-    words = serializers.CharField(help_text='In plain words: "pricing-page visits by 3 people …: +0.12".')
+    contribution = serializers.FloatField(
+        help_text="Its SHAP contribution in log-odds (+ raises, − lowers): kept as it was for compatibility; "
+        "probability_points says what it does to the probability."
+    )
+    probability_points = serializers.FloatField(
+        allow_null=True,
+        help_text="Percentage points it adds to (+) or takes from (−) the in-market probability: "
+        "p(L) − p(L − contribution), L the account's log-odds, the rest held. Within −100 to 100.",
+    )
+    points = serializers.CharField(
+        help_text='The points for people: "+12 pts", "-3 pts", "<1 pt" under half a point.'
+    )
+    strength = serializers.CharField(
+        help_text="strong (10 points or more), moderate (3 or more) or slight, then raise or lower; "
+        '"no effect" at zero.'
+    )
+    words = serializers.CharField(
+        help_text='In plain words: "3 research-page visits … in the last 30 days: +12 pts (strong raise)".'
+    )
     description = serializers.CharField(required=False, help_text="What the feature measures.")
 
 
@@ -465,7 +482,11 @@ class PolicyWriteSerializer(serializers.Serializer):
     ),
     retrieve=extend_schema(
         summary="An account's learned scores, with the top contributions in words",
-        description="`explanation`: the in-market model's largest contributions (SHAP), largest first.",
+        description=(
+            "`explanation`: the in-market model's largest contributions (SHAP), largest first, each as the "
+            "percentage points it adds to the probability (`probability_points`, `points`), a `strength` "
+            "word and its log-odds (`contribution`)."
+        ),
         parameters=[_ACCOUNT_ID],
     ),
 )

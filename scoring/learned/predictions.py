@@ -33,7 +33,7 @@ from scoring.delivery import notifications
 from scoring.engine import stages as stage_engine
 from scoring.learned import families
 from scoring.learned import features as F
-from scoring.learned.words import sentence
+from scoring.learned.words import explanation_item
 from scoring.models import (
     AccountModelScore,
     AccountModelScoreHistory,
@@ -411,10 +411,7 @@ def account_score_as_of(*, account_id: int, day: datetime.date) -> dict | None:
             top = top_contributions(model, frame, in_market_contributions(model, frame))[0]
             reproduced = {
                 "in_market": p,
-                "explanation": [
-                    {"feature": f, "value": v, "contribution": c, "words": sentence(f, v, c)}
-                    for f, v, c in top
-                ],
+                "explanation": [explanation_item(f, v, c, p) for f, v, c in top],
             }
     return {
         "account_id": account_id,

@@ -63,7 +63,7 @@ from scoring.learned.forms import (
     errors_line,
     with_defaults,
 )
-from scoring.learned.words import account_explanation, sentence
+from scoring.learned.words import account_explanation
 from scoring.models import AccountModelScore, ScoringModel
 
 # Jobs shown on the models page and followed on the job page (the full rescore is ``pipeline.KIND``).
@@ -941,7 +941,7 @@ class InMarketListView(ObjectListView):
         for score in rows:
             _decorate(score)
             # Why it is in market: the largest contribution that raised the probability.
-            raised = [r for r in map(_reason, score.contributions or []) if r and r["positive"]]
+            raised = [item for item in account_explanation(score) if item["contribution"] > 0]
             score.top_reason = raised[0] if raised else None
 
     def stage_counts(self) -> dict[str, Any]:
@@ -986,17 +986,6 @@ class InMarketListView(ObjectListView):
             }
         )
         return context
-
-
-def _reason(contribution: Any) -> dict | None:
-    """A stored ``[feature, value, contribution]`` in words, or ``None``."""
-    if not isinstance(contribution, list | tuple) or len(contribution) < 3:
-        return None
-    feature, value, weight = contribution[:3]
-    try:
-        return {"words": sentence(str(feature), float(value), float(weight)), "positive": float(weight) > 0}
-    except (TypeError, ValueError):
-        return None
 
 
 def _qualified_note(score: AccountModelScore) -> str:
@@ -1055,8 +1044,7 @@ class AccountScoresView(PermissionRequiredMixin, View):
             _decorate(score)
             score.qualified_note = _qualified_note(score)
             context["explanation"] = [
-                {**item, "positive": (item.get("contribution") or 0) > 0}
-                for item in account_explanation(score)
+                {**item, "positive": item["contribution"] > 0} for item in account_explanation(score)
             ]
         if user.has_perm("scoring.view_accountmodelscorehistory"):
             context["history_chart"] = _history_chart(account.pk)

@@ -1,8 +1,10 @@
 """Feature names and values in plain words, for explanations ("5 research-page visits … in the last 30
-days: +0.12").
+days: +12 pts (strong raise)").
 
 Names follow ``scoring.learned.features``; an unknown name falls back to itself with underscores as spaces,
-so a new feature never breaks an explanation.
+so a new feature never breaks an explanation. Counts agree with their nouns ("1 intent signal"); a
+contribution (log-odds, kept for the API and the pages' tooltips) is shown as the percentage points it
+adds to the account's probability and a strength word (``scoring.engine.words``).
 """
 
 import math
@@ -13,15 +15,21 @@ from django_countries import countries
 from accounts.choices import EventType
 from accounts.models import Technology
 from revops.safecache import cache_get_or_set
+from scoring.engine.words import plural, points_text, probability_points, strength
 
-GROUPS = {
-    "all": "engagement and intent events",
-    "intent": "intent signals",
-    "first_party": "first-party visits and actions",
-    "research": "research-page visits (pricing, comparisons, case studies)",
-    "high_intent": "demo requests, trials and meetings",
-    **{value: f"{label.lower()} events" for value, label in EventType.choices},
+# Each group of events: (one, several), so that a count reads right ("1 intent signal", "2 intent signals").
+GROUP_NOUNS: dict[str, tuple[str, str]] = {
+    "all": ("engagement or intent event", "engagement and intent events"),
+    "intent": ("intent signal", "intent signals"),
+    "first_party": ("first-party visit or action", "first-party visits and actions"),
+    "research": (
+        "research-page visit (pricing, comparisons, case studies)",
+        "research-page visits (pricing, comparisons, case studies)",
+    ),
+    "high_intent": ("demo request, trial or meeting", "demo requests, trials and meetings"),
+    **{value: (f"{label.lower()} event", f"{label.lower()} events") for value, label in EventType.choices},
 }
+GROUPS = {key: several for key, (_one, several) in GROUP_NOUNS.items()}
 _GROUP = "|".join(sorted((re.escape(g) for g in GROUPS), key=len, reverse=True))
 NONE_DAYS = 9999
 
@@ -47,10 +55,24 @@ def _money(value: float) -> str:
     return f"${value:,.0f}"
 
 
-def _days(value: float, what: str) -> str:
+def _count(value: float, one: str, several: str | None = None) -> str:
+    """A count and its noun in agreement: "1 intent signal", "3 intent signals", "2.5 days"."""
+    return plural(value, one, several, shown=_n(value))
+
+
+def _noun(shown: str, one: str, several: str | None = None) -> str:
+    """The noun for a count already written as ``shown``: "1" takes the singular."""
+    return one if shown == "1" else (several or one + "s")
+
+
+def _group(key: str, value: float) -> str:
+    return _count(value, *GROUP_NOUNS[key])
+
+
+def _days(value: float, one: str, several: str) -> str:
     if value >= NONE_DAYS:
-        return f"no {what} in the last 6 months"
-    return f"{_n(value)} days since the last {what}"
+        return f"no {several} in the last 6 months"
+    return f"{_count(value, 'day')} since the last {one}"
 
 
 def slug(text) -> str:
@@ -87,6 +109,11 @@ def _ago(week: str) -> str:
     return "this week" if week == "0" else f"{week} week{'s' if week != '1' else ''} ago"
 
 
+def _signed_people(value: float) -> str:
+    shown = f"{value:+.1f}".replace(".0", "") if abs(value) % 1 < 0.05 else f"{value:+.1f}"
+    return f"{shown} {'person' if shown in ('+1', '-1') else 'people'}"
+
+
 def _change(value: float) -> str:
     return f"up {value:.0%}" if value > 0 else f"down {-value:.0%}" if value < 0 else "unchanged"
 
@@ -94,40 +121,40 @@ def _change(value: float) -> str:
 # Counts lead ("3 research-page visits in the last 30 days"), so that a sentence has one colon: before
 # the contribution.
 PATTERNS: list[tuple[re.Pattern, callable]] = [
-    (re.compile(r"^log_employees$"), lambda m, v: f"about {_approx(math.expm1(v))} employees"),
+    (re.compile(r"^log_employees$"), lambda m, v: f"about {_approx(math.expm1(v))} {_noun(_approx(math.expm1(v)), 'employee')}"),
     (re.compile(r"^log_revenue$"), lambda m, v: f"annual revenue about {_money(math.expm1(v))}"),
-    (re.compile(r"^company_age$"), lambda m, v: f"founded {_n(v)} years ago"),
+    (re.compile(r"^company_age$"), lambda m, v: f"founded {_count(v, 'year')} ago"),
     (re.compile(r"^industry__(.+)$"), lambda m, v: _flag(v, f"industry is {_title(m[1])}", f"industry is not {_title(m[1])}")),
     (re.compile(r"^country__(.+)$"), lambda m, v: _flag(v, f"based in {_country(m[1])}", f"not based in {_country(m[1])}")),
-    (re.compile(r"^technologies$"), lambda m, v: f"{_n(v)} known technologies in use"),
+    (re.compile(r"^technologies$"), lambda m, v: f"{_count(v, 'known technology', 'known technologies')} in use"),
     (re.compile(r"^tech__(.+)$"), lambda m, v: _flag(v, f"uses {_technology(m[1])}", f"does not use {_technology(m[1])}")),
-    (re.compile(rf"^({_GROUP})_(\d+)d$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} in the last {m[2]} days"),
+    (re.compile(rf"^({_GROUP})_(\d+)d$"), lambda m, v: f"{_group(m[1], v)} in the last {m[2]} days"),
     (re.compile(rf"^({_GROUP})_trend_30d$"), lambda m, v: f"{GROUPS[m[1]]} {_change(v)} on the 30 days before"),
     (re.compile(rf"^({_GROUP})_surge_7d$"), lambda m, v: f"{GROUPS[m[1]]} this week at ×{v:.1f} their 90-day rate"),
-    (re.compile(rf"^({_GROUP})_days_since$"), lambda m, v: _days(v, GROUPS[m[1]].rstrip("s"))),
+    (re.compile(rf"^({_GROUP})_days_since$"), lambda m, v: _days(v, *GROUP_NOUNS[m[1]])),
     (re.compile(rf"^({_GROUP})_first_in_90d$"), lambda m, v: "no " + GROUPS[m[1]] + " in the last 90 days"
-     if v >= NONE_DAYS else f"{GROUPS[m[1]]} began {_n(v)} days ago (within 90 days)"),
-    (re.compile(rf"^({_GROUP})_90_180d$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} 3 to 6 months ago"),
-    (re.compile(rf"^({_GROUP})_week_(\d+)$"), lambda m, v: f"{_n(v)} {GROUPS[m[1]]} {_ago(m[2])}"),
-    (re.compile(r"^key__intent__(.+)_(\d+)d$"), lambda m, v: f"{_n(v)} intent signals on “{_title(m[1])}” in the last {m[2]} days"),
-    (re.compile(r"^key__([a-z_]+?)__(.+)_(\d+)d$"), lambda m, v: f"{_n(v)} “/{m[2].replace('_', '-')}” {GROUPS.get(m[1], m[1])} in the last {m[3]} days"),
-    (re.compile(r"^known_(\d+)d$"), lambda m, v: f"{_n(v)} events by known people in the last {m[1]} days"),
+     if v >= NONE_DAYS else f"{GROUPS[m[1]]} began {_count(v, 'day')} ago (within 90 days)"),
+    (re.compile(rf"^({_GROUP})_90_180d$"), lambda m, v: f"{_group(m[1], v)} 3 to 6 months ago"),
+    (re.compile(rf"^({_GROUP})_week_(\d+)$"), lambda m, v: f"{_group(m[1], v)} {_ago(m[2])}"),
+    (re.compile(r"^key__intent__(.+)_(\d+)d$"), lambda m, v: f"{_count(v, 'intent signal')} on “{_title(m[1])}” in the last {m[2]} days"),
+    (re.compile(r"^key__([a-z_]+?)__(.+)_(\d+)d$"), lambda m, v: f"{_n(v)} “/{m[2].replace('_', '-')}” {_noun(_n(v), *GROUP_NOUNS.get(m[1], (m[1], m[1])))} in the last {m[3]} days"),
+    (re.compile(r"^known_(\d+)d$"), lambda m, v: f"{_count(v, 'event')} by known people in the last {m[1]} days"),
     (re.compile(r"^active_days_(\d+)d$"), lambda m, v: f"active on {_n(v)} of the last {m[1]} days"),
-    (re.compile(r"^intent_topics_(\d+)d$"), lambda m, v: f"{_n(v)} distinct intent topics in the last {m[1]} days"),
-    (re.compile(r"^research_pages_(\d+)d$"), lambda m, v: f"{_n(v)} distinct research pages in the last {m[1]} days"),
-    (re.compile(r"^engaged_contacts_(\d+)d$"), lambda m, v: f"{_n(v)} people engaged in the last {m[1]} days"),
-    (re.compile(r"^engaged_contacts_trend_30d$"), lambda m, v: f"{v:+.1f} people engaged in the last 30 days against the monthly average before"),
-    (re.compile(r"^engaged_senior_(\d+)d$"), lambda m, v: f"{_n(v)} senior people (C-level, VP, director) engaged in the last {m[1]} days"),
-    (re.compile(r"^engaged_departments_(\d+)d$"), lambda m, v: f"{_n(v)} departments engaged in the last {m[1]} days"),
+    (re.compile(r"^intent_topics_(\d+)d$"), lambda m, v: f"{_count(v, 'distinct intent topic')} in the last {m[1]} days"),
+    (re.compile(r"^research_pages_(\d+)d$"), lambda m, v: f"{_count(v, 'distinct research page')} in the last {m[1]} days"),
+    (re.compile(r"^engaged_contacts_(\d+)d$"), lambda m, v: f"{_count(v, 'person', 'people')} engaged in the last {m[1]} days"),
+    (re.compile(r"^engaged_contacts_trend_30d$"), lambda m, v: f"{_signed_people(v)} engaged in the last 30 days against the monthly average before"),
+    (re.compile(r"^engaged_senior_(\d+)d$"), lambda m, v: f"{_count(v, 'senior person', 'senior people')} (C-level, VP, director) engaged in the last {m[1]} days"),
+    (re.compile(r"^engaged_departments_(\d+)d$"), lambda m, v: f"{_count(v, 'department')} engaged in the last {m[1]} days"),
     (re.compile(r"^persona_coverage_(\d+)d$"), lambda m, v: f"{v:.0%} of the personas engaged in the last {m[1]} days"),
     (re.compile(r"^required_persona_coverage_(\d+)d$"), lambda m, v: f"{v:.0%} of the required buying team engaged in the last {m[1]} days"),
-    (re.compile(r"^opportunities$"), lambda m, v: f"{_n(v)} past opportunities"),
-    (re.compile(r"^opportunities_won$"), lambda m, v: f"{_n(v)} opportunities won"),
-    (re.compile(r"^opportunities_lost$"), lambda m, v: f"{_n(v)} opportunities lost"),
+    (re.compile(r"^opportunities$"), lambda m, v: _count(v, "past opportunity", "past opportunities")),
+    (re.compile(r"^opportunities_won$"), lambda m, v: f"{_count(v, 'opportunity', 'opportunities')} won"),
+    (re.compile(r"^opportunities_lost$"), lambda m, v: f"{_count(v, 'opportunity', 'opportunities')} lost"),
     (re.compile(r"^customer$"), lambda m, v: _flag(v, "is a customer", "is not a customer yet")),
-    (re.compile(r"^days_since_opportunity$"), lambda m, v: _days(v, "opportunity opened")),
-    (re.compile(r"^days_since_won$"), lambda m, v: _days(v, "deal won")),
-    (re.compile(r"^days_since_closed$"), lambda m, v: _days(v, "deal closed")),
+    (re.compile(r"^days_since_opportunity$"), lambda m, v: _days(v, "opportunity opened", "opportunities opened")),
+    (re.compile(r"^days_since_won$"), lambda m, v: _days(v, "deal won", "deals won")),
+    (re.compile(r"^days_since_closed$"), lambda m, v: _days(v, "deal closed", "deals closed")),
 ]  # fmt: skip
 
 
@@ -153,21 +180,54 @@ def describe(feature: str, value: float | None) -> str:
     return f"{feature.replace('__', ' ').replace('_', ' ')} = {_n(float(value))}"
 
 
-def sentence(feature: str, value: float | None, contribution: float) -> str:
-    """ "<feature in words>: +0.12" (the contribution in log-odds, XGBoost's SHAP value)."""
-    return f"{describe(feature, value)}: {contribution:+.2f}"
+def effect(contribution: float, probability: float | None) -> dict:
+    """A contribution (log-odds) as people read it, for an account whose probability is ``probability``:
+    ``probability_points`` (the points it adds or takes, ``scoring.engine.words``), ``points`` ("+12 pts")
+    and ``strength`` ("strong raise"). Without a probability there are no points: only the log-odds."""
+    if probability is None:
+        return {"probability_points": None, "points": f"{contribution:+.2f} log-odds", "strength": ""}
+    points = probability_points(probability, contribution)
+    return {
+        "probability_points": round(points, 2),
+        "points": points_text(points),
+        "strength": strength(points),
+    }
+
+
+def sentence(feature: str, value: float | None, contribution: float, probability: float | None = None) -> str:
+    """ "<feature in words>: +12 pts (strong raise)" — the contribution as percentage points of the
+    account's ``probability``; without one, as log-odds ("…: +0.12 log-odds")."""
+    shown = effect(contribution, probability)
+    strength_words = f" ({shown['strength']})" if shown["strength"] else ""
+    return f"{describe(feature, value)}: {shown['points']}{strength_words}"
+
+
+def explanation_item(
+    feature: str, value: float | None, contribution: float, probability: float | None
+) -> dict:
+    """One contribution in words, with its log-odds (``contribution``) kept for tooltips and the API."""
+    return {
+        "feature": feature,
+        "value": value,
+        "contribution": contribution,
+        **effect(contribution, probability),
+        "words": sentence(feature, value, contribution, probability),
+        "description": describe(feature, value),
+    }
 
 
 def account_explanation(score) -> list[dict]:
-    """An ``AccountModelScore``'s stored top contributions, in words: here, not with the scoring code, so
-    that a page showing them imports no NumPy, pandas or XGBoost."""
-    return [
-        {
-            "feature": feature,
-            "value": value,
-            "contribution": contribution,
-            "words": sentence(feature, value, contribution),
-            "description": describe(feature, value),
-        }
-        for feature, value, contribution in score.contributions or []
-    ]
+    """An ``AccountModelScore``'s stored top contributions, in words, each as the points it adds to the
+    score's in-market probability: here, not with the scoring code, so that a page showing them imports
+    no NumPy, pandas or XGBoost."""
+    probability = getattr(score, "in_market", None)
+    items = []
+    for entry in score.contributions or []:
+        try:
+            feature, value, contribution = entry[0], entry[1], float(entry[2])
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue  # a malformed stored entry: left out, not a broken page
+        if not math.isfinite(contribution):
+            continue
+        items.append(explanation_item(str(feature), value, contribution, probability))
+    return items

@@ -170,7 +170,16 @@ def test_account_score_explained_in_words(client_for, viewer):
     assert body["in_market"] == 0.35 and body["stage"] == "decision"
     first = body["explanation"][0]
     assert (first["feature"], first["value"], first["contribution"]) == ("research_30d", 5.0, 0.42)
-    assert "+0.42" in first["words"]
+    # 0.42 log-odds take a 35% account from 26.1% to 35%: 8.9 points, "moderate" (3 to 10 points)
+    assert first["probability_points"] == pytest.approx(8.87, abs=0.01)
+    assert (first["points"], first["strength"]) == ("+9 pts", "moderate raise")
+    assert first["words"] == (
+        "5 research-page visits (pricing, comparisons, case studies) in the last 30 days: "
+        "+9 pts (moderate raise)"
+    )
+    second = body["explanation"][1]
+    assert second["contribution"] == -0.1 and second["probability_points"] < 0
+    assert (second["points"], second["strength"]) == ("-2 pts", "slight lower")
     assert_no_artefact(body)
 
 

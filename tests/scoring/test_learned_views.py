@@ -574,11 +574,20 @@ def test_in_market_list_orders_by_probability_and_counts_stages(client, viewer, 
     assert "62.0%" in html and "Qualified" in html
     # The top reason is the largest contribution that raised the probability, in words.
     reasons = {row.account.name: row.top_reason for row in response.context["object_list"]}
-    assert reasons["Acme Analytics"] == {
-        "words": "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61",
-        "positive": True,
-    }
-    assert "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61" in html
+    # As the points it adds to the account's 62% (15 points: 47% without it), the log-odds in the title.
+    top = reasons["Acme Analytics"]
+    assert (top["feature"], top["contribution"], top["points"], top["strength"]) == (
+        "research_30d",
+        0.61,
+        "+15 pts",
+        "strong raise",
+    )
+    words = (
+        "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: "
+        "+15 pts (strong raise)"
+    )
+    assert top["words"] == words
+    assert f'title="+0.61 log-odds">{words}</span>' in html
     assert reverse("accounts:account_detail", kwargs={"pk": scores["Globex"].account_id}) in html
 
 
@@ -595,7 +604,7 @@ def test_in_market_list_gives_the_reason_that_raised_the_probability(client, vie
     )
     response = logged_in(client, viewer).get(reverse("scoring:inmarket_list"))
     reasons = {row.account.name: row.top_reason for row in response.context["object_list"]}
-    assert reasons["Globex"]["words"] == "3 people engaged in the last 30 days: +0.40"
+    assert reasons["Globex"]["words"] == "3 people engaged in the last 30 days: +9 pts (moderate raise)"
     assert reasons["Hooli"] is None  # nothing raised it: no reason to give
     assert "is not a customer yet" not in response.content.decode()
 
@@ -692,14 +701,20 @@ def test_account_scores_section_shows_scores_explanation_history_and_transitions
         ("research_30d", True),
         ("log_employees", False),
     ]
-    assert [(e["description"], e["words"]) for e in explanation] == [
+    # Points of the account's 41%: 14 points with the visits than without, 5 fewer with its size.
+    assert [(e["description"], e["points"], e["strength"], e["contribution"]) for e in explanation] == [
         (
             "7 research-page visits (pricing, comparisons, case studies) in the last 30 days",
-            "7 research-page visits (pricing, comparisons, case studies) in the last 30 days: +0.61",
+            "+14 pts",
+            "strong raise",
+            0.61,
         ),
-        ("about 19 employees", "about 19 employees: -0.20"),  # expm1(3.0) = 19.1
+        ("about 19 employees", "-5 pts", "moderate lower", -0.2),  # expm1(3.0) = 19.1
     ]
-    assert "7 research-page visits (pricing, comparisons, case studies) in the last 30 days</span>" in html
+    assert (
+        'title="+0.61 log-odds">▲ +14 pts</span>' in html and 'title="-0.20 log-odds">▼ -5 pts</span>' in html
+    )
+    assert "7 research-page visits (pricing, comparisons, case studies) in the last 30 days <span" in html
     assert "text-success" in html and "text-danger" in html
     assert response.context["score"].qualified_note == "fits and is in market"
     chart = response.context["history_chart"]

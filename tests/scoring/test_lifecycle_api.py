@@ -229,6 +229,30 @@ def test_transitions_list_filters_and_pages(client_for, user_in):
     assert client.get(f"/api/lifecycle/transitions/{rows[0]['id']}/").json()["contact"] == bob.pk
 
 
+def test_an_automatic_moves_reason_reads_in_words(client_for, user_in):
+    """Stored before it was worded for people ("engagement 21.4421", "demo request on 2025-03-01"), an
+    automatic move's reason is read in today's words; a person's reason is theirs, as written."""
+    ada = ContactFactory()
+    LifecycleTransitionFactory(
+        contact=ada, rule="MQL definition", reason="fit 45 ≥ 40 and engagement 21.4421 ≥ 20", at=_at(1)
+    )
+    LifecycleTransitionFactory(
+        contact=ada,
+        rule="fast-track",
+        from_stage="mql",
+        to_stage="sal",
+        reason="free trial on 2025-03-04",
+        at=_at(5),
+    )
+    LifecycleTransitionFactory(contact=ada, rule="", reason="Met 2.3456 people", at=_at(6))
+    rows = client_for(user_in(TeamKind.MARKETING, Role.VIEWER)).get("/api/lifecycle/transitions/").json()
+    assert [r["reason"] for r in rows["results"]] == [
+        "Met 2.3456 people",
+        "Free trial on 4 Mar 2025",
+        "fit 45 ≥ 40 and engagement 21.4 ≥ 20",
+    ]
+
+
 def test_transitions_list_query_count(client_for, user_in, django_assert_max_num_queries):
     for _ in range(20):
         LifecycleTransitionFactory()

@@ -473,3 +473,42 @@ def test_a_notification_about_more_accounts_than_a_url_holds_links_by_its_own_id
     client.force_login(reader)
     page = client.get(note.url).content.decode()
     assert min(a.name for a in accounts) in page and other.name not in page
+
+
+# --- reasons in words people read ----------------------------------------------------------------------
+def test_a_qualified_accounts_webhook_gives_its_reasons_in_probability_points(teams):
+    endpoint_for(teams[TeamKind.SALES])
+    score = AccountModelScoreFactory(
+        account=AccountFactory(),
+        qualified=True,
+        in_market=0.35,
+        contributions=[["key__intent__pricing_30d", 1.0, 0.42], ["known_30d", 1.0, -0.1]],
+    )
+    notifications.account_qualified_notify(account_ids=[score.account_id], at=AT)
+    data = WebhookDelivery.objects.get(event_type="account.qualified").payload["data"]
+    # 0.42 log-odds take a 35% account from 26.1% to 35% (8.9 points); -0.1 costs it 2.3 points.
+    assert data["reasons"] == [
+        "1 intent signal on “Pricing” in the last 30 days: +9 pts (moderate raise)",
+        "1 event by known people in the last 30 days: -2 pts (slight lower)",
+    ]
+    first, second = data["explanation"]
+    assert first["feature"] == "key__intent__pricing_30d" and first["contribution"] == 0.42
+    assert first["probability_points"] == pytest.approx(8.87, abs=0.01)
+    assert (first["points"], first["strength"]) == ("+9 pts", "moderate raise")
+    assert second["contribution"] == -0.1 and second["probability_points"] == pytest.approx(-2.31, abs=0.01)
+    assert set(first) == set(notifications.EXPLANATION_KEYS)
+
+
+@pytest.mark.parametrize(
+    "rule, stored, sent",
+    [
+        ("MQL definition", "fit 45 ≥ 40 and engagement 21.4421 ≥ 20", "fit 45 ≥ 40 and engagement 21.4 ≥ 20"),
+        ("fast-track", "demo request on 2025-04-30", "Demo request on 30 Apr 2025"),
+        ("", "Spoke to her: 21.4421 ≥ 20", "Spoke to her: 21.4421 ≥ 20"),  # a person's words stay theirs
+    ],
+)
+def test_a_lifecycle_webhook_gives_an_automatic_reason_in_todays_words(teams, rule, stored, sent):
+    endpoint_for(teams[TeamKind.SALES])
+    moved = transition(ContactFactory(), LifecycleStage.MQL, rule=rule, reason=stored)
+    notifications.stage_change_notify(transitions=[moved])
+    assert WebhookDelivery.objects.get().payload["data"]["transition"]["reason"] == sent

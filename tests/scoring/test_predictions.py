@@ -95,8 +95,14 @@ def test_every_account_gets_the_champions_probability_and_a_faithful_explanation
     ]
     explanation = account_explanation(top)
     assert [e["feature"] for e in explanation] == [f for f, _, _ in top.contributions]
+    # each as the points it adds to the stored probability, the log-odds kept beside them
     assert all(
-        e["words"].endswith(f"{e['contribution']:+.2f}") and "_" not in e["description"] for e in explanation
+        e["words"] == f"{e['description']}: {e['points']} ({e['strength']})" and "_" not in e["description"]
+        for e in explanation
+    )
+    assert all(
+        (e["probability_points"] > 0) == (e["contribution"] > 0) and abs(e["probability_points"]) <= 100
+        for e in explanation
     )
 
 

@@ -795,6 +795,19 @@ def test_contact_page_shows_an_exclusion(client, viewer):
     assert 'id="score-excluded">Excluded: Free-mail address' in html
 
 
+def test_contact_page_says_the_fast_track_action_and_automatic_reasons_in_words(client, viewer):
+    contact = ContactFactory()
+    ContactScoreFactory(contact=contact, fast_track="demo_request")
+    LifecycleTransitionFactory(
+        contact=contact, rule="MQL definition", reason="fit 45 ≥ 40 and engagement 21.4421 ≥ 20"
+    )
+    logged_in(client, viewer)
+    html = client.get(reverse("accounts:contact_detail", kwargs={"pk": contact.pk})).content.decode()
+    assert '<span class="badge text-bg-success">Fast track</span> Demo request</div>' in html
+    assert "demo_request" not in html
+    assert "fit 45 ≥ 40 and engagement 21.4 ≥ 20" in html and "21.4421" not in html
+
+
 def test_contact_page_query_count_does_not_grow_with_history(client, sales_member):
     contact = ContactFactory(lifecycle_stage=LifecycleStage.MQL)
     ContactScoreFactory(contact=contact)
