@@ -1189,7 +1189,8 @@ class ContactImporter(Importer):
         if entry is None:
             if len(values) >= MAX_STAGE_VALUES:
                 return
-            entry = values[loose_key(raw)] = {"value": raw, "stage": stage, "count": 0}
+            label = LifecycleStage(stage).label
+            entry = values[loose_key(raw)] = {"value": raw, "stage": stage, "label": label, "count": 0}
         entry["count"] += 1
 
     def _from_title(self, row: Row, v: dict[str, Any]) -> dict[str, Any]:
