@@ -54,7 +54,7 @@ def _failure_words(exc: Exception) -> str:
 
 
 @functools.cache
-def _redis_client(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
 
 
@@ -69,7 +69,7 @@ def check_database() -> dict:
 
 def check_redis() -> dict:
     try:
-        _redis_client(settings.REDIS_URL).ping()
+        redis_client(settings.REDIS_URL).ping()
     except Exception as exc:
         raise CheckFailed(_failure_words(exc)) from exc
     return {}
@@ -94,7 +94,7 @@ def check_migrations() -> dict:
     return {}
 
 
-def _shared_cache() -> bool:
+def shared_cache() -> bool:
     """Whether the cache is one the workers share (Redis), not this process's memory."""
     return not isinstance(caches["default"], LocMemCache)
 
@@ -105,7 +105,7 @@ def check_worker() -> dict:
     if celery_app.conf.task_always_eager:
         return {"mode": "eager: tasks run in the web process"}
     stale = settings.HEALTH_WORKER_STALE_SECONDS
-    if _shared_cache():
+    if shared_cache():
         try:
             age = worker_heartbeat_age()
         except Exception as exc:
@@ -227,7 +227,7 @@ class OpsCollector:
             except Exception:
                 log.warning("metrics: could not read the %s", part, exc_info=True)
                 up.add_metric([part], 0)
-        age = None if celery_app.conf.task_always_eager or not _shared_cache() else worker_heartbeat_age()
+        age = None if celery_app.conf.task_always_eager or not shared_cache() else worker_heartbeat_age()
         if age is not None:
             yield GaugeMetricFamily(
                 "revops_worker_heartbeat_age_seconds",
@@ -253,7 +253,7 @@ class OpsCollector:
         if not broker.startswith(("redis://", "rediss://")):
             return
         names = {celery_app.conf.task_default_queue} | {q.name for q in celery_app.conf.task_queues or ()}
-        client = _redis_client(broker)
+        client = redis_client(broker)
         family = GaugeMetricFamily(
             "revops_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
         )

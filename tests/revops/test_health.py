@@ -70,7 +70,7 @@ def test_readyz_checks_redis_only_when_configured(client, settings):
 @pytest.mark.django_db
 def test_readyz_passes_redis_that_answers(client, settings):
     settings.REDIS_URL = "redis://cache.example:6379/0"
-    with mock.patch.object(ops, "_redis_client") as client_for:
+    with mock.patch.object(ops, "redis_client") as client_for:
         status, body = _ready(client)
     client_for.assert_called_once_with("redis://cache.example:6379/0")
     assert status == 200 and body["checks"]["redis"]["ok"] is True
@@ -116,7 +116,7 @@ def test_readyz_fails_past_the_outbox_thresholds_only(client, settings):
 def with_broker(monkeypatch, settings):
     """As with a broker: tasks go to a worker, and the cache is shared with it."""
     celery_app.conf.task_always_eager = False  # put back by the _celery_eager fixture (tests/conftest.py)
-    monkeypatch.setattr(ops, "_shared_cache", lambda: True)
+    monkeypatch.setattr(ops, "shared_cache", lambda: True)
     settings.HEALTH_WORKER_STALE_SECONDS = 60
     workerops.cache.delete(workerops.HEARTBEAT_KEY)
     yield
@@ -138,9 +138,19 @@ def test_readyz_with_a_broker_needs_a_worker_heartbeat(client, with_broker, sett
     assert _ready(client)[1]["failing"] == ["worker"]
 
 
+def test_the_local_memory_cache_is_not_shared(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ops.shared_cache() is False
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    assert ops.shared_cache() is True
+
+
 @pytest.mark.django_db
 def test_readyz_without_a_shared_cache_pings_the_workers(client, monkeypatch):
     celery_app.conf.task_always_eager = False  # put back by the _celery_eager fixture (tests/conftest.py)
+    monkeypatch.setattr(ops, "shared_cache", lambda: False)  # as with local-memory caches
     with mock.patch.object(celery_app.control, "ping", return_value=[]) as ping:
         status, body = _ready(client)
     assert ping.call_args.kwargs["timeout"] <= 1

@@ -107,7 +107,7 @@ def test_metrics_show_celery_queue_lengths_on_a_redis_broker(scrape, monkeypatch
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://broker.example:6379/0")
     lengths = {"celery": 4, "celery\x06\x163": 1}
     fake = mock.Mock(llen=lambda key: lengths.get(key, 0))
-    with mock.patch.object(ops, "_redis_client", return_value=fake) as client_for:
+    with mock.patch.object(ops, "redis_client", return_value=fake) as client_for:
         samples = scrape()
     client_for.assert_called_with("redis://broker.example:6379/0")
     assert samples[("revops_celery_queue_length", ("queue", "celery"))] == 5
