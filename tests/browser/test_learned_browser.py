@@ -10,7 +10,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from revops.choices import JobStatus
+from revops.models import JobRun
 from scoring.choices import ScoringModelStatus
+from scoring.learned.progress import STEPS
 from tests.scoring.factories import (
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
@@ -18,6 +20,7 @@ from tests.scoring.factories import (
     BuyingStageTransitionFactory,
     ScoringModelFactory,
 )
+from tests.scoring.test_learned_compare import backtest_report
 from tests.scoring.test_learned_views import champion_with_history, realistic_report
 
 REPORT_CHARTS = [
@@ -174,6 +177,8 @@ def test_in_market_accounts_filtered_by_stage_to_an_account_and_its_scores(page,
     rows = page.locator("#inmarket-table tbody tr")
     expect(rows).to_have_count(4)
     expect(rows.first).to_contain_text("Acme Analytics")
+    top_reason = rows.first.get_by_title("+0.61 log-odds")
+    expect(top_reason).to_contain_text("in the last 30 days: +15 pts (strong raise)")
     expect(page.locator('#stage-counts a[data-stage="decision"] .stage-count')).to_have_text("2")
     # Filter by stage with the form.
     page.locator("#id_stage").select_option("decision")
@@ -196,6 +201,15 @@ def test_in_market_accounts_filtered_by_stage_to_an_account_and_its_scores(page,
     )
     expect(explanation.first).to_have_class(re.compile("text-success"))
     expect(explanation.nth(1)).to_have_class(re.compile("text-danger"))
+    # Reasons in percentage points of the account's 41% (0.61 log-odds: 14 points; -0.2: 5 fewer), with a
+    # strength word; the log-odds in the tooltip.
+    points = explanation.locator(".score-points")
+    expect(points.first).to_have_text("▲ +14 pts")
+    expect(points.first).to_have_attribute("title", "+0.61 log-odds")
+    expect(explanation.first.locator(".score-strength")).to_have_text("· strong raise")
+    expect(points.nth(1)).to_have_text("▼ -5 pts")
+    expect(points.nth(1)).to_have_attribute("title", "-0.20 log-odds")
+    expect(scores_card.locator("#score-explanation")).not_to_contain_text("+0.61")
     expect_drawn(page, "#score-history-chart")
     expect(scores_card.locator("#stage-transitions")).to_contain_text("in market 0.41 ≥ 0.30 (decision)")
     page.screenshot(path="/tmp/ui-account-scores.png", full_page=True)
@@ -210,4 +224,53 @@ def test_an_account_without_a_learned_score_says_so(page, login, viewer, js_erro
     page.goto(f"/accounts/{account.pk}/")
     expect(page.locator("#learned-scores")).to_contain_text("Not scored yet")
     expect(page.locator("#firmographics")).to_be_visible()
+    assert js_errors == []
+
+
+def test_a_challenger_side_by_side_with_the_champion_then_promoted(page, login, revops_admin, js_errors):
+    champion = ScoringModelFactory(
+        status=ScoringModelStatus.CHAMPION, promoted_at=timezone.now(), metrics=backtest_report(0.8100)
+    )
+    challenger = ScoringModelFactory(metrics=backtest_report(0.8250, fold_aucs=(0.83, 0.81)))
+    login(revops_admin)
+    page.goto("/scoring/models/")
+    page.locator(f'tr[data-model="{challenger.pk}"] a.compare-link').click()
+    expect(page).to_have_url(re.compile(rf"/scoring/models/{challenger.pk}/compare/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        f"version {challenger.version} beside the champion, version {champion.version}"
+    )
+    auc = page.locator('#compare-table tr[data-figure="roc_auc"]')
+    expect(auc.locator('[data-side="champion"]')).to_have_text("0.810")
+    expect(auc.locator('[data-side="challenger"]')).to_have_text("0.825")
+    expect(auc.locator('[data-side="difference"]')).to_have_text("+0.015")
+    expect(page.locator("#compare-significance")).to_contain_text("the challenger ranks better on 1")
+    expect(page.locator("#decision-outcome")).to_have_text("Promote")
+    expect(page.locator("#decision-reason")).to_contain_text("beats champion")
+    page.screenshot(path="/tmp/ui-model-compare.png", full_page=True)
+    page.locator("#promote-reason").fill("Better on the last two test dates")
+    page.locator("#promote-form").get_by_role("button", name=f"Promote version {challenger.version}").click()
+    expect(page).to_have_url(re.compile(rf"/scoring/models/{challenger.pk}/$"))
+    expect(page.locator("h1 .model-status")).to_have_text("Champion")
+    champion.refresh_from_db()
+    assert champion.status == ScoringModelStatus.RETIRED
+    assert js_errors == []
+
+
+def test_a_training_job_moves_in_fine_steps_with_an_estimate(page, login, viewer, js_errors):
+    job = JobRun.objects.create(
+        kind="train", status=JobStatus.RUNNING, total=STEPS, progress=250,
+        started_at=timezone.now() - datetime.timedelta(minutes=3),
+        message="In-market model: backtest fold 2 of 3: logistic regression …",
+    )  # fmt: skip
+    login(viewer)
+    page.goto(f"/scoring/models/jobs/{job.pk}/")
+    expect(page.locator("#job-progress .progress-bar")).to_have_text("25%")
+    expect(page.locator("#job-estimate")).to_have_text("about 9 min left")
+    # The worker moves on: the next poll shows it.
+    JobRun.objects.filter(pk=job.pk).update(
+        progress=500, message="In-market model: feature groups: refit 2 of 9 …"
+    )
+    expect(page.locator("#job-progress .progress-bar")).to_have_text("50%")
+    expect(page.locator("#job-phase")).to_contain_text("feature groups: refit 2 of 9")
+    expect(page.locator("#job-estimate")).to_contain_text("min left")
     assert js_errors == []
