@@ -148,7 +148,7 @@ _C_LEVEL_TITLES = frozenset({("owner",), ("coowner",), ("business", "owner"), ("
 _DIRECTOR_WORDS = frozenset({"director", "directora", "directeur", "directrice", "direktor", "head"})
 _MANAGER_WORDS = frozenset({"manager", "supervisor", "gerente", "responsable"})
 _ENTRY_WORDS = frozenset(
-    {"intern", "internship", "trainee", "apprentice", "student", "junior", "werkstudent"}
+    {"intern", "internship", "trainee", "apprentice", "student", "candidate", "junior", "werkstudent"}
 )
 _INDIVIDUAL_WORDS = frozenset(
     {"specialist", "analyst", "engineer", "developer", "representative", "rep", "coordinator", "consultant",
