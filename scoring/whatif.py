@@ -69,11 +69,13 @@ def _size_band(employees: float) -> str:
 
 
 def qualifications_weekly(spec, population, weeks: list[datetime.date], start: datetime.date) -> pd.DataFrame:
-    """Per contact: the first week (date) it crossed into MQL or was fast-tracked, or NaT — the engine
-    run once per week: the reference ``qualifications`` must equal (the property test compares them)."""
+    """Per contact: the first week (date) it crossed into MQL or was fast-tracked, or NaT, and the first
+    week a fast-track action took it to SAL (``sal_week``; an MQL's too, as the live engine moves it) —
+    the engine run once per week: the reference ``qualifications`` must equal (a property test)."""
     n = len(population.contacts)
     first = np.full(n, None, dtype=object)
     kind = np.full(n, "", dtype=object)
+    sal_first = np.full(n, None, dtype=object)
     before = evaluate_contacts(spec, population, as_of=start)
     was = before["mql"].to_numpy()
     previous_end = day_ordinal(start)
@@ -91,11 +93,13 @@ def qualifications_weekly(spec, population, weeks: list[datetime.date], start: d
         first[fresh] = week_end
         kind[fresh & fast] = "sal" if spec.sal_enabled else "mql"
         kind[fresh & ~fast] = "mql"
+        if spec.sal_enabled:
+            sal_first[fast & (sal_first == None)] = week_end  # noqa: E711
         was = now
         previous_end = day_ordinal(week_end)
     frame = pd.DataFrame(
         {"contact_id": population.contacts["contact_id"].to_numpy(), "week": first, "kind": kind,
-         "fit": scores["fit"].to_numpy() if n else [],
+         "sal_week": sal_first, "fit": scores["fit"].to_numpy() if n else [],
          "engagement": scores["engagement"].to_numpy() if n else []}
     )  # fmt: skip
     return frame[frame["week"].notna()]
@@ -105,8 +109,8 @@ def qualifications(
     spec, timeline: Timeline, weeks: list[datetime.date], scores: TimelineScores | None = None
 ) -> pd.DataFrame:
     """What ``qualifications_weekly`` gives, from one evaluation over the timeline (the window's start,
-    then every week end): the first week whose MQL state turned on, or with a fast-track action.
-    ``scores``: that evaluation, if the caller has it already."""
+    then every week end): the first week whose MQL state turned on, or with a fast-track action, and the
+    first week with a fast-track action. ``scores``: that evaluation, if the caller has it already."""
     scores = evaluate_timeline(spec, timeline) if scores is None else scores
     mql, fast = scores.mql, scores.fast
     crossing = (mql[1:] & ~mql[:-1]) | fast[1:]  # (weeks × contacts)
@@ -121,9 +125,13 @@ def qualifications(
     kind = np.full(n, "", dtype=object)
     first[rows] = week_objects[chosen]
     kind[rows] = np.where(fast[1:][chosen, rows], "sal" if spec.sal_enabled else "mql", "mql")
+    sal_first = np.full(n, None, dtype=object)
+    fast_tracked = np.flatnonzero(fast[1:].any(axis=0)) if spec.sal_enabled else np.empty(0, dtype=np.int64)
+    sal_first[fast_tracked] = week_objects[np.argmax(fast[1:][:, fast_tracked], axis=0)]
     frame = pd.DataFrame(
         {"contact_id": timeline.population.contacts["contact_id"].to_numpy(), "week": first, "kind": kind,
-         "fit": scores.fit if n else [], "engagement": scores.engagement[-1] if n else []}
+         "sal_week": sal_first, "fit": scores.fit if n else [],
+         "engagement": scores.engagement[-1] if n else []}
     )  # fmt: skip
     return frame[frame["week"].notna()]
 
@@ -271,7 +279,7 @@ def _contact_channels(ids: list[int]) -> dict[int, str]:
 def _totals(frame: pd.DataFrame) -> dict:
     return {
         "mql": int(len(frame)),
-        "sal": int((frame["kind"] == "sal").sum()) if len(frame) else 0,
+        "sal": int(frame["sal_week"].notna().sum()) if len(frame) else 0,
         "sql": int(frame["sql"].sum()) if len(frame) else 0,
         "opportunity": int(frame["opportunity"].sum()) if len(frame) else 0,
         "won": int(frame["won"].sum()) if len(frame) else 0,
@@ -566,7 +574,7 @@ def whatif_compute(
         by_week.append(
             {"week": week.isoformat(),
              **{name: {"mql": int((f["week"] == week).sum()),
-                       "sal": int(((f["week"] == week) & (f["kind"] == "sal")).sum())}
+                       "sal": int((f["sal_week"] == week).sum())}
                 for name, f in frames.items()}}
         )  # fmt: skip
     draft_ids, base_ids = set(frames["draft"]["contact_id"]), set(frames["baseline"]["contact_id"])

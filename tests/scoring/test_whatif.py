@@ -246,3 +246,27 @@ def test_the_api_result_carries_the_explanations(
     assert row["reason"].startswith("v2: MQL definition") and row["other_reason"].startswith("v1: ")
     assert {"path", "engagement_now", "week"} <= set(row)
     assert result["newly_qualified_earlier_count"] == 0 and result["sal_note"]
+
+
+def test_an_mql_that_later_takes_a_fast_track_action_counts_as_an_sal_in_that_week(history):
+    """As the live engine moves it (fast-track after the last move: MQL → SAL), not only when the
+    fast-track action is what first qualified the contact."""
+    beta = history["warm"].account
+    ContactFactory(account=beta, email="early@beta.io", seniority=Seniority.VP, department="marketing")
+    demo = timezone.now() - datetime.timedelta(days=12)
+    events_ingest(
+        actor=UserFactory(),
+        items=_events("early@beta.io", 8, 3) + [
+            {"message_id": "early-demo", "type": "demo_request", "occurred_at": demo.isoformat(),
+             "contact_email": "early@beta.io"}
+        ],
+    )  # fmt: skip
+    for replay in ("timeline", "weekly"):
+        result = whatif_compute(
+            ruleset=history["draft"], baseline=history["published"], days=90, replay=replay
+        )
+        assert result["totals"]["baseline"]["sal"] == result["totals"]["draft"]["sal"] == 1
+        sal_weeks = [w["week"] for w in result["weeks"] if w["baseline"]["sal"]]
+        mql_weeks = [w["week"] for w in result["weeks"] if w["baseline"]["mql"]]
+        assert len(sal_weeks) == 1 and sal_weeks[0] > max(mql_weeks)  # weeks after it qualified
+        assert datetime.date.fromisoformat(sal_weeks[0]) - demo.date() < datetime.timedelta(days=7)
