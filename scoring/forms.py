@@ -20,6 +20,7 @@ from scoring.engine.preview import decay_preview_text
 from scoring.models import Ruleset
 from scoring.selectors import RULE_FIELDS, document_diff, rule_as_dict, ruleset_settings
 from scoring.whatif import MAX_DAYS
+from scoring.workflow import NEW_ENGAGEMENT_RULE_DEFAULTS
 
 # Definition fields of a version, in the order the editor shows them (the same set as the selectors').
 DEFINITION_FIELDS = [
@@ -369,6 +370,11 @@ class RuleForm(forms.Form):
 
     def clean_url_pattern(self) -> str:
         return _regex_or_error(self.cleaned_data.get("url_pattern", ""))
+
+    def new_engagement_defaults(self) -> dict[str, Any] | None:
+        """For a new row (no id): the window and half-life it takes if switched to an engagement rule with
+        both empty (static/scoring/rule_preview.js fills them in); ``None`` for an existing rule."""
+        return None if self["id"].value() else NEW_ENGAGEMENT_RULE_DEFAULTS
 
     def decay_preview(self) -> str:
         """What one matching event earns by its age under the row's points, cap, half-life and window, as

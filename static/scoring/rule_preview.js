@@ -58,9 +58,27 @@
 
   function updateAll() { document.querySelectorAll("tbody.rule-row").forEach(update); }
 
+  // A new row switched to an engagement rule with no window and no half-life takes a new engagement
+  // rule's (data-new-window-days / data-new-half-life-days, from the server: 90 and 30).
+  function engagementDefaults(row) {
+    var window_ = row.querySelector('input[name$="-window_days"]');
+    var half = row.querySelector('input[name$="-half_life_days"]');
+    if (!row.dataset.newWindowDays || !window_ || !half || window_.value !== "" || half.value !== "") { return; }
+    window_.value = row.dataset.newWindowDays;
+    half.value = row.dataset.newHalfLifeDays;
+  }
+
   document.addEventListener("input", function (event) {
     var row = event.target.closest && event.target.closest("tbody.rule-row");
     if (row) { update(row); }
+  });
+  document.addEventListener("change", function (event) {
+    var row = event.target.closest && event.target.closest("tbody.rule-row");
+    if (!row) { return; }
+    if (event.target.matches('select[name$="-kind"]') && event.target.value === "engagement") {
+      engagementDefaults(row);
+    }
+    update(row);
   });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", updateAll);

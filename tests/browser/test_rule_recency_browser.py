@@ -62,6 +62,18 @@ def test_the_editor_preview_follows_the_half_life_and_the_window(page, login, me
     expect(new_row.locator(".rule-decay-preview")).to_have_text(
         "One event: today 10 · 7 days ago 8.51 · 30 days ago 5 · 90+ days ago 0"
     )
+    # A new fit row switched to an engagement rule takes the same defaults (an existing rule never does).
+    page.click("#add-fit-rule")
+    switched = page.locator("tbody.rule-row").last
+    expect(switched.locator('input[name$="-window_days"]')).to_have_value("")
+    switched.locator('select[name$="-kind"]').select_option("engagement")
+    expect(switched.locator('input[name$="-window_days"]')).to_have_value("90")
+    expect(switched.locator('input[name$="-half_life_days"]')).to_have_value("30")
+    switched.locator("input.rule-delete").check()  # not saved
+    careers = _rule_row(page, "Careers pages (job seekers)")
+    careers.locator('select[name$="-kind"]').select_option("fit")
+    careers.locator('select[name$="-kind"]').select_option("engagement")
+    expect(careers.locator('input[name$="-half_life_days"]')).to_have_value("")
     row.locator('input[name$="-half_life_days"]').fill("14")  # the pricing rule back to a valid value
     page.screenshot(path="/tmp/ui-rule-decay-preview.png", full_page=True)
     page.click("#save-ruleset")

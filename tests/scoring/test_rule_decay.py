@@ -168,11 +168,13 @@ def test_the_editor_row_for_a_new_engagement_rule_starts_at_90_and_30_with_its_p
     assert "rule-decay-preview" in html and "Enter the points" in html
     fit = client.get(reverse("scoring:rule_row"), {"index": 31, "kind": "fit"}).content.decode()
     assert 'name="rules-31-window_days" value="90"' not in fit
+    assert 'data-new-window-days="90" data-new-half-life-days="30"' in fit  # if switched to engagement
     editor = client.get(reverse("scoring:ruleset_edit", kwargs={"pk": draft.pk})).content.decode()
     pricing = draft.rules.get(name="Pricing page")
     assert decay_preview_text(points=pricing.points, cap=pricing.cap, half_life_days=pricing.half_life_days,
                               window_days=pricing.window_days) in editor  # fmt: skip
     assert "scoring/rule_preview.js" in editor
+    assert "data-new-window-days" not in editor  # existing rules are never given the defaults
 
 
 def test_the_admin_offers_the_defaults_for_a_new_rule_and_refuses_a_zero_half_life(client, revops_admin):
