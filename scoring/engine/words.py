@@ -24,7 +24,7 @@ from collections.abc import Mapping
 # next to it; the thresholds are where a sales reader's "a lot / some / barely" fall on a 0–100 scale.
 STRONG_POINTS = 10.0
 MODERATE_POINTS = 3.0
-TINY_POINTS = 0.5  # under this, "<1 pt": a rounded "0 pts" would read as "no effect"
+TINY_POINTS = 0.5  # under this, "<1 pt": "0 pts" would read as "no effect"; points round half up
 # Probabilities are clipped this far from 0 and 1 before taking log-odds: a stored 0.0 or 1.0 (rounded)
 # has no finite log-odds.
 EDGE = 1e-6
@@ -93,20 +93,26 @@ def probability_points(probability: float, contribution: float) -> float:
     return max(-100.0, min(100.0, points))
 
 
+def whole_points(points: float) -> int:
+    """The size of ``points`` rounded half up to a whole point, as shown (0 for a non-finite value)."""
+    return int(math.floor(abs(points) + TINY_POINTS)) if math.isfinite(points) else 0
+
+
 def points_text(points: float) -> str:
     """ "+12 pts", "-3 pts", "+1 pt"; "<1 pt" when the effect rounds to less than a point."""
-    if not math.isfinite(points) or abs(points) < TINY_POINTS:
+    whole = whole_points(points)
+    if whole == 0:
         return "<1 pt"
-    whole = round(abs(points))
     return f"{'+' if points > 0 else '-'}{whole} pt{'s' if whole != 1 else ''}"
 
 
 def strength(points: float) -> str:
-    """ "strong raise", "moderate lower", "slight raise" … by STRONG_POINTS and MODERATE_POINTS;
-    "no effect" for zero."""
+    """ "strong raise", "moderate lower", "slight raise" … by STRONG_POINTS and MODERATE_POINTS, judged on
+    the points as shown (2.6 reads "+3 pts": moderate), so that the word never disagrees with the number
+    beside it; "no effect" for zero."""
     if not math.isfinite(points) or points == 0.0:
         return "no effect"
-    size = abs(points)
+    size = whole_points(points)
     word = "strong" if size >= STRONG_POINTS else "moderate" if size >= MODERATE_POINTS else "slight"
     return f"{word} {'raise' if points > 0 else 'lower'}"
 
@@ -154,4 +160,3 @@ def lifecycle_reason(rule: str, reason: str, labels: Mapping[str, str] | None = 
         return f"{match['what']} {shown} {match['op']} {threshold}"
 
     return _COMPARISON.sub(rounded, text)
-

@@ -116,7 +116,12 @@ def test_points_of_a_missing_figure_are_zero(bad):
     [
         (12.4, "+12 pts", "strong raise"),
         (10.0, "+10 pts", "strong raise"),
-        (-9.99, "-10 pts", "moderate lower"),
+        (-9.99, "-10 pts", "strong lower"),  # the word goes with the number shown
+        (9.49, "+9 pts", "moderate raise"),
+        (2.6, "+3 pts", "moderate raise"),
+        (2.49, "+2 pts", "slight raise"),
+        (1.5, "+2 pts", "slight raise"),  # half up, not to the even 2
+        (0.5, "+1 pt", "slight raise"),
         (3.0, "+3 pts", "moderate raise"),
         (1.2, "+1 pt", "slight raise"),
         (-0.7, "-1 pt", "slight lower"),
