@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -157,6 +158,7 @@ _INDIVIDUAL_WORDS = frozenset(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=65_536)  # a large file repeats a few thousand titles, read twice per import
 def title_words(title: str) -> tuple[str, ...]:
     """A job title as comparable words: Unicode-folded (``Ｈｅａｄ`` = ``Head``, ``Diréctor`` = ``director``),
     lower-case, punctuation as spaces, abbreviations spelled out, filler words dropped.
