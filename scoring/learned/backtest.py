@@ -41,6 +41,7 @@ from scoring.choices import RulesetStatus
 from scoring.engine.rules import evaluate_accounts, evaluate_contacts
 from scoring.learned import families
 from scoring.learned import features as F
+from scoring.learned.progress import FOLD_STEPS, as_progress
 from scoring.models import DemoGroundTruth, Ruleset
 from scoring.population import account_population, contacts_by_range, spec_for
 
@@ -576,7 +577,8 @@ class TrainingRows:
     def build(
         cls, *, dates: list[datetime.date], horizon_days: int, test_dates, progress=None
     ) -> "TrainingRows":
-        say = progress or (lambda message: None)
+        tracker = as_progress(progress)
+        tracker.begin("features", f"features of {len(dates)} snapshot dates …")
         dates, test_dates = sorted(dates), set(test_dates)
         rates = sampling_rates(dates, horizon_days)
         sampled = rates["positives"] < 1.0 or rates["negatives"] < 1.0
@@ -584,9 +586,15 @@ class TrainingRows:
         directory = tempfile.TemporaryDirectory(prefix="revops-train-")
         pieces, tests, stats, seen, positives = [], {day: [] for day in test_dates}, None, 0, 0
         top_keys: list = []
+        # One step a chunk of accounts × a date (the chunks are the accounts' id ranges: one cheap query).
+        parts = max(1, len(F.account_chunks(None)))
+        planned = parts * max(1, len(dates))
         try:
             chunks = F.snapshot_chunks(dates=dates, horizon_days=horizon_days)
             for n, chunk in enumerate(chunks):
+                part = f", accounts part {n // len(dates) + 1} of {parts}" if parts > 1 else ""
+                which = f"snapshot date {n % len(dates) + 1} of {len(dates)}{part}"
+                tracker.advance(n + 1, planned, f"features: {which}")
                 as_of = chunk["as_of"].iat[0] if len(chunk) else None
                 top_keys = chunk.attrs.get("top_keys", top_keys)
                 if as_of is None:
@@ -614,7 +622,7 @@ class TrainingRows:
                     chunk = chunk[keep]
                     chunk.insert(len(chunk.columns), "weight", 1.0 / rate[keep])
                 pieces.append(chunk)
-            say(f"{seen:,} snapshot rows, {len(pieces)} chunks")
+            tracker.advance(planned, planned, f"features: {seen:,} snapshot rows, {len(pieces)} chunks")
         except BaseException:
             directory.cleanup()
             raise
@@ -632,11 +640,13 @@ def _weights(frame: pd.DataFrame) -> np.ndarray | None:
 
 # --- what each feature group earns -----------------------------------------------------------------------
 def group_ablation(
-    rows: "TrainingRows | pd.DataFrame", split: dict, columns: list[str], family: str, params: dict | None
-) -> dict:
+    rows: "TrainingRows | pd.DataFrame", split: dict, columns: list[str], family: str, params: dict | None,
+    *, progress=None,
+) -> dict:  # fmt: skip
     """The champion family refit on the last fold without each feature group in turn (training rows
     sampled to ``ABLATION_ROWS``): its ROC AUC on the fold's test rows without the group, and how much
-    lower that is than with every feature (paired bootstrap by account)."""
+    lower that is than with every feature (paired bootstrap by account). ``progress`` hears each refit."""
+    tracker = as_progress(progress)
     if isinstance(rows, pd.DataFrame):
         rows = TrainingRows.of_frame(rows, horizon_days=90, test_dates=split["test"])
     store = rows.store
@@ -648,11 +658,17 @@ def group_ablation(
     present: dict[str, list[str]] = {}
     for column in columns:
         present.setdefault(feature_group(column), []).append(column)
+    refits = len(present) + 2  # with every feature, without each group, then scoring the test rows
+    tracker.advance(0, refits, "feature groups: refit with every feature …")
     models = {"all": families.fit(family, train, None, columns, params)}
-    for group, group_columns in present.items():
+    labels = {name: label for name, label, _ in FEATURE_GROUPS}
+    for n, (group, group_columns) in enumerate(present.items(), start=1):
+        what = labels.get(group, "other features").split(" (")[0].lower()
+        tracker.advance(n, refits, f"feature groups: refit {n + 1} of {refits - 1}, without {what} …")
         rest = [c for c in columns if c not in set(group_columns)]
         if rest:
             models[group] = families.fit(family, train, None, rest, params)
+    tracker.advance(refits - 1, refits, "feature groups: scoring the test rows …")
     parts, ys, accounts = {name: [] for name in models}, [], []
     for test in rows.test_chunks(split["test"]):
         ys.append(test["label"].to_numpy())
@@ -664,7 +680,7 @@ def group_ablation(
         return {}
     scores = {name: np.concatenate(p) for name, p in parts.items()}
     differences = paired_bootstrap(y, scores, np.concatenate(accounts), "all", replicates=200)
-    labels = {name: label for name, label, _ in FEATURE_GROUPS}
+    tracker.advance(refits, refits)
     return {
         "family": family,
         "test_date": split["test"][0].isoformat(),
@@ -701,7 +717,7 @@ def run(
     (figures only, to keep the report small); the champion family and its differences; what each
     feature group earns; the split; dropped columns and warnings. The rows: ``rows`` as built
     (``TrainingRows``), else ``frame``, else built here from the database, bounded."""
-    say = progress or (lambda message: None)
+    say = as_progress(progress)
     started = time.monotonic()
     as_of = as_of or data_end()
     own = None
@@ -710,7 +726,9 @@ def run(
             dates = labelled_dates(as_of=as_of, horizon_days=horizon_days)
             tests = [d for s in splits(dates, folds=folds, horizon_days=horizon_days) for d in s["test"]]
             say(f"features for {len(dates)} snapshots …")
-            rows = own = TrainingRows.build(dates=dates, horizon_days=horizon_days, test_dates=tests)
+            rows = own = TrainingRows.build(
+                dates=dates, horizon_days=horizon_days, test_dates=tests, progress=say
+            )
         else:
             dates = sorted(set(frame["as_of"]))
             tests = [d for s in splits(dates, folds=folds, horizon_days=horizon_days) for d in s["test"]]
@@ -738,16 +756,28 @@ def _report(
     strength = None
     warnings: list[dict] | None = None
     chosen = splits(dates, folds=folds, horizon_days=horizon_days)
+    say.begin("backtest", "backtest …")
+
+    def fold_step(k: int, steps: int) -> None:
+        """``steps`` of fold ``k``'s ``FOLD_STEPS`` are done; the message names the next one."""
+        done = k + sum(share for _, _, share in FOLD_STEPS[:steps])
+        which = f"backtest fold {k + 1} of {len(chosen)}"
+        next_one = f"{which}: {FOLD_STEPS[steps][1]} …" if steps < len(FOLD_STEPS) else f"{which} done"
+        say.advance(done, len(chosen), next_one)
+
     for k, split in enumerate(chosen):
         say(f"fold {k + 1}: train {split['train'][0]}…{split['validation'][0]}, test {split['test'][0]}")
+        fold_step(k, 0)
         train = store[store["as_of"].isin(split["train"])]
         validation = store[store["as_of"].isin(split["validation"])]
         if train["label"].nunique() < 2 or not rows.test_rows(split["test"]):
+            fold_step(k, len(FOLD_STEPS))
             continue
         # XGBoost stops early on the validation rows; every other model learns from training and
         # validation rows together: one dense matrix of both, made once XGBoost no longer needs the
         # frames.
         xgb = families.fit_xgboost(train, validation, columns, params)
+        fold_step(k, 1)
         # Logistic regression's strength is chosen once, on the first fold's validation date: it precedes
         # every test date, and the choice is stable enough not to pay for it in every fold.
         if strength is None:
@@ -762,14 +792,18 @@ def _report(
         truth_both = both["truth"].to_numpy(dtype=np.float64) if "truth" in both else None
         del both
         logistic = families.fit_logistic(x_both, y_both, columns, C=strength, weight=w_both)
+        fold_step(k, 2)
         nb = families.BinnedNB(binning).fit(x_both, y_both, w_both)
+        fold_step(k, 3)
         plain_model = families.fit_plain_xgboost(x_both[:, plain_at], y_both, plain, weight=w_both)
+        fold_step(k, 4)
         ceiling = (
             fit_ceiling(x_both, truth_both, w_both)
             if truth_both is not None and np.isfinite(truth_both).any()
             else None
         )
         del x_both
+        fold_step(k, 5)
         # The test date's rows, every one of them, a chunk at a time.
         parts: dict[str, list] = {}
         y_parts, account_parts = [], []
@@ -814,6 +848,7 @@ def _report(
             "models": {m: metrics(y, s, probability=m != "rules", curves=False) for m, s in scores.items()},
         }
         folds_out.append(fold)
+        fold_step(k, len(FOLD_STEPS))
         pooled_y.append(y)
         pooled_accounts.append(test_accounts)
         for m, s in scores.items():
@@ -833,8 +868,9 @@ def _report(
         ablation = settings.SCORING_FEATURE_ABLATION
     if ablation and champion and chosen:
         say(f"what each feature group earns ({champion['family']}) …")
+        say.begin("ablation")
         fixed = {**(params or {}), "C": strength, **({"n_estimators": trees} if trees else {})}
-        groups = group_ablation(rows, chosen[-1], columns, champion["family"], fixed)
+        groups = group_ablation(rows, chosen[-1], columns, champion["family"], fixed, progress=say)
     return {
         "kind": "in_market",
         "as_of": as_of.isoformat(),

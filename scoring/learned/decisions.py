@@ -1,7 +1,9 @@
-"""People's decisions on columns a leakage check warned about, and what they resolve.
+"""People's decisions on columns a leakage check warned about, and what they resolve; and the rule that
+decides whether a new version replaces its champion (``champion_decision``).
 
-Light on purpose (no NumPy, scikit-learn or XGBoost): the model page reads them. The registry applies
-them when a version is registered (``model_register``); trainers leave excluded columns out.
+Light on purpose (no NumPy, scikit-learn or XGBoost): the model pages read them. The registry applies
+them when a version is registered (``model_register``); trainers leave excluded columns out; the compare
+page shows what the rule says of a challenger against today's champion.
 """
 
 from django.db import transaction
@@ -18,6 +20,87 @@ class DecisionError(ValueError):
 # A clean challenger replaces a champion whose report has unresolved leakage warnings if its figure is
 # at most this much below: a leaky model's ROC AUC is inflated by what it should not know.
 LEAKY_CHAMPION_MARGIN = 0.15
+# A version is compared by its champion family's pooled ROC AUC; reports from before families name none,
+# and their XGBoost row stands for it.
+PRIMARY_METRIC_PATH = ("champion", "roc_auc")
+FALLBACK_METRIC_PATHS = {PRIMARY_METRIC_PATH: ("models", "xgboost", "roc_auc")}
+# What a retrained version must gain over its champion unless the training says otherwise.
+DEFAULT_MARGIN = 0.005
+
+
+def metric_at(metrics: dict | None, path: tuple[str, ...]) -> float | None:
+    """The number at ``path`` in a report (its fallback path for reports from before it), or None."""
+    value = metrics or {}
+    for key in path:
+        if not isinstance(value, dict):
+            value = None
+            break
+        value = value.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    fallback = FALLBACK_METRIC_PATHS.get(tuple(path))
+    return metric_at(metrics, fallback) if fallback else None
+
+
+def metric_label(path_keys: tuple[str, ...], metrics: dict | None) -> str:
+    """How a reason names the metric: "Backtest ROC AUC", "Cross-validated ROC AUC", …"""
+    how = "Cross-validated" if (metrics or {}).get("validation") == "cross_validation" else "Backtest"
+    what = "ROC AUC" if path_keys and path_keys[-1] == "roc_auc" else ".".join(path_keys)
+    return f"{how} {what}"
+
+
+def champion_decision(
+    *,
+    metrics: dict,
+    blocking: list[str],
+    current_version: int | None,
+    current_metrics: dict | None,
+    current_blocking: list[str],
+    path_keys: tuple[str, ...] = PRIMARY_METRIC_PATH,
+    margin: float = DEFAULT_MARGIN,
+) -> tuple[bool, str]:
+    """Whether a version with report ``metrics`` (and the columns of its unresolved leakage warnings,
+    ``blocking``) becomes champion over the current one (``current_version`` None: there is none), and
+    the reason in words. The rule, first match wins: an unresolved warning keeps it a challenger; the
+    first version of a kind is champion; a clean version replaces a champion with unresolved warnings if
+    it is at most ``LEAKY_CHAMPION_MARGIN`` below it; else it must beat the champion's metric by
+    ``margin``."""
+    name, label = ".".join(path_keys), metric_label(path_keys, metrics)
+    new_value = metric_at(metrics, path_keys)
+    old_value = None if current_version is None else metric_at(current_metrics, path_keys)
+    if blocking:
+        return False, (
+            f"Not champion automatically: {len(blocking)} unresolved leakage warning"
+            f"{'s' if len(blocking) != 1 else ''} ({', '.join(repr(c) for c in blocking)}). Confirm each "
+            "column as known before the outcome or exclude it, and train again — or promote by hand."
+        )
+    if current_version is None:
+        return True, "First model: champion by default."
+    if (
+        current_blocking
+        and new_value is not None
+        and old_value is not None
+        and (new_value >= old_value - LEAKY_CHAMPION_MARGIN)
+    ):
+        return True, (
+            f"Replaces v{current_version}, whose report has unresolved leakage warnings "
+            f"({', '.join(repr(c) for c in current_blocking)}): its {label} ({old_value:.4f}) "
+            f"flatters it. This version has none, and its {new_value:.4f} is within the stated margin "
+            f"{LEAKY_CHAMPION_MARGIN} below it."
+        )
+    if new_value is not None and old_value is not None and new_value >= old_value + margin:
+        return True, (
+            f"{label} {new_value:.4f} beats champion v{current_version} ({old_value:.4f}) "
+            f"by at least {margin}."
+        )
+    shown = "n/a" if new_value is None else f"{new_value:.4f}"
+    old_shown = "n/a" if old_value is None else f"{old_value:.4f}"
+    reason = (
+        f"{label} {shown} does not beat champion v{current_version} ({old_shown}) by the margin {margin}."
+    )
+    if new_value is None or old_value is None:
+        reason += f" (no comparable {name} in both reports)"
+    return False, reason
 
 
 def column_decisions(kind: str) -> dict[str, ColumnDecision]:

@@ -19,6 +19,7 @@ from revops.services import (
     job_run_start,
 )
 from scoring.choices import ScoringModelKind
+from scoring.learned.progress import BACKTEST_PHASES, STEPS, TRAIN_PHASES, Progress, as_progress
 
 TRAIN_KIND = "train"
 TRAIN_SCOPE = "models"
@@ -41,7 +42,9 @@ def model_train_schedule(
         "reason": reason,
     }
     # One training at a time, whatever its parameters: two would register versions of the same kinds.
-    job, created = job_run_create_once(kind=TRAIN_KIND, scope=TRAIN_SCOPE, actor=user, params=params, total=3)
+    job, created = job_run_create_once(
+        kind=TRAIN_KIND, scope=TRAIN_SCOPE, actor=user, params=params, total=STEPS
+    )
     job.existing = not created  # the views answer "already running" (409) with it
     if created:
         job_run_send(job=job, send=model_train_task.delay, args=(job.pk,), name=f"train-{job.pk}")
@@ -57,7 +60,9 @@ def backtest_schedule(*, user=None, as_of=None, horizon_days: int = 90, folds: i
     }
     # The same backtest asked for again is the one running; other parameters are other work.
     scope = json.dumps(params, sort_keys=True, separators=(",", ":"))
-    job, created = job_run_create_once(kind=BACKTEST_KIND, scope=scope, actor=user, params=params)
+    job, created = job_run_create_once(
+        kind=BACKTEST_KIND, scope=scope, actor=user, params=params, total=STEPS
+    )
     job.existing = not created
     if created:
         job_run_send(job=job, send=backtest_task.delay, args=(job.pk,), name=f"backtest-{job.pk}")
@@ -69,6 +74,16 @@ def _runnable(job_id: int) -> JobRun | None:
     return None if job.finished_at is not None else job
 
 
+def job_progress(job: JobRun, phases: tuple[str, ...]) -> Progress:
+    """The job's fine progress: its share done out of ``STEPS``, and what it is doing, written at most
+    once a second (one UPDATE of the job row)."""
+
+    def report(fraction: float, message: str) -> None:
+        job_run_progress(job=job, progress=min(STEPS, round(fraction * STEPS)), message=message)
+
+    return Progress(phases=phases, report=report)
+
+
 @shared_task(name="scoring.tasks.model_train_task")
 def model_train_task(job_id: int | None = None) -> dict:
     """Train (a job's parameters, or the defaults when beat calls it without a job)."""
@@ -78,19 +93,15 @@ def model_train_task(job_id: int | None = None) -> dict:
 
     if job_id is None:  # the periodic retrain: make a job of it so it shows in the UI
         params = {"reason": "scheduled retrain"}
-        job, created = job_run_create_once(kind=TRAIN_KIND, scope=TRAIN_SCOPE, params=params, total=3)
+        job, created = job_run_create_once(kind=TRAIN_KIND, scope=TRAIN_SCOPE, params=params, total=STEPS)
         if not created:  # a training is running already: it is this week's
             return {"skipped": f"training job {job.pk} is already {job.status}"}
     else:
         job = _runnable(job_id)
         if job is None:
             return JobRun.objects.get(pk=job_id).result
-    job_run_start(job=job)
+    job_run_start(job=job, total=STEPS)  # a job queued before the fine steps counted three
     params = job.params or {}
-
-    def say(message: str, step: int | None = None) -> None:
-        job_run_progress(job=job, progress=job.progress if step is None else step, message=message)
-
     try:
         result = models_train_all(
             user=job.created_by,
@@ -98,7 +109,7 @@ def model_train_task(job_id: int | None = None) -> dict:
             horizon_days=params.get("horizon_days", 90),
             margin=params.get("margin", 0.005),
             folds=params.get("folds", 3),
-            progress=say,
+            progress=job_progress(job, TRAIN_PHASES),
         )
     except registry.RegistryError as exc:
         job_run_finish(job=job, ok=False, message=str(exc))
@@ -115,30 +126,53 @@ def models_train_all(
 ) -> dict:
     """Train the in-market model (backtested) and the look-alike fit models; register each version.
 
-    ``progress(message, step)`` hears what is going on (step 1..3 as each model is registered)."""
+    ``progress``: a plain ``progress(message)`` callable (the coarse lines ``manage.py train`` prints), or a
+    ``progress.Progress`` over ``TRAIN_PHASES`` that also hears the fine steps."""
     from scoring.learned import (
         registry,  # scikit-learn and XGBoost: loaded by the worker that trains, not by web pages
     )
 
-    say = progress or (lambda message, step=None: None)
+    say = as_progress(progress)
+    say.prefix = f"{MODEL_NAMES[ScoringModelKind.IN_MARKET]}: "
     model = registry.model_train(
-        user=user, as_of=as_of, horizon_days=horizon_days, margin=margin, folds=folds,
-        progress=lambda message: say(f"in market: {message}"),
-    )  # fmt: skip
+        user=user, as_of=as_of, horizon_days=horizon_days, margin=margin, folds=folds, progress=say
+    )
+    say.prefix = ""
     result = {"in_market": _summary(model)}
-    say(f"{ScoringModelKind.IN_MARKET.label} v{model.version}: {model.status}", 1)
-    for step, (kind, train) in enumerate(_fit_trainers(), start=2):
-        label = ScoringModelKind(kind).label
-        say(f"{label}: training …")
+    say(f"{model_words(model.kind, model.version)}: {model.get_status_display().lower()}")
+    for kind, train in _fit_trainers():
+        name = MODEL_NAMES[kind]
+        say.begin(kind)
+        say(f"{name}: training …")
+        say.prefix = f"{name}: "
         try:
-            fitted = train(as_of=as_of, user=user, margin=margin)
+            fitted = train(as_of=as_of, user=user, margin=margin, progress=say)
         except registry.RegistryError as exc:  # e.g. no buying teams yet: the in-market model still stands
             result[kind] = {"kind": kind, "skipped": str(exc)}
-            say(f"{label}: not trained — {exc}", step)
+            say.prefix = ""
+            say(f"{name}: not trained — {exc}")
             continue
+        say.prefix = ""
         result[kind] = _summary(fitted)
-        say(f"{label} v{fitted.version}: {fitted.status}", step)
+        say(f"{model_words(fitted.kind, fitted.version)}: {fitted.get_status_display().lower()}")
+    say.finish("done")
     return result
+
+
+# What the pages and the job's messages call each kind of model (``ScoringModelKind``'s labels name the
+# score: "In market (account)").
+MODEL_NAMES = {
+    ScoringModelKind.IN_MARKET: "In-market model",
+    ScoringModelKind.ACCOUNT_FIT: "Account profile fit model",
+    ScoringModelKind.PERSONA_FIT: "Contact profile fit model",
+    ScoringModelKind.LEAD_CONVERSION: "Lead conversion model",
+}
+
+
+def model_words(kind: str, version: int | None = None) -> str:
+    """``In-market model, version 2`` (an unknown kind: its name in words)."""
+    name = MODEL_NAMES.get(kind) or f"{str(kind).replace('_', ' ').capitalize()} model"
+    return f"{name}, version {version}" if version is not None else name
 
 
 def _summary(model) -> dict:
@@ -168,14 +202,15 @@ def backtest_task(job_id: int) -> dict:
     job = _runnable(job_id)
     if job is None:
         return JobRun.objects.get(pk=job_id).result
-    job_run_start(job=job)
+    job_run_start(job=job, total=STEPS)
     params = job.params or {}
+    progress = job_progress(job, BACKTEST_PHASES)
     try:
         report = backtest.run(
             as_of=_day(params.get("as_of")),
             horizon_days=params.get("horizon_days", 90),
             folds=params.get("folds", 3),
-            progress=lambda message: job_run_progress(job=job, progress=0, message=message),
+            progress=progress,
         )
     except Exception as exc:
         job_run_finish(job=job, ok=False, message=f"{type(exc).__name__}: {exc}")

@@ -52,6 +52,7 @@ from scoring.learned import decisions as D
 from scoring.learned import families
 from scoring.learned import features as F
 from scoring.learned import registry as R
+from scoring.learned.progress import as_progress
 from scoring.learned.words import slug
 from scoring.models import ContactModelScore, DemoGroundTruth, ScoringModel
 from scoring.store import changed_mask, derived_data_commit, id_bounds, insert_or_upsert, stored_read, today
@@ -113,7 +114,7 @@ def cross_validate(
     champion family with its bootstrap differences. ``categories`` (integer codes, one column per source
     attribute) gives naive Bayes the attributes themselves instead of the encoded features. Returns the
     report and the number of trees for a final fit."""
-    say = progress or (lambda message: None)
+    tracker = as_progress(progress)  # each fold is a fine step (the job's bar), not a line of its own
     params = {**FIT_PARAMS, **(params or {})}
     columns, dropped = B.columns_usable(frame, columns)
     frame = frame.reset_index(drop=True)
@@ -123,7 +124,7 @@ def cross_validate(
     folds_out, trees, strengths = [], [], []
     w = families.BLEND_WEIGHT
     for k, (train_rows, test_rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
-        say(f"fold {k + 1} of {folds} …")
+        tracker.advance(k, folds, f"cross-validation fold {k + 1} of {folds} …")
         train, test = frame.iloc[train_rows], frame.iloc[test_rows]
         if min(int(train["label"].sum()), int((train["label"] == 0).sum())) >= 5:
             fit_part, validation = train_test_split(
@@ -311,7 +312,7 @@ def train_account_fit(
     progress=None,
 ) -> ScoringModel:
     """Train, cross-validate and register an account profile fit (look-alike) model."""
-    say = progress or (lambda message: None)
+    say = as_progress(progress)
     started = time.monotonic()
     as_of = as_of or B.data_end()
     frame = account_fit_frame(as_of=as_of)
@@ -516,7 +517,7 @@ def train_persona_fit(
 ) -> ScoringModel:
     """Train, cross-validate and register a persona (contact profile) fit model, with the buying-team
     engagement distribution that ``engagement_vs_buyers`` compares against."""
-    say = progress or (lambda message: None)
+    say = as_progress(progress)
     started = time.monotonic()
     as_of = as_of or B.data_end()
     first_day = _activity_start()

@@ -23,21 +23,19 @@ from scoring.choices import ScoringModelKind, ScoringModelStatus
 from scoring.learned import backtest as B
 from scoring.learned import families
 from scoring.learned.decisions import (
-    LEAKY_CHAMPION_MARGIN,
+    PRIMARY_METRIC_PATH,
+    champion_decision,
     column_decisions,
     excluded_columns,
     unresolved,
     warnings_resolved,
 )
+from scoring.learned.progress import as_progress
 from scoring.models import ScoringModel
 
 log = logging.getLogger(__name__)
 
 KIND = ScoringModelKind.IN_MARKET.value
-# A version is compared by its champion family's pooled ROC AUC; reports from before families name none,
-# and their XGBoost row stands for it.
-PRIMARY_METRIC_PATH = ("champion", "roc_auc")
-FALLBACK_METRIC_PATHS = {PRIMARY_METRIC_PATH: ("models", "xgboost", "roc_auc")}
 
 
 class RegistryError(Exception):
@@ -61,19 +59,6 @@ def _audit(actor, action: str, instance: ScoringModel, before: dict | None) -> N
     change_record_create(
         actor=actor, action=action, instance=instance, before=before, after=model_snapshot(instance)
     )
-
-
-def _metric_at(metrics: dict | None, path: tuple[str, ...]) -> float | None:
-    value = metrics or {}
-    for key in path:
-        if not isinstance(value, dict):
-            value = None
-            break
-        value = value.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    fallback = FALLBACK_METRIC_PATHS.get(tuple(path))
-    return _metric_at(metrics, fallback) if fallback else None
 
 
 def _path(primary_metric_path) -> tuple[str, ...]:
@@ -119,56 +104,24 @@ def model_register(
         # The copy for inspection once the version exists: a registration rolled back leaves no file
         # behind (nor overwrites the file of a version that another registration numbered the same).
         transaction.on_commit(partial(_artefact_file_write, path, data))
-        name, label = ".".join(path_keys), _label(path_keys, metrics)
         decisions = column_decisions(kind)
         metrics = {
             **metrics,
             "leakage_warnings": warnings_resolved(metrics.get("leakage_warnings"), decisions),
         }
-        blocking = unresolved(metrics["leakage_warnings"])
         current_blocking = [] if current is None else unresolved(
             warnings_resolved((current.metrics or {}).get("leakage_warnings"), decisions)
         )  # fmt: skip
-        new_value = _metric_at(metrics, path_keys)
-        old_value = None if current is None else _metric_at(current.metrics, path_keys)
-        if blocking:
-            status = ScoringModelStatus.CHALLENGER
-            reason = (
-                f"Not champion automatically: {len(blocking)} unresolved leakage warning"
-                f"{'s' if len(blocking) != 1 else ''} ({', '.join(repr(c) for c in blocking)}). Confirm each "
-                "column as known before the outcome or exclude it, and train again — or promote by hand."
-            )
-        elif current is None:
-            status, reason = ScoringModelStatus.CHAMPION, "First model: champion by default."
-        elif (
-            current_blocking
-            and new_value is not None
-            and old_value is not None
-            and (new_value >= old_value - LEAKY_CHAMPION_MARGIN)
-        ):
-            status = ScoringModelStatus.CHAMPION
-            reason = (
-                f"Replaces v{current.version}, whose report has unresolved leakage warnings "
-                f"({', '.join(repr(c) for c in current_blocking)}): its {label} ({old_value:.4f}) "
-                f"flatters it. This version has none, and its {new_value:.4f} is within the stated margin "
-                f"{LEAKY_CHAMPION_MARGIN} below it."
-            )
-        elif new_value is not None and old_value is not None and new_value >= old_value + margin:
-            status = ScoringModelStatus.CHAMPION
-            reason = (
-                f"{label} {new_value:.4f} beats champion v{current.version} ({old_value:.4f}) "
-                f"by at least {margin}."
-            )
-        else:
-            status = ScoringModelStatus.CHALLENGER
-            shown = "n/a" if new_value is None else f"{new_value:.4f}"
-            old_shown = "n/a" if old_value is None else f"{old_value:.4f}"
-            reason = (
-                f"{label} {shown} does not beat champion v{current.version} "
-                f"({old_shown}) by the margin {margin}."
-            )
-            if new_value is None or old_value is None:
-                reason += f" (no comparable {name} in both reports)"
+        wins, reason = champion_decision(
+            metrics=metrics,
+            blocking=unresolved(metrics["leakage_warnings"]),
+            current_version=None if current is None else current.version,
+            current_metrics=None if current is None else current.metrics,
+            current_blocking=current_blocking,
+            path_keys=path_keys,
+            margin=margin,
+        )
+        status = ScoringModelStatus.CHAMPION if wins else ScoringModelStatus.CHALLENGER
         now = timezone.now()
         if status == ScoringModelStatus.CHAMPION and current is not None:
             before = model_snapshot(current)
@@ -208,13 +161,6 @@ def _artefact_file_write(path: Path, data: bytes) -> None:
         log.exception("could not write the model artefact copy %s", path)
 
 
-def _label(path_keys: tuple[str, ...], metrics: dict) -> str:
-    """How the reason names the metric: "Backtest ROC AUC", "Cross-validated ROC AUC", …"""
-    how = "Cross-validated" if (metrics or {}).get("validation") == "cross_validation" else "Backtest"
-    what = "ROC AUC" if path_keys and path_keys[-1] == "roc_auc" else ".".join(path_keys)
-    return f"{how} {what}"
-
-
 def artefact_bytes(model) -> bytes:
     """A fitted model (``families``: its own artefact) or a bare XGBoost booster or scikit-learn wrapper
     as the bytes a version stores and ``families.load`` reads."""
@@ -235,8 +181,10 @@ def model_train(
     params: dict | None = None,
     progress=None,
 ) -> ScoringModel:
-    """Train on every snapshot whose label window closed by ``as_of``, backtest, save, register."""
-    say = progress or (lambda message: None)
+    """Train on every snapshot whose label window closed by ``as_of``, backtest, save, register.
+    ``progress``: a plain ``progress(message)`` callable, or a ``progress.Progress`` that also hears the
+    fine steps (each snapshot date's features, each fold's fits, the refits, the final fit)."""
+    say = as_progress(progress)
     as_of = as_of or B.data_end()
     dates = B.labelled_dates(as_of=as_of, horizon_days=horizon_days)
     if len(dates) < 2:
@@ -245,7 +193,7 @@ def model_train(
     tests = [d for split in B.splits(dates, folds=folds, horizon_days=horizon_days) for d in split["test"]]
     # Bounded whatever the population: features built a chunk of accounts at a time, training on every
     # row or a weighted sample of each class, test dates scored from files (``TrainingRows``).
-    with B.TrainingRows.build(dates=dates, horizon_days=horizon_days, test_dates=tests) as rows:
+    with B.TrainingRows.build(dates=dates, horizon_days=horizon_days, test_dates=tests, progress=say) as rows:
         report = B.run(
             as_of=as_of, horizon_days=horizon_days, folds=folds, rows=rows, params=params, progress=say,
             exclude=excluded_columns(KIND),
@@ -253,6 +201,7 @@ def model_train(
         columns = report["features"]  # without the columns no row tells anything about (the report says why)
         family = (report.get("champion") or {}).get("family", "xgboost")
         say(f"training the final model ({family}) …")
+        say.begin("final_fit")
         chosen = {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
         model = final_fit(
             rows.store, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family
