@@ -9,9 +9,11 @@ from typing import Any
 from django import forms
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.urls import reverse_lazy
 
 from .models import Account, Contact, Persona, Technology
-from .normalize import normalize_domain, normalize_email
+from .normalize import display_domain, normalize_domain, normalize_email
+from .selectors import ACCOUNT_SEARCH_LIMIT, account_common_countries
 
 
 class ServiceModelForm(forms.ModelForm):
@@ -49,6 +51,40 @@ class ServiceModelForm(forms.ModelForm):
         return value
 
 
+class AccountSearchForm(forms.Form):
+    """What the account pickers send to ``accounts:account_search``."""
+
+    q = forms.CharField(min_length=1, max_length=100, strip=True)
+    exclude = forms.IntegerField(required=False, min_value=1)
+    limit = forms.IntegerField(required=False, min_value=1, max_value=ACCOUNT_SEARCH_LIMIT)
+
+
+class AccountSearchInput(forms.TextInput):
+    """A text input the page turns into a search-as-you-type picker (static/js/revops.js): it keeps the
+    account's id (or a domain typed without scripts), and ``data-label`` shows the chosen account."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(
+            {
+                "data-account-search": reverse_lazy("accounts:account_search"),
+                "placeholder": "Type a name or domain",
+                "autocomplete": "off",
+                **(attrs or {}),
+            }
+        )
+
+
+def user_label(user) -> str:
+    """How a choice of user reads: the full name, else the username (as ``|person`` shows them)."""
+    return user.get_full_name() or user.get_username()
+
+
+def account_label(account: Account) -> str:
+    """How a picker shows an account: ``Acme Analytics · acme.com``."""
+    domain = display_domain(account.domain)
+    return f"{account.name} · {domain}" if domain else account.name
+
+
 class AccountLookupField(forms.CharField):
     """An account given by its domain (or id). A drop-down of 100k accounts would be unusable."""
 
@@ -56,6 +92,9 @@ class AccountLookupField(forms.CharField):
         "not_found": "No account has the domain or id “%(value)s”.",
         "invalid": "“%(value)s” is neither an account id nor a domain.",
     }
+
+    # With scripts, a picker that searches by name or domain (AccountSearchInput); without, a text box.
+    widget = AccountSearchInput
 
     def __init__(self, *, queryset: models.QuerySet | None = None, **kwargs: Any) -> None:
         self.queryset = queryset if queryset is not None else Account.objects.none()
@@ -68,6 +107,22 @@ class AccountLookupField(forms.CharField):
             return value.domain or str(value.pk)
         return value
 
+    def lookup(self, text: str) -> Account | None:
+        """The account ``text`` names (an id or a domain) among the field's queryset, if any."""
+        text = (text or "").strip()
+        if text.isdigit():
+            return self.queryset.filter(pk=int(text)).first()
+        try:
+            return self.queryset.filter(domain=normalize_domain(text)).first()
+        except ValueError:
+            return None
+
+    def show_chosen(self, value) -> None:
+        """Let the picker show the chosen account by name: ``value`` is what the input holds."""
+        account = value if isinstance(value, Account) else self.lookup(str(value or ""))
+        if account is not None:
+            self.widget.attrs["data-label"] = account_label(account)
+
     def clean(self, value) -> Account | None:
         value = super().clean(value)
         if isinstance(value, Account):
@@ -75,14 +130,12 @@ class AccountLookupField(forms.CharField):
         text = (value or "").strip()
         if not text:
             return None
-        if text.isdigit():
-            lookup = {"pk": int(text)}
-        else:
+        if not text.isdigit():
             try:
-                lookup = {"domain": normalize_domain(text)}
+                normalize_domain(text)
             except ValueError as exc:
                 raise forms.ValidationError(self.error_messages["invalid"], params={"value": text}) from exc
-        account = self.queryset.filter(**lookup).first()
+        account = self.lookup(text)
         if account is None:
             raise forms.ValidationError(self.error_messages["not_found"], params={"value": text})
         return account
@@ -92,7 +145,7 @@ class AccountForm(ServiceModelForm):
     """Create or edit an account's firmographics and technographics."""
 
     parent = AccountLookupField(
-        label="Parent company", help_text="The parent company's domain (or account id)."
+        label="Parent company", help_text="Type part of its name or domain, and choose it."
     )
 
     class Meta:
@@ -132,6 +185,15 @@ class AccountForm(ServiceModelForm):
         self.fields["parent"].queryset = Account.objects.for_user(self.user)
         if self.original is not None and self.original.parent_id:
             self.initial["parent"] = self.original.parent.domain or str(self.original.parent_id)
+        parent = self.fields["parent"]
+        if self.original is not None and self.original.pk:
+            parent.widget.attrs["data-exclude"] = str(self.original.pk)  # not itself
+        parent.show_chosen(
+            self["parent"].value() if self.is_bound else self.original and self.original.parent
+        )
+        self.fields["owner"].label_from_instance = user_label
+        # The countries most accounts are in come first in the picker (static/js/revops.js).
+        self.fields["country"].widget.attrs["data-first"] = ",".join(account_common_countries())
         self.fields["technologies"].queryset = Technology.objects.order_by("name")
         self.fields["technologies"].help_text = "Hold Ctrl (⌘ on a Mac) to choose several."
         self.fields["domain"].required = False
@@ -199,7 +261,7 @@ class ContactForm(ServiceModelForm):
     # A plain text field: normalize_email gives the one message for a bad address, here and in imports.
     email = forms.CharField(label="E-mail", max_length=254)
     account = AccountLookupField(
-        label="Account", help_text="The company's domain (or account id); empty if none."
+        label="Account", help_text="Type part of its name or domain, and choose it; empty if none."
     )
 
     class Meta:
@@ -228,6 +290,10 @@ class ContactForm(ServiceModelForm):
         self.fields["account"].queryset = Account.objects.for_user(self.user)
         if self.original is not None and self.original.account_id:
             self.initial["account"] = self.original.account.domain or str(self.original.account_id)
+        self.fields["account"].show_chosen(
+            self["account"].value() if self.is_bound else self.original and self.original.account
+        )
+        self.fields["owner"].label_from_instance = user_label
         self.fields["persona"].queryset = Persona.objects.order_by("priority", "name")
         self.fields["persona"].empty_label = "— not mapped —"
         # Shown, never taken from the post: the stage moves only through the lifecycle services (a

@@ -17,6 +17,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from revops.safecache import cache_get_or_set
+
 from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage
 from .models import (
     Account,
@@ -28,6 +30,7 @@ from .models import (
     Opportunity,
     Persona,
 )
+from .normalize import search_domain_form
 from .personas import PersonaMatcher, persona_rule
 
 ENGAGED_DAYS = 90
@@ -62,6 +65,66 @@ def table_row_count(queryset: models.QuerySet, *, exact_below: int = 50_000) -> 
 def account_get(*, user, pk: int) -> Account:
     """An account ``user`` may see (404 otherwise)."""
     return get_object_or_404(Account.objects.for_user(user), pk=pk)
+
+
+ACCOUNT_SEARCH_LIMIT = 25  # the most a picker may ask for at once
+
+
+def account_search(
+    *, user, query: str, limit: int = 10, exclude_id: int | None = None
+) -> tuple[list[Account], bool]:
+    """Accounts ``user`` may see whose name or domain contains ``query`` (a unicode domain finds its
+    stored ASCII form), names starting with it first: at most ``limit``, and whether there are more.
+    For the pickers (parent company, an opportunity's account): never a whole table."""
+    query = query.strip()
+    condition = Q(name__icontains=query) | Q(domain__icontains=query)
+    stored = search_domain_form(query)
+    if stored:
+        condition |= Q(domain__icontains=stored)
+    rows = Account.objects.for_user(user).filter(condition)
+    if exclude_id is not None:
+        rows = rows.exclude(pk=exclude_id)
+    rows = (
+        rows.annotate(
+            starts=models.Case(
+                models.When(name__istartswith=query, then=models.Value(0)),
+                default=models.Value(1),
+                output_field=models.IntegerField(),
+            )
+        )
+        .order_by("starts", "name", "pk")
+        .only("id", "name", "domain")
+    )
+    found = list(rows[: limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def account_chosen(*, user, value: str) -> Account | None:
+    """The account an id filter holds (``"42"``), if ``user`` may see it: for the picker's label."""
+    value = (value or "").strip()
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return Account.objects.for_user(user).only("id", "name", "domain").filter(pk=int(value)).first()
+
+
+def account_common_countries(*, limit: int = 12) -> list[str]:
+    """The country codes most accounts have, most first: what a country picker offers before the
+    alphabet. Counted again every ten minutes (one grouped query over the accounts)."""
+
+    def count() -> list[str]:
+        counted = (
+            Account.objects.exclude(country="")
+            .values("country")
+            .annotate(n=Count("id"))
+            .order_by("-n", "country")[:COMMON_COUNTRIES_KEPT]
+        )
+        return [row["country"] for row in counted]
+
+    return cache_get_or_set(COMMON_COUNTRIES_CACHE_KEY, count, 600)[:limit]
+
+
+COMMON_COUNTRIES_CACHE_KEY = "accounts:common-countries"
+COMMON_COUNTRIES_KEPT = 25
 
 
 def channel_choices() -> list[tuple[str, str]]:

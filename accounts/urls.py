@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.AccountListView.as_view(), name="account_list"),
     path("add/", views.AccountEditView.as_view(), name="account_create"),
+    path("search/", views.AccountSearchView.as_view(), name="account_search"),
     path("<int:pk>/", views.AccountDetailView.as_view(), name="account_detail"),
     path("<int:pk>/edit/", views.AccountEditView.as_view(), name="account_update"),
     path("<int:pk>/timeline/", views.AccountTimelineView.as_view(), name="account_timeline"),

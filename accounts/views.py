@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import View
 
@@ -16,8 +16,9 @@ from revops.views import Column, ObjectDetailView, ObjectEditView, ObjectListVie
 from . import selectors
 from .choices import OPEN_STAGES
 from .filtersets import AccountFilterSet, ContactFilterSet, OpportunityFilterSet, PersonaFilterSet
-from .forms import AccountForm, ContactForm
+from .forms import AccountForm, AccountSearchForm, AccountSearchInput, ContactForm, account_label
 from .models import Account, Contact, Opportunity, Persona
+from .normalize import display_domain
 
 
 def channel_select(form, name: str = "channel") -> None:
@@ -26,6 +27,17 @@ def channel_select(form, name: str = "channel") -> None:
         choices = [("", "Any"), *selectors.channel_choices()]
         form.fields[name].widget = forms.Select(choices=choices)
         form.fields[name].label = "Channel"
+
+
+def account_picker(form, name: str, *, user) -> None:
+    """Show an account-id filter as the search-as-you-type account picker (it still sends the id)."""
+    if name not in form.fields:
+        return
+    field = form.fields[name]
+    field.widget = AccountSearchInput()
+    chosen = selectors.account_chosen(user=user, value=form.data.get(name, ""))
+    if chosen is not None:
+        field.widget.attrs["data-label"] = account_label(chosen)
 
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -52,7 +64,7 @@ class AccountListView(ObjectListView):
         "revenue_max": "Revenue at most (USD)",
         "has_parent": "Has a parent company",
         "owner": "Owner",
-        "parent": "Parent account (id)",
+        "parent": "Parent company",
         "deal": "Open deal or customer",
     }
     filter_choices = {"owner": "user_choices"}
@@ -60,6 +72,13 @@ class AccountListView(ObjectListView):
 
     # The apps above add their filters (scores, stage, segment …): revops.filtersets.
     filterset_class = WidenedFilterSet("accounts.account", AccountFilterSet)
+
+    def customize_filter_form(self, form) -> None:
+        super().customize_filter_form(form)
+        account_picker(form, "parent", user=self.request.user)
+        if "country" in form.fields:
+            # The countries most accounts are in come first in the picker (static/js/revops.js).
+            form.fields["country"].widget.attrs["data-first"] = ",".join(selectors.account_common_countries())
 
     def decorate_rows(self, rows: list[Account]) -> None:
         counts = selectors.account_contact_counts(account_ids=[a.pk for a in rows])
@@ -121,6 +140,30 @@ class AccountTimelineView(PermissionRequiredMixin, View):
         )
 
 
+class AccountSearchView(PermissionRequiredMixin, View):
+    """The account pickers' search (parent company, a contact's account): JSON, at most a few accounts
+    the user may see, ``?q=`` part of a name or domain, ``exclude=`` an id (the account being edited)."""
+
+    permission_required = "accounts.view_account"
+    raise_exception = True  # a script asks: a 403, not the sign-in page
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = AccountSearchForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        found, more = selectors.account_search(
+            user=request.user,
+            query=form.cleaned_data["q"],
+            limit=form.cleaned_data["limit"] or 10,
+            exclude_id=form.cleaned_data["exclude"],
+        )
+        results = [
+            {"id": a.pk, "name": a.name, "domain": display_domain(a.domain), "label": account_label(a)}
+            for a in found
+        ]
+        return JsonResponse({"results": results, "more": more})
+
+
 class AccountEditView(ObjectEditView):
     model = Account
     form_class = AccountForm
@@ -147,7 +190,7 @@ class ContactListView(ObjectListView):
     default_sort = "email"
     primary_filters = ["q", "account_domain", "persona", "lifecycle_stage", "seniority"]
     filter_labels = {
-        "account": "Account id",
+        "account": "Account",
         "has_persona": "Mapped to a persona",
         "owner": "Owner",
     }
@@ -156,6 +199,10 @@ class ContactListView(ObjectListView):
 
     def get_queryset(self):
         return super().get_queryset().select_related("account", "persona")
+
+    def customize_filter_form(self, form) -> None:
+        super().customize_filter_form(form)
+        account_picker(form, "account", user=self.request.user)
 
 
 class ContactDetailView(ObjectDetailView):

@@ -3,6 +3,7 @@ what views hand them: no queries here. Labels and colours of the accounts app's 
 ``accounts_ui``."""
 
 import datetime
+import itertools
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -131,9 +132,33 @@ def widget_class(bound_field, size: str = "") -> str:
         choices = getattr(bound_field.field, "choices", None)
         # Every option in view up to six (the buying stages' five included), then a scroll bar.
         attrs["size"] = min(6, max(3, len(choices))) if isinstance(choices, list | tuple) else 6
+    if _searchable(bound_field.field, widget):
+        # static/js/revops.js makes it a select one can type in (Tom Select); without scripts, as it is.
+        attrs["data-searchable"] = ""
     if isinstance(widget, forms.DateInput):
         attrs["placeholder"] = "YYYY-MM-DD"
     return bound_field.as_widget(attrs=attrs)
+
+
+SEARCHABLE_AFTER = 15  # a single choice among more options than this gets a search box
+
+
+def _searchable(field, widget) -> bool:
+    """Multi-selects (options wrap instead of being cut, chosen ones show as tags) and long single
+    selects (the 249 countries) get a search box."""
+    if not isinstance(widget, forms.Select) or isinstance(
+        widget, forms.NullBooleanSelect | forms.CheckboxSelectMultiple | forms.RadioSelect
+    ):
+        return False
+    if isinstance(widget, forms.SelectMultiple):
+        return True
+    choices = getattr(field, "choices", None)
+    if choices is None or isinstance(choices, forms.models.ModelChoiceIterator):
+        return False  # its length would cost a COUNT query
+    try:
+        return len(choices) > SEARCHABLE_AFTER
+    except TypeError:  # a lazy list (a country field's): count only as far as needed
+        return sum(1 for _ in itertools.islice(choices, SEARCHABLE_AFTER + 1)) > SEARCHABLE_AFTER
 
 
 @register.filter

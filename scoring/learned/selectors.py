@@ -145,3 +145,24 @@ def account_score_history(account_id: int, *, limit: int) -> list[tuple]:
     )
     rows.reverse()
     return rows
+
+
+def challenger_newest(model: ScoringModel) -> ScoringModel | None:
+    """The newest challenger of ``model``'s kind (light columns only), if any."""
+    return (
+        ScoringModel.objects.filter(kind=model.kind, status=ScoringModelStatus.CHALLENGER)
+        .only("id", "version")
+        .order_by("-version")
+        .first()
+    )
+
+
+def champion_of_kind(*, user, kind: str) -> ScoringModel | None:
+    """The champion of ``kind`` that ``user`` may see, with its report (not its artefact)."""
+    return (
+        ScoringModel.objects.for_user(user)
+        .filter(kind=kind, status=ScoringModelStatus.CHAMPION)
+        .defer("artefact")
+        .select_related("trained_by")
+        .first()
+    )

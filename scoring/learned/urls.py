@@ -11,6 +11,7 @@ urlpatterns = [
     path("models/jobs/<int:pk>/", views.ModelJobView.as_view(), name="model_job"),
     path("models/jobs/<int:pk>/status/", views.ModelJobStatusView.as_view(), name="model_job_status"),
     path("models/<int:pk>/", views.ScoringModelDetailView.as_view(), name="model_detail"),
+    path("models/<int:pk>/compare/", views.ScoringModelCompareView.as_view(), name="model_compare"),
     path("models/<int:pk>/promote/", views.ModelPromoteView.as_view(), name="model_promote"),
     path("models/<int:pk>/columns/", views.ModelColumnDecisionView.as_view(), name="model_column_decision"),
     path("models/<int:pk>/rollback/", views.ModelRollbackView.as_view(), name="model_rollback"),

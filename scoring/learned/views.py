@@ -55,6 +55,7 @@ from scoring.filtersets import (
 from scoring.learned import decisions
 from scoring.learned import jobs as ml_jobs
 from scoring.learned import selectors as learned
+from scoring.learned.decisions import DEFAULT_MARGIN, PRIMARY_METRIC_PATH, champion_decision
 from scoring.learned.forms import (
     BacktestForm,
     ColumnDecisionForm,
@@ -63,6 +64,8 @@ from scoring.learned.forms import (
     errors_line,
     with_defaults,
 )
+from scoring.learned.progress import STEPS as PROGRESS_STEPS
+from scoring.learned.progress import remaining_words
 from scoring.learned.words import account_explanation
 from scoring.models import AccountModelScore, ScoringModel
 
@@ -568,7 +571,6 @@ class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
                 "model": model,
                 "object": model,
                 "status_colour": STATUS_COLOURS.get(model.status, "secondary"),
-                "champion": current,
                 "can_promote": can_promote and not champion,
                 "can_roll_back": can_roll_back,
                 "reason_form": RegistryReasonForm(),
@@ -586,6 +588,8 @@ class ScoringModelDetailView(PermissionRequiredMixin, TemplateView):
                 "artefact_file": _media_relative(model.artefact_path),
                 "can_decide": can_promote,
                 **report_context(model.metrics, kind=model.kind),
+                # After the report: its ``champion`` is the champion family inside the report.
+                "current_champion": current,
             }
         )
         return context
@@ -622,6 +626,284 @@ def _status_history(model: ScoringModel) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# --- a challenger beside the champion --------------------------------------------------------------------
+COMPARE_GROUPS = 8  # feature groups shown side by side, by what they earn the challenger
+COMPARE_FEATURES = 12  # features added or dropped, named
+# The metric the registry compares versions by (``decisions.PRIMARY_METRIC_PATH``), in words.
+METRIC_WORDS = (
+    "pooled ROC AUC of its shipped family (XGBoost's in reports from before families)"
+    if PRIMARY_METRIC_PATH == ("champion", "roc_auc")
+    else ".".join(PRIMARY_METRIC_PATH)
+)
+
+
+def _shipped(report: dict) -> tuple[str | None, dict]:
+    """The family a report ships (its champion family; XGBoost for reports from before families) and its
+    pooled figures."""
+    models = report.get("models") if isinstance(report.get("models"), dict) else {}
+    champion = report.get("champion") if isinstance(report.get("champion"), dict) else {}
+    family = champion.get("family") if champion.get("family") in models else None
+    family = family or ("xgboost" if isinstance(models.get("xgboost"), dict) else None)
+    return family, (models.get(family) if family else None) or {}
+
+
+def _calibration_gap(figures: dict) -> float | None:
+    """The mean distance between the observed rate and the predicted probability over the calibration
+    bins: 0 is perfectly calibrated."""
+    points = _xy(figures.get("calibration"), ("predicted", "mean_predicted", "x"),
+                 ("observed", "fraction_positive", "y"))  # fmt: skip
+    return sum(abs(p["y"] - p["x"]) for p in points) / len(points) if points else None
+
+
+def _difference(old: float | None, new: float | None, how: str, higher: bool) -> dict:
+    """The challenger minus the champion, in the figure's own format, and which side it favours."""
+    if old is None or new is None:
+        return {"text": "—", "favours": ""}
+    delta = new - old
+    if how == "percent":
+        text = f"{delta * 100:+.1f} pts"
+    elif how == "times":
+        text = f"{delta:+.2f}×"
+    elif how == "count":
+        text = f"{delta:+,.0f}"
+    else:
+        text = f"{delta:+.3f}"
+    favours = "" if abs(delta) < 1e-12 else ("challenger" if (delta > 0) == higher else "champion")
+    return {"text": text, "favours": favours}
+
+
+def _cell(value: float | None, how: str) -> str:
+    if how == "count":
+        return "—" if value is None else f"{value:,.0f}"
+    return _format(value, how)
+
+
+def _figure_rows(old: dict, new: dict) -> list[dict]:
+    """The shipped families' pooled figures side by side, with the difference."""
+    rows = []
+    specs = [
+        *METRIC_COLUMNS,
+        ("calibration_gap", "Calibration gap (mean |observed − predicted|)", "decimal", False),
+    ]
+    for key, label, how, higher in specs:
+        a = _calibration_gap(old) if key == "calibration_gap" else _number(old.get(key))
+        b = _calibration_gap(new) if key == "calibration_gap" else _number(new.get(key))
+        if a is None and b is None:
+            continue
+        rows.append({"key": key, "label": label, "champion": _cell(a, how), "challenger": _cell(b, how),
+                     "difference": _difference(a, b, how, higher)})  # fmt: skip
+    for key, label, how in (("rows", "Test rows", "count"), ("positives", "Positives among them", "count"),
+                            ("base_rate", "Base rate", "percent")):  # fmt: skip
+        a, b = _number(old.get(key)), _number(new.get(key))
+        if a is None and b is None:
+            continue
+        rows.append({"key": key, "label": label, "champion": _cell(a, how), "challenger": _cell(b, how),
+                     "difference": {"text": "", "favours": ""}})  # fmt: skip
+    return rows
+
+
+def _fold_auc(report: dict, family: str | None) -> dict[str, float]:
+    """The shipped family's ROC AUC per test date (time-based backtests; cross-validated folds have none)."""
+    out = {}
+    for fold in report.get("folds") if isinstance(report.get("folds"), list) else []:
+        if not isinstance(fold, dict) or not fold.get("test_dates") or not family:
+            continue
+        auc = _number(((fold.get("models") or {}).get(family) or {}).get("roc_auc"))
+        if auc is not None:
+            out[", ".join(fold["test_dates"])] = auc
+    return out
+
+
+def _significance(old: dict, old_family, new: dict, new_family) -> dict:
+    """How sure the difference is: a stored paired bootstrap of the two versions if the report has one
+    (``versus_champion``: ``{delta, ci}``), else the test dates both backtests share, one by one."""
+    stored = new.get("versus_champion") if isinstance(new.get("versus_champion"), dict) else None
+    ci = _numbers((stored or {}).get("ci"))
+    if stored and ci and len(ci) == 2 and None not in ci:
+        verdict = ("the challenger is better" if ci[0] > 0 else "the champion is better" if ci[1] < 0
+                   else "within noise: the interval includes zero")  # fmt: skip
+        return {"kind": "bootstrap", "interval": _interval(ci), "words": f"Paired bootstrap: {verdict}."}
+    a, b = _fold_auc(old, old_family), _fold_auc(new, new_family)
+    shared = [d for d in b if d in a]
+    dates = [{"date": d, "champion": _format(a[d], "decimal"), "challenger": _format(b[d], "decimal"),
+              "difference": _difference(a[d], b[d], "decimal", True)} for d in shared]  # fmt: skip
+    if not shared:
+        words = ("No paired bootstrap of these two versions is stored, and their backtests share no test "
+                 "date: the difference is that of the pooled figures, without an interval.")  # fmt: skip
+    else:
+        ahead = sum(1 for d in shared if b[d] > a[d])
+        words = (f"No paired bootstrap of these two versions is stored. On the {len(shared)} test date"
+                 f"{pluralize(len(shared))} both backtests share, the challenger ranks better "
+                 f"on {ahead}.")  # fmt: skip
+    return {"kind": "dates", "dates": dates, "words": words}
+
+
+def pluralize(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _group_rows(old: dict, new: dict) -> list[dict]:
+    """What each feature group earns each version (its refit without the group), top groups first."""
+
+    def earned(report: dict) -> dict[str, tuple[str, float]]:
+        groups = report.get("feature_groups") if isinstance(report.get("feature_groups"), dict) else {}
+        out = {}
+        for g in groups.get("groups") or []:
+            if isinstance(g, dict) and _number(g.get("earns")) is not None:
+                out[g.get("group") or g.get("label")] = (
+                    g.get("label") or g.get("group"),
+                    _number(g["earns"]),
+                )
+        return out
+
+    a, b = earned(old), earned(new)
+    names = sorted(set(a) | set(b), key=lambda n: -max(a.get(n, ("", -1.0))[1], b.get(n, ("", -1.0))[1]))
+    return [
+        {
+            "label": (b.get(n) or a.get(n))[0],
+            "champion": f"{a[n][1]:+.3f}" if n in a else "—",
+            "challenger": f"{b[n][1]:+.3f}" if n in b else "—",
+            "difference": _difference(
+                a[n][1] if n in a else None, b[n][1] if n in b else None, "decimal", True
+            ),
+        }
+        for n in names[:COMPARE_GROUPS]
+    ]
+
+
+def _version_facts(model: ScoringModel | None, report: dict, family: str | None) -> dict:
+    sampling = report.get("sampling") if isinstance(report.get("sampling"), dict) else {}
+    seconds = report.get("seconds")
+    seconds = seconds.get("total") if isinstance(seconds, dict) else seconds
+    return {
+        "model": model,
+        "family": _label(family) if family else "—",
+        "validation": "cross-validated"
+        if report.get("validation") == "cross_validation"
+        else "time-based backtest",
+        "snapshots": len(report.get("snapshot_dates") or []) or None,
+        "as_of": report.get("as_of"),
+        "sampling": sampling.get("note") or "",
+        "features": len(model.features or []) if model else 0,
+        "seconds": _duration_words(_number(seconds)) if _number(seconds) is not None else "",
+    }
+
+
+def versions_compare(champion: ScoringModel | None, challenger: ScoringModel) -> dict[str, Any]:
+    """A challenger beside the champion of its kind (or alone when there is none): the shipped families'
+    figures and their differences, how sure the difference is, what each feature group earns, features
+    added and dropped, the data behind each, and what the registry's rule decides — promote or keep the
+    champion — with its reason. Old reports lacking a figure show "—"."""
+    new = challenger.metrics if isinstance(challenger.metrics, dict) else {}
+    old = (champion.metrics if champion and isinstance(champion.metrics, dict) else {}) if champion else {}
+    new_family, new_figures = _shipped(new)
+    old_family, old_figures = _shipped(old)
+    kind_decisions = decisions.column_decisions(challenger.kind)
+    blocking = decisions.unresolved(decisions.warnings_resolved(new.get("leakage_warnings"), kind_decisions))
+    old_blocking = decisions.unresolved(
+        decisions.warnings_resolved(old.get("leakage_warnings"), kind_decisions)
+    )
+    wins, reason = champion_decision(
+        metrics=new, blocking=blocking, current_version=champion.version if champion else None,
+        current_metrics=old, current_blocking=old_blocking, margin=DEFAULT_MARGIN,
+    )  # fmt: skip
+    old_features, new_features = (
+        set(champion.features or []) if champion else set(),
+        set(challenger.features or []),
+    )
+    added, dropped = sorted(new_features - old_features), sorted(old_features - new_features)
+    return {
+        "champion_version": champion,
+        "challenger_version": challenger,
+        "champion_facts": _version_facts(champion, old, old_family) if champion else None,
+        "challenger_facts": _version_facts(challenger, new, new_family),
+        "figures": _figure_rows(old_figures, new_figures),
+        "significance": _significance(old, old_family, new, new_family) if champion else None,
+        "groups": _group_rows(old, new),
+        "features_added": added[:COMPARE_FEATURES],
+        "features_added_more": max(0, len(added) - COMPARE_FEATURES),
+        "features_dropped": dropped[:COMPARE_FEATURES],
+        "features_dropped_more": max(0, len(dropped) - COMPARE_FEATURES),
+        "decision": {
+            "promote": wins,
+            "outcome": "promote" if wins else "keep champion",
+            "reason": reason,
+            "rule": (
+                "The registry's rule, as at registration: a version with a leakage warning nobody has "
+                "decided on waits for a person; the first version of a kind is champion; a clean version "
+                "replaces a champion whose report has unresolved leakage warnings unless it is far below "
+                f"it; otherwise its {METRIC_WORDS} must beat the champion's by the margin "
+                f"({DEFAULT_MARGIN}, the default: a retrain may set another, and the version's own reason "
+                "says which it met)."
+            ),
+        },
+    }
+
+
+def _duration_words(seconds: float | None) -> str:
+    """``42 s``, ``7 min 32 s``, ``1 h 5 min``."""
+    if seconds is None:
+        return ""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+class ScoringModelCompareView(PermissionRequiredMixin, TemplateView):
+    """A version beside the champion of its kind (``?against=`` another version of the same kind): both
+    reports' figures, the differences, and the promote decision, with the button for those allowed."""
+
+    permission_required = "scoring.view_scoringmodel"
+    template_name = "scoring/learned/model_compare.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        model = learned.model_get(user=user, pk=self.kwargs["pk"])
+        error = ""
+        against = self.request.GET.get("against", "").strip()
+        base = None
+        if against:
+            if not against.isdigit():
+                error = "“against” must be the number of a version (its id)."
+            else:
+                base = learned.model_get(user=user, pk=int(against))
+                if base.kind != model.kind:
+                    error = (f"{ml_jobs.model_words(base.kind, base.version)} and "
+                             f"{ml_jobs.model_words(model.kind, model.version)} are different kinds of "
+                             "model: they never compete, so there is nothing to compare.")  # fmt: skip
+                    base = None
+        elif model.status != ScoringModelStatus.CHAMPION:
+            base = learned.champion_of_kind(user=user, kind=model.kind)
+        else:  # the champion's page: beside its newest challenger
+            newest = learned.challenger_newest(model)
+            if newest is not None:
+                base, model = model, learned.model_get(user=user, pk=newest.pk)
+        if base is not None and base.pk == model.pk:
+            base = None
+        if base is not None and model.status == ScoringModelStatus.CHAMPION != base.status:
+            base, model = model, base  # the champion stays on the champion's side
+        context.update(
+            {
+                "model": model,
+                "error": error,
+                "is_champion": model.status == ScoringModelStatus.CHAMPION,
+                "can_promote": user.has_perm("scoring.promote_scoringmodel")
+                and model.status != ScoringModelStatus.CHAMPION,
+                "reason_form": RegistryReasonForm(),
+                "model_name": ml_jobs.model_words(model.kind),
+            }
+        )
+        if not error:
+            context.update(versions_compare(base, model))
+        return context
 
 
 class ModelTrainView(PermissionRequiredMixin, View):
@@ -778,14 +1060,54 @@ class ModelJobMixin(PermissionRequiredMixin):
         return learned.learned_job_get(user=self.request.user, pk=pk)
 
 
+def _trained_words(result: dict) -> list[dict[str, Any]]:
+    """What a retrain registered, in words: each model by name and version, whether it became champion
+    and why, its shipped family and its figure — or why it was not trained."""
+    order = {kind: n for n, kind in enumerate(ScoringModelKind.values)}
+    out = []
+    for kind in sorted((k for k in result if isinstance(result[k], dict)), key=lambda k: order.get(k, 99)):
+        entry = result[kind]
+        if entry.get("skipped"):
+            out.append({"kind": kind, "name": ml_jobs.model_words(kind), "skipped": str(entry["skipped"])})
+            continue
+        if not entry.get("id"):
+            continue
+        auc = _number(entry.get("roc_auc"))
+        measured = (
+            "cross-validated"
+            if kind in (ScoringModelKind.ACCOUNT_FIT, ScoringModelKind.PERSONA_FIT)
+            else "backtest"
+        )
+        status = entry.get("status") or ""
+        out.append(
+            {
+                "kind": kind,
+                "id": entry["id"],
+                "name": ml_jobs.model_words(kind, entry.get("version")),
+                "status": ScoringModelStatus(status).label if status in ScoringModelStatus.values else status,
+                "outcome": {
+                    ScoringModelStatus.CHAMPION: "became the champion",
+                    ScoringModelStatus.CHALLENGER: "is a challenger: the champion keeps its place",
+                }.get(status, ""),
+                "challenger": status == ScoringModelStatus.CHALLENGER,
+                "reason": entry.get("reason") or "",
+                "family": _label(entry["family"]) if entry.get("family") else "",
+                "figure": f"{measured} ROC AUC {auc:.3f}" if auc is not None else "",
+            }
+        )
+    return out
+
+
 def _job_context(job: JobRun) -> dict[str, Any]:
     result = job.result if isinstance(job.result, dict) else {}
-    trained = []
-    if job.kind == ml_jobs.TRAIN_KIND:
-        labels = dict(ScoringModelKind.choices)
-        for kind, entry in result.items():
-            if isinstance(entry, dict) and entry.get("id"):
-                trained.append({"kind": labels.get(kind, kind), **entry})
+    fine = job.kind in (ml_jobs.TRAIN_KIND, ml_jobs.BACKTEST_KIND) and job.total == PROGRESS_STEPS
+    estimate = ""
+    if fine and job.status == JobStatus.RUNNING and job.started_at and job.total:
+        elapsed = (timezone.now() - job.started_at).total_seconds()
+        estimate = remaining_words(elapsed=elapsed, fraction=job.progress / job.total)
+    took = ""
+    if job.finished_at and job.started_at:
+        took = _duration_words((job.finished_at - job.started_at).total_seconds())
     return {
         "job": job,
         "job_title": {
@@ -793,7 +1115,12 @@ def _job_context(job: JobRun) -> dict[str, Any]:
             ml_jobs.BACKTEST_KIND: "Backtest of the in-market model",
             RESCORE_KIND: "Rescoring every contact and account",
         }.get(job.kind, job.kind),
-        "trained": trained,
+        "fine_progress": fine,
+        "estimate": estimate,
+        "took": took,
+        "trained": _trained_words(result) if job.kind == ml_jobs.TRAIN_KIND else [],
+        # A scheduled retrain that found one running says so instead of a result.
+        "job_skipped": result.get("skipped") if isinstance(result.get("skipped"), str) else "",
     }
 
 

@@ -108,6 +108,101 @@
                parseInt(reloader.dataset.reloadWithoutHtmx, 10) || 2000);
   }
 
+  // Searchable selects (Tom Select, static/vendor/tom-select), set up by the forms (revops_ui.widget_class):
+  //   <select data-searchable [data-first="US,GB"]>: a search box; data-first's options come first
+  //   <input data-account-search="URL" [data-label] [data-exclude]>: an account picker that asks URL?q=
+  //     as one types and keeps the chosen account's id in the input (data-label: the chosen one's name,
+  //     data-exclude: an account never offered, the one being edited). Without scripts both stay as
+  //     they are: a list, and a box for a domain or an id.
+  function commonFirst(select) {
+    var codes = (select.dataset.first || "").split(",").filter(Boolean);
+    if (!codes.length || select.querySelector("optgroup")) { return; }
+    var byValue = {};
+    Array.prototype.forEach.call(select.options, function (option) { byValue[option.value] = option; });
+    var first = document.createElement("optgroup");
+    first.label = select.dataset.firstLabel || "Most accounts";
+    codes.forEach(function (code) { if (byValue[code]) { first.appendChild(byValue[code]); } });
+    var rest = document.createElement("optgroup");
+    rest.label = "All, A to Z";
+    Array.prototype.slice.call(select.children).forEach(function (node) {
+      if (node.tagName === "OPTION" && node.value !== "") { rest.appendChild(node); }
+    });
+    select.appendChild(first);
+    select.appendChild(rest);
+  }
+
+  function searchableSelect(select) {
+    commonFirst(select);
+    new TomSelect(select, {
+      plugins: select.multiple ? ["remove_button"] : [],
+      maxOptions: null,
+      allowEmptyOption: !select.multiple,
+      hidePlaceholder: true,
+      lockOptgroupOrder: true,
+      // After a choice the search starts afresh, for the next one.
+      onItemAdd: function () {
+        if (select.multiple) { this.setTextboxValue(""); this.refreshOptions(false); }
+      },
+      render: {no_results: function () { return '<div class="no-results">Nothing matches.</div>'; }}
+    });
+  }
+
+  function accountPicker(input) {
+    var url = input.dataset.accountSearch;
+    var exclude = input.dataset.exclude;
+    var options = input.value ? [{value: input.value, label: input.dataset.label || input.value}] : [];
+    new TomSelect(input, {
+      plugins: ["clear_button"],
+      maxItems: 1,
+      create: false,
+      valueField: "value",
+      labelField: "label",
+      searchField: [],
+      options: options,
+      items: input.value ? [input.value] : [],
+      loadThrottle: 250,
+      // The server matched these (a unicode domain finds its ASCII form): show them all, in its order.
+      score: function () { return function () { return 1; }; },
+      shouldLoad: function (query) { return query.trim().length >= 2; },
+      load: function (query, callback) {
+        var picker = this;
+        var params = new URLSearchParams({q: query.trim()});
+        if (exclude) { params.set("exclude", exclude); }
+        fetch(url + "?" + params.toString(), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+          .then(function (response) { return response.ok ? response.json() : {results: []}; })
+          .then(function (data) {
+            picker.clearOptions();
+            callback(data.results.map(function (account) {
+              return {value: String(account.id), label: account.label};
+            }));
+          })
+          .catch(function () { callback(); });
+      },
+      render: {
+        no_results: function () { return '<div class="no-results">No account matches.</div>'; },
+        not_loading: function (query) {
+          return query.trim().length < 2 ? '<div class="no-results">Type two letters or more.</div>' : "";
+        }
+      }
+    });
+  }
+
+  function searchables() {
+    if (typeof TomSelect === "undefined") { return; }
+    document.querySelectorAll("select[data-searchable]").forEach(function (select) {
+      if (!select.tomselect) { searchableSelect(select); }
+    });
+    document.querySelectorAll("input[data-account-search]").forEach(function (input) {
+      if (!input.tomselect) { accountPicker(input); }
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", searchables);
+  } else {
+    searchables();
+  }
+  document.addEventListener("htmx:afterSettle", searchables);
+
   charts("canvas[data-chart]", function (canvas, data) {
     (canvas.dataset.chart === "sparkline" ? drawSparkline : drawBar)(canvas, data);
   });

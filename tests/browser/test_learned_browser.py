@@ -10,7 +10,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from revops.choices import JobStatus
+from revops.models import JobRun
 from scoring.choices import ScoringModelStatus
+from scoring.learned.progress import STEPS
 from tests.scoring.factories import (
     AccountModelScoreFactory,
     AccountModelScoreHistoryFactory,
@@ -18,6 +20,7 @@ from tests.scoring.factories import (
     BuyingStageTransitionFactory,
     ScoringModelFactory,
 )
+from tests.scoring.test_learned_compare import backtest_report
 from tests.scoring.test_learned_views import champion_with_history, realistic_report
 
 REPORT_CHARTS = [
@@ -221,4 +224,53 @@ def test_an_account_without_a_learned_score_says_so(page, login, viewer, js_erro
     page.goto(f"/accounts/{account.pk}/")
     expect(page.locator("#learned-scores")).to_contain_text("Not scored yet")
     expect(page.locator("#firmographics")).to_be_visible()
+    assert js_errors == []
+
+
+def test_a_challenger_side_by_side_with_the_champion_then_promoted(page, login, revops_admin, js_errors):
+    champion = ScoringModelFactory(
+        status=ScoringModelStatus.CHAMPION, promoted_at=timezone.now(), metrics=backtest_report(0.8100)
+    )
+    challenger = ScoringModelFactory(metrics=backtest_report(0.8250, fold_aucs=(0.83, 0.81)))
+    login(revops_admin)
+    page.goto("/scoring/models/")
+    page.locator(f'tr[data-model="{challenger.pk}"] a.compare-link').click()
+    expect(page).to_have_url(re.compile(rf"/scoring/models/{challenger.pk}/compare/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        f"version {challenger.version} beside the champion, version {champion.version}"
+    )
+    auc = page.locator('#compare-table tr[data-figure="roc_auc"]')
+    expect(auc.locator('[data-side="champion"]')).to_have_text("0.810")
+    expect(auc.locator('[data-side="challenger"]')).to_have_text("0.825")
+    expect(auc.locator('[data-side="difference"]')).to_have_text("+0.015")
+    expect(page.locator("#compare-significance")).to_contain_text("the challenger ranks better on 1")
+    expect(page.locator("#decision-outcome")).to_have_text("Promote")
+    expect(page.locator("#decision-reason")).to_contain_text("beats champion")
+    page.screenshot(path="/tmp/ui-model-compare.png", full_page=True)
+    page.locator("#promote-reason").fill("Better on the last two test dates")
+    page.locator("#promote-form").get_by_role("button", name=f"Promote version {challenger.version}").click()
+    expect(page).to_have_url(re.compile(rf"/scoring/models/{challenger.pk}/$"))
+    expect(page.locator("h1 .model-status")).to_have_text("Champion")
+    champion.refresh_from_db()
+    assert champion.status == ScoringModelStatus.RETIRED
+    assert js_errors == []
+
+
+def test_a_training_job_moves_in_fine_steps_with_an_estimate(page, login, viewer, js_errors):
+    job = JobRun.objects.create(
+        kind="train", status=JobStatus.RUNNING, total=STEPS, progress=250,
+        started_at=timezone.now() - datetime.timedelta(minutes=3),
+        message="In-market model: backtest fold 2 of 3: logistic regression …",
+    )  # fmt: skip
+    login(viewer)
+    page.goto(f"/scoring/models/jobs/{job.pk}/")
+    expect(page.locator("#job-progress .progress-bar")).to_have_text("25%")
+    expect(page.locator("#job-estimate")).to_have_text("about 9 min left")
+    # The worker moves on: the next poll shows it.
+    JobRun.objects.filter(pk=job.pk).update(
+        progress=500, message="In-market model: feature groups: refit 2 of 9 …"
+    )
+    expect(page.locator("#job-progress .progress-bar")).to_have_text("50%")
+    expect(page.locator("#job-phase")).to_contain_text("feature groups: refit 2 of 9")
+    expect(page.locator("#job-estimate")).to_contain_text("min left")
     assert js_errors == []
