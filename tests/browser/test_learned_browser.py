@@ -265,7 +265,7 @@ def test_a_training_job_moves_in_fine_steps_with_an_estimate(page, login, viewer
     login(viewer)
     page.goto(f"/scoring/models/jobs/{job.pk}/")
     expect(page.locator("#job-progress .progress-bar")).to_have_text("25%")
-    expect(page.locator("#job-estimate")).to_have_text("about 9 min left")
+    expect(page.locator("#job-estimate")).to_have_text(re.compile(r"^about (9|10|11) min left$"))
     # The worker moves on: the next poll shows it.
     JobRun.objects.filter(pk=job.pk).update(
         progress=500, message="In-market model: feature groups: refit 2 of 9 …"

@@ -2,6 +2,7 @@
 champion: both reports' figures, the difference, and the promote decision."""
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -74,8 +75,8 @@ def test_a_running_training_shows_its_percentage_and_an_estimate_once_it_means_s
         message="In-market model: backtest fold 2 of 3: logistic regression …",
     )  # fmt: skip
     html = page(client, revops_admin, "scoring:model_job_status", pk=job.pk)
-    # A quarter done in three minutes: about nine minutes to go.
-    assert "25%" in html and 'id="job-estimate">about 9 min left<' in html
+    # A quarter done in three minutes: about nine minutes to go (ten if the machine is slow to answer).
+    assert "25%" in html and re.search(r'id="job-estimate">about (9|10) min left<', html)
     assert "250 of 1000" not in html and "backtest fold 2 of 3: logistic regression" in html
     job.progress = 20  # 2 %: too early to say
     job.save()
