@@ -183,6 +183,14 @@ def test_account_score_explained_in_words(client_for, viewer):
     assert_no_artefact(body)
 
 
+def test_the_schema_documents_the_points_beside_the_log_odds(client_for, viewer):
+    schema = client_for(viewer).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    item = schema["components"]["schemas"]["ExplanationItem"]["properties"]
+    assert {"contribution", "probability_points", "points", "strength", "words"} <= set(item)
+    assert "percentage points" in item["probability_points"]["description"].lower()
+    assert "log-odds" in item["contribution"]["description"]
+
+
 def test_account_score_not_found(client_for, viewer):
     account = AccountFactory()  # never scored
     client = client_for(viewer)
