@@ -1105,6 +1105,13 @@ def _job_context(job: JobRun) -> dict[str, Any]:
     if fine and job.status == JobStatus.RUNNING and job.started_at and job.total:
         elapsed = (timezone.now() - job.started_at).total_seconds()
         estimate = remaining_words(elapsed=elapsed, fraction=job.progress / job.total)
+    message_words = ""
+    champion = result.get("champion") if job.kind == ml_jobs.BACKTEST_KIND else None
+    if isinstance(champion, dict) and champion.get("family") and job.status == JobStatus.SUCCEEDED:
+        auc = _number(champion.get("roc_auc"))
+        message_words = f"the best family is {_label(champion['family'])}" + (
+            f", pooled ROC AUC {auc:.3f}" if auc is not None else ""
+        )
     took = ""
     if job.finished_at and job.started_at:
         took = _duration_words((job.finished_at - job.started_at).total_seconds())
@@ -1116,6 +1123,7 @@ def _job_context(job: JobRun) -> dict[str, Any]:
             RESCORE_KIND: "Rescoring every contact and account",
         }.get(job.kind, job.kind),
         "fine_progress": fine,
+        "message_words": message_words,  # the backtest's finish message names the family by its key
         "estimate": estimate,
         "took": took,
         "trained": _trained_words(result) if job.kind == ml_jobs.TRAIN_KIND else [],

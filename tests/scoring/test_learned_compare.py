@@ -205,3 +205,15 @@ def test_the_compare_page_needs_the_right_to_see_models(client, outsider, pair):
     client.force_login(outsider)
     assert client.get(reverse("scoring:model_compare", kwargs={"pk": challenger.pk})).status_code == 403
     assert ScoringModel.objects.filter(status=ScoringModelStatus.CHAMPION).count() == 1
+
+
+def test_a_finished_backtest_names_the_best_family_in_words(client, viewer):
+    finished = timezone.now()
+    job = JobRun.objects.create(
+        kind="backtest", status=JobStatus.SUCCEEDED, total=STEPS, progress=STEPS,
+        message="champion blend: ROC AUC 0.825", result=backtest_report(0.8250),
+        started_at=finished - datetime.timedelta(seconds=42), finished_at=finished,
+    )  # fmt: skip
+    html = page(client, viewer, "scoring:model_job", pk=job.pk)
+    assert "the best family is Blend (XGBoost + logistic), pooled ROC AUC 0.825" in html
+    assert "champion blend" not in html and "Took 42 s" in html
