@@ -166,7 +166,9 @@ def warnings_resolved(warnings, decisions: dict[str, ColumnDecision]) -> list[di
         elif decision is None:
             entry["status"] = "unresolved"
         else:
-            entry.update(status=decision.decision, decided_by=str(decision.decided_by or "command line"),
+            who = decision.decided_by  # shown on the model page: the full name, not the username
+            entry.update(status=decision.decision,
+                         decided_by=(who.get_full_name() or who.get_username()) if who else "command line",
                          decided_at=decision.updated.isoformat(), note=decision.note)  # fmt: skip
         out.append(entry)
     return out
