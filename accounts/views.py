@@ -296,7 +296,7 @@ class OpportunityListView(ObjectListView):
     default_sort = "-created"
     primary_filters = ["q", "stage", "channel", "created_after", "created_before"]
     filter_labels = {
-        "account": "Account id",
+        "account": "Account",
         "has_account": "Has an account",
         "product": "Product id",
         "sales_agent": "Sales agent id",
@@ -314,6 +314,7 @@ class OpportunityListView(ObjectListView):
     def customize_filter_form(self, form) -> None:
         super().customize_filter_form(form)
         channel_select(form)
+        account_picker(form, "account", user=self.request.user)
 
 
 class OpportunityDetailView(ObjectDetailView):

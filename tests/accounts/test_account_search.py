@@ -132,3 +132,13 @@ def test_country_pickers_are_searchable_with_the_accounts_countries_first(client
     assert "data-searchable" not in has_parent
     # The parent filter is the account picker, not an id box.
     assert 'data-account-search="/accounts/search/"' in html and "Parent account (id)" not in html
+
+
+@pytest.mark.parametrize("path", ["/accounts/opportunities/", "/accounts/contacts/"])
+def test_the_lists_account_filter_is_the_picker_showing_the_chosen_account(client, viewer, accounts, path):
+    client.force_login(viewer)
+    html = client.get(path, {"account": accounts.pk}).content.decode()
+    assert 'data-account-search="/accounts/search/"' in html and "Account id" not in html
+    assert 'data-label="Acme Analytics · acme.com"' in html
+    # An id the viewer may not see, or no number at all, shows no name (and finds nothing).
+    assert "data-label" not in client.get(path, {"account": 999999}).content.decode()
