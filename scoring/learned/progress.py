@@ -9,7 +9,8 @@ a look-alike with no data) never holds the bar back.
 
 The weights are the shares measured at 100,000 accounts (docs/benchmarks.md, "where a training run's time
 goes"): the folds' fits about two thirds, the feature-group refits a fifth, the features, the look-alikes and
-the final fit the rest. At the demo's 2,000 accounts the shares are alike within a few points.
+the final fit the rest. They were not measured again on small worlds (the demo's 2,000 accounts), where
+the shares may differ and the bar move less evenly.
 
 ``Progress`` is also a plain ``progress(message)`` callable, which is what the functions it is passed to
 call for their coarse messages (the lines ``manage.py train`` prints; the train bench times its stages by
