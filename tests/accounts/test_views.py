@@ -731,3 +731,14 @@ def test_the_owner_filter_lists_people_by_name(client, viewer, world):
         assert form.fields["owner"].label == "Owner"
     response = client.get(reverse("accounts:account_list"), {"owner": owner.pk})
     assert _names(response) == ["Acme Analytics"]
+
+
+@pytest.mark.parametrize("count, words", [(1, "1 event</span>"), (2, "2 events</span>")])
+def test_the_account_page_counts_its_events_in_agreement(client, viewer, count, words):
+    account = AccountFactory()
+    AccountActivityDaily.objects.create(
+        account=account, day=timezone.localdate(), event_type=EventType.PAGE_VIEW, key="/a", count=count
+    )
+    _logged_in(client, viewer)
+    html = client.get(reverse("accounts:account_detail", kwargs={"pk": account.pk})).content.decode()
+    assert words in html
