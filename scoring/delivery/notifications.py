@@ -29,6 +29,7 @@ from revops.audit import change_record_create
 from revops.choices import ChangeAction, TeamKind
 from revops.models import Membership, Team
 from scoring.delivery import webhooks
+from scoring.engine.words import plural
 from scoring.learned.words import account_explanation
 from scoring.models import (
     AccountModelScore,
@@ -415,7 +416,7 @@ def notification_mark_all_read(*, actor) -> int:
             actor=actor,
             action=ChangeAction.UPDATE,
             model=Notification,
-            object_repr=f"{len(ids)} notifications marked read",
+            object_repr=f"{plural(len(ids), 'notification')} marked read",
             after={"marked_read": len(ids), "read_by": actor.pk},
         )
     return len(ids)

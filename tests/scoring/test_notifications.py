@@ -330,6 +330,7 @@ def test_mark_all_read_marks_only_the_users_teams_and_is_audited(inbox, reader):
     assert not inbox["marketing_new"].reads.exists()
     record = ChangeRecord.objects.get(object_type__model="notification")
     assert record.actor == seller and record.after == {"marked_read": 1, "read_by": seller.pk}
+    assert record.object_repr == "1 notification marked read"
     assert notifications.notification_mark_all_read(actor=seller) == 0
 
 

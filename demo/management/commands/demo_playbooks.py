@@ -4,6 +4,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.playbooks import DemoPlaybooksRefused, demo_playbooks_seed
+from scoring.engine.words import plural
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         for note in result.notes:
             self.stdout.write(note)
         for book in result.created:
-            self.stdout.write(self.style.SUCCESS(f"{book}: {book.plays.count()} plays, published"))
+            self.stdout.write(self.style.SUCCESS(f"{book}: {plural(book.plays.count(), 'play')}, published"))
         counts = result.trigger
         recent = counts["transitions"] - counts["too_old"]
         self.stdout.write(
