@@ -21,14 +21,18 @@ def _compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def _docker_compose_works() -> bool:
+def _compose_command() -> list[str] | None:
+    """Docker's compose plugin, else Debian's docker-compose (the same file format); None without either."""
     docker = shutil.which("docker")
-    if docker is None:
-        return False
-    try:
-        return subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    if docker is not None:
+        try:
+            answer = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30)
+            if answer.returncode == 0:
+                return [docker, "compose"]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
 
 
 def test_compose_runs_web_worker_beat_postgres_and_redis_with_probes():
@@ -55,16 +59,40 @@ def test_every_variable_the_compose_file_requires_is_in_env_example():
     assert required and required <= documented, required - documented
 
 
-@pytest.mark.skipif(not _docker_compose_works(), reason="docker compose is not available here")
-def test_docker_compose_accepts_the_file():
+@pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is here")
+def test_docker_compose_accepts_the_file_beside_a_copy_of_env_example(tmp_path):
+    # as the file's header tells a user: cp .env.example .env, then compose
+    shutil.copy(COMPOSE, tmp_path / COMPOSE.name)
+    shutil.copy(ROOT / "Dockerfile", tmp_path / "Dockerfile")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), "--env-file", str(ROOT / ".env.example"), "config", "-q"],
-        cwd=ROOT,
+        [*_compose_command(), "-f", COMPOSE.name, "config"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert {"web", "worker", "beat", "db", "redis", "migrate"} <= set(resolved["services"])
+    assert "change-me-too" in resolved["services"]["web"]["environment"]["DATABASE_URL"]
+
+
+def test_the_compose_file_refuses_to_start_without_a_secret_key(tmp_path):
+    command = _compose_command()
+    if command is None:
+        pytest.skip("neither docker compose nor docker-compose is here")
+    shutil.copy(COMPOSE, tmp_path / COMPOSE.name)
+    env = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(re.sub(r"^DJANGO_SECRET_KEY=.*$", "", env, flags=re.MULTILINE))
+    result = subprocess.run(
+        [*command, "-f", COMPOSE.name, "config", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_a_scrape_adds_up_every_gunicorn_process(tmp_path):
