@@ -11,9 +11,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse_lazy
 
+from .choices import Seniority
 from .models import Account, Contact, Persona, Technology
 from .normalize import display_domain, normalize_domain, normalize_email
-from .selectors import ACCOUNT_SEARCH_LIMIT, account_common_countries
+from .selectors import ACCOUNT_SEARCH_LIMIT, account_common_countries, contact_title_defaults
 
 
 class ServiceModelForm(forms.ModelForm):
@@ -312,3 +313,19 @@ class ContactForm(ServiceModelForm):
         if clash is not None:
             raise forms.ValidationError(f"{email} already belongs to another contact (contact {clash.pk}).")
         return email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.original is None:
+            # A new contact, as an import reads one: left at "unknown" seniority or "not mapped", its title
+            # says which (a person who chose them on an edit keeps what they chose).
+            defaults = contact_title_defaults(
+                title=cleaned.get("title") or "",
+                seniority=cleaned.get("seniority"),
+                department=cleaned.get("department"),
+            )
+            if "seniority" in defaults and cleaned.get("seniority") in (None, "", Seniority.UNKNOWN):
+                cleaned["seniority"] = defaults["seniority"]
+            if "persona" in defaults and cleaned.get("persona") is None:
+                cleaned["persona"] = defaults["persona"]
+        return cleaned

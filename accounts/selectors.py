@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from revops.safecache import cache_get_or_set
 
-from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage
+from .choices import CLOSED_STAGES, OPEN_STAGES, EventType, LifecycleStage, Seniority
 from .models import (
     Account,
     AccountActivityDaily,
@@ -30,7 +30,7 @@ from .models import (
     Opportunity,
     Persona,
 )
-from .normalize import search_domain_form
+from .normalize import search_domain_form, seniority_from_title
 from .personas import PersonaMatcher, persona_rule
 
 ENGAGED_DAYS = 90
@@ -179,6 +179,22 @@ def persona_matcher() -> PersonaMatcher:
     maps thousands of titles with it."""
     fields = ("id", "name", "priority", "match_titles", "match_seniorities", "match_departments")
     return PersonaMatcher(persona_rule(**row) for row in Persona.objects.values(*fields))
+
+
+def contact_title_defaults(*, title: str, seniority: str | None, department: str | None) -> dict:
+    """What a new contact's title says where it was given no seniority (or "unknown") and no persona, as
+    an import reads it: ``{"seniority": …, "persona": Persona}``, each only when the title tells."""
+    if not (title or "").strip():
+        return {}
+    found: dict = {}
+    if not seniority or seniority == Seniority.UNKNOWN:
+        read = seniority_from_title(title)
+        if read != Seniority.UNKNOWN:
+            found["seniority"] = seniority = read
+    rule = persona_matcher().match(title=title, seniority=seniority, department=department)
+    if rule is not None:
+        found["persona"] = Persona.objects.filter(pk=rule.id).first()
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def persona_contact_counts(*, persona_ids: list[int]) -> dict[int, int]:

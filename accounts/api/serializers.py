@@ -22,7 +22,7 @@ from ..models import (
     Territory,
 )
 from ..normalize import display_domain, display_email, normalize_domain, normalize_email, normalize_key
-from ..selectors import account_technology_names
+from ..selectors import account_technology_names, contact_title_defaults
 
 
 class DomainField(serializers.CharField):
@@ -254,6 +254,22 @@ class ContactSerializer(CountryFieldMixin, BaseModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Custom attributes must be a JSON object.")
         return value
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is None:
+            # A new contact, as an import reads one: its title gives the seniority when none (or
+            # "unknown") was sent, and the persona when none was sent (an explicit null stays unmapped).
+            defaults = contact_title_defaults(
+                title=attrs.get("title", ""),
+                seniority=attrs.get("seniority"),
+                department=attrs.get("department"),
+            )
+            if "seniority" in defaults and attrs.get("seniority", Seniority.UNKNOWN) == Seniority.UNKNOWN:
+                attrs["seniority"] = defaults["seniority"]
+            if "persona" in defaults and "persona" not in attrs:
+                attrs["persona"] = defaults["persona"]
+        return attrs
 
 
 class ProductSerializer(BaseModelSerializer):

@@ -230,3 +230,28 @@ def test_cursor_pagination_walks_everything_without_count(client):
 def test_events_are_read_only_here(client):
     response = client.post("/api/events/", {"message_id": "x"}, format="json")
     assert response.status_code == 405
+
+
+def test_a_new_contacts_title_gives_its_seniority_and_persona_as_an_import_would(client):
+    revops = Persona.objects.create(
+        name="RevOps leader", match_titles=["revenue operations"], match_seniorities=[], match_departments=[]
+    )
+    new = {"email": "kim@example.com", "title": "Head of RevOps"}
+    made = client.post("/api/contacts/", new, format="json")
+    assert made.status_code == 201, made.json()
+    assert made.json()["seniority"] == "director" and made.json()["persona"] == revops.pk
+    # what the client sent wins: a seniority, or an explicit "no persona"
+    sent = client.post(
+        "/api/contacts/",
+        {"email": "lee@example.com", "title": "Head of RevOps", "seniority": "manager", "persona": None},
+        format="json",
+    )
+    assert sent.status_code == 201
+    assert sent.json()["seniority"] == "manager" and sent.json()["persona"] is None
+    # an edit keeps what the contact has
+    contact = Contact.objects.get(email="lee@example.com")
+    client.patch(f"/api/contacts/{contact.pk}/", {"title": "VP Revenue Operations"}, format="json")
+    contact.refresh_from_db()
+    assert contact.seniority == "manager" and contact.persona is None
+    nothing = client.post("/api/contacts/", {"email": "sam@example.com", "title": "Gardener"}, format="json")
+    assert nothing.json()["seniority"] == "unknown" and nothing.json()["persona"] is None

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import selectors
 from accounts.choices import EventType, LifecycleStage, OpportunityStage
-from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily
+from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, Persona
 from revops.choices import ChangeAction
 from revops.models import ChangeRecord
 from tests.accounts.factories import (
@@ -656,6 +656,21 @@ def test_member_creates_and_edits_a_contact(client, member, world):
     assert contact.title == "CFO"
     record = ChangeRecord.objects.get(object_id=str(contact.pk), action=ChangeAction.UPDATE)
     assert record.before["title"] == "VP Finance" and record.after["title"] == "CFO"
+
+
+def test_a_contact_added_in_the_form_gets_the_persona_and_seniority_its_title_says(client, member, world):
+    revops = Persona.objects.create(name="RevOps leader", match_titles=["revops"], match_seniorities=[])
+    _logged_in(client, member)
+    form = {**CONTACT_FORM, "title": "Head of Revenue Operations", "seniority": "unknown"}
+    form["department"] = "other"
+    assert client.post(reverse("accounts:contact_create"), form).status_code == 302
+    contact = Contact.objects.get(email="new.person@acme.com")
+    assert contact.seniority == "director" and contact.persona == revops
+    # an edit keeps what a person chose, even "not mapped"
+    url = reverse("accounts:contact_update", kwargs={"pk": contact.pk})
+    client.post(url, {**form, "email": contact.email, "persona": "", "seniority": "unknown"})
+    contact.refresh_from_db()
+    assert contact.persona is None and contact.seniority == "unknown"
 
 
 def test_the_contact_form_shows_the_stage_but_never_changes_it(client, member, world):
