@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from revops.admin import AuditedModelAdmin
+from revops.admin import AuditedModelAdmin, person_column
 
 from .models import (
     Account,
@@ -71,7 +71,8 @@ class ProductAdmin(AuditedModelAdmin):
 
 @admin.register(SalesAgent)
 class SalesAgentAdmin(AuditedModelAdmin):
-    list_display = ["name", "manager", "regional_office", "user"]
+    list_display = ["name", "manager", "regional_office", person_column("user")]
+    list_select_related = ["user"]
     list_filter = ["regional_office"]
     search_fields = ["name", "manager"]
 

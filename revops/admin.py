@@ -19,6 +19,20 @@ from .choices import ChangeAction, VersionStatus
 from .documents import DocumentWorkflow
 from .exceptions import WorkflowError, error_text
 from .models import ApiToken, ChangeRecord, JobRun, Membership, Team
+from .templatetags.revops_ui import person
+
+
+def person_column(field: str, description: str = ""):
+    """A list column showing the user in ``field`` as the rest of the product does: full name, else the
+    username (``person``), sorted by last name."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=f"{field}__last_name")
+    def column(obj) -> str:
+        return person(getattr(obj, field)) or "—"
+
+    column.__name__ = f"{field}_person"
+    return column
+
 
 # What a service may refuse with: its message is shown, nothing was written.
 SERVICE_ERRORS = (WorkflowError, PermissionDenied, ValidationError)
@@ -313,7 +327,8 @@ class TeamAdmin(AuditedModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "team", "role"]
+    list_display = [person_column("user"), "team", "role"]
+    list_select_related = ["user", "team"]
     list_filter = ["team", "role"]
     search_fields = ["user__username", "team__name"]
     autocomplete_fields = ["user"]
@@ -338,7 +353,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "user", "scopes", "created", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "name", "prefix", person_column("user"), "scopes", "created", "last_used_at", "expires_at",
+        "revoked_at",
+    ]  # fmt: skip
+    list_select_related = ["user"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     fields = ["name", "user", "scopes", "expires_at", "prefix", "created", "last_used_at", "revoked_at"]
@@ -370,7 +389,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(ChangeRecord)
 class ChangeRecordAdmin(admin.ModelAdmin):
-    list_display = ["time", "actor", "action", "object_type", "object_repr", "request_id"]
+    list_display = ["time", person_column("actor"), "action", "object_type", "object_repr", "request_id"]
+    list_select_related = ["actor", "object_type"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_repr", "object_id", "request_id"]
     date_hierarchy = "time"
@@ -387,7 +407,11 @@ class ChangeRecordAdmin(admin.ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "progress", "total", "created_by", "created", "finished_at"]
+    list_display = [
+        "id", "kind", "status", "progress", "total", person_column("created_by", "started by"), "created",
+        "finished_at",
+    ]  # fmt: skip
+    list_select_related = ["created_by"]
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in JobRun._meta.fields]
 

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from revops.admin import AuditedModelAdmin
+from revops.admin import AuditedModelAdmin, person_column
 from scoring.delivery import webhooks
 from scoring.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -23,7 +23,7 @@ class ReadOnlyMixin:
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyMixin, AuditedModelAdmin):
-    list_display = ["title", "team", "user", "kind", "created"]
+    list_display = ["title", "team", person_column("user"), "kind", "created"]
     list_filter = ["team", "kind"]
     search_fields = ["title"]
     raw_id_fields = ["contact", "user"]

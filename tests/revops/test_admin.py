@@ -74,3 +74,18 @@ def test_admin_token_key_is_shown_once_and_hashed(client, revops_admin):
     assert any("rvo_" in m for m in shown)
     key = next(m for m in shown if "rvo_" in m).split(" is ")[1].split(" ")[0]
     assert token.key_hash != key and token.scopes == ["ingest", "read"]
+
+
+def test_admin_lists_show_people_by_their_full_names(client, revops_admin):
+    revops_admin.first_name, revops_admin.last_name = "Rita", "Ørsted"
+    revops_admin.save()
+    account = AccountFactory(name="Old name", employee_count=10)
+    client.force_login(revops_admin)
+    client.post(
+        f"/admin/accounts/account/{account.pk}/change/",
+        {"name": "New", "domain": account.domain, "industry": "software", "employee_count": 10}
+        | {"country": "US", "custom": "{}"},
+    )
+    for url in ("/admin/revops/changerecord/", "/admin/revops/membership/"):
+        html = client.get(url).content.decode()
+        assert "Rita Ørsted" in html, url
