@@ -10,8 +10,11 @@ Lifecycle, now (``contacts_by_stage``, ``contacts_in_stage``)
 Lifecycle, in a window (``stage_entries``, ``lifecycle_funnel``, ``funnel_conversion``)
     **Entered <stage> between since and until** (dates inclusive, days in the project's time zone):
     distinct contacts with at least one move into <stage> (a ``LifecycleTransition``) in the window, each
-    counted once, at its first entry in the window. *Lead* is entered by creation: **new leads** are the
-    contacts created in the window (a contact reopened as a lead is counted under "reopened").
+    counted once, at its first entry in the window. A move an import recorded (decision "import": the
+    stage another system had, on the day of the import) is not an entry: it says nothing of when the
+    contact got there, and it is not counted as an exit to Recycled or Disqualified either. *Lead* is
+    entered by creation: **new leads** are the contacts created in the window (a contact reopened as a
+    lead is counted under "reopened").
     A funnel step "A → B" takes the contacts that entered A in the window and counts those that reached B
     at or after that entry, at any time up to now (so a late conversion still counts for its cohort).
     The conversion chain MQL → SAL → SQL → opportunity → won is one cohort: the contacts that entered MQL
@@ -81,7 +84,7 @@ from accounts.choices import LifecycleStage, OpportunityStage
 from accounts.filtersets import ContactFilterSet
 from accounts.models import Account, Contact, Opportunity, Persona
 from revops.safecache import cache_get, cache_set
-from scoring.choices import BuyingStage
+from scoring.choices import BuyingStage, LifecycleDecision
 from scoring.filtersets import AccountModelScoreFilterSet
 from scoring.learned.selectors import account_model_scores
 from scoring.models import AccountModelScore, AccountRuleScore, ContactScore, LifecycleTransition
@@ -241,10 +244,11 @@ def stage_entry_rows(
     _stage_check(stage)
     if stage == LifecycleStage.LEAD:
         return Contact.objects.filter(created__gte=start, created__lt=end), "pk", "created"
-    in_period = LifecycleTransition.objects.filter(to_stage=stage, at__gte=start, at__lt=end)
-    earlier = LifecycleTransition.objects.filter(
-        contact=OuterRef("contact"), to_stage=stage, at__gte=start
-    ).filter(Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id")))
+    moves = LifecycleTransition.objects.exclude(decision=LifecycleDecision.IMPORT)
+    in_period = moves.filter(to_stage=stage, at__gte=start, at__lt=end)
+    earlier = moves.filter(contact=OuterRef("contact"), to_stage=stage, at__gte=start).filter(
+        Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id"))
+    )
     return in_period.filter(~Exists(earlier)), "contact_id", "at"
 
 
@@ -371,6 +375,7 @@ def lifecycle_funnel(*, since: datetime.date, until: datetime.date) -> dict[str,
         for row in LifecycleTransition.objects.filter(
             at__gte=start, at__lt=end, to_stage__in=list(EXIT_STAGES.values())
         )
+        .exclude(decision=LifecycleDecision.IMPORT)
         .values("to_stage")
         .annotate(transitions=Count("id"), contacts=Count("contact", distinct=True))
         .order_by()

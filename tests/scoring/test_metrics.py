@@ -127,6 +127,23 @@ def test_a_late_conversion_counts_for_its_cohort_and_not_for_the_window_it_happe
     assert metrics.funnel_conversion(since=today, until=today)["cohort"] == 0
 
 
+def test_a_stage_an_import_recorded_is_current_but_not_an_entry_or_an_exit(world):
+    # an import today brings two contacts: one an MQL elsewhere, one disqualified elsewhere (issue 17)
+    mql = person(M, 0)
+    LifecycleTransitionFactory(contact=mql, from_stage=L, to_stage=M, at=timezone.now(), decision="import")
+    gone = person(DQ, 0)
+    LifecycleTransitionFactory(contact=gone, from_stage=L, to_stage=DQ, at=timezone.now(), decision="import")
+    since, until = world["since"], world["until"]
+    assert metrics.contacts_in_stage(M) == 3  # b, f and the imported one
+    assert metrics.stage_entries(M, since=since, until=until) == 4  # a, b, c, g as before
+    funnel = metrics.lifecycle_funnel(since=since, until=until)
+    assert funnel["entries"][M] == 4
+    assert funnel["disqualified"]["contacts"] == 0, funnel["disqualified"]
+    # the same move, decided by the rules, is an entry
+    LifecycleTransition.objects.filter(contact=mql).update(decision="")
+    assert metrics.stage_entries(M, since=since, until=until) == 5
+
+
 def test_bad_input_is_refused_with_the_reason(world):
     with pytest.raises(ValueError, match="unknown lifecycle stage 'won'"):
         metrics.contacts_in_stage("won")
