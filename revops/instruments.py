@@ -34,6 +34,12 @@ SCORED = Counter(
     "Entities scored by the rules (contacts, accounts), full and incremental",
     ["entity"],
 )
+MODEL_SCORED = Counter(
+    "revops_model_scored_total",
+    "Entities scored by the learned models (accounts: in market and profile fit; contacts: persona fit), "
+    "full and incremental",
+    ["entity"],
+)
 EVENTS_INGESTED = Counter(
     "revops_events_ingested_total",
     "Events accepted by the batch API and imports, by result (created, duplicate)",

@@ -46,6 +46,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import frame_read, ids_condition, is_postgres, rows_frame, table_sql
+from revops.instruments import MODEL_SCORED
 from scoring.choices import ScoringModelKind
 from scoring.learned import backtest as B
 from scoring.learned import decisions as D
@@ -671,6 +672,7 @@ def contacts_chunk_score(
     read = time.monotonic() - started
     if contacts.empty:
         return {"contacts": 0, "written": 0, "model": model.pk, "seconds": round(read, 3)}
+    MODEL_SCORED.labels(entity="contact").inc(len(contacts))
     result = pd.DataFrame(
         {
             "contact_id": contacts["contact_id"].to_numpy(),

@@ -28,6 +28,7 @@ from accounts.choices import CLOSED_STAGES
 from accounts.models import Account, Opportunity
 from accounts.routing import accounts_route
 from revops.bulk import ids_condition, table_sql
+from revops.instruments import MODEL_SCORED
 from scoring.choices import BAND_RANK, Band, PolicyStatus, ScoringModelKind, ScoringModelStatus
 from scoring.delivery import notifications
 from scoring.engine import stages as stage_engine
@@ -209,6 +210,7 @@ def accounts_chunk_score(*, scorer: Scorer, ids, as_of: datetime.date, now: date
     frame = F.account_features(as_of=as_of, account_ids=ids, top_keys=top_keys)
     if frame.empty:
         return {"accounts": 0, "written": 0, "moved": 0, "qualified": 0}
+    MODEL_SCORED.labels(entity="account").inc(len(frame))  # scored, whether or not the score changed
     account_ids = frame.index.to_numpy(dtype=np.int64)
     p = np.round(in_market_predict(scorer.in_market, frame).astype(float), 4)
     rules_fit = _rules_fit(ids).reindex(account_ids).fillna(0.0).to_numpy()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from prometheus_client import REGISTRY
 
 from accounts.models import Account, Territory
 from revops.choices import Role, TeamKind
@@ -169,6 +170,13 @@ def test_profile_fit_blends_the_lookalike_model_and_the_icp_criteria_by_the_poli
         len({round(r.profile_fit - 30 * icp_share(policy, rules_fit.get(r.account_id, 0)), 2) for r in rows})
         > 10
     )
+
+
+def test_every_scored_account_is_counted_for_the_operators_metrics(world):
+    before = REGISTRY.get_sample_value("revops_model_scored_total", {"entity": "account"}) or 0.0
+    score_all(world)
+    score_all(world)  # scored again, nothing written: still scored
+    assert REGISTRY.get_sample_value("revops_model_scored_total", {"entity": "account"}) == before + 300
 
 
 def test_a_second_run_writes_nothing_and_history_keeps_every_change(world):
