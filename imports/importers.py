@@ -43,7 +43,9 @@ from accounts.selectors import persona_matcher
 from accounts.signals import records_imported
 from revops.bulk import bulk_insert, is_postgres
 from revops.models import Membership, Team
+from scoring.engine import words
 from scoring.lifecycle import contacts_stage_import, importable_stages
+from scoring.selectors import published_ruleset
 
 from .mappings import CUSTOM, Corrected, KindSpec, UnknownChoice, loose_key
 
@@ -1012,14 +1014,23 @@ STAGE_NEEDS_DECIDER = (
 )
 
 
-def lifecycle_summary(*, column: str, importable: set[str]) -> dict[str, Any]:
-    """What an import does with its stage column, for the report: the policy in words, then counts."""
+def lifecycle_summary(
+    *, column: str, importable: set[str], recycle_below: float | None = None
+) -> dict[str, Any]:
+    """What an import does with its stage column, for the report: the policy in words, then counts.
+    ``recycle_below``: the published rules' recycle threshold, to say what becomes of an imported MQL."""
     policy = (
         "Not written to contacts directly. A new contact starts as Lead; the lifecycle service then records "
         'the stage the file gives as where it stood before (a move decided "Imported", by the importing '
         "user, with the file's name as its reason, audited; nobody is notified). A stored contact keeps its "
         "stage: that moves only by sales' decisions and the rules."
     )
+    if recycle_below is not None:
+        policy += (
+            " An imported MQL is then held to our rules like any other: while its engagement here stays "
+            f"below {words.number(recycle_below)} (the published rules' recycle threshold), the next "
+            "rescore recycles it, so import its engagement events too, or expect those MQLs back as Recycled."
+        )
     refused = [LifecycleStage(s).label for s in LifecycleStage.values if s not in importable]
     if refused:
         policy += (
@@ -1082,8 +1093,11 @@ class ContactImporter(Importer):
         self.importable_stages: set[str] = set()
         if "lifecycle_stage" in self.index:
             self.importable_stages = importable_stages(self.ctx.actor)
+            live = published_ruleset()
             self.ctx.report.lifecycle = lifecycle_summary(
-                column=self.ctx.column("lifecycle_stage"), importable=self.importable_stages
+                column=self.ctx.column("lifecycle_stage"),
+                importable=self.importable_stages,
+                recycle_below=live.recycle_below if live is not None else None,
             )
         # Accounts the file names but nobody imported: pass 1 plans them, pass 2 creates them.
         self.new_domain_of: dict[str, str] = {}  # company (loose key) → the domain of its first row

@@ -15,8 +15,9 @@ from imports.services import csv_import
 from revops.choices import ChangeAction, Role, TeamKind
 from revops.models import ChangeRecord
 from scoring.choices import LifecycleDecision
+from scoring.engine.words import number
 from scoring.lifecycle import contacts_stage_import
-from scoring.models import LifecycleTransition, Notification
+from scoring.models import LifecycleTransition, Notification, Ruleset
 from tests.accounts.factories import ContactFactory, PersonaFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,6 +206,9 @@ def test_a_preview_records_nothing_and_says_what_would_happen(write, revops_memb
     summary = report.as_dict()["lifecycle"]
     assert (summary["new"], summary["stored"]) == (4, 1)
     assert "Not written to contacts directly" in summary["policy"]
+    # what the rules will do with an imported MQL, by the published version's threshold
+    live = Ruleset.objects.get(status="published")
+    assert f"below {number(live.recycle_below)} (the published rules' recycle threshold)" in summary["policy"]
 
 
 def test_unknown_status_values_are_listed_with_counts_and_can_be_mapped(write, revops_member):
