@@ -196,7 +196,7 @@ class AccountForm(ServiceModelForm):
         # The countries most accounts are in come first in the picker (static/js/revops.js).
         self.fields["country"].widget.attrs["data-first"] = ",".join(account_common_countries())
         self.fields["technologies"].queryset = Technology.objects.order_by("name")
-        self.fields["technologies"].help_text = "Hold Ctrl (⌘ on a Mac) to choose several."
+        self.fields["technologies"].help_text = "Type to find one; choose as many as it uses."
         self.fields["domain"].required = False
         # Our own, clearer messages for negative numbers (clean_employee_count, clean_annual_revenue).
         for name in ("employee_count", "annual_revenue"):
