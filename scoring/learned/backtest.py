@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db.models import Max, Min
+from django.utils.formats import date_format
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
@@ -765,8 +766,12 @@ def _report(
         next_one = f"{which}: {FOLD_STEPS[steps][1]} …" if steps < len(FOLD_STEPS) else f"{which} done"
         say.advance(done, len(chosen), next_one)
 
+    def day(value) -> str:  # as the pages write a day: "15 Aug 2025"
+        return date_format(pd.Timestamp(value).date(), "DATE_FORMAT")
+
     for k, split in enumerate(chosen):
-        say(f"fold {k + 1}: train {split['train'][0]}…{split['validation'][0]}, test {split['test'][0]}")
+        train_days = f"{day(split['train'][0])} – {day(split['validation'][0])}"
+        say(f"fold {k + 1}: train {train_days}, test {day(split['test'][0])}")
         fold_step(k, 0)
         train = store[store["as_of"].isin(split["train"])]
         validation = store[store["as_of"].isin(split["validation"])]

@@ -3,6 +3,7 @@ feature-group refits, the final fit and the look-alikes, weighted to move evenly
 second, always forward, ending at 100 %; and the estimate of the time left."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -134,8 +135,9 @@ def test_a_backtest_steps_through_every_date_fold_family_and_refit(demo, setting
     fractions = [f for f, _, _ in marks]
     biggest = max(b - a for a, b in zip(fractions, fractions[1:], strict=False))
     assert biggest <= progress.shares["backtest"] / 2 * max(s for _, _, s in FOLD_STEPS) + 1e-9
-    # The coarse messages (the lines the commands print) are the same as before.
-    assert any(m.startswith("fold 1: train ") for m in said)
+    # The coarse messages (the lines the commands print) are as before, their days as the pages write them.
+    day = r"\d{1,2} [A-Z][a-z]{2} \d{4}"
+    assert any(re.fullmatch(f"fold 1: train {day} – {day}, test {day}", m) for m in said), said
     assert not any("snapshot date" in m for m in said)
 
 
