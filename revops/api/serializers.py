@@ -1,6 +1,7 @@
 """API serializers for teams, memberships and API tokens."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from ..choices import TokenScope
@@ -54,6 +55,11 @@ class ApiTokenCreateSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("A new token must expire in the future (or never: omit it).")
+        return value
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

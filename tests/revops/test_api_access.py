@@ -129,6 +129,18 @@ def test_revoked_expired_and_wrong_tokens_fail(api_client, user_in, client_for):
     assert _token_client(api_client, "rvo_nope").get("/api/accounts/").status_code == 401
 
 
+def test_a_token_cannot_be_created_already_expired(client_for, user_in):
+    lead = user_in(TeamKind.MARKETING, Role.LEAD)
+    past = (timezone.now() - datetime.timedelta(minutes=1)).isoformat()
+    body = {"name": "x", "scopes": ["read"], "expires_at": past}
+    response = client_for(lead).post("/api/tokens/", body, format="json")
+    assert response.status_code == 400 and "expires_at" in response.json()
+    assert not ApiToken.objects.exists()
+    soon = (timezone.now() + datetime.timedelta(days=1)).isoformat()
+    response = client_for(lead).post("/api/tokens/", body | {"expires_at": soon}, format="json")
+    assert response.status_code == 201
+
+
 def test_bad_scopes_are_rejected(client_for, user_in):
     lead = user_in(TeamKind.MARKETING, Role.LEAD)
     response = client_for(lead).post("/api/tokens/", {"name": "x", "scopes": ["admin"]}, format="json")
