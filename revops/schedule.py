@@ -159,7 +159,11 @@ def periodic_task_update(
     """
     if interval is not None and crontab is not None:
         raise ValidationError("Give an interval or a crontab, not both.")
-    task = PeriodicTask.objects.select_for_update(of=("self",)).select_related("interval", "crontab").get(pk=task.pk)
+    task = (
+        PeriodicTask.objects.select_for_update(of=("self",))
+        .select_related("interval", "crontab")
+        .get(pk=task.pk)
+    )
     before = periodic_task_snapshot(task)
     if interval is not None:
         interval_validate(interval)
