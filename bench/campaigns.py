@@ -183,9 +183,9 @@ def _scores(url: str, as_of: datetime.date) -> dict:
     print("bench: campaigns setup: champions and scores (untimed, once per world) …", file=sys.stderr)
     started = time.perf_counter()
     options = SimpleNamespace(learned_retrain=False, learned_train_accounts=25_000, learned_train_snapshots=4)
-    champions = learned._champions(options, as_of)
+    champions = learned.champions_ensure(options, as_of)
     # In a fresh process: the pool forks, and this one has run XGBoost (not fork-safe).
-    pipeline = learned._pipeline_process(url, as_of, rules=True, processes=2)
+    pipeline = learned.pipeline_process(url, as_of, rules=True, processes=2)
     info = {
         "spec": spec,
         "seconds": round(time.perf_counter() - started, 1),

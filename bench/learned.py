@@ -106,7 +106,7 @@ def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     )
 
 
-def _clear_learned() -> None:
+def clear_learned() -> None:
     """No learned scores at all: every account and contact is written by the next rescore."""
     from django.db import connection
 
@@ -214,7 +214,7 @@ def _train_in_market(as_of: datetime.date, accounts: int, snapshots: int) -> tup
     return registered, info
 
 
-def _champions(args: argparse.Namespace, as_of: datetime.date) -> dict:
+def champions_ensure(args: argparse.Namespace, as_of: datetime.date) -> dict:
     """The in-market champion (and the fit models when they can be trained), kept or trained now."""
     spec = {
         "as_of": as_of.isoformat(),
@@ -397,6 +397,10 @@ def _pipeline(
             "database": round(sum(v - db_cpu.get(pid, 0.0) for pid, v in db_after.items()), 2),
         },
         "peak_rss_mb_this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # The largest pool process's peak (the pool has exited): each holds its own chunk at a time.
+        "peak_rss_mb_chunk_processes": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -412,7 +416,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _pipeline_process(
+def pipeline_process(
     url: str, as_of: datetime.date, *, rules: bool, processes: int, steps: bool = False, models: bool = True
 ) -> dict:
     """``_pipeline`` in a fresh Python process, as ``manage.py rescore`` runs: the chunk pool forks it,
@@ -440,7 +444,7 @@ def _median_run(repeats: int, prepare, run) -> dict:
 
 
 def _pipeline_main(job: dict) -> None:
-    """The other end of ``_pipeline_process``."""
+    """The other end of ``pipeline_process``."""
     bench_db.django_ready(job["url"])
     as_of = datetime.date.fromisoformat(job["as_of"])
     options = {k: job[k] for k in ("rules", "models", "processes", "steps")}
@@ -451,7 +455,7 @@ def _profile(path: str, as_of: datetime.date) -> dict:
     """One more learned rescore (one process, from empty learned tables) under cProfile."""
     from scoring.pipeline import full_rescore_local
 
-    _clear_learned()
+    clear_learned()
     return world.profiled(
         path, lambda: full_rescore_local(rules=False, models=True, as_of=as_of, processes=1)
     )
@@ -604,26 +608,26 @@ def run(args: argparse.Namespace) -> dict:
 
     print("bench: learned setup: rules scores and champions (untimed) …", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    world._reset(marker)
-    _clear_learned()
-    _pipeline_process(url, as_of, rules=True, models=False, processes=processes)
+    world.world_reset(marker)
+    clear_learned()
+    pipeline_process(url, as_of, rules=True, models=False, processes=processes)
     rules_s = time.perf_counter() - started
-    champions = _champions(args, as_of)
+    champions = champions_ensure(args, as_of)
 
     print("bench: learned baseline (per-account ORM loop) …", file=sys.stderr, flush=True)
     ids = list(Account.objects.order_by("id").values_list("id", flat=True))
     sample = random.Random(args.rescore_seed).sample(ids, min(len(ids), args.learned_baseline_sample))
-    _clear_learned()
+    clear_learned()
     base = _baseline(as_of, sample)
 
     print("bench: learned phases in one process (with a breakdown) …", file=sys.stderr, flush=True)
-    _clear_learned()
-    learned_single = learned = _pipeline_process(url, as_of, rules=False, processes=1, steps=True)
+    clear_learned()
+    learned_single = learned = pipeline_process(url, as_of, rules=False, processes=1, steps=True)
     repeats = max(1, args.learned_repeats)
     if processes > 1:
         print(f"bench: learned phases in {processes} processes, {repeats}× …", file=sys.stderr, flush=True)
         learned = _median_run(
-            repeats, _clear_learned, lambda: _pipeline_process(url, as_of, rules=False, processes=processes)
+            repeats, clear_learned, lambda: pipeline_process(url, as_of, rules=False, processes=processes)
         )
 
     print(
@@ -633,12 +637,12 @@ def run(args: argparse.Namespace) -> dict:
     )
     full = _median_run(
         repeats,
-        lambda: (world._reset(marker), _clear_learned()),
-        lambda: _pipeline_process(url, as_of, rules=True, processes=processes),
+        lambda: (world.world_reset(marker), clear_learned()),
+        lambda: pipeline_process(url, as_of, rules=True, processes=processes),
     )
     agree = _agreement(base["results"])
     print("bench: full pipeline again, nothing changed …", file=sys.stderr, flush=True)
-    second = _pipeline_process(url, as_of, rules=True, processes=processes)
+    second = pipeline_process(url, as_of, rules=True, processes=processes)
     profile = None
     if args.learned_profile:
         print("bench: profiling a learned rescore …", file=sys.stderr, flush=True)

@@ -136,7 +136,7 @@ def in_own_process(
 
 
 # --- the world ------------------------------------------------------------------------------------------
-def _marker(url: str) -> dict | None:
+def world_marker(url: str) -> dict | None:
     """What the database holds, per the marker of a previous run (None: no database, no marker)."""
     import psycopg
 
@@ -194,7 +194,7 @@ def _seed(url: str, accounts: int, seed: int, end: datetime.date) -> float:
 
 def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
     """Reuse the seeded world of that size and seed, or drop the database and seed it; migrate."""
-    marker = None if args.reseed else _marker(url)
+    marker = None if args.reseed else world_marker(url)
     wanted = {"accounts": args.rescore_accounts, "seed": args.rescore_seed}
     reuse = bool(marker) and all(marker.get(k) == v for k, v in wanted.items())
     if not reuse:
@@ -242,7 +242,7 @@ def _world(args: argparse.Namespace, url: str) -> tuple[dict, bool]:
 def kept_world(url: str, *, accounts: int, seed: int, reseed: bool, flag: str) -> tuple[dict, bool]:
     """The rescore section's world of ``accounts`` in ``url`` for another section, reused or seeded;
     a kept world of another size is refused rather than dropped (``flag`` names the database option)."""
-    marker = _marker(url)
+    marker = world_marker(url)
     if marker and not reseed and marker.get("accounts") != accounts:
         raise SystemExit(
             f"{url} holds a world of {marker['accounts']:,} accounts, not {accounts:,}: "
@@ -252,7 +252,7 @@ def kept_world(url: str, *, accounts: int, seed: int, reseed: bool, flag: str) -
     return _world(SimpleNamespace(rescore_accounts=accounts, rescore_seed=seed, reseed=reseed), url)
 
 
-def _reset(marker: dict) -> dict:
+def world_reset(marker: dict) -> dict:
     """Back to the world as seeded: no scores, history, outbox, transitions or notifications of earlier
     runs, and every contact in its seeded lifecycle stage."""
     from django.apps import apps
@@ -751,18 +751,18 @@ def run(args: argparse.Namespace) -> dict:
     counts = _counts()
 
     print("bench: rescore baseline (per-contact ORM loop) …", file=sys.stderr, flush=True)
-    reset = _reset(marker)
+    reset = world_reset(marker)
     ids = list(Contact.objects.order_by("id").values_list("id", flat=True))
     sample = random.Random(args.rescore_seed).sample(ids, min(len(ids), args.rescore_baseline_sample))
     base = _baseline(spec, as_of, sample)
-    _reset(marker)
+    world_reset(marker)
 
     print(f"bench: full rescore of {len(ids):,} contacts …", file=sys.stderr, flush=True)
     full = single = _full_rescore(url, as_of)
     agree = _agreement(base["results"])
     if args.rescore_processes > 1:
         print(f"bench: full rescore in {args.rescore_processes} processes …", file=sys.stderr, flush=True)
-        _reset(marker)
+        world_reset(marker)
         full = _full_rescore(url, as_of, args.rescore_processes)
         agree = min(agree, _agreement(base["results"]))
     print("bench: full rescore again, nothing changed …", file=sys.stderr, flush=True)
@@ -770,7 +770,7 @@ def run(args: argparse.Namespace) -> dict:
     profile = None
     if args.rescore_profile:
         print("bench: profiling a full rescore …", file=sys.stderr, flush=True)
-        _reset(marker)
+        world_reset(marker)
         profile = _profile(as_of, args.rescore_profile)
 
     print(f"bench: latency of {args.rescore_latency_events} events through a worker …", file=sys.stderr)

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 
 from . import db as bench_db
 from . import rescore as world
+from .db import growth_exponent
 
 TARGET_SECONDS = 120
 TARGET_ROWS = 1_000_000
@@ -512,24 +513,38 @@ def _estimate(ours: dict) -> dict:
 
 
 # --- the whole command at several sizes -----------------------------------------------------------------
-def _scale_world(url: str, accounts: int, seed: int) -> dict:
-    """The world of ``accounts`` in ``url``: kept, or seeded by the rescore section's helpers in a process
-    of its own (Django points at one database per process)."""
-    marker = world._marker(url)
-    if not (marker and marker.get("accounts") == accounts and marker.get("seed") == seed):
-        code = (
-            "import sys; from bench import rescore as w; "
-            "w.kept_world(sys.argv[1], accounts=int(sys.argv[2]), seed=int(sys.argv[3]), reseed=False, "
-            "flag='--train-scale-url')"
-        )
-        done = subprocess.run([sys.executable, "-c", code, url, str(accounts), str(seed)], cwd=world.ROOT)
-        if done.returncode:
-            raise SystemExit(f"could not seed the {accounts:,}-account world in {url}")
-        marker = world._marker(url)
-    return marker
+def scale_world(
+    url: str, *, accounts: int, seed: int, source: str | None = None, flag: str = "--train-scale-url"
+) -> tuple[dict, str]:
+    """The world of ``accounts`` in ``url``, and how it came (``kept``, ``copied`` or ``seeded``): kept;
+    else, when ``source`` (the rescore section's database) holds the world of that size and seed and
+    nobody is connected to it, a copy of it (seconds, not the minutes of seeding); else seeded by the
+    rescore section's helpers in a process of its own (Django points at one database per process).
+    ``flag`` names the option of ``url`` in messages."""
+
+    def wanted(marker: dict | None) -> bool:
+        return bool(marker) and marker.get("accounts") == accounts and marker.get("seed") == seed
+
+    marker = world.world_marker(url)
+    if wanted(marker):
+        return marker, "kept"
+    if source and source != url and not marker and wanted(world.world_marker(source)):
+        print(f"bench: copying the {accounts:,}-account world of {source} …", file=sys.stderr, flush=True)
+        if bench_db.database_copy(source, url):
+            return world.world_marker(url), "copied"
+        print(f"bench: {source} is in use, so the world is seeded instead", file=sys.stderr, flush=True)
+    code = (
+        "import sys; from bench import rescore as w; "
+        "w.kept_world(sys.argv[1], accounts=int(sys.argv[2]), seed=int(sys.argv[3]), reseed=False, "
+        "flag=sys.argv[4])"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url, str(accounts), str(seed), flag], cwd=world.ROOT)
+    if done.returncode:
+        raise SystemExit(f"could not seed the {accounts:,}-account world in {url}")
+    return world.world_marker(url), "seeded"
 
 
-def _command_process(url: str) -> dict:
+def command_process(url: str) -> dict:
     """``manage.py train --json`` in a process of its own against ``url``: wall seconds, the process's
     peak RSS and CPU (``os.wait4``: it and its children), the load average around it. The versions it
     registers are deleted afterwards, so that every run starts from the same world."""
@@ -568,15 +583,6 @@ def _command_process(url: str) -> dict:
     }
 
 
-def _exponent(sizes: list[int], values: list[float]) -> float | None:
-    """The slope of log(value) against log(size): 1 grows as the rows, 0 is flat."""
-    import numpy as np
-
-    if len(sizes) < 2:
-        return None
-    return round(float(np.polyfit(np.log(sizes), np.log(values), 1)[0]), 2)
-
-
 def _scale(args: argparse.Namespace) -> dict:
     """The whole train command at each ``--train-scale`` size, the growth exponents and the targets."""
     sizes = sorted({int(n) for n in args.train_scale.split(",") if n.strip()})
@@ -585,9 +591,13 @@ def _scale(args: argparse.Namespace) -> dict:
         url = args.train_scale_url.format(k=accounts // 1000, accounts=accounts)
         if "bench" not in url.rsplit("/", 1)[-1]:
             raise SystemExit(f"Refusing to use {url!r}: the database name must contain 'bench'.")
-        marker = _scale_world(url, accounts, args.rescore_seed)
+        marker, how = scale_world(
+            url, accounts=accounts, seed=args.rescore_seed, source=world.shared_database_url(args, None)
+        )
         print(f"bench: the train command at {accounts:,} accounts …", file=sys.stderr, flush=True)
-        runs[accounts] = {"database": url, "world_end_date": marker["end_date"], **_command_process(url)}
+        runs[accounts] = {
+            "database": url, "world": how, "world_end_date": marker["end_date"], **command_process(url)
+        }  # fmt: skip
     measured = [n for n in sizes if n in runs]
     at_target = runs.get(TARGET_COMMAND_ACCOUNTS)
     load = max(max(r["load_average_before"][0], r["load_average_after"][0]) for r in runs.values())
@@ -595,8 +605,8 @@ def _scale(args: argparse.Namespace) -> dict:
         "what": "`manage.py train --json` (in-market model with its backtest, final fit, look-alike models) "
         "in a process of its own; registered versions deleted after each run",
         "runs": {str(n): runs[n] for n in measured},
-        "seconds_exponent": _exponent(measured, [runs[n]["seconds"] for n in measured]),
-        "peak_rss_exponent": _exponent(measured, [runs[n]["peak_rss_gb"] for n in measured]),
+        "seconds_exponent": growth_exponent(measured, [runs[n]["seconds"] for n in measured]),
+        "peak_rss_exponent": growth_exponent(measured, [runs[n]["peak_rss_gb"] for n in measured]),
         "targets": {
             "accounts": TARGET_COMMAND_ACCOUNTS,
             "train_seconds": TARGET_COMMAND_SECONDS,
