@@ -24,6 +24,7 @@ SECTIONS = {
     "plans": "bench.plans",
     "whatif": "bench.whatif",
     "pages": "bench.pages",
+    "scale": "bench.scale",
 }
 
 
