@@ -459,8 +459,10 @@ def fit_ceiling(x: np.ndarray, truth: np.ndarray, weight: np.ndarray | None = No
 
     known = np.flatnonzero(np.isfinite(truth))
     rows = known[families.sample_rows(len(known), CEILING_ROWS)]
+    # 200 trees at 0.1 rather than 400 at 0.05: on 200,000 snapshot rows of the 100,000-account world the
+    # fold's ceiling read 0.8347 against 0.8351, in 6.5 s instead of 14.6.
     model = XGBRegressor(
-        n_estimators=400, max_depth=4, learning_rate=0.05, subsample=0.8, colsample_bytree=0.5, n_jobs=2,
+        n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.8, colsample_bytree=0.5, n_jobs=2,
         random_state=0,
     )  # fmt: skip
     return model.fit(x[rows], truth[rows], sample_weight=None if weight is None else weight[rows])
