@@ -76,11 +76,15 @@ class _Asked:
     def result(self) -> object:
         return self.call()
 
+    def cancel(self) -> bool:
+        self.call = None
+        return True
+
 
 def beside(function: Callable, items: Iterable[Hashable], *, name: str) -> dict:
     """``function(item)`` for each of ``items``, one after another in a thread of its own while the caller
     goes on: ``{item: future}``, where ``future.result()`` waits for that item's (and raises what it
-    raised). Inside a transaction (a test, a caller's
+    raised) and ``future.cancel()`` drops one not started. Inside a transaction (a test, a caller's
     ``atomic`` block) another connection would not see this one's rows, so each is then computed by
     ``result()``, in the caller's thread."""
     items = list(items)
