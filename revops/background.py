@@ -11,26 +11,20 @@ asking during every run (a steady feed), the wait doubles from run to run up to 
 the work of many requests instead of redoing the same work every moment; a run that nobody asked for
 again meanwhile brings the wait back to the first one.
 
-Work a long job can do beside its own (training's rules baseline: database reads and pandas, while the
-model fits run in XGBoost and BLAS without Python's lock) goes to ``beside``: one thread that takes the
-items in order while the job goes on.
-
 When the broker cannot be reached, sending fails: ``job_send`` then calls ``failed`` with the reason in
 words (the job's row is marked failed, so it never waits "running" forever) instead of raising into an
 after-commit hook. Work that a committed write leaves for later is noted with ``deferred_note`` and said
 in the response's ``X-Deferred-Work`` header (``revops.middleware``)."""
 
-import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 from celery import current_app
 from django.conf import settings
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
@@ -65,42 +59,6 @@ def job_send(
         return True
     threading.Thread(target=_run, args=(send, args, name), name=name, daemon=True).start()
     return True
-
-
-class _Asked:
-    """A result computed when asked for, in the asking thread (``beside`` inside a transaction)."""
-
-    def __init__(self, call: Callable[[], object]):
-        self.call = call
-
-    def result(self) -> object:
-        return self.call()
-
-    def cancel(self) -> bool:
-        self.call = None
-        return True
-
-
-def beside(function: Callable, items: Iterable[Hashable], *, name: str) -> dict:
-    """``function(item)`` for each of ``items``, one after another in a thread of its own while the caller
-    goes on: ``{item: future}``, where ``future.result()`` waits for that item's (and raises what it
-    raised) and ``future.cancel()`` drops one not started. Inside a transaction (a test, a caller's
-    ``atomic`` block) another connection would not see this one's rows, so each is then computed by
-    ``result()``, in the caller's thread."""
-    items = list(items)
-    if connection.in_atomic_block or not items:
-        return {item: _Asked(functools.partial(function, item)) for item in items}
-
-    def one(item):
-        try:
-            return function(item)
-        finally:
-            connections.close_all()  # this thread's connections only
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-    futures = {item: pool.submit(one, item) for item in items}
-    pool.shutdown(wait=False)  # its thread ends after the last item
-    return futures
 
 
 def deferred_note(words: str) -> None:

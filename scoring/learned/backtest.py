@@ -38,7 +38,6 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from accounts.models import Account, AccountActivityDaily, Opportunity
-from revops.background import beside
 from scoring.choices import RulesetStatus
 from scoring.engine.rules import evaluate_accounts, evaluate_contacts
 from scoring.learned import families
@@ -556,11 +555,6 @@ class TrainingRows:
     def test_rows(self, dates: list[datetime.date]) -> int:
         return sum(rows for day in dates for _, rows in self.tests.get(day, []))
 
-    def test_accounts(self, dates: list[datetime.date]) -> np.ndarray:
-        """The accounts of these test dates' rows, in the rows' order."""
-        parts = [chunk["account_id"].to_numpy() for chunk in self.test_chunks(dates)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
     def test_chunks(self, dates: list[datetime.date]):
         """Every row of these test dates, a chunk at a time."""
         for day in dates:
@@ -760,19 +754,11 @@ def _report(
     dropped += [{"feature": c, "reason": "excluded from training by a person"} for c in exclude if c in store]
     plain = plain_columns(columns)
     plain_at = [columns.index(c) for c in plain]
-    chosen = splits(dates, folds=folds, horizon_days=horizon_days)
-    # The rules baseline of each test date (a rules rescore of every contact as of that day: database
-    # reads and pandas) is worked out in a thread beside the folds' fits, which spend their time in
-    # XGBoost and BLAS, without Python's lock. A failed fold leaves the thread to finish its dates (reads
-    # only) and end.
-    baselines = beside(
-        lambda day: rules_scores(day, rows.test_accounts([day])), [s["test"][0] for s in chosen],
-        name="rules-baseline",
-    )  # fmt: skip
     folds_out, pooled = [], {m: [] for m in MODELS}
     pooled_y, pooled_accounts = [], []
     strength = binning = None
     warnings: list[dict] | None = None
+    chosen = splits(dates, folds=folds, horizon_days=horizon_days)
     say.begin("backtest", "backtest …")
 
     def fold_step(k: int, steps: int) -> None:
@@ -855,7 +841,9 @@ def _report(
             del x_test
         y, test_accounts = np.concatenate(y_parts), np.concatenate(account_parts)
         scores = {name: np.concatenate(values) for name, values in parts.items()}
-        scores["rules"] = baselines[split["test"][0]].result().reindex(test_accounts).fillna(0.0).to_numpy()
+        scores["rules"] = (
+            rules_scores(split["test"][0], test_accounts).reindex(test_accounts).fillna(0.0).to_numpy()
+        )
         fold = {
             "train_dates": [d.isoformat() for d in split["train"]],
             "validation_dates": [d.isoformat() for d in split["validation"]],

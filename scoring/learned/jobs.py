@@ -7,11 +7,9 @@ the final transaction that registers the version, and a backtest writes only its
 
 import datetime
 import json
-import threading
 
 from celery import shared_task
 
-from revops.background import beside
 from revops.models import JobRun
 from revops.services import (
     job_run_create_once,
@@ -135,46 +133,26 @@ def models_train_all(
     )
 
     say = as_progress(progress)
-    # The look-alike models learn from firmographics and buying teams, not from the in-market model: they
-    # are trained in a thread beside it (``beside``), on what its fits leave of the cores. There their lines
-    # are kept and said when each is done (one bar follows one phase at a time); trained in line (inside a
-    # transaction), each says its own steps as it goes.
-    trainers, lines, caller = dict(_fit_trainers()), {}, threading.current_thread()
-
-    def fit(kind: str):
-        lines[kind] = []
-        progress = say if threading.current_thread() is caller else lines[kind].append
-        return trainers[kind](as_of=as_of, user=user, margin=margin, progress=progress)
-
-    fitting = beside(fit, list(trainers), name="lookalike-training")
     say.prefix = f"{MODEL_NAMES[ScoringModelKind.IN_MARKET]}: "
-    try:
-        model = registry.model_train(
-            user=user, as_of=as_of, horizon_days=horizon_days, margin=margin, folds=folds, progress=say
-        )
-    except BaseException:
-        for future in fitting.values():  # a look-alike not started is not; one under way ends on its own
-            future.cancel()
-        raise
+    model = registry.model_train(
+        user=user, as_of=as_of, horizon_days=horizon_days, margin=margin, folds=folds, progress=say
+    )
     say.prefix = ""
     result = {"in_market": _summary(model)}
     say(f"{model_words(model.kind, model.version)}: {model.get_status_display().lower()}")
-    for kind in trainers:
+    for kind, train in _fit_trainers():
         name = MODEL_NAMES[kind]
         say.begin(kind)
         say(f"{name}: training …")
         say.prefix = f"{name}: "
         try:
-            fitted = fitting[kind].result()
+            fitted = train(as_of=as_of, user=user, margin=margin, progress=say)
         except registry.RegistryError as exc:  # e.g. no buying teams yet: the in-market model still stands
-            fitted = exc
-        for line in lines.get(kind, []):
-            say(line)
-        say.prefix = ""
-        if isinstance(fitted, registry.RegistryError):
-            result[kind] = {"kind": kind, "skipped": str(fitted)}
-            say(f"{name}: not trained — {fitted}")
+            result[kind] = {"kind": kind, "skipped": str(exc)}
+            say.prefix = ""
+            say(f"{name}: not trained — {exc}")
             continue
+        say.prefix = ""
         result[kind] = _summary(fitted)
         say(f"{model_words(fitted.kind, fitted.version)}: {fitted.get_status_display().lower()}")
     say.finish("done")

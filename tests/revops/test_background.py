@@ -5,10 +5,8 @@ import threading
 
 import pytest
 
-from accounts.models import Account
 from config.celery import app
 from revops import background
-from tests.accounts.factories import AccountFactory
 
 
 @pytest.fixture
@@ -128,35 +126,3 @@ def test_without_a_bound_the_debounce_wait_stays_fixed(monkeypatch):
     debounced._run_once()
     debounced._run_once()
     assert debounced.wait == 0.001
-
-
-def _thread_and_count(_item):
-    return threading.current_thread().name, Account.objects.count()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_beside_works_the_items_in_order_in_one_thread_of_its_own_that_sees_committed_rows():
-    AccountFactory.create_batch(3)
-    futures = background.beside(_thread_and_count, ["a", "b"], name="test-beside")
-    assert list(futures) == ["a", "b"]
-    results = [futures[item].result(timeout=30) for item in futures]
-    assert {name for name, _ in results} == {results[0][0]}
-    assert results[0][0].startswith("test-beside") and results[0][0] != threading.current_thread().name
-    assert [count for _, count in results] == [3, 3]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_beside_raises_an_items_error_where_its_result_is_asked_for():
-    def failing(item):
-        raise ValueError(f"no {item}")
-
-    futures = background.beside(failing, ["x"], name="test-beside")
-    with pytest.raises(ValueError, match="no x"):
-        futures["x"].result(timeout=30)
-
-
-@pytest.mark.django_db
-def test_inside_a_transaction_beside_computes_each_item_where_it_is_asked_for():
-    AccountFactory.create_batch(2)  # uncommitted: another connection would count 0
-    futures = background.beside(_thread_and_count, ["a"], name="test-beside")
-    assert futures["a"].result() == (threading.current_thread().name, 2)

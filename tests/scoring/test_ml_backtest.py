@@ -4,18 +4,14 @@ split, better than chance, and a warning for a feature that knows the answer."""
 import datetime
 import io
 import json
-import threading
 
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from accounts.models import Channel
-from demo import catalogue
 from scoring.learned import backtest as B
 from scoring.learned import families
 from scoring.learned import features as F
@@ -281,26 +277,3 @@ def test_training_rows_beyond_the_bound_are_a_weighted_sample_that_restores_the_
     assert "restore the base rate" in report["sampling"]["note"]
     assert report["champion"]["roc_auc"] > 0.6
     assert all(f["train_rows_weighted"] > f["train_rows"] for f in report["folds"])
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_rules_baseline_worked_out_beside_the_fits_is_the_one_worked_out_in_line(monkeypatch):
-    # The channels a migration made are gone when another transactional test flushed the database first.
-    for order, slug in enumerate(catalogue.CHANNELS):
-        Channel.objects.get_or_create(slug=slug, defaults={"name": slug.title(), "sort_order": order})
-    call_command("seed_demo", accounts=200, seed=7, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
-    threads, original = [], B.rules_scores
-
-    def recorded(as_of, account_ids):
-        threads.append(threading.current_thread().name)
-        return original(as_of, account_ids)
-
-    monkeypatch.setattr(B, "rules_scores", recorded)
-    beside = B.run(folds=2, ablation=False)
-    assert threads and all(name.startswith("rules-baseline") for name in threads)
-    threads.clear()
-    with transaction.atomic():  # another connection would not see this one's rows: worked out in line
-        in_line = B.run(folds=2, ablation=False)
-    assert threads == [threading.current_thread().name] * len(threads) and threads
-    assert beside["models"]["rules"] == in_line["models"]["rules"]
-    assert [f["models"]["rules"] for f in beside["folds"]] == [f["models"]["rules"] for f in in_line["folds"]]

@@ -4,15 +4,12 @@ second, always forward, ending at 100 %; and the estimate of the time left."""
 
 import io
 import re
-import threading
 
 import pytest
 from django.core.management import call_command
 
 from revops.models import JobRun
-from scoring.choices import ScoringModelKind
 from scoring.learned import backtest as B
-from scoring.learned import jobs, registry
 from scoring.learned.jobs import job_progress, models_train_all
 from scoring.learned.progress import (
     BACKTEST_PHASES,
@@ -22,7 +19,6 @@ from scoring.learned.progress import (
     Progress,
     remaining_words,
 )
-from tests.scoring.factories import ScoringModelFactory
 
 
 class Clock:
@@ -158,40 +154,3 @@ def test_a_training_run_ends_at_100_through_every_phase(demo):
     # The job's words: the model's name and version, not its key.
     assert "In-market model, version 1: champion" in said
     assert not any(m.startswith("in_market") for m in said)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_look_alikes_train_in_a_thread_beside_the_in_market_model_and_their_lines_follow_it(monkeypatch):
-    """The orchestration alone (the models are factories): outside a transaction the look-alikes train in
-    a thread of their own while the in-market model trains, and what they said comes after its lines."""
-    trained_in = {}
-
-    def in_market(**kwargs):
-        kwargs["progress"]("fold 1 …")
-        trained_in["in_market"] = threading.current_thread().name
-        return ScoringModelFactory(kind=ScoringModelKind.IN_MARKET)
-
-    def look_alike(kind):
-        def train(*, as_of, user, margin, progress):
-            progress(f"{kind}: 10 accounts")
-            trained_in[kind] = threading.current_thread().name
-            if kind == "persona_fit":
-                raise registry.RegistryError("no buying teams yet")
-            return ScoringModelFactory(kind=kind)
-
-        return train
-
-    monkeypatch.setattr(registry, "model_train", in_market)
-    monkeypatch.setattr(
-        jobs, "_fit_trainers", lambda: [(k, look_alike(k)) for k in ("account_fit", "persona_fit")]
-    )
-    said = []
-    result = models_train_all(progress=said.append)
-    assert trained_in["in_market"] == threading.current_thread().name
-    assert trained_in["account_fit"].startswith("lookalike-training")
-    assert trained_in["persona_fit"].startswith("lookalike-training")
-    assert result["account_fit"]["kind"] == "account_fit" and "skipped" in result["persona_fit"]
-    fit_lines = [i for i, line in enumerate(said) if "account_fit: 10 accounts" in line]
-    assert fit_lines and fit_lines[0] > said.index("In-market model: fold 1 …")
-    assert said[fit_lines[0]] == "Account profile fit model: account_fit: 10 accounts"
-    assert any(line.endswith("not trained — no buying teams yet") for line in said)
