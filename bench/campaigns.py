@@ -67,7 +67,6 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_campaign
 TARGET_SEGMENT_SECONDS = 1.0
 TARGET_SPEEDUP = 50
 TARGET_LEADERBOARD_MS = 300
-HIGH_LOAD = 3.0
 
 SCORES_KEY = "campaigns_scores"
 CAMPAIGNS_KEY = "campaigns_world"
@@ -1224,11 +1223,7 @@ def run(args: argparse.Namespace) -> dict:
             "leaderboard_under_300ms_met": p95 is not None and p95 < TARGET_LEADERBOARD_MS,
         },
     }
-    if load > HIGH_LOAD:
-        result["load_warning"] = (
-            f"load average {load:.1f} on {os.cpu_count()} CPUs before the measurement: other work shared "
-            "the cores, the seconds are pessimistic"
-        )
+    result.update(bench_db.load_warning(load, "before the measurement"))
     if profile:
         result["profile"] = profile
     return result

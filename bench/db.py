@@ -125,6 +125,20 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1)]
 
 
+HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
+
+
+def load_warning(load: float, when: str, *, what: str = "seconds") -> dict:
+    """``{"load_warning": …}`` when ``load`` (a load average, taken ``when``) was above ``HIGH_LOAD``, else
+    nothing: the JSON says that other work shared the cores and the ``what`` are pessimistic."""
+    if load <= HIGH_LOAD:
+        return {}
+    return {
+        "load_warning": f"load average {load:.1f} on {os.cpu_count()} CPUs {when}: other work shared the "
+        f"cores, the {what} are pessimistic"
+    }
+
+
 def growth_exponent(sizes: Sequence[float], values: Sequence[float]) -> float | None:
     """The slope of log(value) against log(size), least squares, to two decimals: 1 grows as the size,
     0 is flat, 2 grows as its square. None for fewer than two sizes or any value that is not positive."""

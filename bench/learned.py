@@ -41,7 +41,6 @@ from .server import database_cpu
 
 TARGET_SECONDS = 30  # issue 16: the whole pipeline (was 60)
 TARGET_SPEEDUP = 50
-HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
 MODELS_KEY = "learned_models"
 HORIZON_DAYS = 90
 
@@ -701,11 +700,7 @@ def run(args: argparse.Namespace) -> dict:
             "speedup_met": bool(speedup and speedup >= TARGET_SPEEDUP),
         },
     }
-    if max(loads) > HIGH_LOAD:
-        result["load_warning"] = (
-            f"load average {max(loads):.1f} on {os.cpu_count()} CPUs before the timed runs: other work "
-            "shared the cores, the seconds are pessimistic"
-        )
+    result.update(bench_db.load_warning(max(loads), "before the timed runs"))
     if profile:
         result["profile"] = profile
     return result

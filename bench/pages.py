@@ -47,7 +47,6 @@ from .server import gunicorn
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 TARGET_API_P95_MS = 50
 TARGET_PAGE_P50_MS = 300
-HIGH_LOAD = 3.0
 BENCH_USER = "bench-pages"
 NO_MATCH = "zqxjv"  # a search that matches nothing: every row is looked at
 SAMPLE_IDS = 400  # random ids probed per table to draw filter values from
@@ -485,9 +484,5 @@ def run(args: argparse.Namespace) -> dict:
         "api_every_filter_p95_under_50ms_met": result.get("api", {}).get("every_p95_under_50ms_met"),
         **{f"page_{name}_p50_under_300ms_met": p["p50_under_300ms_met"] for name, p in page_results.items()},
     }
-    if load_before[0] > HIGH_LOAD:
-        result["load_warning"] = (
-            f"load average {load_before[0]:.1f} on {os.cpu_count()} CPUs before the measurement: other work "
-            "shared the cores, the times are pessimistic"
-        )
+    result.update(bench_db.load_warning(load_before[0], "before the measurement", what="times"))
     return result

@@ -55,11 +55,10 @@ from decimal import Decimal
 from typing import Any
 
 from . import rescore as world
-from .db import database_recreate, django_ready, percentile, queries_counted, ready_url
+from .db import database_recreate, django_ready, load_warning, percentile, queries_counted, ready_url
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_plans"
 TARGET_PAGE_MS = 300
-HIGH_LOAD = 3.0
 HISTORY_DAYS = 548  # 18 months of opportunities, to today
 
 ACCOUNT_PREFIX = "Bench plan account"
@@ -1047,11 +1046,7 @@ def measure(options: argparse.Namespace) -> dict:
         },
         "load_average_before": load,
     }
-    if load[0] > HIGH_LOAD:
-        result["load_warning"] = (
-            f"load average {load[0]:.1f} on {os.cpu_count()} CPUs before the measurement: other work shared "
-            "the cores, the seconds are pessimistic"
-        )
+    result.update(load_warning(load[0], "before the measurement"))
     if profile:
         result["profile"] = profile
     return result

@@ -33,7 +33,6 @@ from . import learned, train
 from . import rescore as world
 from .db import extrapolated, growth_exponent, server_environment
 
-HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
 DEFAULT_SIZES = "25000,50000,100000"
 # The figures whose growth is reported (dotted paths into a run's dict, by prefix).
 GROWING = ("seconds", "phases_s.", "peak_rss", "cpu_s")
@@ -211,11 +210,7 @@ def run(args: argparse.Namespace) -> dict:
         "the accounts, 0 is flat); extrapolated: the value at the largest size × (extrapolated_to / that "
         "size) ** exponent",
     }
-    if loads and max(loads) > HIGH_LOAD:
-        result["load_warning"] = (
-            f"load average up to {max(loads):.1f} on {os.cpu_count()} CPUs around the runs: other work "
-            "shared the cores, the seconds are pessimistic"
-        )
+    result.update(bench_db.load_warning(max(loads, default=0.0), "(the highest) around the runs"))
     return result
 
 

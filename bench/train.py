@@ -51,7 +51,6 @@ TARGET_COMMAND_RSS_GB = 4.0
 TARGET_COMMAND_ACCOUNTS = 100_000
 SCALE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_train_{k}k"
 HORIZON_DAYS = 90
-HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
@@ -614,7 +613,7 @@ def _scale(args: argparse.Namespace) -> dict:
         },
         "train_seconds_met": None if at_target is None else at_target["seconds"] <= TARGET_COMMAND_SECONDS,
         "peak_rss_gb_met": None if at_target is None else at_target["peak_rss_gb"] <= TARGET_COMMAND_RSS_GB,
-        **({"load_warning": f"load average up to {load:.1f} during the runs"} if load > HIGH_LOAD else {}),
+        **bench_db.load_warning(load, "(the highest) during the runs"),
     }
 
 
@@ -699,7 +698,7 @@ def run(args: argparse.Namespace) -> dict:
         **({"not_the_product_parameters": params} if params else {}),
         **({"trees_given_not_chosen": args.train_trees} if args.train_trees else {}),
         **({"product_max_trees_estimate": _estimate(ours)} if params else {}),
-        **({"load_warning": f"load average {load:.1f} during training"} if load > HIGH_LOAD else {}),
+        **bench_db.load_warning(load, "during training"),
     }
     if command:
         result["train_command"] = command

@@ -30,11 +30,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import rescore as world
-from .db import django_ready, ready_url
+from .db import django_ready, load_warning, ready_url
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_whatif"
 TARGET_SECONDS = 60
-HIGH_LOAD = 3.0  # load average above which the figures are flagged: other work shares the cores
 STEPS = {  # names scoring.whatif calls → the step they belong to
     "contacts_frame": "read_contacts",
     "activity_frame": "read_activity",
@@ -223,11 +222,7 @@ def measure(args: argparse.Namespace, marker: dict) -> dict:
         "load_average_before": load,
         "load_average_after": os.getloadavg(),
     }
-    if load[0] > HIGH_LOAD:
-        out["load_warning"] = (
-            f"load average {load[0]:.1f} on {os.cpu_count()} CPUs before the measurement: other work shared "
-            "the cores, the seconds are pessimistic"
-        )
+    out.update(load_warning(load[0], "before the measurement"))
     return out
 
 

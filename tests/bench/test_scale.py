@@ -1,8 +1,9 @@
 """The scale benchmark's arithmetic (never its timings): the log-log growth exponent, the extrapolation
-along it, and which figures of a run grow."""
+along it, and which figures of a run grow; and the load warning every section adds."""
 
 import pytest
 
+from bench import db as bench_db
 from bench import scale
 from bench.__main__ import SECTIONS
 from bench.db import extrapolated, growth_exponent
@@ -65,3 +66,11 @@ def test_growth_reports_every_timed_figure_with_its_exponent_and_value_at_a_mill
 def test_the_section_is_registered_and_reads_its_sizes():
     assert SECTIONS["scale"] == "bench.scale"
     assert scale.sizes_of("100000, 25000,50000,25000") == [25_000, 50_000, 100_000]
+
+
+def test_a_load_above_the_bound_is_flagged_in_the_json_and_one_below_is_not():
+    assert bench_db.load_warning(bench_db.HIGH_LOAD, "before the measurement") == {}
+    flagged = bench_db.load_warning(5.25, "before the measurement", what="times")
+    assert flagged["load_warning"].startswith("load average 5.2 on ")
+    assert "before the measurement" in flagged["load_warning"]
+    assert "the times are pessimistic" in flagged["load_warning"]
