@@ -93,6 +93,23 @@ def database_cpu(url: str, *, application_name: str | None = None) -> dict[int, 
     return {pid: _cpu(pid) for (pid,) in rows}
 
 
+def server_cpu(url: str) -> float:
+    """CPU used so far by the whole PostgreSQL server of ``url`` when it runs on this machine (else 0): its
+    processes alive now and the backends it has reaped (the kernel adds an exited child's CPU to its
+    parent's). So the connections a run opened and closed, which ``database_cpu`` cannot see afterwards,
+    count; so does any work of other databases on the same server meanwhile."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        fields = _proc_stat(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+    postmaster = int(fields[1]) if fields else None
+    own = _proc_stat(postmaster) if postmaster else None
+    if not own:
+        return 0.0
+    reaped = (int(own[13]) + int(own[14])) / os.sysconf("SC_CLK_TCK")
+    return _cpu(postmaster) + reaped + sum(_cpu(pid) for pid in _children(postmaster))
+
+
 @contextmanager
 def gunicorn(*, env: dict[str, str], workers: int, clients: int) -> Iterator[Server]:
     """Serve the app with gthread workers (keep-alive) until the block ends."""

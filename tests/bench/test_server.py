@@ -1,0 +1,24 @@
+"""The benchmarks' reading of the database server's CPU (never a timing target)."""
+
+import os
+
+import psycopg
+import pytest
+from django.db import connection
+
+from bench.server import server_cpu
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql" or not os.path.exists("/proc/self/stat"),
+    reason="reads a PostgreSQL server's processes on this machine",
+)
+def test_the_servers_cpu_counts_the_work_of_a_connection_that_has_closed(db):
+    own = connection.settings_dict
+    host, port = own["HOST"] or "127.0.0.1", own["PORT"] or 5432
+    login = own["USER"] + (f":{own['PASSWORD']}" if own.get("PASSWORD") else "")
+    url = f"postgres://{login}@{host}:{port}/{own['NAME']}"
+    before = server_cpu(url)
+    with psycopg.connect(url) as other:  # a connection of its own, gone before the second reading
+        other.execute("SELECT count(*) FROM generate_series(1, 5000000)").fetchone()
+    assert server_cpu(url) - before > 0.05
