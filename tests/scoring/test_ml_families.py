@@ -183,3 +183,23 @@ def test_training_ships_the_champion_family_and_scores_with_it(demo, monkeypatch
     largest = np.argsort(-np.abs(contributions), kind="stable")[:5]
     assert [f for f, _v, _c in score.contributions] == [model.features[j] for j in largest]
     assert score.in_market == pytest.approx(round(float(fitted.predict(row)[0]), 4))
+
+
+@pytest.mark.parametrize("strength", [families.LOGISTIC_CS[0], max(families.LOGISTIC_CS), 100.0])
+def test_the_newton_fit_is_the_optimum_a_fully_converged_lbfgs_fit_finds(strength):
+    """The solver changed, not the model: with weights, a missing-value indicator and a column that nearly
+    repeats another (collinear with its own log), the coefficients are those of L-BFGS run to a tight
+    tolerance on the same prepared rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = frame(3000, seed=4)
+    rows["visits_again"] = rows["visits"] * (1 + 1e-6)
+    columns = [*COLUMNS, "visits_again"]
+    weight = np.where(rows["label"] == 1, 1.0, 3.0)
+    x, y = rows[columns].to_numpy(), rows["label"].to_numpy()
+    model = families.fit_logistic(x, y, columns, C=strength, weight=weight)
+    z = model.standardised(x)  # the rows as the fit saw them
+    exact = LogisticRegression(C=strength, solver="lbfgs", tol=1e-10, max_iter=100_000).fit(
+        z, y, sample_weight=weight
+    )
+    assert np.allclose(model.log_odds(x), z @ exact.coef_[0] + exact.intercept_[0], atol=2e-3)
