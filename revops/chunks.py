@@ -8,12 +8,13 @@ is returned with its exception. A few such rows cost a few dozen smaller runs (h
 """
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connections
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, connections
 
 T = TypeVar("T")
 
@@ -50,6 +51,41 @@ def local_runner(processes: int, *, initializer: Callable[[int], None] | None = 
                 yield future.result()
 
     return run
+
+
+def can_fork() -> bool:
+    """Whether work can go to a forked process of its own here: on PostgreSQL (another connection sees
+    the committed rows; SQLite's embedded database may be a file another process cannot share safely, or
+    memory), outside any transaction (the child would not see its rows, and closing the connection
+    before the fork would end it), from the main thread (a fork copies only the calling thread: locks
+    other threads hold stay held in the child) of a process allowed children (not a daemonic
+    ``multiprocessing`` worker)."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and threading.current_thread() is threading.main_thread()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+class Forked(Generic[T]):
+    """``function(**kwargs)`` running in a forked process of its own while this one goes on (see
+    ``can_fork``): ``result()`` waits for it (raising what it raised; a child that died raises
+    ``BrokenProcessPool``), ``close()`` lets go of it without waiting."""
+
+    def __init__(self, function: Callable[..., T], kwargs: dict):
+        connections.close_all()  # the child opens its own connection; this one reopens on its next query
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        self._future: Future = self._pool.submit(_call, function, kwargs)
+
+    def result(self) -> T:
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass

@@ -24,6 +24,7 @@ group of features in turn: what each group earns.
 """
 
 import datetime
+import logging
 import os
 import re
 import tempfile
@@ -38,6 +39,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from accounts.models import Account, AccountActivityDaily, Opportunity
+from revops.chunks import Forked, can_fork, error_words
 from scoring.choices import RulesetStatus
 from scoring.engine.rules import evaluate_accounts, evaluate_contacts
 from scoring.learned import families
@@ -45,6 +47,8 @@ from scoring.learned import features as F
 from scoring.learned.progress import FOLD_STEPS, as_progress
 from scoring.models import DemoGroundTruth, Ruleset
 from scoring.population import account_population, contacts_by_range, spec_for
+
+logger = logging.getLogger(__name__)
 
 BASELINES = ("plain_xgboost", "naive_bayes", "rules")
 ORACLES = ("observable_ceiling", "ground_truth")
@@ -190,8 +194,9 @@ def columns_usable(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], 
     return ColumnStats(columns).add(frame).usable(columns)
 
 
-def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
-    """Account fit + engagement under the ruleset that was published at ``as_of`` (else the current one)."""
+def rules_scores(as_of: datetime.date) -> pd.Series:
+    """Account fit + engagement of every account under the ruleset that was published at ``as_of`` (else
+    the current one), by account id."""
     moment = datetime.datetime.combine(as_of, datetime.time.max, tzinfo=datetime.UTC)
     ruleset = (
         Ruleset.objects.filter(published_at__lte=moment)
@@ -200,17 +205,20 @@ def rules_scores(as_of: datetime.date, account_ids) -> pd.Series:
         .first()
         or Ruleset.objects.filter(status=RulesetStatus.PUBLISHED).first()
     )
-    ids = pd.Index(sorted({int(i) for i in account_ids}))
     if ruleset is None:
-        return pd.Series(0.0, index=ids)
+        return pd.Series(0.0, index=pd.Index([], dtype=np.int64))
     spec = spec_for(ruleset)
     population = contacts_by_range(spec, as_of, 0, 2**62)
     contacts = evaluate_contacts(spec, population, as_of=as_of)
     scores = contacts[["contact_id", "account_id", "fit", "engagement", "excluded"]]
-    accounts, scores = account_population(spec, as_of, ids=ids.tolist(), scores=scores)
-    result = evaluate_accounts(spec, accounts, scores, as_of=as_of)
-    total = result.set_index("account_id")["fit"] + result.set_index("account_id")["engagement"]
-    return total.reindex(ids).fillna(0.0)
+    accounts, scores = account_population(spec, as_of, low=0, high=2**62, scores=scores)
+    result = evaluate_accounts(spec, accounts, scores, as_of=as_of).set_index("account_id")
+    return (result["fit"] + result["engagement"]).astype(np.float64)
+
+
+def rules_scores_of(dates: list[datetime.date]) -> dict[datetime.date, pd.Series]:
+    """``rules_scores`` as of each of ``dates``."""
+    return {day: rules_scores(day) for day in dates}
 
 
 def ground_truth(as_of: datetime.date, horizon_days: int, account_ids=None) -> pd.Series | None:
@@ -533,13 +541,18 @@ class TrainingRows:
     over every row (``stats``); and the demo ground truth (``truth``) where there is one.
 
     ``build`` makes the features a chunk of accounts × a date at a time (``features.snapshot_chunks``):
-    the whole matrix is never in memory. ``of_frame`` wraps a matrix already built (tests, the auc
-    bench). Close it (or use ``with``) to remove the test rows' files."""
+    the whole matrix is never in memory; where it can (``revops.chunks.can_fork``), it starts the rules
+    baseline of the test dates (``rules_scores``) in a process of its own first, which reads the
+    population as of each date while this one builds the features. ``of_frame`` wraps a matrix already
+    built (tests, the auc bench). Close it (or use ``with``) to remove the test rows' files."""
 
-    def __init__(self, *, store, dates, top_keys, stats, tests, sampling, has_truth, directory=None):
+    def __init__(
+        self, *, store, dates, top_keys, stats, tests, sampling, has_truth, directory=None, rules=None
+    ):  # fmt: skip
         self.store, self.dates, self.top_keys, self.stats = store, dates, top_keys, stats
         self.tests, self.sampling, self.has_truth = tests, sampling, has_truth
         self.directory = directory
+        self._rules: Forked | dict = rules if rules is not None else {}
 
     def __enter__(self) -> "TrainingRows":
         return self
@@ -551,6 +564,24 @@ class TrainingRows:
         if self.directory is not None:
             self.directory.cleanup()
             self.directory = None
+        if isinstance(self._rules, Forked):
+            self._rules.close()
+            self._rules = {}
+
+    def rules_scores(self, day: datetime.date, account_ids: np.ndarray) -> np.ndarray:
+        """The rules baseline of these accounts as of the test date ``day`` (0 for an account it does not
+        score): computed beside the features where ``build`` could start it, else here."""
+        if isinstance(self._rules, Forked):
+            try:
+                self._rules = self._rules.result()
+            except Exception as error:  # its process died or failed: the baseline is computed here instead
+                logger.warning(
+                    "the rules baseline's process failed (%s); computing it here", error_words(error)
+                )
+                self._rules = {}
+        if day not in self._rules:
+            self._rules[day] = rules_scores(day)
+        return self._rules[day].reindex(account_ids).fillna(0.0).to_numpy(dtype=np.float64)
 
     def test_rows(self, dates: list[datetime.date]) -> int:
         return sum(rows for day in dates for _, rows in self.tests.get(day, []))
@@ -583,6 +614,10 @@ class TrainingRows:
         tracker = as_progress(progress)
         tracker.begin("features", f"features of {len(dates)} snapshot dates …")
         dates, test_dates = sorted(dates), set(test_dates)
+        # The rules baseline of the test dates reads the population again, as of each: on PostgreSQL
+        # a forked process does that while this one builds the features (each mostly waits on its own
+        # database session, or runs pandas on one core).
+        rules = Forked(rules_scores_of, {"dates": sorted(test_dates)}) if test_dates and can_fork() else None
         rates = sampling_rates(dates, horizon_days)
         sampled = rates["positives"] < 1.0 or rates["negatives"] < 1.0
         has_truth = DemoGroundTruth.objects.filter(horizon_days=horizon_days).exists()
@@ -628,13 +663,15 @@ class TrainingRows:
             tracker.advance(planned, planned, f"features: {seen:,} snapshot rows, {len(pieces)} chunks")
         except BaseException:
             directory.cleanup()
+            if rules is not None:
+                rules.close()
             raise
         store = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=list(META[:3]))
         del pieces
         store.attrs["top_keys"] = top_keys
         sampling = {**rates, "rows": seen, "positive_rows": positives, "kept": len(store)}
         return cls(store=store, dates=dates, top_keys=top_keys, stats=stats or ColumnStats([]), tests=tests,
-                   sampling=sampling, has_truth=has_truth, directory=directory)  # fmt: skip
+                   sampling=sampling, has_truth=has_truth, directory=directory, rules=rules)  # fmt: skip
 
 
 def _weights(frame: pd.DataFrame) -> np.ndarray | None:
@@ -841,9 +878,7 @@ def _report(
             del x_test
         y, test_accounts = np.concatenate(y_parts), np.concatenate(account_parts)
         scores = {name: np.concatenate(values) for name, values in parts.items()}
-        scores["rules"] = (
-            rules_scores(split["test"][0], test_accounts).reindex(test_accounts).fillna(0.0).to_numpy()
-        )
+        scores["rules"] = rows.rules_scores(split["test"][0], test_accounts)
         fold = {
             "train_dates": [d.isoformat() for d in split["train"]],
             "validation_dates": [d.isoformat() for d in split["validation"]],

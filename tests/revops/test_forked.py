@@ -1,0 +1,65 @@
+"""Work in a forked process of its own (``revops.chunks.Forked``) only where the child sees what the
+parent sees, and a child that dies is an error, never a wait."""
+
+import os
+import threading
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+from django.db import transaction
+
+from revops.chunks import Forked, can_fork
+
+POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (DATABASE_URL)")
+
+
+def _count_users() -> int:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.count()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)  # the child's connection must see the rows: committed
+def test_a_forked_process_reads_what_this_one_committed_and_returns_its_result():
+    from tests.revops.factories import UserFactory
+
+    UserFactory.create_batch(3)
+    assert can_fork()
+    child = Forked(os.getpid, {})
+    assert child.result() != os.getpid()  # another process …
+    assert Forked(_count_users, {}).result() == 3  # … that reads the committed rows
+    assert _count_users() == 3  # and this process's connection opens again
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_child_that_dies_raises_instead_of_being_waited_for():
+    with pytest.raises(BrokenProcessPool):
+        Forked(_die, {}).result()
+    with pytest.raises(ZeroDivisionError):  # what it raised, raised here
+        Forked(_divide, {"by": 0}).result()
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+def _divide(by: int) -> float:
+    return 1 / by
+
+
+@pytest.mark.django_db
+def test_no_fork_inside_a_transaction_on_sqlite_or_from_another_thread():
+    """Inside a transaction the child would not see its rows (and closing the connection would end it);
+    SQLite's database may be memory; a fork from a thread copies only that thread."""
+    with transaction.atomic():
+        assert not can_fork()
+    if not POSTGRES:
+        assert not can_fork()
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(can_fork()))
+    worker.start()
+    worker.join()
+    assert seen == [False]
