@@ -189,7 +189,7 @@ def lifecycle_apply(
     stages = contacts["lifecycle_stage"].to_numpy(dtype=object)
     moves = {int(ids[i]): (stages[i], to[i], rule[i], reason[i]) for i in moving}
     applied = _stages_set(moves, now)
-    transitions = LifecycleTransition.objects.bulk_create(
+    transitions = _transitions_insert(
         [
             LifecycleTransition(
                 contact_id=cid,
@@ -205,6 +205,32 @@ def lifecycle_apply(
     )
     if transitions:
         notifications.stage_change_notify(transitions=transitions)
+    return transitions
+
+
+def _transitions_insert(transitions: list[LifecycleTransition]) -> list[LifecycleTransition]:
+    """Insert automatic moves (no actor, decision or checklist), each given its id. On PostgreSQL one
+    statement over arrays: ``bulk_create`` prepared every value of every row in Python (~2.5 s of a
+    million-contact rescore that moves 15,000 contacts)."""
+    if not transitions or not is_postgres():
+        return LifecycleTransition.objects.bulk_create(transitions)
+    with connection.cursor() as cursor:
+        columns = "contact_id, from_stage, to_stage, at, rule, ruleset_id, reason"
+        cursor.execute(
+            f"INSERT INTO {table_sql(LifecycleTransition)} ({columns}, decision, reason_code, checklist) "
+            f"SELECT {columns}, '', '', '{{}}' FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+            f"%s::timestamptz[], %s::text[], %s::bigint[], %s::text[]) AS s({columns}) "
+            "RETURNING id, contact_id",
+            [
+                [t.contact_id for t in transitions], [t.from_stage for t in transitions],
+                [t.to_stage for t in transitions], [t.at for t in transitions], [t.rule for t in transitions],
+                [t.ruleset_id for t in transitions], [t.reason for t in transitions],
+            ],
+        )  # fmt: skip
+        ids = {contact_id: pk for pk, contact_id in cursor.fetchall()}
+    for t in transitions:  # a contact moves at most once a run
+        t.pk, t.decision, t.reason_code = ids[t.contact_id], "", ""
+        t._state.adding, t._state.db = False, connection.alias
     return transitions
 
 

@@ -64,3 +64,42 @@ def _reset():
     for model in (ContactScore, AccountRuleScore, LifecycleTransition):
         model.objects.all().delete()
     Contact.objects.update(lifecycle_stage="lead")
+
+
+def test_automatic_moves_are_written_whole_with_their_ids(monkeypatch):
+    """The rescore writes its moves in one statement over arrays: every field as the ORM would write it
+    (no actor, decision, reason code or checklist), and the objects it hands on carry the rows' ids."""
+    ruleset = starter_ruleset()
+    handed = []
+    monkeypatch.setattr(
+        rescore.notifications, "stage_change_notify", lambda *, transitions: handed.extend(transitions)
+    )
+    items = []
+    for a in range(3):
+        account = AccountFactory(domain=f"mover{a}.com", industry="Software", employee_count=500)
+        for c in range(3):
+            email = f"p{c}@mover{a}.com"
+            ContactFactory(account=account, email=email, seniority=Seniority.VP, department="marketing")
+            items += [
+                {"message_id": f"{email}-{k}", "type": "demo_request", "url": "/demo",
+                 "occurred_at": (timezone.now() - datetime.timedelta(hours=k)).isoformat(),
+                 "contact_email": email}
+                for k in range(6)
+            ]  # fmt: skip
+    events_ingest(actor=UserFactory(), items=items)
+    _reset()  # what the outbox drained on commit
+    handed.clear()
+    rescore.rescore_all()
+    rows = list(LifecycleTransition.objects.order_by("id"))
+    assert rows and len(rows) == len(handed)
+    assert sorted(t.pk for t in handed) == [t.pk for t in rows]
+    by_id = {t.pk: t for t in handed}
+    for row in rows:
+        assert (row.actor_id, row.decision, row.reason_code, row.checklist) == (None, "", "", {})
+        assert row.ruleset_id == ruleset.pk and row.rule and row.reason and row.from_stage == "lead"
+        kept = by_id[row.pk]
+        assert (kept.contact_id, kept.to_stage, kept.at, kept.reason) == (
+            row.contact_id, row.to_stage, row.at, row.reason
+        )  # fmt: skip
+        assert not kept._state.adding
+    assert len({row.at for row in rows}) == 1
