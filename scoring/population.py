@@ -202,14 +202,15 @@ def _technologies(spec: RulesetSpec, frame: pd.DataFrame) -> None:
 
 
 def _activity(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows:
+    """Rollup rows (``ACTIVITY_COLUMNS``, or ``CAMPAIGN_COLUMNS``): read with ``frame_read``, whose COPY
+    path on PostgreSQL halves the read of a chunk's hundreds of thousands of rows."""
+    kinds = {column: "text" if column in ("event_type", "key") else "int" for column in columns}
+    frame = frame_read(sql, params, kinds)
+    if frame.empty:
         return empty_activity("campaign_id" in columns)
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for column in ("entity", "day", "count"):
-        frame[column] = frame[column].astype("int64")
+    for column in ("entity", "day", "count", "campaign_id"):
+        if column in frame.columns:
+            frame[column] = frame[column].astype("int64")
     return frame
 
 
