@@ -10,7 +10,7 @@ is returned with its exception. A few such rows cost a few dozen smaller runs (h
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -70,22 +70,51 @@ def can_fork() -> bool:
 
 class Forked(Generic[T]):
     """``function(**kwargs)`` running in a forked process of its own while this one goes on (see
-    ``can_fork``): ``result()`` waits for it (raising what it raised; a child that died raises
-    ``BrokenProcessPool``), ``close()`` lets go of it without waiting."""
+    ``can_fork``): ``result()`` waits for it and returns its value or raises what it raised (a child that
+    died raises ``ChildProcessError``, never hangs); ``close()`` stops it if it still runs. The child is
+    daemonic: it does not outlive this process."""
 
     def __init__(self, function: Callable[..., T], kwargs: dict):
+        context = multiprocessing.get_context("fork")
         connections.close_all()  # the child opens its own connection; this one reopens on its next query
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        self._future: Future = self._pool.submit(_call, function, kwargs)
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_forked_run, args=(send, function, kwargs), daemon=True)
+        self._process.start()
+        send.close()  # the child's end: when the child goes, reading says so (EOFError)
 
     def result(self) -> T:
         try:
-            return self._future.result()
+            failed, value = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            code = self._process.exitcode
+            raise ChildProcessError(f"the process ended (exit code {code}) without a result") from None
         finally:
-            self._pool.shutdown(wait=False)
+            self._receive.close()
+        self._process.join()
+        if failed:
+            raise value
+        return value
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
+
+def _forked_run(send, function: Callable[..., Any], kwargs: dict) -> None:
+    try:
+        outcome = (False, function(**kwargs))
+    except Exception as error:
+        outcome = (True, error)
+    try:
+        send.send(outcome)
+    except Exception as error:  # a result or an exception that does not pickle: say so in words
+        send.send((True, RuntimeError(f"the result could not be sent back: {error_words(error)}")))
+    finally:
+        send.close()
+        connections.close_all()
 
 
 @dataclass

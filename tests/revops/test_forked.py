@@ -3,7 +3,7 @@ parent sees, and a child that dies is an error, never a wait."""
 
 import os
 import threading
-from concurrent.futures.process import BrokenProcessPool
+import time
 
 import pytest
 from django.db import transaction
@@ -36,10 +36,33 @@ def test_a_forked_process_reads_what_this_one_committed_and_returns_its_result()
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_child_that_dies_raises_instead_of_being_waited_for():
-    with pytest.raises(BrokenProcessPool):
+    with pytest.raises(ChildProcessError):
         Forked(_die, {}).result()
     with pytest.raises(ZeroDivisionError):  # what it raised, raised here
         Forked(_divide, {"by": 0}).result()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_closing_stops_a_child_that_still_runs(tmp_path):
+    pid_file = tmp_path / "pid"
+    child = Forked(_sleep_long, {"pid_file": pid_file})
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    started = time.monotonic()
+    child.close()
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pid, 0)
+
+
+def _sleep_long(pid_file) -> None:
+    written = pid_file.with_suffix(".tmp")
+    written.write_text(str(os.getpid()))
+    written.rename(pid_file)  # whole when it appears
+    time.sleep(60)
 
 
 def _die() -> None:
