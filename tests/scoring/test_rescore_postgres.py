@@ -103,3 +103,23 @@ def test_automatic_moves_are_written_whole_with_their_ids(monkeypatch):
         )  # fmt: skip
         assert not kept._state.adding
     assert len({row.at for row in rows}) == 1
+
+
+def test_rollup_keys_read_by_copy_come_back_exactly_as_stored():
+    """The engine reads rollups as COPY CSV: keys with commas, quotes, a newline, unicode, a backslash,
+    text that looks like a missing value, and the empty key each come back as they are."""
+    from accounts.models import AccountActivityDaily
+    from scoring.population import anonymous_activity, spec_for
+
+    account = AccountFactory(domain="keys.example")
+    day = timezone.now().date() - datetime.timedelta(days=1)
+    keys = ["/a,b", 'say "hi"', "line\nbreak", "/préços/über", "back\\slash", "NA", "null", ""]
+    AccountActivityDaily.objects.bulk_create(
+        [AccountActivityDaily(account=account, day=day, event_type="page_view", key=k, count=2, known_count=0)
+         for k in keys]
+    )  # fmt: skip
+    frame = anonymous_activity(
+        spec_for(starter_ruleset()), timezone.now().date(), where="r.account_id = %s", params=[account.pk]
+    )
+    assert sorted(frame["key"].tolist()) == sorted(keys)
+    assert frame["count"].tolist() == [2] * len(keys) and frame["entity"].eq(account.pk).all()
