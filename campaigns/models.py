@@ -44,9 +44,15 @@ class SegmentMembership(models.Model):
     """An account's stay in a segment: joined, left (empty while a member), and the segment version that
     put it in. "Who was in the segment on 1 March" are the rows joined on or before and not left by then."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No index of their own: ``segment_member_joined_idx`` and ``segment_member_account_idx`` lead with
+    # them (a second index would only cost the refreshes' writes and mislead the planner).
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="segment_memberships", db_constraint=False
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+        db_constraint=False,
+        db_index=False,
     )
     joined_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
@@ -107,9 +113,16 @@ class CampaignTarget(BaseModel):
 class CampaignAudience(models.Model):
     """An account the campaign targeted (treated) or held out at launch."""
 
-    campaign = models.ForeignKey("accounts.Campaign", on_delete=models.CASCADE, related_name="audience")
+    # Indexed by campaign_audience_unique and campaign_audience_account_idx, which lead with them.
+    campaign = models.ForeignKey(
+        "accounts.Campaign", on_delete=models.CASCADE, related_name="audience", db_index=False
+    )
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="campaign_audiences", db_constraint=False
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="campaign_audiences",
+        db_constraint=False,
+        db_index=False,
     )
     group = models.CharField(max_length=8, choices=AudienceGroup.choices)
     assigned_at = models.DateTimeField()

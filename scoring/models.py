@@ -750,8 +750,8 @@ class AccountModelScore(models.Model):
     class Meta:
         permissions = [("rescore_accounts", "Can start account rescoring and model training")]
         indexes = [
+            # By stage: ``account_model_stage_rank_idx`` (scoring.0019) leads with it.
             models.Index(fields=["-in_market"], name="account_model_in_market_idx"),
-            models.Index(fields=["stage"], name="account_model_stage_idx"),
             models.Index(
                 fields=["qualified"], condition=Q(qualified=True), name="account_model_qualified_idx"
             ),
@@ -766,7 +766,11 @@ class AccountModelScoreHistory(models.Model):
     from the model version and the point-in-time features)."""
 
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="model_score_history", db_constraint=False
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="model_score_history",
+        db_constraint=False,
+        db_index=False,  # account_model_history_idx leads with it
     )
     model = models.ForeignKey(
         ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
@@ -793,12 +797,18 @@ class AccountModelScoreHistory(models.Model):
 class BuyingStageTransition(models.Model):
     """An account moving between buying stages, with the evidence, the versions and when."""
 
+    # No single-column indexes: stage_transition_account_idx and stage_transition_at_id_idx (scoring.0019)
+    # lead with them.
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="stage_transitions", db_constraint=False
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="stage_transitions",
+        db_constraint=False,
+        db_index=False,
     )
     from_stage = models.CharField(max_length=16, choices=BuyingStage.choices, blank=True)
     to_stage = models.CharField(max_length=16, choices=BuyingStage.choices)
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField()
     in_market = models.FloatField()
     reason = models.TextField()
     model = models.ForeignKey(
