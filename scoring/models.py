@@ -723,11 +723,25 @@ class AccountModelScore(models.Model):
         "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="model_score",
         db_constraint=False,  # derived rows: see ContactScore
     )  # fmt: skip
+    # No index on the model versions: they are never deleted (read-only in admin, no API deletes them)
+    # and nothing looks scores up by version; each index cost a full rescore's write ~1 s per million rows.
     model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     fit_model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
@@ -773,7 +787,13 @@ class AccountModelScoreHistory(models.Model):
         db_index=False,  # account_model_history_idx leads with it
     )
     model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
@@ -812,7 +832,13 @@ class BuyingStageTransition(models.Model):
     in_market = models.FloatField()
     reason = models.TextField()
     model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
@@ -835,14 +861,26 @@ class ContactModelScore(models.Model):
         db_constraint=False,
     )  # fmt: skip
     model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     persona_fit = models.FloatField(default=0, help_text="0 to 100.")
     engagement_vs_buyers = models.FloatField(
         default=0, help_text="Percentile of the contact's 90-day engagement among past buying-team members."
     )
     conversion_model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        ScoringModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     conversion = models.FloatField(
         null=True, blank=True, help_text="Lead-conversion probability, if trained."
