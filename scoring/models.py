@@ -715,6 +715,16 @@ class PolicyHistory(DocumentHistory):
         return f"policy {self.policy_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
+def _model_version() -> models.ForeignKey:
+    """A derived row's reference to the model version that made it: no database constraint (see
+    ContactScore) and no index. Versions are never deleted (read-only in admin, no API deletes them) and
+    nothing looks scores up by version; each index cost a full rescore's write ~1 s per million rows."""
+    return models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+
+
 class AccountModelScore(models.Model):
     """An account's current learned scores: profile fit, in market, qualified, buying stage — with the
     model and policy versions that made them and the top contributions (XGBoost's SHAP values)."""
@@ -723,26 +733,8 @@ class AccountModelScore(models.Model):
         "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="model_score",
         db_constraint=False,  # derived rows: see ContactScore
     )  # fmt: skip
-    # No index on the model versions: they are never deleted (read-only in admin, no API deletes them)
-    # and nothing looks scores up by version; each index cost a full rescore's write ~1 s per million rows.
-    model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    fit_model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    model = _model_version()
+    fit_model = _model_version()
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
@@ -786,15 +778,7 @@ class AccountModelScoreHistory(models.Model):
         db_constraint=False,
         db_index=False,  # account_model_history_idx leads with it
     )
-    model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    model = _model_version()
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
@@ -831,15 +815,7 @@ class BuyingStageTransition(models.Model):
     at = models.DateTimeField()
     in_market = models.FloatField()
     reason = models.TextField()
-    model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    model = _model_version()
     policy = models.ForeignKey(
         QualificationPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
@@ -860,28 +836,12 @@ class ContactModelScore(models.Model):
         "accounts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="model_score",
         db_constraint=False,
     )  # fmt: skip
-    model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    model = _model_version()
     persona_fit = models.FloatField(default=0, help_text="0 to 100.")
     engagement_vs_buyers = models.FloatField(
         default=0, help_text="Percentile of the contact's 90-day engagement among past buying-team members."
     )
-    conversion_model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    conversion_model = _model_version()
     conversion = models.FloatField(
         null=True, blank=True, help_text="Lead-conversion probability, if trained."
     )
