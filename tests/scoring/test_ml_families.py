@@ -114,6 +114,37 @@ def test_the_paired_bootstrap_separates_a_clear_difference_from_noise():
     assert out["poor"]["delta"] == pytest.approx(roc_auc_score(y, good) - roc_auc_score(y, poor), abs=1e-4)
 
 
+def _bootstrap_one_at_a_time(y, scores, groups, reference, replicates, seed=0):
+    """The paired bootstrap's intervals, one replicate after another in one thread (what it was)."""
+    _, group = np.unique(groups, return_inverse=True)
+    n_groups = int(group.max()) + 1
+    ranked = {name: B._Ranked(np.asarray(s, dtype=np.float64), y) for name, s in scores.items()}
+    positive, negative = group[y == 1], group[y != 1]
+    rng = np.random.default_rng(seed)
+    deltas = {name: [] for name in scores if name != reference}
+    for _ in range(replicates):
+        drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype(float)
+        base = ranked[reference].auc(drawn[positive], drawn[negative])
+        for name in deltas:
+            deltas[name].append(base - ranked[name].auc(drawn[positive], drawn[negative]))
+    return {name: [round(float(v), 4) for v in np.percentile(d, [2.5, 97.5])] for name, d in deltas.items()}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), replicates=st.sampled_from([1, 49, 50, 51, 120]), ties=st.booleans())
+def test_the_threaded_bootstrap_draws_and_finds_what_one_thread_does(seed, replicates, ties):
+    rng = np.random.default_rng(seed)
+    n = 300
+    accounts = rng.integers(0, 90, n)
+    y = (rng.random(n) < 0.3).astype(int)
+    y[:2] = [0, 1]
+    noise = (lambda: rng.integers(0, 3, n)) if ties else (lambda: rng.normal(0, 1, n))
+    scores = {"a": y + noise(), "b": y + noise(), "c": noise().astype(float)}
+    out = B.paired_bootstrap(y, scores, accounts, "a", replicates=replicates, seed=seed)
+    expected = _bootstrap_one_at_a_time(y, scores, accounts, "a", replicates, seed=seed)
+    assert {name: out[name]["ci"] for name in expected} == expected
+
+
 # --- on a demo world ------------------------------------------------------------------------------------
 @pytest.fixture
 def demo(db, settings):
