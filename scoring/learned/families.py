@@ -396,6 +396,7 @@ def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C,
 
 LOGISTIC_CS = (0.002, 0.01, 0.05, 0.2)
 C_CHOICE_ROWS = 100_000  # rows each candidate strength learns from when choosing
+STRENGTH_TOL = 1e-5  # each candidate fitted until it tells the strengths apart (Newton: a few steps each)
 
 
 def logistic_strength(train, validation, columns: list[str]) -> float:
@@ -415,8 +416,12 @@ def logistic_strength(train, validation, columns: list[str]) -> float:
                       preparation["mean"], preparation["scale"])  # fmt: skip
     y, y_check = train["label"].to_numpy(), validation["label"].to_numpy()
     w, w_check = weights_of(train), weights_of(validation)
-    # Rough fits do to compare strengths (a looser tolerance: about half the iterations).
-    model, scored = LogisticRegression(max_iter=2000, warm_start=True, tol=1e-3), []
+    # Newton steps, each strength's fit starting from the previous one's coefficients. Not L-BFGS with a
+    # loose tolerance: warm-started, it stopped at once for the larger strengths (the gradient at the
+    # previous optimum is already under 1e-3 on many rows), which then scored exactly as the smaller one and
+    # lost the tie, so the choice was not made by the data.
+    model = LogisticRegression(max_iter=2000, warm_start=True, tol=STRENGTH_TOL, solver="newton-cholesky")
+    scored = []
     for c in sorted(LOGISTIC_CS):
         model.set_params(C=c).fit(z, y, sample_weight=w)
         scored.append((roc_auc_score(y_check, check @ model.coef_[0], sample_weight=w_check), -c))

@@ -234,3 +234,33 @@ def test_the_newton_fit_is_the_optimum_a_fully_converged_lbfgs_fit_finds(strengt
         z, y, sample_weight=weight
     )
     assert np.allclose(model.log_odds(x), z @ exact.coef_[0] + exact.intercept_[0], atol=2e-3)
+
+
+def _collinear(rng, n: int) -> pd.DataFrame:
+    x = rng.normal(size=(n, 40))
+    x[:, 20:] = x[:, :20] + rng.normal(0, 0.05, (n, 20))  # near-copies: how much to regularise matters
+    log_odds = x[:, :20] @ np.linspace(1.5, -1.0, 20) - 2
+    frame = pd.DataFrame(x, columns=[f"c{i}" for i in range(40)])
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-log_odds))).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_strength_chosen_is_the_one_whose_full_fit_ranks_validation_best(seed):
+    """Each candidate strength is fitted for real (warm-started L-BFGS with a loose tolerance stopped at
+    once for the larger ones on these rows, which then tied with a smaller one and lost)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    train, validation = _collinear(rng, 30_000), _collinear(rng, 10_000)
+    columns = [f"c{i}" for i in range(40)]
+    z, prep = families._preparation(train, columns)
+    check = families._prepared(
+        families.dense(validation, columns, dtype=np.float64).copy(),
+        prep["median"], prep["flagged"], prep["logged"], prep["mean"], prep["scale"],
+    )  # fmt: skip
+    full = {}
+    for c in families.LOGISTIC_CS:
+        fitted = LogisticRegression(C=c, tol=1e-8, solver="newton-cholesky").fit(z, train["label"])
+        full[c] = roc_auc_score(validation["label"], check @ fitted.coef_[0])
+    assert families.logistic_strength(train, validation, columns) == max(full, key=full.get)
