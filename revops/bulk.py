@@ -5,10 +5,13 @@ import datetime
 import decimal
 import io
 import json
+import select
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import psycopg
 from django.db import connection
+from psycopg import pq
 
 SQLITE_BATCH = 500
 
@@ -107,6 +110,51 @@ def csv_buffer(rows: Iterable[Sequence[Any]]) -> io.StringIO:
     return buf
 
 
+def _readable(pgconn) -> None:
+    """Wait until the server has sent more, then take it into libpq's buffer."""
+    select.select([pgconn.socket], [], [])
+    pgconn.consume_input()
+
+
+def _copy_out(psycopg_cursor, statement: str, params, write) -> None:
+    """Run a ``COPY … TO STDOUT`` and hand every data message to ``write``, as psycopg's ``Copy`` iteration
+    does, at under half its CPU: one libpq call per row instead of a generator and a wait per row (a
+    million-row read of the feature builder spent ~0.8 s of Python per million rows on that alone).
+
+    psycopg starts the COPY (it binds the parameters and knows the connection is busy); the rows, the
+    end and the final result are read here with its public libpq interface, ``psycopg.pq``, exactly as
+    its own loop would: take what libpq has buffered, else wait for the socket. A failure the server
+    reports at the end (a statement timeout, an error in the query) raises psycopg's error for its
+    SQLSTATE; the connection is left as after any COPY, ready for the next statement."""
+    with psycopg_cursor.copy(statement, params):
+        pgconn = psycopg_cursor.connection.pgconn
+        get = pgconn.get_copy_data
+        while True:
+            size, data = get(1)  # without blocking: a whole row, 0 (none buffered yet), -1 (done), -2
+            if size > 0:
+                write(data)
+            elif size == 0:
+                _readable(pgconn)
+            else:
+                break
+        if size == -2:
+            raise psycopg.OperationalError(pgconn.error_message.decode(errors="replace"))
+        failure = None
+        while True:  # the COPY's own result (COMMAND_OK, or the error), then None
+            while pgconn.is_busy():
+                _readable(pgconn)
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if result.status != pq.ExecStatus.COMMAND_OK and failure is None:
+                sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+                message = (result.error_message or b"COPY failed").decode(errors="replace")
+                error = psycopg.errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
+                failure = error(message.strip())
+        if failure is not None:
+            raise failure
+
+
 def frame_read(sql: str, params: Sequence[Any], columns: dict[str, str]):
     """A query's rows as a pandas DataFrame with ``columns`` (name → kind, in the query's order):
     ``"int"``, ``"float"`` (a nullable integer too, NULL being NaN), ``"bool"``, ``"str"`` (text, NULL
@@ -136,12 +184,8 @@ def frame_read(sql: str, params: Sequence[Any], columns: dict[str, str]):
         selected = [f"q.{quote(name)}" for name in names] + [f"q.{quote(name)} IS NULL" for name in texts]
         query = f"SELECT {', '.join(selected)} FROM ({sql}) AS q ({', '.join(quote(n) for n in names)})"
     buffer = io.BytesIO()
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", params or None) as copy,
-    ):
-        for block in copy:
-            buffer.write(block)
+    with connection.cursor() as cursor:
+        _copy_out(cursor.cursor, f"COPY ({query}) TO STDOUT (FORMAT csv)", params or None, buffer.write)
     if not buffer.tell():
         return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
     buffer.seek(0)

@@ -3,7 +3,9 @@ same values either way: NULLs, empty strings, booleans, integers, no rows at all
 
 import numpy as np
 import pandas as pd
-from django.db import connection
+import psycopg
+import pytest
+from django.db import connection, transaction
 
 from accounts.models import Contact
 from revops.bulk import frame_read
@@ -67,3 +69,45 @@ def test_text_columns_read_null_and_empty_alike(db):
     assert frame["name"].tolist() == ["Buyer", ""]
     assert frame["title"].tolist() == [p.title for p in people]  # "str" beside "text" as before
     assert frame_read(SQL, [10**9], kinds).empty
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the COPY read is PostgreSQL's; elsewhere fetchall"
+)
+SERIES = (
+    "SELECT g, g %% 7 = 0, CASE WHEN g %% 5 = 0 THEN NULL ELSE 'r' || g END FROM generate_series(1, %s) g"
+)
+SERIES_COLUMNS = {"n": "int", "seventh": "bool", "label": "str"}
+
+
+@postgres_only
+def test_a_long_read_takes_every_row_in_order(db):
+    """Many more rows than one network read holds: each COPY message is a row, none lost or split."""
+    frame = frame_read(SERIES, [250_000], SERIES_COLUMNS)
+    assert frame["n"].tolist() == list(range(1, 250_001))
+    assert int(frame["seventh"].sum()) == 250_000 // 7
+    assert frame["label"].isna().sum() == 50_000 and frame["label"].iloc[0] == "r1"
+    with connection.cursor() as cursor:  # the connection goes on as after any statement
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+@postgres_only
+def test_an_error_the_server_reports_mid_copy_is_raised_as_its_own_error(db):
+    """The server fails after sending rows (division by zero at row 200,000): psycopg's error for the
+    SQLSTATE, nothing half-read returned, and the connection usable after the transaction rolls back."""
+    sql = "SELECT g, 1 / (g - 200000) FROM generate_series(1, %s) g"
+    with pytest.raises(psycopg.errors.DivisionByZero), transaction.atomic():
+        frame_read(sql, [300_000], {"n": "int", "inverse": "int"})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone() == (2,)
+
+
+@postgres_only
+def test_a_statement_timeout_cancels_the_read(db):
+    with pytest.raises(psycopg.errors.QueryCanceled), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '50ms'")
+        frame_read("SELECT g FROM generate_series(1, %s) g, pg_sleep(0.2)", [3], {"n": "int"})
+    assert frame_read(SERIES, [3], SERIES_COLUMNS)["n"].tolist() == [1, 2, 3]

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from accounts.choices import Seniority
 from accounts.ingest import events_ingest
+from accounts.models import AccountActivityDaily, Contact
 from scoring import rescore
 from scoring.models import AccountRuleScore, ContactScore, LifecycleTransition
+from scoring.population import anonymous_activity, spec_for
 from tests.accounts.factories import AccountFactory, ContactFactory
 from tests.revops.factories import UserFactory
 from tests.scoring.factories import starter_ruleset
@@ -59,8 +61,6 @@ def test_processes_write_what_one_process_writes(monkeypatch):
 
 
 def _reset():
-    from accounts.models import Contact
-
     for model in (ContactScore, AccountRuleScore, LifecycleTransition):
         model.objects.all().delete()
     Contact.objects.update(lifecycle_stage="lead")
@@ -108,9 +108,6 @@ def test_automatic_moves_are_written_whole_with_their_ids(monkeypatch):
 def test_rollup_keys_read_by_copy_come_back_exactly_as_stored():
     """The engine reads rollups as COPY CSV: keys with commas, quotes, a newline, unicode, a backslash,
     text that looks like a missing value, and the empty key each come back as they are."""
-    from accounts.models import AccountActivityDaily
-    from scoring.population import anonymous_activity, spec_for
-
     account = AccountFactory(domain="keys.example")
     day = timezone.now().date() - datetime.timedelta(days=1)
     keys = ["/a,b", 'say "hi"', "line\nbreak", "/préços/über", "back\\slash", "NA", "null", ""]
