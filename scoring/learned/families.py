@@ -528,6 +528,62 @@ def fitted_of(model):
 
 
 # --- baselines -------------------------------------------------------------------------------------------
+NB_BLOCK = 8192  # rows counted or scored at a time: a block's codes and gathers stay a few MB
+
+
+class CountedNB:
+    """Categorical naive Bayes over integer codes ``0 … width-1`` in every column, with Laplace smoothing
+    (alpha 1) and the classes' weighted shares as priors: scikit-learn's ``CategoricalNB(alpha=1,
+    min_categories=width)``, counted for all columns at once (one ``bincount`` per block of rows, where
+    scikit-learn masks the rows once per column and class) and scored by one gather per block."""
+
+    def __init__(self, width: int):
+        self.width = int(width)
+
+    def fit(self, codes: np.ndarray, y: np.ndarray, weight=None) -> "CountedNB":
+        codes, y = np.asarray(codes, dtype=np.int64), np.asarray(y)
+        weight = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
+        if codes.size and (codes.min() < 0 or codes.max() >= self.width):
+            raise ValueError(f"codes must lie in 0 … {self.width - 1}")
+        self.classes = np.unique(y)
+        if len(self.classes) != 2:
+            raise ValueError("naive Bayes needs rows of both classes")
+        columns = codes.shape[1]
+        offsets = np.arange(columns, dtype=np.int64) * self.width
+        counts = np.zeros((2, columns * self.width))
+        for k, label in enumerate(self.classes):
+            rows = np.flatnonzero(y == label)
+            for start in range(0, len(rows), NB_BLOCK):
+                part = rows[start : start + NB_BLOCK]
+                counts[k] += np.bincount(
+                    (codes[part] + offsets).ravel(),
+                    weights=np.repeat(weight[part], columns),
+                    minlength=columns * self.width,
+                )
+        counts = counts.reshape(2, columns, self.width) + 1.0
+        self.log_prob = np.log(counts) - np.log(counts.sum(axis=2, keepdims=True))  # (class, column, code)
+        totals = np.array([weight[y == label].sum() for label in self.classes])
+        self.log_prior = np.log(totals) - np.log(totals.sum())
+        return self
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Each row's probability of each class (in ``classes`` order), as scikit-learn's."""
+        codes = np.asarray(codes, dtype=np.int64)
+        columns = codes.shape[1]
+        if codes.size and (codes.min() < 0 or codes.max() >= self.width):
+            raise ValueError(f"codes must lie in 0 … {self.width - 1}")
+        offsets = np.arange(columns, dtype=np.int64) * self.width
+        tables = self.log_prob.reshape(2, -1)
+        joint = np.empty((len(codes), 2))
+        for start in range(0, len(codes), NB_BLOCK):
+            index = codes[start : start + NB_BLOCK] + offsets
+            for k in range(2):
+                joint[start : start + NB_BLOCK, k] = np.take(tables[k], index).sum(axis=1)
+        joint += self.log_prior
+        joint -= np.logaddexp(joint[:, 0], joint[:, 1])[:, None]
+        return np.exp(joint)
+
+
 class BinnedNB:
     """Categorical naive Bayes on binned columns (missing is a bin of its own). ``binning``:
 
@@ -544,8 +600,6 @@ class BinnedNB:
 
     def fit(self, x: np.ndarray, y: np.ndarray, weight=None) -> "BinnedNB":
         """Fit on ``x`` (at most ``NB_ROWS`` of its rows), weighted by ``weight`` if given."""
-        from sklearn.naive_bayes import CategoricalNB  # heavy: loaded where a model is fitted or read
-
         rows = sample_rows(len(y), NB_ROWS)
         x, y = np.asarray(x, dtype=np.float64)[rows], np.asarray(y)[rows]
         weight = None if weight is None else np.asarray(weight, dtype=np.float64)[rows]
@@ -565,9 +619,7 @@ class BinnedNB:
                     else np.array([median])
                 )
             self.edges.append(np.unique(edges))
-        self.model = CategoricalNB(alpha=1.0, min_categories=NB_BINS + 1).fit(
-            self._codes(x), y, sample_weight=weight
-        )
+        self.model = CountedNB(NB_BINS + 1).fit(self._codes(x), y, weight)
         return self
 
     def _codes(self, x: np.ndarray) -> np.ndarray:
@@ -602,9 +654,6 @@ def naive_bayes_binning(train: pd.DataFrame, validation: pd.DataFrame | None, co
 def categorical_nb(train: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Categorical naive Bayes on integer-coded attributes (``-1`` = missing, its own category): the
     probability of the positive class for each ``test`` row."""
-    from sklearn.naive_bayes import CategoricalNB  # heavy: loaded where a model is fitted or read
-
     train, test = np.asarray(train) + 1, np.asarray(test) + 1  # codes from 0, missing first
     width = int(max(train.max(initial=0), test.max(initial=0))) + 1
-    model = CategoricalNB(alpha=1.0, min_categories=width).fit(train, y)
-    return model.predict_proba(test)[:, 1]
+    return CountedNB(width).fit(train, y).predict_proba(test)[:, 1]

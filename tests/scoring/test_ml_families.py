@@ -80,6 +80,40 @@ def test_naive_bayes_bins_each_column_with_missing_apart(binning):
     assert codes[~np.isnan(x[1500:, revenue]), revenue].max() < widest
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(2, 80),
+    columns=st.integers(1, 6),
+    width=st.integers(1, 5),
+    weighted=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_the_counted_naive_bayes_is_scikit_learns(n, columns, width, weighted, seed):
+    """Two implementations of one model: ``CountedNB`` (every column counted at once) and scikit-learn's
+    ``CategoricalNB(alpha=1, min_categories=width)``, with and without weights, codes missing in training."""
+    from sklearn.naive_bayes import CategoricalNB
+
+    rng = np.random.default_rng(seed)
+    codes, test = rng.integers(0, width, (n, columns)), rng.integers(0, width, (30, columns))
+    y = rng.integers(0, 2, n)
+    y[0], y[-1] = 0, 1
+    weight = rng.uniform(0.1, 3.0, n) if weighted else None
+    ours = families.CountedNB(width).fit(codes, y, weight).predict_proba(test)
+    theirs = CategoricalNB(alpha=1.0, min_categories=width).fit(codes, y, sample_weight=weight)
+    np.testing.assert_allclose(ours, theirs.predict_proba(test), rtol=1e-9, atol=1e-12)
+
+
+def test_the_counted_naive_bayes_refuses_what_it_cannot_count():
+    model = families.CountedNB(3)
+    with pytest.raises(ValueError, match="both classes"):
+        model.fit(np.zeros((4, 2), dtype=int), np.ones(4))
+    with pytest.raises(ValueError, match="0 … 2"):
+        model.fit(np.full((4, 2), 3), np.array([0, 1, 0, 1]))
+    model.fit(np.zeros((4, 2), dtype=int), np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="0 … 2"):
+        model.predict_proba(np.full((1, 2), -1))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     n=st.integers(4, 60),
