@@ -203,10 +203,13 @@ def test_sales_rejects_an_mql_with_a_reason_code_and_the_funnel_counts_it(page, 
     form.get_by_role("button", name="Reject").click()  # "other" without a word: refused, nothing changes
     expect(page.locator(".alert-danger")).to_contain_text("the reason code is “other”")
     expect(page.locator("#lifecycle-stage")).to_have_text("MQL")
+    page.wait_for_load_state()  # the page's scripts too: the button opens the form as a user's click would
     page.get_by_role("button", name="Reject…").click()
+    expect(form).to_have_class(re.compile(r"\bshow\b"))  # opened, not still sliding open
     form.locator("select[name=reason_code]").select_option("no_budget")
     form.locator("textarea[name=reason]").fill("Budget went to hiring")
-    form.get_by_role("button", name="Reject").click()
+    with page.expect_navigation():
+        form.get_by_role("button", name="Reject").click()
     expect(page.locator(".alert-success")).to_contain_text("Rejected")
     expect(page.locator("#lifecycle-stage")).to_have_text("Recycled")
     expect(page.locator("#lifecycle-transitions tbody tr").first).to_contain_text("No budget")
