@@ -304,8 +304,8 @@ def _prepared(z: np.ndarray, median, flagged, logged, mean=None, scale=None):
     """``z`` as the model reads it, in a new array (``z`` itself is only read): missing values as
     ``median``, then the ``logged`` columns' signed logs and the ``flagged`` columns' missing indicators
     appended; centred, scaled and clipped when ``mean`` and ``scale`` are given. Each part is written
-    into its place in the one result, with no matrix-sized temporaries (a fold's 200,000 rows × 400
-    columns are ~0.6 GB)."""
+    into its place in the one result (a fold's 200,000 rows × 400 columns are ~0.6 GB); the only
+    temporaries are the missing-value mask (a byte a value) and a copy of the ``logged`` columns."""
     n, p = z.shape
     width = p + len(logged)
     out = np.empty((n, width + len(flagged)), dtype=np.float64)
