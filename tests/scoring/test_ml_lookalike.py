@@ -305,3 +305,40 @@ def test_percentile_scale():
     q = [1, 1, 2, 3, 10]
     assert list(L.percentile_in([0, 1, 2, 5, 10, 11], q)) == [0.0, 0.2, 0.5, 0.8, 0.9, 1.0]
     assert L.quantiles_of(np.arange(101))[50] == 50 and L.quantiles_of([]) == []
+
+
+def _cv_frame(n: int = 400, seed: int = 3) -> tuple[pd.DataFrame, list[str]]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.standard_normal(n) > 0.3).astype(np.int64)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).assign(label=y)
+    return frame, ["a", "b", "c", "d"]
+
+
+def test_cross_validation_folds_in_threads_give_the_report_of_folds_in_turn(monkeypatch):
+    """The folds run ``CV_THREADS`` at a time; the report (every fold's figures, the pooled metrics, the
+    champion and its bootstrap, the trees) is the same as with one fold after another."""
+    frame, columns = _cv_frame()
+    monkeypatch.setattr(L, "CV_THREADS", 1)
+    in_turn, trees_in_turn = L.cross_validate(frame, columns)
+    monkeypatch.setattr(L, "CV_THREADS", 3)
+    in_threads, trees = L.cross_validate(frame, columns)
+    assert trees == trees_in_turn and in_threads == in_turn
+    assert [f["fold"] for f in in_threads["folds"]] == [1, 2, 3, 4, 5]
+
+
+def test_a_failing_cross_validation_fold_fails_the_training(monkeypatch):
+    frame, columns = _cv_frame()
+    monkeypatch.setattr(L, "CV_THREADS", 2)
+    real = families.fit_plain_xgboost
+    calls = []
+
+    def third_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("a fold broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(families, "fit_plain_xgboost", third_fails)
+    with pytest.raises(ValueError, match="a fold broke"):
+        L.cross_validate(frame, columns)
