@@ -68,6 +68,7 @@ CEILING_ROWS = 200_000  # the observable ceiling's regressor learns from at most
 # 0.8290; at 40,000 the same four groups earn something, in the same order (0.0172 / 0.0161 / 0.0054 /
 # 0.0043 against 0.0165 / 0.0144 / 0.0056 / 0.0046, the intervals overlapping), the rest within 0.0005 of 0.
 ABLATION_ROWS = 40_000
+ABLATION_THREADS = 2  # refits side by side, each on one core (``families.one_core_each``)
 # The training rows are bounded whatever the population: every positive and every negative up to these
 # many (over all snapshot dates), beyond that a fixed random sample of each class whose rows weigh
 # 1 / the class's sampling rate, so that the weighted rows restore the base rate (the probabilities stay
@@ -717,22 +718,38 @@ def group_ablation(
     for column in columns:
         present.setdefault(feature_group(column), []).append(column)
     refits = len(present) + 2  # with every feature, without each group, then scoring the test rows
-    tracker.advance(0, refits, "feature groups: refit with every feature …")
-    models = {"all": families.fit(family, train, None, columns, params)}
     labels = {name: label for name, label, _ in FEATURE_GROUPS}
-    for n, (group, group_columns) in enumerate(present.items(), start=1):
-        what = labels.get(group, "other features").split(" (")[0].lower()
-        tracker.advance(n, refits, f"feature groups: refit {n + 1} of {refits - 1}, without {what} …")
+    fits = [("all", columns)]
+    for group, group_columns in present.items():
         rest = [c for c in columns if c not in set(group_columns)]
         if rest:
-            models[group] = families.fit(family, train, None, rest, params)
-    tracker.advance(refits - 1, refits, "feature groups: scoring the test rows …")
-    parts, ys, accounts = {name: [] for name in models}, [], []
-    for test in rows.test_chunks(split["test"]):
-        ys.append(test["label"].to_numpy())
-        accounts.append(test["account_id"].to_numpy())
-        for name, model in models.items():
-            parts[name].append(model.predict(test))
+            fits.append((group, rest))
+    # The refits are independent: ABLATION_THREADS at a time, each on one core (``one_core_each``).
+    single = {**(params or {}), "n_jobs": 1}
+
+    def refit(job: tuple[str, list[str]]):
+        return families.fit(family, train, None, job[1], single)
+
+    def following(n: int) -> str:
+        if n >= len(fits):
+            return "feature groups: scoring the test rows …"
+        what = labels.get(fits[n][0], "other features").split(" (")[0].lower()
+        return f"feature groups: refit {n + 1} of {refits - 1}, without {what} …"
+
+    tracker.advance(0, refits, "feature groups: refit with every feature …")
+    models = {}
+    ys, accounts = [], []
+    with families.one_core_each(ABLATION_THREADS) as pool:
+        for n, model in enumerate(pool.map(refit, fits), start=1):
+            models[fits[n - 1][0]] = model
+            tracker.advance(n, refits, following(n))
+        parts: dict[str, list] = {name: [] for name in models}
+        for test in rows.test_chunks(split["test"]):
+            ys.append(test["label"].to_numpy())
+            accounts.append(test["account_id"].to_numpy())
+            scored = pool.map(lambda model, rows=test: model.predict(rows), models.values())
+            for name, p in zip(models, scored, strict=True):
+                parts[name].append(p)
     y = np.concatenate(ys)
     if len(np.unique(y)) < 2:
         return {}

@@ -36,15 +36,12 @@ import datetime
 import re
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from threadpoolctl import threadpool_limits
 
 from accounts.choices import Department, Seniority
 from accounts.models import Account, Contact, ContactActivityDaily, Opportunity, Persona
@@ -166,17 +163,12 @@ def cross_validate(
         return _cv_fold(frame, columns, y, train_rows, test_rows, params=params, seed=seed + k,
                         categories=categories)  # fmt: skip
 
-    # The folds are independent: CV_THREADS of them at a time, each on one core (XGBoost on one thread,
-    # FIT_PARAMS, and the linear algebra limited to one while they run: two threads of BLAS in each of two
-    # folds mostly wait on each other), the results taken in fold order, so the report is the same
-    # whatever the threads. Measured on the 100,000-account world's 50,000-row account-fit sample: 14.3–16.7 s
-    # a fold after another, 10.7–12.6 s two at a time (two BLAS threads each: 12.8 s).
-    threads = min(CV_THREADS, max(1, len(parts)))
+    # The folds are independent: CV_THREADS of them at a time, each on one core (``one_core_each``;
+    # XGBoost's FIT_PARAMS are one thread), the results taken in fold order, so the report is the same
+    # whatever the threads. The 100,000-account world's 50,000-row account-fit sample: 14.3–16.7 s a fold
+    # after another, 10.7–12.6 s two at a time (12.8 s with two BLAS threads in each).
     tracker.advance(0, folds, f"cross-validation fold 1 of {folds} …")
-    with (
-        threadpool_limits(limits=1, user_api="blas") if threads > 1 else nullcontext(),
-        ThreadPoolExecutor(threads) as pool,
-    ):
+    with families.one_core_each(min(CV_THREADS, len(parts))) as pool:
         for k, fold in enumerate(pool.map(one, range(len(parts)))):
             following = f"cross-validation fold {k + 2} of {folds} …" if k + 2 <= folds else "cross-validated"
             tracker.advance(k + 1, folds, following)
