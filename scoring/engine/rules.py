@@ -166,36 +166,54 @@ def _email_domain(value: str) -> str:
 
 
 def fit_predicate(rule: RuleSpec) -> Callable[[Any], bool]:
-    """``value → bool`` for a fit rule; list values (technologies, custom lists) match if any element does."""
+    """``value → bool`` for a fit rule; list values (technologies, custom lists) match if any element does.
+
+    What the rule compares with is made comparable once (its text, its set of texts, its bounds), and a
+    list's elements are each tested once per predicate: the same technology appears in thousands of
+    accounts' lists, and the engine asks once per distinct list (``_gather``)."""
     op, target = rule.operator, rule.value
+    if op == "range":
+        bounds = target or {}
+        low, high = _number(bounds.get("min")), _number(bounds.get("max"))
+    elif op in ("in", "email_domain"):
+        wanted = {_text(v) for v in (target or [])}
+    elif op in ("equals", "contains"):
+        needle = _text(target)
 
     def scalar(value: Any) -> bool:
         if op == "range":
             number = _number(value)
-            if number is None:
-                return False
-            bounds = target or {}
-            low, high = _number(bounds.get("min")), _number(bounds.get("max"))
-            return (low is None or number >= low) and (high is None or number <= high)
+            return number is not None and (low is None or number >= low) and (high is None or number <= high)
         text = _text(value)
         if text is None:
             return False
         if op == "equals":
-            return text == _text(target)
+            return text == needle
         if op == "in":
-            return text in {_text(v) for v in (target or [])}
+            return text in wanted
         if op == "contains":
-            needle = _text(target)
             return needle is not None and needle in text
         if op == "regex":
             return bool(_regex(str(target)).search(text))
         if op == "email_domain":
-            return _email_domain(text) in {_text(v) for v in (target or [])}
+            return _email_domain(text) in wanted
         raise ValueError(f"unknown operator {op!r}")
+
+    elements: dict[tuple[type, Any], bool] = {}  # a list element's answer, by its type and value (1 ≠ True)
+
+    def element(value: Any) -> bool:
+        key = (type(value), value)
+        try:
+            return elements[key]
+        except KeyError:
+            answer = elements[key] = scalar(value)
+            return answer
+        except TypeError:  # not hashable: asked each time
+            return scalar(value)
 
     def predicate(value: Any) -> bool:
         if isinstance(value, list | tuple):
-            return any(scalar(v) for v in value)
+            return any(element(v) for v in value)
         return scalar(value)
 
     return predicate
@@ -705,11 +723,15 @@ def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
             if isinstance(column, pd.Series) and pd.api.types.is_numeric_dtype(column.dtype):
                 absent = column.isna().to_numpy()
             elif isinstance(column, pd.Series):  # text: missing or blank (what ``_text`` calls None)
-                values = column.astype(object)
-                absent = (values.isna() | values.astype(str).str.strip().eq("")).to_numpy()
+                values = column.to_numpy(dtype=object)
+                blank = (isinstance(v, str) and not v.strip() for v in values)  # ~3 times pandas' .str
+                absent = column.isna().to_numpy() | np.fromiter(blank, dtype=bool, count=len(values))
             else:
                 absent = _gather(column, lambda v: _text(v) is None)
-        out = np.where(absent, np.where(out == "", name, out + "," + name), out)
+        rows = np.flatnonzero(absent)  # names joined where they are missing only (few rows, or none)
+        if len(rows):
+            named = out[rows]
+            out[rows] = np.where(named == "", name, named + "," + name)
     return out
 
 

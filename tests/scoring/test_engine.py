@@ -5,7 +5,7 @@ import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scoring.engine.rules import (
@@ -329,3 +329,78 @@ def test_once_only_rule_decays_by_its_newest_match(half_life, age, expected):
     )
     frame, _ = evaluate(spec_of(rule), pop, as_of=AS_OF)
     assert np.isclose(frame.loc[0, "engagement"], expected)
+
+
+def _plain_fit_predicate(rule: RuleSpec):
+    """The fit predicate as it was written before its targets were prepared once (the reference)."""
+    from scoring.engine.rules import _email_domain, _number, _regex, _text
+
+    op, target = rule.operator, rule.value
+
+    def scalar(value):
+        if op == "range":
+            number = _number(value)
+            if number is None:
+                return False
+            bounds = target or {}
+            low, high = _number(bounds.get("min")), _number(bounds.get("max"))
+            return (low is None or number >= low) and (high is None or number <= high)
+        text = _text(value)
+        if text is None:
+            return False
+        if op == "equals":
+            return text == _text(target)
+        if op == "in":
+            return text in {_text(v) for v in (target or [])}
+        if op == "contains":
+            needle = _text(target)
+            return needle is not None and needle in text
+        if op == "regex":
+            return bool(_regex(str(target)).search(text))
+        if op == "email_domain":
+            return _email_domain(text) in {_text(v) for v in (target or [])}
+        raise ValueError(f"unknown operator {op!r}")
+
+    def predicate(value):
+        if isinstance(value, list | tuple):
+            return any(scalar(v) for v in value)
+        return scalar(value)
+
+    return predicate
+
+
+_words = st.sampled_from(["SaaS", " saas ", "Fintech", "1", "1.0", "true", "a@x.com", "x.com", "", "Ünïcode"])
+_scalars = (
+    _words | st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=True, allow_infinity=True)
+)
+_fit_values = _scalars | st.lists(_scalars, max_size=4).map(tuple)
+
+
+@st.composite
+def _fit_rules(draw):
+    op = draw(st.sampled_from(["equals", "in", "contains", "regex", "email_domain", "range"]))
+    if op == "range":
+        bound = st.none() | st.floats(-5, 5) | st.sampled_from(["2", "x"])
+        value = draw(st.none() | st.fixed_dictionaries({"min": bound, "max": bound}))
+    elif op in ("in", "email_domain"):
+        value = draw(st.none() | st.lists(_scalars, max_size=3))
+    elif op == "regex":
+        value = draw(st.sampled_from(["^saas$", "tech", "\\d", "x\\.com$"]))
+    else:
+        value = draw(_scalars)
+    return RuleSpec(id=1, name="r", kind="fit", points=5, field="industry", operator=op, value=value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_fit_rules(), st.lists(_fit_values, max_size=12))
+@example(
+    RuleSpec(id=1, name="r", kind="fit", points=5, field="f", operator="equals", value="1"), [(True,), (1,)]
+)
+def test_the_fit_predicate_answers_as_the_plain_one(rule, values):
+    """Targets prepared once and list elements answered once per predicate change no answer: the same
+    values in any order, repeated (1, 1.0 and True among them), lists and missing ones."""
+    from scoring.engine.rules import fit_predicate
+
+    predicate, plain = fit_predicate(rule), _plain_fit_predicate(rule)
+    for value in [*values, *values[::-1]]:
+        assert predicate(value) == plain(value), value
