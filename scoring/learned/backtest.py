@@ -478,21 +478,23 @@ def paired_bootstrap(
 
 
 # --- oracles that need their own fit ----------------------------------------------------------------------
-def fit_ceiling(x: np.ndarray, truth: np.ndarray, weight: np.ndarray | None = None):
+def fit_ceiling(x: np.ndarray, truth: np.ndarray, columns: list[str], weight: np.ndarray | None = None):
     """The observable ceiling: an XGBoost regressor on the true propensities (not the 0/1 outcomes) from
     the same features. With noise-free targets it approaches the best any model of these features can do.
-    Rows weighted by ``weight`` if given (a sample standing for every row)."""
-    from xgboost import XGBRegressor  # XGBoost loads where a model is fitted, as in families
+    Rows weighted by ``weight`` if given (a sample standing for every row). It learns from the sparse
+    matrix the in-market model learns from (zero and NaN missing): on fold 1's 171,157 rows of the
+    100,000-account world 4.7 s instead of 6.4 s from the dense one, its ROC AUC 0.8345 against 0.8346."""
+    from scipy import sparse  # heavy: loaded where a model is fitted or read
 
     known = np.flatnonzero(np.isfinite(truth))
     rows = known[families.sample_rows(len(known), CEILING_ROWS)]
+    matrix = np.nan_to_num(x[rows].astype(np.float32), nan=0.0, posinf=np.inf, neginf=-np.inf)
     # 200 trees at 0.1 rather than 400 at 0.05: on 200,000 snapshot rows of the 100,000-account world the
     # fold's ceiling read 0.8347 against 0.8351, in 6.5 s instead of 14.6.
-    model = XGBRegressor(
-        n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.8, colsample_bytree=0.5, n_jobs=2,
-        random_state=0,
-    )  # fmt: skip
-    return model.fit(x[rows], truth[rows], sample_weight=None if weight is None else weight[rows])
+    params = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.8,
+              "colsample_bytree": 0.5, "n_jobs": 2, "random_state": 0}  # fmt: skip
+    weight = None if weight is None else weight[rows]
+    return families.fit_regressor(sparse.csr_matrix(matrix), truth[rows], columns, params, weight=weight)
 
 
 def truth_lookup(dates: list[datetime.date], horizon_days: int) -> pd.Series | None:
@@ -563,7 +565,8 @@ class TrainingRows:
     the whole matrix is never in memory; where it can (``revops.chunks.can_fork``), it starts the rules
     baseline of the test dates (``rules_scores``) in a process of its own first, which reads the
     population as of each date while this one builds the features. ``of_frame`` wraps a matrix already
-    built (tests, the auc bench). Close it (or use ``with``) to remove the test rows' files."""
+    built (tests, the auc bench). Close it (or use ``with``) to remove the test rows' files.
+    ``last_logistic``: the newest fold's logistic regression, which the next fit starts from."""
 
     def __init__(
         self, *, store, dates, top_keys, stats, tests, sampling, has_truth, directory=None, rules=None
@@ -572,6 +575,9 @@ class TrainingRows:
         self.tests, self.sampling, self.has_truth = tests, sampling, has_truth
         self.directory = directory
         self._rules: Forked | dict = rules if rules is not None else {}
+        # The last logistic regression the backtest fitted (its newest fold): the next fit on these rows
+        # (the next fold, the final fit) starts from it (``families.fit_logistic``'s ``start``).
+        self.last_logistic: families.Logistic | None = None
 
     def __enter__(self) -> "TrainingRows":
         return self
@@ -871,14 +877,17 @@ def _report(
         w_both = _weights(both)
         truth_both = both["truth"].to_numpy(dtype=np.float64) if "truth" in both else None
         del both
-        logistic = families.fit_logistic(x_both, y_both, columns, C=strength, weight=w_both)
+        logistic = families.fit_logistic(
+            x_both, y_both, columns, C=strength, weight=w_both, start=rows.last_logistic
+        )
+        rows.last_logistic = logistic
         fold_step(k, 2)
         nb = families.BinnedNB(binning).fit(x_both, y_both, w_both)
         fold_step(k, 3)
         plain_model = families.fit_plain_xgboost(x_both[:, plain_at], y_both, plain, weight=w_both)
         fold_step(k, 4)
         ceiling = (
-            fit_ceiling(x_both, truth_both, w_both)
+            fit_ceiling(x_both, truth_both, columns, w_both)
             if truth_both is not None and np.isfinite(truth_both).any()
             else None
         )

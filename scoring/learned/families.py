@@ -176,7 +176,12 @@ class Boosted(Fitted):
         return dmatrix(x, params=self.params, feature_names=self.columns)
 
     def predict(self, x) -> np.ndarray:
-        return self.booster.predict(self._matrix(x)).astype(np.float64)
+        if hasattr(x, "tocsr"):
+            return self.booster.predict(self._matrix(x)).astype(np.float64)
+        # Dense rows are predicted in place: no DMatrix copy of them (~35 % of a prediction's time).
+        missing = self.params.get("missing")
+        missing = np.nan if missing is None else float(missing)
+        return self.booster.inplace_predict(dense(x, self.columns), missing=missing).astype(np.float64)
 
     def contributions(self, x) -> np.ndarray:
         return self.booster.predict(self._matrix(x), pred_contribs=True).astype(np.float64)
@@ -248,6 +253,14 @@ def fit_xgboost(
     return Boosted(_boost(x, y, params, weight=w), columns=columns, params=params)
 
 
+def fit_regressor(x, target: np.ndarray, columns: list[str], params: dict, *, weight=None) -> Boosted:
+    """An XGBoost regressor (squared error) on the sparse matrix ``x`` (``sparse_input``'s kind: zero and
+    NaN are missing), ``params`` as in ``XGB_PARAMS`` (``n_estimators`` trees), rows weighted by
+    ``weight`` if any. ``predict`` gives its estimates, not probabilities."""
+    params = {**params, "missing": 0.0, "objective": "reg:squarederror"}
+    return Boosted(_boost(x, target, params, weight=weight), columns=columns, params=params)
+
+
 def fit_plain_xgboost(x: np.ndarray, y: np.ndarray, columns: list[str], *, weight=None) -> Boosted:
     """The plain baseline: XGBoost's defaults (no early stopping, no tuning), NaN as missing."""
     import xgboost  # heavy: loaded where a model is fitted or read
@@ -297,6 +310,23 @@ class Logistic(Fitted):
         out[:, self.logged] += z[:, n : n + m]
         out[:, self.flagged] += z[:, n + m :]
         return np.column_stack([out, np.full(len(z), self.intercept)])
+
+    def initial_for(self, preparation: dict, *, columns: list[str], C: float) -> tuple | None:
+        """This model's function (its coefficients and intercept) in another preparation's standardised
+        columns — where a solver fitting similar rows can start — or None if the two do not line up
+        (other columns, strength, logged or flagged columns). Exact but for clipping and imputation."""
+        same = (
+            list(columns) == self.columns
+            and float(C) == self.C
+            and np.array_equal(preparation["logged"], self.logged)
+            and np.array_equal(preparation["flagged"], self.flagged)
+        )
+        if not same:
+            return None
+        # coef · (u − mean) / scale = coef' · (u − mean') / scale' + (intercept' − intercept)
+        coef = self.coef * preparation["scale"] / self.scale
+        intercept = self.intercept + float(np.sum(self.coef * (preparation["mean"] - self.mean) / self.scale))
+        return coef[None, :].copy(), np.array([intercept])
 
     def document(self) -> dict:
         names = ("median", "mean", "scale", "coef", "flagged", "logged")
@@ -406,9 +436,13 @@ def sample_rows(n: int, limit: int = LINEAR_ROWS, seed: int = 0) -> np.ndarray |
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
-def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C, weight=None) -> Logistic:
+def fit_logistic(
+    x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C, weight=None, start: Logistic | None = None
+) -> Logistic:
     """L2 logistic regression on ``x`` (a frame with ``columns``, or a matrix in their order; NaN allowed),
-    from at most ``LINEAR_ROWS`` of its rows, weighted by ``weight`` if given."""
+    from at most ``LINEAR_ROWS`` of its rows, weighted by ``weight`` if given. ``start``: a model fitted on
+    similar rows (the previous backtest fold's) that the solver starts from, when it has the same columns,
+    strength and prepared layout — the same optimum, reached in fewer steps."""
     from sklearn.linear_model import LogisticRegression  # heavy: loaded where a model is fitted or read
 
     rows = sample_rows(len(y))
@@ -420,8 +454,14 @@ def fit_logistic(x, y: np.ndarray, columns: list[str], *, C: float = LOGISTIC_C,
     # Newton steps with the exact Hessian (a few hundred prepared columns, many rows): converged in about
     # five steps where L-BFGS took ~180 on 200,000 snapshot rows, ~3.5 times faster, as good or better. A
     # Hessian too ill-conditioned to factorise makes scikit-learn go on with L-BFGS for the steps left, so
-    # the bound is L-BFGS's.
-    model = LogisticRegression(C=C, max_iter=2000, solver="newton-cholesky").fit(z, y, sample_weight=weight)
+    # the bound is L-BFGS's. From the previous fold's model: two steps instead of five on the 100,000-account
+    # world's second fold (5.6 → 3.1 s), its ROC AUC the same to five places.
+    model = LogisticRegression(C=C, max_iter=2000, solver="newton-cholesky")
+    initial = start.initial_for(preparation, columns=columns, C=C) if start is not None else None
+    if initial is not None:
+        model.set_params(warm_start=True)
+        model.coef_, model.intercept_ = initial
+    model.fit(z, y, sample_weight=weight)
     return Logistic(columns=columns, coef=model.coef_[0], intercept=float(model.intercept_[0]), C=C,
                     **preparation)  # fmt: skip
 
@@ -491,9 +531,12 @@ class Blend(Fitted):
 
 
 # --- one registry ----------------------------------------------------------------------------------------
-def fit(family: str, train: pd.DataFrame, validation: pd.DataFrame | None, columns: list[str], params=None):
+def fit(
+    family: str, train: pd.DataFrame, validation: pd.DataFrame | None, columns: list[str], params=None,
+    *, start: "Logistic | None" = None,
+):  # fmt: skip
     """Fit ``family`` (one of ``CANDIDATES``) on ``train`` (XGBoost stops early on ``validation``, then
-    every part learns from both)."""
+    every part learns from both); logistic regression from ``start`` if it lines up (``fit_logistic``)."""
     if family not in CANDIDATES:
         raise ValueError(f"unknown model family {family!r} (one of {', '.join(CANDIDATES)})")
     both = train if validation is None or not len(validation) else pd.concat([train, validation])
@@ -501,11 +544,15 @@ def fit(family: str, train: pd.DataFrame, validation: pd.DataFrame | None, colum
     if family != "xgboost" and strength is None:
         strength = LOGISTIC_C if validation is None else logistic_strength(train, validation, columns)
     if family == "logistic_regression":
-        return fit_logistic(both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both))
+        return fit_logistic(
+            both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both), start=start
+        )
     boosted = fit_xgboost(train, validation, columns, params)
     if family == "xgboost":
         return boosted
-    logistic = fit_logistic(both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both))
+    logistic = fit_logistic(
+        both, both["label"].to_numpy(), columns, C=strength, weight=weights_of(both), start=start
+    )
     return Blend(boosted, logistic, (params or {}).get("blend_weight", BLEND_WEIGHT))
 
 

@@ -204,8 +204,9 @@ def model_train(
         say.begin("final_fit")
         chosen = {**(params or {}), **({"C": report["logistic_c"]} if report.get("logistic_c") else {})}
         model = final_fit(
-            rows.store, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family
-        )
+            rows.store, dates, columns, chosen, trees=report.get("xgboost_trees"), family=family,
+            start=rows.last_logistic,
+        )  # fmt: skip
     used = {**families.XGB_PARAMS, **chosen, "family": family}
     if hasattr(model, "n_estimators"):
         used["n_estimators"] = int(model.n_estimators)
@@ -226,13 +227,15 @@ def model_train(
 
 def final_fit(
     frame, dates: list[datetime.date], columns: list[str], params: dict | None, *, trees: int | None,
-    family: str = "xgboost",
+    family: str = "xgboost", start=None,
 ):  # fmt: skip
     """The model to register, of the backtest's champion ``family``: one fit on every snapshot, XGBoost
     with the number of trees the backtest's early stopping chose (``trees``); without a backtest, early
-    stopping on the newest date, then a refit."""
+    stopping on the newest date, then a refit. Logistic regression starts from ``start`` (the backtest's
+    newest fold's) where it lines up."""
     if trees:
-        return families.fit(family, frame, None, columns, {**(params or {}), "n_estimators": int(trees)})
+        fixed = {**(params or {}), "n_estimators": int(trees)}
+        return families.fit(family, frame, None, columns, fixed, start=start)
     train = frame[frame["as_of"].isin(dates[:-1])]
     validation = frame[frame["as_of"] == dates[-1]]
     return families.fit(family, train, validation, columns, params)

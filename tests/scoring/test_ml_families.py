@@ -298,3 +298,30 @@ def test_the_strength_chosen_is_the_one_whose_full_fit_ranks_validation_best(see
         fitted = LogisticRegression(C=c, tol=1e-8, solver="newton-cholesky").fit(z, train["label"])
         full[c] = roc_auc_score(validation["label"], check @ fitted.coef_[0])
     assert families.logistic_strength(train, validation, columns) == max(full, key=full.get)
+
+
+def test_a_logistic_fit_started_from_the_previous_folds_reaches_the_same_model():
+    """The next fold's fit starts from the previous fold's model mapped into its own standardisation (the
+    same function of the rows, but for clipping and imputation), and reaches the optimum a fit from zero
+    reaches; a model that does not line up (other columns or strength) is not used."""
+    from sklearn.linear_model import LogisticRegression
+
+    first, second = frame(3000, seed=5), frame(3000, seed=6)
+    x1, y1, x2, y2 = (first[COLUMNS].to_numpy(), first["label"].to_numpy(), second[COLUMNS].to_numpy(),
+                      second["label"].to_numpy())  # fmt: skip
+    previous = families.fit_logistic(x1, y1, COLUMNS, C=0.2)
+    z, preparation = families._preparation(x2, COLUMNS)
+    coef, intercept = previous.initial_for(preparation, columns=COLUMNS, C=0.2)
+    unclipped = (np.abs(z) < families.CLIP).all(axis=1) & (
+        np.abs(previous.standardised(x2)) < families.CLIP
+    ).all(axis=1)
+    finite = np.isfinite(x2).all(axis=1) & unclipped
+    assert finite.sum() > 1000
+    mapped = z[finite] @ coef[0] + intercept[0]
+    assert np.allclose(mapped, previous.log_odds(x2[finite]), atol=1e-9)  # the same function
+    assert previous.initial_for(preparation, columns=COLUMNS[::-1], C=0.2) is None
+    assert previous.initial_for(preparation, columns=COLUMNS, C=0.05) is None
+
+    warm = families.fit_logistic(x2, y2, COLUMNS, C=0.2, start=previous)
+    exact = LogisticRegression(C=0.2, solver="lbfgs", tol=1e-10, max_iter=100_000).fit(z, y2)
+    assert np.allclose(warm.log_odds(x2), z @ exact.coef_[0] + exact.intercept_[0], atol=2e-3)
