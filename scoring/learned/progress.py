@@ -8,9 +8,9 @@ run's time, and reports its own steps (a snapshot date, a model family fitted in
 a look-alike with no data) never holds the bar back.
 
 The weights are the shares measured at 100,000 accounts (docs/benchmarks.md, "where a training run's time
-goes"; measured again on 2026-12-07 after the rules baseline moved beside the features): the backtest's
-folds about two fifths, the feature-group refits and the features a sixth each, the final fit and the
-look-alikes the rest. They were not measured again on small worlds (the demo's 2,000 accounts), where the
+goes"; measured again on 2026-12-07, sixth session, after the feature-group refits and the look-alikes'
+folds went two at a time): the backtest's folds a little under half, the features a fifth, the
+feature-group refits an eighth, the final fit and the look-alikes the rest. They were not measured again on small worlds (the demo's 2,000 accounts), where the
 shares may differ and the bar move less evenly.
 
 ``Progress`` is also a plain ``progress(message)`` callable, which is what the functions it is passed to
@@ -25,12 +25,12 @@ from collections.abc import Callable
 # Share of a whole training run's time per phase (they need not add up to 100: normalised over the phases
 # a run plans).
 PHASE_WEIGHTS = {
-    "features": 17.0,
-    "backtest": 44.0,
-    "ablation": 18.0,
+    "features": 19.0,
+    "backtest": 47.0,
+    "ablation": 12.0,
     "final_fit": 8.0,
-    "account_fit": 6.0,
-    "persona_fit": 5.0,
+    "account_fit": 7.0,
+    "persona_fit": 7.0,
 }
 TRAIN_PHASES = tuple(PHASE_WEIGHTS)
 BACKTEST_PHASES = ("features", "backtest", "ablation")
