@@ -10,8 +10,9 @@ a look-alike with no data) never holds the bar back.
 The weights are the shares measured at 100,000 accounts (docs/benchmarks.md, "where a training run's time
 goes"; measured again on 2026-12-07, sixth session, after the feature-group refits and the look-alikes'
 folds went two at a time): the backtest's folds a little under half, the features a fifth, the
-feature-group refits an eighth, the final fit and the look-alikes the rest. They were not measured again on small worlds (the demo's 2,000 accounts), where the
-shares may differ and the bar move less evenly.
+feature-group refits an eighth, the final fit and the look-alikes the rest. They were not measured
+again on small worlds (the demo's 2,000 accounts), where the shares may differ and the bar move less
+evenly.
 
 ``Progress`` is also a plain ``progress(message)`` callable, which is what the functions it is passed to
 call for their coarse messages (the lines ``manage.py train`` prints; the train bench times its stages by
