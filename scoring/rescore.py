@@ -93,9 +93,10 @@ def published() -> Ruleset:
 # --- writing scores -------------------------------------------------------------------------------------
 def contact_scores_write(
     *, ruleset_id: int, result: pd.DataFrame, as_of: datetime.date, now: datetime.datetime, where: str,
-    params: list,
+    params: list, full_chunk: bool = False,
 ) -> int:  # fmt: skip
     """Write the scores of ``result`` that changed (and their history rows); returns how many.
+    ``full_chunk``: ``where`` is a full rescore's chunk of contacts, scored once at ``now``.
 
     Only numbers are written: a contact's explanation is recomputed when someone reads it
     (``contact_score_explanation``), from the day's data the score used (``as_of``) under the version that
@@ -113,7 +114,8 @@ def contact_scores_write(
     out["scored_at"] = now.isoformat()
     fresh = ~out["contact_id"].isin(current["contact_id"]) if len(current) else np.ones(len(out), dtype=bool)
     insert_or_upsert(ContactScore, "contact_id", out, np.asarray(fresh, dtype=bool))
-    _history_write(out)
+    share = len(out) / len(result) if full_chunk else 0.0
+    _history_write(out, where=where, params=params, now=now, share=share)
     return len(out)
 
 
@@ -123,19 +125,36 @@ HISTORY_FIELDS = [
 ]  # fmt: skip
 
 
-def _history_write(out: pd.DataFrame) -> None:
-    """A history row for each score just written. On PostgreSQL it is copied from the score rows inside the
-    database: sending the same million rows a second time as CSV cost a full rescore seconds of Python."""
+# At least this share of a chunk's scores written: their history rows are read from the chunk's rows by id
+# range and the rescore's timestamp (one range scan) rather than looked up one id at a time. 976,287 scores
+# rewritten: 0.78 s instead of 1.23 s per 200,000 rows in the database; when few change, the lookups win.
+HISTORY_BY_RANGE_SHARE = 0.25
+
+
+def _history_write(
+    out: pd.DataFrame, *, where: str, params: list, now: datetime.datetime, share: float
+) -> None:
+    """A history row for each score just written (``out``: ``share`` of a full rescore's chunk ``where``,
+    0 elsewhere). On PostgreSQL it is copied from the score rows inside the database: sending the same
+    million rows a second time as CSV cost a full rescore seconds of Python. In a full rescore's chunk the
+    rows just written are the chunk's rows stamped ``now`` (its other scores keep an older stamp, each chunk
+    is written once, and this transaction holds the written rows)."""
     if not is_postgres():
         frame_copy(table_sql(ContactScoreHistory), out[HISTORY_FIELDS].assign(explanation="[]"))
         return
     columns = ", ".join(HISTORY_FIELDS)
+    if share >= HISTORY_BY_RANGE_SHARE:
+        condition, values = f"({where}) AND scored_at = %s", [*params, now]
+    else:
+        condition, values = "contact_id = ANY(%s::bigint[])", [out["contact_id"].astype(np.int64).tolist()]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table_sql(ContactScoreHistory)} ({columns}, explanation) "
-            f"SELECT {columns}, '[]' FROM {table_sql(ContactScore)} WHERE contact_id = ANY(%s::bigint[])",
-            [out["contact_id"].astype(np.int64).tolist()],
+            f"SELECT {columns}, '[]' FROM {table_sql(ContactScore)} WHERE {condition}",
+            values,
         )
+        if cursor.rowcount != len(out):  # a stamp shared with rows this call did not write: never expected
+            raise RuntimeError(f"history: {cursor.rowcount} rows copied for {len(out)} scores written")
 
 
 def account_scores_write(
@@ -268,7 +287,7 @@ def contacts_chunk_rescore(*, spec: RulesetSpec, as_of: datetime.date, low: int,
         derived_data_commit()
         written = contact_scores_write(
             ruleset_id=spec.id, result=result, as_of=as_of, now=now,
-            where="contact_id >= %s AND contact_id < %s", params=[low, high],
+            where="contact_id >= %s AND contact_id < %s", params=[low, high], full_chunk=True,
         )  # fmt: skip
         moved = lifecycle_apply(
             spec=spec, contacts=population.contacts, result=result, now=now,

@@ -4,6 +4,7 @@ import datetime
 import os
 
 import pytest
+from django.db import models
 from django.utils import timezone
 
 from accounts.choices import Seniority
@@ -120,3 +121,38 @@ def test_rollup_keys_read_by_copy_come_back_exactly_as_stored():
     )
     assert sorted(frame["key"].tolist()) == sorted(keys)
     assert frame["count"].tolist() == [2] * len(keys) and frame["entity"].eq(account.pk).all()
+
+
+@pytest.mark.parametrize("share", [0.0, 2.0])  # every chunk's history by id range and stamp / by ids
+def test_a_full_rescore_writes_a_history_row_for_each_score_it_writes(monkeypatch, share):
+    from scoring.models import ContactScoreHistory
+
+    starter_ruleset()
+    monkeypatch.setattr(rescore, "CONTACT_CHUNK", 5)
+    monkeypatch.setattr(rescore, "HISTORY_BY_RANGE_SHARE", share)
+    account = AccountFactory(domain="firm.com", industry="Software", employee_count=400)
+    people = [
+        ContactFactory(
+            account=account, email=f"p{n}@firm.com", seniority=Seniority.VP, department="marketing"
+        )
+        for n in range(12)
+    ]
+    ContactScore.objects.all().delete()
+    ContactScoreHistory.objects.all().delete()
+    rescore.rescore_all()
+    fields = ("contact_id", "fit", "engagement", "fit_grade", "excluded", "scored_at")
+    scores = sorted(ContactScore.objects.values_list(*fields))
+    assert len(scores) == 12 and sorted(ContactScoreHistory.objects.values_list(*fields)) == scores
+
+    Contact.objects.filter(pk__in=[people[1].pk, people[7].pk]).update(seniority=Seniority.ENTRY)
+    rescore.rescore_all()  # two scores change: two history rows more, the others' stay one each
+    counts = dict(
+        ContactScoreHistory.objects.values_list("contact_id")
+        .annotate(n=models.Count("id"))
+        .values_list("contact_id", "n")
+    )
+    assert counts == {p.pk: 2 if p in (people[1], people[7]) else 1 for p in people}
+    newest = ContactScoreHistory.objects.filter(contact=people[1]).latest("scored_at")
+    assert (newest.fit, newest.scored_at) == ContactScore.objects.values_list("fit", "scored_at").get(
+        contact=people[1]
+    )
