@@ -133,6 +133,12 @@ def test_the_bootstraps_weighted_auc_is_scikit_learns(n, seed, ties):
         weight[:] = 1.0
     fast = B._Ranked(score, y).auc(weight[y == 1], weight[y == 0])
     assert fast == pytest.approx(roc_auc_score(y, score, sample_weight=weight), abs=1e-12)
+    # The same weights given per group (here three rows a group), as a bootstrap replicate gives them.
+    groups = np.arange(n) // 3
+    drawn = rng.integers(0, 4, groups.max() + 1).astype(float)
+    if drawn[groups][y == 1].sum() and drawn[groups][y == 0].sum():
+        by_group = B._Ranked(score, y, groups).auc_drawn(drawn)
+        assert by_group == pytest.approx(roc_auc_score(y, score, sample_weight=drawn[groups]), abs=1e-12)
 
 
 def test_the_paired_bootstrap_separates_a_clear_difference_from_noise():
