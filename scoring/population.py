@@ -293,8 +293,12 @@ def contact_population(
     activity_params: list,
     event_where: str,
     event_params: list,
+    contacts: pd.DataFrame | None = None,
 ) -> Population:
-    contacts = contacts_frame(spec, where=contact_where, params=contact_params)
+    """Contacts matching ``contact_where`` and their activity as of ``as_of``. ``contacts``: their frame as
+    ``contacts_frame`` read it for the same ruleset (it does not depend on the day), not read again."""
+    if contacts is None:
+        contacts = contacts_frame(spec, where=contact_where, params=contact_params)
     return Population(
         contacts=contacts,
         accounts=pd.DataFrame({"account_id": pd.Series(dtype="int64")}),
@@ -307,13 +311,15 @@ def contact_population(
     )  # fmt: skip
 
 
-def contacts_by_range(spec: RulesetSpec, as_of: datetime.date, low: int, high: int) -> Population:
-    """Contacts with ``low <= id < high`` and their activity."""
+def contacts_by_range(
+    spec: RulesetSpec, as_of: datetime.date, low: int, high: int, *, contacts: pd.DataFrame | None = None
+) -> Population:
+    """Contacts with ``low <= id < high`` and their activity (``contacts``: see ``contact_population``)."""
     return contact_population(
         spec, as_of,
         contact_where="c.id >= %s AND c.id < %s", contact_params=[low, high],
         activity_where="r.contact_id >= %s AND r.contact_id < %s", activity_params=[low, high],
-        event_where="e.contact_id >= %s AND e.contact_id < %s", event_params=[low, high],
+        event_where="e.contact_id >= %s AND e.contact_id < %s", event_params=[low, high], contacts=contacts,
     )  # fmt: skip
 
 
@@ -336,10 +342,12 @@ def account_population(
     low: int | None = None,
     high: int | None = None,
     scores: pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None = None,
 ) -> tuple[Population, pd.DataFrame]:
     """Accounts (these ``ids``, or ``low <= id < high``), their anonymous activity, and their contacts'
     scores: ``scores`` if the caller has them (``contact_id, account_id, fit, engagement, excluded``
-    sorted by contact id), else the stored ones."""
+    sorted by contact id), else the stored ones. ``accounts``: their frame as ``accounts_frame`` read it
+    for the same ruleset and accounts (it does not depend on the day), not read again."""
     if ids is not None:
         ids = sorted({int(i) for i in ids})
         (a, ap), (r, rp), (e, ep), (c, cp) = (
@@ -351,7 +359,7 @@ def account_population(
         ap = rp = ep = cp = [low, high]
     population = Population(
         contacts=pd.DataFrame(),
-        accounts=accounts_frame(spec, where=a, params=ap),
+        accounts=accounts_frame(spec, where=a, params=ap) if accounts is None else accounts,
         activity=empty_activity(),
         anonymous=anonymous_activity(spec, as_of, where=r, params=rp),
         campaign_activity=empty_activity(True),

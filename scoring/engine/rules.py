@@ -735,12 +735,16 @@ def _missing(spec: RulesetSpec, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def evaluate_contacts(spec: RulesetSpec, population: Population, *, as_of: datetime.date) -> pd.DataFrame:
+def evaluate_contacts(
+    spec: RulesetSpec, population: Population, *, as_of: datetime.date, scores_only: bool = False
+) -> pd.DataFrame:
     """Score every contact of ``population`` as of ``as_of``.
 
     Returns a frame with ``contact_id, account_id, fit, engagement,
     fit_grade, engagement_grade, excluded, missing, mql, fast_track, fast_track_day`` and a
     ``points`` matrix (rules × contacts) kept in ``frame.attrs`` to build explanations on demand.
+    ``scores_only``: ``contact_id, account_id, fit, engagement, excluded`` alone, what the accounts' roll-up
+    needs (``evaluate_accounts``), without the rest's cost.
     """
     t = day_ordinal(as_of)
     contacts = population.contacts
@@ -763,6 +767,12 @@ def evaluate_contacts(spec: RulesetSpec, population: Population, *, as_of: datet
     fit, engagement = _round(fit), _round(engagement)
 
     excluded = _exclusions(spec, contacts)
+    if scores_only:
+        account_ids = contacts["account_id"].to_numpy() if n else np.empty(0)
+        return pd.DataFrame(
+            {"contact_id": positions.to_numpy(), "account_id": account_ids, "fit": fit,
+             "engagement": engagement, "excluded": excluded}
+        )  # fmt: skip
     missing = _missing(spec, contacts)
     kinds, ft_day = _fast_track(spec, plain, n, t)
     mql = (

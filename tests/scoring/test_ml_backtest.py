@@ -6,6 +6,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from hypothesis import given, settings
@@ -362,3 +363,39 @@ def test_the_feature_group_refits_side_by_side_are_the_refits_in_turn(db, monkey
     }
     firmographics = next(g for g in in_turn["groups"] if g["group"] == "firmographics")
     assert firmographics["earns"] > 0.05  # the label is made of it
+
+
+def test_the_rules_baseline_of_several_days_reads_the_contacts_once_and_scores_each_day_alone(
+    demo, monkeypatch
+):
+    """The contacts' and accounts' fields do not depend on the day: the baseline of the test dates reads
+    them once, and each day's scores are those of that day computed on its own (the activity differs)."""
+    from scoring import population
+
+    days = B.labelled_dates(as_of=B.data_end(), horizon_days=90)[-3:]
+    alone = {day: B.rules_scores(day) for day in days}
+    reads = []
+    for name in ("contacts_frame", "accounts_frame"):
+        original = getattr(population, name)
+        monkeypatch.setattr(
+            population, name, lambda *a, _o=original, _n=name, **k: reads.append(_n) or _o(*a, **k)
+        )
+    together = B.rules_scores_of(days)
+    assert sorted(reads) == ["accounts_frame", "contacts_frame"]
+    for day in days:
+        assert (together[day] > 0).any()
+        pd.testing.assert_series_equal(together[day], alone[day])
+    assert not together[days[0]].equals(together[days[-1]])  # the days' activity differs
+
+
+def test_the_contacts_scores_alone_are_the_full_evaluations(demo):
+    from scoring.engine.rules import evaluate_contacts
+    from scoring.population import contacts_by_range, spec_for
+    from scoring.rescore import published
+
+    spec, day = spec_for(published()), B.data_end()
+    population = contacts_by_range(spec, day, 0, 2**62)
+    full = evaluate_contacts(spec, population, as_of=day)
+    alone = evaluate_contacts(spec, population, as_of=day, scores_only=True)
+    assert len(alone) > 100 and (alone["excluded"] != "").any() and (alone["engagement"] > 0).any()
+    pd.testing.assert_frame_equal(alone, full[["contact_id", "account_id", "fit", "engagement", "excluded"]])

@@ -44,9 +44,9 @@ def test_the_rules_baseline_from_its_own_process_is_the_one_computed_here(monkey
     here = []
     original = B.rules_scores
 
-    def counted(day):
+    def counted(day, **kwargs):
         here.append(day)  # in this process's memory: a forked child's calls do not show up here
-        return original(day)
+        return original(day, **kwargs)
 
     monkeypatch.setattr(B, "rules_scores", counted)
     dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)[-5:]
