@@ -9,14 +9,15 @@ is returned with its exception. A few such rows cost a few dozen smaller runs (h
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, connections
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 LIMIT = 20  # ids a range parks before deciding the failure is not the rows' but everyone's
 # Not the rows' fault: the database went away or is busy. The caller's retry (Celery's, the resume sweep)
@@ -66,6 +67,40 @@ def can_fork() -> bool:
         and threading.current_thread() is threading.main_thread()
         and not multiprocessing.current_process().daemon
     )
+
+
+def can_read_ahead() -> bool:
+    """Whether a thread of its own can read from the database beside this one: on PostgreSQL (its own
+    connection sees the committed rows; SQLite's embedded database may be memory only this connection
+    sees), outside any transaction (it would not see this one's uncommitted rows)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def read_ahead(items: Iterable[A], read: Callable[[A], T]) -> Iterator[T]:
+    """``read(item)`` of each of ``items``, in order. Where ``can_read_ahead``, each item's read runs in a
+    thread of its own (its own connection, closed after each read) while the caller works on the
+    previous one's: the database and the reading's waits overlap the caller's work. A read that fails
+    raises here, in its turn; at most two reads' results are held at once."""
+    items = list(items)
+    if len(items) < 2 or not can_read_ahead():
+        for item in items:
+            yield read(item)
+        return
+
+    def in_thread(item: A) -> T:
+        try:
+            return read(item)
+        finally:
+            connections.close_all()  # this thread's own (each thread opens its own connections)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(in_thread, items[0])
+        for item in items[1:]:
+            done = pending.result()
+            pending = pool.submit(in_thread, item)
+            yield done
+            del done
+        yield pending.result()
 
 
 class Forked(Generic[T]):

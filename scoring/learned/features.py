@@ -20,6 +20,7 @@ from django.db import connection
 from accounts.choices import CLOSED_STAGES, EventType, OpportunityStage
 from accounts.models import Account, AccountActivityDaily, Contact, ContactActivityDaily, Opportunity, Persona
 from revops.bulk import frame_read, ids_condition, table_sql
+from revops.chunks import read_ahead
 from scoring.learned.words import slug
 
 WINDOWS = (7, 30, 90)
@@ -520,13 +521,18 @@ def snapshot_chunks(
     if top_keys is None:
         top_keys = top_keys_of(low=low, high=high, account_ids=account_ids)
     categories = categories_of(account_ids)
-    for ids in account_chunks(account_ids, chunk_accounts):
+
+    def read(ids) -> tuple:
         source = Source(low=low, high=high, account_ids=ids, top_keys=top_keys, categories=categories)
+        opened = None
+        if with_labels and len(source.index):
+            opened = _opened(ids, dates[0], dates[-1] + datetime.timedelta(days=horizon_days))
+        return source, opened
+
+    # The next chunk's period is read while this one's snapshots are made (``read_ahead``, on PostgreSQL).
+    for source, opened in read_ahead(account_chunks(account_ids, chunk_accounts), read):
         if not len(source.index):
             continue
-        opened = None
-        if with_labels:
-            opened = _opened(ids, dates[0], dates[-1] + datetime.timedelta(days=horizon_days))
         for as_of in dates:
             features = _features(source, as_of)
             through = features.attrs["data_through"]

@@ -72,3 +72,21 @@ def test_a_failed_baseline_process_leaves_the_baseline_to_this_one(monkeypatch):
         ids = pd.concat(list(rows.test_chunks(dates[-1:])))["account_id"].to_numpy()
         scores = rows.rules_scores(dates[-1], ids)
     np.testing.assert_array_equal(scores, B.rules_scores(dates[-1]).reindex(ids).fillna(0.0).to_numpy())
+
+
+def test_snapshots_read_a_chunk_ahead_are_the_ones_read_in_turn(monkeypatch):
+    """On PostgreSQL the next chunk of accounts is read in a thread while this one's snapshots are made:
+    the same rows, in the same order, as when each chunk is read in its turn."""
+    from revops import chunks
+    from scoring.learned import features as F
+
+    _channels()
+    call_command("seed_demo", accounts=90, seed=7, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    dates = B.labelled_dates(as_of=B.data_end(), horizon_days=90)[-3:]
+    assert chunks.can_read_ahead()
+    ahead = list(F.snapshot_chunks(dates=dates, chunk_accounts=20))
+    monkeypatch.setattr(chunks, "can_read_ahead", lambda: False)
+    in_turn = list(F.snapshot_chunks(dates=dates, chunk_accounts=20))
+    assert len(ahead) == len(in_turn) >= 4 * len(dates)
+    for one, other in zip(ahead, in_turn, strict=True):
+        pd.testing.assert_frame_equal(one, other)
