@@ -471,8 +471,9 @@ def paired_bootstrap(
         return [base - ranked[name].auc_drawn(drawn) for name in others]
 
     # The draws are made here, in order (the same resamples whatever the threads); the replicates' AUCs
-    # run in BOOTSTRAP_THREADS threads: NumPy's gathers, cumulative sums and products release the GIL (~1.8 times
-    # faster on two cores), and a batch at a time bounds the draws held (a float per account each).
+    # run in BOOTSTRAP_THREADS threads: NumPy's gathers, cumulative sums and products release the GIL
+    # (~1.7 times faster on two cores), and a batch at a time bounds the draws held (a float per account
+    # each).
     rows = []
     with ThreadPoolExecutor(BOOTSTRAP_THREADS) as pool:
         for start in range(0, replicates if n_groups else 0, BOOTSTRAP_BATCH):
