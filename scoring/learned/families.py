@@ -69,10 +69,27 @@ FAMILY_KEY = b'{"family":'  # how a family's artefact starts (an XGBoost booster
 # --- matrices --------------------------------------------------------------------------------------------
 def sparse_input(frame: pd.DataFrame, columns: list[str]):
     """``frame[columns]`` as a float32 CSR matrix without its zeros and NaN (both are missing)."""
+    return sparse_of(frame[columns].to_numpy(dtype=np.float64))
+
+
+def sparse_of(x: np.ndarray):
+    """A dense matrix as a float32 CSR matrix without its zeros and NaN (both are missing; infinities
+    stay). A frame's values come column-major (pandas keeps each column's together, and then gives a view,
+    no copy): those are read a column at a time, as the rows of their transpose, and only the values kept
+    become float32 — 0.9 s for 191,741 × 230 snapshot rows, where converting the whole matrix and scanning
+    it row by row across the columns took 1.7–2.2 s."""
     from scipy import sparse  # heavy: loaded where a model is fitted or read
 
-    x = frame[columns].to_numpy(dtype=np.float32, copy=True)  # ours: NaN becomes zero in place
-    return sparse.csr_matrix(np.nan_to_num(x, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    x = np.asarray(x)
+    if not (x.flags.f_contiguous and not x.flags.c_contiguous):
+        x = np.nan_to_num(x.astype(np.float32), copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
+        return sparse.csr_matrix(x)
+    by_column = sparse.csr_matrix(x.T).T.tocsr()  # CSR of the transpose: its CSC, then rows again
+    data = by_column.data.astype(np.float32)
+    data[np.isnan(data)] = 0.0
+    out = sparse.csr_matrix((data, by_column.indices, by_column.indptr), shape=x.shape)
+    out.eliminate_zeros()  # the NaN, and values too small for float32
+    return out
 
 
 def dense(x, columns: list[str], dtype=np.float32) -> np.ndarray:

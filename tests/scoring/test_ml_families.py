@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from sklearn.metrics import roc_auc_score
 
 from scoring import pipeline
@@ -112,6 +113,44 @@ def test_the_counted_naive_bayes_refuses_what_it_cannot_count():
     model.fit(np.zeros((4, 2), dtype=int), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="0 … 2"):
         model.predict_proba(np.full((1, 2), -1))
+
+
+def _sparse_plainly(x: np.ndarray):
+    """What ``sparse_of`` was: the whole matrix as float32, NaN as zero, scanned by rows."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(np.nan_to_num(np.asarray(x).astype(np.float32), nan=0.0, posinf=np.inf,
+                                           neginf=-np.inf))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=arrays(
+        np.float64,
+        st.tuples(st.integers(0, 30), st.integers(0, 8)),
+        elements=st.sampled_from([0.0, -0.0, 1.0, -2.5, 1e-50, 3.4e39, np.nan, np.inf, -np.inf, 0.1]),
+    ),
+    by_columns=st.booleans(),
+)
+def test_a_matrix_made_sparse_a_column_at_a_time_is_the_one_made_by_rows(x, by_columns):
+    """A frame's column-major values and a row-major matrix both become the same float32 CSR matrix as
+    converting the whole matrix and scanning it by rows: zeros (and NaN, and what float32 rounds to zero)
+    left out, infinities kept."""
+    given_x = np.asfortranarray(x) if by_columns else np.ascontiguousarray(x)
+    fast, plain = families.sparse_of(given_x), _sparse_plainly(x)
+    assert fast.shape == plain.shape and fast.dtype == plain.dtype == np.float32
+    assert fast.has_sorted_indices
+    np.testing.assert_array_equal(fast.indptr, plain.indptr)
+    np.testing.assert_array_equal(fast.indices, plain.indices)
+    np.testing.assert_array_equal(fast.data, plain.data)
+
+
+def test_a_frames_sparse_input_is_its_columns_matrix():
+    frame = pd.DataFrame(
+        {"a": [0.0, 1.5, np.nan], "b": [2, 0, 3], "c": [np.inf, 0.0, -1.0], "d": list("xyz")}
+    )
+    x = families.sparse_input(frame, ["c", "a", "b"])
+    assert x.toarray().tolist() == [[np.inf, 0.0, 2.0], [0.0, 1.5, 0.0], [-1.0, 0.0, 3.0]]
 
 
 @settings(max_examples=60, deadline=None)
