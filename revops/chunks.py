@@ -80,7 +80,7 @@ def read_ahead(items: Iterable[A], read: Callable[[A], T]) -> Iterator[T]:
     """``read(item)`` of each of ``items``, in order. Where ``can_read_ahead``, each item's read runs in a
     thread of its own (its own connection, closed after each read) while the caller works on the
     previous one's: the database and the reading's waits overlap the caller's work. A read that fails
-    raises here, in its turn; at most two reads' results are held at once."""
+    raises here, in its turn; one read runs ahead of the caller, never more."""
     items = list(items)
     if len(items) < 2 or not can_read_ahead():
         for item in items:

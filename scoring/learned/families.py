@@ -74,10 +74,10 @@ def sparse_input(frame: pd.DataFrame, columns: list[str]):
 
 def sparse_of(x: np.ndarray):
     """A dense matrix as a float32 CSR matrix without its zeros and NaN (both are missing; infinities
-    stay). A frame's values come column-major (pandas keeps each column's together, and then gives a view,
-    no copy): those are read a column at a time, as the rows of their transpose, and only the values kept
-    become float32 — 0.9 s for 191,741 × 230 snapshot rows, where converting the whole matrix and scanning
-    it row by row across the columns took 1.7–2.2 s."""
+    stay). A frame's values come column-major (pandas keeps each column's together; one block of them is
+    a view, no copy): those are read a column at a time, as the rows of their transpose, and only the
+    values kept become float32 — 0.9 s for 191,741 × 230 snapshot rows, where converting the whole
+    matrix and scanning it row by row across the columns took 1.7–2.2 s."""
     from scipy import sparse  # heavy: loaded where a model is fitted or read
 
     x = np.asarray(x)
