@@ -54,11 +54,12 @@ def test_a_failed_read_raises_in_its_turn(monkeypatch):
     assert got == [0, 1]
 
 
-def test_without_a_second_connection_it_reads_here_in_turn():
+def test_without_a_second_connection_it_reads_here_in_turn(monkeypatch):
+    monkeypatch.setattr(chunks, "can_read_ahead", lambda: False)
     seen = []
     assert list(read_ahead([1, 2, 3], lambda n: seen.append(threading.current_thread()) or n)) == [1, 2, 3]
-    if not can_read_ahead():
-        assert set(seen) == {threading.current_thread()}
+    assert seen == [threading.current_thread()] * 3
+    assert list(read_ahead([], lambda n: n)) == []
 
 
 @pytest.mark.django_db
