@@ -8,7 +8,7 @@ same folds and the one that ranks best is shipped (``FAMILIES``; the registry sc
 version names in ``params["family"]``, XGBoost for versions from before families).
 
 * ``xgboost`` — gradient-boosted trees, shallow and few, early stopping on the newest training date; SHAP
-  contributions (XGBoost's ``pred_contribs``).
+  contributions (``scoring.engine.treeshap``'s tables for such trees, XGBoost's ``pred_contribs`` else).
 * ``logistic_regression`` — L2-regularised logistic regression on what a careful analyst would prepare:
   a missing value is the training median, counts are heavy-tailed so each value is signed-log
   transformed, then standardised. Its contributions are coefficient × standardised value (exact for a
@@ -29,6 +29,8 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
+from scoring.engine import treeshap
 
 # XGBoost, SciPy and scikit-learn are imported inside the functions that use them (heavy libraries): a
 # process that scores with a stored logistic regression needs none of them, one that scores with XGBoost
@@ -183,6 +185,7 @@ class Boosted(Fitted):
         booster.feature_names = list(columns)
         self.booster, self.columns, self.params = booster, list(columns), params
         self.n_estimators = int(booster.num_boosted_rounds())
+        self._explainer: treeshap.Explainer | None | bool = False  # built at the first explanation
 
     def get_booster(self):
         return self.booster
@@ -200,8 +203,21 @@ class Boosted(Fitted):
         missing = np.nan if missing is None else float(missing)
         return self.booster.inplace_predict(dense(x, self.columns), missing=missing).astype(np.float64)
 
+    @property
+    def explainer(self) -> treeshap.Explainer | None:
+        """This booster's SHAP tables (``treeshap``), built once; None where they do not cover it."""
+        if self._explainer is False:
+            self._explainer = treeshap.explainer_of(
+                json.loads(bytes(self.booster.save_raw(raw_format="json")))
+            )
+        return self._explainer
+
     def contributions(self, x) -> np.ndarray:
-        return self.booster.predict(self._matrix(x), pred_contribs=True).astype(np.float64)
+        """SHAP values: by the tables (the same values, ~20 times faster for trees of depth 3) where they
+        cover the booster and the rows are dense, else by XGBoost's ``pred_contribs``."""
+        if self.explainer is None or hasattr(x, "tocsr"):
+            return self.booster.predict(self._matrix(x), pred_contribs=True).astype(np.float64)
+        return self.explainer.contributions(dense(x, self.columns), missing=self.params.get("missing"))
 
     def artefact(self) -> bytes:
         return bytes(self.booster.save_raw(raw_format="json"))
