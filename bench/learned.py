@@ -314,16 +314,17 @@ class _Clock:
                 setattr(owner, name, function)
 
     def _runner(self, original):
+        @contextmanager
         def runner(processes):
-            run = original(processes)
+            with original(processes) as run:
 
-            def timed(function, jobs):
-                phase = jobs[0]["phase"] if jobs else "none"
-                started = time.perf_counter()
-                yield from run(function, jobs)
-                self.phases[phase] += time.perf_counter() - started
+                def timed(function, jobs):
+                    phase = jobs[0]["phase"] if jobs else "none"
+                    started = time.perf_counter()
+                    yield from run(function, jobs)
+                    self.phases[phase] += time.perf_counter() - started
 
-            return timed
+                yield timed
 
         return runner
 

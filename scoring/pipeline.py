@@ -221,13 +221,13 @@ def full_rescore_local(
     """The phases, here (chunks over ``processes`` local processes on PostgreSQL)."""
     params = plan(models=models, rules=rules, as_of=as_of, now=now)
     total, done = _total(params), {}
-    run = runner(processes if is_postgres() else 1)
-    for phase, chunks in params["phases"]:
-        jobs = [dict(params=params, phase=phase, index=i) for i in range(len(chunks))]
-        for k, stats in enumerate(run(_chunk_call, jobs)):
-            done[f"{phase}:{k}"] = stats
-            if progress:
-                progress(len(done), total)
+    with runner(processes if is_postgres() else 1) as run:  # one pool for every phase
+        for phase, chunks in params["phases"]:
+            jobs = [dict(params=params, phase=phase, index=i) for i in range(len(chunks))]
+            for k, stats in enumerate(run(_chunk_call, jobs)):
+                done[f"{phase}:{k}"] = stats
+                if progress:
+                    progress(len(done), total)
     out = _totals(done)
     out.update(as_of=params["as_of"], chunks=total)
     failed = _failed(done)

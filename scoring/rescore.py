@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
 import numpy as np
 import pandas as pd
@@ -346,29 +347,31 @@ def rescore_all(
         "accounts_written": 0,
     }
     done = 0
-    run = runner(processes if is_postgres() else 1)
-    # What phase 1 computed feeds phase 2 directly (the same values it stored).
-    computed = []
-    for stats in run(contacts_chunk_rescore, [dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now)
-                                              for lo, hi in contact_chunks]):  # fmt: skip
-        computed.append(stats["scores"])
-        for key in ("contacts", "moved", "meets_mql_definition"):
-            totals[key] += stats[key]
-        totals["contacts_written"] += stats["written"]
-        done += 1
-        _report(job, progress, done, total, totals)
-    scores = pd.concat(computed, ignore_index=True).sort_values("contact_id") if computed else None
-    if scores is not None:
-        scores = scores[scores["account_id"].notna()]
-    account_jobs = []
-    for lo, hi in account_chunks:
-        part = None if scores is None else scores[(scores["account_id"] >= lo) & (scores["account_id"] < hi)]
-        account_jobs.append(dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now, scores=part))
-    for stats in run(accounts_chunk_rescore, account_jobs):
-        totals["accounts"] += stats["accounts"]
-        totals["accounts_written"] += stats["written"]
-        done += 1
-        _report(job, progress, done, total, totals)
+    with runner(processes if is_postgres() else 1) as run:
+        # What phase 1 computed feeds phase 2 directly (the same values it stored).
+        computed = []
+        for stats in run(contacts_chunk_rescore, [dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now)
+                                                  for lo, hi in contact_chunks]):  # fmt: skip
+            computed.append(stats["scores"])
+            for key in ("contacts", "moved", "meets_mql_definition"):
+                totals[key] += stats[key]
+            totals["contacts_written"] += stats["written"]
+            done += 1
+            _report(job, progress, done, total, totals)
+        scores = pd.concat(computed, ignore_index=True).sort_values("contact_id") if computed else None
+        if scores is not None:
+            scores = scores[scores["account_id"].notna()]
+        account_jobs = []
+        for lo, hi in account_chunks:
+            part = (
+                None if scores is None else scores[(scores["account_id"] >= lo) & (scores["account_id"] < hi)]
+            )
+            account_jobs.append(dict(spec=spec, as_of=as_of, low=lo, high=hi, now=now, scores=part))
+        for stats in run(accounts_chunk_rescore, account_jobs):
+            totals["accounts"] += stats["accounts"]
+            totals["accounts_written"] += stats["written"]
+            done += 1
+            _report(job, progress, done, total, totals)
     totals.update(ruleset=ruleset.number, as_of=as_of.isoformat())
     return totals
 
@@ -379,9 +382,9 @@ def _share_cores(processes: int) -> None:
     families.XGB_THREADS = max(1, (os.cpu_count() or 1) // processes)
 
 
-def runner(processes: int) -> Run:
-    """``run(function, list of kwargs)`` → results as they finish: in this process, or in a pool whose
-    processes share the cores."""
+def runner(processes: int) -> AbstractContextManager[Run]:
+    """``with runner(n) as run``: ``run(function, list of kwargs)`` → results as they finish, in this
+    process or in one pool (kept for every run of the block) whose processes share the cores."""
     return local_runner(processes, initializer=_share_cores)
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import transaction
 
-from revops.chunks import Forked, can_fork
+from revops.chunks import Forked, can_fork, local_runner
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (DATABASE_URL)")
@@ -86,3 +86,37 @@ def test_no_fork_inside_a_transaction_on_sqlite_or_from_another_thread():
     worker.start()
     worker.join()
     assert seen == [False]
+
+
+def _pid_and_users(value: int) -> tuple[int, int, int]:
+    return os.getpid(), value, _count_users()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_local_pool_forks_once_for_every_run_of_its_block():
+    """A full rescore's phases share one pool: the same processes run each phase's chunks (each imports
+    and loads its models once), each with a connection of its own that sees what was committed."""
+    from tests.revops.factories import UserFactory
+
+    UserFactory.create_batch(2)
+    started: list[int] = []
+    with local_runner(2, initializer=lambda processes: started.append(processes)) as run:
+        first = list(run(_pid_and_users, [{"value": v} for v in range(6)]))
+        UserFactory.create()  # this process's connection opens again between the runs
+        second = list(run(_pid_and_users, [{"value": v} for v in range(6, 12)]))
+    assert sorted(v for _pid, v, _n in first) == list(range(6))
+    assert sorted(v for _pid, v, _n in second) == list(range(6, 12))
+    assert {n for _pid, _v, n in first} == {2} and {n for _pid, _v, n in second} == {3}
+    pids = {pid for pid, _v, _n in first + second}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2  # never more processes than the pool's
+    assert started == []  # the initializer ran in the children, not here
+
+
+def test_one_process_runs_in_this_one():
+    with local_runner(1) as run:
+        assert [pid for pid, _v in run(_pid_and_value, [{"value": 1}, {"value": 2}])] == [os.getpid()] * 2
+
+
+def _pid_and_value(value: int) -> tuple[int, int]:
+    return os.getpid(), value
