@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, connections
+from django.db.backends.signals import connection_created
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -33,11 +34,28 @@ def _call(function: Callable[..., Any], kwargs: dict) -> Any:
     return function(**kwargs)
 
 
+def _pool_process_start(initializer: Callable[[int], None] | None, processes: int) -> None:
+    """In a pool's process, first: its queries without parallel workers, then ``initializer``."""
+    connection_created.connect(_serial_queries, dispatch_uid="revops-pool-serial-queries")
+    if initializer is not None:
+        initializer(processes)
+
+
+def _serial_queries(sender, connection, **kwargs) -> None:
+    """The pool's processes already keep every core busy: a PostgreSQL parallel scan beside them only
+    adds processes that compete for the same cores (a chunk's 180 days of activity: three processes of
+    0.7 s for the 0.74 s one process takes alone)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+
+
 @contextmanager
 def local_runner(processes: int, *, initializer: Callable[[int], None] | None = None) -> Iterator[Run]:
     """``run(function, list of kwargs)`` → the results as they finish, for every run inside the block: in
     this process (``processes`` ≤ 1), or in one pool of that many forked processes, each opening its own
-    database connection and first calling ``initializer(processes)``. The pool is kept from run to run: a
+    database connection (its queries without parallel workers) and first calling
+    ``initializer(processes)``. The pool is kept from run to run: a
     full rescore's phases fork once, and each process imports its libraries and loads its models once
     (XGBoost's import alone takes ~2.7 s, scikit-learn's with it; a pool a phase paid it again)."""
     if processes <= 1:
@@ -47,8 +65,8 @@ def local_runner(processes: int, *, initializer: Callable[[int], None] | None = 
     with ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=initializer,
-        initargs=(processes,) if initializer else (),
+        initializer=_pool_process_start,
+        initargs=(initializer, processes),
     ) as pool:
 
         def run(function: Callable[..., Any], jobs: list[dict]) -> Iterator[Any]:
