@@ -110,6 +110,23 @@ def server_cpu(url: str) -> float:
     return _cpu(postmaster) + reaped + sum(_cpu(pid) for pid in _children(postmaster))
 
 
+def machine_times() -> tuple[int, int]:
+    """(steal, total) CPU ticks of this machine so far (``/proc/stat``; (0, 0) where there is none): the
+    share of a run's ticks a hypervisor gave other machines, ``steal_share``, says how far its seconds
+    can be compared with another run's."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    ticks = after[1] - before[1]
+    return round((after[0] - before[0]) / ticks, 3) if ticks > 0 else 0.0
+
+
 @contextmanager
 def gunicorn(*, env: dict[str, str], workers: int, clients: int) -> Iterator[Server]:
     """Serve the app with gthread workers (keep-alive) until the block ends."""

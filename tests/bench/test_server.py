@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from bench import server
 from bench.server import server_cpu
 
 
@@ -22,3 +23,14 @@ def test_the_servers_cpu_counts_the_work_of_a_connection_that_has_closed(db):
     with psycopg.connect(url) as other:  # a connection of its own, gone before the second reading
         other.execute("SELECT count(*) FROM generate_series(1, 5000000)").fetchone()
     assert server_cpu(url) - before > 0.05
+
+
+def test_the_steal_share_is_a_share_of_the_ticks_between_two_reads():
+    before = server.machine_times()
+    sum(i * i for i in range(200_000))  # some ticks pass
+    after = server.machine_times()
+    share = server.steal_share(before, after)
+    assert 0.0 <= share <= 1.0
+    assert after[1] >= before[1] and after[0] >= before[0]
+    assert server.steal_share((5, 100), (15, 200)) == 0.1
+    assert server.steal_share((5, 100), (5, 100)) == 0.0  # no ticks: no share, not a division by zero
