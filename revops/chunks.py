@@ -15,8 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, connections
-from django.db.backends.signals import connection_created
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+)
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -30,34 +37,41 @@ TRANSIENT = (OperationalError, InterfaceError)
 Run = Callable[[Callable[..., Any], list[dict]], Iterator[Any]]
 
 
-def _call(function: Callable[..., Any], kwargs: dict) -> Any:
-    return function(**kwargs)
+def _pooled_call(function: Callable[..., Any], kwargs: dict) -> Any:
+    """In a pool's process: ``function``, its queries without parallel workers (``serial_queries``)."""
+    with serial_queries():
+        return function(**kwargs)
 
 
-def _pool_process_start(initializer: Callable[[int], None] | None, processes: int) -> None:
-    """In a pool's process, first: its queries without parallel workers, then ``initializer``."""
-    connection_created.connect(_serial_queries, dispatch_uid="revops-pool-serial-queries")
-    if initializer is not None:
-        initializer(processes)
-
-
-def _serial_queries(sender, connection, **kwargs) -> None:
-    """The pool's processes already keep every core busy: a PostgreSQL parallel scan beside them only
-    adds processes that compete for the same cores (a chunk's 180 days of activity: three processes of
-    0.7 s for the 0.74 s one process takes alone)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET max_parallel_workers_per_gather = 0")
+@contextmanager
+def serial_queries() -> Iterator[None]:
+    """This connection's queries without parallel workers while the block runs (PostgreSQL), then as
+    before. For chunks that run side by side, as many as there are cores: a parallel scan beside them
+    only adds processes that compete for the same cores (a learned chunk's 180 days of activity: three
+    processes of ~0.7 s each for the 0.74 s one process takes alone)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET max_parallel_workers_per_gather")
+        except DatabaseError:  # the session is gone (and its setting with it): what failed is raised
+            connection.close()
 
 
 @contextmanager
 def local_runner(processes: int, *, initializer: Callable[[int], None] | None = None) -> Iterator[Run]:
     """``run(function, list of kwargs)`` → the results as they finish, for every run inside the block: in
     this process (``processes`` ≤ 1), or in one pool of that many forked processes, each opening its own
-    database connection (its queries without parallel workers) and first calling
-    ``initializer(processes)``. The pool is kept from run to run: a
-    full rescore's phases fork once, and each process imports its libraries and loads its models once
-    (XGBoost's import alone takes ~2.7 s, scikit-learn's with it; a pool a phase paid it again)."""
+    database connection (queries without parallel workers: ``serial_queries``) and first calling
+    ``initializer(processes)``. The pool is kept from run to run: a full rescore's phases fork once, and
+    each process imports its libraries and loads its models once (XGBoost's import alone takes ~2.7 s,
+    scikit-learn's with it; a pool a phase paid it again)."""
     if processes <= 1:
         yield lambda function, jobs: (function(**kwargs) for kwargs in jobs)
         return
@@ -65,12 +79,12 @@ def local_runner(processes: int, *, initializer: Callable[[int], None] | None = 
     with ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=_pool_process_start,
-        initargs=(initializer, processes),
+        initializer=initializer,
+        initargs=(processes,) if initializer else (),
     ) as pool:
 
         def run(function: Callable[..., Any], jobs: list[dict]) -> Iterator[Any]:
-            futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
+            futures = [pool.submit(_pooled_call, function, kwargs) for kwargs in jobs]
             for future in as_completed(futures):
                 yield future.result()
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import transaction
 
-from revops.chunks import Forked, can_fork, local_runner
+from revops.chunks import Forked, can_fork, local_runner, serial_queries
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (DATABASE_URL)")
@@ -129,3 +129,39 @@ def test_one_process_runs_in_this_one():
 
 def _pid_and_value(value: int) -> tuple[int, int]:
     return os.getpid(), value
+
+
+def _parallel_workers() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_serial_queries_hold_for_the_block_only_even_when_it_fails():
+    before = _parallel_workers()
+    assert before != "0"
+    with serial_queries():
+        assert _parallel_workers() == "0"
+    assert _parallel_workers() == before
+    with pytest.raises(ZeroDivisionError), serial_queries():
+        _divide(by=0)
+    assert _parallel_workers() == before
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_workers_rescore_chunk_runs_its_queries_serially(monkeypatch):
+    from revops.models import JobRun
+    from scoring import pipeline
+
+    seen = []
+    monkeypatch.setattr(
+        pipeline, "chunk_run", lambda params, phase, index: seen.append(_parallel_workers()) or {}
+    )
+    job = JobRun.objects.create(kind="rescore", total=1, params={"phases": [["contacts", [[1, 2]]]]})
+    pipeline.rescore_chunk_task(job.pk, "contacts", 0)
+    assert seen == ["0"] and _parallel_workers() != "0"  # the worker's connection is as it was after
