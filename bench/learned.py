@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from . import db as bench_db
 from . import rescore as world
 from .db import queries_counted, server_environment
-from .server import machine_times, server_cpu, steal_share
+from .server import children_cpu, machine_times, server_cpu, steal_share
 
 TARGET_SECONDS = 30  # issue 16: the whole pipeline (was 60)
 TARGET_SPEEDUP = 50
@@ -373,7 +373,7 @@ def _pipeline(
     clock = _Clock()
     load_before, ticks = os.getloadavg(), machine_times()
     cpu, db_cpu = time.process_time(), server_cpu(url)
-    children = _children_cpu()
+    children = children_cpu()
     with clock.active(steps and processes == 1):
         started = time.perf_counter()
         totals = full_rescore_local(rules=rules, models=models, as_of=as_of, processes=processes)
@@ -393,7 +393,7 @@ def _pipeline(
         "counts": counts,
         "cpu_s": {
             "this_process": round(time.process_time() - cpu, 2),
-            "chunk_processes": round(_children_cpu() - children, 2),
+            "chunk_processes": round(children_cpu() - children, 2),
             # The whole server's: the chunk processes' connections have closed by now.
             "database": round(db_after - db_cpu, 2),
         },
@@ -412,11 +412,6 @@ def _pipeline(
     if steps and processes == 1:
         out["breakdown_s"] = clock.breakdown()
     return out
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool processes, once they have exited
-    return usage.ru_utime + usage.ru_stime
 
 
 def pipeline_process(

@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 from . import db as bench_db
 from .db import database_recreate, django_ready, percentile, queries_counted, server_environment
-from .server import database_cpu
+from .server import children_cpu, server_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/revops_bench_rescore"
@@ -374,12 +374,12 @@ def _full_rescore(url: str, as_of: datetime.date, processes: int = 1) -> dict:
     rss_before = _rss_mb("VmRSS")
     peak_resettable = _rss_peak_reset()
     load_before = os.getloadavg()
-    cpu, db_cpu = time.process_time(), database_cpu(url)
+    cpu, db_cpu, children = time.process_time(), server_cpu(url), children_cpu()
     with phases.active():
         started = time.perf_counter()
         totals = rescore_all(as_of=as_of, processes=processes)
         seconds = time.perf_counter() - started
-    db_after = database_cpu(url)
+    db_after, children = server_cpu(url), children_cpu() - children
     cpu = time.process_time() - cpu
     from scoring.models import ContactScoreHistory
 
@@ -398,7 +398,9 @@ def _full_rescore(url: str, as_of: datetime.date, processes: int = 1) -> dict:
         **({"breakdown_s": phases.breakdown(seconds)} if processes == 1 else {}),
         "cpu_s": {
             "python": round(cpu, 2),
-            "database": round(sum(v - db_cpu.get(pid, 0.0) for pid, v in db_after.items()), 2),
+            "chunk_processes": round(children, 2),  # the pool's, once it has exited
+            # The whole server's: the pool's connections have closed by now.
+            "database": round(db_after - db_cpu, 2),
         },
         "rss_before_mb": rss_before,
         ("peak_rss_mb" if peak_resettable else "peak_rss_mb_whole_process"): _rss_mb("VmHWM"),

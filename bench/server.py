@@ -5,6 +5,7 @@ import json
 import math
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -108,6 +109,12 @@ def server_cpu(url: str) -> float:
         return 0.0
     reaped = (int(own[13]) + int(own[14])) / os.sysconf("SC_CLK_TCK")
     return _cpu(postmaster) + reaped + sum(_cpu(pid) for pid in _children(postmaster))
+
+
+def children_cpu() -> float:
+    """CPU used so far by this process's children that have exited (a pool's processes, once it is shut)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine_times() -> tuple[int, int]:

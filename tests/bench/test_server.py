@@ -1,6 +1,8 @@
 """The benchmarks' reading of the database server's CPU (never a timing target)."""
 
 import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -34,3 +36,9 @@ def test_the_steal_share_is_a_share_of_the_ticks_between_two_reads():
     assert after[1] >= before[1] and after[0] >= before[0]
     assert server.steal_share((5, 100), (15, 200)) == 0.1
     assert server.steal_share((5, 100), (5, 100)) == 0.0  # no ticks: no share, not a division by zero
+
+
+def test_the_cpu_of_children_counts_once_they_have_exited():
+    before = server.children_cpu()
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert server.children_cpu() > before
