@@ -60,7 +60,7 @@ def test_the_tables_give_xgboosts_shap_values(data, depth, trees, missing, base_
     booster = _booster(x, y, depth=depth, trees=trees, missing=nan_missing, base_score=base_score)
     explainer = treeshap.explainer_of(_document(booster))
     assert explainer is not None
-    # Rows the model never saw, with the values its splits sit on (a threshold itself goes right).
+    # The training rows, the same shifted (rows it never saw) and rows of zeros (missing, where zero is).
     fresh = np.concatenate([x, x[::-1] + np.float32(0.25), np.zeros((3, x.shape[1]), np.float32)])
     expected = booster.predict(xgboost.DMatrix(fresh, missing=nan_missing), pred_contribs=True)
     got = explainer.contributions(fresh, missing=missing)
