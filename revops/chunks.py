@@ -15,15 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    connection,
-    connections,
-)
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, connections
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -37,41 +29,17 @@ TRANSIENT = (OperationalError, InterfaceError)
 Run = Callable[[Callable[..., Any], list[dict]], Iterator[Any]]
 
 
-def _pooled_call(function: Callable[..., Any], kwargs: dict) -> Any:
-    """In a pool's process: ``function``, its queries without parallel workers (``serial_queries``)."""
-    with serial_queries():
-        return function(**kwargs)
-
-
-@contextmanager
-def serial_queries() -> Iterator[None]:
-    """This connection's queries without parallel workers while the block runs (PostgreSQL), then as
-    before. For chunks that run side by side, as many as there are cores: a parallel scan beside them
-    only adds processes that compete for the same cores (a learned chunk's 180 days of activity: three
-    processes of ~0.7 s each for the 0.74 s one process takes alone)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET max_parallel_workers_per_gather = 0")
-    try:
-        yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET max_parallel_workers_per_gather")
-        except DatabaseError:  # the session is gone (and its setting with it): what failed is raised
-            connection.close()
+def _call(function: Callable[..., Any], kwargs: dict) -> Any:
+    return function(**kwargs)
 
 
 @contextmanager
 def local_runner(processes: int, *, initializer: Callable[[int], None] | None = None) -> Iterator[Run]:
     """``run(function, list of kwargs)`` → the results as they finish, for every run inside the block: in
     this process (``processes`` ≤ 1), or in one pool of that many forked processes, each opening its own
-    database connection (queries without parallel workers: ``serial_queries``) and first calling
-    ``initializer(processes)``. The pool is kept from run to run: a full rescore's phases fork once, and
-    each process imports its libraries and loads its models once (XGBoost's import alone takes ~2.7 s,
-    scikit-learn's with it; a pool a phase paid it again)."""
+    database connection and first calling ``initializer(processes)``. The pool is kept from run to run: a
+    full rescore's phases fork once, and each process imports its libraries and loads its models once
+    (XGBoost's import alone takes ~2.7 s, scikit-learn's with it; a pool a phase paid it again)."""
     if processes <= 1:
         yield lambda function, jobs: (function(**kwargs) for kwargs in jobs)
         return
@@ -84,7 +52,7 @@ def local_runner(processes: int, *, initializer: Callable[[int], None] | None = 
     ) as pool:
 
         def run(function: Callable[..., Any], jobs: list[dict]) -> Iterator[Any]:
-            futures = [pool.submit(_pooled_call, function, kwargs) for kwargs in jobs]
+            futures = [pool.submit(_call, function, kwargs) for kwargs in jobs]
             for future in as_completed(futures):
                 yield future.result()
 

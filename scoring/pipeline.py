@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact
 from revops.bulk import is_postgres
-from revops.chunks import Failure, error_words, range_run_isolated, serial_queries
+from revops.chunks import Failure, error_words, range_run_isolated
 from revops.models import JobRun, JobStatus
 from revops.services import job_run_create, job_run_create_once, job_run_finish, job_run_send, job_run_start
 from scoring.choices import ScoringModelKind, ScoringModelStatus
@@ -319,8 +319,7 @@ def rescore_chunk_task(job_id: int, phase: str, index: int) -> dict:
     request = rescore_chunk_task.request
     beat = None if request.is_eager or request.called_directly else _Heartbeat(job_id, key)
     try:
-        with serial_queries():  # as many chunks run as the workers have cores
-            stats = chunk_run(job.params, phase, index)
+        stats = chunk_run(job.params, phase, index)
     except Exception as exc:
         log.exception("rescore job %s chunk %s failed", job_id, key)
         _running_mark(job_id, key, None)

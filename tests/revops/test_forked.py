@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import transaction
 
-from revops.chunks import Forked, can_fork, local_runner, serial_queries
+from revops.chunks import Forked, can_fork, local_runner
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (DATABASE_URL)")
@@ -88,21 +88,15 @@ def test_no_fork_inside_a_transaction_on_sqlite_or_from_another_thread():
     assert seen == [False]
 
 
-def _pid_and_users(value: int) -> tuple[int, int, int, str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW max_parallel_workers_per_gather")
-        workers = cursor.fetchone()[0]
-    return os.getpid(), value, _count_users(), workers
+def _pid_and_users(value: int) -> tuple[int, int, int]:
+    return os.getpid(), value, _count_users()
 
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_local_pool_forks_once_for_every_run_of_its_block():
     """A full rescore's phases share one pool: the same processes run each phase's chunks (each imports
-    and loads its models once), each with a connection of its own that sees what was committed and
-    runs its queries without parallel workers."""
+    and loads its models once), each with a connection of its own that sees what was committed."""
     from tests.revops.factories import UserFactory
 
     UserFactory.create_batch(2)
@@ -111,13 +105,10 @@ def test_a_local_pool_forks_once_for_every_run_of_its_block():
         first = list(run(_pid_and_users, [{"value": v} for v in range(6)]))
         UserFactory.create()  # this process's connection opens again between the runs
         second = list(run(_pid_and_users, [{"value": v} for v in range(6, 12)]))
-    assert sorted(v for _pid, v, _n, _w in first) == list(range(6))
-    assert sorted(v for _pid, v, _n, _w in second) == list(range(6, 12))
-    assert {n for _pid, _v, n, _w in first} == {2} and {n for _pid, _v, n, _w in second} == {3}
-    # The pool's processes keep the cores busy: their queries take no parallel workers; this one's may.
-    assert {w for *_rest, w in first + second} == {"0"}
-    assert _pid_and_users(0)[3] != "0"
-    pids = {pid for pid, _v, _n, _w in first + second}
+    assert sorted(v for _pid, v, _n in first) == list(range(6))
+    assert sorted(v for _pid, v, _n in second) == list(range(6, 12))
+    assert {n for _pid, _v, n in first} == {2} and {n for _pid, _v, n in second} == {3}
+    pids = {pid for pid, _v, _n in first + second}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # never more processes than the pool's
     assert started == []  # the initializer ran in the children, not here
 
@@ -129,39 +120,3 @@ def test_one_process_runs_in_this_one():
 
 def _pid_and_value(value: int) -> tuple[int, int]:
     return os.getpid(), value
-
-
-def _parallel_workers() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW max_parallel_workers_per_gather")
-        return cursor.fetchone()[0]
-
-
-@postgres_only
-@pytest.mark.django_db
-def test_serial_queries_hold_for_the_block_only_even_when_it_fails():
-    before = _parallel_workers()
-    assert before != "0"
-    with serial_queries():
-        assert _parallel_workers() == "0"
-    assert _parallel_workers() == before
-    with pytest.raises(ZeroDivisionError), serial_queries():
-        _divide(by=0)
-    assert _parallel_workers() == before
-
-
-@postgres_only
-@pytest.mark.django_db
-def test_a_workers_rescore_chunk_runs_its_queries_serially(monkeypatch):
-    from revops.models import JobRun
-    from scoring import pipeline
-
-    seen = []
-    monkeypatch.setattr(
-        pipeline, "chunk_run", lambda params, phase, index: seen.append(_parallel_workers()) or {}
-    )
-    job = JobRun.objects.create(kind="rescore", total=1, params={"phases": [["contacts", [[1, 2]]]]})
-    pipeline.rescore_chunk_task(job.pk, "contacts", 0)
-    assert seen == ["0"] and _parallel_workers() != "0"  # the worker's connection is as it was after
