@@ -127,8 +127,8 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # No JIT compilation: this app's queries are scans and joins of a second or less, for which
-    # PostgreSQL's JIT spent more compiling (50–130 ms a query) than it saved; the rescore's reads and
-    # writes at 100,000 accounts took less database CPU without it (docs/benchmarks.md, `learned`).
+    # PostgreSQL's JIT spent 50–130 ms a query compiling; a learned rescore's feature reads at 100,000
+    # accounts, on and off interleaved, took 4 % less database CPU without it (docs/benchmarks.md).
     # DATABASE_URL's own ``?options=-c jit=on`` comes after this one and wins.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"-c jit=off {_options.get('options', '')}".strip()
